@@ -1,0 +1,119 @@
+//! The crate's one error type, `SvgpError`, and `Result<T>`.
+//!
+//! Every variant names where the failure happened (a matrix and its pivot, a parameter and its
+//! value, a step size), so a caller can report it without guessing.
+
+use std::fmt;
+
+/// Convenience alias used throughout the crate.
+pub type Result<T> = std::result::Result<T, SvgpError>;
+
+/// Everything that can go wrong in `svgp`.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SvgpError {
+    /// A Cholesky factorisation met a non-positive pivot.
+    ///
+    /// `pivot` is the 0-based index of the first diagonal entry that failed; `jitter` is the
+    /// diagonal jitter that had been added when it failed (0 if none was asked for).
+    #[error("{matrix} is not positive definite: Cholesky pivot {pivot} is not positive (jitter {jitter:e})")]
+    NotPositiveDefinite {
+        /// Which matrix (for example "Kuu" or "S").
+        matrix: &'static str,
+        /// 0-based index of the failing pivot.
+        pivot: usize,
+        /// Jitter added to the diagonal when the failure happened.
+        jitter: f64,
+    },
+    /// Two objects that must agree in shape do not.
+    #[error("shape mismatch in {what}: expected {expected}, found {found}")]
+    ShapeMismatch {
+        /// What was being checked.
+        what: &'static str,
+        /// The shape that was required.
+        expected: Shape,
+        /// The shape that was given.
+        found: Shape,
+    },
+    /// A parameter value is outside its domain (non-finite, below a floor, …).
+    #[error("invalid value {value} for parameter {name}: {reason}")]
+    InvalidParameter {
+        /// The parameter's name, as in `param_names()` or the builder method.
+        name: String,
+        /// The offending value.
+        value: f64,
+        /// Why it was refused.
+        reason: &'static str,
+    },
+    /// A computed quantity (a gradient, a step direction, an objective) is NaN or infinite.
+    #[error("{quantity} is not finite")]
+    NonFiniteValue {
+        /// Which quantity, e.g. "∇_η L".
+        quantity: &'static str,
+    },
+    /// Training produced a non-finite value; the model keeps its last finite state.
+    #[error("training stopped at iteration {iteration}: {quantity} is not finite")]
+    NonFiniteTraining {
+        /// 1-based iteration at which it happened.
+        iteration: u64,
+        /// Which quantity ("ELBO", "hyperparameter gradient", …).
+        quantity: &'static str,
+    },
+    /// A target value is outside the likelihood's domain.
+    #[error("target in row {row} is {value}: {reason}")]
+    InvalidTarget {
+        /// 0-based row of the first bad target.
+        row: usize,
+        /// Its value.
+        value: f64,
+        /// What the likelihood requires.
+        reason: &'static str,
+    },
+    /// A natural-gradient step left the positive-definite cone and was refused.
+    ///
+    /// `gamma` is the last step size tried; `attempts` how many step sizes were tried in all.
+    #[error("natural-gradient step refused: S not positive definite at pivot {pivot} after {attempts} attempt(s), last γ = {gamma:e}")]
+    StepRejected {
+        /// The last step size tried.
+        gamma: f64,
+        /// Number of step sizes tried (1 when retries are disabled).
+        attempts: usize,
+        /// The failing Cholesky pivot of the last attempt.
+        pivot: usize,
+    },
+}
+
+/// A matrix or vector shape, for error messages: `rows × cols` (a vector has `cols == 1`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shape {
+    /// Number of rows.
+    pub rows: usize,
+    /// Number of columns.
+    pub cols: usize,
+}
+
+impl Shape {
+    /// A `rows × cols` shape.
+    pub fn new(rows: usize, cols: usize) -> Self {
+        Shape { rows, cols }
+    }
+}
+
+impl fmt::Display for Shape {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}×{}", self.rows, self.cols)
+    }
+}
+
+/// Returns `ShapeMismatch` unless `found == expected`.
+pub(crate) fn check_shape(what: &'static str, expected: Shape, found: Shape) -> Result<()> {
+    if expected == found {
+        Ok(())
+    } else {
+        Err(SvgpError::ShapeMismatch {
+            what,
+            expected,
+            found,
+        })
+    }
+}

@@ -1,0 +1,439 @@
+//! Stationary ARD kernels k(x, z) = σ² g(r²), r² = Σ_d (x_d − z_d)²/ℓ_d² (MATH.md §4).
+//!
+//! One generic [`Stationary`] carries the parameters and the bulk loops; a zero-sized [`Profile`]
+//! supplies g and dg/d(r²), so each kernel is monomorphised and no call is virtual per entry.
+//! Aliases: [`SquaredExponential`], [`Matern12`], [`Matern32`], [`Matern52`].
+
+use super::Kernel;
+use crate::error::{check_shape, Result, Shape, SvgpError};
+use crate::transform::{check_finite, Positive};
+use nalgebra::{DMatrix, DVector};
+use std::fmt::Debug;
+use std::marker::PhantomData;
+
+/// The radial profile g of a stationary kernel, as a function of the scaled squared distance r².
+///
+/// Invariants: g(0) = 1; `g` and `dg` are finite for every finite r² ≥ 0 (where g′ is unbounded
+/// at r² = 0, `dg(0.0)` returns a finite subgradient; see [`Matern12Profile`]).
+pub trait Profile: Debug + Clone + Copy + Default + Send + Sync + 'static {
+    /// g(r²).
+    fn g(r2: f64) -> f64;
+    /// dg/d(r²).
+    fn dg(r2: f64) -> f64;
+}
+
+/// Squared exponential: g = exp(−r²/2), dg/dr² = −g/2.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SeProfile;
+
+impl Profile for SeProfile {
+    #[inline]
+    fn g(r2: f64) -> f64 {
+        (-0.5 * r2).exp()
+    }
+    #[inline]
+    fn dg(r2: f64) -> f64 {
+        -0.5 * (-0.5 * r2).exp()
+    }
+}
+
+/// Matérn ½ (exponential): g = exp(−r), dg/dr² = −exp(−r)/(2r).
+///
+/// dg/dr² is infinite at r = 0. Every use of it there is multiplied by some (x_d − z_d) = 0, so
+/// `dg(0.0)` returns 0: the gradient treats coincident points as contributing nothing (a
+/// subgradient choice; k is not differentiable in x or ℓ at r = 0).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Matern12Profile;
+
+impl Profile for Matern12Profile {
+    #[inline]
+    fn g(r2: f64) -> f64 {
+        (-r2.sqrt()).exp()
+    }
+    #[inline]
+    fn dg(r2: f64) -> f64 {
+        if r2 == 0.0 {
+            return 0.0;
+        }
+        let r = r2.sqrt();
+        -(-r).exp() / (2.0 * r)
+    }
+}
+
+/// Matérn 3/2: g = (1 + √3 r) e^{−√3 r}, dg/dr² = −(3/2) e^{−√3 r}.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Matern32Profile;
+
+impl Profile for Matern32Profile {
+    #[inline]
+    fn g(r2: f64) -> f64 {
+        let s = (3.0 * r2).sqrt();
+        (1.0 + s) * (-s).exp()
+    }
+    #[inline]
+    fn dg(r2: f64) -> f64 {
+        -1.5 * (-(3.0 * r2).sqrt()).exp()
+    }
+}
+
+/// Matérn 5/2: g = (1 + √5 r + 5r²/3) e^{−√5 r}, dg/dr² = −(5/6)(1 + √5 r) e^{−√5 r}.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Matern52Profile;
+
+impl Profile for Matern52Profile {
+    #[inline]
+    fn g(r2: f64) -> f64 {
+        let s = (5.0 * r2).sqrt();
+        (1.0 + s + s * s / 3.0) * (-s).exp()
+    }
+    #[inline]
+    fn dg(r2: f64) -> f64 {
+        let s = (5.0 * r2).sqrt();
+        -(5.0 / 6.0) * (1.0 + s) * (-s).exp()
+    }
+}
+
+/// Squared-exponential (RBF) kernel with ARD lengthscales.
+pub type SquaredExponential = Stationary<SeProfile>;
+/// Matérn ½ (exponential) kernel with ARD lengthscales.
+pub type Matern12 = Stationary<Matern12Profile>;
+/// Matérn 3/2 kernel with ARD lengthscales.
+pub type Matern32 = Stationary<Matern32Profile>;
+/// Matérn 5/2 kernel with ARD lengthscales.
+pub type Matern52 = Stationary<Matern52Profile>;
+
+/// k(x, z) = σ² g(r²), r² = Σ_d (x_d − z_d)²/ℓ_d², with ARD lengthscales ℓ (length D ≥ 1).
+///
+/// σ² and every ℓ_d are stored unconstrained through one [`Positive`] transform. Parameter order
+/// (1 + D entries): `variance`, `lengthscale[0]`, …, `lengthscale[D-1]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Stationary<P: Profile> {
+    /// Unconstrained p with σ² = transform.forward(p).
+    variance: f64,
+    /// Unconstrained pₗ with ℓ_d = transform.forward(pₗ[d]), length D.
+    lengthscales: Vec<f64>,
+    transform: Positive,
+    profile: PhantomData<P>,
+}
+
+impl<P: Profile> Stationary<P> {
+    /// A kernel with constrained `variance` σ² and `lengthscales` ℓ (length D ≥ 1), using the
+    /// default transform (softplus with floor 1e-6, [`super::default_transform`]).
+    ///
+    /// # Errors
+    /// `InvalidParameter` naming `variance` or `lengthscale[d]` if a value is not finite or not
+    /// above the floor, or naming `lengthscales` if ℓ is empty.
+    pub fn new(variance: f64, lengthscales: Vec<f64>) -> Result<Self> {
+        Self::with_transform(variance, lengthscales, super::default_transform())
+    }
+
+    /// As [`Stationary::new`], with the given transform for every parameter (for example
+    /// `Positive::with_floor(0.0)`, plain softplus, for GPflow parity).
+    ///
+    /// # Errors
+    /// As [`Stationary::new`]; also `InvalidParameter` naming `floor` if the transform's floor is
+    /// negative or not finite.
+    pub fn with_transform(
+        variance: f64,
+        lengthscales: Vec<f64>,
+        transform: Positive,
+    ) -> Result<Self> {
+        if !(transform.floor.is_finite() && transform.floor >= 0.0) {
+            return Err(SvgpError::InvalidParameter {
+                name: "floor".to_string(),
+                value: transform.floor,
+                reason: "transform floor must be finite and non-negative",
+            });
+        }
+        if lengthscales.is_empty() {
+            return Err(SvgpError::InvalidParameter {
+                name: "lengthscales".to_string(),
+                value: 0.0,
+                reason: "at least one lengthscale (input dimension) is required",
+            });
+        }
+        let variance = transform.inverse("variance", variance)?;
+        let lengthscales = lengthscales
+            .iter()
+            .enumerate()
+            .map(|(d, &l)| transform.inverse(&format!("lengthscale[{d}]"), l))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Stationary {
+            variance,
+            lengthscales,
+            transform,
+            profile: PhantomData,
+        })
+    }
+
+    /// Constrained variance σ² (> floor).
+    pub fn variance(&self) -> f64 {
+        self.transform.forward(self.variance)
+    }
+
+    /// Constrained lengthscales ℓ, length D (each > floor).
+    pub fn lengthscales(&self) -> Vec<f64> {
+        self.lengthscales
+            .iter()
+            .map(|&p| self.transform.forward(p))
+            .collect()
+    }
+
+    /// The transform mapping the stored unconstrained values to σ² and ℓ.
+    pub fn transform(&self) -> Positive {
+        self.transform
+    }
+
+    /// Scaled squared distances r²ᵢⱼ = Σ_d (x1ᵢd − x2ⱼd)²/ℓ_d², N1×N2, by direct differences
+    /// (no ‖x‖² + ‖z‖² − 2xzᵀ expansion, whose cancellation would spoil Matérn ½ near r = 0).
+    #[track_caller]
+    fn sq_dist(&self, x1: &DMatrix<f64>, x2: &DMatrix<f64>, ls: &[f64]) -> DMatrix<f64> {
+        debug_assert_eq!(x1.ncols(), ls.len(), "x1 must be N1×D");
+        debug_assert_eq!(x2.ncols(), ls.len(), "x2 must be N2×D");
+        let mut r2 = DMatrix::<f64>::zeros(x1.nrows(), x2.nrows()); // N1×N2
+        for (d, &l) in ls.iter().enumerate() {
+            let inv_l = 1.0 / l;
+            let x1d = x1.column(d);
+            for (mut r2j, &zjd) in r2.column_iter_mut().zip(x2.column(d).iter()) {
+                for (r, &xid) in r2j.iter_mut().zip(x1d.iter()) {
+                    let t = (xid - zjd) * inv_l;
+                    *r += t * t;
+                }
+            }
+        }
+        r2
+    }
+
+    /// wᵢⱼ = k̄ᵢⱼ σ² g′(r²ᵢⱼ), N1×N2, and Σ k̄ᵢⱼ g(r²ᵢⱼ) (the VJP for σ²) when asked for.
+    fn weighted_dg(&self, r2: &DMatrix<f64>, k_bar: &DMatrix<f64>) -> (DMatrix<f64>, f64) {
+        debug_assert_eq!(r2.shape(), k_bar.shape(), "k_bar must be N1×N2");
+        let var = self.variance();
+        let mut sum_g = 0.0;
+        let w = r2.zip_map(k_bar, |r2, kb| {
+            sum_g += kb * P::g(r2);
+            kb * var * P::dg(r2)
+        });
+        (w, sum_g)
+    }
+}
+
+impl<P: Profile> Kernel for Stationary<P> {
+    fn input_dim(&self) -> usize {
+        self.lengthscales.len()
+    }
+
+    fn num_params(&self) -> usize {
+        1 + self.lengthscales.len()
+    }
+
+    fn param_names(&self) -> Vec<String> {
+        std::iter::once("variance".to_string())
+            .chain((0..self.lengthscales.len()).map(|d| format!("lengthscale[{d}]")))
+            .collect()
+    }
+
+    fn params(&self) -> Vec<f64> {
+        std::iter::once(self.variance)
+            .chain(self.lengthscales.iter().copied())
+            .collect()
+    }
+
+    fn set_params(&mut self, params: &[f64]) -> Result<()> {
+        let n = self.num_params();
+        check_shape(
+            "Stationary::set_params params",
+            Shape::new(n, 1),
+            Shape::new(params.len(), 1),
+        )?;
+        check_finite(&self.param_names(), params)?;
+        self.variance = params[0];
+        self.lengthscales.copy_from_slice(&params[1..]);
+        Ok(())
+    }
+
+    fn matrix(&self, x1: &DMatrix<f64>, x2: &DMatrix<f64>) -> DMatrix<f64> {
+        let var = self.variance();
+        let mut k = self.sq_dist(x1, x2, &self.lengthscales()); // N1×N2, r² for now
+        k.apply(|v| *v = var * P::g(*v)); // σ² g(r²)
+        k
+    }
+
+    fn diag(&self, x: &DMatrix<f64>) -> DVector<f64> {
+        DVector::from_element(x.nrows(), self.variance() * P::g(0.0))
+    }
+
+    fn vjp_params(
+        &self,
+        x1: &DMatrix<f64>,
+        x2: &DMatrix<f64>,
+        k_bar: &DMatrix<f64>,
+    ) -> DVector<f64> {
+        let ls = self.lengthscales();
+        let r2 = self.sq_dist(x1, x2, &ls); // N1×N2
+        let (w, sum_g) = self.weighted_dg(&r2, k_bar); // w = k̄ ∘ σ² g′
+        let mut grad = DVector::zeros(self.num_params());
+        grad[0] = sum_g * self.transform.derivative(self.variance); // Σ k̄ g · dσ²/dp
+        for (d, &l) in ls.iter().enumerate() {
+            let x1d = x1.column(d);
+            let mut acc = 0.0; // Σᵢⱼ wᵢⱼ (x1ᵢd − x2ⱼd)²
+            for (wj, &zjd) in w.column_iter().zip(x2.column(d).iter()) {
+                for (&wij, &xid) in wj.iter().zip(x1d.iter()) {
+                    let t = xid - zjd;
+                    acc += wij * t * t;
+                }
+            }
+            // ∂r²/∂ℓ_d = −2 (x_d − z_d)²/ℓ_d³, then dℓ_d/dp
+            grad[1 + d] =
+                -2.0 * acc / (l * l * l) * self.transform.derivative(self.lengthscales[d]);
+        }
+        grad
+    }
+
+    fn vjp_diag_params(&self, x: &DMatrix<f64>, diag_bar: &DVector<f64>) -> DVector<f64> {
+        debug_assert_eq!(x.nrows(), diag_bar.len(), "diag_bar must have length N");
+        let mut grad = DVector::zeros(self.num_params());
+        // diag = σ² g(0): only σ² moves it
+        grad[0] = diag_bar.sum() * P::g(0.0) * self.transform.derivative(self.variance);
+        grad
+    }
+
+    fn vjp_x1(&self, x1: &DMatrix<f64>, x2: &DMatrix<f64>, k_bar: &DMatrix<f64>) -> DMatrix<f64> {
+        let ls = self.lengthscales();
+        let r2 = self.sq_dist(x1, x2, &ls); // N1×N2
+        let (w, _) = self.weighted_dg(&r2, k_bar);
+        let mut x1_bar = DMatrix::zeros(x1.nrows(), x1.ncols()); // N1×D
+        for (d, &l) in ls.iter().enumerate() {
+            let scale = 2.0 / (l * l); // ∂r²/∂x1ᵢd = 2 (x1ᵢd − x2ⱼd)/ℓ_d²
+            let x1d = x1.column(d);
+            let mut bar_d = x1_bar.column_mut(d);
+            for (wj, &zjd) in w.column_iter().zip(x2.column(d).iter()) {
+                for ((b, &wij), &xid) in bar_d.iter_mut().zip(wj.iter()).zip(x1d.iter()) {
+                    *b += wij * (xid - zjd);
+                }
+            }
+            bar_d *= scale;
+        }
+        x1_bar
+    }
+
+    fn box_clone(&self) -> Box<dyn Kernel> {
+        Box::new(self.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// dg/dr² vs central differences of g, relative 1e-7 (h = 1e-6·r², truncation and
+    /// rounding both ≲ 1e-9 relative at these r²).
+    fn check_profile<P: Profile>() {
+        let name = P::default();
+        for &r2 in &[0.01, 0.3, 1.0, 2.5, 9.0] {
+            let h = 1e-6 * r2;
+            let fd = (P::g(r2 + h) - P::g(r2 - h)) / (2.0 * h);
+            let an = P::dg(r2);
+            assert!(
+                (fd - an).abs() <= 1e-7 * an.abs(),
+                "{name:?} r² = {r2}: fd {fd} vs {an}"
+            );
+        }
+        assert_eq!(P::g(0.0), 1.0, "{name:?}: g(0) must be 1");
+        assert!(P::dg(0.0).is_finite(), "{name:?}: dg(0) must be finite");
+    }
+
+    #[test]
+    fn profile_derivatives_match_differences() {
+        check_profile::<SeProfile>();
+        check_profile::<Matern12Profile>();
+        check_profile::<Matern32Profile>();
+        check_profile::<Matern52Profile>();
+        assert_eq!(Matern12Profile::dg(0.0), 0.0);
+    }
+
+    #[test]
+    fn known_values() {
+        // x = 0, z = (1, 2), ℓ = (1, 2): r² = 1 + 1 = 2, r = √2; σ² = 1.5
+        let x = DMatrix::from_row_slice(1, 2, &[0.0, 0.0]);
+        let z = DMatrix::from_row_slice(1, 2, &[1.0, 2.0]);
+        let r = 2f64.sqrt();
+        let cases: [(Box<dyn Kernel>, f64); 4] = [
+            (
+                Box::new(SquaredExponential::new(1.5, vec![1.0, 2.0]).unwrap()),
+                (-1.0f64).exp(),
+            ),
+            (
+                Box::new(Matern12::new(1.5, vec![1.0, 2.0]).unwrap()),
+                (-r).exp(),
+            ),
+            (
+                Box::new(Matern32::new(1.5, vec![1.0, 2.0]).unwrap()),
+                (1.0 + 6f64.sqrt()) * (-(6f64.sqrt())).exp(),
+            ),
+            (
+                Box::new(Matern52::new(1.5, vec![1.0, 2.0]).unwrap()),
+                (1.0 + 10f64.sqrt() + 10.0 / 3.0) * (-(10f64.sqrt())).exp(),
+            ),
+        ];
+        for (k, g) in cases {
+            let v = k.matrix(&x, &z)[(0, 0)];
+            assert!(
+                (v - 1.5 * g).abs() <= 1e-15 * v,
+                "{k:?}: {v} vs {}",
+                1.5 * g
+            );
+        }
+    }
+
+    #[test]
+    fn constructor_stores_unconstrained_and_names_bad_parameter() {
+        let k = Matern32::new(2.0, vec![0.5, 3.0]).unwrap();
+        assert!((k.variance() - 2.0).abs() < 1e-14);
+        let ls = k.lengthscales();
+        assert!((ls[0] - 0.5).abs() < 1e-14 && (ls[1] - 3.0).abs() < 1e-14);
+        assert_eq!(
+            k.param_names(),
+            ["variance", "lengthscale[0]", "lengthscale[1]"]
+        );
+        // plain softplus (floor 0): p = log(eᵛ − 1)
+        let k0 =
+            SquaredExponential::with_transform(1.0, vec![1.0], Positive::with_floor(0.0)).unwrap();
+        let p = k0.params();
+        assert!((p[0] - 1f64.exp_m1().ln()).abs() < 1e-15, "{p:?}");
+
+        let e = Matern52::new(1.0, vec![1.0, -0.5]).unwrap_err();
+        assert!(
+            matches!(&e, SvgpError::InvalidParameter { name, value, .. }
+                if name == "lengthscale[1]" && *value == -0.5),
+            "{e:?}"
+        );
+        let e = Matern52::new(f64::NAN, vec![1.0]).unwrap_err();
+        assert!(matches!(&e, SvgpError::InvalidParameter { name, .. } if name == "variance"));
+        let e = Matern52::new(1.0, vec![]).unwrap_err();
+        assert!(matches!(&e, SvgpError::InvalidParameter { name, .. } if name == "lengthscales"));
+        let e = Matern52::with_transform(1.0, vec![1.0], Positive::with_floor(-1.0)).unwrap_err();
+        assert!(matches!(&e, SvgpError::InvalidParameter { name, .. } if name == "floor"));
+    }
+
+    #[test]
+    fn matern12_gradients_finite_at_coincident_points() {
+        let k = Matern12::new(1.3, vec![0.7, 1.1]).unwrap();
+        let x = DMatrix::from_row_slice(2, 2, &[0.1, 0.2, -0.4, 0.5]);
+        let k_bar = DMatrix::from_element(2, 2, 1.0);
+        assert!(k.vjp_params(&x, &x, &k_bar).iter().all(|v| v.is_finite()));
+        assert!(k.vjp_x1(&x, &x, &k_bar).iter().all(|v| v.is_finite()));
+    }
+
+    #[test]
+    fn empty_inputs_give_empty_outputs() {
+        let k = Matern52::new(1.0, vec![1.0, 1.0]).unwrap();
+        let x0 = DMatrix::<f64>::zeros(0, 2);
+        let x3 = DMatrix::<f64>::zeros(3, 2);
+        assert_eq!(k.matrix(&x0, &x3).shape(), (0, 3));
+        assert_eq!(k.vjp_x1(&x3, &x0, &DMatrix::zeros(3, 0)).shape(), (3, 2));
+        assert_eq!(
+            k.vjp_params(&x0, &x3, &DMatrix::zeros(0, 3)),
+            DVector::zeros(3)
+        );
+    }
+}

@@ -1,0 +1,14 @@
+//! `svgp`: sparse variational Gaussian processes trained by natural gradients computed as one
+//! forward-mode Jacobian-vector product (Salimbeni, Eleftheriadis & Hensman, 2018).
+#![warn(missing_docs)]
+
+pub mod error;
+pub mod linalg;
+
+pub use error::{Result, SvgpError};
+pub mod kernel;
+pub mod likelihood;
+pub mod model;
+pub mod optim;
+pub mod transform;
+pub mod variational;

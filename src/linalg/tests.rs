@@ -1,0 +1,172 @@
+//! Residual and oracle checks for the linear-algebra layer. Tolerances are residual bounds of the
+//! form c·n·ε·‖A‖ (faer's own tests use 8·n·ε), which a wrong triangle or a transposed solve
+//! misses by orders of magnitude.
+
+use super::*;
+use num_dual::Dual64;
+
+/// A deterministic SPD matrix: B Bᵀ + n I with B from a simple congruential sequence.
+fn spd(n: usize, seed: u64) -> DMatrix<f64> {
+    let mut state = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
+    let b = DMatrix::from_fn(n, n, |_, _| {
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (state >> 11) as f64 / (1u64 << 53) as f64 - 0.5
+    });
+    let mut a = &b * b.transpose() + DMatrix::identity(n, n) * (n as f64);
+    symmetrise_in_place(&mut a);
+    a
+}
+
+fn max_abs(a: &DMatrix<f64>) -> f64 {
+    a.iter().fold(0.0, |m, x| m.max(x.abs()))
+}
+
+#[test]
+fn cholesky_reconstructs_and_is_lower_triangular() {
+    for n in [1, 2, 7, 64, 300] {
+        let a = spd(n, n as u64);
+        let l = cholesky(&a, "A").unwrap();
+        let resid = max_abs(&(&l * l.transpose() - &a));
+        assert!(
+            resid <= 8.0 * n as f64 * f64::EPSILON * max_abs(&a),
+            "n={n}: {resid:e}"
+        );
+        assert!((0..n).all(|i| l[(i, i)] > 0.0));
+        assert!((1..n).all(|j| (0..j).all(|i| l[(i, j)] == 0.0)));
+    }
+}
+
+#[test]
+fn cholesky_names_the_failing_pivot_and_the_jitter() {
+    let mut a = DMatrix::identity(4, 4);
+    a[(2, 2)] = -1.0;
+    assert_eq!(
+        cholesky(&a, "Kuu"),
+        Err(SvgpError::NotPositiveDefinite {
+            matrix: "Kuu",
+            pivot: 2,
+            jitter: 0.0
+        })
+    );
+    a[(2, 2)] = 1.0;
+    a[(3, 1)] = f64::NAN;
+    assert!(matches!(
+        cholesky(&a, "Kuu"),
+        Err(SvgpError::NotPositiveDefinite { pivot: 1, .. })
+    ));
+    // A rank-one PSD matrix fails bare and succeeds with the jitter the caller asks for.
+    let v = DMatrix::from_column_slice(3, 1, &[1.0, 2.0, 3.0]);
+    let singular = &v * v.transpose();
+    assert!(matches!(
+        cholesky(&singular, "K"),
+        Err(SvgpError::NotPositiveDefinite { pivot: 1, .. })
+    ));
+    let l = cholesky_with_jitter(&singular, 1e-6, "K").unwrap();
+    let expected = singular + DMatrix::identity(3, 3) * 1e-6;
+    assert!(max_abs(&(&l * l.transpose() - expected)) < 1e-13);
+    let mut negative = DMatrix::identity(2, 2);
+    negative[(1, 1)] = -1.0;
+    assert_eq!(
+        cholesky_with_jitter(&negative, 1e-6, "K"),
+        Err(SvgpError::NotPositiveDefinite {
+            matrix: "K",
+            pivot: 1,
+            jitter: 1e-6
+        })
+    );
+}
+
+#[test]
+fn triangular_solves_leave_small_residuals() {
+    let n = 50;
+    let l = cholesky(&spd(n, 9), "A").unwrap();
+    let b = DMatrix::from_fn(n, 13, |i, j| ((i * 7 + j * 3) % 11) as f64 - 5.0);
+    let mut x = b.clone();
+    solve_lower_in_place(&l, &mut x);
+    let bound = 8.0 * n as f64 * f64::EPSILON * max_abs(&l) * max_abs(&x);
+    assert!(max_abs(&(&l * &x - &b)) <= bound);
+    let mut y = b.clone();
+    solve_lower_transpose_in_place(&l, &mut y);
+    assert!(
+        max_abs(&(l.transpose() * &y - &b))
+            <= 8.0 * n as f64 * f64::EPSILON * max_abs(&l) * max_abs(&y)
+    );
+    // the two solves differ, so confusing them fails the residual by O(1)
+    assert!(max_abs(&(&x - &y)) > 1e-3);
+}
+
+#[test]
+fn inverses_from_factors() {
+    let n = 40;
+    let a = spd(n, 4);
+    let l = cholesky(&a, "A").unwrap();
+    let inv = spd_inverse_from_factor(&l);
+    let eye = DMatrix::<f64>::identity(n, n);
+    assert!(max_abs(&(&inv * &a - &eye)) < 100.0 * n as f64 * f64::EPSILON);
+    assert_eq!(inv, inv.transpose());
+    // chol(P⁻¹) without forming P⁻¹: lower, positive diagonal, and (L Lᵀ) P = I.
+    let lc = cholesky_of_inverse(&a, "P").unwrap();
+    assert!((1..n).all(|j| (0..j).all(|i| lc[(i, j)] == 0.0)) && (0..n).all(|i| lc[(i, i)] > 0.0));
+    assert!(max_abs(&(outer_factor(&lc) * &a - &eye)) < 100.0 * n as f64 * f64::EPSILON);
+    let mut bad = a.clone();
+    bad[(n - 1, n - 1)] = -1.0;
+    assert!(
+        matches!(cholesky_of_inverse(&bad, "P"), Err(SvgpError::NotPositiveDefinite { pivot, .. }) if pivot == n - 1)
+    );
+}
+
+#[test]
+fn phi_log_det_and_symmetrise() {
+    let x = DMatrix::from_row_slice(2, 2, &[2.0, 3.0, 4.0, 6.0]);
+    assert_eq!(
+        phi(&x),
+        DMatrix::from_row_slice(2, 2, &[1.0, 0.0, 4.0, 3.0])
+    );
+    let a = spd(6, 2);
+    let l = cholesky(&a, "A").unwrap();
+    let from_eigen: f64 = a
+        .clone()
+        .symmetric_eigen()
+        .eigenvalues
+        .iter()
+        .map(|v| v.ln())
+        .sum();
+    assert!((log_det_from_factor(&l) - from_eigen).abs() < 1e-12 * from_eigen.abs());
+    let mut s = x.clone();
+    symmetrise_in_place(&mut s);
+    assert_eq!(s, DMatrix::from_row_slice(2, 2, &[2.0, 3.5, 3.5, 6.0]));
+}
+
+/// The dual-number Cholesky carries the closed-form tangent dL = L Φ(L⁻¹ V L⁻ᵀ) (MATH.md §3),
+/// and its real part equals faer's factor to rounding.
+#[test]
+fn dual_cholesky_matches_faer_and_the_tangent_rule() {
+    let n = 12;
+    let a = spd(n, 5);
+    let mut v = spd(n, 6) - DMatrix::identity(n, n) * 3.0;
+    symmetrise_in_place(&mut v);
+    let dual = a.zip_map(&v, Dual64::new);
+    let ld = cholesky(&dual, "A").unwrap();
+    let l = cholesky(&a, "A").unwrap();
+    let re = ld.map(|d| d.re);
+    assert!(max_abs(&(&re - &l)) < 1e-13 * max_abs(&l));
+    let linv = lower_inverse(&l);
+    let dl = &l * phi(&(&linv * &v * linv.transpose()));
+    let eps = ld.map(|d| d.eps);
+    assert!(
+        max_abs(&(&eps - &dl)) < 1e-12 * max_abs(&dl),
+        "{:e}",
+        max_abs(&(&eps - &dl))
+    );
+    // and the dual Cholesky names its failing pivot too
+    let mut bad = dual.clone();
+    bad[(3, 3)] = Dual64::from(-1.0);
+    assert!(matches!(
+        cholesky(&bad, "A"),
+        Err(SvgpError::NotPositiveDefinite { pivot: 3, .. })
+    ));
+}

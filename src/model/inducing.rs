@@ -1,0 +1,139 @@
+//! Choosing inducing inputs Z: k-means++ seeding followed by Lloyd iterations, a random subset of
+//! the rows, or the first M rows (all seeded, all returning M×D).
+
+use crate::error::{Result, SvgpError};
+use nalgebra::DMatrix;
+use rand::rngs::StdRng;
+use rand::{RngExt, SeedableRng};
+
+/// How to pick the M inducing inputs from the training inputs.
+#[derive(Debug, Clone, PartialEq)]
+pub enum InducingInit {
+    /// k-means++ seeding, then at most `lloyd_iterations` Lloyd steps (stops early at a fixed point).
+    KMeans {
+        /// Upper bound on Lloyd refinement steps.
+        lloyd_iterations: usize,
+    },
+    /// M distinct rows drawn uniformly.
+    RandomSubset,
+    /// The first M rows (as the peer scripts do).
+    FirstRows,
+    /// User-given Z (M×D).
+    Given(DMatrix<f64>),
+}
+
+impl Default for InducingInit {
+    /// k-means++ with up to 25 Lloyd steps.
+    fn default() -> Self {
+        InducingInit::KMeans {
+            lloyd_iterations: 25,
+        }
+    }
+}
+
+impl InducingInit {
+    /// M inducing inputs from `x` (N×D) with the given seed.
+    ///
+    /// # Errors
+    /// `InvalidParameter { name: "num_inducing" }` if M is 0 or exceeds N (for the data-based
+    /// choices); `ShapeMismatch` if a given Z has the wrong width or row count.
+    pub fn choose(&self, x: &DMatrix<f64>, num_inducing: usize, seed: u64) -> Result<DMatrix<f64>> {
+        let n = x.nrows();
+        if let InducingInit::Given(z) = self {
+            crate::error::check_shape(
+                "given inducing inputs Z",
+                crate::error::Shape::new(num_inducing, x.ncols()),
+                crate::error::Shape::new(z.nrows(), z.ncols()),
+            )?;
+            return Ok(z.clone());
+        }
+        if num_inducing == 0 || num_inducing > n {
+            return Err(SvgpError::InvalidParameter {
+                name: "num_inducing".into(),
+                value: num_inducing as f64,
+                reason: "must be at least 1 and at most the number of training rows",
+            });
+        }
+        let mut rng = StdRng::seed_from_u64(seed);
+        Ok(match self {
+            InducingInit::FirstRows => x.rows(0, num_inducing).into_owned(),
+            InducingInit::RandomSubset => {
+                let rows = rand::seq::index::sample(&mut rng, n, num_inducing).into_vec();
+                x.select_rows(rows.iter())
+            }
+            InducingInit::KMeans { lloyd_iterations } => {
+                let z = kmeans_plus_plus(x, num_inducing, &mut rng);
+                lloyd(x, z, *lloyd_iterations)
+            }
+            InducingInit::Given(z) => z.clone(), // returned above, after its shape check
+        })
+    }
+}
+
+fn sq_dist(x: &DMatrix<f64>, i: usize, z: &DMatrix<f64>, j: usize) -> f64 {
+    (0..x.ncols())
+        .map(|d| (x[(i, d)] - z[(j, d)]).powi(2))
+        .sum()
+}
+
+/// k-means++ seeding (Arthur & Vassilvitskii 2007): each next centre drawn with probability
+/// proportional to its squared distance from the nearest centre chosen so far.
+fn kmeans_plus_plus(x: &DMatrix<f64>, k: usize, rng: &mut StdRng) -> DMatrix<f64> {
+    let n = x.nrows();
+    let mut z = DMatrix::zeros(k, x.ncols());
+    z.row_mut(0).copy_from(&x.row(rng.random_range(0..n)));
+    let mut nearest: Vec<f64> = (0..n).map(|i| sq_dist(x, i, &z, 0)).collect();
+    for c in 1..k {
+        let total: f64 = nearest.iter().sum();
+        let pick = if total > 0.0 {
+            let mut target = rng.random::<f64>() * total;
+            nearest
+                .iter()
+                .position(|&d| {
+                    target -= d;
+                    target < 0.0
+                })
+                .unwrap_or(n - 1)
+        } else {
+            rng.random_range(0..n) // every point already a centre: duplicates are unavoidable
+        };
+        z.row_mut(c).copy_from(&x.row(pick));
+        for (i, d) in nearest.iter_mut().enumerate() {
+            *d = d.min(sq_dist(x, i, &z, c));
+        }
+    }
+    z
+}
+
+/// Lloyd iterations: assign each row to its nearest centre, move each centre to its cluster mean
+/// (an empty cluster keeps its centre); stop at a fixed point or after `iterations`.
+fn lloyd(x: &DMatrix<f64>, mut z: DMatrix<f64>, iterations: usize) -> DMatrix<f64> {
+    let (n, k) = (x.nrows(), z.nrows());
+    let mut assign = vec![usize::MAX; n];
+    for _ in 0..iterations {
+        let mut changed = false;
+        for (i, a) in assign.iter_mut().enumerate() {
+            let best = (0..k)
+                .map(|j| (j, sq_dist(x, i, &z, j)))
+                .fold((0, f64::INFINITY), |b, c| if c.1 < b.1 { c } else { b })
+                .0;
+            changed |= *a != best;
+            *a = best;
+        }
+        if !changed {
+            break;
+        }
+        let mut sums = DMatrix::zeros(k, x.ncols());
+        let mut counts = vec![0usize; k];
+        for (i, &a) in assign.iter().enumerate() {
+            counts[a] += 1;
+            let mut row = sums.row_mut(a);
+            row += x.row(i);
+        }
+        for j in (0..k).filter(|&j| counts[j] > 0) {
+            let mean = sums.row(j) / counts[j] as f64;
+            z.row_mut(j).copy_from(&mean);
+        }
+    }
+    z
+}

@@ -1,0 +1,13 @@
+//! Models: the SVGP (marginals, minibatch ELBO and its exact gradients), the collapsed SGPR bound
+//! used as its reference, and the choice of inducing inputs.
+
+mod conditional;
+pub mod inducing;
+mod predict;
+mod sgpr;
+mod svgp;
+
+pub use conditional::Conditional;
+pub use predict::PREDICT_CHUNK;
+pub use sgpr::{sgpr_bound, SgprFit};
+pub use svgp::{ElboGrad, GradScope, Svgp, DEFAULT_JITTER};

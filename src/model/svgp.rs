@@ -1,0 +1,356 @@
+//! The whitened SVGP: inducing inputs Z, a kernel, a likelihood and q(v) = N(m, L Lᵀ); its
+//! minibatch ELBO and the exact gradients of that ELBO with respect to q (MATH.md §2) and, by
+//! hand-derived reverse mode, to every kernel and likelihood parameter and every entry of Z (§4).
+
+use super::Conditional;
+use crate::error::{check_shape, Result, Shape, SvgpError};
+use crate::kernel::Kernel;
+use crate::likelihood::Likelihood;
+use crate::linalg::{phi, solve_lower_transpose_in_place, zero_upper_in_place};
+use crate::variational::{eta_gradient, prior_kl, prior_kl_grad, Coords, VariationalQ};
+use nalgebra::{DMatrix, DVector};
+
+/// Default jitter added to Kuu's diagonal: 1e-6, as GPflow's `default_jitter`.
+pub const DEFAULT_JITTER: f64 = 1e-6;
+
+/// A sparse variational GP with whitened inducing variables u = Lz v, q(v) = N(m, L Lᵀ).
+///
+/// Invariants: `z` is M×D with D = `kernel.input_dim()`, q has M inducing points, all finite.
+/// The hyperparameter vector (see [`Svgp::hyper_params`]) is the kernel's unconstrained
+/// parameters, then the likelihood's, then Z column by column (all M entries of dimension 0, …).
+#[derive(Debug, Clone)]
+pub struct Svgp {
+    kernel: Box<dyn Kernel>,
+    likelihood: Box<dyn Likelihood>,
+    z: DMatrix<f64>,
+    q: VariationalQ,
+    jitter: f64,
+}
+
+/// Which gradients [`Svgp::elbo_grad_with`] computes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GradScope {
+    /// The ELBO and its gradients with respect to q only (`d_hyper` is left empty).
+    Q,
+    /// Also every hyperparameter and Z.
+    All,
+}
+
+/// The minibatch ELBO and all its gradients at one state, from one [`Conditional`].
+#[derive(Debug, Clone)]
+pub struct ElboGrad {
+    /// ELBO = c Σᵢ veᵢ − KL (MATH.md §1).
+    pub elbo: f64,
+    /// ∇_η L = (∂L/∂η₁, ∂L/∂η₂), the direction of every natural gradient (MATH.md §2).
+    pub d_eta: Coords,
+    /// ∂L/∂m, length M.
+    pub dl_dm: DVector<f64>,
+    /// ∂L/∂L for the lower-triangular entries of L (strict upper triangle zero), M×M.
+    pub dl_dl: DMatrix<f64>,
+    /// ∂L/∂(hyperparameters), in the order of [`Svgp::hyper_params`].
+    pub d_hyper: DVector<f64>,
+}
+
+impl Svgp {
+    /// A model with inducing inputs `z` (M×D) and q(v) = N(0, I).
+    ///
+    /// # Errors
+    /// `ShapeMismatch` if Z has no rows or its width is not the kernel's input dimension;
+    /// `InvalidParameter` for a non-finite Z entry or a negative or non-finite jitter.
+    pub fn new(
+        kernel: Box<dyn Kernel>,
+        likelihood: Box<dyn Likelihood>,
+        z: DMatrix<f64>,
+    ) -> Result<Self> {
+        let q = VariationalQ::standard(z.nrows());
+        Self::with_q(kernel, likelihood, z, q, DEFAULT_JITTER)
+    }
+
+    /// A model with a given q(v) and Kuu jitter.
+    ///
+    /// # Errors
+    /// As [`Svgp::new`], and `ShapeMismatch` if q does not have M inducing points.
+    pub fn with_q(
+        kernel: Box<dyn Kernel>,
+        likelihood: Box<dyn Likelihood>,
+        z: DMatrix<f64>,
+        q: VariationalQ,
+        jitter: f64,
+    ) -> Result<Self> {
+        check_shape(
+            "inducing inputs Z",
+            Shape::new(z.nrows().max(1), kernel.input_dim()),
+            Shape::new(z.nrows(), z.ncols()),
+        )?;
+        check_finite_matrix("Z", &z)?;
+        check_shape(
+            "q(v)",
+            Shape::new(z.nrows(), 1),
+            Shape::new(q.num_inducing(), 1),
+        )?;
+        if !(jitter.is_finite() && jitter >= 0.0) {
+            return Err(SvgpError::InvalidParameter {
+                name: "jitter".into(),
+                value: jitter,
+                reason: "must be finite and non-negative",
+            });
+        }
+        Ok(Svgp {
+            kernel,
+            likelihood,
+            z,
+            q,
+            jitter,
+        })
+    }
+
+    /// The kernel.
+    pub fn kernel(&self) -> &dyn Kernel {
+        self.kernel.as_ref()
+    }
+
+    /// The likelihood.
+    pub fn likelihood(&self) -> &dyn Likelihood {
+        self.likelihood.as_ref()
+    }
+
+    /// Inducing inputs Z, M×D.
+    pub fn z(&self) -> &DMatrix<f64> {
+        &self.z
+    }
+
+    /// q(v).
+    pub fn q(&self) -> &VariationalQ {
+        &self.q
+    }
+
+    /// Replaces q(v).
+    ///
+    /// # Errors
+    /// `ShapeMismatch` if q does not have M inducing points.
+    pub fn set_q(&mut self, q: VariationalQ) -> Result<()> {
+        check_shape(
+            "q(v)",
+            Shape::new(self.num_inducing(), 1),
+            Shape::new(q.num_inducing(), 1),
+        )?;
+        self.q = q;
+        Ok(())
+    }
+
+    /// The jitter added to Kuu's diagonal.
+    pub fn jitter(&self) -> f64 {
+        self.jitter
+    }
+
+    /// M.
+    pub fn num_inducing(&self) -> usize {
+        self.z.nrows()
+    }
+
+    /// D.
+    pub fn input_dim(&self) -> usize {
+        self.z.ncols()
+    }
+
+    /// Kernel parameters, likelihood parameters, then Z column-major (all unconstrained).
+    pub fn hyper_params(&self) -> DVector<f64> {
+        let k = self.kernel.params();
+        let l = self.likelihood.params();
+        DVector::from_iterator(
+            k.len() + l.len() + self.z.len(),
+            k.into_iter().chain(l).chain(self.z.iter().copied()),
+        )
+    }
+
+    /// Names for [`Svgp::hyper_params`]: `kernel.…`, `likelihood.…`, `z[i,d]`.
+    pub fn hyper_param_names(&self) -> Vec<String> {
+        let (m, d) = (self.num_inducing(), self.input_dim());
+        let kernel = self
+            .kernel
+            .param_names()
+            .into_iter()
+            .map(|n| format!("kernel.{n}"));
+        let lik = self
+            .likelihood
+            .param_names()
+            .into_iter()
+            .map(|n| format!("likelihood.{n}"));
+        let z = (0..d).flat_map(move |j| (0..m).map(move |i| format!("z[{i},{j}]")));
+        kernel.chain(lik).chain(z).collect()
+    }
+
+    /// Sets every hyperparameter at once, in the order of [`Svgp::hyper_params`]; on error the model
+    /// is unchanged.
+    ///
+    /// # Errors
+    /// `ShapeMismatch` for a wrong length; `InvalidParameter` naming the first non-finite entry.
+    pub fn set_hyper_params(&mut self, params: &[f64]) -> Result<()> {
+        let (nk, nl) = (self.kernel.num_params(), self.likelihood.num_params());
+        check_shape(
+            "hyperparameters",
+            Shape::new(nk + nl + self.z.len(), 1),
+            Shape::new(params.len(), 1),
+        )?;
+        crate::transform::check_finite(&self.hyper_param_names(), params)?;
+        let mut kernel = self.kernel.clone();
+        let mut likelihood = self.likelihood.clone();
+        kernel.set_params(&params[..nk])?;
+        likelihood.set_params(&params[nk..nk + nl])?;
+        self.kernel = kernel;
+        self.likelihood = likelihood;
+        self.z.as_mut_slice().copy_from_slice(&params[nk + nl..]);
+        Ok(())
+    }
+
+    /// The batch conditional (Lz, A, kff) at the current hyperparameters; `x`: B×D.
+    ///
+    /// # Errors
+    /// `ShapeMismatch` if x is not B×D; `NotPositiveDefinite` for Kuu.
+    pub fn conditional(&self, x: &DMatrix<f64>) -> Result<Conditional> {
+        check_shape(
+            "batch inputs",
+            Shape::new(x.nrows(), self.input_dim()),
+            Shape::new(x.nrows(), x.ncols()),
+        )?;
+        Conditional::new(self.kernel.as_ref(), &self.z, x, self.jitter)
+    }
+
+    /// The minibatch ELBO c Σᵢ veᵢ − KL at the batch (`x`: B×D, `y`: B), `scale` c = N/B.
+    ///
+    /// # Errors
+    /// As [`Svgp::conditional`], and `ShapeMismatch` if y does not have B entries.
+    pub fn elbo(&self, x: &DMatrix<f64>, y: &DVector<f64>, scale: f64) -> Result<f64> {
+        let cond = self.conditional(x)?;
+        check_shape(
+            "batch targets",
+            Shape::new(x.nrows(), 1),
+            Shape::new(y.len(), 1),
+        )?;
+        let (mu, var) = cond.marginals(&self.q);
+        let ve = self.likelihood.variational_expectations(y, &mu, &var).ve;
+        Ok(scale * ve.sum() - prior_kl(&self.q))
+    }
+
+    /// The ELBO and every gradient at the batch (`x`: B×D, `y`: B), scale c = N/B.
+    ///
+    /// # Errors
+    /// As [`Svgp::elbo`].
+    pub fn elbo_grad(&self, x: &DMatrix<f64>, y: &DVector<f64>, scale: f64) -> Result<ElboGrad> {
+        let cond = self.conditional(x)?;
+        self.elbo_grad_with(&cond, x, y, scale, GradScope::All)
+    }
+
+    /// As [`Svgp::elbo_grad`] (for the gradients `scope` asks for), reusing a conditional computed for this batch at the current
+    /// hyperparameters (it does not depend on q, so a natural step on q may come in between).
+    ///
+    /// # Errors
+    /// `ShapeMismatch` if y does not have B entries or `cond` is for another batch size.
+    pub fn elbo_grad_with(
+        &self,
+        cond: &Conditional,
+        x: &DMatrix<f64>,
+        y: &DVector<f64>,
+        scale: f64,
+        scope: GradScope,
+    ) -> Result<ElboGrad> {
+        let b = cond.a.ncols();
+        check_shape("batch targets", Shape::new(b, 1), Shape::new(y.len(), 1))?;
+        check_shape(
+            "batch inputs",
+            Shape::new(b, self.input_dim()),
+            Shape::new(x.nrows(), x.ncols()),
+        )?;
+        let (mu, var) = cond.marginals(&self.q);
+        let vexp = self.likelihood.variational_expectations(y, &mu, &var);
+        let kl_grad = prior_kl_grad(&self.q);
+        let elbo = scale * vexp.ve.sum() - prior_kl(&self.q);
+
+        // Gradients with respect to q (MATH.md §2).
+        let m = self.q.m();
+        let l = self.q.l();
+        let a_gvar = scale_columns(&cond.a, &vexp.g_var); // A diag(g_σ), M×B
+        let data_ds = &a_gvar * cond.a.transpose() * scale; // c A diag(g_σ) Aᵀ, M×M
+        let dl_dm = &cond.a * &vexp.g_mu * scale - &kl_grad.dm; // c A g_μ − m
+        let dl_ds = &data_ds - &kl_grad.ds; // c A diag(g_σ) Aᵀ − ½ I + ½ S⁻¹
+        let mut dl_dl = &data_ds * l * 2.0; // 2 (∂L/∂S)_data L
+        zero_upper_in_place(&mut dl_dl);
+        dl_dl -= &kl_grad.dl;
+        let d_eta = eta_gradient(&dl_dm, &dl_ds, m);
+        if scope == GradScope::Q {
+            return Ok(ElboGrad {
+                elbo,
+                d_eta,
+                dl_dm,
+                dl_dl,
+                d_hyper: DVector::zeros(0),
+            });
+        }
+
+        // Reverse mode through A, Lz, Kuu, Kuf and kff (MATH.md §4).
+        let s_minus_i = self.q.s() - DMatrix::identity(self.num_inducing(), self.num_inducing());
+        let a_bar = (m * vexp.g_mu.transpose() + &s_minus_i * &a_gvar * 2.0) * scale; // M×B
+        let kff_bar = &vexp.g_var * scale;
+        let mut kuf_bar = a_bar; // becomes Lz⁻ᵀ Ā
+        solve_lower_transpose_in_place(&cond.lz, &mut kuf_bar);
+        let mut lz_bar = -(&kuf_bar * cond.a.transpose()); // −Lz⁻ᵀ Ā Aᵀ
+        zero_upper_in_place(&mut lz_bar);
+        let kuu_bar = cholesky_adjoint(&cond.lz, &lz_bar);
+
+        let kernel = self.kernel.as_ref();
+        let d_kernel = kernel.vjp_params(&self.z, &self.z, &kuu_bar)
+            + kernel.vjp_params(&self.z, x, &kuf_bar)
+            + kernel.vjp_diag_params(x, &kff_bar);
+        let d_lik = self
+            .likelihood
+            .vjp_params(y, &mu, &var, &DVector::from_element(b, scale));
+        let d_z =
+            kernel.vjp_x1(&self.z, &self.z, &kuu_bar) * 2.0 + kernel.vjp_x1(&self.z, x, &kuf_bar);
+        let d_hyper = DVector::from_iterator(
+            d_kernel.len() + d_lik.len() + d_z.len(),
+            d_kernel
+                .iter()
+                .chain(d_lik.iter())
+                .chain(d_z.iter())
+                .copied(),
+        );
+        Ok(ElboGrad {
+            elbo,
+            d_eta,
+            dl_dm,
+            dl_dl,
+            d_hyper,
+        })
+    }
+}
+
+/// A diag(w): column j of `a` scaled by wⱼ.
+fn scale_columns(a: &DMatrix<f64>, w: &DVector<f64>) -> DMatrix<f64> {
+    let mut out = a.clone();
+    for (j, mut col) in out.column_iter_mut().enumerate() {
+        col *= w[j];
+    }
+    out
+}
+
+/// K̄ for K = L Lᵀ from L̄ (lower), MATH.md §4 (Murray 2016): P = Φ(Lᵀ L̄), W = L⁻ᵀ P L⁻¹,
+/// K̄ = ½ (W + Wᵀ), symmetric M×M.
+fn cholesky_adjoint(l: &DMatrix<f64>, l_bar: &DMatrix<f64>) -> DMatrix<f64> {
+    let mut w = phi(&(l.transpose() * l_bar)); // P
+    solve_lower_transpose_in_place(l, &mut w); // L⁻ᵀ P
+    w.transpose_mut();
+    solve_lower_transpose_in_place(l, &mut w); // L⁻ᵀ (L⁻ᵀ P)ᵀ = Wᵀ
+    (&w + w.transpose()) * 0.5
+}
+
+/// `InvalidParameter { name }` for the first non-finite entry of a matrix.
+fn check_finite_matrix(name: &str, a: &DMatrix<f64>) -> Result<()> {
+    match a.iter().find(|v| !v.is_finite()) {
+        Some(v) => Err(SvgpError::InvalidParameter {
+            name: name.to_string(),
+            value: *v,
+            reason: "entries must be finite",
+        }),
+        None => Ok(()),
+    }
+}

@@ -1,0 +1,123 @@
+//! The natural-gradient step ξ ← ξ + γ J ∇_η L on q(v), checked (MATH.md §3, §6).
+//!
+//! A step whose S is not positive definite is never accepted and never jittered: it is refused
+//! with [`SvgpError::StepRejected`], or retried with γ halved up to a stated number of times, and
+//! the halvings are reported in [`NatGradStep`].
+
+use crate::error::{Result, SvgpError};
+use crate::variational::{Coords, Parametrisation, VariationalQ};
+use std::marker::PhantomData;
+
+/// What a natural-gradient step does when ξ + γñ is not a valid Gaussian.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InvalidStepPolicy {
+    /// Return `StepRejected` at once.
+    Refuse,
+    /// Retry with γ/2, γ/4, … up to `max_halvings` times, then return `StepRejected`.
+    Halve {
+        /// Largest number of halvings tried before giving up.
+        max_halvings: u32,
+    },
+}
+
+impl Default for InvalidStepPolicy {
+    /// Halve up to 10 times (γ down to about γ/1000), then refuse.
+    fn default() -> Self {
+        InvalidStepPolicy::Halve { max_halvings: 10 }
+    }
+}
+
+/// An accepted natural-gradient step.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NatGradStep {
+    /// The new q(v).
+    pub q: VariationalQ,
+    /// The step size actually used: the requested γ divided by 2^`halvings`.
+    pub gamma: f64,
+    /// How many times γ was halved before the step was valid (0: accepted as asked).
+    pub halvings: u32,
+}
+
+/// Natural-gradient steps in the parametrisation `P` (for example [`crate::variational::Natural`]).
+#[derive(Debug, Clone, Copy)]
+pub struct NatGrad<P: Parametrisation> {
+    /// What to do with a step that leaves the positive-definite cone.
+    pub policy: InvalidStepPolicy,
+    parametrisation: PhantomData<P>,
+}
+
+impl<P: Parametrisation> Default for NatGrad<P> {
+    fn default() -> Self {
+        Self::new(InvalidStepPolicy::default())
+    }
+}
+
+impl<P: Parametrisation> NatGrad<P> {
+    /// Steps in `P` with the given safeguard.
+    pub fn new(policy: InvalidStepPolicy) -> Self {
+        NatGrad {
+            policy,
+            parametrisation: PhantomData,
+        }
+    }
+
+    /// One step ξ ← ξ + γ ñ from q, ñ = P::natural_gradient(q, ∇_η L); `d_eta` = ∇_η L
+    /// (vector length M, symmetric M×M matrix), `gamma` > 0.
+    ///
+    /// # Errors
+    /// `InvalidParameter` for γ not finite and positive; `NonFiniteValue` for a non-finite ∇_η L
+    /// or natural gradient; `StepRejected { gamma, attempts, pivot }` when no allowed γ gives a
+    /// positive-definite S; errors of `P`'s maps otherwise.
+    pub fn step(&self, q: &VariationalQ, d_eta: &Coords, gamma: f64) -> Result<NatGradStep> {
+        if !(gamma.is_finite() && gamma > 0.0) {
+            return Err(SvgpError::InvalidParameter {
+                name: "gamma".into(),
+                value: gamma,
+                reason: "the natural-gradient step size must be finite and positive",
+            });
+        }
+        if !d_eta.is_finite() {
+            return Err(SvgpError::NonFiniteValue {
+                quantity: "∇_η L"
+            });
+        }
+        let xi = P::from_q(q)?;
+        let direction = P::natural_gradient(q, d_eta)?;
+        if !direction.is_finite() {
+            return Err(SvgpError::NonFiniteValue {
+                quantity: "natural gradient",
+            });
+        }
+        let max_halvings = match self.policy {
+            InvalidStepPolicy::Refuse => 0,
+            InvalidStepPolicy::Halve { max_halvings } => max_halvings,
+        };
+        let mut gamma_try = gamma;
+        let mut halvings = 0;
+        loop {
+            let candidate = P::to_mean_chol(&xi.add_scaled(gamma_try, &direction))
+                .and_then(VariationalQ::from_mean_chol);
+            match candidate {
+                Ok(q_new) => {
+                    return Ok(NatGradStep {
+                        q: q_new,
+                        gamma: gamma_try,
+                        halvings,
+                    })
+                }
+                Err(SvgpError::NotPositiveDefinite { pivot, .. }) if halvings == max_halvings => {
+                    return Err(SvgpError::StepRejected {
+                        gamma: gamma_try,
+                        attempts: halvings as usize + 1,
+                        pivot,
+                    })
+                }
+                Err(SvgpError::NotPositiveDefinite { .. }) => {
+                    gamma_try *= 0.5;
+                    halvings += 1;
+                }
+                Err(other) => return Err(other),
+            }
+        }
+    }
+}

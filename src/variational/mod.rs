@@ -1,0 +1,241 @@
+//! The whitened variational distribution q(v) = N(m, S), S = L Lᵀ, its parametrisations ξ, and
+//! natural gradients as one forward-mode Jacobian-vector product (MATH.md §2–3).
+//!
+//! q is stored as (m, L), the form the model reads. A parametrisation ξ is a type implementing
+//! [`Parametrisation`]: its maps θ ↦ ξ and ξ ↦ (m, L), written once and generic over the scalar.
+//! Its natural gradient is J v, J = ∂ξ/∂θ, v = ∇_η L: by default one pass of θ ↦ ξ on dual
+//! numbers ([`natural_gradient_dual`]); the three built-ins — [`Natural`] θ, [`Expectation`] η
+//! and [`MeanCholesky`] (m, L) — override it with matrix-level tangent rules.
+
+mod expectation;
+mod kl;
+mod mean_chol;
+mod natural;
+
+pub use expectation::Expectation;
+pub use kl::{prior_kl, prior_kl_grad, KlGrad};
+pub use mean_chol::MeanCholesky;
+pub use natural::Natural;
+
+use crate::error::{check_shape, Result, Shape, SvgpError};
+use crate::linalg::Scalar;
+use nalgebra::{DMatrix, DVector};
+use num_dual::Dual64;
+
+/// Two-part coordinates of q(v): a vector part (length M) and a square matrix part (M×M).
+///
+/// θ = (θ₁, θ₂), η = (η₁, η₂), (m, L), their tangents, ∇_η L = (∂L/∂η₁, ∂L/∂η₂) and any
+/// user-defined ξ all have this shape. Symmetric parts (θ₂, η₂, v₂) are stored in full.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Coords<T: Scalar = f64> {
+    /// The vector part, length M.
+    pub vector: DVector<T>,
+    /// The matrix part, M×M.
+    pub matrix: DMatrix<T>,
+}
+
+impl<T: Scalar> Coords<T> {
+    /// Pairs a vector (length M) and a matrix (M×M).
+    ///
+    /// # Errors
+    /// `ShapeMismatch` if the matrix is not M×M.
+    pub fn new(vector: DVector<T>, matrix: DMatrix<T>) -> Result<Self> {
+        let m = vector.len();
+        check_shape(
+            "coordinates' matrix part",
+            Shape::new(m, m),
+            Shape::new(matrix.nrows(), matrix.ncols()),
+        )?;
+        Ok(Coords { vector, matrix })
+    }
+
+    /// M, the number of inducing points.
+    pub fn num_inducing(&self) -> usize {
+        self.vector.len()
+    }
+
+    /// self + γ·tangent (same shapes).
+    pub fn add_scaled(&self, gamma: T, tangent: &Coords<T>) -> Coords<T> {
+        Coords {
+            vector: &self.vector + &tangent.vector * gamma,
+            matrix: &self.matrix + &tangent.matrix * gamma,
+        }
+    }
+
+    /// True when every entry is finite.
+    pub fn is_finite(&self) -> bool {
+        let finite = |x: &T| x.clone().is_finite();
+        self.vector.iter().all(finite) && self.matrix.iter().all(finite)
+    }
+}
+
+/// The whitened variational distribution q(v) = N(m, L Lᵀ) in its canonical form (m, L).
+///
+/// Invariants: `l` is M×M lower triangular with a positive diagonal; `m` has length M; all entries
+/// finite. Construct with [`VariationalQ::new`], which checks them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VariationalQ {
+    m: DVector<f64>,
+    l: DMatrix<f64>,
+}
+
+impl VariationalQ {
+    /// q(v) = N(m, L Lᵀ); `m` length M, `l` M×M lower triangular (its strict upper triangle must
+    /// be zero) with positive diagonal.
+    ///
+    /// # Errors
+    /// `ShapeMismatch`; `NotPositiveDefinite { matrix: "L", pivot }` for the first non-positive
+    /// diagonal entry; `InvalidParameter` for a non-finite entry or a non-zero upper entry.
+    pub fn new(m: DVector<f64>, l: DMatrix<f64>) -> Result<Self> {
+        let c = Coords::new(m, l)?;
+        let bad = |name: &str, value, reason| SvgpError::InvalidParameter {
+            name: name.to_string(),
+            value,
+            reason,
+        };
+        if let Some(v) = c.vector.iter().find(|v| !v.is_finite()) {
+            return Err(bad("m", *v, "entries of m must be finite"));
+        }
+        if let Some(v) = c.matrix.iter().find(|v| !v.is_finite()) {
+            return Err(bad("L", *v, "entries of L must be finite"));
+        }
+        let n = c.num_inducing();
+        for j in 1..n {
+            for i in 0..j {
+                if c.matrix[(i, j)] != 0.0 {
+                    return Err(bad("L", c.matrix[(i, j)], "L must be lower triangular"));
+                }
+            }
+        }
+        if let Some(pivot) = (0..n).find(|&i| c.matrix[(i, i)] <= 0.0) {
+            return Err(SvgpError::NotPositiveDefinite {
+                matrix: "L",
+                pivot,
+                jitter: 0.0,
+            });
+        }
+        Ok(VariationalQ {
+            m: c.vector,
+            l: c.matrix,
+        })
+    }
+
+    /// The prior N(0, I) with M inducing points: m = 0, L = I.
+    pub fn standard(num_inducing: usize) -> Self {
+        VariationalQ {
+            m: DVector::zeros(num_inducing),
+            l: DMatrix::identity(num_inducing, num_inducing),
+        }
+    }
+
+    /// q as (m, L) coordinates.
+    pub fn from_mean_chol(c: Coords) -> Result<Self> {
+        Self::new(c.vector, c.matrix)
+    }
+
+    /// The mean m, length M.
+    pub fn m(&self) -> &DVector<f64> {
+        &self.m
+    }
+
+    /// The lower Cholesky factor L of S, M×M.
+    pub fn l(&self) -> &DMatrix<f64> {
+        &self.l
+    }
+
+    /// S = L Lᵀ, M×M, exactly symmetric.
+    pub fn s(&self) -> DMatrix<f64> {
+        crate::linalg::outer_factor(&self.l)
+    }
+
+    /// M, the number of inducing points.
+    pub fn num_inducing(&self) -> usize {
+        self.m.len()
+    }
+
+    /// (m, L) as coordinates.
+    pub fn mean_chol(&self) -> Coords {
+        Coords {
+            vector: self.m.clone(),
+            matrix: self.l.clone(),
+        }
+    }
+}
+
+/// ∇_η L from ∂L/∂m (length M) and the symmetric ∂L/∂S (M×M), at mean `m` (MATH.md §2):
+/// ∂L/∂η₁ = ∂L/∂m − 2 (∂L/∂S) m, ∂L/∂η₂ = ∂L/∂S.
+pub fn eta_gradient(dl_dm: &DVector<f64>, dl_ds: &DMatrix<f64>, m: &DVector<f64>) -> Coords {
+    Coords {
+        vector: dl_dm - dl_ds * m * 2.0,
+        matrix: dl_ds.clone(),
+    }
+}
+
+/// A parametrisation ξ of q(v), defined by two maps written once, generic over the scalar.
+///
+/// Implement `from_theta` and `to_mean_chol`; the natural gradient comes for free as one
+/// forward-mode pass of `from_theta` on dual numbers (MATH.md §3). Override `natural_gradient`
+/// only with hand-derived tangent rules, and test them against the default.
+pub trait Parametrisation {
+    /// A short name for reports ("natural", "expectation", …).
+    const NAME: &'static str;
+
+    /// The map θ ↦ ξ; θ = (θ₁, θ₂) with θ₂ symmetric negative definite.
+    ///
+    /// # Errors
+    /// `NotPositiveDefinite` if −θ₂ is not positive definite.
+    fn from_theta<T: Scalar>(theta: &Coords<T>) -> Result<Coords<T>>;
+
+    /// The map ξ ↦ (m, L), L lower triangular with positive diagonal.
+    ///
+    /// # Errors
+    /// `NotPositiveDefinite` when ξ describes no valid Gaussian (S not positive definite).
+    fn to_mean_chol<T: Scalar>(xi: &Coords<T>) -> Result<Coords<T>>;
+
+    /// ξ at q. Default: `from_theta(θ(q))`; override with a direct formula where one exists.
+    ///
+    /// # Errors
+    /// As `from_theta`.
+    fn from_q(q: &VariationalQ) -> Result<Coords> {
+        Self::from_theta(&Natural::from_q(q)?)
+    }
+
+    /// The natural gradient F_ξ⁻¹ ∇_ξ L = J v at q, J = ∂ξ/∂θ, `d_eta` = v = ∇_η L (v₂ symmetric).
+    ///
+    /// # Errors
+    /// As `from_theta`.
+    fn natural_gradient(q: &VariationalQ, d_eta: &Coords) -> Result<Coords> {
+        natural_gradient_dual::<Self>(q, d_eta)
+    }
+}
+
+/// The natural gradient J v in ξ by one forward-mode pass: θ ↦ ξ evaluated on dual numbers
+/// whose tangent part is v = ∇_η L (MATH.md §3). Costs one evaluation of the map on duals; never
+/// forms J or a Fisher matrix.
+///
+/// # Errors
+/// As `P::from_theta`.
+pub fn natural_gradient_dual<P: Parametrisation + ?Sized>(
+    q: &VariationalQ,
+    d_eta: &Coords,
+) -> Result<Coords> {
+    let theta = Natural::from_q(q)?;
+    let seeded = Coords {
+        vector: theta.vector.zip_map(&d_eta.vector, Dual64::new),
+        matrix: theta.matrix.zip_map(&d_eta.matrix, Dual64::new),
+    };
+    let xi = P::from_theta(&seeded)?;
+    Ok(Coords {
+        vector: xi.vector.map(|d| d.eps),
+        matrix: xi.matrix.map(|d| d.eps),
+    })
+}
+
+/// S = (−2θ₂)⁻¹ as its lower Cholesky factor L, from θ₂ (M×M symmetric negative definite).
+///
+/// # Errors
+/// `NotPositiveDefinite { matrix: "-2θ₂" }`.
+pub fn chol_s_from_theta2<T: Scalar>(theta2: &DMatrix<T>) -> Result<DMatrix<T>> {
+    let minus_two: T = nalgebra::convert(-2.0);
+    crate::linalg::cholesky_of_inverse(&(theta2 * minus_two), "-2θ₂")
+}

@@ -1,0 +1,49 @@
+//! ξ = θ, the natural parameters θ₁ = S⁻¹ m, θ₂ = −½ S⁻¹ (MATH.md §1, §3).
+//!
+//! The natural gradient in θ is ∇_η L itself, so a step is θ ← θ + γ ∇_η L.
+
+use super::{chol_s_from_theta2, Coords, Parametrisation, VariationalQ};
+use crate::error::Result;
+use crate::linalg::{
+    solve_lower_in_place, solve_lower_transpose_in_place, spd_inverse_from_factor, Scalar,
+};
+use nalgebra::DMatrix;
+
+/// The natural parametrisation θ = (θ₁, θ₂) (θ₂ stored in full, symmetric).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Natural;
+
+impl Parametrisation for Natural {
+    const NAME: &'static str = "natural";
+
+    fn from_theta<T: Scalar>(theta: &Coords<T>) -> Result<Coords<T>> {
+        Ok(theta.clone())
+    }
+
+    /// L = chol((−2θ₂)⁻¹), m = S θ₁ = L (Lᵀ θ₁).
+    fn to_mean_chol<T: Scalar>(theta: &Coords<T>) -> Result<Coords<T>> {
+        let l = chol_s_from_theta2(&theta.matrix)?;
+        let m = &l * (l.tr_mul(&theta.vector));
+        Ok(Coords {
+            vector: m,
+            matrix: l,
+        })
+    }
+
+    /// θ₂ = −½ L⁻ᵀ L⁻¹, θ₁ = L⁻ᵀ L⁻¹ m: triangular solves, no second factorisation.
+    fn from_q(q: &VariationalQ) -> Result<Coords> {
+        let mut theta1 = DMatrix::from_column_slice(q.num_inducing(), 1, q.m().as_slice());
+        solve_lower_in_place(q.l(), &mut theta1);
+        solve_lower_transpose_in_place(q.l(), &mut theta1);
+        let theta2 = spd_inverse_from_factor(q.l()) * -0.5;
+        Ok(Coords {
+            vector: theta1.column(0).into_owned(),
+            matrix: theta2,
+        })
+    }
+
+    /// J = I: the natural gradient in θ is ∇_η L.
+    fn natural_gradient(_q: &VariationalQ, d_eta: &Coords) -> Result<Coords> {
+        Ok(d_eta.clone())
+    }
+}

@@ -1,0 +1,67 @@
+//! Helpers shared by the integration tests: seeded random matrices and q, relative differences.
+#![allow(dead_code)] // each test binary uses its own subset
+
+pub mod fisher;
+
+use nalgebra::{DMatrix, DVector};
+use rand::rngs::StdRng;
+use rand::{RngExt, SeedableRng};
+use rand_distr::StandardNormal;
+use svgp::variational::{Coords, VariationalQ};
+
+/// A seeded generator; every random test starts here.
+pub fn rng(seed: u64) -> StdRng {
+    StdRng::seed_from_u64(seed)
+}
+
+/// An r×c matrix of standard normal draws.
+pub fn normal_matrix(rng: &mut StdRng, r: usize, c: usize) -> DMatrix<f64> {
+    DMatrix::from_fn(r, c, |_, _| rng.sample::<f64, _>(StandardNormal))
+}
+
+/// A vector of standard normal draws.
+pub fn normal_vector(rng: &mut StdRng, n: usize) -> DVector<f64> {
+    DVector::from_fn(n, |_, _| rng.sample::<f64, _>(StandardNormal))
+}
+
+/// A random symmetric n×n matrix with standard normal entries (off-diagonals N(0, 1)).
+pub fn symmetric(rng: &mut StdRng, n: usize) -> DMatrix<f64> {
+    let a = normal_matrix(rng, n, n);
+    let mut s = &a + a.transpose();
+    s *= std::f64::consts::FRAC_1_SQRT_2;
+    s
+}
+
+/// A random well-conditioned q: m ~ N(0, I), L lower with diagonal in [0.5, 1.5] and
+/// off-diagonals N(0, 0.3²), so cond(S) stays in the tens for M ≤ 50.
+pub fn random_q(rng: &mut StdRng, n: usize) -> VariationalQ {
+    let m = normal_vector(rng, n);
+    let mut l = DMatrix::zeros(n, n);
+    for j in 0..n {
+        l[(j, j)] = rng.random_range(0.5..1.5);
+        for i in (j + 1)..n {
+            l[(i, j)] = 0.3 * rng.sample::<f64, _>(StandardNormal) / (n as f64).sqrt();
+        }
+    }
+    VariationalQ::new(m, l).expect("a valid random q")
+}
+
+/// A random direction v = (v₁, v₂) with v₂ symmetric.
+pub fn random_direction(rng: &mut StdRng, n: usize) -> Coords {
+    Coords::new(normal_vector(rng, n), symmetric(rng, n)).expect("square")
+}
+
+/// max |a − b| / max(max |b|, tiny): a relative difference scaled by the reference's size.
+pub fn rel_diff(a: &[f64], b: &[f64]) -> f64 {
+    assert_eq!(a.len(), b.len());
+    let scale = b.iter().fold(0.0f64, |s, x| s.max(x.abs())).max(1e-300);
+    a.iter()
+        .zip(b)
+        .fold(0.0f64, |s, (x, y)| s.max((x - y).abs()))
+        / scale
+}
+
+/// Both parts of coordinates in one vector (vector part, then the matrix column-major).
+pub fn flat(c: &Coords) -> Vec<f64> {
+    c.vector.iter().chain(c.matrix.iter()).copied().collect()
+}
