@@ -65,3 +65,49 @@ pub fn rel_diff(a: &[f64], b: &[f64]) -> f64 {
 pub fn flat(c: &Coords) -> Vec<f64> {
     c.vector.iter().chain(c.matrix.iter()).copied().collect()
 }
+
+/// Every kernel family at input dimension `d`, with moderate parameters (variance 1.3, ARD
+/// lengthscales 0.6–1.2), plus a Sum and a Product, so model-level tests cover them all.
+pub fn every_kernel(d: usize) -> Vec<(&'static str, Box<dyn svgp::kernel::Kernel>)> {
+    use svgp::kernel::*;
+    let ls: Vec<f64> = (0..d)
+        .map(|i| 0.6 + 0.6 * i as f64 / d.max(2) as f64)
+        .collect();
+    let se = || SquaredExponential::new(1.3, ls.clone()).unwrap();
+    let m12 = || Matern12::new(0.8, ls.clone()).unwrap();
+    let m32 = || Matern32::new(1.1, ls.clone()).unwrap();
+    let m52 = || Matern52::new(0.9, ls.clone()).unwrap();
+    vec![
+        ("SE", Box::new(se())),
+        ("Matern12", Box::new(m12())),
+        ("Matern32", Box::new(m32())),
+        ("Matern52", Box::new(m52())),
+        (
+            "Sum(SE, Matern12)",
+            Box::new(Sum::new(vec![Box::new(se()), Box::new(m12())]).unwrap()),
+        ),
+        (
+            "Product(Matern32, Matern52)",
+            Box::new(Product::new(vec![Box::new(m32()), Box::new(m52())]).unwrap()),
+        ),
+    ]
+}
+
+/// Reads a numeric CSV with a header; the last column is y. For vendored test fixtures only.
+pub fn read_xy(path: &str) -> (DMatrix<f64>, DVector<f64>) {
+    let text = std::fs::read_to_string(path).expect("fixture exists");
+    let rows: Vec<Vec<f64>> = text
+        .lines()
+        .skip(1)
+        .filter(|l| !l.is_empty())
+        .map(|l| {
+            l.split(',')
+                .map(|v| v.parse().expect("numeric fixture"))
+                .collect()
+        })
+        .collect();
+    let d = rows[0].len() - 1;
+    let x = DMatrix::from_fn(rows.len(), d, |i, j| rows[i][j]);
+    let y = DVector::from_fn(rows.len(), |i, _| rows[i][d]);
+    (x, y)
+}
