@@ -69,6 +69,52 @@ pub enum SvgpError {
         /// What the likelihood requires.
         reason: &'static str,
     },
+    /// A file could not be read.
+    #[error("{path}: {reason}")]
+    Io {
+        /// The file.
+        path: String,
+        /// The underlying error, as text (so the error stays `Clone` and comparable).
+        reason: String,
+    },
+    /// A CSV file is malformed: a bad header, a ragged row, a missing or non-numeric cell.
+    #[error("{path}, line {line}, column {column}: {reason}")]
+    Csv {
+        /// The file.
+        path: String,
+        /// 1-based line number (the header is line 1).
+        line: u64,
+        /// 1-based column number (0 when the whole line is at fault).
+        column: usize,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A CSV cell parsed as NaN or ±inf.
+    #[error("{path}, line {line}, column {column}: value is not finite")]
+    NonFinite {
+        /// The file.
+        path: String,
+        /// 1-based line number.
+        line: u64,
+        /// 1-based column number.
+        column: usize,
+    },
+    /// A file holds no data rows.
+    #[error("{path}: no data rows")]
+    EmptyFile {
+        /// The file.
+        path: String,
+    },
+    /// A column named on the command line or in a call is not in the file's header.
+    #[error("{path}: no column named {column:?} in the header (columns: {available})")]
+    MissingColumn {
+        /// The file.
+        path: String,
+        /// The requested column.
+        column: String,
+        /// The header's columns, comma-separated.
+        available: String,
+    },
     /// A natural-gradient step left the positive-definite cone and was refused.
     ///
     /// `gamma` is the last step size tried; `attempts` how many step sizes were tried in all.

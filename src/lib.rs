@@ -6,6 +6,7 @@ pub mod error;
 pub mod linalg;
 
 pub use error::{Result, SvgpError};
+pub mod data;
 pub mod kernel;
 pub mod likelihood;
 pub mod model;

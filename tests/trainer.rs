@@ -10,7 +10,9 @@ use std::time::Duration;
 use svgp::kernel::Matern52;
 use svgp::likelihood::Gaussian;
 use svgp::model::Svgp;
-use svgp::optim::{AdamConfig, BatchPlan, NatGrad, QTraining, Schedule, StopReason, StopRules, Trace, Trainer};
+use svgp::optim::{
+    AdamConfig, BatchPlan, NatGrad, QTraining, Schedule, StopReason, StopRules, Trace, Trainer,
+};
 use svgp::variational::{Expectation, Natural};
 use svgp::SvgpError;
 
@@ -18,22 +20,43 @@ fn problem(seed: u64) -> (DMatrix<f64>, DVector<f64>, Svgp) {
     let mut rng = rng(seed);
     let n = 120;
     let x: DMatrix<f64> = DMatrix::from_fn(n, 2, |_, _| rng.random_range(-2.0..2.0));
-    let y = DVector::from_fn(n, |i, _| (2.0 * x[(i, 0)]).sin() * x[(i, 1)]) + normal_vector(&mut rng, n) * 0.1;
+    let y = DVector::from_fn(n, |i, _| (2.0 * x[(i, 0)]).sin() * x[(i, 1)])
+        + normal_vector(&mut rng, n) * 0.1;
     let kernel = Matern52::new(1.0, vec![1.0, 1.0]).unwrap();
-    let model = Svgp::new(Box::new(kernel), Box::new(Gaussian::new(0.5).unwrap()), x.rows(0, 15).into_owned()).unwrap();
+    let model = Svgp::new(
+        Box::new(kernel),
+        Box::new(Gaussian::new(0.5).unwrap()),
+        x.rows(0, 15).into_owned(),
+    )
+    .unwrap();
     (x, y, model)
 }
 
 fn natgrad(gamma: f64) -> QTraining {
-    QTraining::NatGrad { step: Box::new(NatGrad::<Natural>::default()), schedule: Schedule::Constant(gamma) }
+    QTraining::NatGrad {
+        step: Box::new(NatGrad::<Natural>::default()),
+        schedule: Schedule::Constant(gamma),
+    }
 }
 
 fn run(seed: u64, iterations: u64) -> (Trainer, Trace) {
     let (x, y, model) = problem(1);
     let mut trainer = Trainer::new(model, natgrad(0.5), AdamConfig::default(), true);
     let mut trace = Trace::default();
-    let plan = BatchPlan::Seeded { batch_size: 32, seed };
-    trainer.run(&x, &y, plan, iterations, StopRules::default(), &mut [&mut trace]).unwrap();
+    let plan = BatchPlan::Seeded {
+        batch_size: 32,
+        seed,
+    };
+    trainer
+        .run(
+            &x,
+            &y,
+            plan,
+            iterations,
+            StopRules::default(),
+            &mut [&mut trace],
+        )
+        .unwrap();
     (trainer, trace)
 }
 
@@ -44,7 +67,12 @@ fn run(seed: u64, iterations: u64) -> (Trainer, Trace) {
 fn same_seed_gives_bitwise_identical_runs() {
     let (a, ta) = run(7, 60);
     let (b, tb) = run(7, 60);
-    let elbos = |t: &Trace| t.reports.iter().map(|r| r.elbo.to_bits()).collect::<Vec<_>>();
+    let elbos = |t: &Trace| {
+        t.reports
+            .iter()
+            .map(|r| r.elbo.to_bits())
+            .collect::<Vec<_>>()
+    };
     assert_eq!(elbos(&ta), elbos(&tb));
     assert_eq!(a.model.hyper_params(), b.model.hyper_params());
     assert_eq!(a.model.q(), b.model.q());
@@ -59,7 +87,10 @@ fn training_improves_the_full_batch_elbo() {
     let (trainer, trace) = run(3, 200);
     let after = trainer.model.elbo(&x, &y, 1.0).unwrap();
     assert!(after > before + 50.0, "{before} → {after}");
-    assert!(trace.reports.iter().all(|r| r.gamma == Some(0.5) && r.halvings == 0));
+    assert!(trace
+        .reports
+        .iter()
+        .all(|r| r.gamma == Some(0.5) && r.halvings == 0));
 }
 
 /// A NaN target injected into one batch makes the ELBO non-finite: the step fails with the
@@ -84,8 +115,21 @@ fn non_finite_values_stop_training_and_keep_the_last_state() {
     // the same bad target given to `run` is refused before any training, naming its row
     let mut y_bad = y.clone();
     y_bad[17] = f64::INFINITY;
-    let err = trainer.run(&x, &y_bad, BatchPlan::Seeded { batch_size: 32, seed: 1 }, 5, StopRules::default(), &mut []);
-    assert!(matches!(err, Err(SvgpError::InvalidTarget { row: 17, .. })), "{err:?}");
+    let err = trainer.run(
+        &x,
+        &y_bad,
+        BatchPlan::Seeded {
+            batch_size: 32,
+            seed: 1,
+        },
+        5,
+        StopRules::default(),
+        &mut [],
+    );
+    assert!(
+        matches!(err, Err(SvgpError::InvalidTarget { row: 17, .. })),
+        "{err:?}"
+    );
 }
 
 #[test]
@@ -94,18 +138,60 @@ fn stop_rules_end_training_with_their_reason() {
     // Full batch, γ = 1, hyperparameters frozen: the first step reaches the optimum, so the ELBO
     // stops changing at once.
     let mut t = Trainer::new(model.clone(), natgrad(1.0), AdamConfig::default(), false);
-    let rules = StopRules { elbo_tolerance: Some((1e-9, 2)), time_limit: None };
-    let s = t.run(&x, &y, BatchPlan::Seeded { batch_size: 1000, seed: 0 }, 100, rules, &mut []).unwrap();
+    let rules = StopRules {
+        elbo_tolerance: Some((1e-9, 2)),
+        time_limit: None,
+    };
+    let s = t
+        .run(
+            &x,
+            &y,
+            BatchPlan::Seeded {
+                batch_size: 1000,
+                seed: 0,
+            },
+            100,
+            rules,
+            &mut [],
+        )
+        .unwrap();
     assert_eq!(s.reason, StopReason::ElboConverged);
     assert!(s.iterations <= 6, "{} iterations", s.iterations);
 
     let mut t = Trainer::new(model.clone(), natgrad(0.1), AdamConfig::default(), true);
-    let rules = StopRules { elbo_tolerance: None, time_limit: Some(Duration::ZERO) };
-    let s = t.run(&x, &y, BatchPlan::Seeded { batch_size: 16, seed: 0 }, 100, rules, &mut []).unwrap();
+    let rules = StopRules {
+        elbo_tolerance: None,
+        time_limit: Some(Duration::ZERO),
+    };
+    let s = t
+        .run(
+            &x,
+            &y,
+            BatchPlan::Seeded {
+                batch_size: 16,
+                seed: 0,
+            },
+            100,
+            rules,
+            &mut [],
+        )
+        .unwrap();
     assert_eq!((s.reason, s.iterations), (StopReason::TimeLimit, 1));
 
     let mut t = Trainer::new(model, natgrad(0.1), AdamConfig::default(), true);
-    let s = t.run(&x, &y, BatchPlan::Seeded { batch_size: 16, seed: 0 }, 7, StopRules::default(), &mut []).unwrap();
+    let s = t
+        .run(
+            &x,
+            &y,
+            BatchPlan::Seeded {
+                batch_size: 16,
+                seed: 0,
+            },
+            7,
+            StopRules::default(),
+            &mut [],
+        )
+        .unwrap();
     assert_eq!((s.reason, s.iterations), (StopReason::Iterations, 7));
 }
 
@@ -115,16 +201,24 @@ fn stop_rules_end_training_with_their_reason() {
 #[test]
 fn adam_only_mode_trains_q_more_slowly_than_natural_gradients() {
     let (x, y, model) = problem(1);
-    let plan = || BatchPlan::Seeded { batch_size: 1000, seed: 0 };
+    let plan = || BatchPlan::Seeded {
+        batch_size: 1000,
+        seed: 0,
+    };
     let mut nat = Trainer::new(model.clone(), natgrad(1.0), AdamConfig::default(), false);
-    nat.run(&x, &y, plan(), 100, StopRules::default(), &mut []).unwrap();
+    nat.run(&x, &y, plan(), 100, StopRules::default(), &mut [])
+        .unwrap();
     let mut adam = Trainer::new(model.clone(), QTraining::Adam, AdamConfig::default(), false);
     let mut trace = Trace::default();
-    adam.run(&x, &y, plan(), 100, StopRules::default(), &mut [&mut trace]).unwrap();
+    adam.run(&x, &y, plan(), 100, StopRules::default(), &mut [&mut trace])
+        .unwrap();
     let start = model.elbo(&x, &y, 1.0).unwrap();
     let e_nat = nat.model.elbo(&x, &y, 1.0).unwrap();
     let e_adam = adam.model.elbo(&x, &y, 1.0).unwrap();
-    assert!(e_adam > start + 10.0, "Adam made progress: {start} → {e_adam}");
+    assert!(
+        e_adam > start + 10.0,
+        "Adam made progress: {start} → {e_adam}"
+    );
     assert!(e_nat > e_adam + 1.0, "natgrad {e_nat} vs Adam {e_adam}");
     assert!(trace.reports.iter().all(|r| r.gamma.is_none()));
 }
@@ -133,11 +227,40 @@ fn adam_only_mode_trains_q_more_slowly_than_natural_gradients() {
 #[test]
 fn trainer_accepts_any_parametrisation() {
     let (x, y, model) = problem(1);
-    let q_training = QTraining::NatGrad { step: Box::new(NatGrad::<Expectation>::default()), schedule: Schedule::Constant(0.05) };
+    let q_training = QTraining::NatGrad {
+        step: Box::new(NatGrad::<Expectation>::default()),
+        schedule: Schedule::Constant(0.05),
+    };
     let mut t = Trainer::new(model.clone(), q_training, AdamConfig::default(), false);
-    t.run(&x, &y, BatchPlan::Seeded { batch_size: 1000, seed: 0 }, 300, StopRules::default(), &mut []).unwrap();
+    t.run(
+        &x,
+        &y,
+        BatchPlan::Seeded {
+            batch_size: 1000,
+            seed: 0,
+        },
+        300,
+        StopRules::default(),
+        &mut [],
+    )
+    .unwrap();
     let mut exact = Trainer::new(model, natgrad(1.0), AdamConfig::default(), false);
-    exact.run(&x, &y, BatchPlan::Seeded { batch_size: 1000, seed: 0 }, 1, StopRules::default(), &mut []).unwrap();
-    let (a, b) = (t.model.elbo(&x, &y, 1.0).unwrap(), exact.model.elbo(&x, &y, 1.0).unwrap());
+    exact
+        .run(
+            &x,
+            &y,
+            BatchPlan::Seeded {
+                batch_size: 1000,
+                seed: 0,
+            },
+            1,
+            StopRules::default(),
+            &mut [],
+        )
+        .unwrap();
+    let (a, b) = (
+        t.model.elbo(&x, &y, 1.0).unwrap(),
+        exact.model.elbo(&x, &y, 1.0).unwrap(),
+    );
     assert!((a - b).abs() < 1e-6 * b.abs(), "{a} vs {b}");
 }

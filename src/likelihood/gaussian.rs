@@ -134,6 +134,10 @@ impl Likelihood for Gaussian {
         }
     }
 
+    fn gaussian_noise_variance(&self) -> Option<f64> {
+        Some(self.noise_variance())
+    }
+
     fn box_clone(&self) -> Box<dyn Likelihood> {
         Box::new(self.clone())
     }

@@ -71,6 +71,11 @@ pub trait Likelihood: std::fmt::Debug + Send + Sync {
     /// # Errors
     /// `InvalidTarget { row, value, reason }` for the first target outside it (0-based row).
     fn check_targets(&self, y: &DVector<f64>) -> Result<()>;
+    /// The noise variance σₙ² if this is the conjugate Gaussian likelihood (for the collapsed
+    /// SGPR bound and the exact one-step natural gradient), else `None`.
+    fn gaussian_noise_variance(&self) -> Option<f64> {
+        None
+    }
     /// A boxed copy.
     fn box_clone(&self) -> Box<dyn Likelihood>;
 }

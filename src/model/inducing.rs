@@ -137,3 +137,51 @@ fn lloyd(x: &DMatrix<f64>, mut z: DMatrix<f64>, iterations: usize) -> DMatrix<f6
     }
     z
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Three tight clusters around known centres: k-means++ then Lloyd recovers the centres
+    /// (to the clusters' mean, exact by construction), whatever the seed.
+    #[test]
+    fn kmeans_finds_separated_cluster_centres() {
+        let centres = [(-5.0, 0.0), (0.0, 5.0), (5.0, -1.0)];
+        let offsets = [(-0.1, 0.0), (0.1, 0.0), (0.0, -0.1), (0.0, 0.1)];
+        let x = DMatrix::from_fn(12, 2, |i, j| {
+            let (c, o) = (centres[i / 4], offsets[i % 4]);
+            if j == 0 {
+                c.0 + o.0
+            } else {
+                c.1 + o.1
+            }
+        });
+        for seed in 0..5 {
+            let z = InducingInit::default().choose(&x, 3, seed).unwrap();
+            for c in centres {
+                let hit = (0..3)
+                    .any(|r| (z[(r, 0)] - c.0).abs() < 1e-12 && (z[(r, 1)] - c.1).abs() < 1e-12);
+                assert!(hit, "seed {seed}: centre {c:?} missing from {z}");
+            }
+        }
+    }
+
+    #[test]
+    fn subsets_and_given_and_bad_counts() {
+        let x = DMatrix::from_fn(10, 1, |i, _| i as f64);
+        let z = InducingInit::RandomSubset.choose(&x, 4, 1).unwrap();
+        let mut rows: Vec<f64> = z.iter().copied().collect();
+        rows.sort_by(f64::total_cmp);
+        rows.dedup();
+        assert_eq!(rows.len(), 4, "distinct rows");
+        assert_eq!(
+            InducingInit::FirstRows.choose(&x, 2, 0).unwrap(),
+            x.rows(0, 2).into_owned()
+        );
+        assert!(InducingInit::FirstRows.choose(&x, 11, 0).is_err());
+        assert!(InducingInit::default().choose(&x, 0, 0).is_err());
+        assert!(InducingInit::Given(DMatrix::zeros(3, 2))
+            .choose(&x, 3, 0)
+            .is_err());
+    }
+}

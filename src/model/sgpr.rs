@@ -70,3 +70,22 @@ pub fn sgpr_bound(
     let q = VariationalQ::new(m_opt.column(0).into_owned(), l_opt)?;
     Ok(SgprFit { bound, q })
 }
+
+impl super::Svgp {
+    /// The collapsed SGPR bound at this model's kernel, Z, jitter and Gaussian noise, on all of
+    /// (x: N×D, y: N), with the optimal q(v) that attains it.
+    ///
+    /// # Errors
+    /// `InvalidParameter { name: "likelihood" }` if the likelihood is not Gaussian; as
+    /// [`sgpr_bound`] otherwise.
+    pub fn sgpr_bound(&self, x: &DMatrix<f64>, y: &DVector<f64>) -> Result<SgprFit> {
+        let noise = self.likelihood().gaussian_noise_variance().ok_or_else(|| {
+            crate::SvgpError::InvalidParameter {
+                name: "likelihood".into(),
+                value: f64::NAN,
+                reason: "the collapsed bound needs the Gaussian likelihood",
+            }
+        })?;
+        sgpr_bound(self.kernel(), noise, self.z(), x, y, self.jitter())
+    }
+}

@@ -35,6 +35,18 @@ pub struct Trace {
     pub reports: Vec<IterReport>,
 }
 
+impl Trace {
+    /// The first iteration whose ELBO is within `nats` of the last recorded one (`None` if the
+    /// trace is empty).
+    pub fn first_within_of_final(&self, nats: f64) -> Option<u64> {
+        let last = self.reports.last()?.elbo;
+        self.reports
+            .iter()
+            .find(|r| (r.elbo - last).abs() < nats)
+            .map(|r| r.iteration)
+    }
+}
+
 impl Observer for Trace {
     fn on_iter(&mut self, _model: &Svgp, report: &IterReport) -> Result<()> {
         self.reports.push(report.clone());

@@ -1,0 +1,52 @@
+//! One training iteration (natural step on q in θ + Adam step on hyperparameters and Z) for
+//! M ∈ {50, 200, 500}, B ∈ {256, 1024}, D = 8, SE-ARD, Gaussian likelihood. Flop count per
+//! iteration ≈ 6·B·M² (Kuf solve, L^T A, A diag(g) A^T, (S−I)·A diag(g), Lz^-T Ā, K̄uf A^T: each
+//! ≈ B·M²) + ≈ 4·M³ (Cholesky of Kuu, natural-step factorisations and inverses); criterion's
+//! time per iteration and that count give GFLOP/s (see README).
+//! Run: `cargo bench --bench step`.
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
+use nalgebra::{DMatrix, DVector};
+use rand::rngs::StdRng;
+use rand::SeedableRng;
+use rand_distr::{Distribution, StandardNormal};
+use svgp::kernel::SquaredExponential;
+use svgp::likelihood::Gaussian;
+use svgp::model::Svgp;
+use svgp::optim::{AdamConfig, NatGrad, QTraining, Schedule, Trainer};
+use svgp::variational::Natural;
+
+fn bench_step(c: &mut Criterion) {
+    let d = 8;
+    let mut group = c.benchmark_group("train_iteration");
+    group.sample_size(10);
+    for m in [50, 200, 500] {
+        for b in [256, 1024] {
+            let mut rng = StdRng::seed_from_u64((m * b) as u64);
+            let mut normal = || -> f64 { StandardNormal.sample(&mut rng) };
+            let x = DMatrix::from_fn(b, d, |_, _| normal());
+            let y = DVector::from_fn(b, |i, _| x[(i, 0)].sin() + 0.1 * normal());
+            let z = DMatrix::from_fn(m, d, |_, _| normal());
+            let kernel = SquaredExponential::new(1.0, vec![2.0; d]).expect("valid kernel");
+            let model = Svgp::new(
+                Box::new(kernel),
+                Box::new(Gaussian::new(0.1).expect("valid noise")),
+                z,
+            )
+            .expect("valid model");
+            let q_training = QTraining::NatGrad {
+                step: Box::new(NatGrad::<Natural>::default()),
+                schedule: Schedule::Constant(0.1),
+            };
+            let mut trainer = Trainer::new(model, q_training, AdamConfig::default(), true);
+            let scale = 20000.0 / b as f64;
+            group.bench_with_input(BenchmarkId::new(format!("M{m}"), b), &b, |bench, _| {
+                bench.iter(|| trainer.step(&x, &y, scale).expect("finite step"))
+            });
+        }
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench_step);
+criterion_main!(benches);

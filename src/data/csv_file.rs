@@ -1,0 +1,141 @@
+//! Reading a numeric CSV file into inputs X (N×D) and targets y (N), with errors that name the
+//! file, the line and the column of the first bad cell.
+
+use crate::error::{Result, SvgpError};
+use nalgebra::{DMatrix, DVector};
+use std::path::Path;
+
+/// A numeric table: inputs, targets and the names of their columns.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Table {
+    /// Inputs X, N×D, every entry finite.
+    pub x: DMatrix<f64>,
+    /// Targets y, length N, every entry finite.
+    pub y: DVector<f64>,
+    /// Names of X's columns, in order (length D).
+    pub feature_names: Vec<String>,
+    /// Name of the target column.
+    pub target_name: String,
+}
+
+/// Reads `path`: a header row, then one row per point. The target is the column named
+/// `target` (default: `y` if present, else the last column); the features are `features` in
+/// the order given (default: every other column).
+///
+/// # Errors
+/// `Io` if the file cannot be read; `EmptyFile` for no data rows; `MissingColumn` for an unknown
+/// target or feature name; `Csv { line, column }` for a ragged row, an empty or non-numeric cell;
+/// `NonFinite { line, column }` for NaN or ±inf.
+pub fn read_csv(
+    path: impl AsRef<Path>,
+    target: Option<&str>,
+    features: Option<&[&str]>,
+) -> Result<Table> {
+    let path = path.as_ref();
+    let name = path.display().to_string();
+    let csv_err = |line: u64, column: usize, reason: String| SvgpError::Csv {
+        path: name.clone(),
+        line,
+        column,
+        reason,
+    };
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .flexible(true)
+        .trim(csv::Trim::All)
+        .from_path(path)
+        .map_err(|e| SvgpError::Io {
+            path: name.clone(),
+            reason: e.to_string(),
+        })?;
+    let header: Vec<String> = reader
+        .headers()
+        .map_err(|e| csv_err(1, 0, e.to_string()))?
+        .iter()
+        .map(str::to_string)
+        .collect();
+    if header.is_empty() || header.iter().all(|h| h.is_empty()) {
+        return Err(SvgpError::EmptyFile { path: name });
+    }
+    let find = |col: &str| {
+        header
+            .iter()
+            .position(|h| h == col)
+            .ok_or_else(|| SvgpError::MissingColumn {
+                path: name.clone(),
+                column: col.to_string(),
+                available: header.join(","),
+            })
+    };
+    let target_col = match target {
+        Some(t) => find(t)?,
+        None => header
+            .iter()
+            .position(|h| h == "y")
+            .unwrap_or(header.len() - 1),
+    };
+    let feature_cols: Vec<usize> = match features {
+        Some(list) => list.iter().map(|f| find(f)).collect::<Result<_>>()?,
+        None => (0..header.len()).filter(|&c| c != target_col).collect(),
+    };
+
+    let mut values: Vec<f64> = Vec::new();
+    let mut targets: Vec<f64> = Vec::new();
+    for record in reader.records() {
+        let record = record.map_err(|e| {
+            let line = e.position().map_or(0, |p| p.line());
+            csv_err(line, 0, e.to_string())
+        })?;
+        let line = record.position().map_or(0, |p| p.line());
+        if record.len() == 1 && record[0].is_empty() {
+            continue; // a blank line
+        }
+        if record.len() != header.len() {
+            return Err(csv_err(
+                line,
+                record.len().min(header.len()) + 1,
+                format!("expected {} cells, found {}", header.len(), record.len()),
+            ));
+        }
+        let cell = |c: usize| -> Result<f64> {
+            let text = &record[c];
+            if text.is_empty() {
+                return Err(csv_err(
+                    line,
+                    c + 1,
+                    format!("missing value in column {:?}", header[c]),
+                ));
+            }
+            let v: f64 = text.parse().map_err(|_| {
+                csv_err(
+                    line,
+                    c + 1,
+                    format!("{text:?} is not a number (column {:?})", header[c]),
+                )
+            })?;
+            if v.is_finite() {
+                Ok(v)
+            } else {
+                Err(SvgpError::NonFinite {
+                    path: name.clone(),
+                    line,
+                    column: c + 1,
+                })
+            }
+        };
+        for &c in &feature_cols {
+            values.push(cell(c)?);
+        }
+        targets.push(cell(target_col)?);
+    }
+    if targets.is_empty() {
+        return Err(SvgpError::EmptyFile { path: name });
+    }
+    let d = feature_cols.len();
+    Ok(Table {
+        x: DMatrix::from_row_slice(targets.len(), d, &values),
+        y: DVector::from_vec(targets),
+        feature_names: feature_cols.iter().map(|&c| header[c].clone()).collect(),
+        target_name: header[target_col].clone(),
+    })
+}
