@@ -190,12 +190,22 @@ impl<P: Profile> Stationary<P> {
     fn sq_dist(&self, x1: &DMatrix<f64>, x2: &DMatrix<f64>, ls: &[f64]) -> DMatrix<f64> {
         debug_assert_eq!(x1.ncols(), ls.len(), "x1 must be N1×D");
         debug_assert_eq!(x2.ncols(), ls.len(), "x2 must be N2×D");
-        let mut r2 = DMatrix::<f64>::zeros(x1.nrows(), x2.nrows()); // N1×N2
+        let (n1, n2) = (x1.nrows(), x2.nrows());
+        let mut r2 = DMatrix::<f64>::zeros(n1, n2); // N1×N2
+        if n1 == 0 {
+            return r2;
+        }
+        // Plain column-major slices, so the innermost loop over rows vectorises.
+        let (x1s, x2s) = (x1.as_slice(), x2.as_slice());
         for (d, &l) in ls.iter().enumerate() {
             let inv_l = 1.0 / l;
-            let x1d = x1.column(d);
-            for (mut r2j, &zjd) in r2.column_iter_mut().zip(x2.column(d).iter()) {
-                for (r, &xid) in r2j.iter_mut().zip(x1d.iter()) {
+            let x1d = &x1s[d * n1..(d + 1) * n1];
+            for (r2j, &zjd) in r2
+                .as_mut_slice()
+                .chunks_exact_mut(n1)
+                .zip(&x2s[d * n2..(d + 1) * n2])
+            {
+                for (r, &xid) in r2j.iter_mut().zip(x1d) {
                     let t = (xid - zjd) * inv_l;
                     *r += t * t;
                 }
@@ -273,16 +283,27 @@ impl<P: Profile> Kernel for Stationary<P> {
         let (w, sum_g) = self.weighted_dg(&r2, k_bar); // w = k̄ ∘ σ² g′
         let mut grad = DVector::zeros(self.num_params());
         grad[0] = sum_g * self.transform.derivative(self.variance); // Σ k̄ g · dσ²/dp
+        let (n1, n2) = (x1.nrows(), x2.nrows());
+        let (x1s, x2s) = (x1.as_slice(), x2.as_slice());
+        // Per-row partial sums (a vectorisable update, not a serial reduction), summed at the end.
+        let mut row_acc = vec![0.0; n1];
         for (d, &l) in ls.iter().enumerate() {
-            let x1d = x1.column(d);
-            let mut acc = 0.0; // Σᵢⱼ wᵢⱼ (x1ᵢd − x2ⱼd)²
-            for (wj, &zjd) in w.column_iter().zip(x2.column(d).iter()) {
-                for (&wij, &xid) in wj.iter().zip(x1d.iter()) {
-                    let t = xid - zjd;
-                    acc += wij * t * t;
+            row_acc.iter_mut().for_each(|a| *a = 0.0);
+            if n1 > 0 {
+                let x1d = &x1s[d * n1..(d + 1) * n1];
+                for (wj, &zjd) in w
+                    .as_slice()
+                    .chunks_exact(n1)
+                    .zip(&x2s[d * n2..(d + 1) * n2])
+                {
+                    for ((a, &wij), &xid) in row_acc.iter_mut().zip(wj).zip(x1d) {
+                        let t = xid - zjd;
+                        *a += wij * t * t;
+                    }
                 }
             }
-            // ∂r²/∂ℓ_d = −2 (x_d − z_d)²/ℓ_d³, then dℓ_d/dp
+            let acc: f64 = row_acc.iter().sum(); // Σᵢⱼ wᵢⱼ (x1ᵢd − x2ⱼd)²
+                                                 // ∂r²/∂ℓ_d = −2 (x_d − z_d)²/ℓ_d³, then dℓ_d/dp
             grad[1 + d] =
                 -2.0 * acc / (l * l * l) * self.transform.derivative(self.lengthscales[d]);
         }
@@ -301,17 +322,26 @@ impl<P: Profile> Kernel for Stationary<P> {
         let ls = self.lengthscales();
         let r2 = self.sq_dist(x1, x2, &ls); // N1×N2
         let (w, _) = self.weighted_dg(&r2, k_bar);
-        let mut x1_bar = DMatrix::zeros(x1.nrows(), x1.ncols()); // N1×D
+        let (n1, n2) = (x1.nrows(), x2.nrows());
+        let mut x1_bar = DMatrix::zeros(n1, x1.ncols()); // N1×D
+        if n1 == 0 {
+            return x1_bar;
+        }
+        let (x1s, x2s) = (x1.as_slice(), x2.as_slice());
         for (d, &l) in ls.iter().enumerate() {
             let scale = 2.0 / (l * l); // ∂r²/∂x1ᵢd = 2 (x1ᵢd − x2ⱼd)/ℓ_d²
-            let x1d = x1.column(d);
-            let mut bar_d = x1_bar.column_mut(d);
-            for (wj, &zjd) in w.column_iter().zip(x2.column(d).iter()) {
-                for ((b, &wij), &xid) in bar_d.iter_mut().zip(wj.iter()).zip(x1d.iter()) {
+            let x1d = &x1s[d * n1..(d + 1) * n1];
+            let bar_d = &mut x1_bar.as_mut_slice()[d * n1..(d + 1) * n1];
+            for (wj, &zjd) in w
+                .as_slice()
+                .chunks_exact(n1)
+                .zip(&x2s[d * n2..(d + 1) * n2])
+            {
+                for ((b, &wij), &xid) in bar_d.iter_mut().zip(wj).zip(x1d) {
                     *b += wij * (xid - zjd);
                 }
             }
-            bar_d *= scale;
+            bar_d.iter_mut().for_each(|b| *b *= scale);
         }
         x1_bar
     }

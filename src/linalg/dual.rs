@@ -18,6 +18,15 @@ impl Scalar for Dual64 {
             l.solve_lower_triangular_mut(b);
         }
     }
+
+    fn matmul(a: &DMatrix<Dual64>, ta: bool, b: &DMatrix<Dual64>, tb: bool) -> DMatrix<Dual64> {
+        match (ta, tb) {
+            (false, false) => a * b,
+            (true, false) => a.tr_mul(b),
+            (false, true) => a * b.transpose(),
+            (true, true) => a.transpose() * b.transpose(),
+        }
+    }
 }
 
 /// Left-looking Cholesky for any real field: L Lᵀ = a, lower triangle overwritten, strict upper

@@ -7,7 +7,7 @@ use faer::linalg::cholesky::llt::factor::{cholesky_in_place, cholesky_in_place_s
 use faer::linalg::triangular_solve::{
     solve_lower_triangular_in_place, solve_upper_triangular_in_place,
 };
-use faer::{MatMut, MatRef, Par};
+use faer::{Accum, MatMut, MatRef, Par};
 use nalgebra::DMatrix;
 
 /// A zero-copy faer view of a nalgebra matrix.
@@ -51,5 +51,15 @@ impl Scalar for f64 {
         } else {
             solve_lower_triangular_in_place(view(l), view_mut(b), Par::Seq);
         }
+    }
+
+    fn matmul(a: &DMatrix<f64>, ta: bool, b: &DMatrix<f64>, tb: bool) -> DMatrix<f64> {
+        let (lhs, rhs) = (view(a), view(b));
+        let lhs = if ta { lhs.transpose() } else { lhs };
+        let rhs = if tb { rhs.transpose() } else { rhs };
+        debug_assert_eq!(lhs.ncols(), rhs.nrows());
+        let mut out = DMatrix::zeros(lhs.nrows(), rhs.ncols());
+        faer::linalg::matmul::matmul(view_mut(&mut out), Accum::Replace, lhs, rhs, 1.0, Par::Seq);
+        out
     }
 }

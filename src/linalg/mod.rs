@@ -28,6 +28,24 @@ pub trait Scalar: RealField + Copy {
     /// Solves L X = B (`trans == false`) or Lᵀ X = B (`trans == true`) in place; `l` is N×N lower
     /// triangular with non-zero diagonal, `b` is N×K and is overwritten by X.
     fn solve_lower_in_place(l: &DMatrix<Self>, b: &mut DMatrix<Self>, trans: bool);
+
+    /// op(A) op(B), op the transpose when `ta` / `tb` is set; shapes must agree.
+    fn matmul(a: &DMatrix<Self>, ta: bool, b: &DMatrix<Self>, tb: bool) -> DMatrix<Self>;
+}
+
+/// A B (A: R×K, B: K×C).
+pub fn matmul<T: Scalar>(a: &DMatrix<T>, b: &DMatrix<T>) -> DMatrix<T> {
+    T::matmul(a, false, b, false)
+}
+
+/// Aᵀ B (A: K×R, B: K×C).
+pub fn matmul_tn<T: Scalar>(a: &DMatrix<T>, b: &DMatrix<T>) -> DMatrix<T> {
+    T::matmul(a, true, b, false)
+}
+
+/// A Bᵀ (A: R×K, B: C×K).
+pub fn matmul_nt<T: Scalar>(a: &DMatrix<T>, b: &DMatrix<T>) -> DMatrix<T> {
+    T::matmul(a, false, b, true)
 }
 
 /// Lower Cholesky factor L of `a` (N×N, symmetric; only its lower triangle is read), L Lᵀ = a.
@@ -84,14 +102,14 @@ pub fn lower_inverse<T: Scalar>(l: &DMatrix<T>) -> DMatrix<T> {
 /// (L Lᵀ)⁻¹ = L⁻ᵀ L⁻¹ from a lower Cholesky factor `l` (N×N); the result is exactly symmetric.
 pub fn spd_inverse_from_factor<T: Scalar>(l: &DMatrix<T>) -> DMatrix<T> {
     let linv = lower_inverse(l);
-    let mut out = linv.tr_mul(&linv);
+    let mut out = matmul_tn(&linv, &linv);
     symmetrise_in_place(&mut out);
     out
 }
 
 /// S = L Lᵀ for a lower-triangular `l` (N×N); the result is exactly symmetric.
 pub fn outer_factor<T: Scalar>(l: &DMatrix<T>) -> DMatrix<T> {
-    let mut s = l * l.transpose();
+    let mut s = matmul_nt(l, l);
     symmetrise_in_place(&mut s);
     s
 }

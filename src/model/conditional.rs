@@ -5,7 +5,7 @@
 
 use crate::error::Result;
 use crate::kernel::Kernel;
-use crate::linalg::{cholesky_with_jitter, solve_lower_in_place};
+use crate::linalg::{cholesky_with_jitter, matmul_tn, solve_lower_in_place};
 use crate::variational::VariationalQ;
 use nalgebra::{DMatrix, DVector};
 
@@ -47,7 +47,7 @@ impl Conditional {
     /// σ²ᵢ = kffᵢ − ‖aᵢ‖² + ‖Lᵀaᵢ‖² (clamped at 0 against rounding), each of length B.
     pub fn marginals(&self, q: &VariationalQ) -> (DVector<f64>, DVector<f64>) {
         let mu = self.a.tr_mul(q.m()); // Aᵀ m
-        let lta = q.l().tr_mul(&self.a); // Lᵀ A, M×B
+        let lta = matmul_tn(q.l(), &self.a); // Lᵀ A, M×B
         let var = DVector::from_fn(self.a.ncols(), |i, _| {
             let v =
                 self.kff_diag[i] - self.a.column(i).norm_squared() + lta.column(i).norm_squared();

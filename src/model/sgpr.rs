@@ -8,7 +8,7 @@ use super::Conditional;
 use crate::error::{check_shape, Result, Shape};
 use crate::kernel::Kernel;
 use crate::linalg::{
-    cholesky, cholesky_of_inverse, log_det_from_factor, solve_lower_in_place,
+    cholesky, cholesky_of_inverse, log_det_from_factor, matmul_nt, solve_lower_in_place,
     solve_lower_transpose_in_place,
 };
 use crate::variational::VariationalQ;
@@ -53,7 +53,7 @@ pub fn sgpr_bound(
     let cond = Conditional::new(kernel, z, x, jitter)?;
     let (n, m) = (x.nrows() as f64, z.nrows());
     let a = &cond.a; // M×N
-    let b = DMatrix::identity(m, m) + a * a.transpose() / noise_variance; // I + A Aᵀ/σₙ²
+    let b = DMatrix::identity(m, m) + matmul_nt(a, a) / noise_variance; // I + A Aᵀ/σₙ²
     let lb = cholesky(&b, "B = I + A Aᵀ/σₙ²")?;
     let mut c = DMatrix::from_column_slice(m, 1, (a * y).as_slice()); // A y
     solve_lower_in_place(&lb, &mut c); // L_B⁻¹ A y

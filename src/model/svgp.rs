@@ -6,7 +6,10 @@ use super::Conditional;
 use crate::error::{check_shape, Result, Shape, SvgpError};
 use crate::kernel::Kernel;
 use crate::likelihood::Likelihood;
-use crate::linalg::{phi, solve_lower_transpose_in_place, zero_upper_in_place};
+use crate::linalg::{
+    matmul, matmul_nt, matmul_tn, phi, solve_lower_transpose_in_place, symmetrise_in_place,
+    zero_upper_in_place,
+};
 use crate::variational::{eta_gradient, prior_kl, prior_kl_grad, Coords, VariationalQ};
 use nalgebra::{DMatrix, DVector};
 
@@ -270,10 +273,11 @@ impl Svgp {
         let m = self.q.m();
         let l = self.q.l();
         let a_gvar = scale_columns(&cond.a, &vexp.g_var); // A diag(g_σ), M×B
-        let data_ds = &a_gvar * cond.a.transpose() * scale; // c A diag(g_σ) Aᵀ, M×M
+        let mut data_ds = matmul_nt(&a_gvar, &cond.a) * scale; // c A diag(g_σ) Aᵀ, M×M
+        symmetrise_in_place(&mut data_ds);
         let dl_dm = &cond.a * &vexp.g_mu * scale - &kl_grad.dm; // c A g_μ − m
         let dl_ds = &data_ds - &kl_grad.ds; // c A diag(g_σ) Aᵀ − ½ I + ½ S⁻¹
-        let mut dl_dl = &data_ds * l * 2.0; // 2 (∂L/∂S)_data L
+        let mut dl_dl = matmul(&data_ds, l) * 2.0; // 2 (∂L/∂S)_data L
         zero_upper_in_place(&mut dl_dl);
         dl_dl -= &kl_grad.dl;
         let d_eta = eta_gradient(&dl_dm, &dl_ds, m);
@@ -289,11 +293,11 @@ impl Svgp {
 
         // Reverse mode through A, Lz, Kuu, Kuf and kff (MATH.md §4).
         let s_minus_i = self.q.s() - DMatrix::identity(self.num_inducing(), self.num_inducing());
-        let a_bar = (m * vexp.g_mu.transpose() + &s_minus_i * &a_gvar * 2.0) * scale; // M×B
+        let a_bar = (m * vexp.g_mu.transpose() + matmul(&s_minus_i, &a_gvar) * 2.0) * scale; // M×B
         let kff_bar = &vexp.g_var * scale;
         let mut kuf_bar = a_bar; // becomes Lz⁻ᵀ Ā
         solve_lower_transpose_in_place(&cond.lz, &mut kuf_bar);
-        let mut lz_bar = -(&kuf_bar * cond.a.transpose()); // −Lz⁻ᵀ Ā Aᵀ
+        let mut lz_bar = -matmul_nt(&kuf_bar, &cond.a); // −Lz⁻ᵀ Ā Aᵀ
         zero_upper_in_place(&mut lz_bar);
         let kuu_bar = cholesky_adjoint(&cond.lz, &lz_bar);
 
@@ -336,7 +340,7 @@ fn scale_columns(a: &DMatrix<f64>, w: &DVector<f64>) -> DMatrix<f64> {
 /// K̄ for K = L Lᵀ from L̄ (lower), MATH.md §4 (Murray 2016): P = Φ(Lᵀ L̄), W = L⁻ᵀ P L⁻¹,
 /// K̄ = ½ (W + Wᵀ), symmetric M×M.
 fn cholesky_adjoint(l: &DMatrix<f64>, l_bar: &DMatrix<f64>) -> DMatrix<f64> {
-    let mut w = phi(&(l.transpose() * l_bar)); // P
+    let mut w = phi(&matmul_tn(l, l_bar)); // P
     solve_lower_transpose_in_place(l, &mut w); // L⁻ᵀ P
     w.transpose_mut();
     solve_lower_transpose_in_place(l, &mut w); // L⁻ᵀ (L⁻ᵀ P)ᵀ = Wᵀ

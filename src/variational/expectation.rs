@@ -2,7 +2,7 @@
 
 use super::{chol_s_from_theta2, Coords, Parametrisation, VariationalQ};
 use crate::error::Result;
-use crate::linalg::{cholesky, outer_factor, symmetrise_in_place, Scalar};
+use crate::linalg::{cholesky, matmul, outer_factor, symmetrise_in_place, Scalar};
 
 /// The expectation parametrisation η = (η₁, η₂) (η₂ stored in full, symmetric).
 #[derive(Debug, Clone, Copy, Default)]
@@ -46,8 +46,8 @@ impl Parametrisation for Expectation {
     /// dη₂ = dS + dm mᵀ + m dmᵀ.
     fn natural_gradient(q: &VariationalQ, d_eta: &Coords) -> Result<Coords> {
         let s = q.s();
-        let sv2 = &s * &d_eta.matrix; // M×M, S v₂
-        let mut ds = &sv2 * &s * 2.0;
+        let sv2 = matmul(&s, &d_eta.matrix); // M×M, S v₂
+        let mut ds = matmul(&sv2, &s) * 2.0;
         symmetrise_in_place(&mut ds);
         let dm = &sv2 * q.m() * 2.0 + &s * &d_eta.vector;
         let cross = &dm * q.m().transpose(); // dm mᵀ

@@ -2,7 +2,7 @@
 
 use super::{chol_s_from_theta2, Coords, Parametrisation, VariationalQ};
 use crate::error::{Result, SvgpError};
-use crate::linalg::{is_positive, phi, zero_upper_in_place, Scalar};
+use crate::linalg::{is_positive, matmul, matmul_tn, phi, zero_upper_in_place, Scalar};
 
 /// The mean + Cholesky parametrisation (m, L): L lower triangular with positive diagonal.
 #[derive(Debug, Clone, Copy, Default)]
@@ -50,8 +50,8 @@ impl Parametrisation for MeanCholesky {
         let l = q.l();
         let s = q.s();
         let dm = &s * (&d_eta.matrix * q.m() * 2.0 + &d_eta.vector);
-        let inner = l.tr_mul(&(&d_eta.matrix * l)) * 2.0; // 2 Lᵀ v₂ L, M×M
-        let dl = l * phi(&inner);
+        let inner = matmul_tn(l, &matmul(&d_eta.matrix, l)) * 2.0; // 2 Lᵀ v₂ L, M×M
+        let dl = matmul(l, &phi(&inner));
         Ok(Coords {
             vector: dm,
             matrix: dl,
