@@ -33,12 +33,7 @@ impl Positive {
 
     /// dv/dp = sigmoid(p).
     pub fn derivative(&self, p: f64) -> f64 {
-        if p >= 0.0 {
-            1.0 / (1.0 + (-p).exp())
-        } else {
-            let e = p.exp();
-            e / (1.0 + e)
-        }
+        sigmoid(p)
     }
 
     /// The p with `forward(p) == value`.
@@ -63,8 +58,18 @@ impl Positive {
     }
 }
 
+/// sigmoid(p) = 1/(1 + e⁻ᵖ), stable for large |p|.
+pub fn sigmoid(p: f64) -> f64 {
+    if p >= 0.0 {
+        1.0 / (1.0 + (-p).exp())
+    } else {
+        let e = p.exp();
+        e / (1.0 + e)
+    }
+}
+
 /// softplus(p) = log(1 + eᵖ), stable for large |p|.
-fn softplus(p: f64) -> f64 {
+pub fn softplus(p: f64) -> f64 {
     if p > 30.0 {
         p + (-p).exp().ln_1p()
     } else {

@@ -1,7 +1,7 @@
 //! Gaussian likelihood p(y | f) = N(y; f, σₙ²), all in closed form (MATH.md §2).
 
-use super::{Likelihood, VarExp};
-use crate::error::{check_shape, Result, Shape, SvgpError};
+use super::{check_each, Likelihood, LogProb, VarExp};
+use crate::error::{check_shape, Result, Shape};
 use crate::transform::{check_finite, Positive};
 use nalgebra::DVector;
 use std::f64::consts::PI;
@@ -68,9 +68,20 @@ impl Likelihood for Gaussian {
         Ok(())
     }
 
-    fn log_prob(&self, y: f64, f: f64) -> f64 {
+    fn log_prob_derivatives(&self, y: f64, f: f64) -> LogProb {
         let v = self.noise_variance();
-        -0.5 * (2.0 * PI * v).ln() - 0.5 * (y - f).powi(2) / v
+        LogProb {
+            value: -0.5 * (2.0 * PI * v).ln() - 0.5 * (y - f).powi(2) / v,
+            d1: (y - f) / v,
+            d2: -1.0 / v,
+        }
+    }
+
+    /// ∂ log p/∂σₙ² = −1/(2σₙ²) + (y − f)²/(2σₙ⁴), times dσₙ²/dp.
+    fn log_prob_param_grad(&self, y: f64, f: f64, out: &mut [f64]) {
+        let v = self.noise_variance();
+        out[0] = (-0.5 / v + 0.5 * (y - f).powi(2) / (v * v))
+            * self.transform.derivative(self.raw_variance);
     }
 
     /// ve = −½ log(2πσₙ²) − ((y − μ)² + σ²)/(2σₙ²), g_μ = (y − μ)/σₙ², g_σ = −1/(2σₙ²).
@@ -124,14 +135,7 @@ impl Likelihood for Gaussian {
     }
 
     fn check_targets(&self, y: &DVector<f64>) -> Result<()> {
-        match y.iter().position(|v| !v.is_finite()) {
-            Some(row) => Err(SvgpError::InvalidTarget {
-                row,
-                value: y[row],
-                reason: "targets must be finite",
-            }),
-            None => Ok(()),
-        }
+        check_each(y, "targets must be finite", f64::is_finite)
     }
 
     fn gaussian_noise_variance(&self) -> Option<f64> {

@@ -1,15 +1,27 @@
 //! Likelihoods p(y | f) and their variational expectations ve = E_{N(f; μ, σ²)}[log p(y | f)]
 //! with derivatives g_μ = ∂ve/∂μ and g_σ = ∂ve/∂σ² (MATH.md §2, §5).
 //!
-//! Each likelihood is a short file implementing [`Likelihood`]. Parameters are unconstrained (see
-//! [`crate::transform::Positive`]) in the fixed order of `param_names`.
+//! Each likelihood is a short file implementing [`Likelihood`]: the pointwise log density with its
+//! first two f-derivatives and its parameter gradient. Variational expectations, parameter VJPs
+//! and log predictive densities then come by 20-point Gauss–Hermite quadrature
+//! ([`quadrature`]); closed forms override them where they exist (Gaussian; Poisson with the exp
+//! link). Parameters are unconstrained (see [`crate::transform::Positive`]) in `param_names` order.
 
+mod bernoulli;
 mod gaussian;
+mod poisson;
+pub mod quadrature;
+mod special;
+mod student_t;
 
+pub use bernoulli::{Bernoulli, BinaryLink};
 pub use gaussian::Gaussian;
+pub use poisson::{Poisson, PoissonLink};
+pub use student_t::{StudentT, DEFAULT_DF, STUDENT_T_QUADRATURE_ORDER};
 
-use crate::error::Result;
+use crate::error::{Result, SvgpError};
 use nalgebra::DVector;
+use quadrature::GaussHermite;
 
 /// Per-point variational expectations and their derivatives, each of length B.
 #[derive(Debug, Clone, PartialEq)]
@@ -22,11 +34,22 @@ pub struct VarExp {
     pub g_var: DVector<f64>,
 }
 
+/// log p(y | f) and its first two derivatives with respect to f.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LogProb {
+    /// log p(y | f).
+    pub value: f64,
+    /// ∂ log p / ∂f.
+    pub d1: f64,
+    /// ∂² log p / ∂f².
+    pub d2: f64,
+}
+
 /// An observation model p(y | f) with trainable parameters.
 ///
 /// Shapes: `y`, `mu`, `var` all have length B; `var` ≥ 0.
 pub trait Likelihood: std::fmt::Debug + Send + Sync {
-    /// A short name for reports and model files ("gaussian", …).
+    /// A short name for reports and model files ("gaussian", "bernoulli-probit", …).
     fn name(&self) -> &'static str;
     /// Number of unconstrained parameters.
     fn num_params(&self) -> usize;
@@ -40,48 +63,144 @@ pub trait Likelihood: std::fmt::Debug + Send + Sync {
     /// `ShapeMismatch` for a wrong length, `InvalidParameter` for a non-finite value; on error the
     /// likelihood is unchanged.
     fn set_params(&mut self, params: &[f64]) -> Result<()>;
-    /// log p(y | f) for one point.
-    fn log_prob(&self, y: f64, f: f64) -> f64;
-    /// ve, g_μ, g_σ per point.
+    /// log p(y | f) with ∂/∂f and ∂²/∂f².
+    fn log_prob_derivatives(&self, y: f64, f: f64) -> LogProb;
+    /// ∂ log p(y | f) / ∂pₖ for each unconstrained parameter, written to `out` (length
+    /// `num_params`; nothing to write for a parameter-free likelihood).
+    fn log_prob_param_grad(&self, y: f64, f: f64, out: &mut [f64]);
+    /// Mean and variance of y under ∫ p(y | f) N(f; μ, σ²) df, per point (for a binary
+    /// likelihood the mean is p(y = 1)).
+    fn predict_y(&self, mu: &DVector<f64>, var: &DVector<f64>) -> (DVector<f64>, DVector<f64>);
+    /// Checks that every target is in the likelihood's domain.
+    ///
+    /// # Errors
+    /// `InvalidTarget { row, value, reason }` for the first target outside it (0-based row).
+    fn check_targets(&self, y: &DVector<f64>) -> Result<()>;
+    /// A boxed copy.
+    fn box_clone(&self) -> Box<dyn Likelihood>;
+
+    /// log p(y | f).
+    fn log_prob(&self, y: f64, f: f64) -> f64 {
+        self.log_prob_derivatives(y, f).value
+    }
+
+    /// True for likelihoods whose targets are classes {0, 1} (accuracy and Brier score apply).
+    fn is_binary(&self) -> bool {
+        false
+    }
+
+    /// The noise variance σₙ² if this is the conjugate Gaussian likelihood (for the collapsed
+    /// SGPR bound and the exact one-step natural gradient), else `None`.
+    fn gaussian_noise_variance(&self) -> Option<f64> {
+        None
+    }
+
+    /// The Gauss–Hermite rule for this likelihood's expectations: the shared 20-point rule unless
+    /// the likelihood needs a finer one.
+    fn quadrature(&self) -> &GaussHermite {
+        GaussHermite::default_rule()
+    }
+
+    /// ve, g_μ, g_σ per point: by default [`quadrature_variational_expectations`].
     fn variational_expectations(
         &self,
         y: &DVector<f64>,
         mu: &DVector<f64>,
         var: &DVector<f64>,
-    ) -> VarExp;
-    /// Σᵢ v̄eᵢ ∂veᵢ/∂pₖ for each unconstrained parameter pₖ (`ve_bar` has length B).
+    ) -> VarExp {
+        quadrature_variational_expectations(self, y, mu, var)
+    }
+
+    /// Σᵢ v̄eᵢ ∂veᵢ/∂pₖ for each unconstrained parameter pₖ (`ve_bar` has length B), by default
+    /// E[∂ log p/∂pₖ] by Gauss–Hermite.
     fn vjp_params(
         &self,
         y: &DVector<f64>,
         mu: &DVector<f64>,
         var: &DVector<f64>,
         ve_bar: &DVector<f64>,
-    ) -> DVector<f64>;
-    /// Mean and variance of y under ∫ p(y | f) N(f; μ, σ²) df, per point.
-    fn predict_y(&self, mu: &DVector<f64>, var: &DVector<f64>) -> (DVector<f64>, DVector<f64>);
-    /// log ∫ p(yᵢ | f) N(f; μᵢ, σ²ᵢ) df per point.
+    ) -> DVector<f64> {
+        let rule = self.quadrature();
+        let k = self.num_params();
+        let mut total = DVector::zeros(k);
+        let mut point = vec![0.0; k];
+        for i in 0..y.len() {
+            for (f, w) in rule.gaussian_points(mu[i], var[i]) {
+                self.log_prob_param_grad(y[i], f, &mut point);
+                for (t, p) in total.iter_mut().zip(&point) {
+                    *t += ve_bar[i] * w * p;
+                }
+            }
+        }
+        total
+    }
+
+    /// log ∫ p(yᵢ | f) N(f; μᵢ, σ²ᵢ) df per point, by default the 200-point Gauss–Hermite rule
+    /// with log-sum-exp (evaluation only, so accuracy comes before speed).
     fn log_predictive_density(
         &self,
         y: &DVector<f64>,
         mu: &DVector<f64>,
         var: &DVector<f64>,
-    ) -> DVector<f64>;
-    /// Checks that every target is in the likelihood's domain.
-    ///
-    /// # Errors
-    /// `InvalidTarget { row, value, reason }` for the first target outside it (0-based row).
-    fn check_targets(&self, y: &DVector<f64>) -> Result<()>;
-    /// The noise variance σₙ² if this is the conjugate Gaussian likelihood (for the collapsed
-    /// SGPR bound and the exact one-step natural gradient), else `None`.
-    fn gaussian_noise_variance(&self) -> Option<f64> {
-        None
+    ) -> DVector<f64> {
+        let rule = GaussHermite::fine_rule();
+        DVector::from_fn(y.len(), |i, _| {
+            rule.log_expect_exp(mu[i], var[i], |f| self.log_prob(y[i], f))
+        })
     }
-    /// A boxed copy.
-    fn box_clone(&self) -> Box<dyn Likelihood>;
 }
 
 impl Clone for Box<dyn Likelihood> {
     fn clone(&self) -> Self {
         self.box_clone()
+    }
+}
+
+/// ve = Σₖ wₖ log p(y | fₖ), fₖ = μ + √2 σ xₖ, and its exact derivatives through the nodes
+/// (MATH.md §5): g_μ = Σₖ wₖ ∂_f log p(fₖ), g_σ = Σₖ wₖ ∂_f log p(fₖ) xₖ/(√2 σ) — so the gradient
+/// is that of the objective actually optimised, as autodiff through the rule gives in GPflow. At
+/// σ = 0 the limit ½ ∂²_f log p(μ) is used. This is the default of
+/// [`Likelihood::variational_expectations`], callable by overrides that use it for some
+/// configurations only.
+pub fn quadrature_variational_expectations<L: Likelihood + ?Sized>(
+    lik: &L,
+    y: &DVector<f64>,
+    mu: &DVector<f64>,
+    var: &DVector<f64>,
+) -> VarExp {
+    let rule = lik.quadrature();
+    let n = y.len();
+    let (mut ve, mut g_mu, mut g_var) = (DVector::zeros(n), DVector::zeros(n), DVector::zeros(n));
+    for i in 0..n {
+        let sd = var[i].max(0.0).sqrt();
+        if sd == 0.0 {
+            let lp = lik.log_prob_derivatives(y[i], mu[i]);
+            (ve[i], g_mu[i], g_var[i]) = (lp.value, lp.d1, 0.5 * lp.d2);
+            continue;
+        }
+        let node_scale = std::f64::consts::FRAC_1_SQRT_2 / sd; // ∂fₖ/∂σ² = xₖ/(√2 σ)
+        for ((f, w), x) in rule.gaussian_points(mu[i], var[i]).zip(rule.nodes()) {
+            let lp = lik.log_prob_derivatives(y[i], f);
+            ve[i] += w * lp.value;
+            g_mu[i] += w * lp.d1;
+            g_var[i] += w * lp.d1 * x * node_scale;
+        }
+    }
+    VarExp { ve, g_mu, g_var }
+}
+
+/// `InvalidTarget` for the first row where `ok` fails.
+pub(crate) fn check_each(
+    y: &DVector<f64>,
+    reason: &'static str,
+    ok: impl Fn(f64) -> bool,
+) -> Result<()> {
+    match y.iter().position(|&v| !ok(v)) {
+        Some(row) => Err(SvgpError::InvalidTarget {
+            row,
+            value: y[row],
+            reason,
+        }),
+        None => Ok(()),
     }
 }
