@@ -115,17 +115,19 @@ pub enum SvgpError {
         /// The header's columns, comma-separated.
         available: String,
     },
-    /// A natural-gradient step left the positive-definite cone and was refused.
+    /// A natural-gradient step was refused at every step size allowed.
     ///
-    /// `gamma` is the last step size tried; `attempts` how many step sizes were tried in all.
-    #[error("natural-gradient step refused: S not positive definite at pivot {pivot} after {attempts} attempt(s), last γ = {gamma:e}")]
+    /// `gamma` is the last step size tried; `attempts` how many were tried in all; `pivot` the
+    /// failing Cholesky pivot of the last attempt, or `None` when that attempt was a valid
+    /// Gaussian refused by the caller's test (it lowered the minibatch ELBO).
+    #[error("natural-gradient step refused after {attempts} attempt(s), last γ = {gamma:e}: {}", match pivot { Some(p) => format!("S not positive definite at pivot {p}"), None => "the step lowered the minibatch ELBO".to_string() })]
     StepRejected {
         /// The last step size tried.
         gamma: f64,
         /// Number of step sizes tried (1 when retries are disabled).
         attempts: usize,
-        /// The failing Cholesky pivot of the last attempt.
-        pivot: usize,
+        /// The failing Cholesky pivot of the last attempt, if that was the reason.
+        pivot: Option<usize>,
     },
 }
 

@@ -1,5 +1,7 @@
-//! Tabular data: CSV loading with exact error locations.
+//! Tabular data: CSV loading with exact error locations, standardisation, seeded splits.
 
 mod csv_file;
+mod scale;
 
 pub use csv_file::{read_csv, Table};
+pub use scale::{train_test_split, Standardiser};

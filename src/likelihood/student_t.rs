@@ -22,6 +22,8 @@ pub struct StudentT {
     learn_df: bool,
     transform: Positive,
     rule: GaussHermite,
+    /// log Γ((ν+1)/2) − log Γ(ν/2) − ½ log(νπ) − log s, kept in step with the parameters.
+    log_norm: f64,
 }
 
 /// Default Gauss–Hermite order for the Student-t: its log density bends on the scale s, often far
@@ -36,13 +38,22 @@ impl StudentT {
     /// `InvalidParameter { name: "scale" | "df" }` for a value not finite or not above the floor.
     pub fn new(scale: f64, df: f64, learn_df: bool) -> Result<Self> {
         let transform = Positive::default();
-        Ok(StudentT {
+        let mut lik = StudentT {
             raw_scale: transform.inverse("scale", scale)?,
             raw_df: transform.inverse("df", df)?,
             learn_df,
             transform,
             rule: GaussHermite::new(STUDENT_T_QUADRATURE_ORDER)?,
-        })
+            log_norm: 0.0,
+        };
+        lik.update_log_norm();
+        Ok(lik)
+    }
+
+    fn update_log_norm(&mut self) {
+        let (s, nu) = (self.scale(), self.df());
+        self.log_norm =
+            ln_gamma(0.5 * (nu + 1.0)) - ln_gamma(0.5 * nu) - 0.5 * (nu * PI).ln() - s.ln();
     }
 
     /// The same likelihood with an n-point Gauss–Hermite rule (20 reproduces GPflow's numbers).
@@ -101,6 +112,7 @@ impl Likelihood for StudentT {
         if self.learn_df {
             self.raw_df = params[1];
         }
+        self.update_log_norm();
         Ok(())
     }
 

@@ -3,11 +3,13 @@
 
 mod conditional;
 pub mod inducing;
+mod metrics;
 mod predict;
 mod sgpr;
 mod svgp;
 
 pub use conditional::Conditional;
+pub use metrics::Metrics;
 pub use predict::PREDICT_CHUNK;
 pub use sgpr::{sgpr_bound, SgprFit};
 pub use svgp::{ElboGrad, GradScope, Svgp, DEFAULT_JITTER};

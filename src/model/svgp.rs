@@ -230,9 +230,21 @@ impl Svgp {
             Shape::new(x.nrows(), 1),
             Shape::new(y.len(), 1),
         )?;
-        let (mu, var) = cond.marginals(&self.q);
+        Ok(self.elbo_at(&cond, y, scale, &self.q))
+    }
+
+    /// The minibatch ELBO at another q(v), reusing this batch's conditional (only the marginals
+    /// and the KL are recomputed: O(M²B)). `y` must have B entries.
+    pub fn elbo_at(
+        &self,
+        cond: &Conditional,
+        y: &DVector<f64>,
+        scale: f64,
+        q: &VariationalQ,
+    ) -> f64 {
+        let (mu, var) = cond.marginals(q);
         let ve = self.likelihood.variational_expectations(y, &mu, &var).ve;
-        Ok(scale * ve.sum() - prior_kl(&self.q))
+        scale * ve.sum() - prior_kl(q)
     }
 
     /// The ELBO and every gradient at the batch (`x`: B×D, `y`: B), scale c = N/B.

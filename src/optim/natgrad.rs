@@ -2,7 +2,8 @@
 //!
 //! A step whose S is not positive definite is never accepted and never jittered: it is refused
 //! with [`SvgpError::StepRejected`], or retried with γ halved up to a stated number of times, and
-//! the halvings are reported in [`NatGradStep`].
+//! the halvings are reported in [`NatGradStep`]. A caller may also pass an acceptance test (the
+//! trainer's: the step must not lower the minibatch ELBO), which shortens steps the same way.
 
 use crate::error::{Result, SvgpError};
 use crate::variational::{Coords, Parametrisation, VariationalQ};
@@ -34,7 +35,7 @@ pub struct NatGradStep {
     pub q: VariationalQ,
     /// The step size actually used: the requested γ divided by 2^`halvings`.
     pub gamma: f64,
-    /// How many times γ was halved before the step was valid (0: accepted as asked).
+    /// How many times γ was halved before the step was valid and accepted (0: taken as asked).
     pub halvings: u32,
 }
 
@@ -69,6 +70,22 @@ impl<P: Parametrisation> NatGrad<P> {
     /// or natural gradient; `StepRejected { gamma, attempts, pivot }` when no allowed γ gives a
     /// positive-definite S; errors of `P`'s maps otherwise.
     pub fn step(&self, q: &VariationalQ, d_eta: &Coords, gamma: f64) -> Result<NatGradStep> {
+        self.step_checked(q, d_eta, gamma, &|_| true)
+    }
+
+    /// As [`NatGrad::step`], also halving γ while `accept(candidate)` is false (under the same
+    /// bound on halvings).
+    ///
+    /// # Errors
+    /// As [`NatGrad::step`]; `StepRejected { pivot: None }` when the last γ allowed gives a valid
+    /// Gaussian that fails `accept`.
+    pub fn step_checked(
+        &self,
+        q: &VariationalQ,
+        d_eta: &Coords,
+        gamma: f64,
+        accept: &dyn Fn(&VariationalQ) -> bool,
+    ) -> Result<NatGradStep> {
         if !(gamma.is_finite() && gamma > 0.0) {
             return Err(SvgpError::InvalidParameter {
                 name: "gamma".into(),
@@ -97,27 +114,27 @@ impl<P: Parametrisation> NatGrad<P> {
         loop {
             let candidate = P::to_mean_chol(&xi.add_scaled(gamma_try, &direction))
                 .and_then(VariationalQ::from_mean_chol);
-            match candidate {
-                Ok(q_new) => {
+            let pivot = match candidate {
+                Ok(q_new) if accept(&q_new) => {
                     return Ok(NatGradStep {
                         q: q_new,
                         gamma: gamma_try,
                         halvings,
                     })
                 }
-                Err(SvgpError::NotPositiveDefinite { pivot, .. }) if halvings == max_halvings => {
-                    return Err(SvgpError::StepRejected {
-                        gamma: gamma_try,
-                        attempts: halvings as usize + 1,
-                        pivot,
-                    })
-                }
-                Err(SvgpError::NotPositiveDefinite { .. }) => {
-                    gamma_try *= 0.5;
-                    halvings += 1;
-                }
+                Ok(_) => None,
+                Err(SvgpError::NotPositiveDefinite { pivot, .. }) => Some(pivot),
                 Err(other) => return Err(other),
+            };
+            if halvings == max_halvings {
+                return Err(SvgpError::StepRejected {
+                    gamma: gamma_try,
+                    attempts: halvings as usize + 1,
+                    pivot,
+                });
             }
+            gamma_try *= 0.5;
+            halvings += 1;
         }
     }
 }

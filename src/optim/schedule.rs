@@ -2,6 +2,9 @@
 
 use crate::error::{Result, SvgpError};
 
+/// K of the default ramp: 10 iterations from 1e-4 to 1e-1 (a factor 2.15 per iteration).
+pub const DEFAULT_RAMP_STEPS: u64 = 10;
+
 /// A step-size schedule for the natural-gradient step.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Schedule {
@@ -33,6 +36,17 @@ impl Schedule {
             start: 1e-4,
             end: 1e-1,
             steps,
+        }
+    }
+
+    /// The default for a likelihood (MATH.md §6): γ = 1 for the conjugate Gaussian likelihood
+    /// with full batches, where one step is exact; otherwise the paper's log-linear ramp from
+    /// 1e-4 to 1e-1 over [`DEFAULT_RAMP_STEPS`] iterations, then constant.
+    pub fn default_for(likelihood: &dyn crate::likelihood::Likelihood, full_batch: bool) -> Self {
+        if full_batch && likelihood.gaussian_noise_variance().is_some() {
+            Schedule::Constant(1.0)
+        } else {
+            Schedule::paper_ramp(DEFAULT_RAMP_STEPS)
         }
     }
 

@@ -14,21 +14,38 @@ use std::time::{Duration, Instant};
 pub trait QStep: Send + Sync {
     /// The parametrisation's name.
     fn name(&self) -> &'static str;
-    /// One checked step from q in the direction ∇_η L with step size γ.
+    /// One checked step from q in the direction ∇_η L with step size γ, halving γ also while
+    /// `accept` refuses the candidate.
     ///
     /// # Errors
-    /// As [`super::NatGrad::step`].
-    fn step(&self, q: &VariationalQ, d_eta: &Coords, gamma: f64) -> Result<NatGradStep>;
+    /// As [`super::NatGrad::step_checked`].
+    fn step(
+        &self,
+        q: &VariationalQ,
+        d_eta: &Coords,
+        gamma: f64,
+        accept: &dyn Fn(&VariationalQ) -> bool,
+    ) -> Result<NatGradStep>;
 }
 
 impl<P: Parametrisation + Send + Sync> QStep for super::NatGrad<P> {
     fn name(&self) -> &'static str {
         P::NAME
     }
-    fn step(&self, q: &VariationalQ, d_eta: &Coords, gamma: f64) -> Result<NatGradStep> {
-        super::NatGrad::step(self, q, d_eta, gamma)
+    fn step(
+        &self,
+        q: &VariationalQ,
+        d_eta: &Coords,
+        gamma: f64,
+        accept: &dyn Fn(&VariationalQ) -> bool,
+    ) -> Result<NatGradStep> {
+        self.step_checked(q, d_eta, gamma, accept)
     }
 }
+
+/// Relative slack of the ascent check: a step may lower the minibatch ELBO by this fraction
+/// (rounding), not more.
+pub const ASCENT_SLACK: f64 = 1e-10;
 
 /// How q(v) is trained.
 pub enum QTraining {
@@ -73,9 +90,11 @@ pub struct IterReport {
     pub iteration: u64,
     /// Minibatch ELBO after the q step, at the hyperparameters Adam then moves from.
     pub elbo: f64,
-    /// γ used by the natural step (`None` in Adam-only mode).
+    /// γ used by the natural step (`None` in Adam-only mode; 0 when every γ tried was refused by
+    /// the ascent check and q was kept).
     pub gamma: Option<f64>,
-    /// Times γ was halved to keep S positive definite (0 when accepted as asked).
+    /// Times γ was halved to keep S positive definite, or (with the ascent check) the minibatch
+    /// ELBO from falling; 0 when the step was taken as asked.
     pub halvings: u32,
     /// Wall time since training started.
     pub elapsed: Duration,
@@ -100,6 +119,7 @@ pub struct Trainer {
     pub model: Svgp,
     q_rule: QRule,
     hyper: Option<Adam>,
+    ascent_check: bool,
     iteration: u64,
 }
 
@@ -126,8 +146,18 @@ impl Trainer {
             model,
             q_rule,
             hyper,
+            ascent_check: true,
             iteration: 0,
         }
+    }
+
+    /// Whether a natural step must not lower the minibatch ELBO (on by default). When on, a
+    /// step that would lower it is shortened by halving γ, like a step that leaves the
+    /// positive-definite cone, and counted in [`IterReport::halvings`]. Off gives the plain
+    /// algorithm of Salimbeni et al. (2018), guarded only against invalid S.
+    pub fn with_ascent_check(mut self, on: bool) -> Self {
+        self.ascent_check = on;
+        self
     }
 
     /// Iterations completed so far.
@@ -158,8 +188,23 @@ impl Trainer {
         }
         let (q_new, gamma, halvings, q_adam_state) = match &self.q_rule {
             QRule::NatGrad { step, schedule } => {
-                let s = step.step(self.model.q(), &before.d_eta, schedule.gamma(t))?;
-                (s.q, Some(s.gamma), s.halvings, None)
+                let model = &self.model;
+                let check = self.ascent_check;
+                // Rounding slack: at the optimum a step is a no-op up to ~1e-12 relative.
+                let floor = before.elbo - ASCENT_SLACK * before.elbo.abs().max(1.0);
+                let accept =
+                    |q: &VariationalQ| !check || model.elbo_at(&cond, y, scale, q) >= floor;
+                match step.step(model.q(), &before.d_eta, schedule.gamma(t), &accept) {
+                    Ok(s) => (s.q, Some(s.gamma), s.halvings, None),
+                    // Every allowed γ gave a valid q that lowers the batch ELBO: keep q this
+                    // iteration (γ reported as 0) rather than stop training.
+                    Err(SvgpError::StepRejected {
+                        pivot: None,
+                        attempts,
+                        ..
+                    }) => (model.q().clone(), Some(0.0), attempts as u32, None),
+                    Err(e) => return Err(e),
+                }
             }
             QRule::Adam(adam) => {
                 let (q, state) = adam_q_step(adam, self.model.q(), &before.dl_dm, &before.dl_dl)?;
@@ -314,7 +359,7 @@ fn adam_q_step(
         SvgpError::NotPositiveDefinite { pivot, .. } => SvgpError::StepRejected {
             gamma: adam.config.learning_rate,
             attempts: 1,
-            pivot,
+            pivot: Some(pivot),
         },
         other => other,
     })?;

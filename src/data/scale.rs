@@ -1,0 +1,107 @@
+//! Standardisation of columns (z-scores), fitted on training data and stored with a model, and a
+//! seeded train/test split.
+
+use nalgebra::{DMatrix, DVector};
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+
+/// Per-column affine map x ↦ (x − mean)/scale. A constant column gets scale 1 (it maps to 0
+/// instead of dividing by zero).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Standardiser {
+    /// Column means, length D.
+    pub mean: DVector<f64>,
+    /// Column standard deviations (population), length D; 1 for a constant column.
+    pub scale: DVector<f64>,
+}
+
+impl Standardiser {
+    /// Fits the means and standard deviations of the columns of `x` (N×D, N ≥ 1).
+    pub fn fit(x: &DMatrix<f64>) -> Self {
+        let n = x.nrows().max(1) as f64;
+        let mean = DVector::from_fn(x.ncols(), |j, _| x.column(j).sum() / n);
+        let scale = DVector::from_fn(x.ncols(), |j, _| {
+            let sd = (x
+                .column(j)
+                .iter()
+                .map(|v| (v - mean[j]).powi(2))
+                .sum::<f64>()
+                / n)
+                .sqrt();
+            if sd > 1e-12 * mean[j].abs().max(1.0) {
+                sd
+            } else {
+                1.0
+            }
+        });
+        Standardiser { mean, scale }
+    }
+
+    /// Fits a single column (a target vector).
+    pub fn fit_vector(y: &DVector<f64>) -> Self {
+        Self::fit(&DMatrix::from_column_slice(y.len(), 1, y.as_slice()))
+    }
+
+    /// (x − mean)/scale column-wise; `x` must have D columns.
+    pub fn transform(&self, x: &DMatrix<f64>) -> DMatrix<f64> {
+        DMatrix::from_fn(x.nrows(), x.ncols(), |i, j| {
+            (x[(i, j)] - self.mean[j]) / self.scale[j]
+        })
+    }
+
+    /// (y − mean)/scale for a one-column standardiser.
+    pub fn transform_vector(&self, y: &DVector<f64>) -> DVector<f64> {
+        y.map(|v| (v - self.mean[0]) / self.scale[0])
+    }
+
+    /// The inverse map for a one-column standardiser: mean + scale·v (means back in units).
+    pub fn inverse_vector(&self, v: &DVector<f64>) -> DVector<f64> {
+        v.map(|t| self.mean[0] + self.scale[0] * t)
+    }
+}
+
+/// A seeded random split of rows 0..n into (train, test) with round(n·test_fraction) test rows,
+/// both in ascending order. `test_fraction` is clamped to [0, 1].
+pub fn train_test_split(n: usize, test_fraction: f64, seed: u64) -> (Vec<usize>, Vec<usize>) {
+    let mut rows: Vec<usize> = (0..n).collect();
+    rows.shuffle(&mut StdRng::seed_from_u64(seed));
+    let n_test = ((n as f64) * test_fraction.clamp(0.0, 1.0)).round() as usize;
+    let (mut test, mut train) = (rows[..n_test].to_vec(), rows[n_test..].to_vec());
+    test.sort_unstable();
+    train.sort_unstable();
+    (train, test)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn standardised_columns_have_zero_mean_and_unit_variance_and_constants_survive() {
+        let x = DMatrix::from_row_slice(4, 2, &[1.0, 5.0, 2.0, 5.0, 3.0, 5.0, 6.0, 5.0]);
+        let s = Standardiser::fit(&x);
+        let z = s.transform(&x);
+        assert!(z.column(0).sum().abs() < 1e-14);
+        assert!((z.column(0).norm_squared() / 4.0 - 1.0).abs() < 1e-14);
+        assert_eq!(s.scale[1], 1.0);
+        assert!(z.column(1).iter().all(|v| *v == 0.0));
+        let y = DVector::from_vec(vec![3.0, -1.0, 4.0]);
+        let sy = Standardiser::fit_vector(&y);
+        assert!((sy.inverse_vector(&sy.transform_vector(&y)) - &y).amax() < 1e-14);
+    }
+
+    #[test]
+    fn split_is_a_seeded_partition() {
+        let (train, test) = train_test_split(10, 0.2, 3);
+        assert_eq!((train.len(), test.len()), (8, 2));
+        let mut all: Vec<usize> = train.iter().chain(&test).copied().collect();
+        all.sort_unstable();
+        assert_eq!(all, (0..10).collect::<Vec<_>>());
+        assert_eq!(train_test_split(10, 0.2, 3), (train, test));
+        assert_ne!(
+            train_test_split(10, 0.2, 4).1,
+            train_test_split(10, 0.2, 3).1
+        );
+    }
+}

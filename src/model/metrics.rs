@@ -1,0 +1,62 @@
+//! Test-set metrics: RMSE and mean negative log predictive density (NLPD) for regression;
+//! accuracy, NLPD and Brier score for binary classification.
+
+use super::Svgp;
+use crate::error::Result;
+use nalgebra::{DMatrix, DVector};
+
+/// Metrics of a model on a labelled set. Regression fills `rmse`; binary classification fills
+/// `accuracy` and `brier`; both fill `nlpd`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Metrics {
+    /// Number of points evaluated.
+    pub num_points: usize,
+    /// −(1/N) Σᵢ log p(yᵢ | data), in nats per point.
+    pub nlpd: f64,
+    /// √((1/N) Σᵢ (yᵢ − E[yᵢ])²), regression only.
+    pub rmse: Option<f64>,
+    /// Fraction of points with (p(yᵢ = 1) > ½) = yᵢ, classification only.
+    pub accuracy: Option<f64>,
+    /// (1/N) Σᵢ (p(yᵢ = 1) − yᵢ)², classification only.
+    pub brier: Option<f64>,
+}
+
+impl Svgp {
+    /// Metrics on (`x`: N×D, `y`: N), N ≥ 1.
+    ///
+    /// # Errors
+    /// As [`Svgp::log_predictive_density`].
+    pub fn evaluate(&self, x: &DMatrix<f64>, y: &DVector<f64>) -> Result<Metrics> {
+        let lpd = self.log_predictive_density(x, y)?;
+        let n = y.len().max(1) as f64;
+        let (mean, _) = self.predict_y(x)?;
+        let nlpd = -lpd.sum() / n;
+        let squared: f64 = mean
+            .iter()
+            .zip(y.iter())
+            .map(|(m, t)| (m - t).powi(2))
+            .sum();
+        if self.likelihood().is_binary() {
+            let correct = mean
+                .iter()
+                .zip(y.iter())
+                .filter(|(p, t)| (**p > 0.5) == (**t == 1.0))
+                .count();
+            Ok(Metrics {
+                num_points: y.len(),
+                nlpd,
+                rmse: None,
+                accuracy: Some(correct as f64 / n),
+                brier: Some(squared / n),
+            })
+        } else {
+            Ok(Metrics {
+                num_points: y.len(),
+                nlpd,
+                rmse: Some((squared / n).sqrt()),
+                accuracy: None,
+                brier: None,
+            })
+        }
+    }
+}
