@@ -138,6 +138,7 @@ fn student_t_beats_gaussian_under_outliers() {
     };
     let nlpd_t = fit(Box::new(StudentT::new(0.3, 3.0, false).unwrap()));
     let nlpd_g = fit(Box::new(Gaussian::new(0.3).unwrap()));
+    eprintln!("outliers: test NLPD Student-t {nlpd_t:.4}, Gaussian {nlpd_g:.4}");
     assert!(
         nlpd_t < nlpd_g - 0.1,
         "Student-t NLPD {nlpd_t} vs Gaussian {nlpd_g}"
@@ -182,6 +183,7 @@ fn poisson_recovers_a_known_intensity() {
         .map(|i| (mean[i] / rate(grid[(i, 0)]) - 1.0).abs())
         .sum::<f64>()
         / 50.0;
+    eprintln!("Poisson: mean relative error of the recovered intensity {err:.4}");
     assert!(
         err < 0.15,
         "mean relative error of the recovered intensity {err}"
@@ -228,6 +230,7 @@ fn safeguard_carries_student_t_through_where_the_peers_fail() {
         (t.model.elbo(&x, &y, 1.0).unwrap(), shortened)
     };
     let (elbo, shortened) = run(true);
+    eprintln!("Student-t γ = 0.1: final ELBO {elbo:.3} with {shortened} steps shortened");
     assert!(
         shortened > 0,
         "the safeguard was never needed: the test lost its point"
@@ -239,6 +242,7 @@ fn safeguard_carries_student_t_through_where_the_peers_fail() {
     // Guarding positive definiteness alone (the peers' failure, avoided) is not enough here:
     // without the ascent check the run survives but ends far lower.
     let (plain, plain_shortened) = run(false);
+    eprintln!("  without the ascent check: {plain:.3} ({plain_shortened} shortened for positive definiteness)");
     assert!(
         plain < elbo - 100.0,
         "without the ascent check: {plain} ({plain_shortened} shortened) vs {elbo}"
@@ -278,6 +282,7 @@ fn default_schedule_needs_no_shortened_steps_on_classification_sets() {
         )
         .unwrap();
         let halvings: u32 = trace.reports.iter().map(|r| r.halvings).sum();
+        eprintln!("{path}: {halvings} halvings in 300 iterations");
         assert_eq!(halvings, 0, "{path}: {halvings} halvings");
     }
 }
