@@ -309,3 +309,28 @@ fn z_equal_x_recovers_the_exact_gp() {
         "at j = 1e-10: mean {em:e}, var {ev:e}"
     );
 }
+
+/// The full predictive covariance has predict_f's variances on its diagonal, is symmetric and
+/// positive semi-definite (its smallest eigenvalue ≥ −1e-10 of its largest); evaluate's RMSE and
+/// NLPD equal direct formulas from predict_y and log_predictive_density.
+#[test]
+fn full_covariance_and_metrics_agree_with_marginals() {
+    let mut rng = rng(6);
+    let (x, y) = data(&mut rng, 50, 2);
+    let model = gaussian_model(se(2), x.rows(0, 10).into_owned(), random_q(&mut rng, 10), 0.2, 1e-6);
+    let (xs, ys) = data(&mut rng, 40, 2);
+    let (mean, var) = model.predict_f(&xs).unwrap();
+    let (mean_full, cov) = model.predict_f_full_cov(&xs).unwrap();
+    assert!((&mean - &mean_full).amax() < 1e-14);
+    assert!((cov.diagonal() - &var).amax() < 1e-12);
+    assert_eq!(cov, cov.transpose());
+    let eig = cov.clone().symmetric_eigen().eigenvalues;
+    assert!(eig.min() >= -1e-10 * eig.max(), "smallest eigenvalue {}", eig.min());
+
+    let metrics = model.evaluate(&xs, &ys).unwrap();
+    let (my, _) = model.predict_y(&xs).unwrap();
+    let rmse = ((&my - &ys).norm_squared() / 40.0).sqrt();
+    let nlpd = -model.log_predictive_density(&xs, &ys).unwrap().sum() / 40.0;
+    assert!((metrics.rmse.unwrap() - rmse).abs() < 1e-14 && (metrics.nlpd - nlpd).abs() < 1e-14);
+    assert!(metrics.accuracy.is_none() && metrics.brier.is_none());
+}
