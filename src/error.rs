@@ -89,6 +89,14 @@ pub enum SvgpError {
         /// What is wrong.
         reason: String,
     },
+    /// A model file is not a valid svgp model (wrong format or version, shapes, values).
+    #[error("{path}: invalid model file: {reason}")]
+    InvalidModelFile {
+        /// The file.
+        path: String,
+        /// What is wrong.
+        reason: String,
+    },
     /// A CSV cell parsed as NaN or ±inf.
     #[error("{path}, line {line}, column {column}: value is not finite")]
     NonFinite {

@@ -11,5 +11,6 @@ pub mod kernel;
 pub mod likelihood;
 pub mod model;
 pub mod optim;
+pub mod pipeline;
 pub mod transform;
 pub mod variational;

@@ -316,8 +316,14 @@ fn z_equal_x_recovers_the_exact_gp() {
 #[test]
 fn full_covariance_and_metrics_agree_with_marginals() {
     let mut rng = rng(6);
-    let (x, y) = data(&mut rng, 50, 2);
-    let model = gaussian_model(se(2), x.rows(0, 10).into_owned(), random_q(&mut rng, 10), 0.2, 1e-6);
+    let (x, _) = data(&mut rng, 50, 2);
+    let model = gaussian_model(
+        se(2),
+        x.rows(0, 10).into_owned(),
+        random_q(&mut rng, 10),
+        0.2,
+        1e-6,
+    );
     let (xs, ys) = data(&mut rng, 40, 2);
     let (mean, var) = model.predict_f(&xs).unwrap();
     let (mean_full, cov) = model.predict_f_full_cov(&xs).unwrap();
@@ -325,7 +331,11 @@ fn full_covariance_and_metrics_agree_with_marginals() {
     assert!((cov.diagonal() - &var).amax() < 1e-12);
     assert_eq!(cov, cov.transpose());
     let eig = cov.clone().symmetric_eigen().eigenvalues;
-    assert!(eig.min() >= -1e-10 * eig.max(), "smallest eigenvalue {}", eig.min());
+    assert!(
+        eig.min() >= -1e-10 * eig.max(),
+        "smallest eigenvalue {}",
+        eig.min()
+    );
 
     let metrics = model.evaluate(&xs, &ys).unwrap();
     let (my, _) = model.predict_y(&xs).unwrap();

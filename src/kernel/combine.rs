@@ -3,7 +3,7 @@
 //! Both hold ≥ 1 boxed parts of one input dimension D. Parameters are the parts' parameters
 //! concatenated in part order, named `sum[p].<name>` / `product[p].<name>`.
 
-use super::Kernel;
+use super::{Kernel, KernelSpec};
 use crate::error::{check_shape, Result, Shape, SvgpError};
 use crate::transform::check_finite;
 use nalgebra::{DMatrix, DVector};
@@ -179,6 +179,10 @@ impl Kernel for Sum {
     fn box_clone(&self) -> Box<dyn Kernel> {
         Box::new(self.clone())
     }
+
+    fn spec(&self) -> KernelSpec {
+        KernelSpec::Sum(self.inner.parts.iter().map(|p| p.spec()).collect())
+    }
 }
 
 /// k(x, z) = Πₚ kₚ(x, z) (elementwise, K = ∘ₚ Kₚ) over ≥ 1 parts of the same input dimension D.
@@ -299,6 +303,10 @@ impl Kernel for Product {
 
     fn box_clone(&self) -> Box<dyn Kernel> {
         Box::new(self.clone())
+    }
+
+    fn spec(&self) -> KernelSpec {
+        KernelSpec::Product(self.inner.parts.iter().map(|p| p.spec()).collect())
     }
 }
 
@@ -434,6 +442,10 @@ mod tests {
         }
         fn box_clone(&self) -> Box<dyn Kernel> {
             Box::new(self.clone())
+        }
+
+        fn spec(&self) -> KernelSpec {
+            unimplemented!("test-only kernel")
         }
     }
 

@@ -54,6 +54,99 @@ pub trait Kernel: std::fmt::Debug + Send + Sync {
     fn vjp_x1(&self, x1: &DMatrix<f64>, x2: &DMatrix<f64>, k_bar: &DMatrix<f64>) -> DMatrix<f64>;
     /// A boxed copy, so kernels can be cloned behind `Box<dyn Kernel>`.
     fn box_clone(&self) -> Box<dyn Kernel>;
+    /// A serialisable description from which [`KernelSpec::build`] rebuilds this kernel exactly.
+    fn spec(&self) -> KernelSpec;
+}
+
+/// A stationary kernel family.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KernelFamily {
+    /// Squared exponential (RBF).
+    SquaredExponential,
+    /// Matérn ½ (exponential).
+    Matern12,
+    /// Matérn ³⁄₂.
+    Matern32,
+    /// Matérn ⁵⁄₂.
+    Matern52,
+}
+
+/// A kernel as data: what model files store.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KernelSpec {
+    /// A stationary kernel with its unconstrained parameters (variance, then D lengthscales) and
+    /// the floor of its softplus transform.
+    Stationary {
+        /// The family.
+        family: KernelFamily,
+        /// Unconstrained parameters, 1 + D.
+        params: Vec<f64>,
+        /// The positive floor.
+        floor: f64,
+    },
+    /// A sum of kernels.
+    Sum(Vec<KernelSpec>),
+    /// An elementwise product of kernels.
+    Product(Vec<KernelSpec>),
+}
+
+impl KernelSpec {
+    /// The kernel described.
+    ///
+    /// # Errors
+    /// `InvalidParameter` for fewer than 2 stationary parameters, a bad floor or non-finite
+    /// values; `ShapeMismatch` for parts of different input dimensions or an empty combination.
+    pub fn build(&self) -> Result<Box<dyn Kernel>> {
+        match self {
+            KernelSpec::Stationary {
+                family,
+                params,
+                floor,
+            } => {
+                if params.len() < 2 {
+                    return Err(crate::SvgpError::InvalidParameter {
+                        name: "kernel params".into(),
+                        value: params.len() as f64,
+                        reason: "a stationary kernel needs a variance and at least one lengthscale",
+                    });
+                }
+                let d = params.len() - 1;
+                let transform = Positive::with_floor(*floor);
+                // Build with placeholder constrained values, then set the stored unconstrained ones.
+                let ones = vec![1.0 + floor.abs(); d];
+                let mut k: Box<dyn Kernel> = match family {
+                    KernelFamily::SquaredExponential => Box::new(
+                        SquaredExponential::with_transform(1.0 + floor.abs(), ones, transform)?,
+                    ),
+                    KernelFamily::Matern12 => Box::new(Matern12::with_transform(
+                        1.0 + floor.abs(),
+                        ones,
+                        transform,
+                    )?),
+                    KernelFamily::Matern32 => Box::new(Matern32::with_transform(
+                        1.0 + floor.abs(),
+                        ones,
+                        transform,
+                    )?),
+                    KernelFamily::Matern52 => Box::new(Matern52::with_transform(
+                        1.0 + floor.abs(),
+                        ones,
+                        transform,
+                    )?),
+                };
+                k.set_params(params)?;
+                Ok(k)
+            }
+            KernelSpec::Sum(parts) => Ok(Box::new(Sum::new(
+                parts.iter().map(KernelSpec::build).collect::<Result<_>>()?,
+            )?)),
+            KernelSpec::Product(parts) => Ok(Box::new(Product::new(
+                parts.iter().map(KernelSpec::build).collect::<Result<_>>()?,
+            )?)),
+        }
+    }
 }
 
 impl Clone for Box<dyn Kernel> {

@@ -4,7 +4,7 @@
 //! supplies g and dg/d(r²), so each kernel is monomorphised and no call is virtual per entry.
 //! Aliases: [`SquaredExponential`], [`Matern12`], [`Matern32`], [`Matern52`].
 
-use super::Kernel;
+use super::{Kernel, KernelFamily, KernelSpec};
 use crate::error::{check_shape, Result, Shape, SvgpError};
 use crate::transform::{check_finite, Positive};
 use nalgebra::{DMatrix, DVector};
@@ -16,6 +16,8 @@ use std::marker::PhantomData;
 /// Invariants: g(0) = 1; `g` and `dg` are finite for every finite r² ≥ 0 (where g′ is unbounded
 /// at r² = 0, `dg(0.0)` returns a finite subgradient; see [`Matern12Profile`]).
 pub trait Profile: Debug + Clone + Copy + Default + Send + Sync + 'static {
+    /// The family's name in model files and on the command line.
+    const FAMILY: KernelFamily;
     /// g(r²).
     fn g(r2: f64) -> f64;
     /// dg/d(r²).
@@ -27,6 +29,8 @@ pub trait Profile: Debug + Clone + Copy + Default + Send + Sync + 'static {
 pub struct SeProfile;
 
 impl Profile for SeProfile {
+    const FAMILY: KernelFamily = KernelFamily::SquaredExponential;
+
     #[inline]
     fn g(r2: f64) -> f64 {
         (-0.5 * r2).exp()
@@ -46,6 +50,8 @@ impl Profile for SeProfile {
 pub struct Matern12Profile;
 
 impl Profile for Matern12Profile {
+    const FAMILY: KernelFamily = KernelFamily::Matern12;
+
     #[inline]
     fn g(r2: f64) -> f64 {
         (-r2.sqrt()).exp()
@@ -65,6 +71,8 @@ impl Profile for Matern12Profile {
 pub struct Matern32Profile;
 
 impl Profile for Matern32Profile {
+    const FAMILY: KernelFamily = KernelFamily::Matern32;
+
     #[inline]
     fn g(r2: f64) -> f64 {
         let s = (3.0 * r2).sqrt();
@@ -81,6 +89,8 @@ impl Profile for Matern32Profile {
 pub struct Matern52Profile;
 
 impl Profile for Matern52Profile {
+    const FAMILY: KernelFamily = KernelFamily::Matern52;
+
     #[inline]
     fn g(r2: f64) -> f64 {
         let s = (5.0 * r2).sqrt();
@@ -348,6 +358,16 @@ impl<P: Profile> Kernel for Stationary<P> {
 
     fn box_clone(&self) -> Box<dyn Kernel> {
         Box::new(self.clone())
+    }
+
+    fn spec(&self) -> KernelSpec {
+        let mut params = vec![self.variance];
+        params.extend(&self.lengthscales);
+        KernelSpec::Stationary {
+            family: P::FAMILY,
+            params,
+            floor: self.transform.floor,
+        }
     }
 }
 

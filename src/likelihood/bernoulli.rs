@@ -8,7 +8,8 @@ use crate::transform::{sigmoid, softplus};
 use nalgebra::DVector;
 
 /// The inverse link from f to p(y = 1 | f).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum BinaryLink {
     /// Φ(f), the standard normal CDF (log Φ computed exactly, not squashed).
     Probit,
@@ -119,6 +120,10 @@ impl Likelihood for Bernoulli {
 
     fn is_binary(&self) -> bool {
         true
+    }
+
+    fn spec(&self) -> super::LikelihoodSpec {
+        super::LikelihoodSpec::Bernoulli { link: self.link }
     }
 
     fn box_clone(&self) -> Box<dyn Likelihood> {

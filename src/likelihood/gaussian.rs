@@ -142,6 +142,13 @@ impl Likelihood for Gaussian {
         Some(self.noise_variance())
     }
 
+    fn spec(&self) -> super::LikelihoodSpec {
+        super::LikelihoodSpec::Gaussian {
+            raw_variance: self.raw_variance,
+            floor: self.transform.floor,
+        }
+    }
+
     fn box_clone(&self) -> Box<dyn Likelihood> {
         Box::new(self.clone())
     }

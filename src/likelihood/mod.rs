@@ -78,6 +78,8 @@ pub trait Likelihood: std::fmt::Debug + Send + Sync {
     fn check_targets(&self, y: &DVector<f64>) -> Result<()>;
     /// A boxed copy.
     fn box_clone(&self) -> Box<dyn Likelihood>;
+    /// A serialisable description from which [`LikelihoodSpec::build`] rebuilds this exactly.
+    fn spec(&self) -> LikelihoodSpec;
 
     /// log p(y | f).
     fn log_prob(&self, y: f64, f: f64) -> f64 {
@@ -146,6 +148,84 @@ pub trait Likelihood: std::fmt::Debug + Send + Sync {
         let rule = GaussHermite::fine_rule();
         DVector::from_fn(y.len(), |i, _| {
             rule.log_expect_exp(mu[i], var[i], |f| self.log_prob(y[i], f))
+        })
+    }
+}
+
+/// A likelihood as data: what model files store (unconstrained parameters, as trained).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LikelihoodSpec {
+    /// [`Gaussian`] with its unconstrained noise variance and transform floor.
+    Gaussian {
+        /// Unconstrained noise variance.
+        raw_variance: f64,
+        /// Floor of the softplus transform.
+        floor: f64,
+    },
+    /// [`Bernoulli`].
+    Bernoulli {
+        /// The link.
+        link: BinaryLink,
+    },
+    /// [`StudentT`].
+    StudentT {
+        /// Unconstrained scale.
+        raw_scale: f64,
+        /// Unconstrained degrees of freedom.
+        raw_df: f64,
+        /// Whether ν is trained.
+        learn_df: bool,
+        /// Gauss–Hermite order.
+        quadrature_order: usize,
+    },
+    /// [`Poisson`].
+    Poisson {
+        /// The link.
+        link: PoissonLink,
+    },
+}
+
+impl LikelihoodSpec {
+    /// The likelihood described.
+    ///
+    /// # Errors
+    /// `InvalidParameter` for non-finite parameters, a bad floor or quadrature order.
+    pub fn build(&self) -> Result<Box<dyn Likelihood>> {
+        let positive = |name: &str, floor: f64| -> Result<crate::transform::Positive> {
+            if floor.is_finite() && floor >= 0.0 {
+                Ok(crate::transform::Positive::with_floor(floor))
+            } else {
+                Err(SvgpError::InvalidParameter {
+                    name: name.to_string(),
+                    value: floor,
+                    reason: "floor must be finite and ≥ 0",
+                })
+            }
+        };
+        Ok(match self {
+            LikelihoodSpec::Gaussian {
+                raw_variance,
+                floor,
+            } => {
+                let t = positive("noise floor", *floor)?;
+                let mut g = Gaussian::with_transform(1.0 + floor, t)?;
+                g.set_params(&[*raw_variance])?;
+                Box::new(g)
+            }
+            LikelihoodSpec::Bernoulli { link } => Box::new(Bernoulli::new(*link)),
+            LikelihoodSpec::StudentT {
+                raw_scale,
+                raw_df,
+                learn_df,
+                quadrature_order,
+            } => {
+                let mut t = StudentT::new(1.0, DEFAULT_DF, true)?
+                    .with_quadrature_order(*quadrature_order)?;
+                t.set_params(&[*raw_scale, *raw_df])?;
+                Box::new(t.with_learn_df(*learn_df))
+            }
+            LikelihoodSpec::Poisson { link } => Box::new(Poisson::new(*link)),
         })
     }
 }

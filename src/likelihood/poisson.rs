@@ -8,7 +8,8 @@ use nalgebra::DVector;
 use statrs::function::gamma::ln_gamma;
 
 /// The inverse link from f to the rate λ.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum PoissonLink {
     /// λ = exp(f).
     Exp,
@@ -144,6 +145,10 @@ impl Likelihood for Poisson {
         check_each(y, "Poisson targets must be non-negative integers", |v| {
             v >= 0.0 && v.fract() == 0.0 && v.is_finite()
         })
+    }
+
+    fn spec(&self) -> super::LikelihoodSpec {
+        super::LikelihoodSpec::Poisson { link: self.link }
     }
 
     fn box_clone(&self) -> Box<dyn Likelihood> {

@@ -56,6 +56,12 @@ impl StudentT {
             ln_gamma(0.5 * (nu + 1.0)) - ln_gamma(0.5 * nu) - 0.5 * (nu * PI).ln() - s.ln();
     }
 
+    /// The same likelihood with ν trained (`true`) or fixed.
+    pub fn with_learn_df(mut self, learn_df: bool) -> Self {
+        self.learn_df = learn_df;
+        self
+    }
+
     /// The same likelihood with an n-point Gauss–Hermite rule (20 reproduces GPflow's numbers).
     ///
     /// # Errors
@@ -166,6 +172,15 @@ impl Likelihood for StudentT {
 
     fn check_targets(&self, y: &DVector<f64>) -> Result<()> {
         check_each(y, "targets must be finite", f64::is_finite)
+    }
+
+    fn spec(&self) -> super::LikelihoodSpec {
+        super::LikelihoodSpec::StudentT {
+            raw_scale: self.raw_scale,
+            raw_df: self.raw_df,
+            learn_df: self.learn_df,
+            quadrature_order: self.rule.nodes().len(),
+        }
     }
 
     fn box_clone(&self) -> Box<dyn Likelihood> {

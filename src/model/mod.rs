@@ -2,6 +2,7 @@
 //! used as its reference, and the choice of inducing inputs.
 
 mod conditional;
+pub mod file;
 pub mod inducing;
 mod metrics;
 mod predict;

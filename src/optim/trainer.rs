@@ -111,6 +111,8 @@ pub struct RunSummary {
     pub last_elbo: f64,
     /// Wall time of the loop.
     pub elapsed: Duration,
+    /// Iterations whose natural step was shortened (γ halved at least once).
+    pub shortened_steps: u64,
 }
 
 /// Trains an [`Svgp`] on (x: N×D, y: N).
@@ -280,6 +282,7 @@ impl Trainer {
         }
         let start = Instant::now();
         let mut elbos = Vec::new();
+        let mut shortened_steps = 0;
         let mut reason = StopReason::Iterations;
         for _ in 0..iterations {
             let Some(rows) = batches.next_batch() else {
@@ -292,6 +295,7 @@ impl Trainer {
             let mut report = self.step(&xb, &yb, scale)?;
             report.elapsed = start.elapsed();
             elbos.push(report.elbo);
+            shortened_steps += u64::from(report.halvings > 0);
             for o in observers.iter_mut() {
                 o.on_iter(&self.model, &report)?;
             }
@@ -317,6 +321,7 @@ impl Trainer {
             iterations: elbos.len() as u64,
             last_elbo: elbos.last().copied().unwrap_or(f64::NAN),
             elapsed: start.elapsed(),
+            shortened_steps,
         })
     }
 }

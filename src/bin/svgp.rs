@@ -1,0 +1,335 @@
+//! The `svgp` command line: fit, predict and evaluate sparse variational GPs on CSV files.
+//! Thin: every option maps to a library call; errors are printed with their chain and exit 1
+//! (2 for a usage error, from clap).
+
+use clap::{Parser, Subcommand, ValueEnum};
+use indicatif::{ProgressBar, ProgressStyle};
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+use svgp::data::read_csv;
+use svgp::kernel::KernelFamily;
+use svgp::model::file::SavedModel;
+use svgp::model::{Metrics, Svgp};
+use svgp::optim::{IterReport, Observer, StopReason};
+use svgp::pipeline::{self, FitOptions, LikelihoodChoice, XiChoice};
+
+#[derive(Parser)]
+#[command(
+    name = "svgp",
+    version,
+    about = "Sparse variational Gaussian processes trained by natural gradients"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Fit a model to a CSV file (header row; target column default `y` or the last).
+    Fit(FitArgs),
+    /// Predict with a saved model: mean and variance (or class probability) per row.
+    Predict {
+        /// Model file written by `svgp fit --output`.
+        #[arg(long)]
+        model: PathBuf,
+        /// CSV with the model's feature columns (a target column, if present, is ignored).
+        #[arg(long)]
+        data: PathBuf,
+        /// Write predictions here instead of standard output.
+        #[arg(long)]
+        output: Option<PathBuf>,
+    },
+    /// Evaluate a saved model on a labelled CSV file.
+    Evaluate {
+        /// Model file written by `svgp fit --output`.
+        #[arg(long)]
+        model: PathBuf,
+        /// CSV with the model's feature and target columns.
+        #[arg(long)]
+        data: PathBuf,
+        /// Print one JSON object instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LikelihoodArg {
+    Gaussian,
+    Bernoulli,
+    StudentT,
+    Poisson,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum KernelArg {
+    Se,
+    Matern12,
+    Matern32,
+    Matern52,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum XiArg {
+    Natural,
+    Expectation,
+    Meansqrt,
+}
+
+#[derive(clap::Args)]
+struct FitArgs {
+    /// Training CSV file.
+    #[arg(long)]
+    data: PathBuf,
+    /// Target column (default: `y`, else the last column).
+    #[arg(long)]
+    target: Option<String>,
+    /// Feature columns, comma-separated (default: all but the target).
+    #[arg(long, value_delimiter = ',')]
+    features: Option<Vec<String>>,
+    #[arg(long, value_enum, default_value = "gaussian")]
+    likelihood: LikelihoodArg,
+    #[arg(long, value_enum, default_value = "se")]
+    kernel: KernelArg,
+    /// Number of inducing inputs M (k-means++ on the training inputs).
+    #[arg(long, default_value_t = 50)]
+    inducing: usize,
+    /// Minibatch size B (the full batch when ≥ N).
+    #[arg(long, default_value_t = 256)]
+    batch_size: usize,
+    #[arg(long, default_value_t = 1000)]
+    iterations: u64,
+    /// Parametrisation of the natural-gradient step.
+    #[arg(long, value_enum, default_value = "natural")]
+    parametrisation: XiArg,
+    /// Constant natural-gradient step size (default: 1 for Gaussian full batch, else a ramp 1e-4 → 0.1).
+    #[arg(long)]
+    gamma: Option<f64>,
+    /// Adam learning rate for the hyperparameters and Z.
+    #[arg(long, default_value_t = 0.01)]
+    adam_lr: f64,
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Fraction of rows held out for test metrics.
+    #[arg(long, default_value_t = 0.1)]
+    test_fraction: f64,
+    /// Save the trained model here (atomically).
+    #[arg(long)]
+    output: Option<PathBuf>,
+    /// Print one JSON object on standard output instead of text.
+    #[arg(long)]
+    json: bool,
+    /// No progress bar.
+    #[arg(long)]
+    quiet: bool,
+}
+
+/// An indicatif bar on stderr showing iteration, ELBO and γ.
+struct Progress(ProgressBar);
+
+impl Observer for Progress {
+    fn on_iter(&mut self, _model: &Svgp, report: &IterReport) -> svgp::Result<()> {
+        self.0.set_position(report.iteration);
+        let gamma = report
+            .gamma
+            .map_or("adam".to_string(), |g| format!("{g:.2e}"));
+        self.0
+            .set_message(format!("ELBO {:.3}  γ {gamma}", report.elbo));
+        Ok(())
+    }
+    fn on_finish(&mut self, _model: &Svgp, _reason: StopReason) -> svgp::Result<()> {
+        self.0.finish_and_clear();
+        Ok(())
+    }
+}
+
+fn metric_fields(m: &Metrics) -> Vec<(&'static str, f64)> {
+    let mut out = Vec::new();
+    if let Some(r) = m.rmse {
+        out.push(("test_rmse", r));
+    }
+    if let Some(a) = m.accuracy {
+        out.push(("test_accuracy", a));
+    }
+    out.push(("test_nlpd", m.nlpd));
+    if let Some(b) = m.brier {
+        out.push(("test_brier", b));
+    }
+    out
+}
+
+fn fit(args: FitArgs) -> Result<(), Box<dyn std::error::Error>> {
+    let start = Instant::now();
+    let features: Option<Vec<&str>> = args
+        .features
+        .as_ref()
+        .map(|f| f.iter().map(String::as_str).collect());
+    let table = read_csv(&args.data, args.target.as_deref(), features.as_deref())?;
+    let options = FitOptions {
+        likelihood: match args.likelihood {
+            LikelihoodArg::Gaussian => LikelihoodChoice::Gaussian,
+            LikelihoodArg::Bernoulli => LikelihoodChoice::Bernoulli,
+            LikelihoodArg::StudentT => LikelihoodChoice::StudentT,
+            LikelihoodArg::Poisson => LikelihoodChoice::Poisson,
+        },
+        kernel: match args.kernel {
+            KernelArg::Se => KernelFamily::SquaredExponential,
+            KernelArg::Matern12 => KernelFamily::Matern12,
+            KernelArg::Matern32 => KernelFamily::Matern32,
+            KernelArg::Matern52 => KernelFamily::Matern52,
+        },
+        num_inducing: args.inducing,
+        batch_size: args.batch_size,
+        iterations: args.iterations,
+        xi: match args.parametrisation {
+            XiArg::Natural => XiChoice::Natural,
+            XiArg::Expectation => XiChoice::Expectation,
+            XiArg::Meansqrt => XiChoice::MeanCholesky,
+        },
+        gamma: args.gamma,
+        adam_learning_rate: args.adam_lr,
+        seed: args.seed,
+        test_fraction: args.test_fraction,
+    };
+    let show = !args.quiet && std::io::stderr().is_terminal();
+    let bar = if show {
+        ProgressBar::new(args.iterations)
+    } else {
+        ProgressBar::hidden()
+    };
+    bar.set_style(
+        ProgressStyle::with_template("{bar:30} {pos}/{len} {msg} [{elapsed_precise}]")
+            .map_err(|e| e.to_string())?,
+    );
+    let mut progress = Progress(bar);
+    let report = pipeline::fit(&table, &options, &mut [&mut progress])?;
+    if let Some(path) = &args.output {
+        report.saved.save(path)?;
+    }
+    let seconds = start.elapsed().as_secs_f64();
+    let mut fields: Vec<(&str, serde_json::Value)> = vec![
+        ("iterations", report.iterations.into()),
+        ("elbo", report.elbo.into()),
+        ("seconds", seconds.into()),
+        ("train_seconds", report.train_seconds.into()),
+        ("num_data", report.num_data.into()),
+        ("num_inducing", report.saved.model.num_inducing().into()),
+        ("shortened_steps", report.shortened_steps.into()),
+        ("stop_reason", format!("{:?}", report.stop_reason).into()),
+    ];
+    if let Some(m) = &report.test {
+        fields.extend(metric_fields(m).into_iter().map(|(k, v)| (k, v.into())));
+    }
+    if args.json {
+        let object: serde_json::Map<String, serde_json::Value> = fields
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect();
+        println!("{}", serde_json::Value::Object(object));
+    } else {
+        for (k, v) in fields {
+            println!("{k:>16}: {v}");
+        }
+        if let Some(path) = &args.output {
+            println!("{:>16}: {}", "saved", path.display());
+        }
+    }
+    Ok(())
+}
+
+fn predict(
+    model: PathBuf,
+    data: PathBuf,
+    output: Option<PathBuf>,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let saved = SavedModel::load(&model)?;
+    let features: Vec<&str> = saved.feature_names.iter().map(String::as_str).collect();
+    let table = read_csv_features(&data, &features)?;
+    let (mean, var) = pipeline::predict(&saved, &table)?;
+    let binary = saved.model.likelihood().is_binary();
+    let mut text = String::from(if binary {
+        "probability,variance\n"
+    } else {
+        "mean,variance\n"
+    });
+    for i in 0..mean.len() {
+        text.push_str(&format!("{},{}\n", mean[i], var[i]));
+    }
+    match output {
+        Some(path) => {
+            std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?
+        }
+        None => std::io::stdout().write_all(text.as_bytes())?,
+    }
+    Ok(())
+}
+
+/// Reads only the named feature columns (any target column is ignored): the first feature is
+/// passed as the "target" to the loader and put back in front.
+fn read_csv_features(
+    path: &std::path::Path,
+    features: &[&str],
+) -> svgp::Result<nalgebra::DMatrix<f64>> {
+    let (first, rest) =
+        features
+            .split_first()
+            .ok_or_else(|| svgp::SvgpError::InvalidParameter {
+                name: "model feature names".into(),
+                value: 0.0,
+                reason: "the model has no features",
+            })?;
+    let t = read_csv(path, Some(first), Some(rest))?;
+    Ok(nalgebra::DMatrix::from_fn(
+        t.x.nrows(),
+        features.len(),
+        |i, j| if j == 0 { t.y[i] } else { t.x[(i, j - 1)] },
+    ))
+}
+
+fn evaluate(model: PathBuf, data: PathBuf, json: bool) -> Result<(), Box<dyn std::error::Error>> {
+    let saved = SavedModel::load(&model)?;
+    let features: Vec<&str> = saved.feature_names.iter().map(String::as_str).collect();
+    let table = read_csv(&data, Some(&saved.target_name), Some(&features))?;
+    let metrics = pipeline::evaluate(&saved, &table.x, &table.y)?;
+    let fields = metric_fields(&metrics);
+    if json {
+        let object: serde_json::Map<String, serde_json::Value> = fields
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.into()))
+            .collect();
+        println!("{}", serde_json::Value::Object(object));
+    } else {
+        for (k, v) in fields {
+            println!("{k:>14}: {v}");
+        }
+    }
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Fit(args) => fit(args),
+        Command::Predict {
+            model,
+            data,
+            output,
+        } => predict(model, data, output),
+        Command::Evaluate { model, data, json } => evaluate(model, data, json),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            let mut source = e.source();
+            while let Some(s) = source {
+                eprintln!("  caused by: {s}");
+                source = s.source();
+            }
+            ExitCode::FAILURE
+        }
+    }
+}
