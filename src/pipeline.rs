@@ -3,7 +3,7 @@
 //! thin layer over these calls.
 
 use crate::data::{train_test_split, Standardiser, Table};
-use crate::error::{Result, SvgpError};
+use crate::error::{check_shape, Result, Shape, SvgpError};
 use crate::kernel::{Kernel, KernelFamily, KernelSpec};
 use crate::likelihood::{
     Bernoulli, BinaryLink, Gaussian, Likelihood, Poisson, PoissonLink, StudentT, DEFAULT_DF,
@@ -165,14 +165,18 @@ pub fn fit(
         ));
     }
     let likelihood = o.likelihood.build()?;
-    likelihood.check_targets(&table.y)?;
+    likelihood
+        .check_targets(&table.y)
+        .map_err(|e| table.locate(e))?;
     if likelihood.is_binary()
         && (table.y.iter().all(|&v| v == 0.0) || table.y.iter().all(|&v| v == 1.0))
     {
-        return Err(SvgpError::InvalidTarget {
-            row: 0,
-            value: table.y[0],
-            reason: "classification needs both classes 0 and 1 in the target column",
+        return Err(SvgpError::Csv {
+            path: table.path.clone(),
+            line: 0,
+            column: table.target_column,
+            reason: "classification needs both classes 0 and 1 in the target column; it has one"
+                .into(),
         });
     }
     let (train, test) = train_test_split(table.x.nrows(), o.test_fraction, o.seed);
@@ -271,6 +275,11 @@ pub fn fit(
 /// # Errors
 /// `ShapeMismatch` for a wrong number of columns; model errors.
 pub fn predict(saved: &SavedModel, x: &DMatrix<f64>) -> Result<(DVector<f64>, DVector<f64>)> {
+    check_shape(
+        "prediction inputs",
+        Shape::new(x.nrows(), saved.feature_names.len()),
+        Shape::new(x.nrows(), x.ncols()),
+    )?;
     let xs = saved
         .input_scaling
         .as_ref()
@@ -288,6 +297,11 @@ pub fn predict(saved: &SavedModel, x: &DMatrix<f64>) -> Result<(DVector<f64>, DV
 /// # Errors
 /// `InvalidTarget` for targets outside the likelihood's domain; as [`predict`].
 pub fn evaluate(saved: &SavedModel, x: &DMatrix<f64>, y: &DVector<f64>) -> Result<Metrics> {
+    check_shape(
+        "evaluation inputs",
+        Shape::new(x.nrows(), saved.feature_names.len()),
+        Shape::new(x.nrows(), x.ncols()),
+    )?;
     let xs = saved
         .input_scaling
         .as_ref()

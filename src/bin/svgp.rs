@@ -293,7 +293,7 @@ fn evaluate(model: PathBuf, data: PathBuf, json: bool) -> Result<(), Box<dyn std
     let saved = SavedModel::load(&model)?;
     let features: Vec<&str> = saved.feature_names.iter().map(String::as_str).collect();
     let table = read_csv(&data, Some(&saved.target_name), Some(&features))?;
-    let metrics = pipeline::evaluate(&saved, &table.x, &table.y)?;
+    let metrics = pipeline::evaluate(&saved, &table.x, &table.y).map_err(|e| table.locate(e))?;
     let fields = metric_fields(&metrics);
     if json {
         let object: serde_json::Map<String, serde_json::Value> = fields

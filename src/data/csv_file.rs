@@ -16,6 +16,30 @@ pub struct Table {
     pub feature_names: Vec<String>,
     /// Name of the target column.
     pub target_name: String,
+    /// The file the table was read from, for messages.
+    pub path: String,
+    /// 1-based file line of each row (header = line 1), for messages.
+    pub lines: Vec<u64>,
+    /// 1-based column of the target in the file.
+    pub target_column: usize,
+}
+
+impl Table {
+    /// The error for a target outside a likelihood's domain, located in the file: maps
+    /// `InvalidTarget { row }` to `Csv { path, line, column }`; other errors pass through.
+    pub fn locate(&self, error: SvgpError) -> SvgpError {
+        match error {
+            SvgpError::InvalidTarget { row, value, reason } if row < self.lines.len() => {
+                SvgpError::Csv {
+                    path: self.path.clone(),
+                    line: self.lines[row],
+                    column: self.target_column,
+                    reason: format!("target {value}: {reason}"),
+                }
+            }
+            other => other,
+        }
+    }
 }
 
 /// Reads `path`: a header row, then one row per point. The target is the column named
@@ -57,6 +81,20 @@ pub fn read_csv(
     if header.is_empty() || header.iter().all(|h| h.is_empty()) {
         return Err(SvgpError::EmptyFile { path: name });
     }
+    if let Some(c) = header.iter().position(|h| h.is_empty()) {
+        return Err(csv_err(
+            1,
+            c + 1,
+            "empty column name in the header".to_string(),
+        ));
+    }
+    if let Some(c) = (1..header.len()).find(|&c| header[..c].contains(&header[c])) {
+        return Err(csv_err(
+            1,
+            c + 1,
+            format!("duplicate column name {:?}", header[c]),
+        ));
+    }
     let find = |col: &str| {
         header
             .iter()
@@ -81,6 +119,7 @@ pub fn read_csv(
 
     let mut values: Vec<f64> = Vec::new();
     let mut targets: Vec<f64> = Vec::new();
+    let mut lines: Vec<u64> = Vec::new();
     for record in reader.records() {
         let record = record.map_err(|e| {
             let line = e.position().map_or(0, |p| p.line());
@@ -127,6 +166,7 @@ pub fn read_csv(
             values.push(cell(c)?);
         }
         targets.push(cell(target_col)?);
+        lines.push(line);
     }
     if targets.is_empty() {
         return Err(SvgpError::EmptyFile { path: name });
@@ -137,5 +177,8 @@ pub fn read_csv(
         y: DVector::from_vec(targets),
         feature_names: feature_cols.iter().map(|&c| header[c].clone()).collect(),
         target_name: header[target_col].clone(),
+        path: name,
+        lines,
+        target_column: target_col + 1,
     })
 }

@@ -1,0 +1,477 @@
+//! The `svgp` binary end to end: fit → predict → evaluate on shipped datasets, save/load
+//! round trips, and the corpus of bad files in tests/data/bad/, each of which must fail with a
+//! message naming the file and the line/column (or the option or field), never a panic.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+fn svgp(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_svgp"))
+        .args(args)
+        .output()
+        .expect("the binary runs")
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("svgp-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(name)
+}
+
+fn json(out: &Output) -> serde_json::Value {
+    assert!(
+        out.status.success(),
+        "failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout.clone()).unwrap();
+    assert_eq!(
+        text.lines().count(),
+        1,
+        "exactly one JSON object on stdout: {text}"
+    );
+    serde_json::from_str(&text).unwrap()
+}
+
+#[test]
+fn regression_fit_predict_evaluate() {
+    let model = scratch("snelson.json");
+    let m = model.to_str().unwrap();
+    let fit = json(&svgp(&[
+        "fit",
+        "--data",
+        "datasets/snelson1d.csv",
+        "--inducing",
+        "20",
+        "--iterations",
+        "300",
+        "--output",
+        m,
+        "--json",
+    ]));
+    for key in [
+        "iterations",
+        "elbo",
+        "seconds",
+        "train_seconds",
+        "num_data",
+        "num_inducing",
+        "test_rmse",
+        "test_nlpd",
+    ] {
+        assert!(fit.get(key).is_some(), "missing {key} in {fit}");
+    }
+    assert_eq!(
+        (
+            fit["iterations"].as_u64(),
+            fit["num_data"].as_u64(),
+            fit["num_inducing"].as_u64()
+        ),
+        (Some(300), Some(180), Some(20))
+    );
+    // Snelson's targets have sd 0.84 and noise sd ≈ 0.28: a fit must predict far better than the mean.
+    let rmse = fit["test_rmse"].as_f64().unwrap();
+    assert!(rmse > 0.1 && rmse < 0.5, "test RMSE {rmse}");
+    assert!(fit["train_seconds"].as_f64().unwrap() <= fit["seconds"].as_f64().unwrap());
+
+    let eval = json(&svgp(&[
+        "evaluate",
+        "--model",
+        m,
+        "--data",
+        "datasets/snelson1d.csv",
+        "--json",
+    ]));
+    assert!(
+        eval["test_rmse"].as_f64().unwrap() < 0.5 && eval["test_nlpd"].as_f64().unwrap() < 1.0,
+        "{eval}"
+    );
+
+    let preds = scratch("preds.csv");
+    let out = svgp(&[
+        "predict",
+        "--model",
+        m,
+        "--data",
+        "datasets/snelson1d_test_inputs.csv",
+        "--output",
+        preds.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = std::fs::read_to_string(&preds).unwrap();
+    assert_eq!(text.lines().next(), Some("mean,variance"));
+    assert_eq!(text.lines().count(), 302);
+    assert!(text.lines().skip(1).all(|l| l
+        .split(',')
+        .all(|v| v.parse::<f64>().is_ok_and(f64::is_finite))));
+}
+
+#[test]
+fn classification_fit_and_evaluate() {
+    let model = scratch("banana.json");
+    let m = model.to_str().unwrap();
+    let fit = json(&svgp(&[
+        "fit",
+        "--data",
+        "datasets/banana_400.csv",
+        "--likelihood",
+        "bernoulli",
+        "--inducing",
+        "20",
+        "--iterations",
+        "300",
+        "--output",
+        m,
+        "--json",
+        "--test-fraction",
+        "0.25",
+    ]));
+    let accuracy = fit["test_accuracy"].as_f64().unwrap();
+    assert!(accuracy > 0.8, "banana test accuracy {accuracy}");
+    assert!(fit["test_nlpd"].as_f64().unwrap() < 0.5);
+    let eval = json(&svgp(&[
+        "evaluate",
+        "--model",
+        m,
+        "--data",
+        "datasets/banana_400.csv",
+        "--json",
+    ]));
+    assert!(eval["test_accuracy"].as_f64().unwrap() > 0.8 && eval.get("test_nlpd").is_some());
+    let out = svgp(&["predict", "--model", m, "--data", "datasets/banana_400.csv"]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(text.lines().next(), Some("probability,variance"));
+    assert!(text.lines().skip(1).all(|l| l
+        .split(',')
+        .next()
+        .unwrap()
+        .parse::<f64>()
+        .is_ok_and(|p| (0.0..=1.0).contains(&p))));
+}
+
+/// save → load → predict is bitwise identical to predicting from the file written first.
+#[test]
+fn saved_models_predict_bitwise_identically() {
+    let model = scratch("repeat.json");
+    let m = model.to_str().unwrap();
+    assert!(svgp(&[
+        "fit",
+        "--data",
+        "datasets/snelson1d.csv",
+        "--inducing",
+        "10",
+        "--iterations",
+        "50",
+        "--output",
+        m,
+        "--quiet"
+    ])
+    .status
+    .success());
+    let first = svgp(&[
+        "predict",
+        "--model",
+        m,
+        "--data",
+        "datasets/snelson1d_test_inputs.csv",
+    ])
+    .stdout;
+    let saved = svgp::model::file::SavedModel::load(&model).unwrap();
+    let again = scratch("repeat2.json");
+    saved.save(&again).unwrap();
+    let second = svgp(&[
+        "predict",
+        "--model",
+        again.to_str().unwrap(),
+        "--data",
+        "datasets/snelson1d_test_inputs.csv",
+    ])
+    .stdout;
+    assert_eq!(first, second);
+    assert_eq!(
+        std::fs::read(&model).unwrap(),
+        std::fs::read(&again).unwrap(),
+        "re-saving changes nothing"
+    );
+}
+
+#[test]
+fn crlf_line_endings_and_a_utf8_bom_are_read() {
+    let out = svgp(&[
+        "fit",
+        "--data",
+        "tests/data/good/bom_crlf.csv",
+        "--inducing",
+        "5",
+        "--iterations",
+        "20",
+        "--json",
+    ]);
+    assert_eq!(json(&out)["num_data"].as_u64(), Some(54));
+}
+
+/// Runs `svgp` and checks: non-zero exit, no panic, and every fragment in the message.
+fn refused(args: &[&str], fragments: &[&str]) {
+    let out = svgp(args);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{args:?} succeeded");
+    assert!(!err.contains("panicked"), "{args:?} panicked: {err}");
+    for f in fragments {
+        assert!(err.contains(f), "{args:?}: {f:?} not in {err:?}");
+    }
+}
+
+fn bad(name: &str) -> String {
+    format!("tests/data/bad/{name}")
+}
+
+#[test]
+fn bad_csv_files_are_refused_with_their_location() {
+    let fit = |file: &str, fragments: &[&str]| {
+        let path = bad(file);
+        let mut all = vec![file];
+        all.extend_from_slice(fragments);
+        refused(
+            &[
+                "fit",
+                "--data",
+                &path,
+                "--inducing",
+                "2",
+                "--iterations",
+                "3",
+            ],
+            &all,
+        );
+    };
+    fit("missing_value.csv", &["line 3, column 2", "missing value"]);
+    fit("blank_cell.csv", &["line 3, column 2", "missing value"]);
+    fit("non_numeric.csv", &["line 3, column 2", "not a number"]);
+    fit("quoted_text.csv", &["line 3, column 2", "not a number"]);
+    fit("nan.csv", &["line 3, column 2", "not finite"]);
+    fit("inf.csv", &["line 3, column 3", "not finite"]);
+    fit("neg_inf.csv", &["line 3, column 2", "not finite"]);
+    fit("exponent_overflow.csv", &["line 3, column 1", "not finite"]);
+    fit("nan_target.csv", &["line 3, column 2", "not finite"]);
+    fit("very_long_line.csv", &["line 3, column 1", "not finite"]);
+    fit("ragged.csv", &["line 3", "expected 3 cells, found 2"]);
+    fit("ragged_long.csv", &["line 3", "expected 3 cells, found 4"]);
+    fit("empty.csv", &["no data rows"]);
+    fit("only_newline.csv", &["no data rows"]);
+    fit("header_only.csv", &["no data rows"]);
+    fit("bom_header_only.csv", &["no data rows"]);
+    fit(
+        "duplicate_columns.csv",
+        &["line 1, column 2", "duplicate column name"],
+    );
+    fit(
+        "empty_column_name.csv",
+        &["line 1, column 2", "empty column name"],
+    );
+    fit("invalid_utf8.csv", &["line 3"]);
+    refused(
+        &[
+            "fit",
+            "--data",
+            &bad("no_target_column.csv"),
+            "--target",
+            "y",
+        ],
+        &["no_target_column.csv", "no column named \"y\""],
+    );
+    refused(
+        &[
+            "fit",
+            "--data",
+            &bad("no_target_column.csv"),
+            "--target",
+            "b",
+            "--features",
+            "a,zz",
+        ],
+        &["no column named \"zz\""],
+    );
+    refused(
+        &["fit", "--data", &bad("does_not_exist.csv")],
+        &["does_not_exist.csv"],
+    );
+    refused(&["fit", "--data", "tests/data/bad"], &["tests/data/bad"]);
+}
+
+#[test]
+fn targets_and_options_outside_their_domain_are_refused() {
+    let p = bad("label_outside.csv");
+    refused(
+        &[
+            "fit",
+            "--data",
+            &p,
+            "--likelihood",
+            "bernoulli",
+            "--inducing",
+            "3",
+        ],
+        &["label_outside.csv", "line 22, column 3", "0 or 1"],
+    );
+    let p = bad("one_class.csv");
+    refused(
+        &[
+            "fit",
+            "--data",
+            &p,
+            "--likelihood",
+            "bernoulli",
+            "--inducing",
+            "3",
+        ],
+        &["one_class.csv", "column 3", "both classes"],
+    );
+    let p = bad("negative_count.csv");
+    refused(
+        &[
+            "fit",
+            "--data",
+            &p,
+            "--likelihood",
+            "poisson",
+            "--inducing",
+            "3",
+        ],
+        &[
+            "negative_count.csv",
+            "line 22, column 2",
+            "non-negative integers",
+        ],
+    );
+    let p = bad("fractional_count.csv");
+    refused(
+        &[
+            "fit",
+            "--data",
+            &p,
+            "--likelihood",
+            "poisson",
+            "--inducing",
+            "3",
+        ],
+        &["fractional_count.csv", "line 22, column 2"],
+    );
+    let p = bad("few_rows.csv");
+    refused(&["fit", "--data", &p, "--inducing", "50"], &["--inducing"]);
+    refused(
+        &[
+            "fit",
+            "--data",
+            &p,
+            "--inducing",
+            "2",
+            "--test-fraction",
+            "1.5",
+        ],
+        &["--test-fraction"],
+    );
+    refused(
+        &["fit", "--data", &p, "--inducing", "2", "--gamma=-1"],
+        &["gamma"],
+    );
+    refused(
+        &["fit", "--data", &p, "--inducing", "2", "--batch-size", "0"],
+        &["--batch-size"],
+    );
+    refused(
+        &["fit", "--data", &p, "--inducing", "2", "--adam-lr", "0"],
+        &["--adam-lr"],
+    );
+    refused(
+        &["fit", "--data", &p, "--likelihood", "nonsense"],
+        &["nonsense"],
+    );
+}
+
+#[test]
+fn bad_model_files_are_refused_naming_the_fault() {
+    let data = "datasets/snelson1d.csv";
+    for (file, fragment) in [
+        ("model_wrong_version.json", "format version 99"),
+        ("model_truncated.json", "not JSON"),
+        ("model_not_object.json", "not an svgp model file"),
+        ("missing_value.csv", "not JSON"),
+    ] {
+        let p = bad(file);
+        refused(
+            &["evaluate", "--model", &p, "--data", data],
+            &[file, fragment],
+        );
+        refused(
+            &["predict", "--model", &p, "--data", data],
+            &[file, fragment],
+        );
+    }
+    // A real model, altered: wrong shapes or values are named.
+    let model = scratch("to_break.json");
+    let m = model.to_str().unwrap();
+    assert!(svgp(&[
+        "fit",
+        "--data",
+        data,
+        "--inducing",
+        "4",
+        "--iterations",
+        "5",
+        "--output",
+        m,
+        "--quiet"
+    ])
+    .status
+    .success());
+    let original: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&model).unwrap()).unwrap();
+    let mut cases: Vec<(serde_json::Value, &str)> = Vec::new();
+    let mut v = original.clone();
+    v["m"].as_array_mut().unwrap().pop();
+    cases.push((v, "m has 3 entries"));
+    let mut v = original.clone();
+    v["l"][0][0] = (-1.0).into();
+    cases.push((v, "q(v)"));
+    let mut v = original.clone();
+    v["jitter"] = (-1.0).into();
+    cases.push((v, "jitter"));
+    let mut v = original.clone();
+    v["z"][1] = serde_json::json!([1.0, 2.0]);
+    cases.push((v, "z row 1 has 2 entries"));
+    let mut v = original.clone();
+    v["feature_names"] = serde_json::json!(["x", "w"]);
+    cases.push((v, "z row 0 has 1 entries, expected 2"));
+    let mut v = original.clone();
+    v["input_scaling"]["scale"] = serde_json::json!([0.0]);
+    cases.push((v, "input_scaling"));
+    for (k, (value, fragment)) in cases.into_iter().enumerate() {
+        let path = scratch(&format!("broken{k}.json"));
+        std::fs::write(&path, value.to_string()).unwrap();
+        refused(
+            &[
+                "evaluate",
+                "--model",
+                path.to_str().unwrap(),
+                "--data",
+                data,
+            ],
+            &[&format!("broken{k}.json"), fragment],
+        );
+    }
+    // predict on a file lacking the model's feature column
+    refused(
+        &[
+            "predict",
+            "--model",
+            m,
+            "--data",
+            &bad("no_target_column.csv"),
+        ],
+        &["no column named \"x\""],
+    );
+}
