@@ -56,7 +56,24 @@ pub fn read_csv(
     features: Option<&[&str]>,
 ) -> Result<Table> {
     let path = path.as_ref();
-    let name = path.display().to_string();
+    let file = std::fs::File::open(path).map_err(|e| SvgpError::Io {
+        path: path.display().to_string(),
+        reason: e.to_string(),
+    })?;
+    read_csv_from(file, &path.display().to_string(), target, features)
+}
+
+/// As [`read_csv`], from any reader; `name` is the file name used in error messages.
+///
+/// # Errors
+/// As [`read_csv`].
+pub fn read_csv_from(
+    source: impl std::io::Read,
+    name: &str,
+    target: Option<&str>,
+    features: Option<&[&str]>,
+) -> Result<Table> {
+    let name = name.to_string();
     let csv_err = |line: u64, column: usize, reason: String| SvgpError::Csv {
         path: name.clone(),
         line,
@@ -67,11 +84,7 @@ pub fn read_csv(
         .has_headers(true)
         .flexible(true)
         .trim(csv::Trim::All)
-        .from_path(path)
-        .map_err(|e| SvgpError::Io {
-            path: name.clone(),
-            reason: e.to_string(),
-        })?;
+        .from_reader(source);
     let header: Vec<String> = reader
         .headers()
         .map_err(|e| csv_err(1, 0, e.to_string()))?

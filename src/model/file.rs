@@ -153,8 +153,16 @@ impl SavedModel {
     pub fn load(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
         let text = std::fs::read_to_string(path).map_err(|e| io_error(path, &e.to_string()))?;
+        Self::from_json(&text, path)
+    }
+
+    /// Parses and validates model-file text; `path` names it in error messages.
+    ///
+    /// # Errors
+    /// `InvalidModelFile { path, reason }`, as [`SavedModel::load`].
+    pub fn from_json(text: &str, path: &Path) -> Result<Self> {
         let header: serde_json::Value =
-            serde_json::from_str(&text).map_err(|e| invalid(path, &format!("not JSON: {e}")))?;
+            serde_json::from_str(text).map_err(|e| invalid(path, &format!("not JSON: {e}")))?;
         if header.get("format").and_then(|f| f.as_str()) != Some(FORMAT) {
             return Err(invalid(
                 path,
