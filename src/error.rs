@@ -97,6 +97,14 @@ pub enum SvgpError {
         /// What is wrong.
         reason: String,
     },
+    /// A plot could not be drawn or written.
+    #[error("{path}: plot not written: {reason}")]
+    Plot {
+        /// The output file.
+        path: String,
+        /// What went wrong.
+        reason: String,
+    },
     /// A CSV cell parsed as NaN or ±inf.
     #[error("{path}, line {line}, column {column}: value is not finite")]
     NonFinite {

@@ -12,5 +12,6 @@ pub mod likelihood;
 pub mod model;
 pub mod optim;
 pub mod pipeline;
+pub mod plot;
 pub mod transform;
 pub mod variational;

@@ -275,15 +275,7 @@ pub fn fit(
 /// # Errors
 /// `ShapeMismatch` for a wrong number of columns; model errors.
 pub fn predict(saved: &SavedModel, x: &DMatrix<f64>) -> Result<(DVector<f64>, DVector<f64>)> {
-    check_shape(
-        "prediction inputs",
-        Shape::new(x.nrows(), saved.feature_names.len()),
-        Shape::new(x.nrows(), x.ncols()),
-    )?;
-    let xs = saved
-        .input_scaling
-        .as_ref()
-        .map_or(x.clone(), |s| s.transform(x));
+    let xs = standardised_inputs(saved, x)?;
     let (mean, var) = saved.model.predict_y(&xs)?;
     Ok(match &saved.target_scaling {
         Some(s) => (s.inverse_vector(&mean), var * s.scale[0].powi(2)),
@@ -297,15 +289,7 @@ pub fn predict(saved: &SavedModel, x: &DMatrix<f64>) -> Result<(DVector<f64>, DV
 /// # Errors
 /// `InvalidTarget` for targets outside the likelihood's domain; as [`predict`].
 pub fn evaluate(saved: &SavedModel, x: &DMatrix<f64>, y: &DVector<f64>) -> Result<Metrics> {
-    check_shape(
-        "evaluation inputs",
-        Shape::new(x.nrows(), saved.feature_names.len()),
-        Shape::new(x.nrows(), x.ncols()),
-    )?;
-    let xs = saved
-        .input_scaling
-        .as_ref()
-        .map_or(x.clone(), |s| s.transform(x));
+    let xs = standardised_inputs(saved, x)?;
     let ys = saved
         .target_scaling
         .as_ref()
@@ -316,4 +300,17 @@ pub fn evaluate(saved: &SavedModel, x: &DMatrix<f64>, y: &DVector<f64>) -> Resul
         metrics.nlpd += s.scale[0].ln();
     }
     Ok(metrics)
+}
+
+/// Raw inputs (N×D, D = the model's features) in the model's standardised units.
+fn standardised_inputs(saved: &SavedModel, x: &DMatrix<f64>) -> Result<DMatrix<f64>> {
+    check_shape(
+        "inputs",
+        Shape::new(x.nrows(), saved.feature_names.len()),
+        Shape::new(x.nrows(), x.ncols()),
+    )?;
+    Ok(saved
+        .input_scaling
+        .as_ref()
+        .map_or(x.clone(), |s| s.transform(x)))
 }

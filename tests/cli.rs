@@ -475,3 +475,44 @@ fn bad_model_files_are_refused_naming_the_fault() {
         &["no column named \"x\""],
     );
 }
+
+/// `--plots DIR` writes the ELBO trace and the plot that applies: the 1-D fit for Snelson, the
+/// probability map for 2-D banana; each a real PNG (signature, and larger than a blank image
+/// compresses to).
+#[test]
+fn plots_are_written_for_regression_and_classification() {
+    for (data, extra, plot) in [
+        ("datasets/snelson1d.csv", vec![], "fit.png"),
+        (
+            "datasets/banana_400.csv",
+            vec!["--likelihood", "bernoulli"],
+            "classification.png",
+        ),
+    ] {
+        let dir = scratch(&format!("plots-{plot}"));
+        let mut args = vec![
+            "fit",
+            "--data",
+            data,
+            "--inducing",
+            "10",
+            "--iterations",
+            "50",
+            "--quiet",
+            "--plots",
+            dir.to_str().unwrap(),
+        ];
+        args.extend(extra);
+        let out = svgp(&args);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        for name in ["elbo.png", plot] {
+            let bytes = std::fs::read(dir.join(name)).unwrap();
+            assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n", "{name} is a PNG");
+            assert!(bytes.len() > 10_000, "{name}: {} bytes", bytes.len());
+        }
+    }
+}

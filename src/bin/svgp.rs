@@ -12,8 +12,9 @@ use svgp::data::read_csv;
 use svgp::kernel::KernelFamily;
 use svgp::model::file::SavedModel;
 use svgp::model::{Metrics, Svgp};
-use svgp::optim::{IterReport, Observer, StopReason};
+use svgp::optim::{IterReport, Observer, StopReason, Trace};
 use svgp::pipeline::{self, FitOptions, LikelihoodChoice, XiChoice};
+use svgp::plot;
 
 #[derive(Parser)]
 #[command(
@@ -116,6 +117,10 @@ struct FitArgs {
     /// Fraction of rows held out for test metrics.
     #[arg(long, default_value_t = 0.1)]
     test_fraction: f64,
+    /// Write plots here (PNG): the ELBO trace, and the fit (1-D), the class probabilities (2-D
+    /// classification) or predicted vs observed (regression with more inputs).
+    #[arg(long)]
+    plots: Option<PathBuf>,
     /// Save the trained model here (atomically).
     #[arg(long)]
     output: Option<PathBuf>,
@@ -205,9 +210,32 @@ fn fit(args: FitArgs) -> Result<(), Box<dyn std::error::Error>> {
             .map_err(|e| e.to_string())?,
     );
     let mut progress = Progress(bar);
-    let report = pipeline::fit(&table, &options, &mut [&mut progress])?;
+    let mut trace = Trace::default();
+    let report = pipeline::fit(&table, &options, &mut [&mut progress, &mut trace])?;
     if let Some(path) = &args.output {
         report.saved.save(path)?;
+    }
+    if let Some(dir) = &args.plots {
+        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        plot::elbo_traces(
+            dir.join("elbo.png"),
+            &[("natgrad + Adam", &trace.reports)],
+            false,
+        )?;
+        let saved = &report.saved;
+        match (saved.model.likelihood().is_binary(), table.x.ncols()) {
+            (false, 1) => plot::fit_1d(dir.join("fit.png"), saved, &table.x, &table.y)?,
+            (true, 2) => {
+                plot::classification_2d(dir.join("classification.png"), saved, &table.x, &table.y)?
+            }
+            (false, _) => plot::predicted_vs_observed(
+                dir.join("predicted_vs_observed.png"),
+                saved,
+                &table.x,
+                &table.y,
+            )?,
+            (true, _) => {}
+        }
     }
     let seconds = start.elapsed().as_secs_f64();
     let mut fields: Vec<(&str, serde_json::Value)> = vec![

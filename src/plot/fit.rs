@@ -1,0 +1,396 @@
+//! Plots of a fitted model against its data, in the data's original units.
+
+use super::{padded_range, render, Figure};
+use crate::error::{check_shape, Result, Shape};
+use crate::model::file::SavedModel;
+use crate::pipeline::predict;
+use nalgebra::{DMatrix, DVector};
+use plotters::prelude::*;
+use std::path::Path;
+
+type Drawn = std::result::Result<(), String>;
+
+fn err(x: impl std::fmt::Debug) -> String {
+    format!("{x:?}")
+}
+
+/// Inducing inputs in the data's original units (M×D).
+fn inducing_inputs(saved: &SavedModel) -> DMatrix<f64> {
+    let z = saved.model.z();
+    match &saved.input_scaling {
+        Some(s) => DMatrix::from_fn(z.nrows(), z.ncols(), |i, j| {
+            s.mean[j] + s.scale[j] * z[(i, j)]
+        }),
+        None => z.clone(),
+    }
+}
+
+struct Fit1d {
+    x: Vec<f64>,
+    y: Vec<f64>,
+    grid: Vec<f64>,
+    mean: Vec<f64>,
+    sd_f: Vec<f64>,
+    sd_y: Vec<f64>,
+    z: Vec<f64>,
+}
+
+impl Figure for Fit1d {
+    fn draw<DB: DrawingBackend>(&self, root: DrawingArea<DB, plotters::coord::Shift>) -> Drawn {
+        root.fill(&WHITE).map_err(err)?;
+        let (x0, x1) = (self.grid[0], self.grid[self.grid.len() - 1]);
+        let band = |k: f64, sd: &[f64]| {
+            self.mean
+                .iter()
+                .zip(sd)
+                .map(move |(m, s)| m + k * s)
+                .collect::<Vec<_>>()
+        };
+        let (lo, hi) = padded_range(
+            self.y
+                .iter()
+                .copied()
+                .chain(band(2.0, &self.sd_y))
+                .chain(band(-2.0, &self.sd_y)),
+        );
+        let mut chart = ChartBuilder::on(&root)
+            .caption("SVGP fit", ("sans-serif", 24))
+            .margin(15)
+            .x_label_area_size(40)
+            .y_label_area_size(60)
+            .build_cartesian_2d(x0..x1, lo..hi)
+            .map_err(err)?;
+        chart
+            .configure_mesh()
+            .x_desc("x")
+            .y_desc("y")
+            .draw()
+            .map_err(err)?;
+        for (sd, colour, label) in [
+            (&self.sd_y, BLUE.mix(0.12), "y ± 2σ"),
+            (&self.sd_f, BLUE.mix(0.3), "f ± 2σ"),
+        ] {
+            let upper = band(2.0, sd);
+            let lower = band(-2.0, sd);
+            let polygon: Vec<(f64, f64)> = self
+                .grid
+                .iter()
+                .copied()
+                .zip(upper)
+                .chain(self.grid.iter().copied().zip(lower).rev())
+                .collect();
+            chart
+                .draw_series(std::iter::once(Polygon::new(polygon, colour.filled())))
+                .map_err(err)?
+                .label(label)
+                .legend(move |(x, y)| {
+                    Rectangle::new([(x, y - 5), (x + 20, y + 5)], colour.filled())
+                });
+        }
+        chart
+            .draw_series(LineSeries::new(
+                self.grid.iter().copied().zip(self.mean.iter().copied()),
+                BLUE.stroke_width(2),
+            ))
+            .map_err(err)?
+            .label("mean")
+            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], BLUE.stroke_width(2)));
+        chart
+            .draw_series(
+                self.x
+                    .iter()
+                    .zip(&self.y)
+                    .map(|(&x, &y)| Circle::new((x, y), 2, BLACK.filled())),
+            )
+            .map_err(err)?
+            .label("data")
+            .legend(|(x, y)| Circle::new((x + 10, y), 3, BLACK.filled()));
+        chart
+            .draw_series(
+                self.z
+                    .iter()
+                    .map(|&z| TriangleMarker::new((z, lo), 6, RED.filled())),
+            )
+            .map_err(err)?
+            .label("inducing inputs")
+            .legend(|(x, y)| TriangleMarker::new((x + 10, y), 5, RED.filled()));
+        chart
+            .configure_series_labels()
+            .background_style(WHITE.mix(0.8))
+            .border_style(BLACK)
+            .draw()
+            .map_err(err)?;
+        root.present().map_err(err)
+    }
+}
+
+/// A 1-D regression fit: the data, the predictive mean, ±2σ bands for f and for y, and the
+/// inducing inputs on the x axis. `x` is N×1 raw inputs, `y` N raw targets.
+///
+/// # Errors
+/// `ShapeMismatch` unless the model has one input; `Plot` for a write failure; model errors.
+pub fn fit_1d(
+    path: impl AsRef<Path>,
+    saved: &SavedModel,
+    x: &DMatrix<f64>,
+    y: &DVector<f64>,
+) -> Result<()> {
+    check_shape(
+        "1-D fit plot: model inputs",
+        Shape::new(1, 1),
+        Shape::new(1, saved.feature_names.len()),
+    )?;
+    check_shape(
+        "1-D fit plot: x",
+        Shape::new(x.nrows(), 1),
+        Shape::new(x.nrows(), x.ncols()),
+    )?;
+    let (x0, x1) = padded_range(x.iter().copied());
+    let grid: Vec<f64> = (0..300)
+        .map(|i| x0 + (x1 - x0) * i as f64 / 299.0)
+        .collect();
+    let xg = DMatrix::from_column_slice(grid.len(), 1, &grid);
+    let (mean, var_y) = predict(saved, &xg)?;
+    let xs = saved
+        .input_scaling
+        .as_ref()
+        .map_or(xg.clone(), |s| s.transform(&xg));
+    let (_, var_f) = saved.model.predict_f(&xs)?;
+    let scale2 = saved
+        .target_scaling
+        .as_ref()
+        .map_or(1.0, |s| s.scale[0].powi(2));
+    let figure = Fit1d {
+        x: x.iter().copied().collect(),
+        y: y.iter().copied().collect(),
+        grid,
+        mean: mean.iter().copied().collect(),
+        sd_f: var_f.iter().map(|v| (v * scale2).sqrt()).collect(),
+        sd_y: var_y.iter().map(|v| v.sqrt()).collect(),
+        z: inducing_inputs(saved).iter().copied().collect(),
+    };
+    render(path.as_ref(), &figure)
+}
+
+/// A heat-map cell: lower-left corner, upper-right corner, p(y = 1) at its centre.
+type Cell = ((f64, f64), (f64, f64), f64);
+
+struct Classification2d {
+    cells: Vec<Cell>,
+    points: Vec<(f64, f64, bool)>,
+    z: Vec<(f64, f64)>,
+    range: ((f64, f64), (f64, f64)),
+}
+
+impl Figure for Classification2d {
+    fn draw<DB: DrawingBackend>(&self, root: DrawingArea<DB, plotters::coord::Shift>) -> Drawn {
+        root.fill(&WHITE).map_err(err)?;
+        let ((x0, x1), (y0, y1)) = self.range;
+        let mut chart = ChartBuilder::on(&root)
+            .caption("p(y = 1), 0.5 boundary in black", ("sans-serif", 24))
+            .margin(15)
+            .x_label_area_size(40)
+            .y_label_area_size(60)
+            .build_cartesian_2d(x0..x1, y0..y1)
+            .map_err(err)?;
+        chart.configure_mesh().disable_mesh().draw().map_err(err)?;
+        chart
+            .draw_series(self.cells.iter().map(|&(a, b, p)| {
+                let colour = if (p - 0.5).abs() < 0.03 {
+                    BLACK.to_rgba()
+                } else {
+                    RGBColor((255.0 * p) as u8, 80, (255.0 * (1.0 - p)) as u8).mix(0.45)
+                };
+                Rectangle::new([a, b], colour.filled())
+            }))
+            .map_err(err)?;
+        chart
+            .draw_series(self.points.iter().map(|&(x, y, one)| {
+                Circle::new((x, y), 3, if one { RED.filled() } else { BLUE.filled() })
+            }))
+            .map_err(err)?;
+        chart
+            .draw_series(
+                self.z
+                    .iter()
+                    .map(|&(x, y)| Cross::new((x, y), 6, BLACK.stroke_width(2))),
+            )
+            .map_err(err)?;
+        root.present().map_err(err)
+    }
+}
+
+/// Binary classification in 2-D: p(y = 1) as a heat map (blue 0 → red 1), the 0.5 boundary in
+/// black, the data coloured by class and the inducing inputs as crosses. `x` is N×2 raw inputs.
+///
+/// # Errors
+/// `ShapeMismatch` unless the model has two inputs; `Plot`; model errors.
+pub fn classification_2d(
+    path: impl AsRef<Path>,
+    saved: &SavedModel,
+    x: &DMatrix<f64>,
+    y: &DVector<f64>,
+) -> Result<()> {
+    check_shape(
+        "2-D classification plot: model inputs",
+        Shape::new(1, 2),
+        Shape::new(1, saved.feature_names.len()),
+    )?;
+    check_shape(
+        "2-D classification plot: x",
+        Shape::new(x.nrows(), 2),
+        Shape::new(x.nrows(), x.ncols()),
+    )?;
+    let rx = padded_range(x.column(0).iter().copied());
+    let ry = padded_range(x.column(1).iter().copied());
+    let n = 120;
+    let step = ((rx.1 - rx.0) / n as f64, (ry.1 - ry.0) / n as f64);
+    let centres = DMatrix::from_fn(n * n, 2, |k, j| {
+        if j == 0 {
+            rx.0 + (k % n) as f64 * step.0 + 0.5 * step.0
+        } else {
+            ry.0 + (k / n) as f64 * step.1 + 0.5 * step.1
+        }
+    });
+    let (p, _) = predict(saved, &centres)?;
+    let cells = (0..n * n)
+        .map(|k| {
+            let (cx, cy) = (centres[(k, 0)], centres[(k, 1)]);
+            (
+                (cx - 0.5 * step.0, cy - 0.5 * step.1),
+                (cx + 0.5 * step.0, cy + 0.5 * step.1),
+                p[k],
+            )
+        })
+        .collect();
+    let z = inducing_inputs(saved);
+    let figure = Classification2d {
+        cells,
+        points: (0..x.nrows())
+            .map(|i| (x[(i, 0)], x[(i, 1)], y[i] == 1.0))
+            .collect(),
+        z: (0..z.nrows()).map(|i| (z[(i, 0)], z[(i, 1)])).collect(),
+        range: (rx, ry),
+    };
+    render(path.as_ref(), &figure)
+}
+
+struct PredictedObserved {
+    rows: Vec<(f64, f64, f64)>,
+}
+
+impl Figure for PredictedObserved {
+    fn draw<DB: DrawingBackend>(&self, root: DrawingArea<DB, plotters::coord::Shift>) -> Drawn {
+        root.fill(&WHITE).map_err(err)?;
+        let (lo, hi) = padded_range(
+            self.rows
+                .iter()
+                .flat_map(|&(o, m, s)| [o, m - 2.0 * s, m + 2.0 * s]),
+        );
+        let mut chart = ChartBuilder::on(&root)
+            .caption("predicted (± 2σ of y) vs observed", ("sans-serif", 24))
+            .margin(15)
+            .x_label_area_size(40)
+            .y_label_area_size(60)
+            .build_cartesian_2d(lo..hi, lo..hi)
+            .map_err(err)?;
+        chart
+            .configure_mesh()
+            .x_desc("observed")
+            .y_desc("predicted")
+            .draw()
+            .map_err(err)?;
+        chart
+            .draw_series(LineSeries::new([(lo, lo), (hi, hi)], BLACK.mix(0.5)))
+            .map_err(err)?;
+        chart
+            .draw_series(self.rows.iter().map(|&(o, m, s)| {
+                ErrorBar::new_vertical(o, m - 2.0 * s, m, m + 2.0 * s, BLUE.mix(0.4).filled(), 4)
+            }))
+            .map_err(err)?;
+        root.present().map_err(err)
+    }
+}
+
+/// Regression with any number of inputs: predicted mean with ±2σ (of y) error bars against the
+/// observed targets, and the diagonal. `x` is N×D raw inputs, `y` N raw targets.
+///
+/// # Errors
+/// `ShapeMismatch` for a wrong number of columns; `Plot`; model errors.
+pub fn predicted_vs_observed(
+    path: impl AsRef<Path>,
+    saved: &SavedModel,
+    x: &DMatrix<f64>,
+    y: &DVector<f64>,
+) -> Result<()> {
+    let (mean, var) = predict(saved, x)?;
+    let rows = (0..y.len())
+        .map(|i| (y[i], mean[i], var[i].sqrt()))
+        .collect();
+    render(path.as_ref(), &PredictedObserved { rows })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kernel::SquaredExponential;
+    use crate::likelihood::Gaussian;
+    use crate::model::Svgp;
+
+    fn saved_1d() -> SavedModel {
+        let z = DMatrix::from_column_slice(4, 1, &[-2.0, -0.5, 0.5, 2.0]);
+        let model = Svgp::new(
+            Box::new(SquaredExponential::new(1.0, vec![1.0]).unwrap()),
+            Box::new(Gaussian::new(0.1).unwrap()),
+            z,
+        )
+        .unwrap();
+        SavedModel {
+            model,
+            feature_names: vec!["x".into()],
+            target_name: "y".into(),
+            input_scaling: None,
+            target_scaling: None,
+        }
+    }
+
+    /// The 1-D fit is not blank, and its left and right halves differ (data, bands and inducing
+    /// markers are placed by value, not uniformly).
+    #[test]
+    fn fit_plot_has_content_that_varies_across_the_figure() {
+        let saved = saved_1d();
+        let x = DMatrix::from_fn(30, 1, |i, _| -3.0 + 0.2 * i as f64);
+        let y = DVector::from_fn(30, |i, _| (x[(i, 0)]).sin() * (1.0 + i as f64 / 10.0));
+        let (x0, x1) = padded_range(x.iter().copied());
+        let grid: Vec<f64> = (0..300)
+            .map(|i| x0 + (x1 - x0) * i as f64 / 299.0)
+            .collect();
+        let figure = Fit1d {
+            x: x.iter().copied().collect(),
+            y: y.iter().copied().collect(),
+            mean: grid.iter().map(|g| g.sin()).collect(),
+            sd_f: vec![0.2; 300],
+            sd_y: vec![0.4; 300],
+            grid,
+            z: vec![-2.0, 0.0, 2.0],
+        };
+        let pixels = super::super::render_to_buffer(&figure);
+        let row = (super::super::SIZE.0 * 3) as usize;
+        let half = |right: bool| -> usize {
+            pixels
+                .chunks(row)
+                .flat_map(|r| if right { &r[row / 2..] } else { &r[..row / 2] })
+                .filter(|&&v| v != 255)
+                .count()
+        };
+        let (left, right) = (half(false), half(true));
+        assert!(left > 10_000 && right > 10_000, "{left}, {right}");
+        assert_ne!(left, right);
+        // the public function runs end to end on the model, to a file
+        let path = std::env::temp_dir().join(format!("svgp-fit-{}.svg", std::process::id()));
+        fit_1d(&path, &saved, &x, &y).unwrap();
+        assert!(std::fs::metadata(&path).unwrap().len() > 5_000);
+        let wrong = DMatrix::zeros(3, 2);
+        assert!(fit_1d(&path, &saved, &wrong, &DVector::zeros(3)).is_err());
+    }
+}

@@ -1,0 +1,85 @@
+//! Plots (plotters): a 1-D fit, 2-D classification probabilities, ELBO traces, and predicted vs
+//! observed values. Each function writes PNG or SVG by the file extension; text is drawn with
+//! the bundled DejaVu Sans (assets/, its licence beside it), so no system font is needed.
+
+mod elbo;
+mod fit;
+
+pub use elbo::elbo_traces;
+pub use fit::{classification_2d, fit_1d, predicted_vs_observed};
+
+use crate::error::{Result, SvgpError};
+use plotters::prelude::*;
+use std::path::Path;
+use std::sync::Once;
+
+/// Plot size in pixels.
+pub const SIZE: (u32, u32) = (900, 600);
+
+static FONT: &[u8] = include_bytes!("../../assets/DejaVuSans.ttf");
+
+fn register_font() -> Result<()> {
+    static ONCE: Once = Once::new();
+    let mut failed = false;
+    ONCE.call_once(|| {
+        failed = plotters::style::register_font("sans-serif", FontStyle::Normal, FONT).is_err()
+    });
+    if failed {
+        return Err(SvgpError::Plot {
+            path: String::new(),
+            reason: "the bundled font did not load".into(),
+        });
+    }
+    Ok(())
+}
+
+fn plot_error(path: &Path, e: impl std::fmt::Display) -> SvgpError {
+    SvgpError::Plot {
+        path: path.display().to_string(),
+        reason: e.to_string(),
+    }
+}
+
+/// A figure that can draw itself on any plotters backend.
+trait Figure {
+    fn draw<DB: DrawingBackend>(
+        &self,
+        root: DrawingArea<DB, plotters::coord::Shift>,
+    ) -> std::result::Result<(), String>;
+}
+
+/// Draws `figure` to a PNG or SVG file chosen by `path`'s extension.
+fn render(path: &Path, figure: &impl Figure) -> Result<()> {
+    register_font()?;
+    match path.extension().and_then(|e| e.to_str()) {
+        Some("png") => figure.draw(BitMapBackend::new(path, SIZE).into_drawing_area()),
+        Some("svg") => figure.draw(SVGBackend::new(path, SIZE).into_drawing_area()),
+        _ => Err("the file name must end in .png or .svg".to_string()),
+    }
+    .map_err(|e| plot_error(path, e))
+}
+
+/// Draws `figure` into an RGB buffer (SIZE), for tests.
+#[cfg(test)]
+fn render_to_buffer(figure: &impl Figure) -> Vec<u8> {
+    register_font().unwrap();
+    let mut buffer = vec![0u8; (SIZE.0 * SIZE.1 * 3) as usize];
+    figure
+        .draw(BitMapBackend::with_buffer(&mut buffer, SIZE).into_drawing_area())
+        .unwrap();
+    buffer
+}
+
+/// (min, max) of values, padded by 5% (or ±1 around a constant), ignoring non-finite values.
+fn padded_range(values: impl Iterator<Item = f64>) -> (f64, f64) {
+    let (lo, hi) = values
+        .filter(|v| v.is_finite())
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
+            (a.min(v), b.max(v))
+        });
+    if !lo.is_finite() {
+        return (0.0, 1.0);
+    }
+    let pad = if hi > lo { 0.05 * (hi - lo) } else { 1.0 };
+    (lo - pad, hi + pad)
+}
