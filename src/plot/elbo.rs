@@ -25,11 +25,7 @@ impl Figure for Traces<'_> {
             .max()
             .unwrap_or(1)
             .max(2) as f64;
-        let (lo, hi) = padded_range(
-            self.runs
-                .iter()
-                .flat_map(|(_, r)| r.iter().skip(r.len() / 20).map(|r| r.elbo)),
-        );
+        let (lo, hi) = padded_range(self.runs.iter().flat_map(|(_, r)| r.iter().map(|r| r.elbo)));
         let mut builder = ChartBuilder::on(&root);
         builder
             .caption("ELBO", ("sans-serif", 24))
@@ -50,7 +46,7 @@ impl Figure for Traces<'_> {
                     let colour = colours[k % colours.len()];
                     let points: Vec<(f64, f64)> = reports
                         .iter()
-                        .map(|r| (r.iteration as f64, r.elbo.clamp(lo, hi)))
+                        .map(|r| (r.iteration as f64, r.elbo))
                         .collect();
                     chart
                         .draw_series(LineSeries::new(points, colour.stroke_width(2)))
@@ -60,11 +56,7 @@ impl Figure for Traces<'_> {
                             PathElement::new(vec![(x, y), (x + 20, y)], colour.stroke_width(2))
                         });
                     let marked = reports.iter().filter(|r| r.halvings > 0).map(|r| {
-                        Cross::new(
-                            (r.iteration as f64, r.elbo.clamp(lo, hi)),
-                            5,
-                            colour.stroke_width(2),
-                        )
+                        Cross::new((r.iteration as f64, r.elbo), 5, colour.stroke_width(2))
                     });
                     chart.draw_series(marked).map_err(|x| e(&x))?;
                 }
@@ -91,7 +83,7 @@ impl Figure for Traces<'_> {
 
 /// Writes the ELBO against iteration for each labelled run (`runs`: label, reports in order),
 /// on a linear or logarithmic iteration axis; iterations whose natural step was shortened or
-/// refused are marked with a cross. The ELBO axis covers the runs after their first 5 %.
+/// refused are marked with a cross. Use a log axis to see the early iterations.
 ///
 /// # Errors
 /// `Plot { path }` for an unwritable file or an extension other than .png/.svg.
