@@ -3,7 +3,7 @@
 
 use super::special::{inverse_mills, log_normal_cdf, normal_cdf};
 use super::{check_each, Likelihood, LogProb};
-use crate::error::{check_shape, Result, Shape};
+use crate::error::Result;
 use crate::transform::{sigmoid, softplus};
 use nalgebra::DVector;
 
@@ -39,25 +39,7 @@ impl Likelihood for Bernoulli {
         }
     }
 
-    fn num_params(&self) -> usize {
-        0
-    }
-
-    fn param_names(&self) -> Vec<String> {
-        Vec::new()
-    }
-
-    fn params(&self) -> Vec<f64> {
-        Vec::new()
-    }
-
-    fn set_params(&mut self, params: &[f64]) -> Result<()> {
-        check_shape(
-            "Bernoulli likelihood parameters",
-            Shape::new(0, 1),
-            Shape::new(params.len(), 1),
-        )
-    }
+    parameter_free!("Bernoulli likelihood parameters");
 
     /// With s = 2y − 1 and z = s f: probit log Φ(z), d1 = s λ(z), d2 = −λ(z)(z + λ(z)),
     /// λ = φ/Φ; logit −softplus(−z), d1 = s σ(−z), d2 = −σ(f) σ(−f).
@@ -80,8 +62,6 @@ impl Likelihood for Bernoulli {
             },
         }
     }
-
-    fn log_prob_param_grad(&self, _y: f64, _f: f64, _out: &mut [f64]) {}
 
     /// p = Φ(μ/√(1 + σ²)) (probit, exact) or E[σ(f)] (logit, Gauss–Hermite); variance p(1 − p).
     fn predict_y(&self, mu: &DVector<f64>, var: &DVector<f64>) -> (DVector<f64>, DVector<f64>) {

@@ -7,6 +7,36 @@
 //! ([`quadrature`]); closed forms override them where they exist (Gaussian; Poisson with the exp
 //! link). Parameters are unconstrained (see [`crate::transform::Positive`]) in `param_names` order.
 
+#[macro_use]
+mod macros {
+    /// The parameter methods of a likelihood without parameters, inside its `impl Likelihood`.
+    macro_rules! parameter_free {
+        ($what:literal) => {
+            fn num_params(&self) -> usize {
+                0
+            }
+
+            fn param_names(&self) -> Vec<String> {
+                Vec::new()
+            }
+
+            fn params(&self) -> Vec<f64> {
+                Vec::new()
+            }
+
+            fn set_params(&mut self, params: &[f64]) -> crate::error::Result<()> {
+                crate::error::check_shape(
+                    $what,
+                    crate::error::Shape::new(0, 1),
+                    crate::error::Shape::new(params.len(), 1),
+                )
+            }
+
+            fn log_prob_param_grad(&self, _y: f64, _f: f64, _out: &mut [f64]) {}
+        };
+    }
+}
+
 mod bernoulli;
 mod gaussian;
 mod poisson;

@@ -2,7 +2,7 @@
 //! expectations, MATH.md §5) or λ = softplus(f) (Gauss–Hermite).
 
 use super::{check_each, quadrature_variational_expectations, Likelihood, LogProb, VarExp};
-use crate::error::{check_shape, Result, Shape};
+use crate::error::Result;
 use crate::transform::{sigmoid, softplus};
 use nalgebra::DVector;
 use statrs::function::gamma::ln_gamma;
@@ -39,25 +39,7 @@ impl Likelihood for Poisson {
         }
     }
 
-    fn num_params(&self) -> usize {
-        0
-    }
-
-    fn param_names(&self) -> Vec<String> {
-        Vec::new()
-    }
-
-    fn params(&self) -> Vec<f64> {
-        Vec::new()
-    }
-
-    fn set_params(&mut self, params: &[f64]) -> Result<()> {
-        check_shape(
-            "Poisson likelihood parameters",
-            Shape::new(0, 1),
-            Shape::new(params.len(), 1),
-        )
-    }
+    parameter_free!("Poisson likelihood parameters");
 
     /// log p = y log λ − λ − log y!. Exp: d1 = y − λ, d2 = −λ. Softplus (σ = sigmoid(f)):
     /// d1 = (y/λ − 1) σ, d2 = (y/λ − 1) σ(1 − σ) − y σ²/λ².
@@ -88,8 +70,6 @@ impl Likelihood for Poisson {
             }
         }
     }
-
-    fn log_prob_param_grad(&self, _y: f64, _f: f64, _out: &mut [f64]) {}
 
     /// Exp link in closed form: ve = y μ − e^{μ+σ²/2} − log y!, g_μ = y − e^{μ+σ²/2},
     /// g_σ = −½ e^{μ+σ²/2}; softplus by Gauss–Hermite.

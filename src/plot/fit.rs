@@ -14,6 +14,20 @@ fn err(x: impl std::fmt::Debug) -> String {
     format!("{x:?}")
 }
 
+/// `ShapeMismatch` unless both the model and `x` have exactly `d` input columns.
+fn check_inputs(what: &'static str, saved: &SavedModel, x: &DMatrix<f64>, d: usize) -> Result<()> {
+    check_shape(
+        what,
+        Shape::new(x.nrows(), d),
+        Shape::new(x.nrows(), saved.feature_names.len()),
+    )?;
+    check_shape(
+        what,
+        Shape::new(x.nrows(), d),
+        Shape::new(x.nrows(), x.ncols()),
+    )
+}
+
 /// Inducing inputs in the data's original units (M×D).
 fn inducing_inputs(saved: &SavedModel) -> DMatrix<f64> {
     let z = saved.model.z();
@@ -135,16 +149,7 @@ pub fn fit_1d(
     x: &DMatrix<f64>,
     y: &DVector<f64>,
 ) -> Result<()> {
-    check_shape(
-        "1-D fit plot: model inputs",
-        Shape::new(1, 1),
-        Shape::new(1, saved.feature_names.len()),
-    )?;
-    check_shape(
-        "1-D fit plot: x",
-        Shape::new(x.nrows(), 1),
-        Shape::new(x.nrows(), x.ncols()),
-    )?;
+    check_inputs("1-D fit plot", saved, x, 1)?;
     let (x0, x1) = padded_range(x.iter().copied());
     let grid: Vec<f64> = (0..300)
         .map(|i| x0 + (x1 - x0) * i as f64 / 299.0)
@@ -231,16 +236,7 @@ pub fn classification_2d(
     x: &DMatrix<f64>,
     y: &DVector<f64>,
 ) -> Result<()> {
-    check_shape(
-        "2-D classification plot: model inputs",
-        Shape::new(1, 2),
-        Shape::new(1, saved.feature_names.len()),
-    )?;
-    check_shape(
-        "2-D classification plot: x",
-        Shape::new(x.nrows(), 2),
-        Shape::new(x.nrows(), x.ncols()),
-    )?;
+    check_inputs("2-D classification plot", saved, x, 2)?;
     let rx = padded_range(x.column(0).iter().copied());
     let ry = padded_range(x.column(1).iter().copied());
     let n = 120;
