@@ -30,12 +30,17 @@ pub struct Svgp {
     jitter: f64,
 }
 
-/// Which gradients [`Svgp::elbo_grad_with`] computes.
+/// Which gradients [`Svgp::elbo_grad_with`] computes; what is not asked for is left empty
+/// (length 0), and its O(M³) work is skipped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum GradScope {
-    /// The ELBO and its gradients with respect to q only (`d_hyper` is left empty).
+    /// The ELBO, ∇_η L and ∂L/∂m: what a natural step needs.
+    Eta,
+    /// Also ∂L/∂L: what Adam on q needs.
     Q,
-    /// Also every hyperparameter and Z.
+    /// The ELBO and the hyperparameter and Z gradients only: what the Adam step on them needs.
+    Hyper,
+    /// Everything.
     All,
 }
 
@@ -278,22 +283,34 @@ impl Svgp {
         )?;
         let (mu, var) = cond.marginals(&self.q);
         let vexp = self.likelihood.variational_expectations(y, &mu, &var);
-        let kl_grad = prior_kl_grad(&self.q);
         let elbo = scale * vexp.ve.sum() - prior_kl(&self.q);
+        let want_hyper = matches!(scope, GradScope::Hyper | GradScope::All);
 
         // Gradients with respect to q (MATH.md §2).
         let m = self.q.m();
-        let l = self.q.l();
         let a_gvar = scale_columns(&cond.a, &vexp.g_var); // A diag(g_σ), M×B
-        let mut data_ds = matmul_nt(&a_gvar, &cond.a) * scale; // c A diag(g_σ) Aᵀ, M×M
-        symmetrise_in_place(&mut data_ds);
-        let dl_dm = &cond.a * &vexp.g_mu * scale - &kl_grad.dm; // c A g_μ − m
-        let dl_ds = &data_ds - &kl_grad.ds; // c A diag(g_σ) Aᵀ − ½ I + ½ S⁻¹
-        let mut dl_dl = matmul(&data_ds, l) * 2.0; // 2 (∂L/∂S)_data L
-        zero_upper_in_place(&mut dl_dl);
-        dl_dl -= &kl_grad.dl;
-        let d_eta = eta_gradient(&dl_dm, &dl_ds, m);
-        if scope == GradScope::Q {
+        let (d_eta, dl_dm, dl_dl) = if scope == GradScope::Hyper {
+            let empty = Coords {
+                vector: DVector::zeros(0),
+                matrix: DMatrix::zeros(0, 0),
+            };
+            (empty, DVector::zeros(0), DMatrix::zeros(0, 0))
+        } else {
+            let kl_grad = prior_kl_grad(&self.q);
+            let mut data_ds = matmul_nt(&a_gvar, &cond.a) * scale; // c A diag(g_σ) Aᵀ, M×M
+            symmetrise_in_place(&mut data_ds);
+            let dl_dm = &cond.a * &vexp.g_mu * scale - &kl_grad.dm; // c A g_μ − m
+            let dl_ds = &data_ds - &kl_grad.ds; // c A diag(g_σ) Aᵀ − ½ I + ½ S⁻¹
+            let dl_dl = if matches!(scope, GradScope::Q | GradScope::All) {
+                let mut dl_dl = matmul(&data_ds, self.q.l()) * 2.0; // 2 (∂L/∂S)_data L
+                zero_upper_in_place(&mut dl_dl);
+                dl_dl - &kl_grad.dl
+            } else {
+                DMatrix::zeros(0, 0)
+            };
+            (eta_gradient(&dl_dm, &dl_ds, m), dl_dm, dl_dl)
+        };
+        if !want_hyper {
             return Ok(ElboGrad {
                 elbo,
                 d_eta,

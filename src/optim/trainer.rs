@@ -181,10 +181,12 @@ impl Trainer {
             quantity,
         };
 
-        // 1. q step.
-        let before = self
-            .model
-            .elbo_grad_with(&cond, x, y, scale, GradScope::Q)?;
+        // 1. q step: a natural step needs ∇_η L only, Adam on q also ∂L/∂L.
+        let first_scope = match self.q_rule {
+            QRule::NatGrad { .. } => GradScope::Eta,
+            QRule::Adam(_) => GradScope::Q,
+        };
+        let before = self.model.elbo_grad_with(&cond, x, y, scale, first_scope)?;
         if !before.d_eta.is_finite() || !before.elbo.is_finite() {
             return Err(nonfinite("ELBO or its gradient with respect to q"));
         }
@@ -217,26 +219,32 @@ impl Trainer {
         // 2. Hyperparameter step with the new q and the same conditional.
         let mut candidate = self.model.clone();
         candidate.set_q(q_new)?;
-        let scope = if self.hyper.is_some() {
-            GradScope::All
-        } else {
-            GradScope::Q
-        };
-        let after = candidate.elbo_grad_with(&cond, x, y, scale, scope)?;
-        if !after.elbo.is_finite() {
-            return Err(nonfinite("ELBO"));
-        }
         let mut hyper_state = None;
-        if let Some(adam) = &self.hyper {
-            if !after.d_hyper.iter().all(|g| g.is_finite()) {
-                return Err(nonfinite("hyperparameter gradient"));
+        let after_elbo = match &self.hyper {
+            Some(adam) => {
+                let after = candidate.elbo_grad_with(&cond, x, y, scale, GradScope::Hyper)?;
+                if !after.elbo.is_finite() {
+                    return Err(nonfinite("ELBO"));
+                }
+                if !after.d_hyper.iter().all(|g| g.is_finite()) {
+                    return Err(nonfinite("hyperparameter gradient"));
+                }
+                let (params, state) = adam.propose(&candidate.hyper_params(), &after.d_hyper)?;
+                candidate
+                    .set_hyper_params(params.as_slice())
+                    .map_err(|_| nonfinite("hyperparameters after the Adam step"))?;
+                hyper_state = Some(state);
+                after.elbo
             }
-            let (params, state) = adam.propose(&candidate.hyper_params(), &after.d_hyper)?;
-            candidate
-                .set_hyper_params(params.as_slice())
-                .map_err(|_| nonfinite("hyperparameters after the Adam step"))?;
-            hyper_state = Some(state);
-        }
+            // With the hyperparameters frozen only the new ELBO is needed.
+            None => {
+                let elbo = candidate.elbo_at(&cond, y, scale, candidate.q());
+                if !elbo.is_finite() {
+                    return Err(nonfinite("ELBO"));
+                }
+                elbo
+            }
+        };
 
         // 3. Commit.
         self.model = candidate;
@@ -249,7 +257,7 @@ impl Trainer {
         self.iteration = t;
         Ok(IterReport {
             iteration: t,
-            elbo: after.elbo,
+            elbo: after_elbo,
             gamma,
             halvings,
             elapsed: Duration::ZERO,
