@@ -46,10 +46,10 @@ impl Parametrisation for Expectation {
     /// dη₂ = dS + dm mᵀ + m dmᵀ.
     fn natural_gradient(q: &VariationalQ, d_eta: &Coords) -> Result<Coords> {
         let s = q.s();
-        let sv2 = matmul(&s, &d_eta.matrix); // M×M, S v₂
-        let mut ds = matmul(&sv2, &s) * 2.0;
+        let sv2 = matmul(s, &d_eta.matrix); // M×M, S v₂
+        let mut ds = matmul(&sv2, s) * 2.0;
         symmetrise_in_place(&mut ds);
-        let dm = &sv2 * q.m() * 2.0 + &s * &d_eta.vector;
+        let dm = &sv2 * q.m() * 2.0 + s * &d_eta.vector;
         let cross = &dm * q.m().transpose(); // dm mᵀ
         let deta2 = ds + &cross + cross.transpose();
         Ok(Coords {

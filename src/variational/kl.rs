@@ -1,7 +1,7 @@
 //! KL[q(v) ‖ p(v)] for the whitened prior p(v) = N(0, I), and its gradients (MATH.md §1–2).
 
 use super::VariationalQ;
-use crate::linalg::{log_det_from_factor, lower_inverse, matmul_tn};
+use crate::linalg::log_det_from_factor;
 use nalgebra::{DMatrix, DVector};
 
 /// KL = ½ (tr S + mᵀm − M − log|S|), with tr S = ‖L‖²_F and log|S| = 2 Σⱼ log Lⱼⱼ.
@@ -24,13 +24,11 @@ pub struct KlGrad {
 /// ∂KL/∂m, ∂KL/∂S and ∂KL/∂L at q.
 pub fn prior_kl_grad(q: &VariationalQ) -> KlGrad {
     let n = q.num_inducing();
-    let linv = lower_inverse(q.l()); // L⁻¹, lower
-    let s_inv = matmul_tn(&linv, &linv); // L⁻ᵀ L⁻¹
-    let ds = (DMatrix::identity(n, n) - s_inv) * 0.5;
+    let ds = (DMatrix::identity(n, n) - q.s_inv()) * 0.5;
     // ∂KL/∂L = 2 (∂KL/∂S) L = L − L⁻ᵀ, whose lower triangle is L − diag(1/Lⱼⱼ).
     let mut dl = q.l().clone();
     for j in 0..n {
-        dl[(j, j)] -= linv[(j, j)];
+        dl[(j, j)] -= 1.0 / q.l()[(j, j)];
     }
     KlGrad {
         dm: q.m().clone(),

@@ -49,7 +49,7 @@ impl Parametrisation for MeanCholesky {
     fn natural_gradient(q: &VariationalQ, d_eta: &Coords) -> Result<Coords> {
         let l = q.l();
         let s = q.s();
-        let dm = &s * (&d_eta.matrix * q.m() * 2.0 + &d_eta.vector);
+        let dm = s * (&d_eta.matrix * q.m() * 2.0 + &d_eta.vector);
         let inner = matmul_tn(l, &matmul(&d_eta.matrix, l)) * 2.0; // 2 Lᵀ v₂ L, M×M
         let dl = matmul(l, &phi(&inner));
         Ok(Coords {

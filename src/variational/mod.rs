@@ -72,11 +72,21 @@ impl<T: Scalar> Coords<T> {
 /// The whitened variational distribution q(v) = N(m, L Lᵀ) in its canonical form (m, L).
 ///
 /// Invariants: `l` is M×M lower triangular with a positive diagonal; `m` has length M; all entries
-/// finite. Construct with [`VariationalQ::new`], which checks them.
-#[derive(Debug, Clone, PartialEq)]
+/// finite. Construct with [`VariationalQ::new`], which checks them. S and S⁻¹ are computed at
+/// most once per q, on first use, since an iteration needs each several times.
+#[derive(Debug, Clone)]
 pub struct VariationalQ {
     m: DVector<f64>,
     l: DMatrix<f64>,
+    s: std::sync::OnceLock<DMatrix<f64>>,
+    s_inv: std::sync::OnceLock<DMatrix<f64>>,
+}
+
+impl PartialEq for VariationalQ {
+    /// Equal when (m, L) are equal; the cached S and S⁻¹ follow from them.
+    fn eq(&self, other: &Self) -> bool {
+        self.m == other.m && self.l == other.l
+    }
 }
 
 impl VariationalQ {
@@ -117,6 +127,8 @@ impl VariationalQ {
         Ok(VariationalQ {
             m: c.vector,
             l: c.matrix,
+            s: Default::default(),
+            s_inv: Default::default(),
         })
     }
 
@@ -125,6 +137,8 @@ impl VariationalQ {
         VariationalQ {
             m: DVector::zeros(num_inducing),
             l: DMatrix::identity(num_inducing, num_inducing),
+            s: Default::default(),
+            s_inv: Default::default(),
         }
     }
 
@@ -144,8 +158,14 @@ impl VariationalQ {
     }
 
     /// S = L Lᵀ, M×M, exactly symmetric.
-    pub fn s(&self) -> DMatrix<f64> {
-        crate::linalg::outer_factor(&self.l)
+    pub fn s(&self) -> &DMatrix<f64> {
+        self.s.get_or_init(|| crate::linalg::outer_factor(&self.l))
+    }
+
+    /// S⁻¹ = L⁻ᵀ L⁻¹, M×M, exactly symmetric.
+    pub fn s_inv(&self) -> &DMatrix<f64> {
+        self.s_inv
+            .get_or_init(|| crate::linalg::spd_inverse_from_factor(&self.l))
     }
 
     /// M, the number of inducing points.

@@ -4,9 +4,7 @@
 
 use super::{chol_s_from_theta2, Coords, Parametrisation, VariationalQ};
 use crate::error::Result;
-use crate::linalg::{
-    solve_lower_in_place, solve_lower_transpose_in_place, spd_inverse_from_factor, Scalar,
-};
+use crate::linalg::{solve_lower_in_place, solve_lower_transpose_in_place, Scalar};
 use nalgebra::DMatrix;
 
 /// The natural parametrisation θ = (θ₁, θ₂) (θ₂ stored in full, symmetric).
@@ -30,12 +28,12 @@ impl Parametrisation for Natural {
         })
     }
 
-    /// θ₂ = −½ L⁻ᵀ L⁻¹, θ₁ = L⁻ᵀ L⁻¹ m: triangular solves, no second factorisation.
+    /// θ₂ = −½ S⁻¹ (q's cached L⁻ᵀ L⁻¹), θ₁ = L⁻ᵀ (L⁻¹ m) by triangular solves.
     fn from_q(q: &VariationalQ) -> Result<Coords> {
         let mut theta1 = DMatrix::from_column_slice(q.num_inducing(), 1, q.m().as_slice());
         solve_lower_in_place(q.l(), &mut theta1);
         solve_lower_transpose_in_place(q.l(), &mut theta1);
-        let theta2 = spd_inverse_from_factor(q.l()) * -0.5;
+        let theta2 = q.s_inv() * -0.5; // S⁻¹ shared with the KL gradient of this q
         Ok(Coords {
             vector: theta1.column(0).into_owned(),
             matrix: theta2,
