@@ -302,64 +302,39 @@ fn bad_csv_files_are_refused_with_their_location() {
     refused(&["fit", "--data", "tests/data/bad"], &["tests/data/bad"]);
 }
 
+/// `svgp fit` on a bad file with a likelihood and M = 3 is refused with every fragment.
+fn refused_fit(file: &str, likelihood: &str, fragments: &[&str]) {
+    let path = bad(file);
+    let mut all = vec![file];
+    all.extend_from_slice(fragments);
+    refused(
+        &[
+            "fit",
+            "--data",
+            &path,
+            "--likelihood",
+            likelihood,
+            "--inducing",
+            "3",
+        ],
+        &all,
+    );
+}
+
 #[test]
 fn targets_and_options_outside_their_domain_are_refused() {
-    let p = bad("label_outside.csv");
-    refused(
-        &[
-            "fit",
-            "--data",
-            &p,
-            "--likelihood",
-            "bernoulli",
-            "--inducing",
-            "3",
-        ],
-        &["label_outside.csv", "line 22, column 3", "0 or 1"],
+    refused_fit(
+        "label_outside.csv",
+        "bernoulli",
+        &["line 22, column 3", "0 or 1"],
     );
-    let p = bad("one_class.csv");
-    refused(
-        &[
-            "fit",
-            "--data",
-            &p,
-            "--likelihood",
-            "bernoulli",
-            "--inducing",
-            "3",
-        ],
-        &["one_class.csv", "column 3", "both classes"],
+    refused_fit("one_class.csv", "bernoulli", &["column 3", "both classes"]);
+    refused_fit(
+        "negative_count.csv",
+        "poisson",
+        &["line 22, column 2", "non-negative integers"],
     );
-    let p = bad("negative_count.csv");
-    refused(
-        &[
-            "fit",
-            "--data",
-            &p,
-            "--likelihood",
-            "poisson",
-            "--inducing",
-            "3",
-        ],
-        &[
-            "negative_count.csv",
-            "line 22, column 2",
-            "non-negative integers",
-        ],
-    );
-    let p = bad("fractional_count.csv");
-    refused(
-        &[
-            "fit",
-            "--data",
-            &p,
-            "--likelihood",
-            "poisson",
-            "--inducing",
-            "3",
-        ],
-        &["fractional_count.csv", "line 22, column 2"],
-    );
+    refused_fit("fractional_count.csv", "poisson", &["line 22, column 2"]);
     let p = bad("few_rows.csv");
     refused(&["fit", "--data", &p, "--inducing", "50"], &["--inducing"]);
     refused(
