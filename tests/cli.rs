@@ -452,7 +452,7 @@ fn bad_model_files_are_refused_naming_the_fault() {
 }
 
 /// `--plots DIR` writes the ELBO trace and the plot that applies: the 1-D fit for Snelson, the
-/// probability map for 2-D banana; each a real PNG (signature, and larger than a blank image
+/// probability map for 2-D banana, the calibration diagram for 8-D Pima; each a real PNG (signature, and larger than a blank image
 /// compresses to).
 #[test]
 fn plots_are_written_for_regression_and_classification() {
@@ -462,6 +462,11 @@ fn plots_are_written_for_regression_and_classification() {
             "datasets/banana_400.csv",
             vec!["--likelihood", "bernoulli"],
             "classification.png",
+        ),
+        (
+            "datasets/pima_diabetes.csv",
+            vec!["--likelihood", "bernoulli"],
+            "calibration.png",
         ),
     ] {
         let dir = scratch(&format!("plots-{plot}"));

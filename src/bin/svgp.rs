@@ -16,6 +16,9 @@ use svgp::optim::{IterReport, Observer, StopReason, Trace};
 use svgp::pipeline::{self, FitOptions, LikelihoodChoice, XiChoice};
 use svgp::plot;
 
+/// Probability bins of the calibration diagram.
+const CALIBRATION_BINS: usize = 10;
+
 #[derive(Parser)]
 #[command(
     name = "svgp",
@@ -118,7 +121,8 @@ struct FitArgs {
     #[arg(long, default_value_t = 0.1)]
     test_fraction: f64,
     /// Write plots here (PNG): the ELBO trace, and the fit (1-D), the class probabilities (2-D
-    /// classification) or predicted vs observed (regression with more inputs).
+    /// classification), a calibration diagram (classification with other input counts) or
+    /// predicted vs observed (regression with more inputs).
     #[arg(long)]
     plots: Option<PathBuf>,
     /// Save the trained model here (atomically).
@@ -234,7 +238,13 @@ fn fit(args: FitArgs) -> Result<(), Box<dyn std::error::Error>> {
                 &table.x,
                 &table.y,
             )?,
-            (true, _) => {}
+            (true, _) => plot::calibration(
+                dir.join("calibration.png"),
+                saved,
+                &table.x,
+                &table.y,
+                CALIBRATION_BINS,
+            )?,
         }
     }
     let seconds = start.elapsed().as_secs_f64();

@@ -1,10 +1,13 @@
-//! Plots (plotters): a 1-D fit, 2-D classification probabilities, ELBO traces, and predicted vs
-//! observed values. Each function writes PNG or SVG by the file extension; text is drawn with
-//! the bundled DejaVu Sans (assets/, its licence beside it), so no system font is needed.
+//! Plots (plotters): a 1-D fit, 2-D classification probabilities, ELBO traces, predicted vs
+//! observed values, and a calibration diagram for classification. Each function writes PNG or SVG
+//! by the file extension; text is drawn with the bundled DejaVu Sans (assets/, its licence beside
+//! it), so no system font is needed.
 
+mod calibration;
 mod elbo;
 mod fit;
 
+pub use calibration::calibration;
 pub use elbo::elbo_traces;
 pub use fit::{classification_2d, fit_1d, predicted_vs_observed};
 
