@@ -22,7 +22,16 @@ pub struct StudentT {
     learn_df: bool,
     transform: Positive,
     rule: GaussHermite,
-    /// log Γ((ν+1)/2) − log Γ(ν/2) − ½ log(νπ) − log s, kept in step with the parameters.
+    /// s, ν and log Γ((ν+1)/2) − log Γ(ν/2) − ½ log(νπ) − log s, kept in step with the raw
+    /// parameters so that the per-node densities cost one log1p each.
+    derived: Derived,
+}
+
+/// Values derived from the raw parameters (see [`StudentT::set_params`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Derived {
+    s: f64,
+    nu: f64,
     log_norm: f64,
 }
 
@@ -44,16 +53,22 @@ impl StudentT {
             learn_df,
             transform,
             rule: GaussHermite::new(STUDENT_T_QUADRATURE_ORDER)?,
-            log_norm: 0.0,
+            derived: Derived {
+                s: f64::NAN,
+                nu: f64::NAN,
+                log_norm: f64::NAN,
+            },
         };
-        lik.update_log_norm();
+        lik.update_derived();
         Ok(lik)
     }
 
-    fn update_log_norm(&mut self) {
-        let (s, nu) = (self.scale(), self.df());
-        self.log_norm =
+    fn update_derived(&mut self) {
+        let s = self.transform.forward(self.raw_scale);
+        let nu = self.transform.forward(self.raw_df);
+        let log_norm =
             ln_gamma(0.5 * (nu + 1.0)) - ln_gamma(0.5 * nu) - 0.5 * (nu * PI).ln() - s.ln();
+        self.derived = Derived { s, nu, log_norm };
     }
 
     /// The same likelihood with ν trained (`true`) or fixed.
@@ -73,12 +88,12 @@ impl StudentT {
 
     /// The scale s.
     pub fn scale(&self) -> f64 {
-        self.transform.forward(self.raw_scale)
+        self.derived.s
     }
 
     /// The degrees of freedom ν.
     pub fn df(&self) -> f64 {
-        self.transform.forward(self.raw_df)
+        self.derived.nu
     }
 }
 
@@ -118,20 +133,16 @@ impl Likelihood for StudentT {
         if self.learn_df {
             self.raw_df = params[1];
         }
-        self.update_log_norm();
+        self.update_derived();
         Ok(())
     }
 
     /// With a = ν s² + r²: d1 = (ν+1) r/a, d2 = (ν+1)(r² − ν s²)/a².
     fn log_prob_derivatives(&self, y: f64, f: f64) -> LogProb {
-        let (s, nu) = (self.scale(), self.df());
+        let Derived { s, nu, log_norm } = self.derived;
         let r = y - f;
         let a = nu * s * s + r * r;
-        let value = ln_gamma(0.5 * (nu + 1.0))
-            - ln_gamma(0.5 * nu)
-            - 0.5 * (nu * PI).ln()
-            - s.ln()
-            - 0.5 * (nu + 1.0) * (r * r / (nu * s * s)).ln_1p();
+        let value = log_norm - 0.5 * (nu + 1.0) * (r * r / (nu * s * s)).ln_1p();
         LogProb {
             value,
             d1: (nu + 1.0) * r / a,
