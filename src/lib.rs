@@ -13,5 +13,6 @@ pub mod model;
 pub mod optim;
 pub mod pipeline;
 pub mod plot;
+pub mod reproduce;
 pub mod transform;
 pub mod variational;

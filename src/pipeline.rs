@@ -12,7 +12,8 @@ use crate::model::file::SavedModel;
 use crate::model::inducing::InducingInit;
 use crate::model::{Metrics, Svgp};
 use crate::optim::{
-    AdamConfig, BatchPlan, NatGrad, Observer, QTraining, Schedule, StopReason, StopRules, Trainer,
+    AdamConfig, BatchPlan, InvalidStepPolicy, NatGrad, Observer, QTraining, Schedule, StopReason,
+    StopRules, Trainer,
 };
 use crate::transform::Positive;
 use crate::variational::{Expectation, MeanCholesky, Natural};
@@ -41,7 +42,12 @@ impl LikelihoodChoice {
         )
     }
 
-    fn build(self) -> Result<Box<dyn Likelihood>> {
+    /// The likelihood with its initial parameters (Gaussian σₙ² = 0.1; Student-t scale 0.3,
+    /// ν = 3 fixed; probit; exp link).
+    ///
+    /// # Errors
+    /// None in practice (the constants are valid); typed as the constructors are.
+    pub fn build(self) -> Result<Box<dyn Likelihood>> {
         Ok(match self {
             LikelihoodChoice::Gaussian => Box::new(Gaussian::new(0.1)?),
             LikelihoodChoice::Bernoulli => Box::new(Bernoulli::new(BinaryLink::Probit)),
@@ -60,6 +66,46 @@ pub enum XiChoice {
     Expectation,
     /// (m, L).
     MeanCholesky,
+}
+
+impl XiChoice {
+    /// The natural-gradient step rule in this parametrisation, with `policy` for steps that
+    /// leave S not positive definite (the command line uses the default: halve up to 10 times).
+    pub fn step_rule(self, policy: InvalidStepPolicy) -> Box<dyn crate::optim::QStep> {
+        match self {
+            XiChoice::Natural => Box::new(NatGrad::<Natural>::new(policy)),
+            XiChoice::Expectation => Box::new(NatGrad::<Expectation>::new(policy)),
+            XiChoice::MeanCholesky => Box::new(NatGrad::<MeanCholesky>::new(policy)),
+        }
+    }
+
+    /// The symbol used in reports: θ, η or (m, L).
+    pub fn symbol(self) -> &'static str {
+        match self {
+            XiChoice::Natural => "θ",
+            XiChoice::Expectation => "η",
+            XiChoice::MeanCholesky => "(m, L)",
+        }
+    }
+}
+
+/// The kernel `fit` starts from: `family` with ARD over `d` inputs, variance 1 and every
+/// lengthscale 1 (suited to standardised inputs), positive through the default softplus.
+///
+/// # Errors
+/// As [`KernelSpec::build`].
+pub fn initial_kernel(family: KernelFamily, d: usize) -> Result<Box<dyn Kernel>> {
+    let mut params = vec![Positive::default().inverse("variance", 1.0)?];
+    params.extend(std::iter::repeat_n(
+        Positive::default().inverse("lengthscale", 1.0)?,
+        d,
+    ));
+    KernelSpec::Stationary {
+        family,
+        params,
+        floor: Positive::default().floor,
+    }
+    .build()
 }
 
 /// Everything `fit` needs besides the data. `Default` gives the command line's defaults.
@@ -204,18 +250,7 @@ pub fn fit(
         .as_ref()
         .map_or(y_raw.clone(), |s| s.transform_vector(&y_raw));
 
-    let d = x.ncols();
-    let mut params = vec![Positive::default().inverse("variance", 1.0)?];
-    params.extend(std::iter::repeat_n(
-        Positive::default().inverse("lengthscale", 1.0)?,
-        d,
-    ));
-    let kernel: Box<dyn Kernel> = KernelSpec::Stationary {
-        family: o.kernel,
-        params,
-        floor: Positive::default().floor,
-    }
-    .build()?;
+    let kernel = initial_kernel(o.kernel, x.ncols())?;
     let z = InducingInit::default().choose(&x, o.num_inducing, o.seed)?;
     let model = Svgp::new(kernel, likelihood, z)?;
 
@@ -225,11 +260,7 @@ pub fn fit(
         None => Schedule::default_for(model.likelihood(), full_batch),
     };
     schedule.check()?;
-    let step: Box<dyn crate::optim::QStep> = match o.xi {
-        XiChoice::Natural => Box::new(NatGrad::<Natural>::default()),
-        XiChoice::Expectation => Box::new(NatGrad::<Expectation>::default()),
-        XiChoice::MeanCholesky => Box::new(NatGrad::<MeanCholesky>::default()),
-    };
+    let step = o.xi.step_rule(InvalidStepPolicy::default());
     let adam = AdamConfig {
         learning_rate: o.adam_learning_rate,
         ..AdamConfig::default()

@@ -1,0 +1,211 @@
+//! Parts (b) and (c): training runs that record the full-data ELBO at checkpoints, for Adam alone
+//! and for natural gradients in θ, η and (m, L) with Adam on the hyperparameters.
+
+use super::sets::Split;
+use crate::error::Result;
+use crate::kernel::KernelFamily;
+use crate::model::inducing::InducingInit;
+use crate::model::{Metrics, Svgp};
+use crate::optim::{
+    AdamConfig, BatchPlan, InvalidStepPolicy, IterReport, Observer, QTraining, Schedule, StopRules,
+    Trainer,
+};
+use crate::pipeline::{initial_kernel, LikelihoodChoice, XiChoice};
+use std::time::Duration;
+
+/// Adam's learning rate for the hyperparameters and Z (and for q in Adam-only runs): the
+/// command line's default.
+pub(super) const ADAM_LEARNING_RATE: f64 = 0.01;
+
+/// A training problem: data, likelihood and sizes.
+#[derive(Debug, Clone)]
+pub(super) struct Case {
+    /// Short name, used in file names.
+    pub key: &'static str,
+    /// Description for the report.
+    pub title: String,
+    /// The data.
+    pub split: Split,
+    /// The likelihood, with the command line's initial parameters.
+    pub likelihood: LikelihoodChoice,
+    /// Inducing inputs M.
+    pub m: usize,
+    /// Minibatch size B.
+    pub b: usize,
+    /// Iteration budget.
+    pub iterations: u64,
+    /// Evenly spaced checkpoints at which the full-data ELBO is recorded, besides each of the
+    /// first ten iterations (for the log-axis figures); 0 records nothing but the end.
+    pub checkpoints: u64,
+}
+
+/// How q(v) is trained in a run.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(super) enum Method {
+    /// Adam on m and L as well as on the hyperparameters.
+    Adam,
+    /// Natural steps in ξ with a schedule, Adam on the hyperparameters.
+    NatGrad {
+        /// The parametrisation.
+        xi: XiChoice,
+        /// `None`: the default schedule of the likelihood; `Some(γ)`: constant γ.
+        gamma: Option<f64>,
+        /// Whether a step must not lower the minibatch ELBO (the crate's default) or only
+        /// keep S positive definite (the paper's plain algorithm).
+        ascent_check: bool,
+    },
+}
+
+impl Method {
+    /// The label used in tables and legends.
+    pub fn label(&self) -> String {
+        match self {
+            Method::Adam => "Adam alone".to_string(),
+            Method::NatGrad { xi, .. } => format!("natgrad {} + Adam", xi.symbol()),
+        }
+    }
+}
+
+/// What one run did.
+#[derive(Debug, Clone)]
+pub(super) struct Run {
+    /// The method.
+    pub method: Method,
+    /// Full-data ELBO at the case's checkpoints (each report's `halvings` sums those since the previous
+    /// checkpoint; `elapsed` is zero so that reports are reproducible).
+    pub checkpoints: Vec<IterReport>,
+    /// Iterations completed.
+    pub completed: u64,
+    /// Iterations whose natural step was shortened.
+    pub shortened: u64,
+    /// Why the run ended early, if it did.
+    pub failure: Option<String>,
+    /// Full-data ELBO of the final model.
+    pub final_elbo: f64,
+    /// Test metrics of the final model (`None` without test rows).
+    pub test: Option<Metrics>,
+}
+
+impl Run {
+    /// The first checkpoint iteration whose ELBO is at least `target`.
+    pub fn iterations_to(&self, target: f64) -> Option<u64> {
+        self.checkpoints
+            .iter()
+            .find(|r| r.elbo >= target)
+            .map(|r| r.iteration)
+    }
+}
+
+/// Records the full-data ELBO at the checkpoints of a run of `total` iterations.
+struct FullElbo<'a> {
+    split: &'a Split,
+    total: u64,
+    every: Option<u64>,
+    points: Vec<IterReport>,
+    halvings: u32,
+    shortened: u64,
+}
+
+impl FullElbo<'_> {
+    fn is_checkpoint(&self, t: u64) -> bool {
+        self.every
+            .is_some_and(|every| t <= 10 || t == self.total || t.is_multiple_of(every))
+    }
+}
+
+impl Observer for FullElbo<'_> {
+    fn on_iter(&mut self, model: &Svgp, report: &IterReport) -> Result<()> {
+        self.halvings += report.halvings;
+        self.shortened += u64::from(report.halvings > 0);
+        if self.is_checkpoint(report.iteration) {
+            self.points.push(IterReport {
+                iteration: report.iteration,
+                elbo: model.elbo(&self.split.x, &self.split.y, 1.0)?,
+                gamma: report.gamma,
+                halvings: std::mem::take(&mut self.halvings),
+                elapsed: Duration::ZERO,
+            });
+        }
+        Ok(())
+    }
+}
+
+/// Trains `case` by `method` from SE-ARD (variance 1, lengthscales 1), the likelihood's initial
+/// parameters, q = N(0, I) and k-means++ inducing inputs, with batches and Z seeded by `seed`.
+/// A run that fails part-way (a step that cannot be made valid, a non-finite value) is
+/// reported with its failure and the last good model, not returned as an error.
+///
+/// # Errors
+/// Errors before training starts (inducing inputs, model construction) and in evaluating the
+/// final model.
+pub(super) fn train(case: &Case, method: Method, seed: u64) -> Result<Run> {
+    let (x, y) = (&case.split.x, &case.split.y);
+    let z = InducingInit::default().choose(x, case.m, seed)?;
+    let model = Svgp::new(
+        initial_kernel(KernelFamily::SquaredExponential, x.ncols())?,
+        case.likelihood.build()?,
+        z,
+    )?;
+    let full_batch = case.b >= x.nrows();
+    let (q_training, ascent_check) = match method {
+        Method::Adam => (QTraining::Adam, true),
+        Method::NatGrad {
+            xi,
+            gamma,
+            ascent_check,
+        } => {
+            let schedule = gamma.map_or_else(
+                || Schedule::default_for(model.likelihood(), full_batch),
+                Schedule::Constant,
+            );
+            let step = xi.step_rule(InvalidStepPolicy::default());
+            (QTraining::NatGrad { step, schedule }, ascent_check)
+        }
+    };
+    let adam = AdamConfig {
+        learning_rate: ADAM_LEARNING_RATE,
+        ..AdamConfig::default()
+    };
+    let mut trainer = Trainer::new(model, q_training, adam, true).with_ascent_check(ascent_check);
+    let mut observer = FullElbo {
+        split: &case.split,
+        total: case.iterations,
+        every: (case.checkpoints > 0).then(|| (case.iterations / case.checkpoints).max(1)),
+        points: Vec::new(),
+        halvings: 0,
+        shortened: 0,
+    };
+    let plan = BatchPlan::Seeded {
+        batch_size: case.b,
+        seed,
+    };
+    let outcome = trainer.run(
+        x,
+        y,
+        plan,
+        case.iterations,
+        StopRules::default(),
+        &mut [&mut observer],
+    );
+    let failure = outcome
+        .err()
+        .map(|e| format!("stopped at iteration {}: {e}", trainer.iteration() + 1));
+    let test = if case.split.x_test.nrows() > 0 {
+        Some(
+            trainer
+                .model
+                .evaluate(&case.split.x_test, &case.split.y_test)?,
+        )
+    } else {
+        None
+    };
+    Ok(Run {
+        method,
+        checkpoints: observer.points,
+        completed: trainer.iteration(),
+        shortened: observer.shortened,
+        failure,
+        final_elbo: trainer.model.elbo(x, y, 1.0)?,
+        test,
+    })
+}

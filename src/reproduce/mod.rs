@@ -1,0 +1,278 @@
+//! `svgp reproduce`: regenerates the evidence of Salimbeni, Eleftheriadis & Hensman (2018) on the
+//! shipped datasets and writes `DIR/REPORT.md` with its figures:
+//! (a) one-step exactness against the SGPR bound on every shipped regression set,
+//! (b) full-data ELBO against iterations for Adam alone and natural gradients in θ, η and (m, L)
+//!     on a Gaussian, a Student-t, a Bernoulli and a Poisson case, with iterations to a target,
+//! (c) stability over a γ grid for each parametrisation,
+//! (d) the paper's findings beside these numbers.
+//!
+//! Every random choice is seeded and no wall-clock time enters the report, so two runs with the
+//! same seed (and thread count) write the same REPORT.md.
+
+mod curves;
+mod exactness;
+mod report;
+mod sets;
+
+use crate::error::{Result, SvgpError};
+use crate::pipeline::{LikelihoodChoice, XiChoice};
+use curves::{Case, Method, Run};
+use exactness::ExactRow;
+use std::path::PathBuf;
+
+/// What `reproduce` runs and where it writes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReproduceOptions {
+    /// Output directory (created if missing): REPORT.md and the PNG figures.
+    pub out_dir: PathBuf,
+    /// Where the shipped CSV sets are (the repository's `datasets/`).
+    pub datasets_dir: PathBuf,
+    /// Small budgets (well under a minute, run in CI) instead of the full ones (minutes).
+    pub quick: bool,
+    /// Seed of every subsample, split, k-means++ start and batch order.
+    pub seed: u64,
+}
+
+/// What `reproduce` wrote and its headline numbers.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReproduceSummary {
+    /// The report file.
+    pub report: PathBuf,
+    /// The figures written beside it.
+    pub figures: Vec<PathBuf>,
+    /// The largest relative gap between the SVGP ELBO after one γ = 1 step in θ and the SGPR
+    /// bound, over the regression sets.
+    pub worst_exactness_gap: f64,
+}
+
+/// Sizes of the runs.
+#[derive(Debug, Clone, Copy)]
+struct Budget {
+    /// Rows per regression set in the exactness check, and its M.
+    exact_rows: usize,
+    exact_m: usize,
+    /// Row caps of the four curve cases (Gaussian, Student-t, Bernoulli, Poisson), M, B and
+    /// iterations.
+    case_rows: [usize; 4],
+    case_m: usize,
+    case_b: usize,
+    case_iterations: u64,
+    /// Evenly spaced full-data ELBO checkpoints of those runs.
+    case_checkpoints: u64,
+    /// Constant step sizes of the stability grid and its iteration budget.
+    gammas: &'static [f64],
+    stability_iterations: u64,
+}
+
+const FULL: Budget = Budget {
+    exact_rows: 2000,
+    exact_m: 100,
+    case_rows: [10_000, 1030, 5300, 2000],
+    case_m: 100,
+    case_b: 256,
+    case_iterations: 2000,
+    case_checkpoints: 50,
+    gammas: &[1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0],
+    stability_iterations: 300,
+};
+
+const QUICK: Budget = Budget {
+    exact_rows: 2000,
+    exact_m: 100,
+    case_rows: [1000, 300, 1000, 500],
+    case_m: 30,
+    case_b: 128,
+    case_iterations: 100,
+    case_checkpoints: 15,
+    gammas: &[1e-3, 1e-2, 0.1, 1.0],
+    stability_iterations: 25,
+};
+
+/// Results of part (b) for one case.
+struct CaseResult {
+    case: Case,
+    runs: Vec<Run>,
+    figure: String,
+}
+
+/// Results of part (c) for one case: one run per (ascent check, ξ, γ), in that nesting.
+struct StabilityResult {
+    title: String,
+    gammas: &'static [f64],
+    rows: Vec<(bool, XiChoice, Vec<Run>)>,
+}
+
+/// Runs the reproduction and writes `opts.out_dir/REPORT.md` and its figures; `progress` is
+/// told each stage as it starts.
+///
+/// # Errors
+/// A missing or malformed dataset (naming the file), an unwritable output directory, a plot
+/// error; a failing training run is reported in the tables, not returned.
+pub fn reproduce(
+    opts: &ReproduceOptions,
+    progress: &mut dyn FnMut(&str),
+) -> Result<ReproduceSummary> {
+    let budget = if opts.quick { QUICK } else { FULL };
+    std::fs::create_dir_all(&opts.out_dir).map_err(|e| SvgpError::Io {
+        path: opts.out_dir.display().to_string(),
+        reason: e.to_string(),
+    })?;
+
+    progress("(a) one-step exactness on the regression sets");
+    let mut exact = Vec::new();
+    for name in sets::REGRESSION_SETS {
+        let split = sets::load(
+            &opts.datasets_dir,
+            name,
+            budget.exact_rows,
+            0.0,
+            true,
+            opts.seed,
+        )?;
+        exact.push(exactness::check(name, &split, budget.exact_m, opts.seed)?);
+    }
+
+    let mut figures = Vec::new();
+    let mut curves = Vec::new();
+    for case in cases(opts, &budget)? {
+        progress(&format!("(b) ELBO against iterations: {}", case.title));
+        let mut runs = vec![curves::train(&case, Method::Adam, opts.seed)?];
+        for xi in exactness::XIS {
+            let method = Method::NatGrad {
+                xi,
+                gamma: None,
+                ascent_check: true,
+            };
+            runs.push(curves::train(&case, method, opts.seed)?);
+        }
+        let figure = format!("elbo_{}.png", case.key);
+        let labelled: Vec<(String, &[crate::optim::IterReport])> = runs
+            .iter()
+            .map(|r| (r.method.label(), r.checkpoints.as_slice()))
+            .collect();
+        let borrowed: Vec<(&str, &[crate::optim::IterReport])> =
+            labelled.iter().map(|(l, c)| (l.as_str(), *c)).collect();
+        let path = opts.out_dir.join(&figure);
+        crate::plot::elbo_traces(&path, &borrowed, true)?;
+        figures.push(path);
+        curves.push(CaseResult { case, runs, figure });
+    }
+
+    let mut stability = Vec::new();
+    for result in curves
+        .iter()
+        .filter(|r| matches!(r.case.key, "bernoulli" | "student_t"))
+    {
+        progress(&format!("(c) stability over γ: {}", result.case.title));
+        stability.push(stability_grid(&result.case, &budget, opts.seed)?);
+    }
+
+    let text = report::render(opts, &exact, &curves, &stability);
+    let report_path = opts.out_dir.join("REPORT.md");
+    crate::model::file::write_atomically(&report_path, |f| {
+        std::io::Write::write_all(f, text.as_bytes())
+    })?;
+    Ok(ReproduceSummary {
+        report: report_path,
+        figures,
+        worst_exactness_gap: worst_gap(&exact),
+    })
+}
+
+/// The largest θ-step gap over the exactness rows (infinite if a θ step was refused).
+fn worst_gap(rows: &[ExactRow]) -> f64 {
+    rows.iter()
+        .map(|r| r.relative_gap(0).unwrap_or(f64::INFINITY))
+        .fold(0.0, f64::max)
+}
+
+/// The four cases of part (b).
+fn cases(opts: &ReproduceOptions, budget: &Budget) -> Result<Vec<Case>> {
+    let dir = &opts.datasets_dir;
+    let [rows_gauss, rows_t, rows_bern, rows_pois] = budget.case_rows;
+    let make = |key, title: String, split, likelihood, m: usize| Case {
+        key,
+        title,
+        split,
+        likelihood,
+        m,
+        b: budget.case_b,
+        iterations: budget.case_iterations,
+        checkpoints: budget.case_checkpoints,
+    };
+    let m = budget.case_m;
+    let describe = |what: &str, split: &sets::Split| {
+        format!(
+            "{what} (N = {} training / {} test rows, D = {})",
+            split.x.nrows(),
+            split.x_test.nrows(),
+            split.x.ncols()
+        )
+    };
+    let gauss = sets::load(dir, "kin40k", rows_gauss, 0.1, true, opts.seed)?;
+    let student = sets::load(dir, "concrete", rows_t, 0.1, true, opts.seed)?;
+    let banana = sets::load(dir, "banana_5300", rows_bern, 0.1, false, opts.seed)?;
+    let counts = sets::synthetic_counts(rows_pois, opts.seed);
+    Ok(vec![
+        make(
+            "gaussian",
+            describe("Gaussian likelihood, kin40k", &gauss),
+            gauss,
+            LikelihoodChoice::Gaussian,
+            m,
+        ),
+        make(
+            "student_t",
+            describe("Student-t likelihood (ν = 3), concrete", &student),
+            student,
+            LikelihoodChoice::StudentT,
+            m,
+        ),
+        make(
+            "bernoulli",
+            describe("Bernoulli likelihood (probit), banana_5300", &banana),
+            banana,
+            LikelihoodChoice::Bernoulli,
+            m,
+        ),
+        make(
+            "poisson",
+            describe(
+                "Poisson likelihood (exp link), synthetic counts y ~ Poisson(exp(1 + sin 2x))",
+                &counts,
+            ),
+            counts,
+            LikelihoodChoice::Poisson,
+            m.min(50),
+        ),
+    ])
+}
+
+/// Part (c) on one case: constant γ over the grid, each ξ, without and with the ascent check.
+fn stability_grid(case: &Case, budget: &Budget, seed: u64) -> Result<StabilityResult> {
+    let short = Case {
+        iterations: budget.stability_iterations,
+        checkpoints: 0,
+        ..case.clone()
+    };
+    let mut rows = Vec::new();
+    for ascent_check in [false, true] {
+        for xi in exactness::XIS {
+            let mut runs = Vec::new();
+            for &gamma in budget.gammas {
+                let method = Method::NatGrad {
+                    xi,
+                    gamma: Some(gamma),
+                    ascent_check,
+                };
+                runs.push(curves::train(&short, method, seed)?);
+            }
+            rows.push((ascent_check, xi, runs));
+        }
+    }
+    Ok(StabilityResult {
+        title: case.title.clone(),
+        gammas: budget.gammas,
+        rows,
+    })
+}

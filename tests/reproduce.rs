@@ -1,0 +1,99 @@
+//! `reproduce --quick` (issue 6): runs end to end on the shipped datasets, its exactness table is
+//! within 1e-8 (rounding is ~1e-14, so 1e-8 has six orders of margin and would still catch a
+//! wrong step, whose gap is ≥ 1e-3), and two runs with the same seed write the same REPORT.md.
+
+use std::path::PathBuf;
+use svgp::reproduce::{reproduce, ReproduceOptions};
+
+fn options(tag: &str) -> ReproduceOptions {
+    let out_dir = std::env::temp_dir().join(format!("svgp-reproduce-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&out_dir);
+    ReproduceOptions {
+        out_dir,
+        datasets_dir: PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("datasets"),
+        quick: true,
+        seed: 0,
+    }
+}
+
+#[test]
+fn quick_reproduction_is_exact_complete_and_repeatable() {
+    let (first_opts, second_opts) = (options("a"), options("b"));
+    let first = reproduce(&first_opts, &mut |_| {}).unwrap();
+    let second = reproduce(&second_opts, &mut |_| {}).unwrap();
+
+    assert!(
+        first.worst_exactness_gap <= 1e-8,
+        "one θ step vs the SGPR bound: {:e}",
+        first.worst_exactness_gap
+    );
+    let text = std::fs::read_to_string(&first.report).unwrap();
+    assert_eq!(
+        text,
+        std::fs::read_to_string(&second.report).unwrap(),
+        "two runs with seed 0 wrote different reports"
+    );
+
+    for heading in [
+        "## (a) One natural step",
+        "## (b) ELBO against iterations",
+        "## (c) Stability",
+        "## (d) Beside the paper",
+    ] {
+        assert!(text.contains(heading), "missing section {heading}");
+    }
+    // Every regression set has an exactness row, every case its table row per method.
+    for set in [
+        "snelson1d",
+        "yacht",
+        "energy",
+        "concrete",
+        "naval",
+        "kin40k",
+        "protein",
+    ] {
+        assert!(
+            text.contains(&format!("| {set} |")),
+            "no exactness row for {set}"
+        );
+    }
+    for method in [
+        "Adam alone",
+        "natgrad θ + Adam",
+        "natgrad η + Adam",
+        "natgrad (m, L) + Adam",
+    ] {
+        assert_eq!(
+            text.matches(&format!("| {method} |")).count(),
+            4,
+            "{method}: one row per likelihood case"
+        );
+    }
+    // The figures exist, are PNGs, and are not blank.
+    assert_eq!(first.figures.len(), 4);
+    for figure in &first.figures {
+        let bytes = std::fs::read(figure).unwrap();
+        assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n", "{}", figure.display());
+        assert!(
+            bytes.len() > 20_000,
+            "{}: {} bytes",
+            figure.display(),
+            bytes.len()
+        );
+        let name = figure.file_name().unwrap().to_str().unwrap();
+        assert!(text.contains(&format!("]({name})")), "{name} not linked");
+    }
+    let _ = std::fs::remove_dir_all(&first_opts.out_dir);
+    let _ = std::fs::remove_dir_all(&second_opts.out_dir);
+}
+
+/// A missing datasets directory is an error naming the file, not a panic, and writes no report.
+#[test]
+fn missing_datasets_are_reported_by_file() {
+    let mut opts = options("missing");
+    opts.datasets_dir = PathBuf::from("/nonexistent/datasets");
+    let err = reproduce(&opts, &mut |_| {}).unwrap_err().to_string();
+    assert!(err.contains("/nonexistent/datasets/snelson1d.csv"), "{err}");
+    assert!(!opts.out_dir.join("REPORT.md").exists());
+    let _ = std::fs::remove_dir_all(&opts.out_dir);
+}
