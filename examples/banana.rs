@@ -13,7 +13,9 @@ use svgp::kernel::SquaredExponential;
 use svgp::likelihood::{Bernoulli, BinaryLink};
 use svgp::model::inducing::InducingInit;
 use svgp::model::Svgp;
-use svgp::optim::{AdamConfig, BatchPlan, NatGrad, QTraining, Schedule, StopRules, Trace, Trainer};
+use svgp::optim::{
+    AdamConfig, BatchPlan, ElboCheckpoints, NatGrad, QTraining, Schedule, StopRules, Trainer,
+};
 use svgp::variational::Natural;
 
 fn main() -> Result<(), Box<dyn Error>> {
@@ -59,22 +61,18 @@ fn main() -> Result<(), Box<dyn Error>> {
             schedule,
         };
         let mut nat = Trainer::new(base.clone(), q_training, adam, true);
-        let mut trace = Trace::default();
-        let mut reached = None;
-        for block in 1..=100u64 {
-            nat.run(
-                &xtr,
-                &ytr,
-                plan(),
-                10,
-                StopRules::default(),
-                &mut [&mut trace],
-            )?;
-            if reached.is_none() && nat.model.elbo(&xtr, &ytr, 1.0)? >= target {
-                reached = Some(block * 10);
-            }
-        }
-        let shortened = trace.reports.iter().filter(|r| r.halvings > 0).count();
+        // One continuous run, the full-data ELBO checked every 10 iterations.
+        let mut checkpoints = ElboCheckpoints::new(&xtr, &ytr, 0, 10, 1000);
+        nat.run(
+            &xtr,
+            &ytr,
+            plan(),
+            1000,
+            StopRules::default(),
+            &mut [&mut checkpoints],
+        )?;
+        let reached = checkpoints.first_at_least(target);
+        let shortened = checkpoints.shortened;
         let (m_nat, m_adam) = (
             nat.model.evaluate(&xte, &yte)?,
             adam_only.model.evaluate(&xte, &yte)?,

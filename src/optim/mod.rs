@@ -11,6 +11,6 @@ mod trainer;
 pub use adam::{Adam, AdamConfig, AdamState};
 pub use batch::{BatchPlan, Batches};
 pub use natgrad::{InvalidStepPolicy, NatGrad, NatGradStep};
-pub use observer::{Every, Observer, Trace};
+pub use observer::{first_reaching, ElboCheckpoints, Every, Observer, Trace};
 pub use schedule::{Schedule, DEFAULT_RAMP_STEPS};
 pub use trainer::{IterReport, QStep, QTraining, RunSummary, StopReason, StopRules, Trainer};

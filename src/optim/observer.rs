@@ -4,6 +4,8 @@
 use super::trainer::{IterReport, StopReason};
 use crate::error::Result;
 use crate::model::Svgp;
+use nalgebra::{DMatrix, DVector};
+use std::time::Duration;
 
 /// Receives training events; any error stops training and is returned by the trainer.
 pub trait Observer {
@@ -76,4 +78,75 @@ impl<O: Observer> Observer for Every<O> {
     fn on_finish(&mut self, model: &Svgp, reason: StopReason) -> Result<()> {
         self.inner.on_finish(model, reason)
     }
+}
+
+/// Records the full-data ELBO (scale 1) on (`x`: N×D, `y`: N) at checkpoints of a run of
+/// `total` iterations: each of the first `first` iterations, every `every`-th, and the last.
+/// Each recorded report carries the halvings since the previous checkpoint and a zero
+/// `elapsed`, so a seeded run records the same values every time.
+#[derive(Debug, Clone)]
+pub struct ElboCheckpoints<'a> {
+    x: &'a DMatrix<f64>,
+    y: &'a DVector<f64>,
+    first: u64,
+    every: u64,
+    total: u64,
+    halvings: u32,
+    /// The checkpoints recorded so far, in order.
+    pub points: Vec<IterReport>,
+    /// Iterations so far whose natural step was shortened.
+    pub shortened: u64,
+}
+
+impl<'a> ElboCheckpoints<'a> {
+    /// Checkpoints at t ≤ `first`, at multiples of `every` (≥ 1) and at t = `total`.
+    pub fn new(
+        x: &'a DMatrix<f64>,
+        y: &'a DVector<f64>,
+        first: u64,
+        every: u64,
+        total: u64,
+    ) -> Self {
+        ElboCheckpoints {
+            x,
+            y,
+            first,
+            every: every.max(1),
+            total,
+            halvings: 0,
+            points: Vec::new(),
+            shortened: 0,
+        }
+    }
+
+    /// The first checkpoint iteration whose full-data ELBO is at least `target`.
+    pub fn first_at_least(&self, target: f64) -> Option<u64> {
+        first_reaching(&self.points, target)
+    }
+}
+
+impl Observer for ElboCheckpoints<'_> {
+    fn on_iter(&mut self, model: &Svgp, report: &IterReport) -> Result<()> {
+        let t = report.iteration;
+        self.halvings += report.halvings;
+        self.shortened += u64::from(report.halvings > 0);
+        if t <= self.first || t == self.total || t.is_multiple_of(self.every) {
+            self.points.push(IterReport {
+                iteration: t,
+                elbo: model.elbo(self.x, self.y, 1.0)?,
+                gamma: report.gamma,
+                halvings: std::mem::take(&mut self.halvings),
+                elapsed: Duration::ZERO,
+            });
+        }
+        Ok(())
+    }
+}
+
+/// The iteration of the first report (in order) whose ELBO is at least `target`.
+pub fn first_reaching(reports: &[IterReport], target: f64) -> Option<u64> {
+    reports
+        .iter()
+        .find(|r| r.elbo >= target)
+        .map(|r| r.iteration)
 }

@@ -7,11 +7,10 @@ use crate::kernel::KernelFamily;
 use crate::model::inducing::InducingInit;
 use crate::model::{Metrics, Svgp};
 use crate::optim::{
-    AdamConfig, BatchPlan, InvalidStepPolicy, IterReport, Observer, QTraining, Schedule, StopRules,
-    Trainer,
+    first_reaching, AdamConfig, BatchPlan, ElboCheckpoints, InvalidStepPolicy, IterReport,
+    QTraining, Schedule, StopRules, Trainer,
 };
 use crate::pipeline::{initial_kernel, LikelihoodChoice, XiChoice};
-use std::time::Duration;
 
 /// Adam's learning rate for the hyperparameters and Z (and for q in Adam-only runs): the
 /// command line's default.
@@ -35,7 +34,7 @@ pub(super) struct Case {
     /// Iteration budget.
     pub iterations: u64,
     /// Evenly spaced checkpoints at which the full-data ELBO is recorded, besides each of the
-    /// first ten iterations (for the log-axis figures); 0 records nothing but the end.
+    /// first ten iterations (for the log-axis figures); 0 records only the last iteration.
     pub checkpoints: u64,
 }
 
@@ -89,44 +88,7 @@ pub(super) struct Run {
 impl Run {
     /// The first checkpoint iteration whose ELBO is at least `target`.
     pub fn iterations_to(&self, target: f64) -> Option<u64> {
-        self.checkpoints
-            .iter()
-            .find(|r| r.elbo >= target)
-            .map(|r| r.iteration)
-    }
-}
-
-/// Records the full-data ELBO at the checkpoints of a run of `total` iterations.
-struct FullElbo<'a> {
-    split: &'a Split,
-    total: u64,
-    every: Option<u64>,
-    points: Vec<IterReport>,
-    halvings: u32,
-    shortened: u64,
-}
-
-impl FullElbo<'_> {
-    fn is_checkpoint(&self, t: u64) -> bool {
-        self.every
-            .is_some_and(|every| t <= 10 || t == self.total || t.is_multiple_of(every))
-    }
-}
-
-impl Observer for FullElbo<'_> {
-    fn on_iter(&mut self, model: &Svgp, report: &IterReport) -> Result<()> {
-        self.halvings += report.halvings;
-        self.shortened += u64::from(report.halvings > 0);
-        if self.is_checkpoint(report.iteration) {
-            self.points.push(IterReport {
-                iteration: report.iteration,
-                elbo: model.elbo(&self.split.x, &self.split.y, 1.0)?,
-                gamma: report.gamma,
-                halvings: std::mem::take(&mut self.halvings),
-                elapsed: Duration::ZERO,
-            });
-        }
-        Ok(())
+        first_reaching(&self.checkpoints, target)
     }
 }
 
@@ -167,14 +129,12 @@ pub(super) fn train(case: &Case, method: Method, seed: u64) -> Result<Run> {
         ..AdamConfig::default()
     };
     let mut trainer = Trainer::new(model, q_training, adam, true).with_ascent_check(ascent_check);
-    let mut observer = FullElbo {
-        split: &case.split,
-        total: case.iterations,
-        every: (case.checkpoints > 0).then(|| (case.iterations / case.checkpoints).max(1)),
-        points: Vec::new(),
-        halvings: 0,
-        shortened: 0,
+    // No checkpoints: only the last iteration is recorded.
+    let (first, every) = match case.checkpoints {
+        0 => (0, case.iterations.max(1)),
+        n => (10, (case.iterations / n).max(1)),
     };
+    let mut observer = ElboCheckpoints::new(x, y, first, every, case.iterations);
     let plan = BatchPlan::Seeded {
         batch_size: case.b,
         seed,

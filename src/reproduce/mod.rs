@@ -72,8 +72,8 @@ const FULL: Budget = Budget {
     case_b: 256,
     case_iterations: 2000,
     case_checkpoints: 50,
-    gammas: &[1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0],
-    stability_iterations: 300,
+    gammas: &[1e-3, 1e-2, 0.1, 0.3, 1.0],
+    stability_iterations: 150,
 };
 
 const QUICK: Budget = Budget {
