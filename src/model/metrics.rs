@@ -60,3 +60,29 @@ impl Svgp {
         }
     }
 }
+
+impl Metrics {
+    /// The metrics of the union of disjoint sets from each set's metrics (for a test set
+    /// evaluated in chunks): NLPD, accuracy, Brier score and squared error weighted by the sets'
+    /// sizes. `None` for no parts or no points.
+    pub fn pool(parts: &[Metrics]) -> Option<Metrics> {
+        let n: usize = parts.iter().map(|m| m.num_points).sum();
+        if n == 0 {
+            return None;
+        }
+        let mean = |f: &dyn Fn(&Metrics) -> Option<f64>| -> Option<f64> {
+            parts
+                .iter()
+                .map(|m| f(m).map(|v| v * m.num_points as f64))
+                .sum::<Option<f64>>()
+                .map(|s| s / n as f64)
+        };
+        Some(Metrics {
+            num_points: n,
+            nlpd: mean(&|m| Some(m.nlpd))?,
+            rmse: mean(&|m| m.rmse.map(|r| r * r)).map(f64::sqrt),
+            accuracy: mean(&|m| m.accuracy),
+            brier: mean(&|m| m.brier),
+        })
+    }
+}
