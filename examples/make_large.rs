@@ -22,7 +22,10 @@ fn main() -> Result<(), Box<dyn Error>> {
     let noise = Normal::new(0.0, 0.1)?;
     let mut row = move || {
         let x: Vec<f64> = (0..8).map(|_| rng.random_range(-2.0..2.0)).collect();
-        let y = (2.0 * x[0]).sin() + 0.5 * x[1] * x[2] + x[3].cos() + 0.3 * x[4]
+        let y = (2.0 * x[0]).sin()
+            + 0.5 * x[1] * x[2]
+            + x[3].cos()
+            + 0.3 * x[4]
             + noise.sample(&mut rng);
         (x, y)
     };
