@@ -123,7 +123,6 @@ pub struct BatchStream<'a> {
     batch_size: usize,
     config: StreamConfig,
     rng: StdRng,
-    epoch: u64,
     blocks: Vec<u64>,
     next_block: usize,
     pending_rows: Vec<u64>,
@@ -168,7 +167,6 @@ impl<'a> BatchStream<'a> {
             batch_size,
             config,
             rng: StdRng::seed_from_u64(seed),
-            epoch: 0,
             blocks: Vec::new(),
             next_block: 0,
             pending_rows: Vec::new(),
@@ -190,18 +188,11 @@ impl<'a> BatchStream<'a> {
         self.num_rows.div_ceil(self.batch_size as u64)
     }
 
-    /// The 1-based epoch the next batch is drawn from (or the one just finished, until the next
-    /// batch starts a new one).
-    pub fn epoch(&self) -> u64 {
-        self.epoch
-    }
-
     fn start_epoch(&mut self) {
         let n = self.file.header().num_rows;
         self.blocks = (0..n.div_ceil(self.config.block_rows as u64)).collect();
         self.blocks.shuffle(&mut self.rng);
         self.next_block = 0;
-        self.epoch += 1;
     }
 
     /// Reads the next `blocks_per_shuffle` blocks of the epoch, keeps the set's rows, shuffles
