@@ -71,7 +71,8 @@ fn splitmix64(mut z: u64) -> u64 {
 }
 
 /// Block sizes of a [`BatchStream`]. Memory held is about 2 · 8(D + 1) · `block_rows` ·
-/// `blocks_per_shuffle` bytes (≈ 38 MB for the defaults at D = 8), whatever N is.
+/// `blocks_per_shuffle` bytes (≈ 38 MB for the defaults at D = 8), whatever N is (plus the
+/// batch's own B rows when B exceeds a group of blocks).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StreamConfig {
     /// Rows per block, the unit of the shuffled read order (default 65 536).
