@@ -86,3 +86,27 @@ impl Metrics {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Pooling chunks gives the metrics of the whole set: means weighted by size, RMSE through
+    /// the mean squared error (exact up to rounding, 1e-15 at these magnitudes).
+    #[test]
+    fn pooled_metrics_are_size_weighted() {
+        let part = |n, nlpd, rmse| Metrics {
+            num_points: n,
+            nlpd,
+            rmse: Some(rmse),
+            accuracy: None,
+            brier: None,
+        };
+        let pooled = Metrics::pool(&[part(1, 2.0, 1.0), part(3, -2.0, 3.0)]).unwrap();
+        assert_eq!(pooled.num_points, 4);
+        assert!((pooled.nlpd - (2.0 - 6.0) / 4.0).abs() < 1e-15);
+        assert!((pooled.rmse.unwrap() - (28.0f64 / 4.0).sqrt()).abs() < 1e-15);
+        assert_eq!((pooled.accuracy, pooled.brier), (None, None));
+        assert_eq!(Metrics::pool(&[]), None);
+    }
+}
