@@ -97,6 +97,16 @@ pub enum SvgpError {
         /// What is wrong.
         reason: String,
     },
+    /// A binary table (`.svgpb`) is not valid: wrong magic bytes or version, a corrupt header,
+    /// a length that does not match the header, a non-finite value, or a target outside the
+    /// likelihood's domain (rows are 0-based in the reason).
+    #[error("{path}: invalid svgp binary table: {reason}")]
+    InvalidBinaryFile {
+        /// The file.
+        path: String,
+        /// What is wrong.
+        reason: String,
+    },
     /// A plot could not be drawn or written.
     #[error("{path}: plot not written: {reason}")]
     Plot {

@@ -20,6 +20,9 @@ use crate::variational::{Expectation, MeanCholesky, Natural};
 use nalgebra::{DMatrix, DVector};
 use std::time::Instant;
 
+mod stream;
+pub use stream::{fit_binary, planned_iterations, StreamOptions};
+
 /// The likelihoods the command line offers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LikelihoodChoice {
@@ -166,6 +169,8 @@ pub struct FitReport {
     pub train_seconds: f64,
     /// Training rows N.
     pub num_data: usize,
+    /// Rows processed by the training iterations (the sum of the batch sizes).
+    pub rows_trained: u64,
     /// Natural steps shortened by the safeguard.
     pub shortened_steps: u64,
     /// Metrics on the held-out rows, in original units (none when the test fraction is 0).
@@ -193,23 +198,7 @@ pub fn fit(
     observers: &mut [&mut dyn Observer],
 ) -> Result<FitReport> {
     let o = options;
-    if !(0.0..1.0).contains(&o.test_fraction) {
-        return Err(option_error(
-            "--test-fraction",
-            o.test_fraction,
-            "must be in [0, 1)",
-        ));
-    }
-    if o.batch_size == 0 {
-        return Err(option_error("--batch-size", 0.0, "must be at least 1"));
-    }
-    if !(o.adam_learning_rate.is_finite() && o.adam_learning_rate > 0.0) {
-        return Err(option_error(
-            "--adam-lr",
-            o.adam_learning_rate,
-            "must be finite and positive",
-        ));
-    }
+    check_options(o)?;
     let likelihood = o.likelihood.build()?;
     likelihood
         .check_targets(&table.y)
@@ -250,22 +239,8 @@ pub fn fit(
         .as_ref()
         .map_or(y_raw.clone(), |s| s.transform_vector(&y_raw));
 
-    let kernel = initial_kernel(o.kernel, x.ncols())?;
     let z = InducingInit::default().choose(&x, o.num_inducing, o.seed)?;
-    let model = Svgp::new(kernel, likelihood, z)?;
-
-    let full_batch = o.batch_size >= x.nrows();
-    let schedule = match o.gamma {
-        Some(g) => Schedule::Constant(g),
-        None => Schedule::default_for(model.likelihood(), full_batch),
-    };
-    schedule.check()?;
-    let step = o.xi.step_rule(InvalidStepPolicy::default());
-    let adam = AdamConfig {
-        learning_rate: o.adam_learning_rate,
-        ..AdamConfig::default()
-    };
-    let mut trainer = Trainer::new(model, QTraining::NatGrad { step, schedule }, adam, true);
+    let mut trainer = build_trainer(o, likelihood, z, o.batch_size >= x.nrows())?;
     let start = Instant::now();
     let plan = BatchPlan::Seeded {
         batch_size: o.batch_size,
@@ -294,10 +269,63 @@ pub fn fit(
         elbo,
         train_seconds,
         num_data: x.nrows(),
+        rows_trained: summary.iterations * o.batch_size.min(x.nrows()) as u64,
         shortened_steps: summary.shortened_steps,
         test,
         saved,
     })
+}
+
+/// Checks the options that do not depend on the data.
+fn check_options(o: &FitOptions) -> Result<()> {
+    if !(0.0..1.0).contains(&o.test_fraction) {
+        return Err(option_error(
+            "--test-fraction",
+            o.test_fraction,
+            "must be in [0, 1)",
+        ));
+    }
+    if o.batch_size == 0 {
+        return Err(option_error("--batch-size", 0.0, "must be at least 1"));
+    }
+    if !(o.adam_learning_rate.is_finite() && o.adam_learning_rate > 0.0) {
+        return Err(option_error(
+            "--adam-lr",
+            o.adam_learning_rate,
+            "must be finite and positive",
+        ));
+    }
+    Ok(())
+}
+
+/// The trainer the options describe for inducing inputs `z` (M×D, standardised units): an
+/// ARD kernel of the chosen family with variance 1 and lengthscales 1, the likelihood, the
+/// natural step in ξ with γ (constant, or the likelihood's default for full or minibatches),
+/// and Adam on the hyperparameters and Z.
+fn build_trainer(
+    o: &FitOptions,
+    likelihood: Box<dyn Likelihood>,
+    z: DMatrix<f64>,
+    full_batch: bool,
+) -> Result<Trainer> {
+    let kernel = initial_kernel(o.kernel, z.ncols())?;
+    let model = Svgp::new(kernel, likelihood, z)?;
+    let schedule = match o.gamma {
+        Some(g) => Schedule::Constant(g),
+        None => Schedule::default_for(model.likelihood(), full_batch),
+    };
+    schedule.check()?;
+    let step = o.xi.step_rule(InvalidStepPolicy::default());
+    let adam = AdamConfig {
+        learning_rate: o.adam_learning_rate,
+        ..AdamConfig::default()
+    };
+    Ok(Trainer::new(
+        model,
+        QTraining::NatGrad { step, schedule },
+        adam,
+        true,
+    ))
 }
 
 /// Predictive mean and variance of y at raw inputs `x` (N×D, columns in `feature_names` order),

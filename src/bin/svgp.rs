@@ -13,7 +13,7 @@ use svgp::kernel::KernelFamily;
 use svgp::model::file::SavedModel;
 use svgp::model::{Metrics, Svgp};
 use svgp::optim::{IterReport, Observer, StopReason, Trace};
-use svgp::pipeline::{self, FitOptions, LikelihoodChoice, XiChoice};
+use svgp::pipeline::{self, FitOptions, LikelihoodChoice, StreamOptions, XiChoice};
 use svgp::plot;
 use svgp::reproduce::ReproduceOptions;
 
@@ -33,8 +33,11 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Fit a model to a CSV file (header row; target column default `y` or the last).
+    /// Fit a model to a CSV file (header row; target column default `y` or the last), or stream
+    /// a binary table written by `svgp convert`.
     Fit(FitArgs),
+    /// Convert a CSV file to the binary table `svgp fit` streams (one row in memory at a time).
+    Convert(ConvertArgs),
     /// Predict with a saved model: mean and variance (or class probability) per row.
     Predict {
         /// Model file written by `svgp fit --output`.
@@ -102,8 +105,28 @@ enum XiArg {
 }
 
 #[derive(clap::Args)]
+struct ConvertArgs {
+    /// The CSV file.
+    #[arg(long)]
+    data: PathBuf,
+    /// Target column (default: `y`, else the last column).
+    #[arg(long)]
+    target: Option<String>,
+    /// Feature columns, comma-separated (default: all but the target).
+    #[arg(long, value_delimiter = ',')]
+    features: Option<Vec<String>>,
+    /// The binary table to write (atomically), conventionally `*.svgpb`.
+    #[arg(long)]
+    out: PathBuf,
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(clap::Args)]
 struct FitArgs {
-    /// Training CSV file.
+    /// Training CSV file, or a binary table from `svgp convert` (recognised by its first bytes),
+    /// which is streamed from disk in shuffled blocks.
     #[arg(long)]
     data: PathBuf,
     /// Target column (default: `y`, else the last column).
@@ -124,6 +147,10 @@ struct FitArgs {
     batch_size: usize,
     #[arg(long, default_value_t = 1000)]
     iterations: u64,
+    /// Binary tables only: train for this many passes over the training rows instead of
+    /// `--iterations`.
+    #[arg(long)]
+    epochs: Option<u64>,
     /// Parametrisation of the natural-gradient step.
     #[arg(long, value_enum, default_value = "natural")]
     parametrisation: XiArg,
@@ -188,14 +215,9 @@ fn metric_fields(m: &Metrics) -> Vec<(&'static str, f64)> {
     out
 }
 
-fn fit(args: FitArgs) -> Result<(), Box<dyn std::error::Error>> {
-    let start = Instant::now();
-    let features: Option<Vec<&str>> = args
-        .features
-        .as_ref()
-        .map(|f| f.iter().map(String::as_str).collect());
-    let table = read_csv(&args.data, args.target.as_deref(), features.as_deref())?;
-    let options = FitOptions {
+/// The library's options from the command line's.
+fn fit_options(args: &FitArgs) -> FitOptions {
+    FitOptions {
         likelihood: match args.likelihood {
             LikelihoodArg::Gaussian => LikelihoodChoice::Gaussian,
             LikelihoodArg::Bernoulli => LikelihoodChoice::Bernoulli,
@@ -220,10 +242,14 @@ fn fit(args: FitArgs) -> Result<(), Box<dyn std::error::Error>> {
         adam_learning_rate: args.adam_lr,
         seed: args.seed,
         test_fraction: args.test_fraction,
-    };
+    }
+}
+
+/// The progress bar of `fit` (hidden with `--quiet` or when stderr is not a terminal).
+fn progress(args: &FitArgs, iterations: u64) -> Result<Progress, Box<dyn std::error::Error>> {
     let show = !args.quiet && std::io::stderr().is_terminal();
     let bar = if show {
-        ProgressBar::new(args.iterations)
+        ProgressBar::new(iterations)
     } else {
         ProgressBar::hidden()
     };
@@ -231,7 +257,64 @@ fn fit(args: FitArgs) -> Result<(), Box<dyn std::error::Error>> {
         ProgressStyle::with_template("{bar:30} {pos}/{len} {msg} [{elapsed_precise}]")
             .map_err(|e| e.to_string())?,
     );
-    let mut progress = Progress(bar);
+    Ok(Progress(bar))
+}
+/// The fields `fit` prints, in order.
+fn fit_fields(
+    report: &pipeline::FitReport,
+    seconds: f64,
+) -> Vec<(&'static str, serde_json::Value)> {
+    let mut fields: Vec<(&str, serde_json::Value)> = vec![
+        ("iterations", report.iterations.into()),
+        ("elbo", report.elbo.into()),
+        ("seconds", seconds.into()),
+        ("train_seconds", report.train_seconds.into()),
+        ("num_data", report.num_data.into()),
+        ("num_inducing", report.saved.model.num_inducing().into()),
+        ("shortened_steps", report.shortened_steps.into()),
+        ("stop_reason", format!("{:?}", report.stop_reason).into()),
+    ];
+    if let Some(m) = &report.test {
+        fields.extend(metric_fields(m).into_iter().map(|(k, v)| (k, v.into())));
+    }
+    fields
+}
+
+/// Prints `fields` as one JSON object or as aligned text, then the saved model's path.
+fn print_fields(fields: Vec<(&str, serde_json::Value)>, json: bool, saved: Option<&PathBuf>) {
+    if json {
+        let object: serde_json::Map<String, serde_json::Value> = fields
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect();
+        println!("{}", serde_json::Value::Object(object));
+    } else {
+        for (k, v) in fields {
+            println!("{k:>16}: {v}");
+        }
+        if let Some(path) = saved {
+            println!("{:>16}: {}", "saved", path.display());
+        }
+    }
+}
+
+fn fit(args: FitArgs) -> Result<(), Box<dyn std::error::Error>> {
+    if svgp::data::is_binary_file(&args.data)? {
+        return fit_streamed(args);
+    }
+    if args.epochs.is_some() {
+        return Err(
+            "--epochs applies to binary tables (from `svgp convert`); use --iterations".into(),
+        );
+    }
+    let start = Instant::now();
+    let features: Option<Vec<&str>> = args
+        .features
+        .as_ref()
+        .map(|f| f.iter().map(String::as_str).collect());
+    let table = read_csv(&args.data, args.target.as_deref(), features.as_deref())?;
+    let options = fit_options(&args);
+    let mut progress = progress(&args, args.iterations)?;
     let mut trace = Trace::default();
     let report = pipeline::fit(&table, &options, &mut [&mut progress, &mut trace])?;
     if let Some(path) = &args.output {
@@ -266,33 +349,79 @@ fn fit(args: FitArgs) -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     let seconds = start.elapsed().as_secs_f64();
-    let mut fields: Vec<(&str, serde_json::Value)> = vec![
-        ("iterations", report.iterations.into()),
-        ("elbo", report.elbo.into()),
-        ("seconds", seconds.into()),
-        ("train_seconds", report.train_seconds.into()),
-        ("num_data", report.num_data.into()),
-        ("num_inducing", report.saved.model.num_inducing().into()),
-        ("shortened_steps", report.shortened_steps.into()),
-        ("stop_reason", format!("{:?}", report.stop_reason).into()),
+    print_fields(
+        fit_fields(&report, seconds),
+        args.json,
+        args.output.as_ref(),
+    );
+    Ok(())
+}
+
+/// `fit` on a binary table: streamed training, then the same report (with rows per second) and
+/// the same model file as for a CSV.
+fn fit_streamed(args: FitArgs) -> Result<(), Box<dyn std::error::Error>> {
+    let start = Instant::now();
+    let file = svgp::data::BinaryFile::open(&args.data)?;
+    let header = file.header();
+    if let Some(t) = args.target.as_ref().filter(|t| **t != header.target_name) {
+        return Err(format!(
+            "--target {t:?}: {} is a binary table whose target is {:?}; choose columns when converting",
+            args.data.display(),
+            header.target_name
+        )
+        .into());
+    }
+    if args.features.is_some() || args.plots.is_some() {
+        return Err(format!(
+            "--features and --plots apply to CSV files; {} is a binary table",
+            args.data.display()
+        )
+        .into());
+    }
+    let options = fit_options(&args);
+    let stream = StreamOptions {
+        epochs: args.epochs,
+        ..StreamOptions::default()
+    };
+    let mut progress = progress(
+        &args,
+        pipeline::planned_iterations(&file, &options, &stream),
+    )?;
+    let report = pipeline::fit_binary(&file, &options, &stream, &mut [&mut progress])?;
+    if let Some(path) = &args.output {
+        report.saved.save(path)?;
+    }
+    let mut fields = fit_fields(&report, start.elapsed().as_secs_f64());
+    fields.push(("rows_trained", report.rows_trained.into()));
+    fields.push((
+        "rows_per_second",
+        (report.rows_trained as f64 / report.train_seconds).into(),
+    ));
+    print_fields(fields, args.json, args.output.as_ref());
+    Ok(())
+}
+
+/// `convert`: CSV → binary table, one row in memory at a time.
+fn convert(args: ConvertArgs) -> Result<(), Box<dyn std::error::Error>> {
+    let start = Instant::now();
+    let features: Option<Vec<&str>> = args
+        .features
+        .as_ref()
+        .map(|f| f.iter().map(String::as_str).collect());
+    let header = svgp::data::convert_csv(
+        &args.data,
+        args.target.as_deref(),
+        features.as_deref(),
+        &args.out,
+    )?;
+    let fields: Vec<(&str, serde_json::Value)> = vec![
+        ("rows", header.num_rows.into()),
+        ("features", header.num_features().into()),
+        ("target", header.target_name.clone().into()),
+        ("seconds", start.elapsed().as_secs_f64().into()),
+        ("written", args.out.display().to_string().into()),
     ];
-    if let Some(m) = &report.test {
-        fields.extend(metric_fields(m).into_iter().map(|(k, v)| (k, v.into())));
-    }
-    if args.json {
-        let object: serde_json::Map<String, serde_json::Value> = fields
-            .into_iter()
-            .map(|(k, v)| (k.to_string(), v))
-            .collect();
-        println!("{}", serde_json::Value::Object(object));
-    } else {
-        for (k, v) in fields {
-            println!("{k:>16}: {v}");
-        }
-        if let Some(path) = &args.output {
-            println!("{:>16}: {}", "saved", path.display());
-        }
-    }
+    print_fields(fields, args.json, None);
     Ok(())
 }
 
@@ -386,6 +515,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Fit(args) => fit(args),
+        Command::Convert(args) => convert(args),
         Command::Predict {
             model,
             data,

@@ -1,7 +1,15 @@
-//! Tabular data: CSV loading with exact error locations, standardisation, seeded splits.
+//! Tabular data: CSV loading with exact error locations, standardisation, seeded splits, and the
+//! `.svgpb` binary table streamed in shuffled minibatches for data larger than memory.
 
+mod binary;
 mod csv_file;
 mod scale;
+mod stream;
 
-pub use csv_file::{read_csv, read_csv_from, Table};
+pub use binary::{
+    convert_csv, is_binary_file, write_binary_file, BinaryFile, BinaryHeader, BinaryWriter,
+    BINARY_VERSION, MAGIC,
+};
+pub use csv_file::{read_csv, read_csv_from, CsvRows, Table};
 pub use scale::{train_test_split, Standardiser};
+pub use stream::{sample_rows, scan_rows, Batch, BatchStream, Holdout, RowSet, StreamConfig};

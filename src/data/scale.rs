@@ -20,22 +20,32 @@ impl Standardiser {
     /// Fits the means and standard deviations of the columns of `x` (N×D, N ≥ 1).
     pub fn fit(x: &DMatrix<f64>) -> Self {
         let n = x.nrows().max(1) as f64;
-        let mean = DVector::from_fn(x.ncols(), |j, _| x.column(j).sum() / n);
-        let scale = DVector::from_fn(x.ncols(), |j, _| {
-            let sd = (x
-                .column(j)
-                .iter()
-                .map(|v| (v - mean[j]).powi(2))
-                .sum::<f64>()
-                / n)
-                .sqrt();
-            if sd > 1e-12 * mean[j].abs().max(1.0) {
-                sd
-            } else {
-                1.0
-            }
-        });
-        Standardiser { mean, scale }
+        let mean: Vec<f64> = (0..x.ncols()).map(|j| x.column(j).sum() / n).collect();
+        let sd: Vec<f64> = (0..x.ncols())
+            .map(|j| {
+                (x.column(j)
+                    .iter()
+                    .map(|v| (v - mean[j]).powi(2))
+                    .sum::<f64>()
+                    / n)
+                    .sqrt()
+            })
+            .collect();
+        Self::from_moments(&mean, &sd)
+    }
+
+    /// The map for columns with these means and population standard deviations (equal
+    /// lengths D), e.g. from a binary table's header; an sd below 1e-12·max(1, |mean|) counts as
+    /// a constant column and gets scale 1.
+    pub fn from_moments(mean: &[f64], sd: &[f64]) -> Self {
+        let scale = mean
+            .iter()
+            .zip(sd)
+            .map(|(m, &s)| if s > 1e-12 * m.abs().max(1.0) { s } else { 1.0 });
+        Standardiser {
+            mean: DVector::from_column_slice(mean),
+            scale: DVector::from_iterator(mean.len(), scale),
+        }
     }
 
     /// Fits a single column (a target vector).
