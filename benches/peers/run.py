@@ -153,8 +153,10 @@ def commands(m, b, exe, z_path, b_path):
               "--adam-lr", str(args.adam_lr), "--threads", str(args.threads), "--warmup", str(args.warmup)]
     py = sys.executable
     return {
-        "gpflow": [py, os.path.join(HERE, "gpflow_natgrad.py"), "--data", "reg_8d", *common],
-        "gpytorch": [py, os.path.join(HERE, "gpytorch_ngd.py"), "--data", "reg_8d", *common],
+        "gpflow": [py, os.path.join(HERE, "gpflow_natgrad.py"), "--data", "reg_8d", *common,
+                   "--trace", os.path.join(args.work, f"trace_gpflow_M{m}_B{b}.json")],
+        "gpytorch": [py, os.path.join(HERE, "gpytorch_ngd.py"), "--data", "reg_8d", *common,
+                     "--trace", os.path.join(args.work, f"trace_gpytorch_M{m}_B{b}.json")],
         "svgp": [exe, "--train", os.path.join(DATA, "reg_8d_train.csv"), "--test", os.path.join(DATA, "reg_8d_test.csv"),
                  "--z", z_path, "--batches", b_path, "--gamma", str(args.gamma), "--adam-lr", str(args.adam_lr),
                  "--warmup", str(args.warmup)],
