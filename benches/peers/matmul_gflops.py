@@ -46,7 +46,7 @@ def rate(mul, a, b, m, k, n):
 
 
 rng = np.random.default_rng(0)
-blas = threadpoolctl.threadpool_info()[0]
+blas = next(p for p in threadpoolctl.threadpool_info() if "numpy" in p["filepath"])  # not torch's MKL/OpenMP
 out = {"threads": args.threads, "numpy": np.__version__, "torch": torch.__version__,
        "numpy_blas": f"{blas['internal_api']} {blas['version']} ({blas.get('architecture')} kernels)",
        "loadavg1_start": os.getloadavg()[0]}

@@ -37,7 +37,7 @@ LIBS = ("svgp", "gpflow", "gpytorch")
 
 def parse():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--cases", default="100x256,500x1024", help="comma-separated MxB")
+    ap.add_argument("--cases", default="100x256,500x1024", help="comma-separated MxB ('' with --gflops: only that)")
     ap.add_argument("--iters", type=int, default=200)
     ap.add_argument("--warmup", type=int, default=10, help="iterations excluded from the medians")
     ap.add_argument("--gamma", type=float, default=0.1)
@@ -50,7 +50,7 @@ def parse():
     ap.add_argument("--gflops", action="store_true", help="also measure matrix-product GFLOP/s (1 and 2 threads)")
     ap.add_argument("--work", default="/tmp/svgp-peers")
     a = ap.parse_args()
-    a.cases = [tuple(int(v) for v in c.split("x")) for c in a.cases.split(",")]
+    a.cases = [tuple(int(v) for v in c.split("x")) for c in a.cases.split(",") if c]
     a.libs = [lib for lib in a.libs.split(",") if lib]
     if a.iters - a.warmup < 50:
         ap.error("at least 50 timed iterations after warm-up are needed")
@@ -200,7 +200,7 @@ def gflops():
 def main():
     os.makedirs(args.work, exist_ok=True)
     ensure_data()
-    exe = build_svgp() if "svgp" in args.libs else None
+    exe = build_svgp() if "svgp" in args.libs and args.cases else None
     commit = git("rev-parse", "--short", "HEAD") + ("-dirty" if git("status", "--porcelain", "--untracked-files=no") else "")
     info = machine(commit)
     record(info)
@@ -222,7 +222,8 @@ def main():
                     f"RMSE {res.get('test_rmse')}, cores used {h['cores_used']}, other load {h['other_busy_frac']}")
                 runs[lib].append(res)
         table.append((m, b, runs))
-    report(info, table)
+    if table:
+        report(info, table)
     if args.gflops:
         gflops()
     log(f"all JSON lines appended to {RESULTS}")
