@@ -1,0 +1,244 @@
+#!/usr/bin/env python3
+# Copied from shared/peers/gpflow_natgrad.py (the project's peer baselines, GPflow 2.11.2 / GPyTorch 1.15.2); unchanged except this line.
+"""GPflow peer: SVGP trained with natural gradients (q_mu, q_sqrt) alternating with Adam
+(hyperparameters + inducing inputs), GPflow's documented pattern.
+
+Model: gpflow.models.SVGP(SquaredExponential ARD, likelihood, Z, num_data=N,
+       whiten=True, q_diag=False); Z = first M training inputs (or --init kmeans).
+Each iteration, on ONE minibatch (shared numpy index stream, peers_common.batch_indices):
+    1. NaturalGradient(gamma).minimize(loss, [(q_mu, q_sqrt)])      (xi = natural params)
+    2. Adam(lr).apply_gradients on model.trainable_variables          (q_mu, q_sqrt set non-trainable)
+Both inside one tf.function. The loss returned per iteration is the minibatch -ELBO
+evaluated between the natgrad and Adam updates (it is the Adam step's loss).
+
+Prints one JSON line. --full-batch-step instead times natgrad-only steps on the full
+training set (no Adam), e.g. --data reg_8d --M 500 --gamma 1 --full-batch-step.
+"""
+import argparse
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import peers_common as pc  # noqa: E402
+
+
+def parse():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data", default="reg_8d")
+    ap.add_argument("--lik", choices=["gaussian", "bernoulli", "studentt"], default=None,
+                    help="default: by data set (reg_* gaussian, clf_2d bernoulli, studentt_1d studentt)")
+    ap.add_argument("--M", type=int, default=100)
+    ap.add_argument("--B", type=int, default=256)
+    ap.add_argument("--iters", type=int, default=200)
+    ap.add_argument("--gamma", type=float, default=0.1)
+    ap.add_argument("--adam-lr", type=float, default=pc.ADAM_LR)
+    ap.add_argument("--seed", type=int, default=0, help="minibatch stream seed")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--warmup", type=int, default=10, help="iterations excluded from the timing median")
+    ap.add_argument("--init", choices=["first", "kmeans"], default="first")
+    ap.add_argument("--bernoulli", choices=["exact", "gpflow"], default="exact",
+                    help="exact: log Phi((2y-1)f) probit (as gpytorch); gpflow: stock gpflow Bernoulli, whose "
+                         "inv_probit is squashed to [1e-3, 1-1e-3]")
+    ap.add_argument("--full-batch-step", action="store_true")
+    ap.add_argument("--reps", type=int, default=5, help="timed full-batch steps (after 1 warm-up)")
+    ap.add_argument("--out", default=None, help="append the JSON line to this file")
+    ap.add_argument("--trace", default=None, help="write per-iteration minibatch loss (JSON) here")
+    a = ap.parse_args()
+    a.lik = a.lik or pc.DEFAULT_LIK.get(a.data, "gaussian")
+    return a
+
+
+args = parse()
+pc.set_threads(args.threads)
+
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+import tensorflow_probability as tfp  # noqa: E402
+
+tf.config.threading.set_intra_op_parallelism_threads(args.threads)
+tf.config.threading.set_inter_op_parallelism_threads(args.threads)
+import gpflow  # noqa: E402
+from check_shapes import inherit_check_shapes  # noqa: E402
+from gpflow.keras import tf_keras  # noqa: E402
+
+_SQRT2 = np.sqrt(2.0)
+
+
+class ProbitBernoulli(gpflow.likelihoods.ScalarLikelihood):
+    """Bernoulli with the exact probit link, p(y|f) = Phi((2y-1) f), y in {0,1}, evaluated with log_ndtr.
+    (gpflow.likelihoods.Bernoulli uses Phi(f)(1-2e-3)+1e-3, which changes the ELBO noticeably.)
+    Variational expectations: GPflow's default 20-point Gauss-Hermite, as in gpytorch."""
+
+    @inherit_check_shapes
+    def _scalar_log_prob(self, X, F, Y):
+        return _log_ndtr((2.0 * Y - 1.0) * F)
+
+    @inherit_check_shapes
+    def _conditional_mean(self, X, F):
+        return _ndtr(F)
+
+    @inherit_check_shapes
+    def _conditional_variance(self, X, F):
+        p = _ndtr(F)
+        return p - p ** 2
+
+    @inherit_check_shapes
+    def _predict_mean_and_var(self, X, Fmu, Fvar):
+        p = _ndtr(Fmu / tf.sqrt(1.0 + Fvar))
+        return p, p - p ** 2
+
+    @inherit_check_shapes
+    def _predict_log_density(self, X, Fmu, Fvar, Y):
+        return tf.reduce_sum(_log_ndtr((2.0 * Y - 1.0) * Fmu / tf.sqrt(1.0 + Fvar)), axis=-1)
+
+
+def _ndtr(x):
+    return 0.5 * tf.math.erfc(-x / _SQRT2)
+
+
+def _log_ndtr(x):
+    # tfp's Normal.log_cdf is special_math.log_ndtr (asymptotic series in the far lower tail)
+    return tfp.distributions.Normal(tf.zeros([], x.dtype), tf.ones([], x.dtype)).log_cdf(x)
+
+
+def build(Xtr, Ytr):
+    N, D = Xtr.shape
+    if args.init == "kmeans":
+        from sklearn.cluster import KMeans
+        Z = KMeans(n_clusters=args.M, random_state=0, n_init=1).fit(Xtr).cluster_centers_
+    else:
+        Z = Xtr[: args.M].copy()
+    kern = gpflow.kernels.SquaredExponential(variance=pc.INIT["kernel_variance"],
+                                             lengthscales=np.full(D, pc.INIT["lengthscale"]))
+    if args.lik == "gaussian":
+        lik = gpflow.likelihoods.Gaussian(variance=pc.INIT["gaussian_noise_variance"])
+    elif args.lik == "bernoulli":
+        lik = ProbitBernoulli() if args.bernoulli == "exact" else gpflow.likelihoods.Bernoulli()
+    else:
+        lik = gpflow.likelihoods.StudentT(scale=pc.INIT["studentt_scale"], df=pc.INIT["studentt_df"])
+    model = gpflow.models.SVGP(kern, lik, Z, num_data=N, whiten=True, q_diag=False)
+    gpflow.set_trainable(model.q_mu, False)
+    gpflow.set_trainable(model.q_sqrt, False)
+    return model
+
+
+def lik_params(model):
+    if args.lik == "gaussian":
+        return {"noise_variance": float(model.likelihood.variance.numpy())}
+    if args.lik == "studentt":
+        return {"df": float(model.likelihood.df), "scale": float(model.likelihood.scale.numpy())}
+    return {}
+
+
+def hyper_summary(model):
+    ls = model.kernel.lengthscales.numpy()
+    h = {"kernel_variance": float(model.kernel.variance.numpy()),
+         "lengthscales": [float(v) for v in np.atleast_1d(ls)]}
+    h.update(lik_params(model))
+    return h
+
+
+def full_elbo(model, X, Y):
+    return float(model.elbo((tf.constant(X), tf.constant(Y))).numpy())
+
+
+def base_result(N, D):
+    return {"library": "gpflow", "version": gpflow.__version__, "backend": f"tensorflow-cpu {tf.__version__}",
+            "task": args.data, "lik": args.lik, "N": N, "D": D, "M": args.M, "gamma": args.gamma,
+            "init": args.init, **({"bernoulli": args.bernoulli} if args.lik == "bernoulli" else {}),
+            **pc.machine_info(args.threads)}
+
+
+def main():
+    Xtr, Ytr, Xte, Yte = pc.load(args.data)
+    N, D = Xtr.shape
+    model = build(Xtr, Ytr)
+    natgrad = gpflow.optimizers.NaturalGradient(gamma=args.gamma)
+    var_pair = [(model.q_mu, model.q_sqrt)]
+
+    if args.full_batch_step:
+        Xf, Yf = tf.constant(Xtr), tf.constant(Ytr)
+
+        @tf.function
+        def ng_full():
+            natgrad.minimize(lambda: model.training_loss((Xf, Yf)), var_list=var_pair)
+            return model.q_mu[0, 0]
+
+        elbo0 = full_elbo(model, Xtr, Ytr)
+        ts, probe = [], pc.LoadProbe()
+        for _ in range(args.reps + 1):
+            t0 = pc.now()
+            ng_full().numpy()
+            ts.append(pc.now() - t0)
+        res = base_result(N, D)
+        res.update(mode="full_batch_natgrad_step", B=N, reps=args.reps,
+                   ms_per_step_median=float(np.median(ts[1:]) * 1e3), first_step_s=float(ts[0]),
+                   step_s_all=[round(t, 4) for t in ts], **probe.result(),
+                   elbo_before=elbo0, elbo_after=full_elbo(model, Xtr, Ytr))
+        pc.emit(res, args.out)
+        return
+
+    adam = tf_keras.optimizers.Adam(learning_rate=args.adam_lr)
+    hyp_vars = model.trainable_variables  # kernel, likelihood, Z (q_mu/q_sqrt excluded)
+
+    @tf.function
+    def step(Xb, Yb):
+        natgrad.minimize(lambda: model.training_loss((Xb, Yb)), var_list=var_pair)
+        with tf.GradientTape(watch_accessed_variables=False) as tape:
+            tape.watch(hyp_vars)
+            loss = model.training_loss((Xb, Yb))
+        grads = tape.gradient(loss, hyp_vars)
+        adam.apply_gradients(zip(grads, hyp_vars))
+        return loss
+
+    idx = pc.batch_indices(N, args.B, args.iters, args.seed)
+    elbo0 = full_elbo(model, Xtr, Ytr)
+    losses, ts = [], []
+    t_all, c_all, probe = pc.now(), pc.cpu_now(), pc.LoadProbe()
+    error = None
+    for it in range(args.iters):
+        t0 = pc.now()
+        b = idx[it]
+        try:
+            loss = step(tf.constant(Xtr[b]), tf.constant(Ytr[b])).numpy()
+        except (tf.errors.InvalidArgumentError, tf.errors.OpError) as e:  # non-PD / NaN q
+            lines = [ln.strip() for ln in str(e).splitlines() if ln.strip() and not ln.strip().startswith("[[")]
+            error = f"{type(e).__name__}: {lines[-1][:240] if lines else ''}"
+            break
+        ts.append(pc.now() - t0)
+        losses.append(float(loss))
+        if not np.isfinite(loss):
+            error = "non-finite loss"
+            break
+    train_s, train_cpu_s = pc.now() - t_all, pc.cpu_now() - c_all
+    load = probe.result()
+    if error is not None:
+        res = base_result(N, D)
+        res.update(mode="minibatch_natgrad_adam", B=args.B, iters=len(losses), adam_lr=args.adam_lr,
+                   seed=args.seed, error=error, failed_at_iter=len(losses) + 1,
+                   minibatch_loss_last=losses[-1] if losses else None, **load)
+        pc.emit(res, args.out)
+        return
+
+    mu, var = model.predict_f(tf.constant(Xte))
+    mu, var = mu.numpy(), var.numpy()
+    native_nlpd = -float(np.mean(model.predict_log_density((tf.constant(Xte), tf.constant(Yte))).numpy()))
+    res = base_result(N, D)
+    res.update(mode="minibatch_natgrad_adam", B=args.B, iters=len(losses), adam_lr=args.adam_lr, seed=args.seed,
+               **pc.summarize_times(ts, args.warmup), train_s=float(train_s), train_cpu_s=float(train_cpu_s), **load,
+               elbo_init=elbo0, final_elbo=full_elbo(model, Xtr, Ytr),
+               **pc.metrics(args.lik, mu, var, Yte, lik_params(model)),
+               native_test_nlpd=native_nlpd,
+               minibatch_loss_first=losses[0], minibatch_loss_last=losses[-1],
+               hyper=hyper_summary(model))
+    res["final_elbo_per_datum"] = res["final_elbo"] / N
+    if args.trace:
+        import json
+        with open(args.trace, "w") as fh:
+            json.dump({"library": "gpflow", "args": vars(args), "minibatch_loss": losses,
+                       "iter_s": ts}, fh)
+    pc.emit(res, args.out)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,282 @@
+#!/usr/bin/env python3
+# Copied from shared/peers/gpytorch_ngd.py (the project's peer baselines, GPflow 2.11.2 / GPyTorch 1.15.2); unchanged except this line.
+"""GPyTorch peer: SVGP trained with natural gradients, same protocol as gpflow_natgrad.py.
+
+Model: gpytorch ApproximateGP with a whitened VariationalStrategy
+(learn_inducing_locations=True) over NaturalVariationalDistribution(M, mean_init_std=0),
+ZeroMean, ScaleKernel(RBFKernel(ard_num_dims=D)), float64 throughout;
+Z = first M training inputs (or --init kmeans). Loss: VariationalELBO(num_data=N).
+
+Each iteration, on ONE minibatch (shared numpy index stream, peers_common.batch_indices):
+  --schedule alternate (default, matches GPflow's pattern):
+      1. gpytorch.optim.NGD(variational params, num_data=N, lr=gamma).step()
+         with gradients of the minibatch loss w.r.t. the natural parameters only
+      2. torch.optim.Adam(hyperparameters + Z + likelihood params, lr).step()
+         with gradients of the minibatch loss re-evaluated after step 1
+  --schedule joint (GPyTorch tutorial pattern): one forward/backward, then both steps.
+
+Parameterisations are chosen to match GPflow exactly: kernel variance / lengthscales via
+softplus, Gaussian noise = softplus(raw) + 1e-6 (GPflow's lower bound; gpytorch's default
+would be 1e-4), Student-t with fixed df=3 and scale = softplus(raw) + 1e-6 (a small custom
+likelihood, since gpytorch's StudentTLikelihood parameterises noise = scale^2 and trains df).
+Probit link for Bernoulli in both. 20-point Gauss-Hermite for non-Gaussian expectations in both.
+Reported losses / ELBOs are on GPflow's scale (sum over data, not divided by N).
+
+Prints one JSON line. --full-batch-step instead times natgrad-only steps on the full data.
+"""
+import argparse
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import peers_common as pc  # noqa: E402
+
+
+def parse():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data", default="reg_8d")
+    ap.add_argument("--lik", choices=["gaussian", "bernoulli", "studentt"], default=None)
+    ap.add_argument("--M", type=int, default=100)
+    ap.add_argument("--B", type=int, default=256)
+    ap.add_argument("--iters", type=int, default=200)
+    ap.add_argument("--gamma", type=float, default=0.1)
+    ap.add_argument("--adam-lr", type=float, default=pc.ADAM_LR)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--warmup", type=int, default=10)
+    ap.add_argument("--init", choices=["first", "kmeans"], default="first")
+    ap.add_argument("--schedule", choices=["alternate", "joint"], default="alternate")
+    ap.add_argument("--bernoulli", choices=["exact", "gpytorch"], default="exact",
+                    help="exact: quadrature of torch.special.log_ndtr (as GPflow run); gpytorch: stock "
+                         "BernoulliLikelihood, whose log_normal_cdf is a rational approximation for f < -1 "
+                         "(error up to ~1.6e-3 in log Phi)")
+    ap.add_argument("--full-batch-step", action="store_true")
+    ap.add_argument("--reps", type=int, default=5)
+    ap.add_argument("--chunk", type=int, default=4000, help="rows per chunk for full-data ELBO / prediction")
+    ap.add_argument("--out", default=None)
+    ap.add_argument("--trace", default=None)
+    a = ap.parse_args()
+    a.lik = a.lik or pc.DEFAULT_LIK.get(a.data, "gaussian")
+    return a
+
+
+args = parse()
+pc.set_threads(args.threads)
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+torch.set_num_threads(args.threads)
+torch.set_num_interop_threads(args.threads)
+torch.set_default_dtype(torch.float64)
+import gpytorch  # noqa: E402
+from gpytorch.constraints import GreaterThan  # noqa: E402
+from gpytorch.distributions import base_distributions  # noqa: E402
+from gpytorch.likelihoods.likelihood import _OneDimensionalLikelihood  # noqa: E402
+
+
+class StudentTScale(_OneDimensionalLikelihood):
+    """Student-t likelihood with fixed df and scale = softplus(raw) + 1e-6 (GPflow's parameterisation)."""
+
+    def __init__(self, df, scale):
+        super().__init__()
+        self.df = float(df)
+        self.register_parameter("raw_scale", torch.nn.Parameter(torch.zeros(1)))
+        self.register_constraint("raw_scale", GreaterThan(1e-6))
+        self.initialize(raw_scale=self.raw_scale_constraint.inverse_transform(torch.tensor([float(scale)])))
+
+    @property
+    def scale(self):
+        return self.raw_scale_constraint.transform(self.raw_scale)
+
+    def forward(self, function_samples, *a, **k):
+        return base_distributions.StudentT(df=self.df, loc=function_samples, scale=self.scale)
+
+
+class ExactProbitBernoulli(gpytorch.likelihoods.BernoulliLikelihood):
+    """Stock BernoulliLikelihood (probit, labels {0,1}) but with the exact log Phi inside the quadrature."""
+
+    def expected_log_prob(self, observations, function_dist, *a, **k):
+        sgn = observations.mul(2).sub(1)
+        return self.quadrature(lambda f: torch.special.log_ndtr(f.mul(sgn)), function_dist)
+
+
+class SVGP(gpytorch.models.ApproximateGP):
+    def __init__(self, Z):
+        M, D = Z.shape
+        vd = gpytorch.variational.NaturalVariationalDistribution(M, mean_init_std=0.0)
+        vs = gpytorch.variational.VariationalStrategy(self, Z, vd, learn_inducing_locations=True)
+        super().__init__(vs)
+        self.mean_module = gpytorch.means.ZeroMean()
+        self.covar_module = gpytorch.kernels.ScaleKernel(gpytorch.kernels.RBFKernel(ard_num_dims=D))
+        self.covar_module.outputscale = pc.INIT["kernel_variance"]
+        self.covar_module.base_kernel.lengthscale = torch.full((1, D), pc.INIT["lengthscale"])
+
+    def forward(self, x):
+        return gpytorch.distributions.MultivariateNormal(self.mean_module(x), self.covar_module(x))
+
+
+def build(Xtr):
+    if args.init == "kmeans":
+        from sklearn.cluster import KMeans
+        Z = KMeans(n_clusters=args.M, random_state=0, n_init=1).fit(Xtr).cluster_centers_
+    else:
+        Z = Xtr[: args.M].copy()
+    model = SVGP(torch.tensor(Z))
+    if args.lik == "gaussian":
+        lik = gpytorch.likelihoods.GaussianLikelihood(noise_constraint=GreaterThan(1e-6))
+        lik.noise = pc.INIT["gaussian_noise_variance"]
+    elif args.lik == "bernoulli":
+        lik = ExactProbitBernoulli() if args.bernoulli == "exact" else gpytorch.likelihoods.BernoulliLikelihood()
+    else:
+        lik = StudentTScale(pc.INIT["studentt_df"], pc.INIT["studentt_scale"])
+    return model, lik
+
+
+def lik_params(lik):
+    if args.lik == "gaussian":
+        return {"noise_variance": float(lik.noise.item())}
+    if args.lik == "studentt":
+        return {"df": lik.df, "scale": float(lik.scale.item())}
+    return {}
+
+
+def hyper_summary(model, lik):
+    h = {"kernel_variance": float(model.covar_module.outputscale.item()),
+         "lengthscales": [float(v) for v in model.covar_module.base_kernel.lengthscale.detach().reshape(-1)]}
+    h.update(lik_params(lik))
+    return h
+
+
+@torch.no_grad()
+def full_elbo(model, lik, X, y):
+    """sum_i E_q[log p(y_i|f_i)] - KL, evaluated in chunks (same quantity as GPflow's model.elbo)."""
+    model.train()
+    lik.train()
+    ell = 0.0
+    for s in range(0, X.shape[0], args.chunk):
+        ell += float(lik.expected_log_prob(y[s:s + args.chunk], model(X[s:s + args.chunk])).sum())
+    return ell - float(model.variational_strategy.kl_divergence().sum())
+
+
+def base_result(N, D):
+    return {"library": "gpytorch", "version": gpytorch.__version__, "backend": f"torch {torch.__version__} (CPU)",
+            "task": args.data, "lik": args.lik, "N": N, "D": D, "M": args.M, "gamma": args.gamma,
+            "init": args.init, "schedule": args.schedule,
+            **({"bernoulli": args.bernoulli} if args.lik == "bernoulli" else {}), **pc.machine_info(args.threads)}
+
+
+def main():
+    Xtr_np, Ytr_np, Xte_np, Yte_np = pc.load(args.data)
+    N, D = Xtr_np.shape
+    Xtr, ytr = torch.tensor(Xtr_np), torch.tensor(Ytr_np[:, 0])
+    Xte, yte = torch.tensor(Xte_np), torch.tensor(Yte_np[:, 0])
+    model, lik = build(Xtr_np)
+    model.train()
+    lik.train()
+    mll = gpytorch.mlls.VariationalELBO(lik, model, num_data=N)
+    var_params = list(model.variational_parameters())
+    hyp_params = [p for p in list(model.hyperparameters()) + list(lik.parameters()) if p.requires_grad]
+    ngd = gpytorch.optim.NGD(var_params, num_data=N, lr=args.gamma)
+
+    def ng_substep(xb, yb):
+        loss = -mll(model(xb), yb)
+        grads = torch.autograd.grad(loss, var_params)
+        for p, g in zip(var_params, grads):
+            p.grad = g
+        ngd.step()
+        return loss
+
+    elbo0 = full_elbo(model, lik, Xtr, ytr)
+
+    if args.full_batch_step:
+        ts, probe = [], pc.LoadProbe()
+        for _ in range(args.reps + 1):
+            t0 = pc.now()
+            ng_substep(Xtr, ytr)
+            ts.append(pc.now() - t0)
+        res = base_result(N, D)
+        res.update(mode="full_batch_natgrad_step", B=N, reps=args.reps,
+                   ms_per_step_median=float(np.median(ts[1:]) * 1e3), first_step_s=float(ts[0]),
+                   step_s_all=[round(t, 4) for t in ts], **probe.result(),
+                   elbo_before=elbo0, elbo_after=full_elbo(model, lik, Xtr, ytr))
+        pc.emit(res, args.out)
+        return
+
+    adam = torch.optim.Adam(hyp_params, lr=args.adam_lr, eps=1e-7)  # eps as Keras/GPflow
+
+    def step_alternate(xb, yb):
+        ng_substep(xb, yb)
+        loss = -mll(model(xb), yb)
+        grads = torch.autograd.grad(loss, hyp_params)
+        for p, g in zip(hyp_params, grads):
+            p.grad = g
+        adam.step()
+        return loss
+
+    def step_joint(xb, yb):
+        ngd.zero_grad()
+        adam.zero_grad()
+        loss = -mll(model(xb), yb)
+        loss.backward()
+        ngd.step()
+        adam.step()
+        return loss
+
+    step = step_alternate if args.schedule == "alternate" else step_joint
+    idx = pc.batch_indices(N, args.B, args.iters, args.seed)
+    losses, ts = [], []
+    t_all, c_all, probe = pc.now(), pc.cpu_now(), pc.LoadProbe()
+    error = None
+    for it in range(args.iters):
+        t0 = pc.now()
+        b = torch.from_numpy(idx[it])
+        try:
+            loss = float(step(Xtr[b], ytr[b]).item())
+        except (RuntimeError, ValueError) as e:  # NotPSDError / non-PD natural matrix
+            error = f"{type(e).__name__}: {str(e).splitlines()[0][:200]}"
+            break
+        ts.append(pc.now() - t0)
+        losses.append(loss * N)  # GPflow scale
+        if not np.isfinite(loss):
+            error = "non-finite loss"
+            break
+    train_s, train_cpu_s = pc.now() - t_all, pc.cpu_now() - c_all
+    load = probe.result()
+    if error is not None:
+        res = base_result(N, D)
+        res.update(mode="minibatch_natgrad_adam", B=args.B, iters=len(losses), adam_lr=args.adam_lr,
+                   seed=args.seed, error=error, failed_at_iter=len(losses) + 1,
+                   minibatch_loss_last=losses[-1] if losses else None, **load)
+        pc.emit(res, args.out)
+        return
+
+    elbo_final = full_elbo(model, lik, Xtr, ytr)
+    model.eval()
+    lik.eval()
+    mus, vars_, lm = [], [], []
+    with torch.no_grad():
+        for s in range(0, Xte.shape[0], args.chunk):
+            f = model(Xte[s:s + args.chunk])
+            mus.append(f.mean.numpy())
+            vars_.append(f.variance.numpy())
+            lm.append(lik.log_marginal(yte[s:s + args.chunk], f).numpy())
+    mu, var = np.concatenate(mus), np.concatenate(vars_)
+    res = base_result(N, D)
+    res.update(mode="minibatch_natgrad_adam", B=args.B, iters=len(losses), adam_lr=args.adam_lr, seed=args.seed,
+               **pc.summarize_times(ts, args.warmup), train_s=float(train_s), train_cpu_s=float(train_cpu_s), **load,
+               elbo_init=elbo0, final_elbo=elbo_final,
+               **pc.metrics(args.lik, mu, var, Yte_np, lik_params(lik)),
+               native_test_nlpd=-float(np.mean(np.concatenate(lm))),
+               minibatch_loss_first=losses[0], minibatch_loss_last=losses[-1],
+               hyper=hyper_summary(model, lik))
+    res["final_elbo_per_datum"] = res["final_elbo"] / N
+    if args.trace:
+        import json
+        with open(args.trace, "w") as fh:
+            json.dump({"library": "gpytorch", "args": vars(args), "minibatch_loss": losses, "iter_s": ts}, fh)
+    pc.emit(res, args.out)
+
+
+if __name__ == "__main__":
+    main()

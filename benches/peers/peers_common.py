@@ -1,0 +1,180 @@
+# Copied from shared/peers/peers_common.py (the project's peer baselines, GPflow 2.11.2 / GPyTorch 1.15.2); the one change: DATA_DIR is $SVGP_PEERS_DATA (default /tmp/svgp-peers/data), not ./data.
+"""Shared, library-agnostic pieces of the SVGP natural-gradient peer scripts.
+
+Everything that must be *identical* between the GPflow run, the GPyTorch run and (later)
+the Rust crate lives here and is plain numpy:
+
+  * thread settings (must be applied before TensorFlow / torch are imported),
+  * data loading (data/<name>_{train,test}.csv, last column y),
+  * the minibatch index stream (numpy PCG64, epoch-wise permutation, remainder dropped),
+  * initial hyperparameters,
+  * test metrics computed from the latent predictive mean/variance (so the metric code
+    cannot differ between libraries).
+"""
+import json
+import os
+import platform
+import time
+
+DATA_DIR = os.environ.get("SVGP_PEERS_DATA", "/tmp/svgp-peers/data")
+
+# Initial values used by every peer (constrained space).
+INIT = {
+    "kernel_variance": 1.0,
+    "lengthscale": 1.0,          # same for every ARD dimension
+    "gaussian_noise_variance": 0.1,
+    "studentt_df": 3.0,          # fixed, not trained
+    "studentt_scale": 0.3,
+}
+ADAM_LR = 0.01
+DEFAULT_LIK = {"reg_1d": "gaussian", "reg_8d": "gaussian", "clf_2d": "bernoulli", "studentt_1d": "studentt"}
+
+
+def set_threads(n):
+    """Pin every thread pool we know about to n threads. Call before importing TF/torch."""
+    n = str(int(n))
+    for k in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
+              "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS"):
+        os.environ[k] = n
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def load(name):
+    import numpy as np
+
+    def rd(split):
+        a = np.loadtxt(os.path.join(DATA_DIR, f"{name}_{split}.csv"), delimiter=",", skiprows=1, dtype=np.float64)
+        if a.ndim == 1:
+            a = a[None, :]
+        return a[:, :-1].copy(), a[:, -1:].copy()
+
+    Xtr, Ytr = rd("train")
+    Xte, Yte = rd("test")
+    return Xtr, Ytr, Xte, Yte
+
+
+def batch_indices(n, b, iters, seed=0):
+    """(iters, b) int64 array: concatenated epochs, each a fresh permutation of range(n),
+    cut into batches of exactly b (remainder of each epoch dropped). b >= n => full batch."""
+    import numpy as np
+    if b >= n:
+        return np.tile(np.arange(n), (iters, 1))
+    rng = np.random.default_rng(seed)
+    per_epoch = n // b
+    out = []
+    while len(out) < iters:
+        perm = rng.permutation(n)
+        for k in range(per_epoch):
+            out.append(perm[k * b:(k + 1) * b])
+            if len(out) == iters:
+                break
+    return np.stack(out)
+
+
+def gauss_hermite(n=50):
+    import numpy as np
+    x, w = np.polynomial.hermite.hermgauss(n)
+    return x, w
+
+
+def metrics(lik, mu, var, y, lik_params):
+    """Test metrics from the latent predictive N(mu, var) per test point.
+
+    gaussian:  rmse, mae, nlpd = -mean log N(y | mu, var + noise)
+    bernoulli: acc, nlpd = -mean log Bern(y | Phi(mu / sqrt(1 + var)))     (probit link)
+    studentt:  rmse, mae (of the predictive mean mu), nlpd by 50-point Gauss-Hermite of
+               log int St(y | f, df, scale) N(f | mu, var) df
+    """
+    import numpy as np
+    from scipy.special import gammaln, log_ndtr, logsumexp
+    mu = np.asarray(mu, np.float64).reshape(-1)
+    var = np.asarray(var, np.float64).reshape(-1)
+    y = np.asarray(y, np.float64).reshape(-1)
+    out = {}
+    if lik == "gaussian":
+        s2 = var + lik_params["noise_variance"]
+        lpd = -0.5 * np.log(2 * np.pi * s2) - 0.5 * (y - mu) ** 2 / s2
+        out.update(test_rmse=float(np.sqrt(np.mean((y - mu) ** 2))), test_mae=float(np.mean(np.abs(y - mu))))
+    elif lik == "bernoulli":
+        z = mu / np.sqrt(1.0 + var)
+        lpd = np.where(y > 0.5, log_ndtr(z), log_ndtr(-z))
+        out.update(test_acc=float(np.mean((z > 0) == (y > 0.5))))
+    elif lik == "studentt":
+        df, sc = lik_params["df"], lik_params["scale"]
+        gx, gw = gauss_hermite(50)
+        f = mu[:, None] + np.sqrt(2.0 * var)[:, None] * gx[None, :]
+        r = (y[:, None] - f) / sc
+        logst = (gammaln((df + 1) / 2) - gammaln(df / 2) - 0.5 * np.log(df * np.pi) - np.log(sc)
+                 - (df + 1) / 2 * np.log1p(r ** 2 / df))
+        lpd = logsumexp(logst + np.log(gw)[None, :], axis=1) - 0.5 * np.log(np.pi)
+        out.update(test_rmse=float(np.sqrt(np.mean((y - mu) ** 2))), test_mae=float(np.mean(np.abs(y - mu))))
+    else:
+        raise ValueError(lik)
+    out["test_nlpd"] = float(-np.mean(lpd))
+    return out
+
+
+def machine_info(threads):
+    info = {"nproc": os.cpu_count(), "threads": int(threads), "python": platform.python_version(),
+            "cpu": _cpu_model(), "loadavg1_start": round(os.getloadavg()[0], 2)}
+    return info
+
+
+def _cpu_model():
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor()
+
+
+def summarize_times(ts, warmup):
+    import numpy as np
+    t = np.asarray(ts[warmup:]) * 1e3
+    return {
+        "ms_per_iter_median": float(np.median(t)),
+        "ms_per_iter_p10": float(np.percentile(t, 10)),
+        "ms_per_iter_p90": float(np.percentile(t, 90)),
+        "first_iter_s": float(ts[0]),          # includes tracing / compilation
+        "timed_iters": int(len(t)),
+    }
+
+
+def emit(result, out_path=None):
+    result["loadavg1_end"] = round(os.getloadavg()[0], 2)
+    line = json.dumps(result, sort_keys=False)
+    print(line, flush=True)
+    if out_path:
+        with open(out_path, "a") as fh:
+            fh.write(line + "\n")
+
+
+now = time.perf_counter
+cpu_now = time.process_time
+
+
+def _proc_stat():
+    with open("/proc/stat") as fh:
+        vals = [int(v) for v in fh.readline().split()[1:9]]
+    return sum(vals), vals[3] + vals[4]  # total, idle+iowait jiffies
+
+
+class LoadProbe:
+    """Measures, over a timed region, how busy the whole machine was and how much of that was us.
+    other_busy_frac > ~0.1 means another process competed for the cores (timings then unreliable)."""
+
+    def __init__(self):
+        self.t0, self.c0, self.s0 = now(), cpu_now(), _proc_stat()
+
+    def result(self):
+        wall, own = now() - self.t0, cpu_now() - self.c0
+        tot, idle = _proc_stat()
+        dt, di = tot - self.s0[0], idle - self.s0[1]
+        ncpu = os.cpu_count() or 1
+        busy = (dt - di) / dt if dt > 0 else float("nan")
+        own_frac = own / (wall * ncpu) if wall > 0 else float("nan")
+        return {"sys_busy_frac": round(busy, 3), "own_cpu_frac": round(own_frac, 3),
+                "other_busy_frac": round(max(0.0, busy - own_frac), 3)}

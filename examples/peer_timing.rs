@@ -1,0 +1,143 @@
+//! The crate's side of the peer harness (`benches/peers/run.py`, BENCHMARKS.md): trains an SVGP
+//! on the same task as the GPflow and GPyTorch scripts there and prints one JSON line with the
+//! time per iteration and the final test metrics.
+//!
+//! The setup is the peers': SE-ARD kernel with variance 1 and lengthscales 1 (softplus, no
+//! floor), Gaussian likelihood with noise variance 0.1 (softplus + 1e-6), whitened q(v) = N(0, I),
+//! inputs and targets as given (not standardised), the inducing inputs Z and the minibatch row
+//! indices read from files the harness writes, and per iteration one natural step in θ with
+//! constant γ followed by one Adam step (ε = 1e-7 as Keras) on the kernel, the noise and Z.
+//! A timed iteration is the gather of the batch rows plus `Trainer::step`, as the peers time
+//! theirs (numpy gather and host-to-tensor copy included).
+//!
+//! Run: `cargo run --release --example peer_timing -- --train T.csv --test V.csv --z Z.csv
+//! --batches B.csv` (CSVs with a header row; the last column of T and V is y).
+
+use clap::Parser;
+use nalgebra::{DMatrix, DVector};
+use serde_json::json;
+use std::error::Error;
+use std::time::Instant;
+use svgp::data::read_csv;
+use svgp::kernel::SquaredExponential;
+use svgp::likelihood::Gaussian;
+use svgp::model::Svgp;
+use svgp::optim::{AdamConfig, NatGrad, QTraining, Schedule, Trainer};
+use svgp::transform::Positive;
+use svgp::variational::Natural;
+
+#[derive(Parser)]
+struct Args {
+    /// Training CSV (header row, features then y).
+    #[arg(long)]
+    train: String,
+    /// Test CSV, same layout.
+    #[arg(long)]
+    test: String,
+    /// Inducing inputs: CSV with a header row, one row per inducing input (M × D).
+    #[arg(long)]
+    z: String,
+    /// Minibatches: one line per iteration, comma-separated 0-based training row indices.
+    #[arg(long)]
+    batches: String,
+    /// Constant natural-gradient step size γ.
+    #[arg(long, default_value_t = 0.1)]
+    gamma: f64,
+    /// Adam learning rate for the kernel, the noise and Z.
+    #[arg(long, default_value_t = 0.01)]
+    adam_lr: f64,
+    /// Iterations left out of the timing statistics.
+    #[arg(long, default_value_t = 10)]
+    warmup: usize,
+    /// Keep the crate's ascent check on natural steps (off: the plain algorithm the peers run).
+    #[arg(long)]
+    ascent_check: bool,
+}
+
+fn main() -> Result<(), Box<dyn Error>> {
+    let args = Args::parse();
+    let train = read_csv(&args.train, None, None)?;
+    let test = read_csv(&args.test, None, None)?;
+    let z_rows: Vec<Vec<f64>> = std::fs::read_to_string(&args.z)?
+        .lines()
+        .skip(1)
+        .map(|line| line.split(',').map(str::parse).collect())
+        .collect::<Result<_, _>>()?;
+    let batches: Vec<Vec<usize>> = std::fs::read_to_string(&args.batches)?
+        .lines()
+        .map(|line| line.split(',').map(str::parse).collect())
+        .collect::<Result<_, _>>()?;
+    let (x, y) = (&train.x, &train.y);
+    let (n, d, m) = (x.nrows(), x.ncols(), z_rows.len());
+    let b = batches.first().map_or(0, Vec::len);
+    if m == 0 || z_rows.iter().any(|r| r.len() != d) || b == 0 || batches.len() <= args.warmup {
+        return Err(format!(
+            "Z needs at least one row of {d} values, and at least {} non-empty batches are needed",
+            args.warmup + 1
+        )
+        .into());
+    }
+    let z = DMatrix::from_fn(m, d, |i, j| z_rows[i][j]);
+
+    let kernel = SquaredExponential::with_transform(1.0, vec![1.0; d], Positive::with_floor(0.0))?;
+    let model = Svgp::new(Box::new(kernel), Box::new(Gaussian::new(0.1)?), z)?;
+    let q_training = QTraining::NatGrad {
+        step: Box::new(NatGrad::<Natural>::default()),
+        schedule: Schedule::Constant(args.gamma),
+    };
+    let adam = AdamConfig {
+        learning_rate: args.adam_lr,
+        epsilon: 1e-7,
+        ..AdamConfig::default()
+    };
+    let mut trainer =
+        Trainer::new(model, q_training, adam, true).with_ascent_check(args.ascent_check);
+
+    let mut iter_ms = Vec::with_capacity(batches.len());
+    let mut shortened_steps = 0;
+    let start = Instant::now();
+    for rows in &batches {
+        let t0 = Instant::now();
+        let xb = x.select_rows(rows.iter());
+        let yb = DVector::from_iterator(rows.len(), rows.iter().map(|&i| y[i]));
+        let report = trainer.step(&xb, &yb, n as f64 / rows.len() as f64)?;
+        iter_ms.push(t0.elapsed().as_secs_f64() * 1e3);
+        shortened_steps += u32::from(report.halvings > 0);
+    }
+    let train_s = start.elapsed().as_secs_f64();
+
+    let mut timed = iter_ms[args.warmup..].to_vec();
+    timed.sort_by(f64::total_cmp);
+    let quantile = |p: f64| timed[((timed.len() - 1) as f64 * p).round() as usize];
+    let model = &trainer.model;
+    let metrics = model.evaluate(&test.x, &test.y)?;
+    let params = model.hyper_params();
+    let kernel_param = |i: usize| Positive::with_floor(0.0).forward(params[i]);
+    let line = json!({
+        "library": "svgp",
+        "version": env!("CARGO_PKG_VERSION"),
+        "N": n, "D": d, "M": m, "B": b,
+        "iters": batches.len(),
+        "gamma": args.gamma,
+        "adam_lr": args.adam_lr,
+        "ascent_check": args.ascent_check,
+        "ms_per_iter_median": quantile(0.5),
+        "ms_per_iter_p10": quantile(0.1),
+        "ms_per_iter_p90": quantile(0.9),
+        "first_iter_s": iter_ms[0] / 1e3,
+        "timed_iters": timed.len(),
+        "train_s": train_s,
+        "shortened_steps": shortened_steps,
+        "final_elbo": model.elbo(x, y, 1.0)?,
+        "test_rmse": metrics.rmse,
+        "test_nlpd": metrics.nlpd,
+        "hyper": {
+            "kernel_variance": kernel_param(0),
+            "lengthscales": (1..=d).map(kernel_param).collect::<Vec<_>>(),
+            "noise_variance": Positive::default().forward(params[d + 1]),
+        },
+        "iter_ms": iter_ms,
+    });
+    println!("{line}");
+    Ok(())
+}
