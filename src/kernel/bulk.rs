@@ -46,9 +46,10 @@ pub(crate) fn sq_dist_block(
     }
 }
 
-/// Whether N1×N2 work is split across threads.
+/// Whether N1×N2 work is handed to rayon: only when it is large enough and rayon has more than
+/// one thread (a one-thread pool would only add a hand-off to its worker).
 fn parallel(n1: usize, n2: usize) -> bool {
-    n1 * n2 >= PARALLEL_MIN_ENTRIES
+    n1 * n2 >= PARALLEL_MIN_ENTRIES && rayon::current_num_threads() > 1
 }
 
 /// Calls `f(j0, block)` on every chunk of columns of a column-major N1×N2 buffer `data`, where

@@ -364,8 +364,17 @@ impl Svgp {
 
         // Reverse mode through A, Lz, Kuu, Kuf and kff (MATH.md §4).
         // (S − I) A diag(g_σ) = L (Lᵀ A diag(g_σ)) − A diag(g_σ): one triangular product, no S.
-        let s_a_gvar = lower_mul(self.q.l(), &scale_columns(&marg.lta, &vexp.g_var)); // M×B
-        let a_bar = (m * vexp.g_mu.transpose() + (s_a_gvar - &a_gvar) * 2.0) * scale; // M×B
+        let mut a_bar = lower_mul(self.q.l(), &scale_columns(&marg.lta, &vexp.g_var)); // S A diag(g_σ)
+        for ((j, mut col), a_gvar_j) in a_bar
+            .column_iter_mut()
+            .enumerate()
+            .zip(a_gvar.column_iter())
+        {
+            // Ā = c (m g_μᵀ + 2 (S − I) A diag(g_σ)), M×B, in one pass
+            for ((v, &mi), &agv) in col.iter_mut().zip(m.iter()).zip(a_gvar_j.iter()) {
+                *v = scale * (mi * vexp.g_mu[j] + 2.0 * (*v - agv));
+            }
+        }
         let kff_bar = &vexp.g_var * scale;
         let mut kuf_bar = a_bar; // becomes Lz⁻ᵀ Ā
         solve_lower_transpose_in_place(&cond.lz, &mut kuf_bar);
