@@ -365,14 +365,15 @@ impl Svgp {
         // Reverse mode through A, Lz, Kuu, Kuf and kff (MATH.md §4).
         // (S − I) A diag(g_σ) = L (Lᵀ A diag(g_σ)) − A diag(g_σ): one triangular product, no S.
         let mut a_bar = lower_mul(self.q.l(), &scale_columns(&marg.lta, &vexp.g_var)); // S A diag(g_σ)
-        for ((j, mut col), a_gvar_j) in a_bar
-            .column_iter_mut()
-            .enumerate()
-            .zip(a_gvar.column_iter())
-        {
-            // Ā = c (m g_μᵀ + 2 (S − I) A diag(g_σ)), M×B, in one pass
-            for ((v, &mi), &agv) in col.iter_mut().zip(m.iter()).zip(a_gvar_j.iter()) {
-                *v = scale * (mi * vexp.g_mu[j] + 2.0 * (*v - agv));
+        let (m_s, g_mu) = (m.as_slice(), vexp.g_mu.as_slice());
+        let columns = a_bar
+            .as_mut_slice()
+            .chunks_exact_mut(m_s.len())
+            .zip(a_gvar.as_slice().chunks_exact(m_s.len()));
+        for ((col, a_gvar_j), &g_mu_j) in columns.zip(g_mu) {
+            // Ā = c (m g_μᵀ + 2 (S − I) A diag(g_σ)), M×B, in one pass over plain slices
+            for ((v, &mi), &agv) in col.iter_mut().zip(m_s).zip(a_gvar_j) {
+                *v = scale * (mi * g_mu_j + 2.0 * (*v - agv));
             }
         }
         let kff_bar = &vexp.g_var * scale;
