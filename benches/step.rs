@@ -3,7 +3,8 @@
 //! iteration ≈ 6·B·M² (Kuf solve, L^T A, A diag(g) A^T, (S−I)·A diag(g), Lz^-T Ā, K̄uf A^T: each
 //! ≈ B·M²) + ≈ 4·M³ (Cholesky of Kuu, natural-step factorisations and inverses); criterion's
 //! time per iteration and that count give GFLOP/s (see README).
-//! Run: `cargo bench --bench step`.
+//! Threads: rayon's pool (`RAYON_NUM_THREADS`, default all cores); results do not depend on it.
+//! Run: `cargo bench --bench step` (and `RAYON_NUM_THREADS=1 cargo bench --bench step`).
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use nalgebra::{DMatrix, DVector};
