@@ -201,7 +201,10 @@ impl Svgp {
             Shape::new(nk + nl + self.z.len(), 1),
             Shape::new(params.len(), 1),
         )?;
-        crate::transform::check_finite(&self.hyper_param_names(), params)?;
+        if params.iter().any(|p| !p.is_finite()) {
+            // names are built only to report the first non-finite entry
+            crate::transform::check_finite(&self.hyper_param_names(), params)?;
+        }
         let mut kernel = self.kernel.clone();
         let mut likelihood = self.likelihood.clone();
         kernel.set_params(&params[..nk])?;
@@ -410,11 +413,13 @@ impl Svgp {
 
 /// A diag(w): column j of `a` scaled by wⱼ.
 fn scale_columns(a: &DMatrix<f64>, w: &DVector<f64>) -> DMatrix<f64> {
-    let mut out = a.clone();
-    for (j, mut col) in out.column_iter_mut().enumerate() {
-        col *= w[j];
-    }
-    out
+    let rows = a.nrows().max(1); // chunks of one column (a column-major buffer)
+    let data = a
+        .as_slice()
+        .chunks_exact(rows)
+        .zip(w.iter())
+        .flat_map(|(col, &wj)| col.iter().map(move |v| v * wj));
+    DMatrix::from_iterator(a.nrows(), a.ncols(), data)
 }
 
 /// K̄ for K = L Lᵀ from L̄ (lower), MATH.md §4 (Murray 2016): P = Φ(Lᵀ L̄), W = L⁻ᵀ P L⁻¹,
