@@ -81,13 +81,13 @@ fn same_seed_gives_bitwise_identical_runs() {
 }
 
 /// One, two and three rayon threads give bitwise the same iterations, at a size (M = 300,
-/// B = 600) where kernel matrices and VJPs run in chunks on rayon and the large products and
+/// B = 900) where kernel matrices and VJPs run in chunks on rayon and the large products and
 /// solves run on faer's parallel kernels: the chunk split is fixed and faer's parallel products
 /// and solves equal its sequential ones bit for bit.
 #[test]
 fn thread_count_does_not_change_results() {
     let mut rng = rng(11);
-    let (n, d, m) = (600, 3, 300);
+    let (n, d, m) = (900, 3, 300);
     let x: DMatrix<f64> = DMatrix::from_fn(n, d, |_, _| rng.random_range(-2.0..2.0));
     let y = DVector::from_fn(n, |i, _| x[(i, 0)].sin() + x[(i, 1)] * x[(i, 2)]);
     let z = x.rows(0, m).into_owned();

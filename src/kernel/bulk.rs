@@ -11,9 +11,10 @@ use rayon::prelude::*;
 /// Columns of K (points of x2) per chunk.
 pub(crate) const CHUNK_COLS: usize = 32;
 
-/// Below this many entries N1·N2 the chunks run one after another on the calling thread: the
-/// work is too small to pay for handing it to another thread (measured crossover, README).
-pub(crate) const PARALLEL_MIN_ENTRIES: usize = 8192;
+/// Below this many entries N1·N2 (2¹⁸) the chunks run one after another on the calling thread:
+/// measured on the shared 2-core machine, handing smaller kernel matrices to a second thread was
+/// slower (M = 100, B = 256 up to M = 200, B = 1024; README).
+pub(crate) const PARALLEL_MIN_ENTRIES: usize = 1 << 18;
 
 /// r²ᵢⱼ = Σ_d (x1ᵢd − x2ⱼd)²/ℓ_d² for the columns j0..j0 + cols, written column-major into `out`
 /// (N1×cols), by direct differences (no ‖x‖² + ‖z‖² − 2xzᵀ expansion, whose cancellation would
