@@ -1,9 +1,10 @@
 //! One training iteration (natural step on q in θ + Adam step on hyperparameters and Z) for
-//! M ∈ {50, 200, 500}, B ∈ {256, 1024}, D = 8, SE-ARD, Gaussian likelihood. Flop count per
+//! M ∈ {50, 100, 200, 500}, B ∈ {256, 1024}, D = 8, SE-ARD, Gaussian likelihood. Flop count per
 //! iteration ≈ 6·B·M² (Kuf solve, L^T A, A diag(g) A^T, (S−I)·A diag(g), Lz^-T Ā, K̄uf A^T: each
 //! ≈ B·M²) + ≈ 4·M³ (Cholesky of Kuu, natural-step factorisations and inverses); criterion's
 //! time per iteration and that count give GFLOP/s (see README).
-//! Run: `cargo bench --bench step`.
+//! Threads: rayon's pool (`RAYON_NUM_THREADS`, default all cores); results do not depend on it.
+//! Run: `cargo bench --bench step` (and `RAYON_NUM_THREADS=1 cargo bench --bench step`).
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use nalgebra::{DMatrix, DVector};
@@ -20,7 +21,7 @@ fn bench_step(c: &mut Criterion) {
     let d = 8;
     let mut group = c.benchmark_group("train_iteration");
     group.sample_size(10);
-    for m in [50, 200, 500] {
+    for m in [50, 100, 200, 500] {
         for b in [256, 1024] {
             let mut rng = StdRng::seed_from_u64((m * b) as u64);
             let mut normal = || -> f64 { StandardNormal.sample(&mut rng) };

@@ -4,6 +4,7 @@
 //! bulk; no virtual call is made per entry. Parameters are unconstrained (see [`Positive`]) and
 //! kept in a fixed order that `param_names`, `params`, `set_params` and every `vjp_*` share.
 
+mod bulk;
 mod combine;
 mod stationary;
 
@@ -52,6 +53,16 @@ pub trait Kernel: std::fmt::Debug + Send + Sync {
     /// X̄₁ with (X̄₁)ᵢd = Σⱼ k̄ᵢⱼ ∂k(x1ᵢ, x2ⱼ)/∂x1ᵢd, N1×D: the derivative through the first
     /// argument only. For a symmetric K = k(Z, Z) with symmetric adjoint, the total is twice this.
     fn vjp_x1(&self, x1: &DMatrix<f64>, x2: &DMatrix<f64>, k_bar: &DMatrix<f64>) -> DMatrix<f64>;
+    /// (`vjp_params`, `vjp_x1`) of the same k̄ (N1×N2): lengths num_params and N1×D. Default:
+    /// the two calls; a kernel overrides it to share its distances and profile values.
+    fn vjp(
+        &self,
+        x1: &DMatrix<f64>,
+        x2: &DMatrix<f64>,
+        k_bar: &DMatrix<f64>,
+    ) -> (DVector<f64>, DMatrix<f64>) {
+        (self.vjp_params(x1, x2, k_bar), self.vjp_x1(x1, x2, k_bar))
+    }
     /// A boxed copy, so kernels can be cloned behind `Box<dyn Kernel>`.
     fn box_clone(&self) -> Box<dyn Kernel>;
     /// A serialisable description from which [`KernelSpec::build`] rebuilds this kernel exactly.

@@ -4,7 +4,7 @@
 //! supplies g and dg/d(r²), so each kernel is monomorphised and no call is virtual per entry.
 //! Aliases: [`SquaredExponential`], [`Matern12`], [`Matern32`], [`Matern52`].
 
-use super::{Kernel, KernelFamily, KernelSpec};
+use super::{bulk, Kernel, KernelFamily, KernelSpec};
 use crate::error::{check_shape, Result, Shape, SvgpError};
 use crate::transform::{check_finite, Positive};
 use nalgebra::{DMatrix, DVector};
@@ -22,6 +22,10 @@ pub trait Profile: Debug + Clone + Copy + Default + Send + Sync + 'static {
     fn g(r2: f64) -> f64;
     /// dg/d(r²).
     fn dg(r2: f64) -> f64;
+    /// (g(r²), dg/d(r²)) together, sharing the exponential; equal to (`g`, `dg`) bit for bit.
+    fn g_dg(r2: f64) -> (f64, f64) {
+        (Self::g(r2), Self::dg(r2))
+    }
 }
 
 /// Squared exponential: g = exp(−r²/2), dg/dr² = −g/2.
@@ -38,6 +42,11 @@ impl Profile for SeProfile {
     #[inline]
     fn dg(r2: f64) -> f64 {
         -0.5 * (-0.5 * r2).exp()
+    }
+    #[inline]
+    fn g_dg(r2: f64) -> (f64, f64) {
+        let e = (-0.5 * r2).exp();
+        (e, -0.5 * e)
     }
 }
 
@@ -64,6 +73,12 @@ impl Profile for Matern12Profile {
         let r = r2.sqrt();
         -(-r).exp() / (2.0 * r)
     }
+    #[inline]
+    fn g_dg(r2: f64) -> (f64, f64) {
+        let r = r2.sqrt();
+        let e = (-r).exp();
+        (e, if r2 == 0.0 { 0.0 } else { -e / (2.0 * r) })
+    }
 }
 
 /// Matérn 3/2: g = (1 + √3 r) e^{−√3 r}, dg/dr² = −(3/2) e^{−√3 r}.
@@ -81,6 +96,12 @@ impl Profile for Matern32Profile {
     #[inline]
     fn dg(r2: f64) -> f64 {
         -1.5 * (-(3.0 * r2).sqrt()).exp()
+    }
+    #[inline]
+    fn g_dg(r2: f64) -> (f64, f64) {
+        let s = (3.0 * r2).sqrt();
+        let e = (-s).exp();
+        ((1.0 + s) * e, -1.5 * e)
     }
 }
 
@@ -100,6 +121,12 @@ impl Profile for Matern52Profile {
     fn dg(r2: f64) -> f64 {
         let s = (5.0 * r2).sqrt();
         -(5.0 / 6.0) * (1.0 + s) * (-s).exp()
+    }
+    #[inline]
+    fn g_dg(r2: f64) -> (f64, f64) {
+        let s = (5.0 * r2).sqrt();
+        let e = (-s).exp();
+        ((1.0 + s + s * s / 3.0) * e, -(5.0 / 6.0) * (1.0 + s) * e)
     }
 }
 
@@ -194,46 +221,71 @@ impl<P: Profile> Stationary<P> {
         self.transform
     }
 
-    /// Scaled squared distances r²ᵢⱼ = Σ_d (x1ᵢd − x2ⱼd)²/ℓ_d², N1×N2, by direct differences
-    /// (no ‖x‖² + ‖z‖² − 2xzᵀ expansion, whose cancellation would spoil Matérn ½ near r = 0).
-    #[track_caller]
-    fn sq_dist(&self, x1: &DMatrix<f64>, x2: &DMatrix<f64>, ls: &[f64]) -> DMatrix<f64> {
-        debug_assert_eq!(x1.ncols(), ls.len(), "x1 must be N1×D");
-        debug_assert_eq!(x2.ncols(), ls.len(), "x2 must be N2×D");
-        let (n1, n2) = (x1.nrows(), x2.nrows());
-        let mut r2 = DMatrix::<f64>::zeros(n1, n2); // N1×N2
-        if n1 == 0 {
-            return r2;
-        }
-        // Plain column-major slices, so the innermost loop over rows vectorises.
-        let (x1s, x2s) = (x1.as_slice(), x2.as_slice());
-        for (d, &l) in ls.iter().enumerate() {
-            let inv_l = 1.0 / l;
-            let x1d = &x1s[d * n1..(d + 1) * n1];
-            for (r2j, &zjd) in r2
-                .as_mut_slice()
-                .chunks_exact_mut(n1)
-                .zip(&x2s[d * n2..(d + 1) * n2])
-            {
-                for (r, &xid) in r2j.iter_mut().zip(x1d) {
-                    let t = (xid - zjd) * inv_l;
-                    *r += t * t;
-                }
-            }
-        }
-        r2
-    }
-
-    /// wᵢⱼ = k̄ᵢⱼ σ² g′(r²ᵢⱼ), N1×N2, and Σ k̄ᵢⱼ g(r²ᵢⱼ) (the VJP for σ²) when asked for.
-    fn weighted_dg(&self, r2: &DMatrix<f64>, k_bar: &DMatrix<f64>) -> (DMatrix<f64>, f64) {
-        debug_assert_eq!(r2.shape(), k_bar.shape(), "k_bar must be N1×N2");
+    /// One VJP pass over k(x1, x2) (`x1`: N1×D, `x2`: N2×D, `k_bar`: N1×N2): r², g and g′ once
+    /// per entry, giving both Σ k̄ ∂K/∂p (length 1 + D) and X̄₁ (N1×D).
+    fn vjp_both(
+        &self,
+        x1: &DMatrix<f64>,
+        x2: &DMatrix<f64>,
+        k_bar: &DMatrix<f64>,
+    ) -> (DVector<f64>, DMatrix<f64>) {
+        debug_assert_eq!(
+            k_bar.shape(),
+            (x1.nrows(), x2.nrows()),
+            "k_bar must be N1×N2"
+        );
+        let (n1, dim) = (x1.nrows(), x1.ncols());
+        let ls = self.lengthscales();
         let var = self.variance();
-        let mut sum_g = 0.0;
-        let w = r2.zip_map(k_bar, |r2, kb| {
-            sum_g += kb * P::g(r2);
-            kb * var * P::dg(r2)
+        if n1 == 0 {
+            return (DVector::zeros(self.num_params()), DMatrix::zeros(0, dim));
+        }
+        // Per chunk of columns: Σ k̄ g, then for each d Σ wᵢⱼ (x1ᵢd − x2ⱼd)² and the N1 entries
+        // of X̄₁[:, d] before scaling (w = k̄ σ² g′), laid out as [Σ k̄ g, sq_0..sq_D, bar (N1×D)].
+        let partials = bulk::map_chunks(n1, x2.nrows(), |j0, cols| {
+            let mut out = vec![0.0; 1 + dim + n1 * dim];
+            let mut w = vec![0.0; n1 * cols]; // N1×cols, r² for now
+            bulk::sq_dist_block(x1, x2, &ls, j0, &mut w);
+            let kb = &k_bar.as_slice()[j0 * n1..(j0 + cols) * n1];
+            for (wij, &kbij) in w.iter_mut().zip(kb) {
+                let (g, dg) = P::g_dg(*wij);
+                out[0] += kbij * g;
+                *wij = kbij * var * dg;
+            }
+            let (sums, bar) = out[1..].split_at_mut(dim);
+            let mut row_acc = vec![0.0; n1]; // vectorisable per-row partial sums
+            for d in 0..dim {
+                row_acc.iter_mut().for_each(|a| *a = 0.0);
+                let x1d = &x1.as_slice()[d * n1..(d + 1) * n1];
+                let bar_d = &mut bar[d * n1..(d + 1) * n1];
+                for (c, wj) in w.chunks_exact(n1).enumerate() {
+                    let zjd = x2[(j0 + c, d)];
+                    for (((a, b), &wij), &xid) in
+                        row_acc.iter_mut().zip(bar_d.iter_mut()).zip(wj).zip(x1d)
+                    {
+                        let wt = wij * (xid - zjd);
+                        *b += wt;
+                        *a += wt * (xid - zjd);
+                    }
+                }
+                sums[d] = row_acc.iter().sum();
+            }
+            out
         });
-        (w, sum_g)
+        let mut total = vec![0.0; 1 + dim + n1 * dim];
+        for p in &partials {
+            total.iter_mut().zip(p).for_each(|(t, v)| *t += v);
+        }
+        let mut grad = DVector::zeros(self.num_params());
+        grad[0] = total[0] * self.transform.derivative(self.variance); // Σ k̄ g · dσ²/dp
+        let mut x1_bar = DMatrix::from_column_slice(n1, dim, &total[1 + dim..]); // N1×D
+        for (d, &l) in ls.iter().enumerate() {
+            // ∂r²/∂ℓ_d = −2 (x_d − z_d)²/ℓ_d³, then dℓ_d/dp
+            grad[1 + d] =
+                -2.0 * total[1 + d] / (l * l * l) * self.transform.derivative(self.lengthscales[d]);
+            x1_bar.column_mut(d).scale_mut(2.0 / (l * l)); // ∂r²/∂x1ᵢd = 2 (x1ᵢd − x2ⱼd)/ℓ_d²
+        }
+        (grad, x1_bar)
     }
 }
 
@@ -273,8 +325,13 @@ impl<P: Profile> Kernel for Stationary<P> {
 
     fn matrix(&self, x1: &DMatrix<f64>, x2: &DMatrix<f64>) -> DMatrix<f64> {
         let var = self.variance();
-        let mut k = self.sq_dist(x1, x2, &self.lengthscales()); // N1×N2, r² for now
-        k.apply(|v| *v = var * P::g(*v)); // σ² g(r²)
+        let ls = self.lengthscales();
+        let (n1, n2) = (x1.nrows(), x2.nrows());
+        let mut k = DMatrix::zeros(n1, n2); // N1×N2
+        bulk::fill_chunks(k.as_mut_slice(), n1, |j0, block| {
+            bulk::sq_dist_block(x1, x2, &ls, j0, block); // r²
+            block.iter_mut().for_each(|v| *v = var * P::g(*v)); // σ² g(r²)
+        });
         k
     }
 
@@ -288,36 +345,7 @@ impl<P: Profile> Kernel for Stationary<P> {
         x2: &DMatrix<f64>,
         k_bar: &DMatrix<f64>,
     ) -> DVector<f64> {
-        let ls = self.lengthscales();
-        let r2 = self.sq_dist(x1, x2, &ls); // N1×N2
-        let (w, sum_g) = self.weighted_dg(&r2, k_bar); // w = k̄ ∘ σ² g′
-        let mut grad = DVector::zeros(self.num_params());
-        grad[0] = sum_g * self.transform.derivative(self.variance); // Σ k̄ g · dσ²/dp
-        let (n1, n2) = (x1.nrows(), x2.nrows());
-        let (x1s, x2s) = (x1.as_slice(), x2.as_slice());
-        // Per-row partial sums (a vectorisable update, not a serial reduction), summed at the end.
-        let mut row_acc = vec![0.0; n1];
-        for (d, &l) in ls.iter().enumerate() {
-            row_acc.iter_mut().for_each(|a| *a = 0.0);
-            if n1 > 0 {
-                let x1d = &x1s[d * n1..(d + 1) * n1];
-                for (wj, &zjd) in w
-                    .as_slice()
-                    .chunks_exact(n1)
-                    .zip(&x2s[d * n2..(d + 1) * n2])
-                {
-                    for ((a, &wij), &xid) in row_acc.iter_mut().zip(wj).zip(x1d) {
-                        let t = xid - zjd;
-                        *a += wij * t * t;
-                    }
-                }
-            }
-            let acc: f64 = row_acc.iter().sum(); // Σᵢⱼ wᵢⱼ (x1ᵢd − x2ⱼd)²
-                                                 // ∂r²/∂ℓ_d = −2 (x_d − z_d)²/ℓ_d³, then dℓ_d/dp
-            grad[1 + d] =
-                -2.0 * acc / (l * l * l) * self.transform.derivative(self.lengthscales[d]);
-        }
-        grad
+        self.vjp_both(x1, x2, k_bar).0
     }
 
     fn vjp_diag_params(&self, x: &DMatrix<f64>, diag_bar: &DVector<f64>) -> DVector<f64> {
@@ -329,31 +357,16 @@ impl<P: Profile> Kernel for Stationary<P> {
     }
 
     fn vjp_x1(&self, x1: &DMatrix<f64>, x2: &DMatrix<f64>, k_bar: &DMatrix<f64>) -> DMatrix<f64> {
-        let ls = self.lengthscales();
-        let r2 = self.sq_dist(x1, x2, &ls); // N1×N2
-        let (w, _) = self.weighted_dg(&r2, k_bar);
-        let (n1, n2) = (x1.nrows(), x2.nrows());
-        let mut x1_bar = DMatrix::zeros(n1, x1.ncols()); // N1×D
-        if n1 == 0 {
-            return x1_bar;
-        }
-        let (x1s, x2s) = (x1.as_slice(), x2.as_slice());
-        for (d, &l) in ls.iter().enumerate() {
-            let scale = 2.0 / (l * l); // ∂r²/∂x1ᵢd = 2 (x1ᵢd − x2ⱼd)/ℓ_d²
-            let x1d = &x1s[d * n1..(d + 1) * n1];
-            let bar_d = &mut x1_bar.as_mut_slice()[d * n1..(d + 1) * n1];
-            for (wj, &zjd) in w
-                .as_slice()
-                .chunks_exact(n1)
-                .zip(&x2s[d * n2..(d + 1) * n2])
-            {
-                for ((b, &wij), &xid) in bar_d.iter_mut().zip(wj).zip(x1d) {
-                    *b += wij * (xid - zjd);
-                }
-            }
-            bar_d.iter_mut().for_each(|b| *b *= scale);
-        }
-        x1_bar
+        self.vjp_both(x1, x2, k_bar).1
+    }
+
+    fn vjp(
+        &self,
+        x1: &DMatrix<f64>,
+        x2: &DMatrix<f64>,
+        k_bar: &DMatrix<f64>,
+    ) -> (DVector<f64>, DMatrix<f64>) {
+        self.vjp_both(x1, x2, k_bar)
     }
 
     fn box_clone(&self) -> Box<dyn Kernel> {
@@ -386,6 +399,13 @@ mod tests {
             assert!(
                 (fd - an).abs() <= 1e-7 * an.abs(),
                 "{name:?} r² = {r2}: fd {fd} vs {an}"
+            );
+        }
+        for &r2 in &[0.0, 0.01, 0.3, 1.0, 2.5, 9.0] {
+            assert_eq!(
+                P::g_dg(r2),
+                (P::g(r2), P::dg(r2)),
+                "{name:?} r² = {r2}: g_dg"
             );
         }
         assert_eq!(P::g(0.0), 1.0, "{name:?}: g(0) must be 1");

@@ -4,11 +4,27 @@
 use super::Scalar;
 use faer::dyn_stack::{MemBuffer, MemStack};
 use faer::linalg::cholesky::llt::factor::{cholesky_in_place, cholesky_in_place_scratch, LltError};
+use faer::linalg::matmul::triangular::BlockStructure;
 use faer::linalg::triangular_solve::{
     solve_lower_triangular_in_place, solve_upper_triangular_in_place,
 };
 use faer::{Accum, MatMut, MatRef, Par};
 use nalgebra::DMatrix;
+
+/// Products and triangular solves of at least this many flops run on rayon's threads (faer's
+/// `Par::rayon`); smaller ones, and every Cholesky factorisation, run on the calling thread,
+/// where they are faster (measured crossover, README).
+pub(crate) const PARALLEL_MIN_FLOPS: usize = 50_000_000;
+
+/// faer's parallelism for an operation of `flops`: all of rayon's threads when it is large
+/// enough to gain from them, else sequential.
+fn par_for(flops: usize) -> Par {
+    if flops >= PARALLEL_MIN_FLOPS && rayon::current_num_threads() > 1 {
+        Par::rayon(0)
+    } else {
+        Par::Seq
+    }
+}
 
 /// A zero-copy faer view of a nalgebra matrix.
 pub(crate) fn view(a: &DMatrix<f64>) -> MatRef<'_, f64> {
@@ -46,10 +62,11 @@ impl Scalar for f64 {
 
     fn solve_lower_in_place(l: &DMatrix<f64>, b: &mut DMatrix<f64>, trans: bool) {
         debug_assert_eq!(l.ncols(), b.nrows());
+        let par = par_for(l.nrows() * l.nrows() * b.ncols()); // N²K flops
         if trans {
-            solve_upper_triangular_in_place(view(l).transpose(), view_mut(b), Par::Seq);
+            solve_upper_triangular_in_place(view(l).transpose(), view_mut(b), par);
         } else {
-            solve_lower_triangular_in_place(view(l), view_mut(b), Par::Seq);
+            solve_lower_triangular_in_place(view(l), view_mut(b), par);
         }
     }
 
@@ -59,7 +76,65 @@ impl Scalar for f64 {
         let rhs = if tb { rhs.transpose() } else { rhs };
         debug_assert_eq!(lhs.ncols(), rhs.nrows());
         let mut out = DMatrix::zeros(lhs.nrows(), rhs.ncols());
-        faer::linalg::matmul::matmul(view_mut(&mut out), Accum::Replace, lhs, rhs, 1.0, Par::Seq);
+        let par = par_for(2 * lhs.nrows() * lhs.ncols() * rhs.ncols());
+        faer::linalg::matmul::matmul(view_mut(&mut out), Accum::Replace, lhs, rhs, 1.0, par);
         out
+    }
+
+    fn matmul_structured(
+        a: &DMatrix<f64>,
+        ta: bool,
+        a_lower: bool,
+        b: &DMatrix<f64>,
+        tb: bool,
+        b_lower: bool,
+        lower_only: bool,
+    ) -> DMatrix<f64> {
+        // The structure of op(X): a lower-triangular X is upper triangular once transposed.
+        let structure = |lower: bool, t: bool| match (lower, t) {
+            (false, _) => BlockStructure::Rectangular,
+            (true, false) => BlockStructure::TriangularLower,
+            (true, true) => BlockStructure::TriangularUpper,
+        };
+        let (lhs, rhs) = (view(a), view(b));
+        let lhs = if ta { lhs.transpose() } else { lhs };
+        let rhs = if tb { rhs.transpose() } else { rhs };
+        debug_assert_eq!(lhs.ncols(), rhs.nrows());
+        let mut out = DMatrix::zeros(lhs.nrows(), rhs.ncols());
+        // A triangular operand or result halves the dense 2·R·K·C flops.
+        let dense = 2 * lhs.nrows() * lhs.ncols() * rhs.ncols();
+        let par = par_for(if a_lower || b_lower || lower_only {
+            dense / 2
+        } else {
+            dense
+        });
+        let dst = if lower_only {
+            BlockStructure::TriangularLower
+        } else {
+            BlockStructure::Rectangular
+        };
+        faer::linalg::matmul::triangular::matmul(
+            view_mut(&mut out),
+            dst,
+            Accum::Replace,
+            lhs,
+            structure(a_lower, ta),
+            rhs,
+            structure(b_lower, tb),
+            1.0,
+            par,
+        );
+        out
+    }
+
+    fn invert_lower(l: &DMatrix<f64>) -> DMatrix<f64> {
+        let mut inv = DMatrix::zeros(l.nrows(), l.ncols());
+        // Writes the lower triangle only; the strict upper triangle stays zero.
+        faer::linalg::triangular_inverse::invert_lower_triangular(
+            view_mut(&mut inv),
+            view(l),
+            par_for(l.nrows().pow(3) / 3),
+        );
+        inv
     }
 }

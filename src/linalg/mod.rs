@@ -31,6 +31,36 @@ pub trait Scalar: RealField + Copy {
 
     /// op(A) op(B), op the transpose when `ta` / `tb` is set; shapes must agree.
     fn matmul(a: &DMatrix<Self>, ta: bool, b: &DMatrix<Self>, tb: bool) -> DMatrix<Self>;
+
+    /// op(A) op(B) using structure the caller vouches for: `a_lower` (`b_lower`) promises the
+    /// stored A (B) is square lower triangular (its strict upper triangle is zero and may be
+    /// skipped); `lower_only` asks for the lower triangle of the square result only, its strict
+    /// upper triangle left zero. Default: the plain product, then the upper triangle zeroed.
+    fn matmul_structured(
+        a: &DMatrix<Self>,
+        ta: bool,
+        a_lower: bool,
+        b: &DMatrix<Self>,
+        tb: bool,
+        b_lower: bool,
+        lower_only: bool,
+    ) -> DMatrix<Self> {
+        let _ = (a_lower, b_lower);
+        let mut out = Self::matmul(a, ta, b, tb);
+        if lower_only {
+            zero_upper_in_place(&mut out);
+        }
+        out
+    }
+
+    /// L⁻¹ for a lower-triangular `l` (N×N, non-zero diagonal); lower triangular, strict upper
+    /// triangle zero. Default: N triangular solves against the identity.
+    fn invert_lower(l: &DMatrix<Self>) -> DMatrix<Self> {
+        let mut inv = DMatrix::identity(l.nrows(), l.ncols());
+        Self::solve_lower_in_place(l, &mut inv, false);
+        zero_upper_in_place(&mut inv);
+        inv
+    }
 }
 
 /// A B (A: R×K, B: K×C).
@@ -93,25 +123,52 @@ pub fn solve_lower_transpose_in_place<T: Scalar>(l: &DMatrix<T>, b: &mut DMatrix
 
 /// L⁻¹ for a lower-triangular `l` (N×N) with non-zero diagonal; the result is lower triangular.
 pub fn lower_inverse<T: Scalar>(l: &DMatrix<T>) -> DMatrix<T> {
-    let mut inv = DMatrix::identity(l.nrows(), l.ncols());
-    solve_lower_in_place(l, &mut inv);
-    zero_upper_in_place(&mut inv);
-    inv
+    T::invert_lower(l)
 }
 
 /// (L Lᵀ)⁻¹ = L⁻ᵀ L⁻¹ from a lower Cholesky factor `l` (N×N); the result is exactly symmetric.
+/// One triangular inverse and one triangular product of which only the lower half is formed.
 pub fn spd_inverse_from_factor<T: Scalar>(l: &DMatrix<T>) -> DMatrix<T> {
     let linv = lower_inverse(l);
-    let mut out = matmul_tn(&linv, &linv);
-    symmetrise_in_place(&mut out);
+    let mut out = T::matmul_structured(&linv, true, true, &linv, false, true, true);
+    mirror_lower_in_place(&mut out);
     out
 }
 
-/// S = L Lᵀ for a lower-triangular `l` (N×N); the result is exactly symmetric.
+/// S = L Lᵀ for a lower-triangular `l` (N×N); the result is exactly symmetric (lower half
+/// formed, then mirrored).
 pub fn outer_factor<T: Scalar>(l: &DMatrix<T>) -> DMatrix<T> {
-    let mut s = matmul_nt(l, l);
-    symmetrise_in_place(&mut s);
+    let mut s = T::matmul_structured(l, false, true, l, true, true, true);
+    mirror_lower_in_place(&mut s);
     s
+}
+
+/// Lᵀ B for a lower-triangular `l` (N×N) and any `b` (N×K): a triangular product, half the
+/// flops of a dense one.
+pub fn lower_tr_mul<T: Scalar>(l: &DMatrix<T>, b: &DMatrix<T>) -> DMatrix<T> {
+    T::matmul_structured(l, true, true, b, false, false, false)
+}
+
+/// L B for a lower-triangular `l` (N×N) and any `b` (N×K).
+pub fn lower_mul<T: Scalar>(l: &DMatrix<T>, b: &DMatrix<T>) -> DMatrix<T> {
+    T::matmul_structured(l, false, true, b, false, false, false)
+}
+
+/// tril(A Bᵀ) for A, B both N×K: only the lower triangle (diagonal included) of the N×N product
+/// is computed, the strict upper triangle is zero. With B = A diag(w) and then
+/// [`mirror_lower_in_place`] it is the symmetric rank-K update A diag(w) Aᵀ at half the flops.
+pub fn lower_of_matmul_nt<T: Scalar>(a: &DMatrix<T>, b: &DMatrix<T>) -> DMatrix<T> {
+    T::matmul_structured(a, false, false, b, true, false, true)
+}
+
+/// Copies the strict lower triangle of a square matrix onto its upper triangle (exactly
+/// symmetric result).
+pub fn mirror_lower_in_place<T: Scalar>(a: &mut DMatrix<T>) {
+    for j in 0..a.ncols() {
+        for i in (j + 1)..a.nrows() {
+            a[(j, i)] = a[(i, j)];
+        }
+    }
 }
 
 /// The lower Cholesky factor of P⁻¹ for SPD `p` (N×N), without forming P⁻¹.

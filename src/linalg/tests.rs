@@ -170,3 +170,80 @@ fn dual_cholesky_matches_faer_and_the_tangent_rule() {
         Err(SvgpError::NotPositiveDefinite { pivot: 3, .. })
     ));
 }
+
+/// A deterministic N×K matrix with entries in [−0.5, 0.5).
+fn dense(n: usize, k: usize, seed: u64) -> DMatrix<f64> {
+    let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    DMatrix::from_fn(n, k, |_, _| {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state >> 11) as f64 / (1u64 << 53) as f64 - 0.5
+    })
+}
+
+/// Every structured product (faer's triangular kernels) against the plain dense formula, at
+/// sizes below and above faer's blocking (7, 70, 300). Entries are sums of at most K products of
+/// numbers ≤ 1 in size, so the rounding bound is K·ε·max|A|·max|B|·K; 4·K²·ε leaves that room and
+/// still fails by orders of magnitude for a wrong triangle or transpose.
+#[test]
+fn structured_products_match_dense_formulas() {
+    for (n, k) in [(7, 5), (70, 33), (300, 257)] {
+        let tol = 4.0 * (n.max(k) as f64).powi(2) * f64::EPSILON;
+        let mut l = dense(n, n, 1);
+        zero_upper_in_place(&mut l);
+        let b = dense(n, k, 2);
+        let c = dense(n, k, 3);
+        let w = dense(k, 1, 4).column(0).into_owned();
+        let close = |x: &DMatrix<f64>, y: &DMatrix<f64>| max_abs(&(x - y)) <= tol;
+        assert!(
+            close(&lower_tr_mul(&l, &b), &(l.transpose() * &b)),
+            "n={n}: Lᵀ B"
+        );
+        assert!(close(&lower_mul(&l, &b), &(&l * &b)), "n={n}: L B");
+        let lower = lower_of_matmul_nt(&b, &c);
+        let mut full = &b * c.transpose();
+        zero_upper_in_place(&mut full);
+        assert!(close(&lower, &full), "n={n}: tril(B Cᵀ)");
+        // the symmetric rank-k update B diag(w) Bᵀ: lower half, then mirrored
+        let bw = DMatrix::from_fn(n, k, |i, j| b[(i, j)] * w[j]);
+        let mut syrk = lower_of_matmul_nt(&bw, &b);
+        mirror_lower_in_place(&mut syrk);
+        assert_eq!(
+            syrk,
+            syrk.transpose(),
+            "n={n}: mirrored result is symmetric"
+        );
+        assert!(
+            close(&syrk, &(&b * DMatrix::from_diagonal(&w) * b.transpose())),
+            "n={n}: syrk"
+        );
+        assert!(
+            close(&outer_factor(&l), &(&l * l.transpose())),
+            "n={n}: L Lᵀ"
+        );
+        // the generic (dual-number) default gives the same products
+        let ld = l.map(Dual64::from);
+        let bd = b.map(Dual64::from);
+        let generic = lower_tr_mul(&ld, &bd).map(|d| d.re);
+        assert!(
+            close(&generic, &lower_tr_mul(&l, &b)),
+            "n={n}: dual default"
+        );
+    }
+    // the triangular inverse: L L⁻¹ = I for a well-conditioned L (unit-ish diagonal)
+    for n in [1, 9, 150] {
+        let mut l = dense(n, n, 5) * (1.0 / n as f64);
+        zero_upper_in_place(&mut l);
+        for i in 0..n {
+            l[(i, i)] = 1.0 + l[(i, i)].abs();
+        }
+        let inv = lower_inverse(&l);
+        assert!((1..n).all(|j| (0..j).all(|i| inv[(i, j)] == 0.0)));
+        let eye = DMatrix::<f64>::identity(n, n);
+        assert!(
+            max_abs(&(&l * &inv - eye)) <= 8.0 * n as f64 * f64::EPSILON,
+            "n={n}"
+        );
+    }
+}

@@ -5,7 +5,7 @@
 
 use crate::error::Result;
 use crate::kernel::Kernel;
-use crate::linalg::{cholesky_with_jitter, matmul_tn, solve_lower_in_place};
+use crate::linalg::{cholesky_with_jitter, lower_tr_mul, solve_lower_in_place};
 use crate::variational::VariationalQ;
 use nalgebra::{DMatrix, DVector};
 
@@ -46,13 +46,31 @@ impl Conditional {
     /// Marginals of q(f) at the batch (MATH.md §1): μ = Aᵀ m and
     /// σ²ᵢ = kffᵢ − ‖aᵢ‖² + ‖Lᵀaᵢ‖² (clamped at 0 against rounding), each of length B.
     pub fn marginals(&self, q: &VariationalQ) -> (DVector<f64>, DVector<f64>) {
+        let BatchMarginals { mu, var, .. } = self.batch_marginals(q);
+        (mu, var)
+    }
+
+    /// As [`Conditional::marginals`], keeping the product Lᵀ A (M×B) for the hyperparameter
+    /// gradients of the same q.
+    pub fn batch_marginals(&self, q: &VariationalQ) -> BatchMarginals {
         let mu = self.a.tr_mul(q.m()); // Aᵀ m
-        let lta = matmul_tn(q.l(), &self.a); // Lᵀ A, M×B
+        let lta = lower_tr_mul(q.l(), &self.a); // Lᵀ A, M×B (triangular product)
         let var = DVector::from_fn(self.a.ncols(), |i, _| {
             let v =
                 self.kff_diag[i] - self.a.column(i).norm_squared() + lta.column(i).norm_squared();
             v.max(0.0)
         });
-        (mu, var)
+        BatchMarginals { mu, var, lta }
     }
+}
+
+/// The marginals of q(f) at one batch for one q(v), with the product they came from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BatchMarginals {
+    /// μ = Aᵀ m, length B.
+    pub mu: DVector<f64>,
+    /// σ²ᵢ = kffᵢ − ‖aᵢ‖² + ‖Lᵀaᵢ‖², length B.
+    pub var: DVector<f64>,
+    /// Lᵀ A, M×B.
+    pub lta: DMatrix<f64>,
 }

@@ -9,7 +9,7 @@ mod predict;
 mod sgpr;
 mod svgp;
 
-pub use conditional::Conditional;
+pub use conditional::{BatchMarginals, Conditional};
 pub use metrics::Metrics;
 pub use predict::PREDICT_CHUNK;
 pub use sgpr::{sgpr_bound, SgprFit};

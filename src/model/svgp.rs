@@ -2,13 +2,14 @@
 //! minibatch ELBO and the exact gradients of that ELBO with respect to q (MATH.md §2) and, by
 //! hand-derived reverse mode, to every kernel and likelihood parameter and every entry of Z (§4).
 
+use super::conditional::BatchMarginals;
 use super::Conditional;
 use crate::error::{check_shape, Result, Shape, SvgpError};
 use crate::kernel::Kernel;
 use crate::likelihood::Likelihood;
 use crate::linalg::{
-    matmul, matmul_nt, matmul_tn, phi, solve_lower_transpose_in_place, symmetrise_in_place,
-    zero_upper_in_place,
+    lower_mul, lower_of_matmul_nt, lower_tr_mul, matmul, mirror_lower_in_place, phi,
+    solve_lower_transpose_in_place, zero_upper_in_place,
 };
 use crate::variational::{eta_gradient, prior_kl, prior_kl_grad, Coords, VariationalQ};
 use nalgebra::{DMatrix, DVector};
@@ -200,7 +201,10 @@ impl Svgp {
             Shape::new(nk + nl + self.z.len(), 1),
             Shape::new(params.len(), 1),
         )?;
-        crate::transform::check_finite(&self.hyper_param_names(), params)?;
+        if params.iter().any(|p| !p.is_finite()) {
+            // names are built only to report the first non-finite entry
+            crate::transform::check_finite(&self.hyper_param_names(), params)?;
+        }
         let mut kernel = self.kernel.clone();
         let mut likelihood = self.likelihood.clone();
         kernel.set_params(&params[..nk])?;
@@ -247,9 +251,24 @@ impl Svgp {
         scale: f64,
         q: &VariationalQ,
     ) -> f64 {
-        let (mu, var) = cond.marginals(q);
-        let ve = self.likelihood.variational_expectations(y, &mu, &var).ve;
-        scale * ve.sum() - prior_kl(q)
+        self.elbo_and_marginals_at(cond, y, scale, q).0
+    }
+
+    /// As [`Svgp::elbo_at`], also returning the batch marginals of that q, which
+    /// [`Svgp::elbo_grad_from`] reuses once q is the model's.
+    pub fn elbo_and_marginals_at(
+        &self,
+        cond: &Conditional,
+        y: &DVector<f64>,
+        scale: f64,
+        q: &VariationalQ,
+    ) -> (f64, BatchMarginals) {
+        let marg = cond.batch_marginals(q);
+        let ve = self
+            .likelihood
+            .variational_expectations(y, &marg.mu, &marg.var)
+            .ve;
+        (scale * ve.sum() - prior_kl(q), marg)
     }
 
     /// The ELBO and every gradient at the batch (`x`: B×D, `y`: B), scale c = N/B.
@@ -274,6 +293,26 @@ impl Svgp {
         scale: f64,
         scope: GradScope,
     ) -> Result<ElboGrad> {
+        let marg = cond.batch_marginals(&self.q);
+        self.elbo_grad_from(cond, &marg, x, y, scale, scope)
+    }
+
+    /// As [`Svgp::elbo_grad_with`], from the batch marginals of the model's current q at `cond`
+    /// (from [`Svgp::elbo_and_marginals_at`] or [`Conditional::batch_marginals`]); marginals of
+    /// another q give the gradients of a different ELBO.
+    ///
+    /// # Errors
+    /// As [`Svgp::elbo_grad_with`]; `ShapeMismatch` if `marg` is not for B points and M
+    /// inducing points.
+    pub fn elbo_grad_from(
+        &self,
+        cond: &Conditional,
+        marg: &BatchMarginals,
+        x: &DMatrix<f64>,
+        y: &DVector<f64>,
+        scale: f64,
+        scope: GradScope,
+    ) -> Result<ElboGrad> {
         let b = cond.a.ncols();
         check_shape("batch targets", Shape::new(b, 1), Shape::new(y.len(), 1))?;
         check_shape(
@@ -281,8 +320,13 @@ impl Svgp {
             Shape::new(b, self.input_dim()),
             Shape::new(x.nrows(), x.ncols()),
         )?;
-        let (mu, var) = cond.marginals(&self.q);
-        let vexp = self.likelihood.variational_expectations(y, &mu, &var);
+        check_shape(
+            "batch marginals Lᵀ A",
+            Shape::new(self.num_inducing(), b),
+            Shape::new(marg.lta.nrows(), marg.lta.ncols()),
+        )?;
+        let (mu, var) = (&marg.mu, &marg.var);
+        let vexp = self.likelihood.variational_expectations(y, mu, var);
         let elbo = scale * vexp.ve.sum() - prior_kl(&self.q);
         let want_hyper = matches!(scope, GradScope::Hyper | GradScope::All);
 
@@ -297,8 +341,9 @@ impl Svgp {
             (empty, DVector::zeros(0), DMatrix::zeros(0, 0))
         } else {
             let kl_grad = prior_kl_grad(&self.q);
-            let mut data_ds = matmul_nt(&a_gvar, &cond.a) * scale; // c A diag(g_σ) Aᵀ, M×M
-            symmetrise_in_place(&mut data_ds);
+            // c A diag(g_σ) Aᵀ, M×M: a symmetric rank-B update, lower half then mirrored
+            let mut data_ds = lower_of_matmul_nt(&a_gvar, &cond.a) * scale;
+            mirror_lower_in_place(&mut data_ds);
             let dl_dm = &cond.a * &vexp.g_mu * scale - &kl_grad.dm; // c A g_μ − m
             let dl_ds = &data_ds - &kl_grad.ds; // c A diag(g_σ) Aᵀ − ½ I + ½ S⁻¹
             let dl_dl = if matches!(scope, GradScope::Q | GradScope::All) {
@@ -321,24 +366,33 @@ impl Svgp {
         }
 
         // Reverse mode through A, Lz, Kuu, Kuf and kff (MATH.md §4).
-        let s_minus_i = self.q.s() - DMatrix::identity(self.num_inducing(), self.num_inducing());
-        let a_bar = (m * vexp.g_mu.transpose() + matmul(&s_minus_i, &a_gvar) * 2.0) * scale; // M×B
+        // (S − I) A diag(g_σ) = L (Lᵀ A diag(g_σ)) − A diag(g_σ): one triangular product, no S.
+        let mut a_bar = lower_mul(self.q.l(), &scale_columns(&marg.lta, &vexp.g_var)); // S A diag(g_σ)
+        let (m_s, g_mu) = (m.as_slice(), vexp.g_mu.as_slice());
+        let columns = a_bar
+            .as_mut_slice()
+            .chunks_exact_mut(m_s.len())
+            .zip(a_gvar.as_slice().chunks_exact(m_s.len()));
+        for ((col, a_gvar_j), &g_mu_j) in columns.zip(g_mu) {
+            // Ā = c (m g_μᵀ + 2 (S − I) A diag(g_σ)), M×B, in one pass over plain slices
+            for ((v, &mi), &agv) in col.iter_mut().zip(m_s).zip(a_gvar_j) {
+                *v = scale * (mi * g_mu_j + 2.0 * (*v - agv));
+            }
+        }
         let kff_bar = &vexp.g_var * scale;
         let mut kuf_bar = a_bar; // becomes Lz⁻ᵀ Ā
         solve_lower_transpose_in_place(&cond.lz, &mut kuf_bar);
-        let mut lz_bar = -matmul_nt(&kuf_bar, &cond.a); // −Lz⁻ᵀ Ā Aᵀ
-        zero_upper_in_place(&mut lz_bar);
+        let lz_bar = -lower_of_matmul_nt(&kuf_bar, &cond.a); // −tril(Lz⁻ᵀ Ā Aᵀ)
         let kuu_bar = cholesky_adjoint(&cond.lz, &lz_bar);
 
         let kernel = self.kernel.as_ref();
-        let d_kernel = kernel.vjp_params(&self.z, &self.z, &kuu_bar)
-            + kernel.vjp_params(&self.z, x, &kuf_bar)
-            + kernel.vjp_diag_params(x, &kff_bar);
+        let (d_kuu, z_bar_uu) = kernel.vjp(&self.z, &self.z, &kuu_bar);
+        let (d_kuf, z_bar_uf) = kernel.vjp(&self.z, x, &kuf_bar);
+        let d_kernel = d_kuu + d_kuf + kernel.vjp_diag_params(x, &kff_bar);
         let d_lik = self
             .likelihood
-            .vjp_params(y, &mu, &var, &DVector::from_element(b, scale));
-        let d_z =
-            kernel.vjp_x1(&self.z, &self.z, &kuu_bar) * 2.0 + kernel.vjp_x1(&self.z, x, &kuf_bar);
+            .vjp_params(y, mu, var, &DVector::from_element(b, scale));
+        let d_z = z_bar_uu * 2.0 + z_bar_uf; // Kuu = k(Z, Z) is symmetric: twice its first-argument VJP
         let d_hyper = DVector::from_iterator(
             d_kernel.len() + d_lik.len() + d_z.len(),
             d_kernel
@@ -359,17 +413,19 @@ impl Svgp {
 
 /// A diag(w): column j of `a` scaled by wⱼ.
 fn scale_columns(a: &DMatrix<f64>, w: &DVector<f64>) -> DMatrix<f64> {
-    let mut out = a.clone();
-    for (j, mut col) in out.column_iter_mut().enumerate() {
-        col *= w[j];
-    }
-    out
+    let rows = a.nrows().max(1); // chunks of one column (a column-major buffer)
+    let data = a
+        .as_slice()
+        .chunks_exact(rows)
+        .zip(w.iter())
+        .flat_map(|(col, &wj)| col.iter().map(move |v| v * wj));
+    DMatrix::from_iterator(a.nrows(), a.ncols(), data)
 }
 
 /// K̄ for K = L Lᵀ from L̄ (lower), MATH.md §4 (Murray 2016): P = Φ(Lᵀ L̄), W = L⁻ᵀ P L⁻¹,
 /// K̄ = ½ (W + Wᵀ), symmetric M×M.
 fn cholesky_adjoint(l: &DMatrix<f64>, l_bar: &DMatrix<f64>) -> DMatrix<f64> {
-    let mut w = phi(&matmul_tn(l, l_bar)); // P
+    let mut w = phi(&lower_tr_mul(l, l_bar)); // P = Φ(Lᵀ L̄)
     solve_lower_transpose_in_place(l, &mut w); // L⁻ᵀ P
     w.transpose_mut();
     solve_lower_transpose_in_place(l, &mut w); // L⁻ᵀ (L⁻ᵀ P)ᵀ = Wᵀ

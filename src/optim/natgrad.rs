@@ -112,8 +112,7 @@ impl<P: Parametrisation> NatGrad<P> {
         let mut gamma_try = gamma;
         let mut halvings = 0;
         loop {
-            let candidate = P::to_mean_chol(&xi.add_scaled(gamma_try, &direction))
-                .and_then(VariationalQ::from_mean_chol);
+            let candidate = P::to_q(&xi.add_scaled(gamma_try, &direction));
             let pivot = match candidate {
                 Ok(q_new) if accept(&q_new) => {
                     return Ok(NatGradStep {

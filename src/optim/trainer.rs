@@ -5,9 +5,10 @@
 use super::adam::AdamState;
 use super::{Adam, AdamConfig, BatchPlan, Batches, NatGradStep, Observer, Schedule};
 use crate::error::{Result, SvgpError};
-use crate::model::{GradScope, Svgp};
+use crate::model::{BatchMarginals, GradScope, Svgp};
 use crate::variational::{Coords, Parametrisation, VariationalQ};
 use nalgebra::{DMatrix, DVector};
+use std::cell::RefCell;
 use std::time::{Duration, Instant};
 
 /// A natural-gradient step rule on q(v) (object-safe form of [`super::NatGrad`]).
@@ -190,14 +191,23 @@ impl Trainer {
         if !before.d_eta.is_finite() || !before.elbo.is_finite() {
             return Err(nonfinite("ELBO or its gradient with respect to q"));
         }
+        // The batch marginals of the last candidate the ascent check evaluated, with its q:
+        // when that candidate is the accepted one, the hyperparameter step reuses them.
+        let checked: RefCell<Option<(VariationalQ, BatchMarginals)>> = RefCell::new(None);
         let (q_new, gamma, halvings, q_adam_state) = match &self.q_rule {
             QRule::NatGrad { step, schedule } => {
                 let model = &self.model;
                 let check = self.ascent_check;
                 // Rounding slack: at the optimum a step is a no-op up to ~1e-12 relative.
                 let floor = before.elbo - ASCENT_SLACK * before.elbo.abs().max(1.0);
-                let accept =
-                    |q: &VariationalQ| !check || model.elbo_at(&cond, y, scale, q) >= floor;
+                let accept = |q: &VariationalQ| {
+                    if !check {
+                        return true;
+                    }
+                    let (elbo, marg) = model.elbo_and_marginals_at(&cond, y, scale, q);
+                    *checked.borrow_mut() = Some((q.clone(), marg));
+                    elbo >= floor
+                };
                 match step.step(model.q(), &before.d_eta, schedule.gamma(t), &accept) {
                     Ok(s) => (s.q, Some(s.gamma), s.halvings, None),
                     // Every allowed γ gave a valid q that lowers the batch ELBO: keep q this
@@ -222,7 +232,12 @@ impl Trainer {
         let mut hyper_state = None;
         let after_elbo = match &self.hyper {
             Some(adam) => {
-                let after = candidate.elbo_grad_with(&cond, x, y, scale, GradScope::Hyper)?;
+                let after = match checked.into_inner() {
+                    Some((q, marg)) if &q == candidate.q() => {
+                        candidate.elbo_grad_from(&cond, &marg, x, y, scale, GradScope::Hyper)?
+                    }
+                    _ => candidate.elbo_grad_with(&cond, x, y, scale, GradScope::Hyper)?,
+                };
                 if !after.elbo.is_finite() {
                     return Err(nonfinite("ELBO"));
                 }

@@ -132,6 +132,18 @@ impl VariationalQ {
         })
     }
 
+    /// The same q with S⁻¹ (M×M) already known, e.g. −2θ₂ from which L was factored. The caller
+    /// vouches that `s_inv` is (L Lᵀ)⁻¹ up to rounding; it is symmetrised here.
+    pub(crate) fn with_s_inv(self, mut s_inv: DMatrix<f64>) -> Self {
+        crate::linalg::symmetrise_in_place(&mut s_inv);
+        let s_inv_cell = std::sync::OnceLock::new();
+        s_inv_cell.get_or_init(|| s_inv);
+        VariationalQ {
+            s_inv: s_inv_cell,
+            ..self
+        }
+    }
+
     /// The prior N(0, I) with M inducing points: m = 0, L = I.
     pub fn standard(num_inducing: usize) -> Self {
         VariationalQ {
@@ -211,6 +223,15 @@ pub trait Parametrisation {
     /// # Errors
     /// `NotPositiveDefinite` when ξ describes no valid Gaussian (S not positive definite).
     fn to_mean_chol<T: Scalar>(xi: &Coords<T>) -> Result<Coords<T>>;
+
+    /// q at ξ. Default: `to_mean_chol`, then [`VariationalQ::from_mean_chol`]; override where ξ
+    /// also gives part of q's cache for free.
+    ///
+    /// # Errors
+    /// As `to_mean_chol` and [`VariationalQ::new`].
+    fn to_q(xi: &Coords) -> Result<VariationalQ> {
+        VariationalQ::from_mean_chol(Self::to_mean_chol(xi)?)
+    }
 
     /// ξ at q. Default: `from_theta(θ(q))`; override with a direct formula where one exists.
     ///

@@ -28,6 +28,13 @@ impl Parametrisation for Natural {
         })
     }
 
+    /// q with S⁻¹ = −2θ₂ cached: the precision L was factored from, so the next KL gradient and
+    /// θ(q) need no inverse.
+    fn to_q(theta: &Coords) -> Result<VariationalQ> {
+        let q = VariationalQ::from_mean_chol(Self::to_mean_chol(theta)?)?;
+        Ok(q.with_s_inv(&theta.matrix * -2.0))
+    }
+
     /// θ₂ = −½ S⁻¹ (q's cached L⁻ᵀ L⁻¹), θ₁ = L⁻ᵀ (L⁻¹ m) by triangular solves.
     fn from_q(q: &VariationalQ) -> Result<Coords> {
         let mut theta1 = DMatrix::from_column_slice(q.num_inducing(), 1, q.m().as_slice());
