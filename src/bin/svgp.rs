@@ -104,17 +104,33 @@ enum XiArg {
     Meansqrt,
 }
 
+/// Which CSV columns are the target and the features.
 #[derive(clap::Args)]
-struct ConvertArgs {
-    /// The CSV file.
-    #[arg(long)]
-    data: PathBuf,
+struct Columns {
     /// Target column (default: `y`, else the last column).
     #[arg(long)]
     target: Option<String>,
     /// Feature columns, comma-separated (default: all but the target).
     #[arg(long, value_delimiter = ',')]
     features: Option<Vec<String>>,
+}
+
+impl Columns {
+    /// The feature names as string slices, if given.
+    fn features(&self) -> Option<Vec<&str>> {
+        self.features
+            .as_ref()
+            .map(|f| f.iter().map(String::as_str).collect())
+    }
+}
+
+#[derive(clap::Args)]
+struct ConvertArgs {
+    /// The CSV file.
+    #[arg(long)]
+    data: PathBuf,
+    #[command(flatten)]
+    columns: Columns,
     /// The binary table to write (atomically), conventionally `*.svgpb`.
     #[arg(long)]
     out: PathBuf,
@@ -129,12 +145,8 @@ struct FitArgs {
     /// which is streamed from disk in shuffled blocks.
     #[arg(long)]
     data: PathBuf,
-    /// Target column (default: `y`, else the last column).
-    #[arg(long)]
-    target: Option<String>,
-    /// Feature columns, comma-separated (default: all but the target).
-    #[arg(long, value_delimiter = ',')]
-    features: Option<Vec<String>>,
+    #[command(flatten)]
+    columns: Columns,
     #[arg(long, value_enum, default_value = "gaussian")]
     likelihood: LikelihoodArg,
     #[arg(long, value_enum, default_value = "se")]
@@ -308,11 +320,12 @@ fn fit(args: FitArgs) -> Result<(), Box<dyn std::error::Error>> {
         );
     }
     let start = Instant::now();
-    let features: Option<Vec<&str>> = args
-        .features
-        .as_ref()
-        .map(|f| f.iter().map(String::as_str).collect());
-    let table = read_csv(&args.data, args.target.as_deref(), features.as_deref())?;
+    let features = args.columns.features();
+    let table = read_csv(
+        &args.data,
+        args.columns.target.as_deref(),
+        features.as_deref(),
+    )?;
     let options = fit_options(&args);
     let mut progress = progress(&args, args.iterations)?;
     let mut trace = Trace::default();
@@ -363,7 +376,12 @@ fn fit_streamed(args: FitArgs) -> Result<(), Box<dyn std::error::Error>> {
     let start = Instant::now();
     let file = svgp::data::BinaryFile::open(&args.data)?;
     let header = file.header();
-    if let Some(t) = args.target.as_ref().filter(|t| **t != header.target_name) {
+    if let Some(t) = args
+        .columns
+        .target
+        .as_ref()
+        .filter(|t| **t != header.target_name)
+    {
         return Err(format!(
             "--target {t:?}: {} is a binary table whose target is {:?}; choose columns when converting",
             args.data.display(),
@@ -371,7 +389,7 @@ fn fit_streamed(args: FitArgs) -> Result<(), Box<dyn std::error::Error>> {
         )
         .into());
     }
-    if args.features.is_some() || args.plots.is_some() {
+    if args.columns.features.is_some() || args.plots.is_some() {
         return Err(format!(
             "--features and --plots apply to CSV files; {} is a binary table",
             args.data.display()
@@ -404,13 +422,10 @@ fn fit_streamed(args: FitArgs) -> Result<(), Box<dyn std::error::Error>> {
 /// `convert`: CSV → binary table, one row in memory at a time.
 fn convert(args: ConvertArgs) -> Result<(), Box<dyn std::error::Error>> {
     let start = Instant::now();
-    let features: Option<Vec<&str>> = args
-        .features
-        .as_ref()
-        .map(|f| f.iter().map(String::as_str).collect());
+    let features = args.columns.features();
     let header = svgp::data::convert_csv(
         &args.data,
-        args.target.as_deref(),
+        args.columns.target.as_deref(),
         features.as_deref(),
         &args.out,
     )?;
