@@ -11,7 +11,8 @@ use svgp::kernel::Matern52;
 use svgp::likelihood::Gaussian;
 use svgp::model::Svgp;
 use svgp::optim::{
-    AdamConfig, BatchPlan, NatGrad, QTraining, Schedule, StopReason, StopRules, Trace, Trainer,
+    AdamConfig, BatchPlan, ElboCheckpoints, NatGrad, QTraining, Schedule, StopReason, StopRules,
+    Trace, Trainer,
 };
 use svgp::variational::{Expectation, Natural};
 use svgp::SvgpError;
@@ -303,4 +304,52 @@ fn trainer_accepts_any_parametrisation() {
         exact.model.elbo(&x, &y, 1.0).unwrap(),
     );
     assert!((a - b).abs() < 1e-6 * b.abs(), "{a} vs {b}");
+}
+
+/// `ElboCheckpoints` records the full-data ELBO at t ≤ first, at multiples of `every` and at
+/// the last iteration, each equal to the ELBO of the model at that point (recomputed here by
+/// replaying the same seeded run up to it), and finds the first checkpoint reaching a target.
+#[test]
+fn elbo_checkpoints_record_the_full_elbo_at_their_iterations() {
+    let (x, y, model) = problem(1);
+    let plan = BatchPlan::Seeded {
+        batch_size: 32,
+        seed: 4,
+    };
+    let mut trainer = Trainer::new(model.clone(), natgrad(0.5), AdamConfig::default(), true);
+    let mut checkpoints = ElboCheckpoints::new(&x, &y, 3, 10, 25);
+    trainer
+        .run(
+            &x,
+            &y,
+            plan.clone(),
+            25,
+            StopRules::default(),
+            &mut [&mut checkpoints],
+        )
+        .unwrap();
+    let at: Vec<u64> = checkpoints.points.iter().map(|r| r.iteration).collect();
+    assert_eq!(at, vec![1, 2, 3, 10, 20, 25]);
+    for point in &checkpoints.points {
+        let mut replay = Trainer::new(model.clone(), natgrad(0.5), AdamConfig::default(), true);
+        replay
+            .run(
+                &x,
+                &y,
+                plan.clone(),
+                point.iteration,
+                StopRules::default(),
+                &mut [],
+            )
+            .unwrap();
+        assert_eq!(replay.model.elbo(&x, &y, 1.0).unwrap(), point.elbo);
+    }
+    let third = checkpoints.points[2].elbo;
+    let expected = checkpoints
+        .points
+        .iter()
+        .find(|r| r.elbo >= third)
+        .map(|r| r.iteration);
+    assert_eq!(checkpoints.first_at_least(third), expected);
+    assert_eq!(checkpoints.first_at_least(f64::INFINITY), None);
 }
