@@ -14,5 +14,6 @@ pub mod optim;
 pub mod pipeline;
 pub mod plot;
 pub mod reproduce;
+mod simd;
 pub mod transform;
 pub mod variational;

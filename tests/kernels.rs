@@ -372,6 +372,40 @@ fn vjp_x1_matches_central_differences() {
     }
 }
 
+/// `vjp_given_matrix` (which the trainer calls with the conditional's Kuf and Kuu) agrees with
+/// `vjp` (checked against central differences above): for the squared exponential it takes
+/// g and g′ from K instead of from r², which moves results by rounding only, so relative 1e-12
+/// of the largest entry; the other kernels ignore K and must agree exactly. Sizes span several
+/// column chunks (32 columns each), on one thread and with the parallel split.
+#[test]
+fn vjp_given_matrix_agrees_with_vjp() {
+    for (c, case) in all_kernels().iter().enumerate() {
+        let mut rng = StdRng::seed_from_u64(200 + c as u64);
+        let kernel = case.kernel.as_ref();
+        let d = kernel.input_dim();
+        for (n1, n2) in [(7, 3), (40, 100), (600, 700)] {
+            let x1 = uniform_matrix(&mut rng, n1, d) * 2.0;
+            let x2 = uniform_matrix(&mut rng, n2, d) * 2.0;
+            let k_bar = uniform_matrix(&mut rng, n1, n2);
+            let k = kernel.matrix(&x1, &x2);
+            let (p_ref, x_ref) = kernel.vjp(&x1, &x2, &k_bar);
+            let (p, x) = kernel.vjp_given_matrix(&x1, &x2, &k, &k_bar);
+            let close = |a: &[f64], b: &[f64], what: &str| {
+                let scale = b.iter().fold(0.0f64, |s, v| s.max(v.abs()));
+                for (u, v) in a.iter().zip(b) {
+                    assert!(
+                        (u - v).abs() <= 1e-12 * scale,
+                        "{} {n1}×{n2} {what}: {u:e} vs {v:e}",
+                        case.name
+                    );
+                }
+            };
+            close(p.as_slice(), p_ref.as_slice(), "parameter VJP");
+            close(x.as_slice(), x_ref.as_slice(), "x1 VJP");
+        }
+    }
+}
+
 #[test]
 fn set_params_refuses_wrong_length_and_leaves_kernel_unchanged() {
     for mut case in all_kernels() {

@@ -18,7 +18,9 @@ pub(crate) const PARALLEL_MIN_ENTRIES: usize = 1 << 18;
 
 /// r²ᵢⱼ = Σ_d (x1ᵢd − x2ⱼd)²/ℓ_d² for the columns j0..j0 + cols, written column-major into `out`
 /// (N1×cols), by direct differences (no ‖x‖² + ‖z‖² − 2xzᵀ expansion, whose cancellation would
-/// spoil Matérn ½ near r = 0). `x1`: N1×D, `x2`: N2×D, `ls`: the D lengthscales.
+/// spoil Matérn ½ near r = 0). `x1`: N1×D, `x2`: N2×D, `ls`: the D lengthscales. Always inlined,
+/// so that inside [`crate::simd::dispatch`] it runs at the dispatched vector width.
+#[inline(always)]
 pub(crate) fn sq_dist_block(
     x1: &DMatrix<f64>,
     x2: &DMatrix<f64>,

@@ -63,6 +63,19 @@ pub trait Kernel: std::fmt::Debug + Send + Sync {
     ) -> (DVector<f64>, DMatrix<f64>) {
         (self.vjp_params(x1, x2, k_bar), self.vjp_x1(x1, x2, k_bar))
     }
+    /// As [`Kernel::vjp`], given `k` = k(x1, x2) (N1×N2) as `matrix` computed it at the current
+    /// parameters: a kernel whose derivatives follow from K skips recomputing distances and
+    /// exponentials. Default: ignores `k`.
+    fn vjp_given_matrix(
+        &self,
+        x1: &DMatrix<f64>,
+        x2: &DMatrix<f64>,
+        k: &DMatrix<f64>,
+        k_bar: &DMatrix<f64>,
+    ) -> (DVector<f64>, DMatrix<f64>) {
+        let _ = k;
+        self.vjp(x1, x2, k_bar)
+    }
     /// A boxed copy, so kernels can be cloned behind `Box<dyn Kernel>`.
     fn box_clone(&self) -> Box<dyn Kernel>;
     /// A serialisable description from which [`KernelSpec::build`] rebuilds this kernel exactly.

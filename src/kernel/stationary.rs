@@ -13,18 +13,40 @@ use std::marker::PhantomData;
 
 /// The radial profile g of a stationary kernel, as a function of the scaled squared distance r².
 ///
+/// Every profile has the form g(r²) = p(r²)·e^{a(r²)} with an exponent a ≤ 0: a profile gives
+/// a, and g and dg/d(r²) from r² and e = e^{a}. The exponential is the crate's vectorisable one,
+/// so the kernels' bulk loops run at the CPU's vector width (see `crate::simd`); `g`, `dg` and
+/// `g_dg` are built from the same parts and agree with the bulk loops bit for bit.
+///
 /// Invariants: g(0) = 1; `g` and `dg` are finite for every finite r² ≥ 0 (where g′ is unbounded
 /// at r² = 0, `dg(0.0)` returns a finite subgradient; see [`Matern12Profile`]).
 pub trait Profile: Debug + Clone + Copy + Default + Send + Sync + 'static {
     /// The family's name in model files and on the command line.
     const FAMILY: KernelFamily;
+    /// c with dg/d(r²) = c·g for every r², when the profile has one (the squared exponential:
+    /// c = −½): a VJP given K then needs neither r² nor the exponential.
+    const DG_OVER_G: Option<f64> = None;
+    /// The exponent a(r²) ≤ 0.
+    fn exponent(r2: f64) -> f64;
+    /// g(r²) from r² and e = e^{a(r²)}.
+    fn g_given(r2: f64, e: f64) -> f64;
+    /// dg/d(r²) from r² and e = e^{a(r²)}.
+    fn dg_given(r2: f64, e: f64) -> f64;
     /// g(r²).
-    fn g(r2: f64) -> f64;
+    #[inline(always)]
+    fn g(r2: f64) -> f64 {
+        Self::g_given(r2, crate::simd::exp(Self::exponent(r2)))
+    }
     /// dg/d(r²).
-    fn dg(r2: f64) -> f64;
+    #[inline(always)]
+    fn dg(r2: f64) -> f64 {
+        Self::dg_given(r2, crate::simd::exp(Self::exponent(r2)))
+    }
     /// (g(r²), dg/d(r²)) together, sharing the exponential; equal to (`g`, `dg`) bit for bit.
+    #[inline(always)]
     fn g_dg(r2: f64) -> (f64, f64) {
-        (Self::g(r2), Self::dg(r2))
+        let e = crate::simd::exp(Self::exponent(r2));
+        (Self::g_given(r2, e), Self::dg_given(r2, e))
     }
 }
 
@@ -34,19 +56,19 @@ pub struct SeProfile;
 
 impl Profile for SeProfile {
     const FAMILY: KernelFamily = KernelFamily::SquaredExponential;
+    const DG_OVER_G: Option<f64> = Some(-0.5);
 
-    #[inline]
-    fn g(r2: f64) -> f64 {
-        (-0.5 * r2).exp()
+    #[inline(always)]
+    fn exponent(r2: f64) -> f64 {
+        -0.5 * r2
     }
-    #[inline]
-    fn dg(r2: f64) -> f64 {
-        -0.5 * (-0.5 * r2).exp()
+    #[inline(always)]
+    fn g_given(_r2: f64, e: f64) -> f64 {
+        e
     }
-    #[inline]
-    fn g_dg(r2: f64) -> (f64, f64) {
-        let e = (-0.5 * r2).exp();
-        (e, -0.5 * e)
+    #[inline(always)]
+    fn dg_given(_r2: f64, e: f64) -> f64 {
+        -0.5 * e
     }
 }
 
@@ -61,23 +83,21 @@ pub struct Matern12Profile;
 impl Profile for Matern12Profile {
     const FAMILY: KernelFamily = KernelFamily::Matern12;
 
-    #[inline]
-    fn g(r2: f64) -> f64 {
-        (-r2.sqrt()).exp()
+    #[inline(always)]
+    fn exponent(r2: f64) -> f64 {
+        -r2.sqrt()
     }
-    #[inline]
-    fn dg(r2: f64) -> f64 {
+    #[inline(always)]
+    fn g_given(_r2: f64, e: f64) -> f64 {
+        e
+    }
+    #[inline(always)]
+    fn dg_given(r2: f64, e: f64) -> f64 {
         if r2 == 0.0 {
-            return 0.0;
+            0.0
+        } else {
+            -e / (2.0 * r2.sqrt())
         }
-        let r = r2.sqrt();
-        -(-r).exp() / (2.0 * r)
-    }
-    #[inline]
-    fn g_dg(r2: f64) -> (f64, f64) {
-        let r = r2.sqrt();
-        let e = (-r).exp();
-        (e, if r2 == 0.0 { 0.0 } else { -e / (2.0 * r) })
     }
 }
 
@@ -88,20 +108,17 @@ pub struct Matern32Profile;
 impl Profile for Matern32Profile {
     const FAMILY: KernelFamily = KernelFamily::Matern32;
 
-    #[inline]
-    fn g(r2: f64) -> f64 {
-        let s = (3.0 * r2).sqrt();
-        (1.0 + s) * (-s).exp()
+    #[inline(always)]
+    fn exponent(r2: f64) -> f64 {
+        -(3.0 * r2).sqrt()
     }
-    #[inline]
-    fn dg(r2: f64) -> f64 {
-        -1.5 * (-(3.0 * r2).sqrt()).exp()
+    #[inline(always)]
+    fn g_given(r2: f64, e: f64) -> f64 {
+        (1.0 + (3.0 * r2).sqrt()) * e
     }
-    #[inline]
-    fn g_dg(r2: f64) -> (f64, f64) {
-        let s = (3.0 * r2).sqrt();
-        let e = (-s).exp();
-        ((1.0 + s) * e, -1.5 * e)
+    #[inline(always)]
+    fn dg_given(_r2: f64, e: f64) -> f64 {
+        -1.5 * e
     }
 }
 
@@ -112,21 +129,18 @@ pub struct Matern52Profile;
 impl Profile for Matern52Profile {
     const FAMILY: KernelFamily = KernelFamily::Matern52;
 
-    #[inline]
-    fn g(r2: f64) -> f64 {
-        let s = (5.0 * r2).sqrt();
-        (1.0 + s + s * s / 3.0) * (-s).exp()
+    #[inline(always)]
+    fn exponent(r2: f64) -> f64 {
+        -(5.0 * r2).sqrt()
     }
-    #[inline]
-    fn dg(r2: f64) -> f64 {
+    #[inline(always)]
+    fn g_given(r2: f64, e: f64) -> f64 {
         let s = (5.0 * r2).sqrt();
-        -(5.0 / 6.0) * (1.0 + s) * (-s).exp()
+        (1.0 + s + s * s / 3.0) * e
     }
-    #[inline]
-    fn g_dg(r2: f64) -> (f64, f64) {
-        let s = (5.0 * r2).sqrt();
-        let e = (-s).exp();
-        ((1.0 + s + s * s / 3.0) * e, -(5.0 / 6.0) * (1.0 + s) * e)
+    #[inline(always)]
+    fn dg_given(r2: f64, e: f64) -> f64 {
+        -(5.0 / 6.0) * (1.0 + (5.0 * r2).sqrt()) * e
     }
 }
 
@@ -222,11 +236,13 @@ impl<P: Profile> Stationary<P> {
     }
 
     /// One VJP pass over k(x1, x2) (`x1`: N1×D, `x2`: N2×D, `k_bar`: N1×N2): r², g and g′ once
-    /// per entry, giving both Σ k̄ ∂K/∂p (length 1 + D) and X̄₁ (N1×D).
+    /// per entry, giving both Σ k̄ ∂K/∂p (length 1 + D) and X̄₁ (N1×D). Given K (N1×N2) and a
+    /// profile with g′ = c·g, g and g′ come from K and r² is not formed.
     fn vjp_both(
         &self,
         x1: &DMatrix<f64>,
         x2: &DMatrix<f64>,
+        k: Option<&DMatrix<f64>>,
         k_bar: &DMatrix<f64>,
     ) -> (DVector<f64>, DMatrix<f64>) {
         debug_assert_eq!(
@@ -234,43 +250,21 @@ impl<P: Profile> Stationary<P> {
             (x1.nrows(), x2.nrows()),
             "k_bar must be N1×N2"
         );
+        debug_assert!(
+            k.is_none_or(|k| k.shape() == k_bar.shape()),
+            "K must be N1×N2"
+        );
         let (n1, dim) = (x1.nrows(), x1.ncols());
         let ls = self.lengthscales();
         let var = self.variance();
         if n1 == 0 {
             return (DVector::zeros(self.num_params()), DMatrix::zeros(0, dim));
         }
-        // Per chunk of columns: Σ k̄ g, then for each d Σ wᵢⱼ (x1ᵢd − x2ⱼd)² and the N1 entries
-        // of X̄₁[:, d] before scaling (w = k̄ σ² g′), laid out as [Σ k̄ g, sq_0..sq_D, bar (N1×D)].
         let partials = bulk::map_chunks(n1, x2.nrows(), |j0, cols| {
-            let mut out = vec![0.0; 1 + dim + n1 * dim];
-            let mut w = vec![0.0; n1 * cols]; // N1×cols, r² for now
-            bulk::sq_dist_block(x1, x2, &ls, j0, &mut w);
-            let kb = &k_bar.as_slice()[j0 * n1..(j0 + cols) * n1];
-            for (wij, &kbij) in w.iter_mut().zip(kb) {
-                let (g, dg) = P::g_dg(*wij);
-                out[0] += kbij * g;
-                *wij = kbij * var * dg;
-            }
-            let (sums, bar) = out[1..].split_at_mut(dim);
-            let mut row_acc = vec![0.0; n1]; // vectorisable per-row partial sums
-            for d in 0..dim {
-                row_acc.iter_mut().for_each(|a| *a = 0.0);
-                let x1d = &x1.as_slice()[d * n1..(d + 1) * n1];
-                let bar_d = &mut bar[d * n1..(d + 1) * n1];
-                for (c, wj) in w.chunks_exact(n1).enumerate() {
-                    let zjd = x2[(j0 + c, d)];
-                    for (((a, b), &wij), &xid) in
-                        row_acc.iter_mut().zip(bar_d.iter_mut()).zip(wj).zip(x1d)
-                    {
-                        let wt = wij * (xid - zjd);
-                        *b += wt;
-                        *a += wt * (xid - zjd);
-                    }
-                }
-                sums[d] = row_acc.iter().sum();
-            }
-            out
+            crate::simd::dispatch(
+                #[inline(always)]
+                || Self::vjp_chunk(x1, x2, &ls, var, k, k_bar, j0, cols),
+            )
         });
         let mut total = vec![0.0; 1 + dim + n1 * dim];
         for p in &partials {
@@ -286,6 +280,75 @@ impl<P: Profile> Stationary<P> {
             x1_bar.column_mut(d).scale_mut(2.0 / (l * l)); // ∂r²/∂x1ᵢd = 2 (x1ᵢd − x2ⱼd)/ℓ_d²
         }
         (grad, x1_bar)
+    }
+
+    /// The VJP sums of the columns j0..j0 + cols of k(x1, x2), laid out as
+    /// [Σ k̄ g, then for each d Σ wᵢⱼ (x1ᵢd − x2ⱼd)², then X̄₁ before scaling (N1×D)] with
+    /// w = k̄ σ² g′. Shapes as [`Stationary::vjp_both`]; `ls`: the D lengthscales, `var`: σ².
+    #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
+    fn vjp_chunk(
+        x1: &DMatrix<f64>,
+        x2: &DMatrix<f64>,
+        ls: &[f64],
+        var: f64,
+        k: Option<&DMatrix<f64>>,
+        k_bar: &DMatrix<f64>,
+        j0: usize,
+        cols: usize,
+    ) -> Vec<f64> {
+        let (n1, dim) = (x1.nrows(), x1.ncols());
+        let mut out = vec![0.0; 1 + dim + n1 * dim];
+        let mut w = vec![0.0; n1 * cols]; // N1×cols: k̄ σ² g′
+        let block = j0 * n1..(j0 + cols) * n1;
+        let kb = &k_bar.as_slice()[block.clone()];
+        // per-row partial sums: the loops run down columns and vectorise
+        let mut row_acc = vec![0.0; n1];
+        if let (Some(c), Some(k)) = (P::DG_OVER_G, k) {
+            // σ² g = K and σ² g′ = c K
+            let kc = &k.as_slice()[block];
+            for ((wj, kbj), kj) in w
+                .chunks_exact_mut(n1)
+                .zip(kb.chunks_exact(n1))
+                .zip(kc.chunks_exact(n1))
+            {
+                for (((wij, &kbij), &kij), a) in
+                    wj.iter_mut().zip(kbj).zip(kj).zip(row_acc.iter_mut())
+                {
+                    *a += kbij * kij;
+                    *wij = c * kbij * kij;
+                }
+            }
+            out[0] = row_acc.iter().sum::<f64>() / var; // Σ k̄ g = Σ k̄ K / σ²
+        } else {
+            bulk::sq_dist_block(x1, x2, ls, j0, &mut w); // r² for now
+            for (wj, kbj) in w.chunks_exact_mut(n1).zip(kb.chunks_exact(n1)) {
+                for ((wij, &kbij), a) in wj.iter_mut().zip(kbj).zip(row_acc.iter_mut()) {
+                    let (g, dg) = P::g_dg(*wij);
+                    *a += kbij * g;
+                    *wij = kbij * var * dg;
+                }
+            }
+            out[0] = row_acc.iter().sum();
+        }
+        let (sums, bar) = out[1..].split_at_mut(dim);
+        for d in 0..dim {
+            row_acc.iter_mut().for_each(|a| *a = 0.0);
+            let x1d = &x1.as_slice()[d * n1..(d + 1) * n1];
+            let bar_d = &mut bar[d * n1..(d + 1) * n1];
+            for (c, wj) in w.chunks_exact(n1).enumerate() {
+                let zjd = x2[(j0 + c, d)];
+                for (((a, b), &wij), &xid) in
+                    row_acc.iter_mut().zip(bar_d.iter_mut()).zip(wj).zip(x1d)
+                {
+                    let wt = wij * (xid - zjd);
+                    *b += wt;
+                    *a += wt * (xid - zjd);
+                }
+            }
+            sums[d] = row_acc.iter().sum();
+        }
+        out
     }
 }
 
@@ -329,8 +392,13 @@ impl<P: Profile> Kernel for Stationary<P> {
         let (n1, n2) = (x1.nrows(), x2.nrows());
         let mut k = DMatrix::zeros(n1, n2); // N1×N2
         bulk::fill_chunks(k.as_mut_slice(), n1, |j0, block| {
-            bulk::sq_dist_block(x1, x2, &ls, j0, block); // r²
-            block.iter_mut().for_each(|v| *v = var * P::g(*v)); // σ² g(r²)
+            crate::simd::dispatch(
+                #[inline(always)]
+                || {
+                    bulk::sq_dist_block(x1, x2, &ls, j0, block); // r²
+                    block.iter_mut().for_each(|v| *v = var * P::g(*v)); // σ² g(r²)
+                },
+            )
         });
         k
     }
@@ -345,7 +413,7 @@ impl<P: Profile> Kernel for Stationary<P> {
         x2: &DMatrix<f64>,
         k_bar: &DMatrix<f64>,
     ) -> DVector<f64> {
-        self.vjp_both(x1, x2, k_bar).0
+        self.vjp_both(x1, x2, None, k_bar).0
     }
 
     fn vjp_diag_params(&self, x: &DMatrix<f64>, diag_bar: &DVector<f64>) -> DVector<f64> {
@@ -357,7 +425,7 @@ impl<P: Profile> Kernel for Stationary<P> {
     }
 
     fn vjp_x1(&self, x1: &DMatrix<f64>, x2: &DMatrix<f64>, k_bar: &DMatrix<f64>) -> DMatrix<f64> {
-        self.vjp_both(x1, x2, k_bar).1
+        self.vjp_both(x1, x2, None, k_bar).1
     }
 
     fn vjp(
@@ -366,7 +434,17 @@ impl<P: Profile> Kernel for Stationary<P> {
         x2: &DMatrix<f64>,
         k_bar: &DMatrix<f64>,
     ) -> (DVector<f64>, DMatrix<f64>) {
-        self.vjp_both(x1, x2, k_bar)
+        self.vjp_both(x1, x2, None, k_bar)
+    }
+
+    fn vjp_given_matrix(
+        &self,
+        x1: &DMatrix<f64>,
+        x2: &DMatrix<f64>,
+        k: &DMatrix<f64>,
+        k_bar: &DMatrix<f64>,
+    ) -> (DVector<f64>, DMatrix<f64>) {
+        self.vjp_both(x1, x2, Some(k), k_bar)
     }
 
     fn box_clone(&self) -> Box<dyn Kernel> {

@@ -9,9 +9,14 @@ use crate::linalg::{cholesky_with_jitter, lower_tr_mul, solve_lower_in_place};
 use crate::variational::VariationalQ;
 use nalgebra::{DMatrix, DVector};
 
-/// Lz = chol(Kuu + jitter·I) (M×M), A = Lz⁻¹ Kuf (M×B) and kff = diag k(X, X) (B) for one batch.
+/// Kuu (M×M), Kuf (M×B), Lz = chol(Kuu + jitter·I) (M×M), A = Lz⁻¹ Kuf (M×B) and
+/// kff = diag k(X, X) (B) for one batch.
 #[derive(Debug, Clone)]
 pub struct Conditional {
+    /// Kuu = k(Z, Z), without the jitter (M×M); the kernel VJP may reuse it.
+    pub kuu: DMatrix<f64>,
+    /// Kuf = k(Z, X) (M×B); the kernel VJP may reuse it.
+    pub kuf: DMatrix<f64>,
     /// Lz, lower Cholesky factor of Kuu (M×M).
     pub lz: DMatrix<f64>,
     /// A = Lz⁻¹ Kuf (M×B).
@@ -34,9 +39,12 @@ impl Conditional {
     ) -> Result<Self> {
         let kuu = kernel.matrix(z, z); // M×M
         let lz = cholesky_with_jitter(&kuu, jitter, "Kuu")?;
-        let mut a = kernel.matrix(z, x); // Kuf, M×B
+        let kuf = kernel.matrix(z, x); // M×B
+        let mut a = kuf.clone();
         solve_lower_in_place(&lz, &mut a); // A = Lz⁻¹ Kuf
         Ok(Conditional {
+            kuu,
+            kuf,
             lz,
             a,
             kff_diag: kernel.diag(x),

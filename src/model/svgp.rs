@@ -386,8 +386,8 @@ impl Svgp {
         let kuu_bar = cholesky_adjoint(&cond.lz, &lz_bar);
 
         let kernel = self.kernel.as_ref();
-        let (d_kuu, z_bar_uu) = kernel.vjp(&self.z, &self.z, &kuu_bar);
-        let (d_kuf, z_bar_uf) = kernel.vjp(&self.z, x, &kuf_bar);
+        let (d_kuu, z_bar_uu) = kernel.vjp_given_matrix(&self.z, &self.z, &cond.kuu, &kuu_bar);
+        let (d_kuf, z_bar_uf) = kernel.vjp_given_matrix(&self.z, x, &cond.kuf, &kuf_bar);
         let d_kernel = d_kuu + d_kuf + kernel.vjp_diag_params(x, &kff_bar);
         let d_lik = self
             .likelihood
@@ -411,15 +411,14 @@ impl Svgp {
     }
 }
 
-/// A diag(w): column j of `a` scaled by wⱼ.
+/// A diag(w): column j of `a` (M×B) scaled by wⱼ (B).
 fn scale_columns(a: &DMatrix<f64>, w: &DVector<f64>) -> DMatrix<f64> {
+    let mut out = a.clone();
     let rows = a.nrows().max(1); // chunks of one column (a column-major buffer)
-    let data = a
-        .as_slice()
-        .chunks_exact(rows)
-        .zip(w.iter())
-        .flat_map(|(col, &wj)| col.iter().map(move |v| v * wj));
-    DMatrix::from_iterator(a.nrows(), a.ncols(), data)
+    for (col, &wj) in out.as_mut_slice().chunks_exact_mut(rows).zip(w.iter()) {
+        col.iter_mut().for_each(|v| *v *= wj);
+    }
+    out
 }
 
 /// K̄ for K = L Lᵀ from L̄ (lower), MATH.md §4 (Murray 2016): P = Φ(Lᵀ L̄), W = L⁻ᵀ P L⁻¹,
