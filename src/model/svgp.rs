@@ -5,7 +5,7 @@
 use super::conditional::BatchMarginals;
 use super::Conditional;
 use crate::error::{check_shape, Result, Shape, SvgpError};
-use crate::kernel::Kernel;
+use crate::kernel::{Kernel, PARALLEL_MIN_ENTRIES};
 use crate::likelihood::Likelihood;
 use crate::linalg::{
     lower_mul, lower_of_matmul_nt, lower_tr_mul, matmul, mirror_lower_in_place, phi,
@@ -294,12 +294,13 @@ impl Svgp {
         scope: GradScope,
     ) -> Result<ElboGrad> {
         let marg = cond.batch_marginals(&self.q);
-        self.elbo_grad_from(cond, &marg, x, y, scale, scope)
+        self.elbo_grad_from(cond, marg, x, y, scale, scope)
     }
 
     /// As [`Svgp::elbo_grad_with`], from the batch marginals of the model's current q at `cond`
     /// (from [`Svgp::elbo_and_marginals_at`] or [`Conditional::batch_marginals`]); marginals of
-    /// another q give the gradients of a different ELBO.
+    /// another q give the gradients of a different ELBO. The marginals are consumed: their Lᵀ A
+    /// buffer is reused.
     ///
     /// # Errors
     /// As [`Svgp::elbo_grad_with`]; `ShapeMismatch` if `marg` is not for B points and M
@@ -307,7 +308,7 @@ impl Svgp {
     pub fn elbo_grad_from(
         &self,
         cond: &Conditional,
-        marg: &BatchMarginals,
+        marg: BatchMarginals,
         x: &DMatrix<f64>,
         y: &DVector<f64>,
         scale: f64,
@@ -332,7 +333,6 @@ impl Svgp {
 
         // Gradients with respect to q (MATH.md §2).
         let m = self.q.m();
-        let a_gvar = scale_columns(&cond.a, &vexp.g_var); // A diag(g_σ), M×B
         let (d_eta, dl_dm, dl_dl) = if scope == GradScope::Hyper {
             let empty = Coords {
                 vector: DVector::zeros(0),
@@ -341,7 +341,8 @@ impl Svgp {
             (empty, DVector::zeros(0), DMatrix::zeros(0, 0))
         } else {
             let kl_grad = prior_kl_grad(&self.q);
-            // c A diag(g_σ) Aᵀ, M×M: a symmetric rank-B update, lower half then mirrored
+            let a_gvar = scale_columns(cond.a.clone(), &vexp.g_var); // A diag(g_σ), M×B
+                                                                     // c A diag(g_σ) Aᵀ, M×M: a symmetric rank-B update, lower half then mirrored
             let mut data_ds = lower_of_matmul_nt(&a_gvar, &cond.a) * scale;
             mirror_lower_in_place(&mut data_ds);
             let dl_dm = &cond.a * &vexp.g_mu * scale - &kl_grad.dm; // c A g_μ − m
@@ -367,27 +368,36 @@ impl Svgp {
 
         // Reverse mode through A, Lz, Kuu, Kuf and kff (MATH.md §4).
         // (S − I) A diag(g_σ) = L (Lᵀ A diag(g_σ)) − A diag(g_σ): one triangular product, no S.
-        let mut a_bar = lower_mul(self.q.l(), &scale_columns(&marg.lta, &vexp.g_var)); // S A diag(g_σ)
-        let (m_s, g_mu) = (m.as_slice(), vexp.g_mu.as_slice());
+        let lta_gvar = scale_columns(marg.lta, &vexp.g_var); // Lᵀ A diag(g_σ)
+        let mut a_bar = lower_mul(self.q.l(), &lta_gvar); // S A diag(g_σ)
+        let (m_s, g_mu, g_var) = (m.as_slice(), vexp.g_mu.as_slice(), vexp.g_var.as_slice());
         let columns = a_bar
             .as_mut_slice()
             .chunks_exact_mut(m_s.len())
-            .zip(a_gvar.as_slice().chunks_exact(m_s.len()));
-        for ((col, a_gvar_j), &g_mu_j) in columns.zip(g_mu) {
+            .zip(cond.a.as_slice().chunks_exact(m_s.len()));
+        for ((col, a_j), (&g_mu_j, &g_var_j)) in columns.zip(g_mu.iter().zip(g_var)) {
             // Ā = c (m g_μᵀ + 2 (S − I) A diag(g_σ)), M×B, in one pass over plain slices
-            for ((v, &mi), &agv) in col.iter_mut().zip(m_s).zip(a_gvar_j) {
-                *v = scale * (mi * g_mu_j + 2.0 * (*v - agv));
+            for ((v, &mi), &aij) in col.iter_mut().zip(m_s).zip(a_j) {
+                *v = scale * (mi * g_mu_j + 2.0 * (*v - aij * g_var_j));
             }
         }
         let kff_bar = &vexp.g_var * scale;
         let mut kuf_bar = a_bar; // becomes Lz⁻ᵀ Ā
         solve_lower_transpose_in_place(&cond.lz, &mut kuf_bar);
-        let lz_bar = -lower_of_matmul_nt(&kuf_bar, &cond.a); // −tril(Lz⁻ᵀ Ā Aᵀ)
-        let kuu_bar = cholesky_adjoint(&cond.lz, &lz_bar);
-
-        let kernel = self.kernel.as_ref();
-        let (d_kuu, z_bar_uu) = kernel.vjp_given_matrix(&self.z, &self.z, &cond.kuu, &kuu_bar);
-        let (d_kuf, z_bar_uf) = kernel.vjp_given_matrix(&self.z, x, &cond.kuf, &kuf_bar);
+        let (kernel, z) = (self.kernel.as_ref(), &self.z);
+        let kuf_vjp = || kernel.vjp_given_matrix(z, x, &cond.kuf, &kuf_bar);
+        let kuu_vjp = || {
+            let lz_bar = -lower_of_matmul_nt(&kuf_bar, &cond.a); // −tril(Lz⁻ᵀ Ā Aᵀ)
+            let kuu_bar = cholesky_adjoint(&cond.lz, &lz_bar);
+            kernel.vjp_given_matrix(z, z, &cond.kuu, &kuu_bar)
+        };
+        // The two branches are independent: one on each core when Kuf is large enough to pay
+        // for the hand-off (the kernels' threshold; below it the join was slower, BENCHMARKS.md).
+        let ((d_kuf, z_bar_uf), (d_kuu, z_bar_uu)) = if cond.kuf.len() >= PARALLEL_MIN_ENTRIES {
+            rayon::join(kuf_vjp, kuu_vjp)
+        } else {
+            (kuf_vjp(), kuu_vjp())
+        };
         let d_kernel = d_kuu + d_kuf + kernel.vjp_diag_params(x, &kff_bar);
         let d_lik = self
             .likelihood
@@ -411,14 +421,13 @@ impl Svgp {
     }
 }
 
-/// A diag(w): column j of `a` (M×B) scaled by wⱼ (B).
-fn scale_columns(a: &DMatrix<f64>, w: &DVector<f64>) -> DMatrix<f64> {
-    let mut out = a.clone();
+/// A diag(w): column j of `a` (M×B) scaled by wⱼ (B), in a's buffer.
+fn scale_columns(mut a: DMatrix<f64>, w: &DVector<f64>) -> DMatrix<f64> {
     let rows = a.nrows().max(1); // chunks of one column (a column-major buffer)
-    for (col, &wj) in out.as_mut_slice().chunks_exact_mut(rows).zip(w.iter()) {
+    for (col, &wj) in a.as_mut_slice().chunks_exact_mut(rows).zip(w.iter()) {
         col.iter_mut().for_each(|v| *v *= wj);
     }
-    out
+    a
 }
 
 /// K̄ for K = L Lᵀ from L̄ (lower), MATH.md §4 (Murray 2016): P = Φ(Lᵀ L̄), W = L⁻ᵀ P L⁻¹,

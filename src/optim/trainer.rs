@@ -175,6 +175,18 @@ impl Trainer {
     /// `NonFiniteTraining { iteration, quantity }` for a non-finite ELBO or gradient;
     /// `StepRejected` when the natural step cannot be made valid; shape and Kuu errors.
     pub fn step(&mut self, x: &DMatrix<f64>, y: &DVector<f64>, scale: f64) -> Result<IterReport> {
+        // A large iteration runs on one of rayon's threads, so that its parallel parts hand work
+        // to the other threads cheaply (from outside the pool each parallel call waits on a
+        // hand-off); a small one, with no parallel parts, stays here.
+        if x.nrows() * self.model.num_inducing() >= crate::kernel::PARALLEL_MIN_ENTRIES {
+            rayon::scope(|_| self.step_here(x, y, scale))
+        } else {
+            self.step_here(x, y, scale)
+        }
+    }
+
+    /// [`Trainer::step`] on the calling thread.
+    fn step_here(&mut self, x: &DMatrix<f64>, y: &DVector<f64>, scale: f64) -> Result<IterReport> {
         let t = self.iteration + 1;
         let cond = self.model.conditional(x)?;
         let nonfinite = |quantity| SvgpError::NonFiniteTraining {
@@ -234,7 +246,7 @@ impl Trainer {
             Some(adam) => {
                 let after = match checked.into_inner() {
                     Some((q, marg)) if &q == candidate.q() => {
-                        candidate.elbo_grad_from(&cond, &marg, x, y, scale, GradScope::Hyper)?
+                        candidate.elbo_grad_from(&cond, marg, x, y, scale, GradScope::Hyper)?
                     }
                     _ => candidate.elbo_grad_with(&cond, x, y, scale, GradScope::Hyper)?,
                 };
