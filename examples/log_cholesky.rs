@@ -76,7 +76,7 @@ impl Conjugate {
         let s_inv = svgp::linalg::spd_inverse_from_factor(q.l());
         let dl_ds =
             (&self.a * self.a.transpose() / self.noise + DMatrix::identity(n, n) - s_inv) * -0.5;
-        eta_gradient(&dl_dm, &dl_ds, q.m())
+        eta_gradient(&dl_dm, dl_ds, q.m())
     }
 
     fn optimum(&self) -> Result<(DVector<f64>, DMatrix<f64>), Box<dyn Error>> {

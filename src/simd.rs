@@ -38,6 +38,27 @@ fn run_avx2<R>(f: impl FnOnce() -> R) -> R {
     f()
 }
 
+/// Clears the upper halves of the vector registers (VZEROUPPER) where the CPU has AVX.
+///
+/// faer's AVX-512 matrix kernels return with those halves dirty. Until they are cleared, every
+/// legacy-SSE instruction — all of this crate's code outside [`dispatch`], which a portable
+/// build compiles for baseline x86-64 — pays a transition penalty: measured on the 2-core
+/// machine, a Student-t fit ran 9× slower (BENCHMARKS.md). Called after every faer call.
+#[inline]
+pub(crate) fn clear_upper_state() {
+    #[cfg(target_arch = "x86_64")]
+    if std::is_x86_feature_detected!("avx") {
+        // SAFETY: the CPU supports AVX, checked just above.
+        unsafe { zero_upper() }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx")]
+fn zero_upper() {
+    std::arch::x86_64::_mm256_zeroupper()
+}
+
 /// Below this the exponential flushes to 0: e^−708 ≈ 3.3·10⁻³⁰⁸ is the smallest value the
 /// scaling by 2ⁿ keeps normal.
 const EXP_FLUSH_BELOW: f64 = -708.0;

@@ -1,5 +1,7 @@
 //! The `f64` primitives of [`Scalar`](super::Scalar) through faer, on zero-copy views of
-//! nalgebra's column-major storage.
+//! nalgebra's column-major storage. Every faer call is followed by
+//! [`crate::simd::clear_upper_state`]: faer's AVX-512 kernels leave the vector registers' upper
+//! halves dirty, which slows every later SSE instruction.
 
 use super::Scalar;
 use faer::dyn_stack::{MemBuffer, MemStack};
@@ -48,14 +50,15 @@ impl Scalar for f64 {
         let req = cholesky_in_place_scratch::<f64>(n, Par::Seq, Default::default());
         let mut mem = MemBuffer::new(req);
         let stack = MemStack::new(&mut mem);
-        cholesky_in_place(
+        let factored = cholesky_in_place(
             view_mut(a),
             Default::default(),
             Par::Seq,
             stack,
             Default::default(),
-        )
-        .map_err(|LltError::NonPositivePivot { index }| index)?;
+        );
+        crate::simd::clear_upper_state();
+        factored.map_err(|LltError::NonPositivePivot { index }| index)?;
         super::zero_upper_in_place(a);
         Ok(())
     }
@@ -68,6 +71,7 @@ impl Scalar for f64 {
         } else {
             solve_lower_triangular_in_place(view(l), view_mut(b), par);
         }
+        crate::simd::clear_upper_state();
     }
 
     fn matmul(a: &DMatrix<f64>, ta: bool, b: &DMatrix<f64>, tb: bool) -> DMatrix<f64> {
@@ -78,6 +82,7 @@ impl Scalar for f64 {
         let mut out = DMatrix::zeros(lhs.nrows(), rhs.ncols());
         let par = par_for(2 * lhs.nrows() * lhs.ncols() * rhs.ncols());
         faer::linalg::matmul::matmul(view_mut(&mut out), Accum::Replace, lhs, rhs, 1.0, par);
+        crate::simd::clear_upper_state();
         out
     }
 
@@ -124,6 +129,7 @@ impl Scalar for f64 {
             1.0,
             par,
         );
+        crate::simd::clear_upper_state();
         out
     }
 
@@ -135,6 +141,7 @@ impl Scalar for f64 {
             view(l),
             par_for(l.nrows().pow(3) / 3),
         );
+        crate::simd::clear_upper_state();
         inv
     }
 }

@@ -138,13 +138,33 @@ impl Svgp {
     /// # Errors
     /// `ShapeMismatch` if q does not have M inducing points.
     pub fn set_q(&mut self, q: VariationalQ) -> Result<()> {
+        self.check_q(&q)?;
+        self.q = q;
+        Ok(())
+    }
+
+    /// `ShapeMismatch` unless q has M inducing points.
+    fn check_q(&self, q: &VariationalQ) -> Result<()> {
         check_shape(
             "q(v)",
             Shape::new(self.num_inducing(), 1),
             Shape::new(q.num_inducing(), 1),
-        )?;
-        self.q = q;
-        Ok(())
+        )
+    }
+
+    /// A copy of the model with q(v) replaced (the current q is not copied).
+    ///
+    /// # Errors
+    /// `ShapeMismatch` if q does not have M inducing points.
+    pub fn clone_with_q(&self, q: VariationalQ) -> Result<Self> {
+        self.check_q(&q)?;
+        Ok(Svgp {
+            kernel: self.kernel.clone(),
+            likelihood: self.likelihood.clone(),
+            z: self.z.clone(),
+            q,
+            jitter: self.jitter,
+        })
     }
 
     /// The jitter added to Kuu's diagonal.
@@ -354,7 +374,7 @@ impl Svgp {
             } else {
                 DMatrix::zeros(0, 0)
             };
-            (eta_gradient(&dl_dm, &dl_ds, m), dl_dm, dl_dl)
+            (eta_gradient(&dl_dm, dl_ds, m), dl_dm, dl_dl)
         };
         if !want_hyper {
             return Ok(ElboGrad {

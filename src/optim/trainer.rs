@@ -239,8 +239,7 @@ impl Trainer {
         };
 
         // 2. Hyperparameter step with the new q and the same conditional.
-        let mut candidate = self.model.clone();
-        candidate.set_q(q_new)?;
+        let mut candidate = self.model.clone_with_q(q_new)?;
         let mut hyper_state = None;
         let after_elbo = match &self.hyper {
             Some(adam) => {

@@ -194,12 +194,12 @@ impl VariationalQ {
     }
 }
 
-/// ∇_η L from ∂L/∂m (length M) and the symmetric ∂L/∂S (M×M), at mean `m` (MATH.md §2):
-/// ∂L/∂η₁ = ∂L/∂m − 2 (∂L/∂S) m, ∂L/∂η₂ = ∂L/∂S.
-pub fn eta_gradient(dl_dm: &DVector<f64>, dl_ds: &DMatrix<f64>, m: &DVector<f64>) -> Coords {
+/// ∇_η L from ∂L/∂m (length M) and the symmetric ∂L/∂S (M×M, taken as the matrix part), at
+/// mean `m` (MATH.md §2): ∂L/∂η₁ = ∂L/∂m − 2 (∂L/∂S) m, ∂L/∂η₂ = ∂L/∂S.
+pub fn eta_gradient(dl_dm: &DVector<f64>, dl_ds: DMatrix<f64>, m: &DVector<f64>) -> Coords {
     Coords {
-        vector: dl_dm - dl_ds * m * 2.0,
-        matrix: dl_ds.clone(),
+        vector: dl_dm - &dl_ds * m * 2.0,
+        matrix: dl_ds,
     }
 }
 
