@@ -162,17 +162,29 @@ pub fn lower_of_matmul_nt<T: Scalar>(a: &DMatrix<T>, b: &DMatrix<T>) -> DMatrix<
 }
 
 /// Copies the strict lower triangle of a square matrix onto its upper triangle (exactly
-/// symmetric result). Works in 32×32 tiles, so the strided writes of a tile stay in cache.
+/// symmetric result).
 pub fn mirror_lower_in_place<T: Scalar>(a: &mut DMatrix<T>) {
+    for_mirror_pairs(a, |s, lower, upper| s[upper] = s[lower]);
+}
+
+/// A ← Aᵀ for a square A, in cache-friendly tiles.
+pub fn transpose_in_place<T: Scalar>(a: &mut DMatrix<T>) {
+    for_mirror_pairs(a, |s, lower, upper| s.swap(lower, upper));
+}
+
+/// Calls `f(buffer, lower, upper)` for every pair of mirror entries (i, j) and (j, i), i > j, of a
+/// square column-major matrix, with their buffer positions. Visits them in 32×32 tiles, so that
+/// the strided upper-triangle accesses of a tile stay in cache.
+fn for_mirror_pairs<T: Scalar>(a: &mut DMatrix<T>, mut f: impl FnMut(&mut [T], usize, usize)) {
     const TILE: usize = 32;
     let n = a.nrows();
-    debug_assert_eq!(n, a.ncols(), "mirror_lower_in_place needs a square matrix");
-    let s = a.as_mut_slice(); // column-major: (i, j) at j·n + i
+    debug_assert_eq!(n, a.ncols(), "a square matrix is needed");
+    let s = a.as_mut_slice(); // (i, j) at j·n + i
     for jb in (0..n).step_by(TILE) {
         for ib in (jb..n).step_by(TILE) {
             for j in jb..(jb + TILE).min(n) {
                 for i in ib.max(j + 1)..(ib + TILE).min(n) {
-                    s[i * n + j] = s[j * n + i];
+                    f(s, j * n + i, i * n + j);
                 }
             }
         }
@@ -189,32 +201,30 @@ pub fn mirror_lower_in_place<T: Scalar>(a: &mut DMatrix<T>) {
 /// `NotPositiveDefinite { matrix, pivot }`, with `pivot` an index of `p` itself.
 pub fn cholesky_of_inverse<T: Scalar>(p: &DMatrix<T>, matrix: &'static str) -> Result<DMatrix<T>> {
     let n = p.nrows();
-    let flipped = DMatrix::from_fn(n, n, |i, j| p[(n - 1 - i, n - 1 - j)]);
-    let lf = cholesky(&flipped, matrix).map_err(|e| match e {
-        SvgpError::NotPositiveDefinite {
-            matrix,
-            pivot,
-            jitter,
-        } => SvgpError::NotPositiveDefinite {
-            matrix,
-            pivot: n - 1 - pivot,
-            jitter,
-        },
-        other => other,
+    // J X J reverses both indices, which reverses a square column-major buffer.
+    let mut lf = p.clone();
+    lf.as_mut_slice().reverse();
+    T::cholesky_in_place(&mut lf).map_err(|pivot| SvgpError::NotPositiveDefinite {
+        matrix,
+        pivot: n - 1 - pivot,
+        jitter: 0.0,
     })?;
-    // Uᵀ = J L′ᵀ J is lower triangular, and its inverse is U⁻ᵀ.
-    let ut = DMatrix::from_fn(n, n, |i, j| lf[(n - 1 - j, n - 1 - i)]);
-    Ok(lower_inverse(&ut))
+    // U⁻ᵀ = (J L′ᵀ J)⁻¹ = J (L′⁻¹)ᵀ J: invert L′, transpose, reverse.
+    let mut out = lower_inverse(&lf);
+    transpose_in_place(&mut out);
+    out.as_mut_slice().reverse();
+    Ok(out)
 }
 
-/// Φ(X): the lower triangle of a square X with its diagonal halved (MATH.md §3; Murray 2016).
-pub fn phi<T: Scalar>(x: &DMatrix<T>) -> DMatrix<T> {
+/// Φ(X): the lower triangle of a square X with its diagonal halved (MATH.md §3; Murray 2016),
+/// in X's buffer.
+pub fn phi<T: Scalar>(mut x: DMatrix<T>) -> DMatrix<T> {
     let half = nalgebra::convert::<f64, T>(0.5);
-    DMatrix::from_fn(x.nrows(), x.ncols(), |i, j| match i.cmp(&j) {
-        std::cmp::Ordering::Greater => x[(i, j)],
-        std::cmp::Ordering::Equal => x[(i, j)] * half,
-        std::cmp::Ordering::Less => T::zero(),
-    })
+    zero_upper_in_place(&mut x);
+    for j in 0..x.ncols().min(x.nrows()) {
+        x[(j, j)] *= half;
+    }
+    x
 }
 
 /// log|L Lᵀ| = 2 Σⱼ log Lⱼⱼ from a lower Cholesky factor `l` (N×N, positive diagonal).
@@ -226,13 +236,11 @@ pub fn log_det_from_factor<T: Scalar>(l: &DMatrix<T>) -> T {
 /// A ← ½ (A + Aᵀ) for a square A.
 pub fn symmetrise_in_place<T: Scalar>(a: &mut DMatrix<T>) {
     let half = nalgebra::convert::<f64, T>(0.5);
-    for j in 0..a.ncols() {
-        for i in (j + 1)..a.nrows() {
-            let v = (a[(i, j)] + a[(j, i)]) * half;
-            a[(i, j)] = v;
-            a[(j, i)] = v;
-        }
-    }
+    for_mirror_pairs(a, |s, lower, upper| {
+        let v = (s[lower] + s[upper]) * half;
+        s[lower] = v;
+        s[upper] = v;
+    });
 }
 
 /// True when x > 0; false for zero, negative values and NaN (for pivot checks).
@@ -242,10 +250,9 @@ pub fn is_positive<T: RealField>(x: T) -> bool {
 
 /// Sets the strict upper triangle of a square matrix to zero.
 pub fn zero_upper_in_place<T: Scalar>(a: &mut DMatrix<T>) {
-    for j in 1..a.ncols() {
-        for i in 0..j.min(a.nrows()) {
-            a[(i, j)] = T::zero();
-        }
+    let n = a.nrows();
+    for (j, col) in a.as_mut_slice().chunks_exact_mut(n.max(1)).enumerate() {
+        col[..j.min(n)].fill(T::zero());
     }
 }
 

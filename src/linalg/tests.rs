@@ -123,7 +123,7 @@ fn inverses_from_factors() {
 fn phi_log_det_and_symmetrise() {
     let x = DMatrix::from_row_slice(2, 2, &[2.0, 3.0, 4.0, 6.0]);
     assert_eq!(
-        phi(&x),
+        phi(x.clone()),
         DMatrix::from_row_slice(2, 2, &[1.0, 0.0, 4.0, 3.0])
     );
     let a = spd(6, 2);
@@ -155,7 +155,7 @@ fn dual_cholesky_matches_faer_and_the_tangent_rule() {
     let re = ld.map(|d| d.re);
     assert!(max_abs(&(&re - &l)) < 1e-13 * max_abs(&l));
     let linv = lower_inverse(&l);
-    let dl = &l * phi(&(&linv * &v * linv.transpose()));
+    let dl = &l * phi(&linv * &v * linv.transpose());
     let eps = ld.map(|d| d.eps);
     assert!(
         max_abs(&(&eps - &dl)) < 1e-12 * max_abs(&dl),
@@ -246,4 +246,36 @@ fn structured_products_match_dense_formulas() {
             "n={n}"
         );
     }
+}
+
+/// The tiled in-place transpose, mirror and symmetrise against nalgebra's transpose, exactly,
+/// at sizes that end inside, on and past a 32×32 tile; and chol(P⁻¹) across tiles.
+#[test]
+fn tiled_in_place_ops_match_plain_transposes() {
+    for n in [1, 31, 32, 33, 70, 100] {
+        let a = dense(n, n, n as u64);
+        let mut t = a.clone();
+        transpose_in_place(&mut t);
+        assert_eq!(t, a.transpose(), "n={n}: transpose");
+        let mut m = a.clone();
+        mirror_lower_in_place(&mut m);
+        let lower = DMatrix::from_fn(n, n, |i, j| a[(i.max(j), i.min(j))]);
+        assert_eq!(m, lower, "n={n}: mirror");
+        let mut s = a.clone();
+        symmetrise_in_place(&mut s);
+        let half = DMatrix::from_fn(n, n, |i, j| {
+            let (hi, lo) = (i.max(j), i.min(j));
+            if hi == lo {
+                a[(hi, lo)]
+            } else {
+                (a[(hi, lo)] + a[(lo, hi)]) * 0.5
+            }
+        });
+        assert_eq!(s, half, "n={n}: symmetrise");
+    }
+    let (n, eye) = (70, DMatrix::<f64>::identity(70, 70));
+    let a = spd(n, 9);
+    let lc = cholesky_of_inverse(&a, "P").unwrap();
+    assert!((1..n).all(|j| (0..j).all(|i| lc[(i, j)] == 0.0)));
+    assert!(max_abs(&(outer_factor(&lc) * &a - &eye)) < 100.0 * n as f64 * f64::EPSILON);
 }

@@ -9,7 +9,7 @@ use crate::kernel::{Kernel, PARALLEL_MIN_ENTRIES};
 use crate::likelihood::Likelihood;
 use crate::linalg::{
     lower_mul, lower_of_matmul_nt, lower_tr_mul, matmul, mirror_lower_in_place, phi,
-    solve_lower_transpose_in_place, zero_upper_in_place,
+    solve_lower_transpose_in_place, symmetrise_in_place, transpose_in_place, zero_upper_in_place,
 };
 use crate::variational::{eta_gradient, prior_kl, prior_kl_grad, Coords, VariationalQ};
 use nalgebra::{DMatrix, DVector};
@@ -453,11 +453,12 @@ fn scale_columns(mut a: DMatrix<f64>, w: &DVector<f64>) -> DMatrix<f64> {
 /// K̄ for K = L Lᵀ from L̄ (lower), MATH.md §4 (Murray 2016): P = Φ(Lᵀ L̄), W = L⁻ᵀ P L⁻¹,
 /// K̄ = ½ (W + Wᵀ), symmetric M×M.
 fn cholesky_adjoint(l: &DMatrix<f64>, l_bar: &DMatrix<f64>) -> DMatrix<f64> {
-    let mut w = phi(&lower_tr_mul(l, l_bar)); // P = Φ(Lᵀ L̄)
+    let mut w = phi(lower_tr_mul(l, l_bar)); // P = Φ(Lᵀ L̄)
     solve_lower_transpose_in_place(l, &mut w); // L⁻ᵀ P
-    w.transpose_mut();
+    transpose_in_place(&mut w);
     solve_lower_transpose_in_place(l, &mut w); // L⁻ᵀ (L⁻ᵀ P)ᵀ = Wᵀ
-    (&w + w.transpose()) * 0.5
+    symmetrise_in_place(&mut w);
+    w
 }
 
 /// `InvalidParameter { name }` for the first non-finite entry of a matrix.

@@ -51,7 +51,7 @@ impl Parametrisation for MeanCholesky {
         let s = q.s();
         let dm = s * (&d_eta.matrix * q.m() * 2.0 + &d_eta.vector);
         let inner = matmul_tn(l, &matmul(&d_eta.matrix, l)) * 2.0; // 2 Lᵀ v₂ L, M×M
-        let dl = matmul(l, &phi(&inner));
+        let dl = matmul(l, &phi(inner));
         Ok(Coords {
             vector: dm,
             matrix: dl,
