@@ -44,7 +44,11 @@ impl Scalar for f64 {
         let n = a.nrows();
         // faer tests pivots for positivity; a NaN or ±inf below the diagonal would pass through
         // into a non-finite factor, so refuse it first, naming its column.
-        if let Some(col) = (0..n).find(|&j| (j..n).any(|i| !a[(i, j)].is_finite())) {
+        let columns = a.as_slice().chunks_exact(n.max(1)).enumerate();
+        if let Some((col, _)) = columns
+            .into_iter()
+            .find(|(j, col)| col[*j..].iter().any(|v| !v.is_finite()))
+        {
             return Err(col);
         }
         let req = cholesky_in_place_scratch::<f64>(n, Par::Seq, Default::default());

@@ -24,7 +24,10 @@ pub struct KlGrad {
 /// ∂KL/∂m, ∂KL/∂S and ∂KL/∂L at q.
 pub fn prior_kl_grad(q: &VariationalQ) -> KlGrad {
     let n = q.num_inducing();
-    let ds = (DMatrix::identity(n, n) - q.s_inv()) * 0.5;
+    let mut ds = q.s_inv() * -0.5;
+    for i in 0..n {
+        ds[(i, i)] += 0.5;
+    }
     // ∂KL/∂L = 2 (∂KL/∂S) L = L − L⁻ᵀ, whose lower triangle is L − diag(1/Lⱼⱼ).
     let mut dl = q.l().clone();
     for j in 0..n {

@@ -65,7 +65,7 @@ impl<T: Scalar> Coords<T> {
     /// True when every entry is finite.
     pub fn is_finite(&self) -> bool {
         let finite = |x: &T| x.clone().is_finite();
-        self.vector.iter().all(finite) && self.matrix.iter().all(finite)
+        self.vector.as_slice().iter().all(finite) && self.matrix.as_slice().iter().all(finite)
     }
 }
 
@@ -103,18 +103,17 @@ impl VariationalQ {
             value,
             reason,
         };
-        if let Some(v) = c.vector.iter().find(|v| !v.is_finite()) {
+        if let Some(v) = c.vector.as_slice().iter().find(|v| !v.is_finite()) {
             return Err(bad("m", *v, "entries of m must be finite"));
         }
-        if let Some(v) = c.matrix.iter().find(|v| !v.is_finite()) {
+        if let Some(v) = c.matrix.as_slice().iter().find(|v| !v.is_finite()) {
             return Err(bad("L", *v, "entries of L must be finite"));
         }
         let n = c.num_inducing();
-        for j in 1..n {
-            for i in 0..j {
-                if c.matrix[(i, j)] != 0.0 {
-                    return Err(bad("L", c.matrix[(i, j)], "L must be lower triangular"));
-                }
+        let columns = c.matrix.as_slice().chunks_exact(n.max(1)).enumerate();
+        for (j, col) in columns {
+            if let Some(v) = col[..j].iter().find(|v| **v != 0.0) {
+                return Err(bad("L", *v, "L must be lower triangular"));
             }
         }
         if let Some(pivot) = (0..n).find(|&i| c.matrix[(i, i)] <= 0.0) {
