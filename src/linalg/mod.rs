@@ -10,6 +10,7 @@
 
 mod dual;
 mod faer_f64;
+pub(crate) use faer_f64::PARALLEL_MIN_FLOPS;
 
 use crate::error::{Result, SvgpError};
 use nalgebra::{DMatrix, RealField};

@@ -175,10 +175,14 @@ impl Trainer {
     /// `NonFiniteTraining { iteration, quantity }` for a non-finite ELBO or gradient;
     /// `StepRejected` when the natural step cannot be made valid; shape and Kuu errors.
     pub fn step(&mut self, x: &DMatrix<f64>, y: &DVector<f64>, scale: f64) -> Result<IterReport> {
-        // A large iteration runs on one of rayon's threads, so that its parallel parts hand work
-        // to the other threads cheaply (from outside the pool each parallel call waits on a
-        // hand-off); a small one, with no parallel parts, stays here.
-        if x.nrows() * self.model.num_inducing() >= crate::kernel::PARALLEL_MIN_ENTRIES {
+        // An iteration with parallel parts (kernel matrices of ≥ 2¹⁸ entries, products of
+        // ≥ 5·10⁷ flops) runs on one of rayon's threads, so that those parts hand work to the
+        // other threads cheaply (from outside the pool each parallel call waits on a hand-off);
+        // one without them stays here.
+        let (m, b) = (self.model.num_inducing(), x.nrows());
+        let has_parallel_parts = m * b >= crate::kernel::PARALLEL_MIN_ENTRIES
+            || m * m * b.max(m) >= crate::linalg::PARALLEL_MIN_FLOPS;
+        if has_parallel_parts && rayon::current_num_threads() > 1 {
             rayon::scope(|_| self.step_here(x, y, scale))
         } else {
             self.step_here(x, y, scale)
