@@ -155,15 +155,51 @@ mod tests {
         assert!(ulps(exp(-708.0), (-708f64).exp()) <= 1);
     }
 
-    /// The dispatched (vector) loop and the scalar function give the same bits.
+    /// Every vector path this CPU has (AVX-512F, AVX2, and the baseline one [`dispatch`] falls
+    /// back to) gives the scalar function's bits for a loop of it.
     #[test]
-    fn dispatched_loop_matches_scalar_bitwise() {
+    fn every_vector_path_matches_scalar_bitwise() {
         let mut rng = rand::rngs::StdRng::seed_from_u64(12);
         let xs: Vec<f64> = (0..4099).map(|_| rng.random_range(-720.0..709.0)).collect();
-        let mut v = xs.clone();
-        dispatch(|| v.iter_mut().for_each(|x| *x = exp(*x)));
-        for (x, e) in xs.iter().zip(&v) {
-            assert_eq!(e.to_bits(), exp(*x).to_bits(), "x = {x:e}");
+        let scalar: Vec<u64> = xs.iter().map(|x| exp(*x).to_bits()).collect();
+        let run = |path: &str, f: &dyn Fn(&mut Vec<f64>)| {
+            let mut v = xs.clone();
+            f(&mut v);
+            let bits: Vec<u64> = v.iter().map(|e| e.to_bits()).collect();
+            assert_eq!(bits, scalar, "{path} path");
+        };
+        // inlined into each path's copy, so the loop compiles for that path's vector width
+        #[inline(always)]
+        fn exp_all(v: &mut [f64]) {
+            v.iter_mut().for_each(|x| *x = exp(*x));
+        }
+        run("dispatched", &|v| {
+            dispatch(
+                #[inline(always)]
+                || exp_all(v),
+            )
+        });
+        run("baseline", &|v| exp_all(v));
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::is_x86_feature_detected!("avx2") {
+                // SAFETY: AVX2 is available, checked just above.
+                run("AVX2", &|v| unsafe {
+                    run_avx2(
+                        #[inline(always)]
+                        || exp_all(v),
+                    )
+                });
+            }
+            if std::is_x86_feature_detected!("avx512f") {
+                // SAFETY: AVX-512F is available, checked just above.
+                run("AVX-512F", &|v| unsafe {
+                    run_avx512(
+                        #[inline(always)]
+                        || exp_all(v),
+                    )
+                });
+            }
         }
     }
 }
