@@ -1,7 +1,7 @@
 //! Bernoulli likelihood for labels y ∈ {0, 1}: p(y = 1 | f) = Φ(f) (probit) or σ(f) (logit).
 //! Variational expectations by Gauss–Hermite; the probit predictive is closed form (MATH.md §5).
 
-use super::special::{inverse_mills, log_normal_cdf, normal_cdf};
+use super::special::{log_cdf_and_inverse_mills, log_normal_cdf, normal_cdf};
 use super::{check_each, Likelihood, LogProb};
 use crate::error::Result;
 use crate::transform::{sigmoid, softplus};
@@ -48,9 +48,9 @@ impl Likelihood for Bernoulli {
         let z = s * f;
         match self.link {
             BinaryLink::Probit => {
-                let lambda = inverse_mills(z);
+                let (log_cdf, lambda) = log_cdf_and_inverse_mills(z);
                 LogProb {
-                    value: log_normal_cdf(z),
+                    value: log_cdf,
                     d1: s * lambda,
                     d2: -lambda * (z + lambda),
                 }

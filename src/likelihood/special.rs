@@ -26,10 +26,11 @@ pub fn log_normal_cdf(z: f64) -> f64 {
     }
 }
 
-/// λ(z) = φ(z)/Φ(z), the inverse Mills ratio, as exp(log φ − log Φ) so it stays finite (≈ −z)
-/// for very negative z.
-pub fn inverse_mills(z: f64) -> f64 {
-    (log_normal_pdf(z) - log_normal_cdf(z)).exp()
+/// (log Φ(z), λ(z)) with λ = φ/Φ the inverse Mills ratio, computed as exp(log φ − log Φ) so it
+/// stays finite (≈ −z) for very negative z; one evaluation of log Φ serves both.
+pub fn log_cdf_and_inverse_mills(z: f64) -> (f64, f64) {
+    let log_cdf = log_normal_cdf(z);
+    (log_cdf, (log_normal_pdf(z) - log_cdf).exp())
 }
 
 #[cfg(test)]
@@ -48,7 +49,7 @@ mod tests {
             "{below} vs {above}"
         );
         let z: f64 = -50.0;
-        assert!((inverse_mills(z) - (-z - 1.0 / z + 2.0 / z.powi(3))).abs() < 1e-6);
+        assert!((log_cdf_and_inverse_mills(z).1 - (-z - 1.0 / z + 2.0 / z.powi(3))).abs() < 1e-6);
         assert!((log_normal_cdf(3.0) - normal_cdf(3.0).ln()).abs() < 1e-16);
     }
 }
