@@ -6,7 +6,7 @@ use super::conditional::BatchMarginals;
 use super::Conditional;
 use crate::error::{check_shape, Result, Shape, SvgpError};
 use crate::kernel::{Kernel, PARALLEL_MIN_ENTRIES};
-use crate::likelihood::Likelihood;
+use crate::likelihood::{Likelihood, VarExp};
 use crate::linalg::{
     lower_mul, lower_of_matmul_nt, lower_tr_mul, matmul, mirror_lower_in_place, phi,
     solve_lower_transpose_in_place, symmetrise_in_place, transpose_in_place, zero_upper_in_place,
@@ -274,21 +274,20 @@ impl Svgp {
         self.elbo_and_marginals_at(cond, y, scale, q).0
     }
 
-    /// As [`Svgp::elbo_at`], also returning the batch marginals of that q, which
-    /// [`Svgp::elbo_grad_from`] reuses once q is the model's.
+    /// As [`Svgp::elbo_at`], also returning the batch marginals of that q and the likelihood's
+    /// expectations at them and `y`, which [`Svgp::elbo_grad_from`] reuses once q is the model's.
     pub fn elbo_and_marginals_at(
         &self,
         cond: &Conditional,
         y: &DVector<f64>,
         scale: f64,
         q: &VariationalQ,
-    ) -> (f64, BatchMarginals) {
+    ) -> (f64, BatchMarginals, VarExp) {
         let marg = cond.batch_marginals(q);
-        let ve = self
+        let vexp = self
             .likelihood
-            .variational_expectations(y, &marg.mu, &marg.var)
-            .ve;
-        (scale * ve.sum() - prior_kl(q), marg)
+            .variational_expectations(y, &marg.mu, &marg.var);
+        (scale * vexp.ve.sum() - prior_kl(q), marg, vexp)
     }
 
     /// The ELBO and every gradient at the batch (`x`: B×D, `y`: B), scale c = N/B.
@@ -314,21 +313,24 @@ impl Svgp {
         scope: GradScope,
     ) -> Result<ElboGrad> {
         let marg = cond.batch_marginals(&self.q);
-        self.elbo_grad_from(cond, marg, x, y, scale, scope)
+        self.elbo_grad_from(cond, marg, None, x, y, scale, scope)
     }
 
     /// As [`Svgp::elbo_grad_with`], from the batch marginals of the model's current q at `cond`
     /// (from [`Svgp::elbo_and_marginals_at`] or [`Conditional::batch_marginals`]); marginals of
     /// another q give the gradients of a different ELBO. The marginals are consumed: their Lᵀ A
-    /// buffer is reused.
+    /// buffer is reused. `vexp`, when given, must be the likelihood's expectations at these
+    /// marginals and `y` (as [`Svgp::elbo_and_marginals_at`] returns them); else they are computed.
     ///
     /// # Errors
     /// As [`Svgp::elbo_grad_with`]; `ShapeMismatch` if `marg` is not for B points and M
-    /// inducing points.
+    /// inducing points, or `vexp` not for B points.
+    #[allow(clippy::too_many_arguments)]
     pub fn elbo_grad_from(
         &self,
         cond: &Conditional,
         marg: BatchMarginals,
+        vexp: Option<VarExp>,
         x: &DMatrix<f64>,
         y: &DVector<f64>,
         scale: f64,
@@ -347,7 +349,17 @@ impl Svgp {
             Shape::new(marg.lta.nrows(), marg.lta.ncols()),
         )?;
         let (mu, var) = (&marg.mu, &marg.var);
-        let vexp = self.likelihood.variational_expectations(y, mu, var);
+        let vexp = match vexp {
+            Some(v) => {
+                check_shape(
+                    "variational expectations",
+                    Shape::new(b, 1),
+                    Shape::new(v.ve.len(), 1),
+                )?;
+                v
+            }
+            None => self.likelihood.variational_expectations(y, mu, var),
+        };
         let elbo = scale * vexp.ve.sum() - prior_kl(&self.q);
         let want_hyper = matches!(scope, GradScope::Hyper | GradScope::All);
 

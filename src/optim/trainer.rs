@@ -5,6 +5,7 @@
 use super::adam::AdamState;
 use super::{Adam, AdamConfig, BatchPlan, Batches, NatGradStep, Observer, Schedule};
 use crate::error::{Result, SvgpError};
+use crate::likelihood::VarExp;
 use crate::model::{BatchMarginals, GradScope, Svgp};
 use crate::variational::{Coords, Parametrisation, VariationalQ};
 use nalgebra::{DMatrix, DVector};
@@ -207,9 +208,10 @@ impl Trainer {
         if !before.d_eta.is_finite() || !before.elbo.is_finite() {
             return Err(nonfinite("ELBO or its gradient with respect to q"));
         }
-        // The batch marginals of the last candidate the ascent check evaluated, with its q:
-        // when that candidate is the accepted one, the hyperparameter step reuses them.
-        let checked: RefCell<Option<(VariationalQ, BatchMarginals)>> = RefCell::new(None);
+        // The batch marginals and the likelihood's expectations of the last candidate the ascent
+        // check evaluated, with its q: when that candidate is the accepted one, the
+        // hyperparameter step reuses them.
+        let checked: RefCell<Option<(VariationalQ, BatchMarginals, VarExp)>> = RefCell::new(None);
         let (q_new, gamma, halvings, q_adam_state) = match &self.q_rule {
             QRule::NatGrad { step, schedule } => {
                 let model = &self.model;
@@ -220,8 +222,8 @@ impl Trainer {
                     if !check {
                         return true;
                     }
-                    let (elbo, marg) = model.elbo_and_marginals_at(&cond, y, scale, q);
-                    *checked.borrow_mut() = Some((q.clone(), marg));
+                    let (elbo, marg, vexp) = model.elbo_and_marginals_at(&cond, y, scale, q);
+                    *checked.borrow_mut() = Some((q.clone(), marg, vexp));
                     elbo >= floor
                 };
                 match step.step(model.q(), &before.d_eta, schedule.gamma(t), &accept) {
@@ -248,9 +250,15 @@ impl Trainer {
         let after_elbo = match &self.hyper {
             Some(adam) => {
                 let after = match checked.into_inner() {
-                    Some((q, marg)) if &q == candidate.q() => {
-                        candidate.elbo_grad_from(&cond, marg, x, y, scale, GradScope::Hyper)?
-                    }
+                    Some((q, marg, vexp)) if &q == candidate.q() => candidate.elbo_grad_from(
+                        &cond,
+                        marg,
+                        Some(vexp),
+                        x,
+                        y,
+                        scale,
+                        GradScope::Hyper,
+                    )?,
                     _ => candidate.elbo_grad_with(&cond, x, y, scale, GradScope::Hyper)?,
                 };
                 if !after.elbo.is_finite() {
