@@ -424,7 +424,7 @@ impl Svgp {
             kernel.vjp_given_matrix(z, z, &cond.kuu, &kuu_bar)
         };
         // The two branches are independent: one on each core when Kuf is large enough to pay
-        // for the hand-off (the kernels' threshold; below it the join was slower, BENCHMARKS.md).
+        // for the hand-off (the kernels' threshold; at M = 100, B = 256 a join was slower, README).
         let ((d_kuf, z_bar_uf), (d_kuu, z_bar_uu)) = if cond.kuf.len() >= PARALLEL_MIN_ENTRIES {
             rayon::join(kuf_vjp, kuu_vjp)
         } else {
