@@ -40,6 +40,11 @@ pub trait Kernel: std::fmt::Debug + Send + Sync {
     fn set_params(&mut self, params: &[f64]) -> Result<()>;
     /// K = k(x1, x2), N1×N2.
     fn matrix(&self, x1: &DMatrix<f64>, x2: &DMatrix<f64>) -> DMatrix<f64>;
+    /// K = k(x1, x2) into `out`, reshaped to N1×N2 if needed, else its buffer is reused (no
+    /// allocation). Default: [`Kernel::matrix`], then moved into `out`.
+    fn matrix_into(&self, x1: &DMatrix<f64>, x2: &DMatrix<f64>, out: &mut DMatrix<f64>) {
+        *out = self.matrix(x1, x2);
+    }
     /// diag k(x, x), length N.
     fn diag(&self, x: &DMatrix<f64>) -> DVector<f64>;
     /// Σᵢⱼ k̄ᵢⱼ ∂Kᵢⱼ/∂pₖ for each unconstrained parameter pₖ.

@@ -387,11 +387,16 @@ impl<P: Profile> Kernel for Stationary<P> {
     }
 
     fn matrix(&self, x1: &DMatrix<f64>, x2: &DMatrix<f64>) -> DMatrix<f64> {
+        let mut k = DMatrix::zeros(x1.nrows(), x2.nrows()); // N1×N2
+        self.matrix_into(x1, x2, &mut k);
+        k
+    }
+
+    fn matrix_into(&self, x1: &DMatrix<f64>, x2: &DMatrix<f64>, k: &mut DMatrix<f64>) {
         let var = self.variance();
         let ls = self.lengthscales();
-        let (n1, n2) = (x1.nrows(), x2.nrows());
-        let mut k = DMatrix::zeros(n1, n2); // N1×N2
-        bulk::fill_chunks(k.as_mut_slice(), n1, |j0, block| {
+        crate::linalg::reshape_buffer(k, x1.nrows(), x2.nrows()); // N1×N2
+        bulk::fill_chunks(k.as_mut_slice(), x1.nrows(), |j0, block| {
             crate::simd::dispatch(
                 #[inline(always)]
                 || {
@@ -400,7 +405,6 @@ impl<P: Profile> Kernel for Stationary<P> {
                 },
             )
         });
-        k
     }
 
     fn diag(&self, x: &DMatrix<f64>) -> DVector<f64> {

@@ -90,7 +90,7 @@ impl Scalar for f64 {
         out
     }
 
-    fn matmul_structured(
+    fn matmul_structured_into(
         a: &DMatrix<f64>,
         ta: bool,
         a_lower: bool,
@@ -98,7 +98,8 @@ impl Scalar for f64 {
         tb: bool,
         b_lower: bool,
         lower_only: bool,
-    ) -> DMatrix<f64> {
+        out: &mut DMatrix<f64>,
+    ) {
         // The structure of op(X): a lower-triangular X is upper triangular once transposed.
         let structure = |lower: bool, t: bool| match (lower, t) {
             (false, _) => BlockStructure::Rectangular,
@@ -109,7 +110,7 @@ impl Scalar for f64 {
         let lhs = if ta { lhs.transpose() } else { lhs };
         let rhs = if tb { rhs.transpose() } else { rhs };
         debug_assert_eq!(lhs.ncols(), rhs.nrows());
-        let mut out = DMatrix::zeros(lhs.nrows(), rhs.ncols());
+        super::reshape_buffer(out, lhs.nrows(), rhs.ncols());
         // A triangular operand or result halves the dense 2·R·K·C flops.
         let dense = 2 * lhs.nrows() * lhs.ncols() * rhs.ncols();
         let par = par_for(if a_lower || b_lower || lower_only {
@@ -123,7 +124,7 @@ impl Scalar for f64 {
             BlockStructure::Rectangular
         };
         faer::linalg::matmul::triangular::matmul(
-            view_mut(&mut out),
+            view_mut(out),
             dst,
             Accum::Replace,
             lhs,
@@ -134,7 +135,10 @@ impl Scalar for f64 {
             par,
         );
         crate::simd::clear_upper_state();
-        out
+        if lower_only {
+            // faer writes the lower triangle only; a reused buffer's upper triangle is stale
+            super::zero_upper_in_place(out);
+        }
     }
 
     fn invert_lower(l: &DMatrix<f64>) -> DMatrix<f64> {

@@ -33,11 +33,13 @@ pub trait Scalar: RealField + Copy {
     /// op(A) op(B), op the transpose when `ta` / `tb` is set; shapes must agree.
     fn matmul(a: &DMatrix<Self>, ta: bool, b: &DMatrix<Self>, tb: bool) -> DMatrix<Self>;
 
-    /// op(A) op(B) using structure the caller vouches for: `a_lower` (`b_lower`) promises the
-    /// stored A (B) is square lower triangular (its strict upper triangle is zero and may be
-    /// skipped); `lower_only` asks for the lower triangle of the square result only, its strict
-    /// upper triangle left zero. Default: the plain product, then the upper triangle zeroed.
-    fn matmul_structured(
+    /// op(A) op(B) into `out`, using structure the caller vouches for: `a_lower` (`b_lower`)
+    /// promises the stored A (B) is square lower triangular (its strict upper triangle is zero and
+    /// may be skipped); `lower_only` asks for the lower triangle of the square result only, its
+    /// strict upper triangle set to zero. `out` is reshaped to the product's shape if it has
+    /// another (its buffer is reused when the shape is right). Default: the plain product.
+    #[allow(clippy::too_many_arguments)]
+    fn matmul_structured_into(
         a: &DMatrix<Self>,
         ta: bool,
         a_lower: bool,
@@ -45,13 +47,13 @@ pub trait Scalar: RealField + Copy {
         tb: bool,
         b_lower: bool,
         lower_only: bool,
-    ) -> DMatrix<Self> {
+        out: &mut DMatrix<Self>,
+    ) {
         let _ = (a_lower, b_lower);
-        let mut out = Self::matmul(a, ta, b, tb);
+        *out = Self::matmul(a, ta, b, tb);
         if lower_only {
-            zero_upper_in_place(&mut out);
+            zero_upper_in_place(out);
         }
-        out
     }
 
     /// L⁻¹ for a lower-triangular `l` (N×N, non-zero diagonal); lower triangular, strict upper
@@ -99,17 +101,33 @@ pub fn cholesky_with_jitter<T: Scalar>(
     jitter: f64,
     matrix: &'static str,
 ) -> Result<DMatrix<T>> {
+    let mut l = DMatrix::zeros(0, 0);
+    cholesky_with_jitter_into(a, jitter, matrix, &mut l)?;
+    Ok(l)
+}
+
+/// As [`cholesky_with_jitter`], into `out` (reshaped to N×N if needed, else its buffer is
+/// reused); on error `out` holds no factor.
+///
+/// # Errors
+/// As [`cholesky_with_jitter`].
+pub fn cholesky_with_jitter_into<T: Scalar>(
+    a: &DMatrix<T>,
+    jitter: f64,
+    matrix: &'static str,
+    out: &mut DMatrix<T>,
+) -> Result<()> {
     debug_assert!(a.is_square());
-    let mut l = a.clone();
-    for i in 0..l.nrows() {
-        l[(i, i)] += nalgebra::convert::<f64, T>(jitter);
+    reshape_buffer(out, a.nrows(), a.ncols());
+    out.copy_from(a);
+    for i in 0..out.nrows() {
+        out[(i, i)] += nalgebra::convert::<f64, T>(jitter);
     }
-    T::cholesky_in_place(&mut l).map_err(|pivot| SvgpError::NotPositiveDefinite {
+    T::cholesky_in_place(out).map_err(|pivot| SvgpError::NotPositiveDefinite {
         matrix,
         pivot,
         jitter,
-    })?;
-    Ok(l)
+    })
 }
 
 /// Solves L X = B in place (`l`: N×N lower triangular, `b`: N×K, overwritten by X).
@@ -131,7 +149,8 @@ pub fn lower_inverse<T: Scalar>(l: &DMatrix<T>) -> DMatrix<T> {
 /// One triangular inverse and one triangular product of which only the lower half is formed.
 pub fn spd_inverse_from_factor<T: Scalar>(l: &DMatrix<T>) -> DMatrix<T> {
     let linv = lower_inverse(l);
-    let mut out = T::matmul_structured(&linv, true, true, &linv, false, true, true);
+    let mut out = DMatrix::zeros(0, 0);
+    T::matmul_structured_into(&linv, true, true, &linv, false, true, true, &mut out);
     mirror_lower_in_place(&mut out);
     out
 }
@@ -139,7 +158,8 @@ pub fn spd_inverse_from_factor<T: Scalar>(l: &DMatrix<T>) -> DMatrix<T> {
 /// S = L Lᵀ for a lower-triangular `l` (N×N); the result is exactly symmetric (lower half
 /// formed, then mirrored).
 pub fn outer_factor<T: Scalar>(l: &DMatrix<T>) -> DMatrix<T> {
-    let mut s = T::matmul_structured(l, false, true, l, true, true, true);
+    let mut s = DMatrix::zeros(0, 0);
+    T::matmul_structured_into(l, false, true, l, true, true, true, &mut s);
     mirror_lower_in_place(&mut s);
     s
 }
@@ -147,19 +167,42 @@ pub fn outer_factor<T: Scalar>(l: &DMatrix<T>) -> DMatrix<T> {
 /// Lᵀ B for a lower-triangular `l` (N×N) and any `b` (N×K): a triangular product, half the
 /// flops of a dense one.
 pub fn lower_tr_mul<T: Scalar>(l: &DMatrix<T>, b: &DMatrix<T>) -> DMatrix<T> {
-    T::matmul_structured(l, true, true, b, false, false, false)
+    let mut out = DMatrix::zeros(0, 0);
+    lower_tr_mul_into(l, b, &mut out);
+    out
 }
 
-/// L B for a lower-triangular `l` (N×N) and any `b` (N×K).
-pub fn lower_mul<T: Scalar>(l: &DMatrix<T>, b: &DMatrix<T>) -> DMatrix<T> {
-    T::matmul_structured(l, false, true, b, false, false, false)
+/// As [`lower_tr_mul`], into `out` (reshaped to N×K if needed, else its buffer is reused).
+pub fn lower_tr_mul_into<T: Scalar>(l: &DMatrix<T>, b: &DMatrix<T>, out: &mut DMatrix<T>) {
+    T::matmul_structured_into(l, true, true, b, false, false, false, out);
+}
+
+/// L B for a lower-triangular `l` (N×N) and any `b` (N×K), into `out` (reshaped to N×K if
+/// needed, else its buffer is reused).
+pub fn lower_mul_into<T: Scalar>(l: &DMatrix<T>, b: &DMatrix<T>, out: &mut DMatrix<T>) {
+    T::matmul_structured_into(l, false, true, b, false, false, false, out);
 }
 
 /// tril(A Bᵀ) for A, B both N×K: only the lower triangle (diagonal included) of the N×N product
 /// is computed, the strict upper triangle is zero. With B = A diag(w) and then
 /// [`mirror_lower_in_place`] it is the symmetric rank-K update A diag(w) Aᵀ at half the flops.
 pub fn lower_of_matmul_nt<T: Scalar>(a: &DMatrix<T>, b: &DMatrix<T>) -> DMatrix<T> {
-    T::matmul_structured(a, false, false, b, true, false, true)
+    let mut out = DMatrix::zeros(0, 0);
+    lower_of_matmul_nt_into(a, b, &mut out);
+    out
+}
+
+/// As [`lower_of_matmul_nt`], into `out` (reshaped to N×N if needed, else its buffer is reused).
+pub fn lower_of_matmul_nt_into<T: Scalar>(a: &DMatrix<T>, b: &DMatrix<T>, out: &mut DMatrix<T>) {
+    T::matmul_structured_into(a, false, false, b, true, false, true, out);
+}
+
+/// Gives `buf` the shape R×C: kept as it is (contents unspecified) when it already has it, else
+/// replaced by zeros. Reused buffers allocate only when the shape changes.
+pub fn reshape_buffer<T: Scalar>(buf: &mut DMatrix<T>, r: usize, c: usize) {
+    if buf.shape() != (r, c) {
+        *buf = DMatrix::zeros(r, c);
+    }
 }
 
 /// Copies the strict lower triangle of a square matrix onto its upper triangle (exactly

@@ -200,11 +200,28 @@ fn structured_products_match_dense_formulas() {
             close(&lower_tr_mul(&l, &b), &(l.transpose() * &b)),
             "n={n}: Lᵀ B"
         );
-        assert!(close(&lower_mul(&l, &b), &(&l * &b)), "n={n}: L B");
-        let lower = lower_of_matmul_nt(&b, &c);
+        // the `_into` forms into buffers of stale entries (as reused buffers hold) and of a wrong
+        // shape: the same result as into fresh ones, the stale upper triangle cleared
+        let mut stale = DMatrix::from_element(n, k, f64::NAN);
+        lower_mul_into(&l, &b, &mut stale);
+        assert!(close(&stale, &(&l * &b)), "n={n}: L B");
+        let mut lower = DMatrix::from_element(n, n, f64::NAN);
+        lower_of_matmul_nt_into(&b, &c, &mut lower);
+        assert_eq!(
+            lower,
+            lower_of_matmul_nt(&b, &c),
+            "n={n}: tril(B Cᵀ) into a reused buffer"
+        );
         let mut full = &b * c.transpose();
         zero_upper_in_place(&mut full);
         assert!(close(&lower, &full), "n={n}: tril(B Cᵀ)");
+        let mut wrong_shape = DMatrix::from_element(2, 3, f64::NAN);
+        lower_tr_mul_into(&l, &b, &mut wrong_shape);
+        assert_eq!(
+            wrong_shape,
+            lower_tr_mul(&l, &b),
+            "n={n}: Lᵀ B into a buffer of another shape"
+        );
         // the symmetric rank-k update B diag(w) Bᵀ: lower half, then mirrored
         let bw = DMatrix::from_fn(n, k, |i, j| b[(i, j)] * w[j]);
         let mut syrk = lower_of_matmul_nt(&bw, &b);

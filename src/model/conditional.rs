@@ -5,7 +5,9 @@
 
 use crate::error::Result;
 use crate::kernel::Kernel;
-use crate::linalg::{cholesky_with_jitter, lower_tr_mul, solve_lower_in_place};
+use crate::linalg::{
+    cholesky_with_jitter_into, lower_tr_mul_into, reshape_buffer, solve_lower_in_place,
+};
 use crate::variational::VariationalQ;
 use nalgebra::{DMatrix, DVector};
 
@@ -37,18 +39,43 @@ impl Conditional {
         x: &DMatrix<f64>,
         jitter: f64,
     ) -> Result<Self> {
-        let kuu = kernel.matrix(z, z); // M×M
-        let lz = cholesky_with_jitter(&kuu, jitter, "Kuu")?;
-        let kuf = kernel.matrix(z, x); // M×B
-        let mut a = kuf.clone();
-        solve_lower_in_place(&lz, &mut a); // A = Lz⁻¹ Kuf
-        Ok(Conditional {
-            kuu,
-            kuf,
-            lz,
-            a,
-            kff_diag: kernel.diag(x),
-        })
+        let mut cond = Conditional::empty();
+        cond.recompute(kernel, z, x, jitter)?;
+        Ok(cond)
+    }
+
+    /// A conditional for no inducing points and no batch: a workspace for
+    /// [`Conditional::recompute`].
+    pub fn empty() -> Self {
+        Conditional {
+            kuu: DMatrix::zeros(0, 0),
+            kuf: DMatrix::zeros(0, 0),
+            lz: DMatrix::zeros(0, 0),
+            a: DMatrix::zeros(0, 0),
+            kff_diag: DVector::zeros(0),
+        }
+    }
+
+    /// As [`Conditional::new`], in this conditional's buffers: no allocation when they already
+    /// have the shapes of `z` (M×D) and `x` (B×D), as in a training loop with a fixed batch size.
+    ///
+    /// # Errors
+    /// As [`Conditional::new`]; on error the contents are unspecified (recompute before use).
+    pub fn recompute(
+        &mut self,
+        kernel: &dyn Kernel,
+        z: &DMatrix<f64>,
+        x: &DMatrix<f64>,
+        jitter: f64,
+    ) -> Result<()> {
+        kernel.matrix_into(z, z, &mut self.kuu); // M×M
+        cholesky_with_jitter_into(&self.kuu, jitter, "Kuu", &mut self.lz)?;
+        kernel.matrix_into(z, x, &mut self.kuf); // M×B
+        reshape_buffer(&mut self.a, self.kuf.nrows(), self.kuf.ncols());
+        self.a.copy_from(&self.kuf);
+        solve_lower_in_place(&self.lz, &mut self.a); // A = Lz⁻¹ Kuf
+        self.kff_diag = kernel.diag(x); // length B: small
+        Ok(())
     }
 
     /// Marginals of q(f) at the batch (MATH.md §1): μ = Aᵀ m and
@@ -61,14 +88,25 @@ impl Conditional {
     /// As [`Conditional::marginals`], keeping the product Lᵀ A (M×B) for the hyperparameter
     /// gradients of the same q.
     pub fn batch_marginals(&self, q: &VariationalQ) -> BatchMarginals {
-        let mu = self.a.tr_mul(q.m()); // Aᵀ m
-        let lta = lower_tr_mul(q.l(), &self.a); // Lᵀ A, M×B (triangular product)
-        let var = DVector::from_fn(self.a.ncols(), |i, _| {
-            let v =
-                self.kff_diag[i] - self.a.column(i).norm_squared() + lta.column(i).norm_squared();
-            v.max(0.0)
-        });
-        BatchMarginals { mu, var, lta }
+        let mut marg = BatchMarginals::empty();
+        self.batch_marginals_into(q, &mut marg);
+        marg
+    }
+
+    /// As [`Conditional::batch_marginals`], into `out`'s buffers (no allocation when they
+    /// already have this batch's shapes).
+    pub fn batch_marginals_into(&self, q: &VariationalQ, out: &mut BatchMarginals) {
+        let b = self.a.ncols();
+        if out.mu.len() != b {
+            out.mu = DVector::zeros(b);
+            out.var = DVector::zeros(b);
+        }
+        self.a.tr_mul_to(q.m(), &mut out.mu); // Aᵀ m
+        lower_tr_mul_into(q.l(), &self.a, &mut out.lta); // Lᵀ A, M×B (triangular product)
+        for (i, v) in out.var.iter_mut().enumerate() {
+            let (a_i, lta_i) = (self.a.column(i), out.lta.column(i));
+            *v = (self.kff_diag[i] - a_i.norm_squared() + lta_i.norm_squared()).max(0.0);
+        }
     }
 }
 
@@ -81,4 +119,15 @@ pub struct BatchMarginals {
     pub var: DVector<f64>,
     /// Lᵀ A, M×B.
     pub lta: DMatrix<f64>,
+}
+
+impl BatchMarginals {
+    /// Marginals of no points: a workspace for [`Conditional::batch_marginals_into`].
+    pub fn empty() -> Self {
+        BatchMarginals {
+            mu: DVector::zeros(0),
+            var: DVector::zeros(0),
+            lta: DMatrix::zeros(0, 0),
+        }
+    }
 }

@@ -13,4 +13,4 @@ pub use conditional::{BatchMarginals, Conditional};
 pub use metrics::Metrics;
 pub use predict::PREDICT_CHUNK;
 pub use sgpr::{sgpr_bound, SgprFit};
-pub use svgp::{ElboGrad, GradScope, Svgp, DEFAULT_JITTER};
+pub use svgp::{ElboGrad, GradBuffers, GradScope, Svgp, DEFAULT_JITTER};

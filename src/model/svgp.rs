@@ -8,10 +8,13 @@ use crate::error::{check_shape, Result, Shape, SvgpError};
 use crate::kernel::{Kernel, PARALLEL_MIN_ENTRIES};
 use crate::likelihood::{Likelihood, VarExp};
 use crate::linalg::{
-    lower_mul, lower_of_matmul_nt, lower_tr_mul, matmul, mirror_lower_in_place, phi,
-    solve_lower_transpose_in_place, symmetrise_in_place, transpose_in_place, zero_upper_in_place,
+    lower_mul_into, lower_of_matmul_nt, lower_of_matmul_nt_into, lower_tr_mul_into, matmul,
+    mirror_lower_in_place, phi, reshape_buffer, solve_lower_transpose_in_place,
+    symmetrise_in_place, transpose_in_place, zero_upper_in_place,
 };
-use crate::variational::{eta_gradient, prior_kl, prior_kl_grad, Coords, VariationalQ};
+use crate::variational::{
+    eta_gradient, prior_kl, prior_kl_grad_l, sub_prior_kl_grad_s, Coords, VariationalQ,
+};
 use nalgebra::{DMatrix, DVector};
 
 /// Default jitter added to Kuu's diagonal: 1e-6, as GPflow's `default_jitter`.
@@ -43,6 +46,32 @@ pub enum GradScope {
     Hyper,
     /// Everything.
     All,
+}
+
+/// Scratch buffers for [`Svgp::elbo_grad_in`]: one M×B and two M×M matrices, reshaped on first
+/// use and reused while M and B stay the same. Their contents between calls mean nothing.
+#[derive(Debug, Clone)]
+pub struct GradBuffers {
+    /// M×B: A diag(g_σ) for the q gradients, then Ā and K̄uf = Lz⁻ᵀ Ā.
+    mb: DMatrix<f64>,
+    /// M×M: L̄z, then K̄uu.
+    mm: [DMatrix<f64>; 2],
+}
+
+impl GradBuffers {
+    /// Empty buffers (no allocation until first use).
+    pub fn new() -> Self {
+        GradBuffers {
+            mb: DMatrix::zeros(0, 0),
+            mm: [DMatrix::zeros(0, 0), DMatrix::zeros(0, 0)],
+        }
+    }
+}
+
+impl Default for GradBuffers {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 /// The minibatch ELBO and all its gradients at one state, from one [`Conditional`].
@@ -248,6 +277,19 @@ impl Svgp {
         Conditional::new(self.kernel.as_ref(), &self.z, x, self.jitter)
     }
 
+    /// As [`Svgp::conditional`], in the buffers of `cond` (see [`Conditional::recompute`]).
+    ///
+    /// # Errors
+    /// As [`Svgp::conditional`]; on error `cond`'s contents are unspecified.
+    pub fn conditional_into(&self, x: &DMatrix<f64>, cond: &mut Conditional) -> Result<()> {
+        check_shape(
+            "batch inputs",
+            Shape::new(x.nrows(), self.input_dim()),
+            Shape::new(x.nrows(), x.ncols()),
+        )?;
+        cond.recompute(self.kernel.as_ref(), &self.z, x, self.jitter)
+    }
+
     /// The minibatch ELBO c Σᵢ veᵢ − KL at the batch (`x`: B×D, `y`: B), `scale` c = N/B.
     ///
     /// # Errors
@@ -283,11 +325,25 @@ impl Svgp {
         scale: f64,
         q: &VariationalQ,
     ) -> (f64, BatchMarginals, VarExp) {
-        let marg = cond.batch_marginals(q);
+        let mut marg = BatchMarginals::empty();
+        let (elbo, vexp) = self.elbo_and_marginals_into(cond, y, scale, q, &mut marg);
+        (elbo, marg, vexp)
+    }
+
+    /// As [`Svgp::elbo_and_marginals_at`], with the marginals written into `marg`'s buffers.
+    pub fn elbo_and_marginals_into(
+        &self,
+        cond: &Conditional,
+        y: &DVector<f64>,
+        scale: f64,
+        q: &VariationalQ,
+        marg: &mut BatchMarginals,
+    ) -> (f64, VarExp) {
+        cond.batch_marginals_into(q, marg);
         let vexp = self
             .likelihood
             .variational_expectations(y, &marg.mu, &marg.var);
-        (scale * vexp.ve.sum() - prior_kl(q), marg, vexp)
+        (scale * vexp.ve.sum() - prior_kl(q), vexp)
     }
 
     /// The ELBO and every gradient at the batch (`x`: B×D, `y`: B), scale c = N/B.
@@ -329,12 +385,34 @@ impl Svgp {
     pub fn elbo_grad_from(
         &self,
         cond: &Conditional,
-        marg: BatchMarginals,
+        mut marg: BatchMarginals,
         vexp: Option<VarExp>,
         x: &DMatrix<f64>,
         y: &DVector<f64>,
         scale: f64,
         scope: GradScope,
+    ) -> Result<ElboGrad> {
+        let mut buffers = GradBuffers::new();
+        self.elbo_grad_in(cond, &mut marg, vexp, x, y, scale, scope, &mut buffers)
+    }
+
+    /// As [`Svgp::elbo_grad_from`], with the marginals borrowed (their Lᵀ A is overwritten) and
+    /// every O(M·B) and O(M²) temporary of the hyperparameter gradients in `buffers`: in a loop
+    /// with a fixed batch size, this allocates no matrix but the returned gradients.
+    ///
+    /// # Errors
+    /// As [`Svgp::elbo_grad_from`].
+    #[allow(clippy::too_many_arguments)]
+    pub fn elbo_grad_in(
+        &self,
+        cond: &Conditional,
+        marg: &mut BatchMarginals,
+        vexp: Option<VarExp>,
+        x: &DMatrix<f64>,
+        y: &DVector<f64>,
+        scale: f64,
+        scope: GradScope,
+        buffers: &mut GradBuffers,
     ) -> Result<ElboGrad> {
         let b = cond.a.ncols();
         check_shape("batch targets", Shape::new(b, 1), Shape::new(y.len(), 1))?;
@@ -372,20 +450,22 @@ impl Svgp {
             };
             (empty, DVector::zeros(0), DMatrix::zeros(0, 0))
         } else {
-            let kl_grad = prior_kl_grad(&self.q);
-            let a_gvar = scale_columns(cond.a.clone(), &vexp.g_var); // A diag(g_σ), M×B
-                                                                     // c A diag(g_σ) Aᵀ, M×M: a symmetric rank-B update, lower half then mirrored
-            let mut data_ds = lower_of_matmul_nt(&a_gvar, &cond.a) * scale;
-            mirror_lower_in_place(&mut data_ds);
-            let dl_dm = &cond.a * &vexp.g_mu * scale - &kl_grad.dm; // c A g_μ − m
-            let dl_ds = &data_ds - &kl_grad.ds; // c A diag(g_σ) Aᵀ − ½ I + ½ S⁻¹
+            // c A diag(g_σ) Aᵀ, M×M: a symmetric rank-B update, lower half then mirrored
+            let a_gvar = &mut buffers.mb;
+            reshape_buffer(a_gvar, cond.a.nrows(), b);
+            a_gvar.copy_from(&cond.a);
+            scale_columns(a_gvar, &vexp.g_var); // A diag(g_σ), M×B
+            let mut dl_ds = lower_of_matmul_nt(a_gvar, &cond.a) * scale;
+            mirror_lower_in_place(&mut dl_ds);
+            let dl_dm = &cond.a * &vexp.g_mu * scale - m; // c A g_μ − ∂KL/∂m
             let dl_dl = if matches!(scope, GradScope::Q | GradScope::All) {
-                let mut dl_dl = matmul(&data_ds, self.q.l()) * 2.0; // 2 (∂L/∂S)_data L
+                let mut dl_dl = matmul(&dl_ds, self.q.l()) * 2.0; // 2 (∂L/∂S)_data L
                 zero_upper_in_place(&mut dl_dl);
-                dl_dl - &kl_grad.dl
+                dl_dl - prior_kl_grad_l(&self.q)
             } else {
                 DMatrix::zeros(0, 0)
             };
+            sub_prior_kl_grad_s(&self.q, &mut dl_ds); // c A diag(g_σ) Aᵀ − ½ I + ½ S⁻¹
             (eta_gradient(&dl_dm, dl_ds, m), dl_dm, dl_dl)
         };
         if !want_hyper {
@@ -400,8 +480,13 @@ impl Svgp {
 
         // Reverse mode through A, Lz, Kuu, Kuf and kff (MATH.md §4).
         // (S − I) A diag(g_σ) = L (Lᵀ A diag(g_σ)) − A diag(g_σ): one triangular product, no S.
-        let lta_gvar = scale_columns(marg.lta, &vexp.g_var); // Lᵀ A diag(g_σ)
-        let mut a_bar = lower_mul(self.q.l(), &lta_gvar); // S A diag(g_σ)
+        let lta_gvar = &mut marg.lta;
+        scale_columns(lta_gvar, &vexp.g_var); // Lᵀ A diag(g_σ)
+        let GradBuffers {
+            mb: a_bar,
+            mm: [lz_bar, kuu_bar],
+        } = buffers;
+        lower_mul_into(self.q.l(), lta_gvar, a_bar); // S A diag(g_σ)
         let (m_s, g_mu, g_var) = (m.as_slice(), vexp.g_mu.as_slice(), vexp.g_var.as_slice());
         let columns = a_bar
             .as_mut_slice()
@@ -414,14 +499,17 @@ impl Svgp {
             }
         }
         let kff_bar = &vexp.g_var * scale;
-        let mut kuf_bar = a_bar; // becomes Lz⁻ᵀ Ā
-        solve_lower_transpose_in_place(&cond.lz, &mut kuf_bar);
+        let kuf_bar = a_bar; // becomes Lz⁻ᵀ Ā
+        solve_lower_transpose_in_place(&cond.lz, kuf_bar);
+        let kuf_bar = &*kuf_bar;
         let (kernel, z) = (self.kernel.as_ref(), &self.z);
-        let kuf_vjp = || kernel.vjp_given_matrix(z, x, &cond.kuf, &kuf_bar);
-        let kuu_vjp = || {
-            let lz_bar = -lower_of_matmul_nt(&kuf_bar, &cond.a); // −tril(Lz⁻ᵀ Ā Aᵀ)
-            let kuu_bar = cholesky_adjoint(&cond.lz, &lz_bar);
-            kernel.vjp_given_matrix(z, z, &cond.kuu, &kuu_bar)
+        let kuf_vjp = || kernel.vjp_given_matrix(z, x, &cond.kuf, kuf_bar);
+        let kuu_vjp = move || {
+            let (lz_bar, kuu_bar) = (lz_bar, kuu_bar); // moved in: the closure runs once
+            lower_of_matmul_nt_into(kuf_bar, &cond.a, lz_bar);
+            lz_bar.neg_mut(); // L̄z = −tril(Lz⁻ᵀ Ā Aᵀ)
+            cholesky_adjoint(&cond.lz, lz_bar, kuu_bar);
+            kernel.vjp_given_matrix(z, z, &cond.kuu, kuu_bar)
         };
         // The two branches are independent: one on each core when Kuf is large enough to pay
         // for the hand-off (the kernels' threshold; at M = 100, B = 256 a join was slower, README).
@@ -453,24 +541,24 @@ impl Svgp {
     }
 }
 
-/// A diag(w): column j of `a` (M×B) scaled by wⱼ (B), in a's buffer.
-fn scale_columns(mut a: DMatrix<f64>, w: &DVector<f64>) -> DMatrix<f64> {
+/// A ← A diag(w): column j of `a` (M×B) scaled by wⱼ (B), in place.
+fn scale_columns(a: &mut DMatrix<f64>, w: &DVector<f64>) {
     let rows = a.nrows().max(1); // chunks of one column (a column-major buffer)
     for (col, &wj) in a.as_mut_slice().chunks_exact_mut(rows).zip(w.iter()) {
         col.iter_mut().for_each(|v| *v *= wj);
     }
-    a
 }
 
 /// K̄ for K = L Lᵀ from L̄ (lower), MATH.md §4 (Murray 2016): P = Φ(Lᵀ L̄), W = L⁻ᵀ P L⁻¹,
-/// K̄ = ½ (W + Wᵀ), symmetric M×M.
-fn cholesky_adjoint(l: &DMatrix<f64>, l_bar: &DMatrix<f64>) -> DMatrix<f64> {
-    let mut w = phi(lower_tr_mul(l, l_bar)); // P = Φ(Lᵀ L̄)
-    solve_lower_transpose_in_place(l, &mut w); // L⁻ᵀ P
-    transpose_in_place(&mut w);
-    solve_lower_transpose_in_place(l, &mut w); // L⁻ᵀ (L⁻ᵀ P)ᵀ = Wᵀ
-    symmetrise_in_place(&mut w);
-    w
+/// K̄ = ½ (W + Wᵀ), symmetric M×M, written into `k_bar` (reshaped if needed).
+fn cholesky_adjoint(l: &DMatrix<f64>, l_bar: &DMatrix<f64>, k_bar: &mut DMatrix<f64>) {
+    lower_tr_mul_into(l, l_bar, k_bar);
+    let w = k_bar;
+    *w = phi(std::mem::replace(w, DMatrix::zeros(0, 0))); // P = Φ(Lᵀ L̄), in its buffer
+    solve_lower_transpose_in_place(l, w); // L⁻ᵀ P
+    transpose_in_place(w);
+    solve_lower_transpose_in_place(l, w); // L⁻ᵀ (L⁻ᵀ P)ᵀ = Wᵀ
+    symmetrise_in_place(w);
 }
 
 /// `InvalidParameter { name }` for the first non-finite entry of a matrix.

@@ -6,7 +6,8 @@ use super::adam::AdamState;
 use super::{Adam, AdamConfig, BatchPlan, Batches, NatGradStep, Observer, Schedule};
 use crate::error::{Result, SvgpError};
 use crate::likelihood::VarExp;
-use crate::model::{BatchMarginals, GradScope, Svgp};
+use crate::linalg::reshape_buffer;
+use crate::model::{BatchMarginals, Conditional, GradBuffers, GradScope, Svgp};
 use crate::variational::{Coords, Parametrisation, VariationalQ};
 use nalgebra::{DMatrix, DVector};
 use std::cell::RefCell;
@@ -125,6 +126,24 @@ pub struct Trainer {
     hyper: Option<Adam>,
     ascent_check: bool,
     iteration: u64,
+    buffers: Workspace,
+}
+
+/// What one iteration leaves for the next to reuse: with the same M and B, the steady-state loop
+/// allocates no O(M·B) matrix, and of the O(M²) ones only the new q and its gradients.
+struct Workspace {
+    /// The batch conditional.
+    cond: Conditional,
+    /// Batch marginals of the model's q.
+    marg: BatchMarginals,
+    /// Batch marginals of the last candidate q the ascent check evaluated, its m and L, and the
+    /// likelihood's expectations there (`None`: no candidate evaluated this iteration).
+    checked: BatchMarginals,
+    checked_m: DVector<f64>,
+    checked_l: DMatrix<f64>,
+    checked_vexp: Option<VarExp>,
+    /// Temporaries of the gradients.
+    grad: GradBuffers,
 }
 
 /// The q optimiser with its state.
@@ -152,6 +171,15 @@ impl Trainer {
             hyper,
             ascent_check: true,
             iteration: 0,
+            buffers: Workspace {
+                cond: Conditional::empty(),
+                marg: BatchMarginals::empty(),
+                checked: BatchMarginals::empty(),
+                checked_m: DVector::zeros(0),
+                checked_l: DMatrix::zeros(0, 0),
+                checked_vexp: None,
+                grad: GradBuffers::new(),
+            },
         }
     }
 
@@ -193,7 +221,9 @@ impl Trainer {
     /// [`Trainer::step`] on the calling thread.
     fn step_here(&mut self, x: &DMatrix<f64>, y: &DVector<f64>, scale: f64) -> Result<IterReport> {
         let t = self.iteration + 1;
-        let cond = self.model.conditional(x)?;
+        let ws = &mut self.buffers;
+        self.model.conditional_into(x, &mut ws.cond)?;
+        let cond = &ws.cond;
         let nonfinite = |quantity| SvgpError::NonFiniteTraining {
             iteration: t,
             quantity,
@@ -204,14 +234,30 @@ impl Trainer {
             QRule::NatGrad { .. } => GradScope::Eta,
             QRule::Adam(_) => GradScope::Q,
         };
-        let before = self.model.elbo_grad_with(&cond, x, y, scale, first_scope)?;
+        cond.batch_marginals_into(self.model.q(), &mut ws.marg);
+        let before = self.model.elbo_grad_in(
+            cond,
+            &mut ws.marg,
+            None,
+            x,
+            y,
+            scale,
+            first_scope,
+            &mut ws.grad,
+        )?;
         if !before.d_eta.is_finite() || !before.elbo.is_finite() {
             return Err(nonfinite("ELBO or its gradient with respect to q"));
         }
         // The batch marginals and the likelihood's expectations of the last candidate the ascent
         // check evaluated, with its q: when that candidate is the accepted one, the
         // hyperparameter step reuses them.
-        let checked: RefCell<Option<(VariationalQ, BatchMarginals, VarExp)>> = RefCell::new(None);
+        ws.checked_vexp = None;
+        let checked = RefCell::new((
+            &mut ws.checked,
+            &mut ws.checked_m,
+            &mut ws.checked_l,
+            &mut ws.checked_vexp,
+        ));
         let (q_new, gamma, halvings, q_adam_state) = match &self.q_rule {
             QRule::NatGrad { step, schedule } => {
                 let model = &self.model;
@@ -222,8 +268,17 @@ impl Trainer {
                     if !check {
                         return true;
                     }
-                    let (elbo, marg, vexp) = model.elbo_and_marginals_at(&cond, y, scale, q);
-                    *checked.borrow_mut() = Some((q.clone(), marg, vexp));
+                    let mut guard = checked.borrow_mut();
+                    let (marg, m, l, vexp) = &mut *guard;
+                    let (elbo, v) = model.elbo_and_marginals_into(cond, y, scale, q, marg);
+                    **vexp = Some(v);
+                    let n = q.num_inducing();
+                    if m.len() != n {
+                        **m = DVector::zeros(n);
+                    }
+                    m.copy_from(q.m());
+                    reshape_buffer(l, n, n);
+                    l.copy_from(q.l());
                     elbo >= floor
                 };
                 match step.step(model.q(), &before.d_eta, schedule.gamma(t), &accept) {
@@ -249,18 +304,25 @@ impl Trainer {
         let mut hyper_state = None;
         let after_elbo = match &self.hyper {
             Some(adam) => {
-                let after = match checked.into_inner() {
-                    Some((q, marg, vexp)) if &q == candidate.q() => candidate.elbo_grad_from(
-                        &cond,
-                        marg,
-                        Some(vexp),
-                        x,
-                        y,
-                        scale,
-                        GradScope::Hyper,
-                    )?,
-                    _ => candidate.elbo_grad_with(&cond, x, y, scale, GradScope::Hyper)?,
+                let (checked, checked_m, checked_l, checked_vexp) = checked.into_inner();
+                let same_q = |q: &VariationalQ| q.m() == &*checked_m && q.l() == &*checked_l;
+                let (marg, vexp) = match checked_vexp.take() {
+                    Some(vexp) if same_q(candidate.q()) => (checked, Some(vexp)),
+                    _ => {
+                        cond.batch_marginals_into(candidate.q(), &mut ws.marg);
+                        (&mut ws.marg, None)
+                    }
                 };
+                let after = candidate.elbo_grad_in(
+                    cond,
+                    marg,
+                    vexp,
+                    x,
+                    y,
+                    scale,
+                    GradScope::Hyper,
+                    &mut ws.grad,
+                )?;
                 if !after.elbo.is_finite() {
                     return Err(nonfinite("ELBO"));
                 }
@@ -276,7 +338,7 @@ impl Trainer {
             }
             // With the hyperparameters frozen only the new ELBO is needed.
             None => {
-                let elbo = candidate.elbo_at(&cond, y, scale, candidate.q());
+                let elbo = candidate.elbo_at(cond, y, scale, candidate.q());
                 if !elbo.is_finite() {
                     return Err(nonfinite("ELBO"));
                 }

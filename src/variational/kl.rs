@@ -24,18 +24,35 @@ pub struct KlGrad {
 /// ∂KL/∂m, ∂KL/∂S and ∂KL/∂L at q.
 pub fn prior_kl_grad(q: &VariationalQ) -> KlGrad {
     let n = q.num_inducing();
-    let mut ds = q.s_inv() * -0.5;
-    for i in 0..n {
-        ds[(i, i)] += 0.5;
-    }
-    // ∂KL/∂L = 2 (∂KL/∂S) L = L − L⁻ᵀ, whose lower triangle is L − diag(1/Lⱼⱼ).
-    let mut dl = q.l().clone();
-    for j in 0..n {
-        dl[(j, j)] -= 1.0 / q.l()[(j, j)];
-    }
+    let mut ds = DMatrix::zeros(n, n);
+    sub_prior_kl_grad_s(q, &mut ds);
+    ds.neg_mut(); // exact: the entries of ∂KL/∂S as computed there
     KlGrad {
         dm: q.m().clone(),
         ds,
-        dl,
+        dl: prior_kl_grad_l(q),
     }
+}
+
+/// g ← g − ∂KL/∂S in place, for an M×M `g`; ∂KL/∂S = ½ (I − S⁻¹) is formed entry by entry
+/// (no M×M temporary).
+pub fn sub_prior_kl_grad_s(q: &VariationalQ, g: &mut DMatrix<f64>) {
+    let n = q.num_inducing();
+    let entries = g.as_mut_slice().iter_mut().zip(q.s_inv().as_slice());
+    for (k, (gk, &s_inv)) in entries.enumerate() {
+        let mut kl = s_inv * -0.5;
+        if k % (n + 1) == 0 {
+            kl += 0.5; // a diagonal entry
+        }
+        *gk -= kl;
+    }
+}
+
+/// ∂KL/∂L = 2 (∂KL/∂S) L = L − L⁻ᵀ for L's lower-triangular entries: L − diag(1/Lⱼⱼ), M×M.
+pub fn prior_kl_grad_l(q: &VariationalQ) -> DMatrix<f64> {
+    let mut dl = q.l().clone();
+    for j in 0..q.num_inducing() {
+        dl[(j, j)] -= 1.0 / q.l()[(j, j)];
+    }
+    dl
 }

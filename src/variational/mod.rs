@@ -13,7 +13,7 @@ mod mean_chol;
 mod natural;
 
 pub use expectation::Expectation;
-pub use kl::{prior_kl, prior_kl_grad, KlGrad};
+pub use kl::{prior_kl, prior_kl_grad, prior_kl_grad_l, sub_prior_kl_grad_s, KlGrad};
 pub use mean_chol::MeanCholesky;
 pub use natural::Natural;
 
@@ -56,9 +56,10 @@ impl<T: Scalar> Coords<T> {
 
     /// self + γ·tangent (same shapes).
     pub fn add_scaled(&self, gamma: T, tangent: &Coords<T>) -> Coords<T> {
+        let step = |x: T, t: T| x + t * gamma; // one pass, one new buffer per part
         Coords {
-            vector: &self.vector + &tangent.vector * gamma,
-            matrix: &self.matrix + &tangent.matrix * gamma,
+            vector: self.vector.zip_map(&tangent.vector, step),
+            matrix: self.matrix.zip_map(&tangent.matrix, step),
         }
     }
 
