@@ -7,7 +7,7 @@ use common::*;
 use nalgebra::{DMatrix, DVector};
 use svgp::optim::{InvalidStepPolicy, NatGrad};
 use svgp::variational::{
-    prior_kl, prior_kl_grad, Coords, Expectation, MeanCholesky, Natural, Parametrisation,
+    prior_kl, prior_kl_grad, Coords, Expectation, MeanCholesky, Natural, Parametrisation, Spare,
     VariationalQ,
 };
 use svgp::SvgpError;
@@ -243,4 +243,50 @@ fn natural_step_moves_theta_by_gamma_v() {
     let expected = theta.add_scaled(gamma, &v);
     let err = rel_diff(&flat(&theta_new), &flat(&expected));
     assert!(err < 1e-12, "rel err {err:e}");
+}
+
+/// A natural step in θ built in a [`Spare`] pool that holds stale buffers (of refused candidates,
+/// an earlier q, an earlier step's ends, and a matrix of another shape) gives bit for bit the q
+/// of a step from fresh buffers, with and without halvings, and the pool never holds more than
+/// its bound.
+#[test]
+fn a_step_from_spare_buffers_equals_a_fresh_one() {
+    let mut rng = rng(21);
+    let m = 6;
+    let halve = NatGrad::<Natural>::new(InvalidStepPolicy::Halve { max_halvings: 20 });
+    let mut spare = Spare::new();
+    spare.keep_matrix(DMatrix::from_element(m + 1, m + 1, f64::NAN));
+    for round in 0..4 {
+        let q = random_q(&mut rng, m);
+        let v1 = normal_vector(&mut rng, m);
+        // a large step (halved, refusing candidates) in even rounds, a small one in odd rounds
+        let size = if round % 2 == 0 { 50.0 } else { 1e-4 };
+        let d_eta = Coords::new(v1, symmetric(&mut rng, m) * size).unwrap();
+        let fresh = halve.step(&q, &d_eta, 1.0).unwrap();
+        assert_eq!(
+            fresh.halvings > 0,
+            round % 2 == 0,
+            "round {round}: halvings as designed"
+        );
+        let pooled = halve
+            .step_checked_in(&q, &d_eta, 1.0, &|_| true, &mut spare)
+            .unwrap();
+        assert_eq!(
+            (pooled.gamma, pooled.halvings),
+            (fresh.gamma, fresh.halvings),
+            "round {round}"
+        );
+        assert_eq!(pooled.q, fresh.q, "round {round}: (m, L)");
+        assert_eq!(pooled.q.s_inv(), fresh.q.s_inv(), "round {round}: S⁻¹");
+        spare.keep_q(pooled.q);
+        spare.keep_matrix(DMatrix::from_element(m, m, f64::NAN));
+    }
+    // the pool hands out what it kept (stale, non-zero contents) before it allocates zeros
+    let kept = (0..20)
+        .filter(|_| spare.matrix(m, m).iter().any(|v| *v != 0.0))
+        .count();
+    assert!(
+        kept <= 8,
+        "the pool kept {kept} M×M matrices, more than its bound"
+    );
 }

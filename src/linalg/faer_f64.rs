@@ -141,15 +141,15 @@ impl Scalar for f64 {
         }
     }
 
-    fn invert_lower(l: &DMatrix<f64>) -> DMatrix<f64> {
-        let mut inv = DMatrix::zeros(l.nrows(), l.ncols());
-        // Writes the lower triangle only; the strict upper triangle stays zero.
+    fn invert_lower_into(l: &DMatrix<f64>, out: &mut DMatrix<f64>) {
+        super::reshape_buffer(out, l.nrows(), l.ncols());
+        // Writes the lower triangle only; a reused buffer's upper triangle is cleared after.
         faer::linalg::triangular_inverse::invert_lower_triangular(
-            view_mut(&mut inv),
+            view_mut(out),
             view(l),
             par_for(l.nrows().pow(3) / 3),
         );
         crate::simd::clear_upper_state();
-        inv
+        super::zero_upper_in_place(out);
     }
 }

@@ -56,13 +56,13 @@ pub trait Scalar: RealField + Copy {
         }
     }
 
-    /// L⁻¹ for a lower-triangular `l` (N×N, non-zero diagonal); lower triangular, strict upper
-    /// triangle zero. Default: N triangular solves against the identity.
-    fn invert_lower(l: &DMatrix<Self>) -> DMatrix<Self> {
-        let mut inv = DMatrix::identity(l.nrows(), l.ncols());
-        Self::solve_lower_in_place(l, &mut inv, false);
-        zero_upper_in_place(&mut inv);
-        inv
+    /// L⁻¹ for a lower-triangular `l` (N×N, non-zero diagonal) into `out` (reshaped to N×N if
+    /// needed, else its buffer is reused); lower triangular, strict upper triangle zero.
+    /// Default: N triangular solves against the identity.
+    fn invert_lower_into(l: &DMatrix<Self>, out: &mut DMatrix<Self>) {
+        *out = DMatrix::identity(l.nrows(), l.ncols());
+        Self::solve_lower_in_place(l, out, false);
+        zero_upper_in_place(out);
     }
 }
 
@@ -142,7 +142,9 @@ pub fn solve_lower_transpose_in_place<T: Scalar>(l: &DMatrix<T>, b: &mut DMatrix
 
 /// L⁻¹ for a lower-triangular `l` (N×N) with non-zero diagonal; the result is lower triangular.
 pub fn lower_inverse<T: Scalar>(l: &DMatrix<T>) -> DMatrix<T> {
-    T::invert_lower(l)
+    let mut out = DMatrix::zeros(0, 0);
+    T::invert_lower_into(l, &mut out);
+    out
 }
 
 /// (L Lᵀ)⁻¹ = L⁻ᵀ L⁻¹ from a lower Cholesky factor `l` (N×N); the result is exactly symmetric.
@@ -244,20 +246,40 @@ fn for_mirror_pairs<T: Scalar>(a: &mut DMatrix<T>, mut f: impl FnMut(&mut [T], u
 /// # Errors
 /// `NotPositiveDefinite { matrix, pivot }`, with `pivot` an index of `p` itself.
 pub fn cholesky_of_inverse<T: Scalar>(p: &DMatrix<T>, matrix: &'static str) -> Result<DMatrix<T>> {
+    let (mut work, mut out) = (DMatrix::zeros(0, 0), DMatrix::zeros(0, 0));
+    cholesky_of_inverse_into(p, matrix, &mut work, &mut out)?;
+    Ok(out)
+}
+
+/// As [`cholesky_of_inverse`], into `out`, with `work` as scratch (both reshaped to N×N if needed,
+/// else their buffers are reused); on error `out` holds no factor.
+///
+/// # Errors
+/// As [`cholesky_of_inverse`].
+pub fn cholesky_of_inverse_into<T: Scalar>(
+    p: &DMatrix<T>,
+    matrix: &'static str,
+    work: &mut DMatrix<T>,
+    out: &mut DMatrix<T>,
+) -> Result<()> {
     let n = p.nrows();
     // J X J reverses both indices, which reverses a square column-major buffer.
-    let mut lf = p.clone();
-    lf.as_mut_slice().reverse();
-    T::cholesky_in_place(&mut lf).map_err(|pivot| SvgpError::NotPositiveDefinite {
+    reshape_buffer(work, n, n);
+    let reversed = work
+        .as_mut_slice()
+        .iter_mut()
+        .zip(p.as_slice().iter().rev());
+    reversed.for_each(|(w, &v)| *w = v);
+    T::cholesky_in_place(work).map_err(|pivot| SvgpError::NotPositiveDefinite {
         matrix,
         pivot: n - 1 - pivot,
         jitter: 0.0,
     })?;
     // U⁻ᵀ = (J L′ᵀ J)⁻¹ = J (L′⁻¹)ᵀ J: invert L′, transpose, reverse.
-    let mut out = lower_inverse(&lf);
-    transpose_in_place(&mut out);
+    T::invert_lower_into(work, out);
+    transpose_in_place(out);
     out.as_mut_slice().reverse();
-    Ok(out)
+    Ok(())
 }
 
 /// Φ(X): the lower triangle of a square X with its diagonal halved (MATH.md §3; Murray 2016),

@@ -8,12 +8,12 @@ use crate::error::{check_shape, Result, Shape, SvgpError};
 use crate::kernel::{Kernel, PARALLEL_MIN_ENTRIES};
 use crate::likelihood::{Likelihood, VarExp};
 use crate::linalg::{
-    lower_mul_into, lower_of_matmul_nt, lower_of_matmul_nt_into, lower_tr_mul_into, matmul,
-    mirror_lower_in_place, phi, reshape_buffer, solve_lower_transpose_in_place,
-    symmetrise_in_place, transpose_in_place, zero_upper_in_place,
+    lower_mul_into, lower_of_matmul_nt_into, lower_tr_mul_into, matmul, mirror_lower_in_place, phi,
+    reshape_buffer, solve_lower_transpose_in_place, symmetrise_in_place, transpose_in_place,
+    zero_upper_in_place,
 };
 use crate::variational::{
-    eta_gradient, prior_kl, prior_kl_grad_l, sub_prior_kl_grad_s, Coords, VariationalQ,
+    eta_gradient, prior_kl, prior_kl_grad_l, sub_prior_kl_grad_s, Coords, Spare, VariationalQ,
 };
 use nalgebra::{DMatrix, DVector};
 
@@ -49,13 +49,17 @@ pub enum GradScope {
 }
 
 /// Scratch buffers for [`Svgp::elbo_grad_in`]: one M×B and two M×M matrices, reshaped on first
-/// use and reused while M and B stay the same. Their contents between calls mean nothing.
+/// use and reused while M and B stay the same, and a [`Spare`] pool from which ∂L/∂S is built.
+/// Their contents between calls mean nothing.
 #[derive(Debug, Clone)]
 pub struct GradBuffers {
     /// M×B: A diag(g_σ) for the q gradients, then Ā and K̄uf = Lz⁻ᵀ Ā.
     mb: DMatrix<f64>,
     /// M×M: L̄z, then K̄uu.
     mm: [DMatrix<f64>; 2],
+    /// Where ∂L/∂S (returned in [`ElboGrad::d_eta`]) is built; a caller done with an
+    /// [`ElboGrad`] may give its matrices back here.
+    spare: Spare,
 }
 
 impl GradBuffers {
@@ -64,7 +68,13 @@ impl GradBuffers {
         GradBuffers {
             mb: DMatrix::zeros(0, 0),
             mm: [DMatrix::zeros(0, 0), DMatrix::zeros(0, 0)],
+            spare: Spare::new(),
         }
+    }
+
+    /// The pool of spare matrices, shared with whatever else the caller builds (a natural step).
+    pub fn spare(&mut self) -> &mut Spare {
+        &mut self.spare
     }
 }
 
@@ -194,6 +204,11 @@ impl Svgp {
             q,
             jitter: self.jitter,
         })
+    }
+
+    /// The model's q, the rest dropped (to reuse q's buffers, [`Spare::keep_q`]).
+    pub fn into_q(self) -> VariationalQ {
+        self.q
     }
 
     /// The jitter added to Kuu's diagonal.
@@ -455,7 +470,9 @@ impl Svgp {
             reshape_buffer(a_gvar, cond.a.nrows(), b);
             a_gvar.copy_from(&cond.a);
             scale_columns(a_gvar, &vexp.g_var); // A diag(g_σ), M×B
-            let mut dl_ds = lower_of_matmul_nt(a_gvar, &cond.a) * scale;
+            let mut dl_ds = buffers.spare.matrix(m.len(), m.len());
+            lower_of_matmul_nt_into(a_gvar, &cond.a, &mut dl_ds);
+            dl_ds *= scale;
             mirror_lower_in_place(&mut dl_ds);
             let dl_dm = &cond.a * &vexp.g_mu * scale - m; // c A g_μ − ∂KL/∂m
             let dl_dl = if matches!(scope, GradScope::Q | GradScope::All) {
@@ -485,6 +502,7 @@ impl Svgp {
         let GradBuffers {
             mb: a_bar,
             mm: [lz_bar, kuu_bar],
+            ..
         } = buffers;
         lower_mul_into(self.q.l(), lta_gvar, a_bar); // S A diag(g_σ)
         let (m_s, g_mu, g_var) = (m.as_slice(), vexp.g_mu.as_slice(), vexp.g_var.as_slice());

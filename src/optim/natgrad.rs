@@ -6,7 +6,7 @@
 //! trainer's: the step must not lower the minibatch ELBO), which shortens steps the same way.
 
 use crate::error::{Result, SvgpError};
-use crate::variational::{Coords, Parametrisation, VariationalQ};
+use crate::variational::{Coords, Parametrisation, Spare, VariationalQ};
 use std::marker::PhantomData;
 
 /// What a natural-gradient step does when ξ + γñ is not a valid Gaussian.
@@ -86,6 +86,24 @@ impl<P: Parametrisation> NatGrad<P> {
         gamma: f64,
         accept: &dyn Fn(&VariationalQ) -> bool,
     ) -> Result<NatGradStep> {
+        self.step_checked_in(q, d_eta, gamma, accept, &mut Spare::new())
+    }
+
+    /// As [`NatGrad::step_checked`], building in buffers from `spare` where `P` can
+    /// ([`Parametrisation::step_ends`], [`Parametrisation::to_q_at`]) and returning to it the
+    /// step's temporaries and every refused candidate: in a training loop that also keeps the
+    /// old q there, a step in θ allocates no M×M matrix.
+    ///
+    /// # Errors
+    /// As [`NatGrad::step_checked`].
+    pub fn step_checked_in(
+        &self,
+        q: &VariationalQ,
+        d_eta: &Coords,
+        gamma: f64,
+        accept: &dyn Fn(&VariationalQ) -> bool,
+        spare: &mut Spare,
+    ) -> Result<NatGradStep> {
         if !(gamma.is_finite() && gamma > 0.0) {
             return Err(SvgpError::InvalidParameter {
                 name: "gamma".into(),
@@ -98,8 +116,22 @@ impl<P: Parametrisation> NatGrad<P> {
                 quantity: "∇_η L"
             });
         }
-        let xi = P::from_q(q)?;
-        let direction = P::natural_gradient(q, d_eta)?;
+        let (xi, direction) = P::step_ends(q, d_eta, spare)?;
+        let outcome = self.first_accepted(&xi, &direction, gamma, accept, spare);
+        spare.keep_coords(xi);
+        spare.keep_coords(direction);
+        outcome
+    }
+
+    /// The halving loop of [`NatGrad::step_checked_in`] from ξ along `direction`.
+    fn first_accepted(
+        &self,
+        xi: &Coords,
+        direction: &Coords,
+        gamma: f64,
+        accept: &dyn Fn(&VariationalQ) -> bool,
+        spare: &mut Spare,
+    ) -> Result<NatGradStep> {
         if !direction.is_finite() {
             return Err(SvgpError::NonFiniteValue {
                 quantity: "natural gradient",
@@ -112,8 +144,7 @@ impl<P: Parametrisation> NatGrad<P> {
         let mut gamma_try = gamma;
         let mut halvings = 0;
         loop {
-            let candidate = P::to_q(&xi.add_scaled(gamma_try, &direction));
-            let pivot = match candidate {
+            let pivot = match P::to_q_at(xi, gamma_try, direction, spare) {
                 Ok(q_new) if accept(&q_new) => {
                     return Ok(NatGradStep {
                         q: q_new,
@@ -121,7 +152,10 @@ impl<P: Parametrisation> NatGrad<P> {
                         halvings,
                     })
                 }
-                Ok(_) => None,
+                Ok(refused) => {
+                    spare.keep_q(refused);
+                    None
+                }
                 Err(SvgpError::NotPositiveDefinite { pivot, .. }) => Some(pivot),
                 Err(other) => return Err(other),
             };

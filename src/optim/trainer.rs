@@ -8,7 +8,7 @@ use crate::error::{Result, SvgpError};
 use crate::likelihood::VarExp;
 use crate::linalg::reshape_buffer;
 use crate::model::{BatchMarginals, Conditional, GradBuffers, GradScope, Svgp};
-use crate::variational::{Coords, Parametrisation, VariationalQ};
+use crate::variational::{Coords, Parametrisation, Spare, VariationalQ};
 use nalgebra::{DMatrix, DVector};
 use std::cell::RefCell;
 use std::time::{Duration, Instant};
@@ -18,7 +18,7 @@ pub trait QStep: Send + Sync {
     /// The parametrisation's name.
     fn name(&self) -> &'static str;
     /// One checked step from q in the direction ∇_η L with step size γ, halving γ also while
-    /// `accept` refuses the candidate.
+    /// `accept` refuses the candidate; buffers come from and go back to `spare`.
     ///
     /// # Errors
     /// As [`super::NatGrad::step_checked`].
@@ -28,6 +28,7 @@ pub trait QStep: Send + Sync {
         d_eta: &Coords,
         gamma: f64,
         accept: &dyn Fn(&VariationalQ) -> bool,
+        spare: &mut Spare,
     ) -> Result<NatGradStep>;
 }
 
@@ -41,8 +42,9 @@ impl<P: Parametrisation + Send + Sync> QStep for super::NatGrad<P> {
         d_eta: &Coords,
         gamma: f64,
         accept: &dyn Fn(&VariationalQ) -> bool,
+        spare: &mut Spare,
     ) -> Result<NatGradStep> {
-        self.step_checked(q, d_eta, gamma, accept)
+        self.step_checked_in(q, d_eta, gamma, accept, spare)
     }
 }
 
@@ -129,8 +131,9 @@ pub struct Trainer {
     buffers: Workspace,
 }
 
-/// What one iteration leaves for the next to reuse: with the same M and B, the steady-state loop
-/// allocates no O(M·B) matrix, and of the O(M²) ones only the new q and its gradients.
+/// What one iteration leaves for the next to reuse: with the same M and B, a steady-state
+/// iteration with natural steps in θ allocates no O(M·B) or O(M²) matrix (other
+/// parametrisations allocate their own maps' matrices).
 struct Workspace {
     /// The batch conditional.
     cond: Conditional,
@@ -281,7 +284,8 @@ impl Trainer {
                     l.copy_from(q.l());
                     elbo >= floor
                 };
-                match step.step(model.q(), &before.d_eta, schedule.gamma(t), &accept) {
+                let gamma = schedule.gamma(t);
+                match step.step(model.q(), &before.d_eta, gamma, &accept, ws.grad.spare()) {
                     Ok(s) => (s.q, Some(s.gamma), s.halvings, None),
                     // Every allowed γ gave a valid q that lowers the batch ELBO: keep q this
                     // iteration (γ reported as 0) rather than stop training.
@@ -346,8 +350,11 @@ impl Trainer {
             }
         };
 
-        // 3. Commit.
-        self.model = candidate;
+        // 3. Commit; the old q's and the q gradient's buffers serve the next natural step.
+        let old = std::mem::replace(&mut self.model, candidate);
+        let spare = self.buffers.grad.spare();
+        spare.keep_q(old.into_q());
+        spare.keep_coords(before.d_eta);
         if let (Some(adam), Some(state)) = (&mut self.hyper, hyper_state) {
             adam.commit(state);
         }

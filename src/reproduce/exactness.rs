@@ -9,6 +9,7 @@ use crate::model::inducing::InducingInit;
 use crate::model::Svgp;
 use crate::optim::InvalidStepPolicy;
 use crate::pipeline::{initial_kernel, XiChoice};
+use crate::variational::Spare;
 
 /// The fixed Gaussian noise variance of the check (targets standardised).
 pub(super) const NOISE_VARIANCE: f64 = 0.1;
@@ -65,7 +66,7 @@ pub(super) fn check(name: &str, split: &Split, m: usize, seed: u64) -> Result<Ex
     let mut after_step = Vec::with_capacity(XIS.len());
     for xi in XIS {
         let rule = xi.step_rule(InvalidStepPolicy::Refuse);
-        let elbo = match rule.step(model.q(), &d_eta, 1.0, &|_| true) {
+        let elbo = match rule.step(model.q(), &d_eta, 1.0, &|_| true, &mut Spare::new()) {
             Ok(step) => {
                 let mut stepped = model.clone();
                 stepped.set_q(step.q)?;

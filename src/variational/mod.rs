@@ -11,11 +11,13 @@ mod expectation;
 mod kl;
 mod mean_chol;
 mod natural;
+mod spare;
 
 pub use expectation::Expectation;
 pub use kl::{prior_kl, prior_kl_grad, prior_kl_grad_l, sub_prior_kl_grad_s, KlGrad};
 pub use mean_chol::MeanCholesky;
 pub use natural::Natural;
+pub use spare::Spare;
 
 use crate::error::{check_shape, Result, Shape, SvgpError};
 use crate::linalg::Scalar;
@@ -185,6 +187,14 @@ impl VariationalQ {
         self.m.len()
     }
 
+    /// The buffers, for reuse ([`Spare::keep_q`]): m, and L with S and S⁻¹ if they were formed.
+    fn into_buffers(self) -> (DVector<f64>, Vec<DMatrix<f64>>) {
+        let matrices = std::iter::once(self.l)
+            .chain(self.s.into_inner())
+            .chain(self.s_inv.into_inner());
+        (self.m, matrices.collect())
+    }
+
     /// (m, L) as coordinates.
     pub fn mean_chol(&self) -> Coords {
         Coords {
@@ -247,6 +257,31 @@ pub trait Parametrisation {
     /// As `from_theta`.
     fn natural_gradient(q: &VariationalQ, d_eta: &Coords) -> Result<Coords> {
         natural_gradient_dual::<Self>(q, d_eta)
+    }
+
+    /// The two ends of a natural step from q: (ξ(q), natural gradient), in buffers from `spare`
+    /// where the parametrisation can use them. Default: `from_q` and `natural_gradient`.
+    ///
+    /// # Errors
+    /// As `from_q` and `natural_gradient`.
+    fn step_ends(q: &VariationalQ, d_eta: &Coords, spare: &mut Spare) -> Result<(Coords, Coords)> {
+        let _ = spare;
+        Ok((Self::from_q(q)?, Self::natural_gradient(q, d_eta)?))
+    }
+
+    /// q at ξ + γ·`direction`, built in buffers from `spare` where the parametrisation can.
+    /// Default: `to_q` of [`Coords::add_scaled`].
+    ///
+    /// # Errors
+    /// As `to_q`.
+    fn to_q_at(
+        xi: &Coords,
+        gamma: f64,
+        direction: &Coords,
+        spare: &mut Spare,
+    ) -> Result<VariationalQ> {
+        let _ = spare;
+        Self::to_q(&xi.add_scaled(gamma, direction))
     }
 }
 

@@ -2,10 +2,10 @@
 //!
 //! The natural gradient in θ is ∇_η L itself, so a step is θ ← θ + γ ∇_η L.
 
-use super::{chol_s_from_theta2, Coords, Parametrisation, VariationalQ};
+use super::{chol_s_from_theta2, Coords, Parametrisation, Spare, VariationalQ};
 use crate::error::Result;
 use crate::linalg::{
-    cholesky_of_inverse, solve_lower_in_place, solve_lower_transpose_in_place, Scalar,
+    cholesky_of_inverse_into, solve_lower_in_place, solve_lower_transpose_in_place, Scalar,
 };
 use nalgebra::{DMatrix, DVector};
 
@@ -30,27 +30,92 @@ impl Parametrisation for Natural {
     /// θ(q) need no inverse.
     fn to_q(theta: &Coords) -> Result<VariationalQ> {
         let s_inv = &theta.matrix * -2.0; // −2θ₂, as chol_s_from_theta2 forms it
-        let l = cholesky_of_inverse(&s_inv, "-2θ₂")?;
-        let q = VariationalQ::from_mean_chol(mean_chol_from_factor(l, &theta.vector))?;
-        Ok(q.with_s_inv(s_inv))
+        q_from_precision(s_inv, &theta.vector, &mut Spare::new())
     }
 
     /// θ₂ = −½ S⁻¹ (q's cached L⁻ᵀ L⁻¹), θ₁ = L⁻ᵀ (L⁻¹ m) by triangular solves.
     fn from_q(q: &VariationalQ) -> Result<Coords> {
-        let mut theta1 = DMatrix::from_column_slice(q.num_inducing(), 1, q.m().as_slice());
-        solve_lower_in_place(q.l(), &mut theta1);
-        solve_lower_transpose_in_place(q.l(), &mut theta1);
-        let theta2 = q.s_inv() * -0.5; // S⁻¹ shared with the KL gradient of this q
-        Ok(Coords {
-            vector: theta1.column(0).into_owned(),
-            matrix: theta2,
-        })
+        let n = q.num_inducing();
+        Ok(theta_in(q, DMatrix::zeros(n, n)))
     }
 
     /// J = I: the natural gradient in θ is ∇_η L.
     fn natural_gradient(_q: &VariationalQ, d_eta: &Coords) -> Result<Coords> {
         Ok(d_eta.clone())
     }
+
+    /// θ(q) and ∇_η L, their M×M parts in spare buffers.
+    fn step_ends(q: &VariationalQ, d_eta: &Coords, spare: &mut Spare) -> Result<(Coords, Coords)> {
+        let n = q.num_inducing();
+        let theta = theta_in(q, spare.matrix(n, n));
+        let mut v2 = spare.matrix(n, n);
+        v2.copy_from(&d_eta.matrix);
+        let direction = Coords {
+            vector: d_eta.vector.clone(),
+            matrix: v2,
+        };
+        Ok((theta, direction))
+    }
+
+    /// As `to_q(θ + γ v)`, bit for bit: S⁻¹ = −2 (θ₂ + γ v₂) formed in one pass, and every M×M
+    /// buffer (S⁻¹, the factorisation's scratch, L) from `spare`.
+    fn to_q_at(
+        theta: &Coords,
+        gamma: f64,
+        direction: &Coords,
+        spare: &mut Spare,
+    ) -> Result<VariationalQ> {
+        let n = theta.num_inducing();
+        let mut s_inv = spare.matrix(n, n);
+        let entries = s_inv
+            .as_mut_slice()
+            .iter_mut()
+            .zip(theta.matrix.as_slice())
+            .zip(direction.matrix.as_slice());
+        for ((s, &t), &v) in entries {
+            *s = (t + v * gamma) * -2.0;
+        }
+        let theta1 = theta
+            .vector
+            .zip_map(&direction.vector, |t, v| t + v * gamma);
+        q_from_precision(s_inv, &theta1, spare)
+    }
+}
+
+/// θ at q with θ₂ = −½ S⁻¹ written into `theta2` (M×M, contents ignored) and θ₁ = L⁻ᵀ (L⁻¹ m).
+fn theta_in(q: &VariationalQ, mut theta2: DMatrix<f64>) -> Coords {
+    let mut theta1 = DMatrix::from_column_slice(q.num_inducing(), 1, q.m().as_slice());
+    solve_lower_in_place(q.l(), &mut theta1);
+    solve_lower_transpose_in_place(q.l(), &mut theta1);
+    let entries = theta2.as_mut_slice().iter_mut().zip(q.s_inv().as_slice());
+    entries.for_each(|(t, &s)| *t = s * -0.5); // S⁻¹ shared with the KL gradient of this q
+    Coords {
+        vector: theta1.column(0).into_owned(),
+        matrix: theta2,
+    }
+}
+
+/// q from its precision S⁻¹ (`s_inv`, M×M, kept as q's cache) and θ₁ = S⁻¹ m: L = chol(S) by
+/// [`cholesky_of_inverse_into`] in buffers from `spare`, m = L (Lᵀ θ₁).
+///
+/// # Errors
+/// `NotPositiveDefinite { matrix: "-2θ₂" }`; then the buffers go back to `spare`.
+fn q_from_precision(
+    s_inv: DMatrix<f64>,
+    theta1: &DVector<f64>,
+    spare: &mut Spare,
+) -> Result<VariationalQ> {
+    let n = s_inv.nrows();
+    let (mut work, mut l) = (spare.matrix(n, n), spare.matrix(n, n));
+    let factored = cholesky_of_inverse_into(&s_inv, "-2θ₂", &mut work, &mut l);
+    spare.keep_matrix(work);
+    if let Err(e) = factored {
+        spare.keep_matrix(s_inv);
+        spare.keep_matrix(l);
+        return Err(e);
+    }
+    let q = VariationalQ::from_mean_chol(mean_chol_from_factor(l, theta1))?;
+    Ok(q.with_s_inv(s_inv))
 }
 
 /// (m, L) with m = S θ₁ = L (Lᵀ θ₁), from the factor `l` (M×M) of S and θ₁ (length M).
