@@ -8,9 +8,8 @@ use crate::error::{check_shape, Result, Shape, SvgpError};
 use crate::kernel::{Kernel, PARALLEL_MIN_ENTRIES};
 use crate::likelihood::{Likelihood, VarExp};
 use crate::linalg::{
-    lower_mul_into, lower_of_matmul_nt_into, lower_tr_mul_into, matmul, mirror_lower_in_place, phi,
-    reshape_buffer, solve_lower_transpose_in_place, symmetrise_in_place, transpose_in_place,
-    zero_upper_in_place,
+    lower_mul_into, lower_of_matmul_nt_into, matmul, mirror_lower_in_place, phi, reshape_buffer,
+    solve_lower_transpose_in_place, symmetrise_in_place, transpose_in_place, zero_upper_in_place,
 };
 use crate::variational::{
     eta_gradient, prior_kl, prior_kl_grad_l, sub_prior_kl_grad_s, Coords, Spare, VariationalQ,
@@ -48,15 +47,15 @@ pub enum GradScope {
     All,
 }
 
-/// Scratch buffers for [`Svgp::elbo_grad_in`]: one M×B and two M×M matrices, reshaped on first
+/// Scratch buffers for [`Svgp::elbo_grad_in`]: one M×B and one M×M matrix, reshaped on first
 /// use and reused while M and B stay the same, and a [`Spare`] pool from which ∂L/∂S is built.
 /// Their contents between calls mean nothing.
 #[derive(Debug, Clone)]
 pub struct GradBuffers {
     /// M×B: A diag(g_σ) for the q gradients, then Ā and K̄uf = Lz⁻ᵀ Ā.
     mb: DMatrix<f64>,
-    /// M×M: L̄z, then K̄uu.
-    mm: [DMatrix<f64>; 2],
+    /// M×M: tril(Ā Aᵀ), then K̄uu.
+    mm: DMatrix<f64>,
     /// Where ∂L/∂S (returned in [`ElboGrad::d_eta`]) is built; a caller done with an
     /// [`ElboGrad`] may give its matrices back here.
     spare: Spare,
@@ -67,7 +66,7 @@ impl GradBuffers {
     pub fn new() -> Self {
         GradBuffers {
             mb: DMatrix::zeros(0, 0),
-            mm: [DMatrix::zeros(0, 0), DMatrix::zeros(0, 0)],
+            mm: DMatrix::zeros(0, 0),
             spare: Spare::new(),
         }
     }
@@ -501,7 +500,7 @@ impl Svgp {
         scale_columns(lta_gvar, &vexp.g_var); // Lᵀ A diag(g_σ)
         let GradBuffers {
             mb: a_bar,
-            mm: [lz_bar, kuu_bar],
+            mm: kuu_bar_g,
             ..
         } = buffers;
         lower_mul_into(self.q.l(), lta_gvar, a_bar); // S A diag(g_σ)
@@ -517,16 +516,18 @@ impl Svgp {
             }
         }
         let kff_bar = &vexp.g_var * scale;
-        let kuf_bar = a_bar; // becomes Lz⁻ᵀ Ā
-        solve_lower_transpose_in_place(&cond.lz, kuf_bar);
-        let kuf_bar = &*kuf_bar;
+        // K̄uu from G = tril(Ā Aᵀ), taken before Ā becomes K̄uf (see kuu_bar_in_place)
+        let kuu_bar = kuu_bar_g;
+        lower_of_matmul_nt_into(a_bar, &cond.a, kuu_bar);
         let (kernel, z) = (self.kernel.as_ref(), &self.z);
-        let kuf_vjp = || kernel.vjp_given_matrix(z, x, &cond.kuf, kuf_bar);
+        let kuf_vjp = move || {
+            let kuf_bar = a_bar; // becomes Lz⁻ᵀ Ā
+            solve_lower_transpose_in_place(&cond.lz, kuf_bar);
+            kernel.vjp_given_matrix(z, x, &cond.kuf, kuf_bar)
+        };
         let kuu_vjp = move || {
-            let (lz_bar, kuu_bar) = (lz_bar, kuu_bar); // moved in: the closure runs once
-            lower_of_matmul_nt_into(kuf_bar, &cond.a, lz_bar);
-            lz_bar.neg_mut(); // L̄z = −tril(Lz⁻ᵀ Ā Aᵀ)
-            cholesky_adjoint(&cond.lz, lz_bar, kuu_bar);
+            let kuu_bar = kuu_bar; // moved in: the closure runs once
+            kuu_bar_in_place(&cond.lz, kuu_bar);
             kernel.vjp_given_matrix(z, z, &cond.kuu, kuu_bar)
         };
         // The two branches are independent: one on each core when Kuf is large enough to pay
@@ -567,15 +568,19 @@ fn scale_columns(a: &mut DMatrix<f64>, w: &DVector<f64>) {
     }
 }
 
-/// K̄ for K = L Lᵀ from L̄ (lower), MATH.md §4 (Murray 2016): P = Φ(Lᵀ L̄), W = L⁻ᵀ P L⁻¹,
-/// K̄ = ½ (W + Wᵀ), symmetric M×M, written into `k_bar` (reshaped if needed).
-fn cholesky_adjoint(l: &DMatrix<f64>, l_bar: &DMatrix<f64>, k_bar: &mut DMatrix<f64>) {
-    lower_tr_mul_into(l, l_bar, k_bar);
-    let w = k_bar;
-    *w = phi(std::mem::replace(w, DMatrix::zeros(0, 0))); // P = Φ(Lᵀ L̄), in its buffer
-    solve_lower_transpose_in_place(l, w); // L⁻ᵀ P
+/// K̄uu from G = tril(Ā Aᵀ) (M×M, lower, in `w`, overwritten by the symmetric K̄uu), Lz: M×M.
+///
+/// MATH.md §4 chains L̄z = −tril(Lz⁻ᵀ Ā Aᵀ) = −tril(Lz⁻ᵀ G) into the Cholesky adjoint
+/// P = Φ(Lzᵀ L̄z), W = Lz⁻ᵀ P Lz⁻¹, K̄uu = ½ (W + Wᵀ) (Murray 2016). Since
+/// Lzᵀ tril(Lz⁻ᵀ G) = G − Lzᵀ striu(Lz⁻ᵀ G) and Lzᵀ times a strictly upper triangular matrix
+/// is strictly upper triangular, the lower triangle of Lzᵀ L̄z is that of −G: P = −Φ(G), and
+/// neither L̄z nor the M³ product Lzᵀ L̄z is formed.
+fn kuu_bar_in_place(lz: &DMatrix<f64>, w: &mut DMatrix<f64>) {
+    *w = phi(std::mem::replace(w, DMatrix::zeros(0, 0))); // Φ(G), in its buffer
+    w.neg_mut(); // P = Φ(Lzᵀ L̄z) = −Φ(G)
+    solve_lower_transpose_in_place(lz, w); // Lz⁻ᵀ P
     transpose_in_place(w);
-    solve_lower_transpose_in_place(l, w); // L⁻ᵀ (L⁻ᵀ P)ᵀ = Wᵀ
+    solve_lower_transpose_in_place(lz, w); // Lz⁻ᵀ (Lz⁻ᵀ P)ᵀ = Wᵀ
     symmetrise_in_place(w);
 }
 
