@@ -4,7 +4,7 @@
 //! the ELBO, the natural gradient and the hyperparameter gradients of a training iteration.
 
 use crate::error::Result;
-use crate::kernel::Kernel;
+use crate::kernel::{Kernel, PARALLEL_MIN_ENTRIES};
 use crate::linalg::{
     cholesky_with_jitter_into, lower_tr_mul_into, reshape_buffer, solve_lower_in_place,
 };
@@ -69,8 +69,23 @@ impl Conditional {
         jitter: f64,
     ) -> Result<()> {
         kernel.matrix_into(z, z, &mut self.kuu); // M×M
-        cholesky_with_jitter_into(&self.kuu, jitter, "Kuu", &mut self.lz)?;
-        kernel.matrix_into(z, x, &mut self.kuf); // M×B
+        let (kuu, lz, kuf) = (&self.kuu, &mut self.lz, &mut self.kuf);
+        let factor = move || {
+            let lz = lz; // moved in: the closure runs once
+            cholesky_with_jitter_into(kuu, jitter, "Kuu", lz)
+        };
+        let cross = move || {
+            let kuf = kuf;
+            kernel.matrix_into(z, x, kuf) // M×B
+        };
+        // The factorisation runs on one core; beside it, Kuf (large enough to be split) takes
+        // the other.
+        let (factored, ()) = if z.nrows() * x.nrows() >= PARALLEL_MIN_ENTRIES {
+            rayon::join(factor, cross)
+        } else {
+            (factor(), cross())
+        };
+        factored?;
         reshape_buffer(&mut self.a, self.kuf.nrows(), self.kuf.ncols());
         self.a.copy_from(&self.kuf);
         solve_lower_in_place(&self.lz, &mut self.a); // A = Lz⁻¹ Kuf
