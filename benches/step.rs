@@ -1,6 +1,6 @@
 //! One training iteration (natural step on q in θ + Adam step on hyperparameters and Z) for
 //! M ∈ {50, 100, 200, 500}, B ∈ {256, 1024}, D = 8, SE-ARD, Gaussian likelihood. Flop count per
-//! iteration ≈ 6·B·M² (Kuf solve, L^T A, A diag(g) A^T, (S−I)·A diag(g), Lz^-T Ā, K̄uf A^T: each
+//! iteration ≈ 6·B·M² (Kuf solve, L^T A, A diag(g) A^T, (S−I)·A diag(g), Lz^-T Ā, tril(Ā A^T): each
 //! ≈ B·M²) + ≈ 4·M³ (Cholesky of Kuu, natural-step factorisations and inverses); criterion's
 //! time per iteration and that count give GFLOP/s (see README).
 //! Threads: rayon's pool (`RAYON_NUM_THREADS`, default all cores); results do not depend on it.
