@@ -342,7 +342,8 @@ impl Trainer {
             }
             // With the hyperparameters frozen only the new ELBO is needed.
             None => {
-                let elbo = candidate.elbo_at(cond, y, scale, candidate.q());
+                let q = candidate.q();
+                let (elbo, _) = candidate.elbo_and_marginals_into(cond, y, scale, q, &mut ws.marg);
                 if !elbo.is_finite() {
                     return Err(nonfinite("ELBO"));
                 }
