@@ -1,9 +1,9 @@
 //! Issue 7's "no allocation in the steady-state loop", checked by counting: a global allocator
 //! records every allocation of at least the size of the smaller of an M×M and an M×B matrix of
 //! f64, and after warm-up a training iteration with natural steps in θ (with and without the
-//! ascent check, with the hyperparameters trained or frozen) must make none. Small vectors (length B or M, the hyperparameters) are not
-//! counted. This file is its own test binary with a single test, so the counting allocator and
-//! its global switch serve only it.
+//! ascent check, with the hyperparameters trained or frozen) must make none. Small vectors
+//! (length B or M, the hyperparameters) are not counted. This file is its own test binary with a
+//! single test, so the counting allocator and its global switch serve only it.
 
 use nalgebra::{DMatrix, DVector};
 use rand::rngs::StdRng;
