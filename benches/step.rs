@@ -14,7 +14,7 @@ use rand_distr::{Distribution, StandardNormal};
 use svgp::kernel::SquaredExponential;
 use svgp::likelihood::Gaussian;
 use svgp::model::Svgp;
-use svgp::optim::{AdamConfig, NatGrad, QTraining, Schedule, Trainer};
+use svgp::optim::{AdamConfig, HyperTraining, NatGrad, QTraining, Schedule, Trainer};
 use svgp::variational::Natural;
 
 fn bench_step(c: &mut Criterion) {
@@ -39,7 +39,11 @@ fn bench_step(c: &mut Criterion) {
                 step: Box::new(NatGrad::<Natural>::default()),
                 schedule: Schedule::Constant(0.1),
             };
-            let mut trainer = Trainer::new(model, q_training, AdamConfig::default(), true);
+            let mut trainer = Trainer::new(
+                model,
+                q_training,
+                HyperTraining::Adam(AdamConfig::default()),
+            );
             let scale = 20000.0 / b as f64;
             group.bench_with_input(BenchmarkId::new(format!("M{m}"), b), &b, |bench, _| {
                 bench.iter(|| trainer.step(&x, &y, scale).expect("finite step"))

@@ -14,7 +14,8 @@ use svgp::likelihood::{Bernoulli, BinaryLink};
 use svgp::model::inducing::InducingInit;
 use svgp::model::Svgp;
 use svgp::optim::{
-    AdamConfig, BatchPlan, ElboCheckpoints, NatGrad, QTraining, Schedule, StopRules, Trainer,
+    AdamConfig, BatchPlan, ElboCheckpoints, HyperTraining, InMemory, NatGrad, QTraining, Schedule,
+    StopRules, Trainer,
 };
 use svgp::variational::Natural;
 
@@ -51,8 +52,13 @@ fn main() -> Result<(), Box<dyn Error>> {
             learning_rate,
             ..AdamConfig::default()
         };
-        let mut adam_only = Trainer::new(base.clone(), QTraining::Adam, adam, true);
-        adam_only.run(&xtr, &ytr, plan(), 1000, StopRules::default(), &mut [])?;
+        let mut adam_only = Trainer::new(base.clone(), QTraining::Adam, HyperTraining::Adam(adam));
+        adam_only.run(
+            &mut InMemory::new(&xtr, &ytr, plan())?,
+            1000,
+            StopRules::default(),
+            &mut [],
+        )?;
         let target = adam_only.model.elbo(&xtr, &ytr, 1.0)?;
 
         let schedule = Schedule::default_for(base.likelihood(), false);
@@ -60,13 +66,11 @@ fn main() -> Result<(), Box<dyn Error>> {
             step: Box::new(NatGrad::<Natural>::default()),
             schedule,
         };
-        let mut nat = Trainer::new(base.clone(), q_training, adam, true);
+        let mut nat = Trainer::new(base.clone(), q_training, HyperTraining::Adam(adam));
         // One continuous run, the full-data ELBO checked every 10 iterations.
         let mut checkpoints = ElboCheckpoints::new(&xtr, &ytr, 0, 10, 1000);
         nat.run(
-            &xtr,
-            &ytr,
-            plan(),
+            &mut InMemory::new(&xtr, &ytr, plan())?,
             1000,
             StopRules::default(),
             &mut [&mut checkpoints],

@@ -22,7 +22,7 @@ use svgp::data::read_csv;
 use svgp::kernel::SquaredExponential;
 use svgp::likelihood::Gaussian;
 use svgp::model::Svgp;
-use svgp::optim::{AdamConfig, NatGrad, QTraining, Schedule, Trainer};
+use svgp::optim::{AdamConfig, AscentCheck, HyperTraining, NatGrad, QTraining, Schedule, Trainer};
 use svgp::transform::Positive;
 use svgp::variational::Natural;
 
@@ -90,8 +90,13 @@ fn main() -> Result<(), Box<dyn Error>> {
         epsilon: 1e-7,
         ..AdamConfig::default()
     };
-    let mut trainer =
-        Trainer::new(model, q_training, adam, true).with_ascent_check(args.ascent_check);
+    let mut trainer = Trainer::new(model, q_training, HyperTraining::Adam(adam)).with_ascent_check(
+        if args.ascent_check {
+            AscentCheck::On
+        } else {
+            AscentCheck::Off
+        },
+    );
 
     let mut iter_ms = Vec::with_capacity(batches.len());
     let mut shortened_steps = 0;
@@ -102,7 +107,7 @@ fn main() -> Result<(), Box<dyn Error>> {
         let yb = DVector::from_iterator(rows.len(), rows.iter().map(|&i| y[i]));
         let report = trainer.step(&xb, &yb, n as f64 / rows.len() as f64)?;
         iter_ms.push(t0.elapsed().as_secs_f64() * 1e3);
-        shortened_steps += u32::from(report.halvings > 0);
+        shortened_steps += u32::from(report.update.shortened());
     }
     let train_s = start.elapsed().as_secs_f64();
 

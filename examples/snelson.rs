@@ -13,7 +13,10 @@ use svgp::kernel::SquaredExponential;
 use svgp::likelihood::Gaussian;
 use svgp::model::inducing::InducingInit;
 use svgp::model::Svgp;
-use svgp::optim::{AdamConfig, BatchPlan, NatGrad, QTraining, Schedule, StopRules, Trace, Trainer};
+use svgp::optim::{
+    AdamConfig, BatchPlan, HyperTraining, InMemory, NatGrad, QTraining, Schedule, StopRules, Trace,
+    Trainer,
+};
 use svgp::variational::Natural;
 
 const ITERATIONS: u64 = 5000;
@@ -41,23 +44,19 @@ fn main() -> Result<(), Box<dyn Error>> {
         step: Box::new(NatGrad::<Natural>::default()),
         schedule: Schedule::Constant(1.0),
     };
-    let mut nat = Trainer::new(model.clone(), natgrad, adam, true);
+    let mut nat = Trainer::new(model.clone(), natgrad, HyperTraining::Adam(adam));
     let mut nat_trace = Trace::default();
     nat.run(
-        x,
-        y,
-        full_batch(),
+        &mut InMemory::new(x, y, full_batch())?,
         ITERATIONS,
         StopRules::default(),
         &mut [&mut nat_trace],
     )?;
 
-    let mut adam_only = Trainer::new(model, QTraining::Adam, adam, true);
+    let mut adam_only = Trainer::new(model, QTraining::Adam, HyperTraining::Adam(adam));
     let mut adam_trace = Trace::default();
     adam_only.run(
-        x,
-        y,
-        full_batch(),
+        &mut InMemory::new(x, y, full_batch())?,
         ITERATIONS,
         StopRules::default(),
         &mut [&mut adam_trace],

@@ -125,6 +125,16 @@ pub enum SvgpError {
         /// 1-based column number.
         column: usize,
     },
+    /// A classification target column holds a single class.
+    #[error(
+        "{path}: target column {column}: classification needs both classes 0 and 1; it has one"
+    )]
+    SingleClass {
+        /// The file.
+        path: String,
+        /// The target column (its number and name in a CSV file, its name in a binary table).
+        column: String,
+    },
     /// A file holds no data rows.
     #[error("{path}: no data rows")]
     EmptyFile {

@@ -1,19 +1,24 @@
 //! `svgp`: sparse variational Gaussian processes trained by natural gradients computed as one
 //! forward-mode Jacobian-vector product (Salimbeni, Eleftheriadis & Hensman, 2018).
+//!
+//! Layers, each using only those before it: the mathematics ([`linalg`], [`kernel`],
+//! [`likelihood`], [`variational`]), the model ([`model`]), training ([`optim`]), data readers
+//! ([`data`]) and the tabular layer ([`tabular`]: raw tables in, fitted models with their
+//! scalings out). [`prelude`] gathers what a user fitting a model needs.
 #![warn(missing_docs)]
 
-pub mod error;
-pub mod linalg;
-
-pub use error::{Result, SvgpError};
 pub mod data;
+pub mod error;
 pub mod kernel;
 pub mod likelihood;
+pub mod linalg;
 pub mod model;
 pub mod optim;
-pub mod pipeline;
+#[cfg(feature = "plot")]
 pub mod plot;
-pub mod reproduce;
 mod simd;
+pub mod tabular;
 pub mod transform;
 pub mod variational;
+
+pub use error::{Result, SvgpError};

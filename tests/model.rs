@@ -10,7 +10,7 @@ use rand::rngs::StdRng;
 use rand::RngExt;
 use svgp::kernel::{Kernel, SquaredExponential};
 use svgp::likelihood::Gaussian;
-use svgp::model::{sgpr_bound, BatchMarginals, Conditional, GradBuffers, GradScope, Svgp};
+use svgp::model::{sgpr_bound, GradScope, Marginals, Svgp, Workspace};
 use svgp::optim::{InvalidStepPolicy, NatGrad};
 use svgp::variational::{Expectation, MeanCholesky, Natural, Parametrisation, VariationalQ};
 
@@ -58,7 +58,7 @@ fn one_natural_step_reaches_the_sgpr_bound_and_optimum() {
     for trial in 0..3 {
         let q0 = random_q(&mut rng, 12);
         let model = gaussian_model(se(2), z.clone(), q0, noise, 1e-6);
-        let before = model.elbo_grad(&x, &y, 1.0).unwrap();
+        let before = all_grads(&model, &x, &y, 1.0);
         assert!(
             (before.elbo - fit.bound).abs() > 1.0,
             "trial {trial}: start must differ from the optimum"
@@ -76,7 +76,7 @@ fn one_natural_step_reaches_the_sgpr_bound_and_optimum() {
         assert!(rel_diff(after.q().m().as_slice(), fit.q.m().as_slice()) < 1e-8);
         assert!(rel_diff(after.q().s().as_slice(), fit.q.s().as_slice()) < 1e-8);
         let again = ng
-            .step(after.q(), &after.elbo_grad(&x, &y, 1.0).unwrap().d_eta, 1.0)
+            .step(after.q(), &all_grads(&after, &x, &y, 1.0).d_eta, 1.0)
             .unwrap();
         assert!(rel_diff(again.q.m().as_slice(), after.q().m().as_slice()) < 1e-9);
         assert!(rel_diff(again.q.s().as_slice(), after.q().s().as_slice()) < 1e-9);
@@ -98,7 +98,7 @@ fn every_parametrisation_reaches_the_same_optimum_with_small_steps() {
         let ng = NatGrad::<P>::new(InvalidStepPolicy::Refuse);
         let mut m = model.clone();
         for _ in 0..800 {
-            let g = m.elbo_grad(x, y, 1.0).unwrap();
+            let g = all_grads(&m, x, y, 1.0);
             let q = ng.step(m.q(), &g.d_eta, 0.05).unwrap().q;
             m.set_q(q).unwrap();
         }
@@ -147,7 +147,7 @@ fn elbo_gradients_match_central_differences() {
                 for (name, kernel) in every_kernel(d) {
                     let q = random_q(&mut rng, m);
                     let model = gaussian_model(kernel, z.clone(), q, 0.3, 1e-4);
-                    let g = model.elbo_grad(&xb, &yb, scale).unwrap();
+                    let g = all_grads(&model, &xb, &yb, scale);
                     let ctx = format!("{name}, M={m}, D={d}, {label}");
                     let hp = model.hyper_params();
                     let names = model.hyper_param_names();
@@ -213,47 +213,76 @@ fn elbo_gradients_match_central_differences() {
     }
 }
 
-/// The workspace forms (`conditional_into`, `batch_marginals_into`, `elbo_grad_in`) reuse their
-/// buffers across batches of other sizes and other q, and give bit for bit what the allocating
-/// forms give: the buffers' stale contents never leak into a result.
+/// One [`Workspace`] reused across batches of other sizes, other q and other M gives bit for
+/// bit what a fresh one gives, and the marginals the candidate check kept
+/// ([`Marginals::LastChecked`]) give the same gradients as computing them: stale buffer contents
+/// never leak into a result.
 #[test]
 fn reused_buffers_give_the_same_gradients_as_fresh_ones() {
     let mut rng = rng(11);
-    let (d, m, n) = (3, 12, 40);
+    let (d, n) = (3, 40);
     let (x, y) = data(&mut rng, n, d);
-    let z = DMatrix::from_fn(m, d, |_, _| rng.random_range(-3.0..3.0));
-    let (mut cond, mut marg, mut buffers) = (
-        Conditional::empty(),
-        BatchMarginals::empty(),
-        GradBuffers::new(),
-    );
-    for (round, batch) in [40, 15, 15, 40, 7].into_iter().enumerate() {
+    let mut ws = Workspace::new();
+    for (round, (batch, m)) in [(40, 12), (15, 12), (15, 5), (40, 12), (7, 12)]
+        .into_iter()
+        .enumerate()
+    {
+        let z = DMatrix::from_fn(m, d, |_, _| rng.random_range(-3.0..3.0));
         let xb = x.rows(0, batch).into_owned();
         let yb = y.rows(0, batch).into_owned();
         let scale = n as f64 / batch as f64;
-        let model = gaussian_model(se(d), z.clone(), random_q(&mut rng, m), 0.3, 1e-6);
-        let fresh = model.elbo_grad(&xb, &yb, scale).unwrap();
-        model.conditional_into(&xb, &mut cond).unwrap();
-        cond.batch_marginals_into(model.q(), &mut marg);
-        let reused = model
-            .elbo_grad_in(
-                &cond,
-                &mut marg,
-                None,
-                &xb,
-                &yb,
-                scale,
-                GradScope::All,
-                &mut buffers,
-            )
-            .unwrap();
-        let ctx = format!("round {round}, B = {batch}");
+        let model = gaussian_model(se(d), z, random_q(&mut rng, m), 0.3, 1e-6);
+        let fresh = all_grads(&model, &xb, &yb, scale);
+        ws.set_batch(&model, &xb, &yb, scale).unwrap();
+        let marginals = if round % 2 == 0 {
+            let (mut candidates, _) = ws.candidates(&model);
+            assert_eq!(candidates.elbo(model.q()), fresh.elbo, "candidate ELBO");
+            Marginals::LastChecked
+        } else {
+            Marginals::Compute
+        };
+        let reused = ws.grad(&model, GradScope::All, marginals).unwrap();
+        let ctx = format!("round {round}, B = {batch}, M = {m}");
         assert_eq!(reused.elbo, fresh.elbo, "{ctx}: ELBO");
-        assert_eq!(reused.d_eta, fresh.d_eta, "{ctx}: ∇_η L");
-        assert_eq!(reused.dl_dm, fresh.dl_dm, "{ctx}: ∂L/∂m");
-        assert_eq!(reused.dl_dl, fresh.dl_dl, "{ctx}: ∂L/∂L");
-        assert_eq!(reused.d_hyper, fresh.d_hyper, "{ctx}: hyperparameters");
+        assert_eq!(reused.d_eta, Some(fresh.d_eta), "{ctx}: ∇_η L");
+        assert_eq!(reused.dl_dm, Some(fresh.dl_dm), "{ctx}: ∂L/∂m");
+        assert_eq!(reused.dl_dl, Some(fresh.dl_dl), "{ctx}: ∂L/∂L");
+        assert_eq!(
+            reused.d_hyper,
+            Some(fresh.d_hyper),
+            "{ctx}: hyperparameters"
+        );
     }
+}
+
+/// The scopes compute what they promise and nothing else: `Eta` gives ∇_η L and ∂L/∂m, `Q`
+/// also ∂L/∂L, `Hyper` only the hyperparameter gradient, each equal to `All`'s.
+#[test]
+fn gradient_scopes_return_what_they_ask_for() {
+    let mut rng = rng(12);
+    let (x, y) = data(&mut rng, 20, 2);
+    let model = gaussian_model(
+        se(2),
+        x.rows(0, 6).into_owned(),
+        random_q(&mut rng, 6),
+        0.3,
+        1e-6,
+    );
+    let all = all_grads(&model, &x, &y, 1.0);
+    let grad = |scope| model.elbo_grad(&x, &y, 1.0, scope).unwrap();
+    let eta = grad(GradScope::Eta);
+    assert_eq!(
+        (eta.d_eta, eta.dl_dm),
+        (Some(all.d_eta.clone()), Some(all.dl_dm.clone()))
+    );
+    assert!(eta.dl_dl.is_none() && eta.d_hyper.is_none());
+    let q = grad(GradScope::Q);
+    assert_eq!(q.dl_dl, Some(all.dl_dl));
+    assert!(q.d_hyper.is_none());
+    let hyper = grad(GradScope::Hyper);
+    assert_eq!(hyper.d_hyper, Some(all.d_hyper));
+    assert!(hyper.d_eta.is_none() && hyper.dl_dm.is_none() && hyper.dl_dl.is_none());
+    assert_eq!(hyper.elbo, all.elbo);
 }
 
 /// Averaged over a fixed partition of the data into K batches with c = N/B = K, the minibatch

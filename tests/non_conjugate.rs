@@ -16,7 +16,8 @@ use svgp::likelihood::{
 use svgp::model::inducing::InducingInit;
 use svgp::model::Svgp;
 use svgp::optim::{
-    AdamConfig, BatchPlan, ElboCheckpoints, NatGrad, QTraining, Schedule, StopRules, Trace, Trainer,
+    AdamConfig, AscentCheck, BatchPlan, ElboCheckpoints, HyperTraining, InMemory, NatGrad,
+    QTraining, Schedule, StopRules, Trace, Trainer,
 };
 use svgp::transform::Positive;
 use svgp::variational::Natural;
@@ -69,23 +70,29 @@ fn banana_natgrad_reaches_adams_objective_three_times_sooner() {
         ..AdamConfig::default()
     };
 
-    let mut adam = Trainer::new(base.clone(), QTraining::Adam, adam_config, true);
-    adam.run(&xtr, &ytr, plan(), 1000, StopRules::default(), &mut [])
-        .unwrap();
+    let mut adam = Trainer::new(
+        base.clone(),
+        QTraining::Adam,
+        HyperTraining::Adam(adam_config),
+    );
+    adam.run(
+        &mut InMemory::new(&xtr, &ytr, plan()).unwrap(),
+        1000,
+        StopRules::default(),
+        &mut [],
+    )
+    .unwrap();
     let target = adam.model.elbo(&xtr, &ytr, 1.0).unwrap();
 
     let mut nat = Trainer::new(
         base.clone(),
         natgrad_default(&base, false),
-        adam_config,
-        true,
+        HyperTraining::Adam(adam_config),
     );
     // One continuous run (the batch stream carries on), the full ELBO checked every 10 its.
     let mut checkpoints = ElboCheckpoints::new(&xtr, &ytr, 0, 10, 1000);
     nat.run(
-        &xtr,
-        &ytr,
-        plan(),
+        &mut InMemory::new(&xtr, &ytr, plan()).unwrap(),
         1000,
         StopRules::default(),
         &mut [&mut checkpoints],
@@ -123,15 +130,19 @@ fn student_t_beats_gaussian_under_outliers() {
         let mut t = Trainer::new(
             m.clone(),
             natgrad_default(&m, false),
-            AdamConfig::default(),
-            true,
+            HyperTraining::Adam(AdamConfig::default()),
         );
         let plan = BatchPlan::Seeded {
             batch_size: xtr.nrows(),
             seed: 0,
         };
-        t.run(&xtr, &ytr, plan, 600, StopRules::default(), &mut [])
-            .unwrap();
+        t.run(
+            &mut InMemory::new(&xtr, &ytr, plan).unwrap(),
+            600,
+            StopRules::default(),
+            &mut [],
+        )
+        .unwrap();
         t.model.evaluate(&xte, &yte).unwrap().nlpd
     };
     let nlpd_t = fit(Box::new(StudentT::new(0.3, 3.0, false).unwrap()));
@@ -160,16 +171,18 @@ fn poisson_recovers_a_known_intensity() {
     let mut t = Trainer::new(
         m.clone(),
         natgrad_default(&m, true),
-        AdamConfig::default(),
-        true,
+        HyperTraining::Adam(AdamConfig::default()),
     );
     t.run(
-        &x,
-        &y,
-        BatchPlan::Seeded {
-            batch_size: n,
-            seed: 0,
-        },
+        &mut InMemory::new(
+            &x,
+            &y,
+            BatchPlan::Seeded {
+                batch_size: n,
+                seed: 0,
+            },
+        )
+        .unwrap(),
         800,
         StopRules::default(),
         &mut [],
@@ -201,7 +214,7 @@ fn safeguard_carries_student_t_through_where_the_peers_fail() {
             .lines()
             .map(|l| l.split(',').map(|v| v.parse().unwrap()).collect())
             .collect();
-    let run = |ascent_check: bool| {
+    let run = |ascent_check: AscentCheck| {
         let kernel =
             SquaredExponential::with_transform(1.0, vec![1.0], Positive::with_floor(0.0)).unwrap();
         let lik = StudentT::new(0.3, 3.0, false).unwrap();
@@ -210,24 +223,26 @@ fn safeguard_carries_student_t_through_where_the_peers_fail() {
             step: Box::new(NatGrad::<Natural>::default()),
             schedule: Schedule::Constant(0.1),
         };
-        let mut t = Trainer::new(m, q_training, AdamConfig::default(), true)
+        let mut t = Trainer::new(m, q_training, HyperTraining::Adam(AdamConfig::default()))
             .with_ascent_check(ascent_check);
         let mut trace = Trace::default();
         let summary = t
             .run(
-                &x,
-                &y,
-                BatchPlan::Explicit(batches.clone()),
+                &mut InMemory::new(&x, &y, BatchPlan::Explicit(batches.clone())).unwrap(),
                 200,
                 StopRules::default(),
                 &mut [&mut trace],
             )
             .unwrap();
         assert_eq!(summary.iterations, 200);
-        let shortened = trace.reports.iter().filter(|r| r.halvings > 0).count();
+        let shortened = trace
+            .reports
+            .iter()
+            .filter(|r| r.update.shortened())
+            .count();
         (t.model.elbo(&x, &y, 1.0).unwrap(), shortened)
     };
-    let (elbo, shortened) = run(true);
+    let (elbo, shortened) = run(AscentCheck::On);
     eprintln!("Student-t γ = 0.1: final ELBO {elbo:.3} with {shortened} steps shortened");
     assert!(
         shortened > 0,
@@ -239,7 +254,7 @@ fn safeguard_carries_student_t_through_where_the_peers_fail() {
     );
     // Guarding positive definiteness alone (the peers' failure, avoided) is not enough here:
     // without the ascent check the run survives but ends far lower.
-    let (plain, plain_shortened) = run(false);
+    let (plain, plain_shortened) = run(AscentCheck::Off);
     eprintln!("  without the ascent check: {plain:.3} ({plain_shortened} shortened for positive definiteness)");
     assert!(
         plain < elbo - 100.0,
@@ -262,8 +277,7 @@ fn default_schedule_needs_no_shortened_steps_on_classification_sets() {
         let mut t = Trainer::new(
             m.clone(),
             natgrad_default(&m, false),
-            AdamConfig::default(),
-            true,
+            HyperTraining::Adam(AdamConfig::default()),
         );
         let mut trace = Trace::default();
         let plan = BatchPlan::Seeded {
@@ -271,15 +285,13 @@ fn default_schedule_needs_no_shortened_steps_on_classification_sets() {
             seed: 0,
         };
         t.run(
-            &xtr,
-            &ytr,
-            plan,
+            &mut InMemory::new(&xtr, &ytr, plan).unwrap(),
             300,
             StopRules::default(),
             &mut [&mut trace],
         )
         .unwrap();
-        let halvings: u32 = trace.reports.iter().map(|r| r.halvings).sum();
+        let halvings: u32 = trace.reports.iter().map(|r| r.update.halvings()).sum();
         eprintln!("{path}: {halvings} halvings in 300 iterations");
         assert_eq!(halvings, 0, "{path}: {halvings} halvings");
     }

@@ -10,7 +10,8 @@ use svgp::kernel::SquaredExponential;
 use svgp::likelihood::Gaussian;
 use svgp::model::Svgp;
 use svgp::optim::{
-    AdamConfig, BatchPlan, NatGrad, QTraining, Schedule, StopReason, StopRules, Trainer,
+    AdamConfig, BatchPlan, HyperTraining, InMemory, NatGrad, QTraining, Schedule, StopReason,
+    StopRules, Trainer,
 };
 use svgp::transform::Positive;
 use svgp::variational::Natural;
@@ -49,12 +50,10 @@ fn replaying_the_peers_batches_gives_their_final_elbo() {
         epsilon: 1e-7,
         ..AdamConfig::default()
     };
-    let mut trainer = Trainer::new(model, q_training, adam, true);
+    let mut trainer = Trainer::new(model, q_training, HyperTraining::Adam(adam));
     let summary = trainer
         .run(
-            &x,
-            &y,
-            BatchPlan::Explicit(batches),
+            &mut InMemory::new(&x, &y, BatchPlan::Explicit(batches)).unwrap(),
             1000,
             StopRules::default(),
             &mut [],

@@ -8,7 +8,10 @@ use svgp::kernel::SquaredExponential;
 use svgp::likelihood::Gaussian;
 use svgp::model::inducing::InducingInit;
 use svgp::model::Svgp;
-use svgp::optim::{AdamConfig, BatchPlan, NatGrad, QTraining, Schedule, StopRules, Trace, Trainer};
+use svgp::optim::{
+    AdamConfig, BatchPlan, HyperTraining, InMemory, NatGrad, QTraining, Schedule, StopRules, Trace,
+    Trainer,
+};
 use svgp::variational::Natural;
 
 fn train(
@@ -17,14 +20,23 @@ fn train(
     x: &nalgebra::DMatrix<f64>,
     y: &nalgebra::DVector<f64>,
 ) -> (f64, Trace) {
-    let mut t = Trainer::new(model.clone(), q_training, AdamConfig::default(), true);
+    let mut t = Trainer::new(
+        model.clone(),
+        q_training,
+        HyperTraining::Adam(AdamConfig::default()),
+    );
     let mut trace = Trace::default();
     let plan = BatchPlan::Seeded {
         batch_size: x.nrows(),
         seed: 0,
     };
-    t.run(x, y, plan, 3000, StopRules::default(), &mut [&mut trace])
-        .unwrap();
+    t.run(
+        &mut InMemory::new(x, y, plan).unwrap(),
+        3000,
+        StopRules::default(),
+        &mut [&mut trace],
+    )
+    .unwrap();
     (t.model.elbo(x, y, 1.0).unwrap(), trace)
 }
 

@@ -1,18 +1,25 @@
 //! Data larger than memory: the `.svgpb` binary table (header round trip, refusal of corrupt,
 //! truncated and foreign files naming the file), `svgp convert` (the same rows as `read_csv`, bit
 //! for bit; bad CSVs refused naming file, line and column), the block-shuffled batch stream (every
-//! row once per epoch, seeded) and a streamed fit against the in-memory fit.
+//! row once per epoch, seeded), one training loop serving both (bit-identical models from the
+//! same batches streamed and in memory) and a streamed fit against the in-memory fit.
 
 use nalgebra::{DMatrix, DVector};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use svgp::data::{
     convert_csv, read_csv, sample_rows, write_binary_file, BatchStream, BinaryFile, Holdout,
     RowSet, StreamConfig, Table,
 };
-use svgp::pipeline::{self, FitOptions, StreamOptions};
+use svgp::kernel::SquaredExponential;
+use svgp::likelihood::Gaussian;
+use svgp::model::Svgp;
+use svgp::optim::{
+    AdamConfig, BatchPlan, BatchSource, HyperTraining, InMemory, QTraining, Schedule, StopRules,
+    Trainer, Xi,
+};
+use svgp::tabular::{self, FitOptions, StreamOptions, StreamSource};
 use svgp::SvgpError;
 
 fn scratch(name: &str) -> PathBuf {
@@ -227,24 +234,6 @@ fn bad_csv_inputs_to_convert_name_file_line_and_column() {
         convert("header_only.csv"),
         SvgpError::EmptyFile { .. }
     ));
-
-    // Through the binary: exit code 1 and the location on stderr.
-    let run = Command::new(env!("CARGO_BIN_EXE_svgp"))
-        .args([
-            "convert",
-            "--data",
-            "tests/data/bad/missing_value.csv",
-            "--out",
-        ])
-        .arg(&out)
-        .output()
-        .unwrap();
-    assert_eq!(run.status.code(), Some(1));
-    let stderr = String::from_utf8_lossy(&run.stderr);
-    assert!(
-        stderr.contains("missing_value.csv, line 3, column 2"),
-        "{stderr}"
-    );
 }
 
 /// The batches of `epochs` epochs.
@@ -357,7 +346,7 @@ fn streamed_fit_matches_the_in_memory_fit() {
         },
         ..StreamOptions::default()
     };
-    let streamed = pipeline::fit_binary(&file, &options, &stream, &mut []).unwrap();
+    let streamed = tabular::fit_binary(&file, &options, &stream, &mut []).unwrap();
     let table = Table {
         x: DMatrix::from_fn(2000, 3, |i, j| rows[i][j]),
         y: DVector::from_fn(2000, |i, _| rows[i][3]),
@@ -367,11 +356,11 @@ fn streamed_fit_matches_the_in_memory_fit() {
         lines: (2..2002).collect(),
         target_column: 4,
     };
-    let in_memory = pipeline::fit(&table, &options, &mut []).unwrap();
+    let in_memory = tabular::fit(&table, &options, &mut []).unwrap();
     assert_eq!((streamed.iterations, streamed.rows_trained), (600, 300_000));
     assert_eq!(streamed.saved.model.z().nrows(), 20);
     let rmse = |saved| {
-        pipeline::evaluate(saved, &table.x, &table.y)
+        tabular::evaluate(saved, &table.x, &table.y)
             .unwrap()
             .rmse
             .unwrap()
@@ -396,63 +385,62 @@ fn streamed_fit_matches_the_in_memory_fit() {
     assert!(r_stream < 0.11, "{r_stream}");
 }
 
+/// One training loop serves both sources: the same rows in the same batches, streamed from a
+/// `.svgpb` file (standardised on the fly) and drawn from memory (standardised up front, the
+/// batches replayed as an explicit plan), give bit-identical models after 40 iterations that
+/// cross an epoch boundary (2000 rows, B = 128: the epoch's last batch has 80 rows).
 #[test]
-fn cli_fits_a_binary_table_and_the_model_predicts() {
-    let data = scratch("cli.svgpb");
-    write_table(&data, 3000, 6);
-    let model = scratch("cli_model.json");
-    let run = |args: &[&str]| {
-        Command::new(env!("CARGO_BIN_EXE_svgp"))
-            .args(args)
-            .output()
-            .unwrap()
+fn streamed_and_in_memory_batches_train_bit_identical_models() {
+    let path = scratch("same.svgpb");
+    write_table(&path, 2000, 8);
+    let file = BinaryFile::open(&path).unwrap();
+    let h = file.header();
+    let inputs = svgp::data::Standardiser::from_moments(&h.mean[..3], &h.sd[..3]);
+    let targets = svgp::data::Standardiser::from_moments(&h.mean[3..], &h.sd[3..]);
+    let config = StreamConfig {
+        block_rows: 300,
+        blocks_per_shuffle: 2,
     };
-    let out = run(&[
-        "fit",
-        "--data",
-        data.to_str().unwrap(),
-        "--epochs",
-        "2",
-        "--inducing",
-        "15",
-        "--json",
-        "--output",
-        model.to_str().unwrap(),
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let stream = || BatchStream::new(&file, RowSet::All, 128, config, 3).unwrap();
+    let mut recorder = stream();
+    let plan: Vec<Vec<usize>> = (0..40)
+        .map(|_| {
+            let rows = recorder.next_batch().unwrap().rows;
+            rows.into_iter().map(|r| r as usize).collect()
+        })
+        .collect();
+    assert_eq!(
+        plan[15].len(),
+        2000 - 15 * 128,
+        "an epoch's short last batch"
     );
-    let fit: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let n = fit["num_data"].as_u64().unwrap();
-    assert!(
-        (2600..2800).contains(&n),
-        "about 90 % of 3000 rows train: {n}"
-    );
-    assert_eq!(fit["iterations"].as_u64(), Some(2 * n.div_ceil(256)));
-    assert_eq!(fit["rows_trained"].as_u64(), Some(2 * n));
-    assert!(fit["rows_per_second"].as_f64().unwrap() > 0.0);
-    assert!(fit["test_rmse"].as_f64().unwrap() < 0.5, "{fit}");
+    let (x_raw, y_raw) = read_all(&path);
+    let (x, y) = (inputs.transform(&x_raw), targets.transform_vector(&y_raw));
 
-    let inputs = scratch("cli_inputs.csv");
-    std::fs::write(&inputs, "a,b,c\n0,0,0\n1,-1,0.5\n").unwrap();
-    let out = run(&[
-        "predict",
-        "--model",
-        model.to_str().unwrap(),
-        "--data",
-        inputs.to_str().unwrap(),
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 3);
-
-    // Options that only apply to CSV files are refused, naming the file.
-    let out = run(&["fit", "--data", data.to_str().unwrap(), "--features", "a"]);
-    assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("cli.svgpb"));
+    let train = |source: &mut dyn BatchSource| {
+        let model = Svgp::new(
+            Box::new(SquaredExponential::new(1.0, vec![1.0; 3]).unwrap()),
+            Box::new(Gaussian::new(0.1).unwrap()),
+            x.rows(0, 15).into_owned(),
+        )
+        .unwrap();
+        let q = QTraining::natural(Xi::Natural, Schedule::Constant(0.2));
+        let mut trainer = Trainer::new(model, q, HyperTraining::Adam(AdamConfig::default()));
+        let summary = trainer
+            .run(source, 40, StopRules::default(), &mut [])
+            .unwrap();
+        assert_eq!(summary.iterations, 40);
+        trainer.model
+    };
+    let streamed = train(&mut StreamSource::new(
+        stream(),
+        inputs.clone(),
+        Some(targets),
+    ));
+    let in_memory = train(&mut InMemory::new(&x, &y, BatchPlan::Explicit(plan)).unwrap());
+    assert_eq!(streamed.hyper_params(), in_memory.hyper_params());
+    assert_eq!(streamed.q().m(), in_memory.q().m());
+    assert_eq!(streamed.q().l(), in_memory.q().l());
+    // and training moved the model (the comparison is not of two untouched starts)
+    assert!(streamed.q().m().norm() > 0.1);
 }

@@ -11,8 +11,8 @@ use svgp::kernel::Matern52;
 use svgp::likelihood::Gaussian;
 use svgp::model::Svgp;
 use svgp::optim::{
-    AdamConfig, BatchPlan, ElboCheckpoints, NatGrad, QTraining, Schedule, StopReason, StopRules,
-    Trace, Trainer,
+    AdamConfig, BatchPlan, ElboCheckpoints, HyperTraining, InMemory, NatGrad, QTraining, QUpdate,
+    Schedule, StopReason, StopRules, Trace, Trainer,
 };
 use svgp::variational::{Expectation, Natural};
 use svgp::SvgpError;
@@ -42,7 +42,11 @@ fn natgrad(gamma: f64) -> QTraining {
 
 fn run(seed: u64, iterations: u64) -> (Trainer, Trace) {
     let (x, y, model) = problem(1);
-    let mut trainer = Trainer::new(model, natgrad(0.5), AdamConfig::default(), true);
+    let mut trainer = Trainer::new(
+        model,
+        natgrad(0.5),
+        HyperTraining::Adam(AdamConfig::default()),
+    );
     let mut trace = Trace::default();
     let plan = BatchPlan::Seeded {
         batch_size: 32,
@@ -50,9 +54,7 @@ fn run(seed: u64, iterations: u64) -> (Trainer, Trace) {
     };
     trainer
         .run(
-            &x,
-            &y,
-            plan,
+            &mut InMemory::new(&x, &y, plan).unwrap(),
             iterations,
             StopRules::default(),
             &mut [&mut trace],
@@ -105,7 +107,11 @@ fn thread_count_does_not_change_results() {
                 z.clone(),
             )
             .unwrap();
-            let mut trainer = Trainer::new(model, natgrad(0.5), AdamConfig::default(), true);
+            let mut trainer = Trainer::new(
+                model,
+                natgrad(0.5),
+                HyperTraining::Adam(AdamConfig::default()),
+            );
             let elbos: Vec<u64> = (0..3)
                 .map(|_| trainer.step(&x, &y, 10.0).unwrap().elbo.to_bits())
                 .collect();
@@ -128,10 +134,11 @@ fn training_improves_the_full_batch_elbo() {
     let (trainer, trace) = run(3, 200);
     let after = trainer.model.elbo(&x, &y, 1.0).unwrap();
     assert!(after > before + 50.0, "{before} → {after}");
-    assert!(trace
-        .reports
-        .iter()
-        .all(|r| r.gamma == Some(0.5) && r.halvings == 0));
+    assert!(trace.reports.iter().all(|r| r.update
+        == QUpdate::Natural {
+            gamma: 0.5,
+            halvings: 0
+        }));
 }
 
 /// A NaN target injected into one batch makes the ELBO non-finite: the step fails with the
@@ -139,7 +146,11 @@ fn training_improves_the_full_batch_elbo() {
 #[test]
 fn non_finite_values_stop_training_and_keep_the_last_state() {
     let (x, y, model) = problem(1);
-    let mut trainer = Trainer::new(model, natgrad(0.5), AdamConfig::default(), true);
+    let mut trainer = Trainer::new(
+        model,
+        natgrad(0.5),
+        HyperTraining::Adam(AdamConfig::default()),
+    );
     let xb = x.rows(0, 32).into_owned();
     let yb = y.rows(0, 32).into_owned();
     trainer.step(&xb, &yb, 120.0 / 32.0).unwrap();
@@ -157,12 +168,15 @@ fn non_finite_values_stop_training_and_keep_the_last_state() {
     let mut y_bad = y.clone();
     y_bad[17] = f64::INFINITY;
     let err = trainer.run(
-        &x,
-        &y_bad,
-        BatchPlan::Seeded {
-            batch_size: 32,
-            seed: 1,
-        },
+        &mut InMemory::new(
+            &x,
+            &y_bad,
+            BatchPlan::Seeded {
+                batch_size: 32,
+                seed: 1,
+            },
+        )
+        .unwrap(),
         5,
         StopRules::default(),
         &mut [],
@@ -178,19 +192,22 @@ fn stop_rules_end_training_with_their_reason() {
     let (x, y, model) = problem(1);
     // Full batch, γ = 1, hyperparameters frozen: the first step reaches the optimum, so the ELBO
     // stops changing at once.
-    let mut t = Trainer::new(model.clone(), natgrad(1.0), AdamConfig::default(), false);
+    let mut t = Trainer::new(model.clone(), natgrad(1.0), HyperTraining::Frozen);
     let rules = StopRules {
         elbo_tolerance: Some((1e-9, 2)),
         time_limit: None,
     };
     let s = t
         .run(
-            &x,
-            &y,
-            BatchPlan::Seeded {
-                batch_size: 1000,
-                seed: 0,
-            },
+            &mut InMemory::new(
+                &x,
+                &y,
+                BatchPlan::Seeded {
+                    batch_size: 1000,
+                    seed: 0,
+                },
+            )
+            .unwrap(),
             100,
             rules,
             &mut [],
@@ -199,19 +216,26 @@ fn stop_rules_end_training_with_their_reason() {
     assert_eq!(s.reason, StopReason::ElboConverged);
     assert!(s.iterations <= 6, "{} iterations", s.iterations);
 
-    let mut t = Trainer::new(model.clone(), natgrad(0.1), AdamConfig::default(), true);
+    let mut t = Trainer::new(
+        model.clone(),
+        natgrad(0.1),
+        HyperTraining::Adam(AdamConfig::default()),
+    );
     let rules = StopRules {
         elbo_tolerance: None,
         time_limit: Some(Duration::ZERO),
     };
     let s = t
         .run(
-            &x,
-            &y,
-            BatchPlan::Seeded {
-                batch_size: 16,
-                seed: 0,
-            },
+            &mut InMemory::new(
+                &x,
+                &y,
+                BatchPlan::Seeded {
+                    batch_size: 16,
+                    seed: 0,
+                },
+            )
+            .unwrap(),
             100,
             rules,
             &mut [],
@@ -219,15 +243,22 @@ fn stop_rules_end_training_with_their_reason() {
         .unwrap();
     assert_eq!((s.reason, s.iterations), (StopReason::TimeLimit, 1));
 
-    let mut t = Trainer::new(model, natgrad(0.1), AdamConfig::default(), true);
+    let mut t = Trainer::new(
+        model,
+        natgrad(0.1),
+        HyperTraining::Adam(AdamConfig::default()),
+    );
     let s = t
         .run(
-            &x,
-            &y,
-            BatchPlan::Seeded {
-                batch_size: 16,
-                seed: 0,
-            },
+            &mut InMemory::new(
+                &x,
+                &y,
+                BatchPlan::Seeded {
+                    batch_size: 16,
+                    seed: 0,
+                },
+            )
+            .unwrap(),
             7,
             StopRules::default(),
             &mut [],
@@ -246,13 +277,23 @@ fn adam_only_mode_trains_q_more_slowly_than_natural_gradients() {
         batch_size: 1000,
         seed: 0,
     };
-    let mut nat = Trainer::new(model.clone(), natgrad(1.0), AdamConfig::default(), false);
-    nat.run(&x, &y, plan(), 100, StopRules::default(), &mut [])
-        .unwrap();
-    let mut adam = Trainer::new(model.clone(), QTraining::Adam, AdamConfig::default(), false);
+    let mut nat = Trainer::new(model.clone(), natgrad(1.0), HyperTraining::Frozen);
+    nat.run(
+        &mut InMemory::new(&x, &y, plan()).unwrap(),
+        100,
+        StopRules::default(),
+        &mut [],
+    )
+    .unwrap();
+    let mut adam = Trainer::new(model.clone(), QTraining::Adam, HyperTraining::Frozen);
     let mut trace = Trace::default();
-    adam.run(&x, &y, plan(), 100, StopRules::default(), &mut [&mut trace])
-        .unwrap();
+    adam.run(
+        &mut InMemory::new(&x, &y, plan()).unwrap(),
+        100,
+        StopRules::default(),
+        &mut [&mut trace],
+    )
+    .unwrap();
     let start = model.elbo(&x, &y, 1.0).unwrap();
     let e_nat = nat.model.elbo(&x, &y, 1.0).unwrap();
     let e_adam = adam.model.elbo(&x, &y, 1.0).unwrap();
@@ -261,7 +302,7 @@ fn adam_only_mode_trains_q_more_slowly_than_natural_gradients() {
         "Adam made progress: {start} → {e_adam}"
     );
     assert!(e_nat > e_adam + 1.0, "natgrad {e_nat} vs Adam {e_adam}");
-    assert!(trace.reports.iter().all(|r| r.gamma.is_none()));
+    assert!(trace.reports.iter().all(|r| r.update == QUpdate::Adam));
 }
 
 /// Any ξ can drive the trainer; η with a small γ also converges on the conjugate problem.
@@ -272,28 +313,34 @@ fn trainer_accepts_any_parametrisation() {
         step: Box::new(NatGrad::<Expectation>::default()),
         schedule: Schedule::Constant(0.05),
     };
-    let mut t = Trainer::new(model.clone(), q_training, AdamConfig::default(), false);
+    let mut t = Trainer::new(model.clone(), q_training, HyperTraining::Frozen);
     t.run(
-        &x,
-        &y,
-        BatchPlan::Seeded {
-            batch_size: 1000,
-            seed: 0,
-        },
-        300,
-        StopRules::default(),
-        &mut [],
-    )
-    .unwrap();
-    let mut exact = Trainer::new(model, natgrad(1.0), AdamConfig::default(), false);
-    exact
-        .run(
+        &mut InMemory::new(
             &x,
             &y,
             BatchPlan::Seeded {
                 batch_size: 1000,
                 seed: 0,
             },
+        )
+        .unwrap(),
+        300,
+        StopRules::default(),
+        &mut [],
+    )
+    .unwrap();
+    let mut exact = Trainer::new(model, natgrad(1.0), HyperTraining::Frozen);
+    exact
+        .run(
+            &mut InMemory::new(
+                &x,
+                &y,
+                BatchPlan::Seeded {
+                    batch_size: 1000,
+                    seed: 0,
+                },
+            )
+            .unwrap(),
             1,
             StopRules::default(),
             &mut [],
@@ -316,13 +363,15 @@ fn elbo_checkpoints_record_the_full_elbo_at_their_iterations() {
         batch_size: 32,
         seed: 4,
     };
-    let mut trainer = Trainer::new(model.clone(), natgrad(0.5), AdamConfig::default(), true);
+    let mut trainer = Trainer::new(
+        model.clone(),
+        natgrad(0.5),
+        HyperTraining::Adam(AdamConfig::default()),
+    );
     let mut checkpoints = ElboCheckpoints::new(&x, &y, 3, 10, 25);
     trainer
         .run(
-            &x,
-            &y,
-            plan.clone(),
+            &mut InMemory::new(&x, &y, plan.clone()).unwrap(),
             25,
             StopRules::default(),
             &mut [&mut checkpoints],
@@ -331,12 +380,14 @@ fn elbo_checkpoints_record_the_full_elbo_at_their_iterations() {
     let at: Vec<u64> = checkpoints.points.iter().map(|r| r.iteration).collect();
     assert_eq!(at, vec![1, 2, 3, 10, 20, 25]);
     for point in &checkpoints.points {
-        let mut replay = Trainer::new(model.clone(), natgrad(0.5), AdamConfig::default(), true);
+        let mut replay = Trainer::new(
+            model.clone(),
+            natgrad(0.5),
+            HyperTraining::Adam(AdamConfig::default()),
+        );
         replay
             .run(
-                &x,
-                &y,
-                plan.clone(),
+                &mut InMemory::new(&x, &y, plan.clone()).unwrap(),
                 point.iteration,
                 StopRules::default(),
                 &mut [],

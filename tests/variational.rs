@@ -269,7 +269,7 @@ fn a_step_from_spare_buffers_equals_a_fresh_one() {
             "round {round}: halvings as designed"
         );
         let pooled = halve
-            .step_checked_in(&q, &d_eta, 1.0, &|_| true, &mut spare)
+            .step_checked_in(&q, &d_eta, 1.0, &mut |_| true, &mut spare)
             .unwrap();
         assert_eq!(
             (pooled.gamma, pooled.halvings),

@@ -20,9 +20,9 @@
 //!
 //! The file's length must be exactly H + 8N(D+1); every value is finite.
 
+use super::write_atomically;
 use crate::data::CsvRows;
 use crate::error::{Result, SvgpError};
-use crate::model::file::write_atomically;
 use std::fs::File;
 use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::FileExt;

@@ -1,11 +1,14 @@
-//! Tabular data: CSV loading with exact error locations, standardisation, seeded splits, and the
-//! `.svgpb` binary table streamed in shuffled minibatches for data larger than memory.
+//! Data readers: CSV loading with exact error locations, standardisation, seeded splits, the
+//! `.svgpb` binary table streamed in shuffled minibatches for data larger than memory, and atomic
+//! file writes.
 
+mod atomic;
 mod binary;
 mod csv_file;
 mod scale;
 mod stream;
 
+pub use atomic::write_atomically;
 pub use binary::{
     convert_csv, is_binary_file, write_binary_file, BinaryFile, BinaryHeader, BinaryWriter,
     BINARY_VERSION, MAGIC,

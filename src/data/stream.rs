@@ -150,7 +150,7 @@ impl<'a> BatchStream<'a> {
             reason: "must be at least 1",
         };
         if batch_size == 0 {
-            return Err(bad("--batch-size", 0));
+            return Err(bad("batch_size", 0));
         }
         if config.block_rows == 0 || config.blocks_per_shuffle == 0 {
             return Err(bad("stream block size", 0));
@@ -177,6 +177,11 @@ impl<'a> BatchStream<'a> {
         };
         stream.start_epoch();
         Ok(stream)
+    }
+
+    /// The file streamed.
+    pub fn file(&self) -> &'a BinaryFile {
+        self.file
     }
 
     /// Rows in the streamed set, N (the ELBO's scale for a batch of b rows is N/b).

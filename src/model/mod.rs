@@ -1,16 +1,20 @@
-//! Models: the SVGP (marginals, minibatch ELBO and its exact gradients), the collapsed SGPR bound
-//! used as its reference, and the choice of inducing inputs.
+//! Models: the SVGP (its marginals, and the minibatch ELBO with its exact gradients evaluated in a
+//! reusable [`Workspace`]), the collapsed SGPR bound used as its reference, predictions, metrics
+//! and the choice of inducing inputs.
 
 mod conditional;
-pub mod file;
+mod grad;
 pub mod inducing;
 mod metrics;
 mod predict;
 mod sgpr;
 mod svgp;
+mod workspace;
 
 pub use conditional::{BatchMarginals, Conditional};
+pub use grad::{ElboGrad, GradScope};
 pub use metrics::Metrics;
 pub use predict::PREDICT_CHUNK;
 pub use sgpr::{sgpr_bound, SgprFit};
-pub use svgp::{ElboGrad, GradBuffers, GradScope, Svgp, DEFAULT_JITTER};
+pub use svgp::{Svgp, DEFAULT_JITTER};
+pub use workspace::{Candidates, Marginals, Workspace};

@@ -1,16 +1,21 @@
-//! Optimisers: the checked natural-gradient step on q(v), Adam for the hyperparameters, step-size
-//! schedules, minibatch streams and the alternating trainer with its observers.
+//! Training: the checked natural-gradient step on q(v), Adam for the hyperparameters, step-size
+//! schedules, batch sources (in memory or streamed) and the alternating trainer with its
+//! observers.
 
 mod adam;
 mod batch;
 mod natgrad;
 mod observer;
+mod report;
 mod schedule;
+mod source;
 mod trainer;
 
 pub use adam::{Adam, AdamConfig, AdamState};
 pub use batch::{BatchPlan, Batches};
 pub use natgrad::{InvalidStepPolicy, NatGrad, NatGradStep};
 pub use observer::{first_reaching, ElboCheckpoints, Every, Observer, Trace};
+pub use report::{IterReport, QUpdate, RunSummary, StopReason, StopRules};
 pub use schedule::{Schedule, DEFAULT_RAMP_STEPS};
-pub use trainer::{IterReport, QStep, QTraining, RunSummary, StopReason, StopRules, Trainer};
+pub use source::{BatchSource, InMemory};
+pub use trainer::{AscentCheck, HyperTraining, QStep, QTraining, Trainer, Xi, ASCENT_SLACK};

@@ -70,7 +70,7 @@ impl<P: Parametrisation> NatGrad<P> {
     /// or natural gradient; `StepRejected { gamma, attempts, pivot }` when no allowed γ gives a
     /// positive-definite S; errors of `P`'s maps otherwise.
     pub fn step(&self, q: &VariationalQ, d_eta: &Coords, gamma: f64) -> Result<NatGradStep> {
-        self.step_checked(q, d_eta, gamma, &|_| true)
+        self.step_checked(q, d_eta, gamma, &mut |_| true)
     }
 
     /// As [`NatGrad::step`], also halving γ while `accept(candidate)` is false (under the same
@@ -84,7 +84,7 @@ impl<P: Parametrisation> NatGrad<P> {
         q: &VariationalQ,
         d_eta: &Coords,
         gamma: f64,
-        accept: &dyn Fn(&VariationalQ) -> bool,
+        accept: &mut dyn FnMut(&VariationalQ) -> bool,
     ) -> Result<NatGradStep> {
         self.step_checked_in(q, d_eta, gamma, accept, &mut Spare::new())
     }
@@ -101,7 +101,7 @@ impl<P: Parametrisation> NatGrad<P> {
         q: &VariationalQ,
         d_eta: &Coords,
         gamma: f64,
-        accept: &dyn Fn(&VariationalQ) -> bool,
+        accept: &mut dyn FnMut(&VariationalQ) -> bool,
         spare: &mut Spare,
     ) -> Result<NatGradStep> {
         if !(gamma.is_finite() && gamma > 0.0) {
@@ -129,7 +129,7 @@ impl<P: Parametrisation> NatGrad<P> {
         xi: &Coords,
         direction: &Coords,
         gamma: f64,
-        accept: &dyn Fn(&VariationalQ) -> bool,
+        accept: &mut dyn FnMut(&VariationalQ) -> bool,
         spare: &mut Spare,
     ) -> Result<NatGradStep> {
         if !direction.is_finite() {

@@ -1,7 +1,7 @@
 //! Observers of training: progress display, ELBO traces, plots. The trainer never prints; it
 //! reports each iteration to its observers.
 
-use super::trainer::{IterReport, StopReason};
+use super::{IterReport, StopReason};
 use crate::error::Result;
 use crate::model::Svgp;
 use nalgebra::{DMatrix, DVector};
@@ -128,14 +128,15 @@ impl<'a> ElboCheckpoints<'a> {
 impl Observer for ElboCheckpoints<'_> {
     fn on_iter(&mut self, model: &Svgp, report: &IterReport) -> Result<()> {
         let t = report.iteration;
-        self.halvings += report.halvings;
-        self.shortened += u64::from(report.halvings > 0);
+        self.halvings += report.update.halvings();
+        self.shortened += u64::from(report.update.shortened());
         if t <= self.first || t == self.total || t.is_multiple_of(self.every) {
             self.points.push(IterReport {
                 iteration: t,
                 elbo: model.elbo(self.x, self.y, 1.0)?,
-                gamma: report.gamma,
-                halvings: std::mem::take(&mut self.halvings),
+                update: report
+                    .update
+                    .with_halvings(std::mem::take(&mut self.halvings)),
                 elapsed: Duration::ZERO,
             });
         }

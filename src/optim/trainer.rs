@@ -3,17 +3,19 @@
 //! with q held fixed. An Adam-only mode (Adam on m and L too) is there for comparison.
 
 use super::adam::AdamState;
-use super::{Adam, AdamConfig, BatchPlan, Batches, NatGradStep, Observer, Schedule};
+use super::{
+    Adam, AdamConfig, BatchSource, InvalidStepPolicy, IterReport, NatGrad, NatGradStep, Observer,
+    QUpdate, RunSummary, Schedule, StopReason, StopRules,
+};
 use crate::error::{Result, SvgpError};
-use crate::likelihood::VarExp;
-use crate::linalg::reshape_buffer;
-use crate::model::{BatchMarginals, Conditional, GradBuffers, GradScope, Svgp};
-use crate::variational::{Coords, Parametrisation, Spare, VariationalQ};
+use crate::model::{ElboGrad, GradScope, Marginals, Svgp, Workspace};
+use crate::variational::{
+    Coords, Expectation, MeanCholesky, Natural, Parametrisation, Spare, VariationalQ,
+};
 use nalgebra::{DMatrix, DVector};
-use std::cell::RefCell;
 use std::time::{Duration, Instant};
 
-/// A natural-gradient step rule on q(v) (object-safe form of [`super::NatGrad`]).
+/// A natural-gradient step rule on q(v) (object-safe form of [`NatGrad`]).
 pub trait QStep: Send + Sync {
     /// The parametrisation's name.
     fn name(&self) -> &'static str;
@@ -21,18 +23,18 @@ pub trait QStep: Send + Sync {
     /// `accept` refuses the candidate; buffers come from and go back to `spare`.
     ///
     /// # Errors
-    /// As [`super::NatGrad::step_checked`].
+    /// As [`NatGrad::step_checked`].
     fn step(
         &self,
         q: &VariationalQ,
         d_eta: &Coords,
         gamma: f64,
-        accept: &dyn Fn(&VariationalQ) -> bool,
+        accept: &mut dyn FnMut(&VariationalQ) -> bool,
         spare: &mut Spare,
     ) -> Result<NatGradStep>;
 }
 
-impl<P: Parametrisation + Send + Sync> QStep for super::NatGrad<P> {
+impl<P: Parametrisation + Send + Sync> QStep for NatGrad<P> {
     fn name(&self) -> &'static str {
         P::NAME
     }
@@ -41,10 +43,44 @@ impl<P: Parametrisation + Send + Sync> QStep for super::NatGrad<P> {
         q: &VariationalQ,
         d_eta: &Coords,
         gamma: f64,
-        accept: &dyn Fn(&VariationalQ) -> bool,
+        accept: &mut dyn FnMut(&VariationalQ) -> bool,
         spare: &mut Spare,
     ) -> Result<NatGradStep> {
         self.step_checked_in(q, d_eta, gamma, accept, spare)
+    }
+}
+
+/// The parametrisation ξ of the natural step, among the three built in (a user-defined ξ is
+/// passed as `Box::new(NatGrad::<MyXi>::default())` in [`QTraining::NatGrad`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Xi {
+    /// θ, the natural parameters (the default: one γ = 1 step is exact for a Gaussian likelihood).
+    #[default]
+    Natural,
+    /// η, the expectation parameters.
+    Expectation,
+    /// (m, L), the mean and Cholesky factor.
+    MeanCholesky,
+}
+
+impl Xi {
+    /// The step rule in this parametrisation, with `policy` for steps that leave S not positive
+    /// definite.
+    pub fn step_rule(self, policy: InvalidStepPolicy) -> Box<dyn QStep> {
+        match self {
+            Xi::Natural => Box::new(NatGrad::<Natural>::new(policy)),
+            Xi::Expectation => Box::new(NatGrad::<Expectation>::new(policy)),
+            Xi::MeanCholesky => Box::new(NatGrad::<MeanCholesky>::new(policy)),
+        }
+    }
+
+    /// The symbol used in reports: θ, η or (m, L).
+    pub fn symbol(self) -> &'static str {
+        match self {
+            Xi::Natural => "θ",
+            Xi::Expectation => "η",
+            Xi::MeanCholesky => "(m, L)",
+        }
     }
 }
 
@@ -56,7 +92,7 @@ pub const ASCENT_SLACK: f64 = 1e-10;
 pub enum QTraining {
     /// Natural-gradient steps with a step-size schedule (the paper's method).
     NatGrad {
-        /// The step rule, e.g. `Box::new(NatGrad::<Natural>::default())`.
+        /// The step rule, e.g. [`Xi::step_rule`] or `Box::new(NatGrad::<MyXi>::default())`.
         step: Box<dyn QStep>,
         /// γ_t.
         schedule: Schedule,
@@ -65,88 +101,47 @@ pub enum QTraining {
     Adam,
 }
 
-/// When to stop besides the iteration budget.
-#[derive(Debug, Clone, Copy, PartialEq, Default)]
-pub struct StopRules {
-    /// Stop when the mean ELBO of the last `window` iterations differs from that of the `window`
-    /// before by less than `tolerance` (absolute, nats).
-    pub elbo_tolerance: Option<(f64, u64)>,
-    /// Stop after this much wall time.
-    pub time_limit: Option<Duration>,
+impl QTraining {
+    /// Natural steps in a built-in ξ with `schedule`, halving γ up to 10 times when a step
+    /// leaves the positive-definite cone.
+    pub fn natural(xi: Xi, schedule: Schedule) -> Self {
+        QTraining::NatGrad {
+            step: xi.step_rule(InvalidStepPolicy::default()),
+            schedule,
+        }
+    }
 }
 
-/// Why training ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StopReason {
-    /// The iteration budget was used.
-    Iterations,
-    /// The ELBO changed by less than the tolerance.
-    ElboConverged,
-    /// The time limit was reached.
-    TimeLimit,
-    /// An explicit batch list ran out.
-    BatchesExhausted,
+/// How the hyperparameters (kernel, likelihood) and Z are trained.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum HyperTraining {
+    /// Adam with these constants, one step per iteration after the q step.
+    Adam(AdamConfig),
+    /// Held fixed.
+    Frozen,
 }
 
-/// What one iteration did.
-#[derive(Debug, Clone, PartialEq)]
-pub struct IterReport {
-    /// 1-based iteration.
-    pub iteration: u64,
-    /// Minibatch ELBO after the q step, at the hyperparameters Adam then moves from.
-    pub elbo: f64,
-    /// γ used by the natural step (`None` in Adam-only mode; 0 when every γ tried was refused by
-    /// the ascent check and q was kept).
-    pub gamma: Option<f64>,
-    /// Times γ was halved to keep S positive definite, or (with the ascent check) the minibatch
-    /// ELBO from falling; 0 when the step was taken as asked.
-    pub halvings: u32,
-    /// Wall time since training started.
-    pub elapsed: Duration,
+/// Whether a natural step may lower the minibatch ELBO.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AscentCheck {
+    /// A step that would lower it (beyond [`ASCENT_SLACK`]) is shortened by halving γ, like one
+    /// that leaves the positive-definite cone (the default).
+    #[default]
+    On,
+    /// The plain algorithm of Salimbeni et al. (2018), guarded only against invalid S.
+    Off,
 }
 
-/// The outcome of [`Trainer::run`].
-#[derive(Debug, Clone, PartialEq)]
-pub struct RunSummary {
-    /// Why it stopped.
-    pub reason: StopReason,
-    /// Iterations completed.
-    pub iterations: u64,
-    /// The last iteration's minibatch ELBO (NaN if none ran).
-    pub last_elbo: f64,
-    /// Wall time of the loop.
-    pub elapsed: Duration,
-    /// Iterations whose natural step was shortened (γ halved at least once).
-    pub shortened_steps: u64,
-}
-
-/// Trains an [`Svgp`] on (x: N×D, y: N).
+/// Trains an [`Svgp`]: one [`Trainer::step`] per minibatch, or [`Trainer::run`] over a
+/// [`BatchSource`].
 pub struct Trainer {
     /// The model being trained.
     pub model: Svgp,
     q_rule: QRule,
     hyper: Option<Adam>,
-    ascent_check: bool,
+    ascent_check: AscentCheck,
     iteration: u64,
-    buffers: Workspace,
-}
-
-/// What one iteration leaves for the next to reuse: with the same M and B, a steady-state
-/// iteration with natural steps in θ allocates no O(M·B) or O(M²) matrix (other
-/// parametrisations allocate their own maps' matrices).
-struct Workspace {
-    /// The batch conditional.
-    cond: Conditional,
-    /// Batch marginals of the model's q.
-    marg: BatchMarginals,
-    /// Batch marginals of the last candidate q the ascent check evaluated, its m and L, and the
-    /// likelihood's expectations there (`None`: no candidate evaluated this iteration).
-    checked: BatchMarginals,
-    checked_m: DVector<f64>,
-    checked_l: DMatrix<f64>,
-    checked_vexp: Option<VarExp>,
-    /// Temporaries of the gradients.
-    grad: GradBuffers,
+    ws: Workspace,
 }
 
 /// The q optimiser with its state.
@@ -158,40 +153,39 @@ enum QRule {
     Adam(Adam),
 }
 
+/// A q step proposed and not yet committed.
+struct QProposal {
+    q: VariationalQ,
+    update: QUpdate,
+    adam_state: Option<AdamState>,
+}
+
 impl Trainer {
-    /// A trainer for `model`: q by `q_training`, hyperparameters and Z by Adam with `adam`
-    /// constants, or frozen when `train_hyper` is false.
-    pub fn new(model: Svgp, q_training: QTraining, adam: AdamConfig, train_hyper: bool) -> Self {
-        let hyper = train_hyper.then(|| Adam::new(adam, model.hyper_params().len()));
+    /// A trainer for `model`: q by `q_training`, the hyperparameters and Z by `hyper`, with the
+    /// ascent check on.
+    pub fn new(model: Svgp, q_training: QTraining, hyper: HyperTraining) -> Self {
         let m = model.num_inducing();
+        let (hyper, q_constants) = match hyper {
+            HyperTraining::Adam(c) => (Some(Adam::new(c, model.hyper_params().len())), c),
+            HyperTraining::Frozen => (None, AdamConfig::default()),
+        };
         let q_rule = match q_training {
             QTraining::NatGrad { step, schedule } => QRule::NatGrad { step, schedule },
-            QTraining::Adam => QRule::Adam(Adam::new(adam, m + m * (m + 1) / 2)),
+            QTraining::Adam => QRule::Adam(Adam::new(q_constants, m + m * (m + 1) / 2)),
         };
         Trainer {
             model,
             q_rule,
             hyper,
-            ascent_check: true,
+            ascent_check: AscentCheck::On,
             iteration: 0,
-            buffers: Workspace {
-                cond: Conditional::empty(),
-                marg: BatchMarginals::empty(),
-                checked: BatchMarginals::empty(),
-                checked_m: DVector::zeros(0),
-                checked_l: DMatrix::zeros(0, 0),
-                checked_vexp: None,
-                grad: GradBuffers::new(),
-            },
+            ws: Workspace::new(),
         }
     }
 
-    /// Whether a natural step must not lower the minibatch ELBO (on by default). When on, a
-    /// step that would lower it is shortened by halving γ, like a step that leaves the
-    /// positive-definite cone, and counted in [`IterReport::halvings`]. Off gives the plain
-    /// algorithm of Salimbeni et al. (2018), guarded only against invalid S.
-    pub fn with_ascent_check(mut self, on: bool) -> Self {
-        self.ascent_check = on;
+    /// Sets the ascent check of the natural step (see [`AscentCheck`]).
+    pub fn with_ascent_check(mut self, check: AscentCheck) -> Self {
+        self.ascent_check = check;
         self
     }
 
@@ -221,211 +215,180 @@ impl Trainer {
         }
     }
 
-    /// [`Trainer::step`] on the calling thread.
+    /// [`Trainer::step`] on the calling thread: the q step, then the hyperparameter step at the
+    /// new q with the same conditional, then the commit.
     fn step_here(&mut self, x: &DMatrix<f64>, y: &DVector<f64>, scale: f64) -> Result<IterReport> {
         let t = self.iteration + 1;
-        let ws = &mut self.buffers;
-        self.model.conditional_into(x, &mut ws.cond)?;
-        let cond = &ws.cond;
-        let nonfinite = |quantity| SvgpError::NonFiniteTraining {
-            iteration: t,
-            quantity,
-        };
-
-        // 1. q step: a natural step needs ∇_η L only, Adam on q also ∂L/∂L.
-        let first_scope = match self.q_rule {
+        self.ws.set_batch(&self.model, x, y, scale)?;
+        let scope = match self.q_rule {
             QRule::NatGrad { .. } => GradScope::Eta,
             QRule::Adam(_) => GradScope::Q,
         };
-        cond.batch_marginals_into(self.model.q(), &mut ws.marg);
-        let before = self.model.elbo_grad_in(
-            cond,
-            &mut ws.marg,
-            None,
-            x,
-            y,
-            scale,
-            first_scope,
-            &mut ws.grad,
-        )?;
-        if !before.d_eta.is_finite() || !before.elbo.is_finite() {
-            return Err(nonfinite("ELBO or its gradient with respect to q"));
+        let before = self.ws.grad(&self.model, scope, Marginals::Compute)?;
+        if !before.elbo.is_finite() || !before.d_eta.as_ref().is_some_and(Coords::is_finite) {
+            return Err(nonfinite(t, "ELBO or its gradient with respect to q"));
         }
-        // The batch marginals and the likelihood's expectations of the last candidate the ascent
-        // check evaluated, with its q: when that candidate is the accepted one, the
-        // hyperparameter step reuses them.
-        ws.checked_vexp = None;
-        let checked = RefCell::new((
-            &mut ws.checked,
-            &mut ws.checked_m,
-            &mut ws.checked_l,
-            &mut ws.checked_vexp,
-        ));
-        let (q_new, gamma, halvings, q_adam_state) = match &self.q_rule {
-            QRule::NatGrad { step, schedule } => {
-                let model = &self.model;
-                let check = self.ascent_check;
-                // Rounding slack: at the optimum a step is a no-op up to ~1e-12 relative.
-                let floor = before.elbo - ASCENT_SLACK * before.elbo.abs().max(1.0);
-                let accept = |q: &VariationalQ| {
-                    if !check {
-                        return true;
-                    }
-                    let mut guard = checked.borrow_mut();
-                    let (marg, m, l, vexp) = &mut *guard;
-                    let (elbo, v) = model.elbo_and_marginals_into(cond, y, scale, q, marg);
-                    **vexp = Some(v);
-                    let n = q.num_inducing();
-                    if m.len() != n {
-                        **m = DVector::zeros(n);
-                    }
-                    m.copy_from(q.m());
-                    reshape_buffer(l, n, n);
-                    l.copy_from(q.l());
-                    elbo >= floor
-                };
-                let gamma = schedule.gamma(t);
-                match step.step(model.q(), &before.d_eta, gamma, &accept, ws.grad.spare()) {
-                    Ok(s) => (s.q, Some(s.gamma), s.halvings, None),
-                    // Every allowed γ gave a valid q that lowers the batch ELBO: keep q this
-                    // iteration (γ reported as 0) rather than stop training.
-                    Err(SvgpError::StepRejected {
-                        pivot: None,
-                        attempts,
-                        ..
-                    }) => (model.q().clone(), Some(0.0), attempts as u32, None),
-                    Err(e) => return Err(e),
-                }
-            }
-            QRule::Adam(adam) => {
-                let (q, state) = adam_q_step(adam, self.model.q(), &before.dl_dm, &before.dl_dl)?;
-                (q, None, 0, Some(state))
-            }
+        let proposal = self.propose_q(t, &before)?;
+        let mut candidate = self.model.clone_with_q(proposal.q)?;
+        // With the ascent check, the accepted q is the last candidate it evaluated.
+        let marginals = match (proposal.update, self.ascent_check) {
+            (QUpdate::Natural { .. }, AscentCheck::On) => Marginals::LastChecked,
+            _ => Marginals::Compute,
         };
-
-        // 2. Hyperparameter step with the new q and the same conditional.
-        let mut candidate = self.model.clone_with_q(q_new)?;
-        let mut hyper_state = None;
-        let after_elbo = match &self.hyper {
-            Some(adam) => {
-                let (checked, checked_m, checked_l, checked_vexp) = checked.into_inner();
-                let same_q = |q: &VariationalQ| q.m() == &*checked_m && q.l() == &*checked_l;
-                let (marg, vexp) = match checked_vexp.take() {
-                    Some(vexp) if same_q(candidate.q()) => (checked, Some(vexp)),
-                    _ => {
-                        cond.batch_marginals_into(candidate.q(), &mut ws.marg);
-                        (&mut ws.marg, None)
-                    }
-                };
-                let after = candidate.elbo_grad_in(
-                    cond,
-                    marg,
-                    vexp,
-                    x,
-                    y,
-                    scale,
-                    GradScope::Hyper,
-                    &mut ws.grad,
-                )?;
-                if !after.elbo.is_finite() {
-                    return Err(nonfinite("ELBO"));
-                }
-                if !after.d_hyper.iter().all(|g| g.is_finite()) {
-                    return Err(nonfinite("hyperparameter gradient"));
-                }
-                let (params, state) = adam.propose(&candidate.hyper_params(), &after.d_hyper)?;
-                candidate
-                    .set_hyper_params(params.as_slice())
-                    .map_err(|_| nonfinite("hyperparameters after the Adam step"))?;
-                hyper_state = Some(state);
-                after.elbo
-            }
-            // With the hyperparameters frozen only the new ELBO is needed.
-            None => {
-                let q = candidate.q();
-                let (elbo, _) = candidate.elbo_and_marginals_into(cond, y, scale, q, &mut ws.marg);
-                if !elbo.is_finite() {
-                    return Err(nonfinite("ELBO"));
-                }
-                elbo
-            }
-        };
-
-        // 3. Commit; the old q's and the q gradient's buffers serve the next natural step.
-        let old = std::mem::replace(&mut self.model, candidate);
-        let spare = self.buffers.grad.spare();
-        spare.keep_q(old.into_q());
-        spare.keep_coords(before.d_eta);
-        if let (Some(adam), Some(state)) = (&mut self.hyper, hyper_state) {
-            adam.commit(state);
-        }
-        if let (QRule::Adam(adam), Some(state)) = (&mut self.q_rule, q_adam_state) {
-            adam.commit(state);
-        }
-        self.iteration = t;
+        let (elbo, hyper_state) = self.propose_hyper(t, &mut candidate, marginals)?;
+        self.commit(candidate, before, hyper_state, proposal.adam_state);
         Ok(IterReport {
             iteration: t,
-            elbo: after_elbo,
-            gamma,
-            halvings,
+            elbo,
+            update: proposal.update,
             elapsed: Duration::ZERO,
         })
     }
 
-    /// Trains on (x: N×D, y: N) for at most `iterations`, drawing batches by `plan`, until a
-    /// stop rule fires; observers see every iteration.
+    /// The q step of iteration `t` from the gradients `before` at the current q.
+    fn propose_q(&mut self, t: u64, before: &ElboGrad) -> Result<QProposal> {
+        let (Some(d_eta), Some(dl_dm)) = (&before.d_eta, &before.dl_dm) else {
+            unreachable!("the q scopes compute ∇_η L and ∂L/∂m");
+        };
+        let (step, schedule) = match &self.q_rule {
+            QRule::NatGrad { step, schedule } => (step, schedule),
+            QRule::Adam(adam) => {
+                let dl_dl = before.dl_dl.as_ref().expect("scope Q computes ∂L/∂L");
+                let (q, state) = adam_q_step(adam, self.model.q(), dl_dm, dl_dl)?;
+                return Ok(QProposal {
+                    q,
+                    update: QUpdate::Adam,
+                    adam_state: Some(state),
+                });
+            }
+        };
+        // Rounding slack: at the optimum a step is a no-op up to ~1e-12 relative.
+        let floor = before.elbo - ASCENT_SLACK * before.elbo.abs().max(1.0);
+        let check = self.ascent_check;
+        let (mut candidates, spare) = self.ws.candidates(&self.model);
+        let mut accept =
+            |q: &VariationalQ| check == AscentCheck::Off || candidates.elbo(q) >= floor;
+        let q = self.model.q();
+        let (q, update) = match step.step(q, d_eta, schedule.gamma(t), &mut accept, spare) {
+            Ok(s) => (
+                s.q,
+                QUpdate::Natural {
+                    gamma: s.gamma,
+                    halvings: s.halvings,
+                },
+            ),
+            // Every allowed γ gave a valid q that lowers the batch ELBO: keep q this iteration
+            // rather than stop training.
+            Err(SvgpError::StepRejected {
+                pivot: None,
+                attempts,
+                ..
+            }) => (
+                q.clone(),
+                QUpdate::Kept {
+                    halvings: attempts.saturating_sub(1) as u32,
+                },
+            ),
+            Err(e) => return Err(e),
+        };
+        Ok(QProposal {
+            q,
+            update,
+            adam_state: None,
+        })
+    }
+
+    /// The hyperparameter step of iteration `t` at the candidate's new q, applied to the
+    /// candidate; returns the minibatch ELBO before it and Adam's uncommitted state.
+    fn propose_hyper(
+        &mut self,
+        t: u64,
+        candidate: &mut Svgp,
+        marginals: Marginals,
+    ) -> Result<(f64, Option<AdamState>)> {
+        let Some(adam) = &self.hyper else {
+            // With the hyperparameters frozen only the new ELBO is needed.
+            let elbo = self.ws.elbo(candidate);
+            return finite(t, elbo, "ELBO").map(|e| (e, None));
+        };
+        let after = self.ws.grad(candidate, GradScope::Hyper, marginals)?;
+        finite(t, after.elbo, "ELBO")?;
+        let d_hyper = after
+            .d_hyper
+            .expect("scope Hyper computes the hyperparameter gradient");
+        if !d_hyper.iter().all(|g| g.is_finite()) {
+            return Err(nonfinite(t, "hyperparameter gradient"));
+        }
+        let (params, state) = adam.propose(&candidate.hyper_params(), &d_hyper)?;
+        candidate
+            .set_hyper_params(params.as_slice())
+            .map_err(|_| nonfinite(t, "hyperparameters after the Adam step"))?;
+        Ok((after.elbo, Some(state)))
+    }
+
+    /// Makes the candidate the model and commits the optimisers' states; the old q's and the q
+    /// gradient's buffers serve the next natural step.
+    fn commit(
+        &mut self,
+        candidate: Svgp,
+        before: ElboGrad,
+        hyper_state: Option<AdamState>,
+        q_state: Option<AdamState>,
+    ) {
+        let old = std::mem::replace(&mut self.model, candidate);
+        let spare = self.ws.spare();
+        spare.keep_q(old.into_q());
+        if let Some(d_eta) = before.d_eta {
+            spare.keep_coords(d_eta);
+        }
+        if let (Some(adam), Some(state)) = (&mut self.hyper, hyper_state) {
+            adam.commit(state);
+        }
+        if let (QRule::Adam(adam), Some(state)) = (&mut self.q_rule, q_state) {
+            adam.commit(state);
+        }
+        self.iteration += 1;
+    }
+
+    /// Trains for at most `iterations` on the batches of `source`, until a stop rule fires or
+    /// the source runs out; observers see every iteration. Each batch's targets are checked
+    /// against the likelihood first.
     ///
     /// # Errors
-    /// Any error of [`Trainer::step`] or of an observer; the model keeps its last good state.
+    /// Any error of [`Trainer::step`], of the source or of an observer; `InvalidTarget` (as
+    /// the source locates it) for a target outside the likelihood's domain. The model keeps its
+    /// last good state.
     pub fn run(
         &mut self,
-        x: &DMatrix<f64>,
-        y: &DVector<f64>,
-        plan: BatchPlan,
+        source: &mut dyn BatchSource,
         iterations: u64,
         rules: StopRules,
         observers: &mut [&mut dyn Observer],
     ) -> Result<RunSummary> {
-        crate::error::check_shape(
-            "training targets",
-            crate::error::Shape::new(x.nrows(), 1),
-            crate::error::Shape::new(y.len(), 1),
-        )?;
-        self.model.likelihood().check_targets(y)?;
-        let mut batches = Batches::new(plan, x.nrows())?;
         for o in observers.iter_mut() {
             o.on_start(&self.model)?;
         }
         let start = Instant::now();
         let mut elbos = Vec::new();
-        let mut shortened_steps = 0;
+        let (mut shortened_steps, mut rows_trained) = (0, 0);
         let mut reason = StopReason::Iterations;
         for _ in 0..iterations {
-            let Some(rows) = batches.next_batch() else {
+            let Some(batch) = source.next_batch()? else {
                 reason = StopReason::BatchesExhausted;
                 break;
             };
-            let xb = x.select_rows(rows.iter());
-            let yb = DVector::from_iterator(rows.len(), rows.iter().map(|&i| y[i]));
-            let scale = x.nrows() as f64 / rows.len() as f64;
-            let mut report = self.step(&xb, &yb, scale)?;
+            self.check_batch_targets(source, &batch)?;
+            let scale = source.num_data() as f64 / batch.y.len() as f64;
+            let mut report = self.step(&batch.x, &batch.y, scale)?;
             report.elapsed = start.elapsed();
             elbos.push(report.elbo);
-            shortened_steps += u64::from(report.halvings > 0);
+            shortened_steps += u64::from(report.update.shortened());
+            rows_trained += batch.y.len() as u64;
             for o in observers.iter_mut() {
                 o.on_iter(&self.model, &report)?;
             }
-            if let Some((tol, window)) = rules.elbo_tolerance {
-                if converged(&elbos, tol, window as usize) {
-                    reason = StopReason::ElboConverged;
-                    break;
-                }
-            }
-            if rules
-                .time_limit
-                .is_some_and(|limit| report.elapsed >= limit)
-            {
-                reason = StopReason::TimeLimit;
+            if let Some(r) = rules.check(&elbos, report.elapsed) {
+                reason = r;
                 break;
             }
         }
@@ -438,19 +401,47 @@ impl Trainer {
             last_elbo: elbos.last().copied().unwrap_or(f64::NAN),
             elapsed: start.elapsed(),
             shortened_steps,
+            rows_trained,
         })
+    }
+
+    /// `InvalidTarget` with the source's row number, as the source locates it, for the first
+    /// target of `batch` outside the likelihood's domain.
+    fn check_batch_targets(
+        &self,
+        source: &dyn BatchSource,
+        batch: &crate::data::Batch,
+    ) -> Result<()> {
+        self.model
+            .likelihood()
+            .check_targets(&batch.y)
+            .map_err(|e| match e {
+                SvgpError::InvalidTarget { row, value, reason } => {
+                    source.locate(SvgpError::InvalidTarget {
+                        row: batch.rows[row] as usize,
+                        value,
+                        reason,
+                    })
+                }
+                other => other,
+            })
     }
 }
 
-/// |mean(last w) − mean(previous w)| < tol, once 2w values exist.
-fn converged(elbos: &[f64], tol: f64, window: usize) -> bool {
-    let w = window.max(1);
-    if elbos.len() < 2 * w {
-        return false;
+fn nonfinite(iteration: u64, quantity: &'static str) -> SvgpError {
+    SvgpError::NonFiniteTraining {
+        iteration,
+        quantity,
     }
-    let n = elbos.len();
-    let mean = |s: &[f64]| s.iter().sum::<f64>() / s.len() as f64;
-    (mean(&elbos[n - w..]) - mean(&elbos[n - 2 * w..n - w])).abs() < tol
+}
+
+/// `value` if finite, else `NonFiniteTraining` naming `quantity`.
+fn finite(iteration: u64, value: f64, quantity: &'static str) -> Result<f64> {
+    if value.is_finite() {
+        Ok(value)
+    } else {
+        Err(nonfinite(iteration, quantity))
+    }
 }
 
 /// Adam on (m, lower entries of L). A diagonal entry of L pushed to ≤ 0 would leave the

@@ -3,8 +3,8 @@
 
 use super::{render, Figure};
 use crate::error::{check_shape, Result, Shape, SvgpError};
-use crate::model::file::SavedModel;
-use crate::pipeline::predict;
+use crate::tabular::predict;
+use crate::tabular::SavedModel;
 use nalgebra::{DMatrix, DVector};
 use plotters::prelude::*;
 use std::path::Path;

@@ -55,7 +55,7 @@ impl Figure for Traces<'_> {
                         .legend(move |(x, y)| {
                             PathElement::new(vec![(x, y), (x + 20, y)], colour.stroke_width(2))
                         });
-                    let marked = reports.iter().filter(|r| r.halvings > 0).map(|r| {
+                    let marked = reports.iter().filter(|r| r.update.shortened()).map(|r| {
                         Cross::new((r.iteration as f64, r.elbo), 5, colour.stroke_width(2))
                     });
                     chart.draw_series(marked).map_err(|x| e(&x))?;
@@ -105,8 +105,10 @@ mod tests {
             .map(|t| IterReport {
                 iteration: t,
                 elbo: -scale / t as f64,
-                gamma: Some(0.1),
-                halvings: u32::from(t == 50),
+                update: crate::optim::QUpdate::Natural {
+                    gamma: 0.1,
+                    halvings: u32::from(t == 50),
+                },
                 elapsed: Duration::ZERO,
             })
             .collect()

@@ -2,8 +2,8 @@
 
 use super::{padded_range, render, Figure};
 use crate::error::{check_shape, Result, Shape};
-use crate::model::file::SavedModel;
-use crate::pipeline::predict;
+use crate::tabular::predict;
+use crate::tabular::SavedModel;
 use nalgebra::{DMatrix, DVector};
 use plotters::prelude::*;
 use std::path::Path;

@@ -111,3 +111,31 @@ pub fn read_xy(path: &str) -> (DMatrix<f64>, DVector<f64>) {
     let y = DVector::from_fn(rows.len(), |i, _| rows[i][d]);
     (x, y)
 }
+
+/// The minibatch ELBO with every gradient (scope `All`), unwrapped.
+pub struct AllGrads {
+    pub elbo: f64,
+    pub d_eta: Coords,
+    pub dl_dm: DVector<f64>,
+    pub dl_dl: DMatrix<f64>,
+    pub d_hyper: DVector<f64>,
+}
+
+/// [`Svgp::elbo_grad`] with scope `All` at (x: B×D, y: B), scale c.
+pub fn all_grads(
+    model: &svgp::model::Svgp,
+    x: &DMatrix<f64>,
+    y: &DVector<f64>,
+    scale: f64,
+) -> AllGrads {
+    let g = model
+        .elbo_grad(x, y, scale, svgp::model::GradScope::All)
+        .unwrap();
+    AllGrads {
+        elbo: g.elbo,
+        d_eta: g.d_eta.unwrap(),
+        dl_dm: g.dl_dm.unwrap(),
+        dl_dl: g.dl_dl.unwrap(),
+        d_hyper: g.d_hyper.unwrap(),
+    }
+}

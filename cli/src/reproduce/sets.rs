@@ -1,13 +1,13 @@
 //! The data of the reproduction: shipped CSV sets, subsampled, split and standardised, and a
 //! seeded synthetic count set for the Poisson case (no count data is shipped).
 
-use crate::data::{read_csv, train_test_split, Standardiser};
-use crate::error::Result;
 use nalgebra::{DMatrix, DVector};
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::{RngExt, SeedableRng};
 use std::path::Path;
+use svgp::data::{read_csv, train_test_split, Standardiser};
+use svgp::error::Result;
 
 /// The shipped regression sets, in report order (file stems under the datasets directory).
 pub(super) const REGRESSION_SETS: [&str; 8] = [

@@ -2,24 +2,22 @@
 //! hyperparameters, lands on the collapsed SGPR bound (MATH.md §3, exactness check).
 
 use super::sets::Split;
-use crate::error::{Result, SvgpError};
-use crate::kernel::KernelFamily;
-use crate::likelihood::Gaussian;
-use crate::model::inducing::InducingInit;
-use crate::model::Svgp;
-use crate::optim::InvalidStepPolicy;
-use crate::pipeline::{initial_kernel, XiChoice};
-use crate::variational::Spare;
+use svgp::error::{Result, SvgpError};
+use svgp::kernel::KernelFamily;
+use svgp::likelihood::Gaussian;
+use svgp::model::inducing::InducingInit;
+use svgp::model::GradScope;
+use svgp::model::Svgp;
+use svgp::optim::InvalidStepPolicy;
+use svgp::optim::Xi;
+use svgp::tabular::initial_kernel;
+use svgp::variational::Spare;
 
 /// The fixed Gaussian noise variance of the check (targets standardised).
 pub(super) const NOISE_VARIANCE: f64 = 0.1;
 
 /// The parametrisations compared, θ first (the one for which the step is exact).
-pub(super) const XIS: [XiChoice; 3] = [
-    XiChoice::Natural,
-    XiChoice::Expectation,
-    XiChoice::MeanCholesky,
-];
+pub(super) const XIS: [Xi; 3] = [Xi::Natural, Xi::Expectation, Xi::MeanCholesky];
 
 /// One row of the exactness table.
 #[derive(Debug, Clone)]
@@ -62,11 +60,12 @@ pub(super) fn check(name: &str, split: &Split, m: usize, seed: u64) -> Result<Ex
         z,
     )?;
     let bound = model.sgpr_bound(x, y)?.bound;
-    let d_eta = model.elbo_grad(x, y, 1.0)?.d_eta;
+    let grad = model.elbo_grad(x, y, 1.0, GradScope::Eta)?;
+    let d_eta = grad.d_eta.expect("scope Eta computes ∇_η L");
     let mut after_step = Vec::with_capacity(XIS.len());
     for xi in XIS {
         let rule = xi.step_rule(InvalidStepPolicy::Refuse);
-        let elbo = match rule.step(model.q(), &d_eta, 1.0, &|_| true, &mut Spare::new()) {
+        let elbo = match rule.step(model.q(), &d_eta, 1.0, &mut |_| true, &mut Spare::new()) {
             Ok(step) => {
                 let mut stepped = model.clone();
                 stepped.set_q(step.q)?;

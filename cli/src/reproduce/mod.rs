@@ -14,11 +14,12 @@ mod exactness;
 mod report;
 mod sets;
 
-use crate::error::{Result, SvgpError};
-use crate::pipeline::{LikelihoodChoice, XiChoice};
 use curves::{Case, Method, Run};
 use exactness::ExactRow;
 use std::path::PathBuf;
+use svgp::error::{Result, SvgpError};
+use svgp::optim::{AscentCheck, Xi};
+use svgp::tabular::LikelihoodChoice;
 
 /// What `reproduce` runs and where it writes.
 #[derive(Debug, Clone, PartialEq)]
@@ -99,7 +100,7 @@ struct CaseResult {
 struct StabilityResult {
     title: String,
     gammas: &'static [f64],
-    rows: Vec<(bool, XiChoice, Vec<Run>)>,
+    rows: Vec<(AscentCheck, Xi, Vec<Run>)>,
 }
 
 /// Runs the reproduction and writes `opts.out_dir/REPORT.md` and its figures; `progress` is
@@ -141,19 +142,19 @@ pub fn reproduce(
             let method = Method::NatGrad {
                 xi,
                 gamma: None,
-                ascent_check: true,
+                ascent_check: AscentCheck::On,
             };
             runs.push(curves::train(&case, method, opts.seed)?);
         }
         let figure = format!("elbo_{}.png", case.key);
-        let labelled: Vec<(String, &[crate::optim::IterReport])> = runs
+        let labelled: Vec<(String, &[svgp::optim::IterReport])> = runs
             .iter()
             .map(|r| (r.method.label(), r.checkpoints.as_slice()))
             .collect();
-        let borrowed: Vec<(&str, &[crate::optim::IterReport])> =
+        let borrowed: Vec<(&str, &[svgp::optim::IterReport])> =
             labelled.iter().map(|(l, c)| (l.as_str(), *c)).collect();
         let path = opts.out_dir.join(&figure);
-        crate::plot::elbo_traces(&path, &borrowed, true)?;
+        svgp::plot::elbo_traces(&path, &borrowed, true)?;
         figures.push(path);
         curves.push(CaseResult { case, runs, figure });
     }
@@ -169,7 +170,7 @@ pub fn reproduce(
 
     let text = report::render(opts, &exact, &curves, &stability);
     let report_path = opts.out_dir.join("REPORT.md");
-    crate::model::file::write_atomically(&report_path, |f| {
+    svgp::data::write_atomically(&report_path, |f| {
         std::io::Write::write_all(f, text.as_bytes())
     })?;
     Ok(ReproduceSummary {
@@ -256,7 +257,7 @@ fn stability_grid(case: &Case, budget: &Budget, seed: u64) -> Result<StabilityRe
         ..case.clone()
     };
     let mut rows = Vec::new();
-    for ascent_check in [false, true] {
+    for ascent_check in [AscentCheck::Off, AscentCheck::On] {
         for xi in exactness::XIS {
             let mut runs = Vec::new();
             for &gamma in budget.gammas {

@@ -4,9 +4,9 @@
 use super::curves::{Run, ADAM_LEARNING_RATE};
 use super::exactness::{ExactRow, NOISE_VARIANCE, XIS};
 use super::{CaseResult, ReproduceOptions, StabilityResult};
-use crate::model::DEFAULT_JITTER;
-use crate::optim::DEFAULT_RAMP_STEPS;
 use std::fmt::Write;
+use svgp::model::DEFAULT_JITTER;
+use svgp::optim::{AscentCheck, DEFAULT_RAMP_STEPS};
 
 /// The exactness bound the report checks the θ step against.
 pub(super) const EXACTNESS_TOLERANCE: f64 = 1e-8;
@@ -191,7 +191,10 @@ fn stability_section(out: &mut String, results: &[StabilityResult]) {
         }
         let _ = writeln!(out, "\n|---|---|{}", "---|".repeat(result.gammas.len()));
         for (ascent, xi, runs) in &result.rows {
-            let guard = if *ascent { "ascent" } else { "plain" };
+            let guard = match ascent {
+                AscentCheck::On => "ascent",
+                AscentCheck::Off => "plain",
+            };
             let _ = write!(out, "| {} | {guard} |", xi.symbol());
             for run in runs {
                 let _ = write!(out, " {} |", stability_cell(run));
@@ -284,7 +287,11 @@ fn paper_section(
          grid value at which the plain algorithm ran with no shortened or failed step was:"
     );
     for result in stability {
-        for (_, xi, runs) in result.rows.iter().filter(|(ascent, _, _)| !ascent) {
+        for (_, xi, runs) in result
+            .rows
+            .iter()
+            .filter(|(ascent, _, _)| *ascent == AscentCheck::Off)
+        {
             let _ = write!(
                 out,
                 " {} {} — {};",

@@ -10,12 +10,13 @@ use std::process::ExitCode;
 use std::time::Instant;
 use svgp::data::read_csv;
 use svgp::kernel::KernelFamily;
-use svgp::model::file::SavedModel;
 use svgp::model::{Metrics, Svgp};
-use svgp::optim::{IterReport, Observer, StopReason, Trace};
-use svgp::pipeline::{self, FitOptions, LikelihoodChoice, StreamOptions, XiChoice};
+use svgp::optim::Xi;
+use svgp::optim::{IterReport, Observer, QUpdate, StopReason, Trace};
 use svgp::plot;
-use svgp::reproduce::ReproduceOptions;
+use svgp::tabular::SavedModel;
+use svgp::tabular::{self, FitOptions, LikelihoodChoice, StreamOptions};
+use svgp_cli::reproduce::ReproduceOptions;
 
 /// Probability bins of the calibration diagram.
 const CALIBRATION_BINS: usize = 10;
@@ -199,9 +200,11 @@ struct Progress(ProgressBar);
 impl Observer for Progress {
     fn on_iter(&mut self, _model: &Svgp, report: &IterReport) -> svgp::Result<()> {
         self.0.set_position(report.iteration);
-        let gamma = report
-            .gamma
-            .map_or("adam".to_string(), |g| format!("{g:.2e}"));
+        let gamma = match report.update {
+            QUpdate::Natural { gamma, .. } => format!("{gamma:.2e}"),
+            QUpdate::Kept { .. } => "kept".to_string(),
+            QUpdate::Adam => "adam".to_string(),
+        };
         self.0
             .set_message(format!("ELBO {:.3}  γ {gamma}", report.elbo));
         Ok(())
@@ -246,9 +249,9 @@ fn fit_options(args: &FitArgs) -> FitOptions {
         batch_size: args.batch_size,
         iterations: args.iterations,
         xi: match args.parametrisation {
-            XiArg::Natural => XiChoice::Natural,
-            XiArg::Expectation => XiChoice::Expectation,
-            XiArg::Meansqrt => XiChoice::MeanCholesky,
+            XiArg::Natural => Xi::Natural,
+            XiArg::Expectation => Xi::Expectation,
+            XiArg::Meansqrt => Xi::MeanCholesky,
         },
         gamma: args.gamma,
         adam_learning_rate: args.adam_lr,
@@ -272,10 +275,7 @@ fn progress(args: &FitArgs, iterations: u64) -> Result<Progress, Box<dyn std::er
     Ok(Progress(bar))
 }
 /// The fields `fit` prints, in order.
-fn fit_fields(
-    report: &pipeline::FitReport,
-    seconds: f64,
-) -> Vec<(&'static str, serde_json::Value)> {
+fn fit_fields(report: &tabular::FitReport, seconds: f64) -> Vec<(&'static str, serde_json::Value)> {
     let mut fields: Vec<(&str, serde_json::Value)> = vec![
         ("iterations", report.iterations.into()),
         ("elbo", report.elbo.into()),
@@ -329,7 +329,7 @@ fn fit(args: FitArgs) -> Result<(), Box<dyn std::error::Error>> {
     let options = fit_options(&args);
     let mut progress = progress(&args, args.iterations)?;
     let mut trace = Trace::default();
-    let report = pipeline::fit(&table, &options, &mut [&mut progress, &mut trace])?;
+    let report = tabular::fit(&table, &options, &mut [&mut progress, &mut trace])?;
     if let Some(path) = &args.output {
         report.saved.save(path)?;
     }
@@ -401,11 +401,8 @@ fn fit_streamed(args: FitArgs) -> Result<(), Box<dyn std::error::Error>> {
         epochs: args.epochs,
         ..StreamOptions::default()
     };
-    let mut progress = progress(
-        &args,
-        pipeline::planned_iterations(&file, &options, &stream),
-    )?;
-    let report = pipeline::fit_binary(&file, &options, &stream, &mut [&mut progress])?;
+    let mut progress = progress(&args, tabular::planned_iterations(&file, &options, &stream))?;
+    let report = tabular::fit_binary(&file, &options, &stream, &mut [&mut progress])?;
     if let Some(path) = &args.output {
         report.saved.save(path)?;
     }
@@ -448,7 +445,7 @@ fn predict(
     let saved = SavedModel::load(&model)?;
     let features: Vec<&str> = saved.feature_names.iter().map(String::as_str).collect();
     let table = read_csv_features(&data, &features)?;
-    let (mean, var) = pipeline::predict(&saved, &table)?;
+    let (mean, var) = tabular::predict(&saved, &table)?;
     let binary = saved.model.likelihood().is_binary();
     let mut text = String::from(if binary {
         "probability,variance\n"
@@ -491,7 +488,7 @@ fn read_csv_features(
 
 fn reproduce(options: ReproduceOptions) -> Result<(), Box<dyn std::error::Error>> {
     let start = Instant::now();
-    let summary = svgp::reproduce::reproduce(&options, &mut |stage| {
+    let summary = svgp_cli::reproduce::reproduce(&options, &mut |stage| {
         eprintln!("[{:>6.1} s] {stage}", start.elapsed().as_secs_f64());
     })?;
     eprintln!("[{:>6.1} s] done", start.elapsed().as_secs_f64());
@@ -510,7 +507,7 @@ fn evaluate(model: PathBuf, data: PathBuf, json: bool) -> Result<(), Box<dyn std
     let saved = SavedModel::load(&model)?;
     let features: Vec<&str> = saved.feature_names.iter().map(String::as_str).collect();
     let table = read_csv(&data, Some(&saved.target_name), Some(&features))?;
-    let metrics = pipeline::evaluate(&saved, &table.x, &table.y).map_err(|e| table.locate(e))?;
+    let metrics = tabular::evaluate(&saved, &table.x, &table.y).map_err(|e| table.locate(e))?;
     let fields = metric_fields(&metrics);
     if json {
         let object: serde_json::Map<String, serde_json::Value> = fields
@@ -524,6 +521,35 @@ fn evaluate(model: PathBuf, data: PathBuf, json: bool) -> Result<(), Box<dyn std
         }
     }
     Ok(())
+}
+
+/// The flag of `svgp fit` that sets a field of the library's [`FitOptions`].
+fn flag_of(field: &str) -> Option<&'static str> {
+    Some(match field {
+        "num_inducing" => "--inducing",
+        "batch_size" => "--batch-size",
+        "iterations" => "--iterations",
+        "adam_learning_rate" => "--adam-lr",
+        "test_fraction" => "--test-fraction",
+        "gamma" => "--gamma",
+        "seed" => "--seed",
+        _ => return None,
+    })
+}
+
+/// The error's message, with a library parameter the command line sets named by its flag.
+fn with_flag_names(e: &(dyn std::error::Error + 'static)) -> String {
+    match e.downcast_ref::<svgp::SvgpError>() {
+        Some(svgp::SvgpError::InvalidParameter {
+            name,
+            value,
+            reason,
+        }) => match flag_of(name) {
+            Some(flag) => format!("invalid value {value} for {flag}: {reason}"),
+            None => e.to_string(),
+        },
+        _ => e.to_string(),
+    }
 }
 
 fn main() -> ExitCode {
@@ -552,7 +578,7 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e}");
+            eprintln!("error: {}", with_flag_names(e.as_ref()));
             let mut source = e.source();
             while let Some(s) = source {
                 eprintln!("  caused by: {s}");

@@ -2,15 +2,15 @@
 //! and for natural gradients in θ, η and (m, L) with Adam on the hyperparameters.
 
 use super::sets::Split;
-use crate::error::Result;
-use crate::kernel::KernelFamily;
-use crate::model::inducing::InducingInit;
-use crate::model::{Metrics, Svgp};
-use crate::optim::{
-    first_reaching, AdamConfig, BatchPlan, ElboCheckpoints, InvalidStepPolicy, IterReport,
-    QTraining, Schedule, StopRules, Trainer,
+use svgp::error::Result;
+use svgp::kernel::KernelFamily;
+use svgp::model::inducing::InducingInit;
+use svgp::model::{Metrics, Svgp};
+use svgp::optim::{
+    first_reaching, AdamConfig, AscentCheck, BatchPlan, ElboCheckpoints, HyperTraining, InMemory,
+    IterReport, QTraining, Schedule, StopRules, Trainer, Xi,
 };
-use crate::pipeline::{initial_kernel, LikelihoodChoice, XiChoice};
+use svgp::tabular::{initial_kernel, LikelihoodChoice};
 
 /// Adam's learning rate for the hyperparameters and Z (and for q in Adam-only runs): the
 /// command line's default.
@@ -46,12 +46,12 @@ pub(super) enum Method {
     /// Natural steps in ξ with a schedule, Adam on the hyperparameters.
     NatGrad {
         /// The parametrisation.
-        xi: XiChoice,
+        xi: Xi,
         /// `None`: the default schedule of the likelihood; `Some(γ)`: constant γ.
         gamma: Option<f64>,
         /// Whether a step must not lower the minibatch ELBO (the crate's default) or only
         /// keep S positive definite (the paper's plain algorithm).
-        ascent_check: bool,
+        ascent_check: AscentCheck,
     },
 }
 
@@ -110,7 +110,7 @@ pub(super) fn train(case: &Case, method: Method, seed: u64) -> Result<Run> {
     )?;
     let full_batch = case.b >= x.nrows();
     let (q_training, ascent_check) = match method {
-        Method::Adam => (QTraining::Adam, true),
+        Method::Adam => (QTraining::Adam, AscentCheck::On),
         Method::NatGrad {
             xi,
             gamma,
@@ -120,15 +120,15 @@ pub(super) fn train(case: &Case, method: Method, seed: u64) -> Result<Run> {
                 || Schedule::default_for(model.likelihood(), full_batch),
                 Schedule::Constant,
             );
-            let step = xi.step_rule(InvalidStepPolicy::default());
-            (QTraining::NatGrad { step, schedule }, ascent_check)
+            (QTraining::natural(xi, schedule), ascent_check)
         }
     };
     let adam = AdamConfig {
         learning_rate: ADAM_LEARNING_RATE,
         ..AdamConfig::default()
     };
-    let mut trainer = Trainer::new(model, q_training, adam, true).with_ascent_check(ascent_check);
+    let mut trainer =
+        Trainer::new(model, q_training, HyperTraining::Adam(adam)).with_ascent_check(ascent_check);
     // No checkpoints: only the last iteration is recorded.
     let (first, every) = match case.checkpoints {
         0 => (0, case.iterations.max(1)),
@@ -139,14 +139,10 @@ pub(super) fn train(case: &Case, method: Method, seed: u64) -> Result<Run> {
         batch_size: case.b,
         seed,
     };
-    let outcome = trainer.run(
-        x,
-        y,
-        plan,
-        case.iterations,
-        StopRules::default(),
-        &mut [&mut observer],
-    );
+    let outcome = InMemory::new(x, y, plan).and_then(|mut source| {
+        let rules = StopRules::default();
+        trainer.run(&mut source, case.iterations, rules, &mut [&mut observer])
+    });
     let failure = outcome
         .err()
         .map(|e| format!("stopped at iteration {}: {e}", trainer.iteration() + 1));

@@ -3,14 +3,14 @@
 //! wrong step, whose gap is ≥ 1e-3), and two runs with the same seed write the same REPORT.md.
 
 use std::path::PathBuf;
-use svgp::reproduce::{reproduce, ReproduceOptions};
+use svgp_cli::reproduce::{reproduce, ReproduceOptions};
 
 fn options(tag: &str) -> ReproduceOptions {
     let out_dir = std::env::temp_dir().join(format!("svgp-reproduce-{tag}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&out_dir);
     ReproduceOptions {
         out_dir,
-        datasets_dir: PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("datasets"),
+        datasets_dir: PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../datasets")),
         quick: true,
         seed: 0,
     }

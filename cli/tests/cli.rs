@@ -5,8 +5,10 @@
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
+/// Runs the binary from the workspace root, where `datasets/` and `tests/data/` are.
 fn svgp(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_svgp"))
+        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
         .args(args)
         .output()
         .expect("the binary runs")
@@ -180,7 +182,7 @@ fn saved_models_predict_bitwise_identically() {
         "datasets/snelson1d_test_inputs.csv",
     ])
     .stdout;
-    let saved = svgp::model::file::SavedModel::load(&model).unwrap();
+    let saved = svgp::tabular::SavedModel::load(&model).unwrap();
     let again = scratch("repeat2.json");
     saved.save(&again).unwrap();
     let second = svgp(&[

@@ -1,0 +1,68 @@
+//! Where training batches come from: a [`BatchSource`] yields minibatches with their row numbers,
+//! so one training loop ([`super::Trainer::run`]) serves tables in memory ([`InMemory`]) and
+//! tables streamed from disk (the tabular layer's streamed source) alike.
+
+use super::{BatchPlan, Batches};
+use crate::data::Batch;
+use crate::error::{check_shape, Result, Shape, SvgpError};
+use nalgebra::{DMatrix, DVector};
+
+/// A stream of training minibatches over N rows, already in the model's units.
+pub trait BatchSource {
+    /// N, the rows the ELBO sums over: a batch of b rows is scaled by N/b.
+    fn num_data(&self) -> u64;
+
+    /// The next batch (inputs B×D, targets B, and the source's row number of each), or `None`
+    /// when the source has run out.
+    ///
+    /// # Errors
+    /// Whatever reading the batch fails with (a file error naming the file and row).
+    fn next_batch(&mut self) -> Result<Option<Batch>>;
+
+    /// `error` about a row of this source (an [`SvgpError::InvalidTarget`] whose row is the
+    /// source's row number) rewritten to name where that row comes from. Default: unchanged.
+    fn locate(&self, error: SvgpError) -> SvgpError {
+        error
+    }
+}
+
+/// Batches of rows of an in-memory table (x: N×D, y: N) drawn by a [`BatchPlan`]; row numbers
+/// are 0-based indices into x.
+#[derive(Debug)]
+pub struct InMemory<'a> {
+    x: &'a DMatrix<f64>,
+    y: &'a DVector<f64>,
+    batches: Batches,
+}
+
+impl<'a> InMemory<'a> {
+    /// Batches of (x: N×D, y: N) drawn by `plan`.
+    ///
+    /// # Errors
+    /// `ShapeMismatch` if y does not have N entries; as [`Batches::new`].
+    pub fn new(x: &'a DMatrix<f64>, y: &'a DVector<f64>, plan: BatchPlan) -> Result<Self> {
+        check_shape(
+            "training targets",
+            Shape::new(x.nrows(), 1),
+            Shape::new(y.len(), 1),
+        )?;
+        let batches = Batches::new(plan, x.nrows())?;
+        Ok(InMemory { x, y, batches })
+    }
+}
+
+impl BatchSource for InMemory<'_> {
+    fn num_data(&self) -> u64 {
+        self.x.nrows() as u64
+    }
+
+    fn next_batch(&mut self) -> Result<Option<Batch>> {
+        let Some(rows) = self.batches.next_batch() else {
+            return Ok(None);
+        };
+        let x = self.x.select_rows(rows.iter());
+        let y = DVector::from_iterator(rows.len(), rows.iter().map(|&i| self.y[i]));
+        let rows = rows.into_iter().map(|i| i as u64).collect();
+        Ok(Some(Batch { rows, x, y }))
+    }
+}

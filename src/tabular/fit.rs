@@ -1,0 +1,283 @@
+//! The one fitting path of the tabular layer, over a [`TrainingData`]: a table in memory
+//! ([`fit`]) or a binary table streamed from disk ([`super::fit_binary`]). Options are checked,
+//! the target's classes and the inducing count against the data, the scalings and k-means++
+//! inducing inputs built, one [`Trainer::run`] trains, and the full-data ELBO and the test
+//! metrics are accumulated chunk by chunk.
+
+use super::{FitOptions, FitReport, SavedModel, Scalings};
+use crate::data::{train_test_split, Standardiser, Table};
+use crate::error::{Result, SvgpError};
+use crate::model::inducing::InducingInit;
+use crate::model::{Metrics, Svgp};
+use crate::optim::{
+    AdamConfig, BatchPlan, BatchSource, HyperTraining, InMemory, Observer, QTraining, Schedule,
+    StopRules, Trainer,
+};
+use nalgebra::{DMatrix, DVector};
+use std::time::Instant;
+
+/// A visitor of chunks of rows: inputs (b×D) and targets (b).
+pub(super) type ChunkFn<'a> = dyn FnMut(&DMatrix<f64>, &DVector<f64>) -> Result<()> + 'a;
+
+/// The rows a model is fitted to and tested on, wherever they live. Inputs and targets given
+/// to the closures and batch sources are in the model's (standardised) units unless stated.
+pub(super) trait TrainingData {
+    /// The file, for messages.
+    fn path(&self) -> &str;
+    /// Feature names (D) and the target's name.
+    fn columns(&self) -> (Vec<String>, String);
+    /// The target column as messages name it.
+    fn target_column(&self) -> String;
+    /// Whether the target column holds one value only.
+    fn single_class(&self) -> bool;
+    /// N, the training rows.
+    fn num_train(&self) -> u64;
+    /// The scalings the model uses.
+    fn scalings(&self) -> &Scalings;
+    /// Standardised training inputs (at least `count` rows when there are) to place the
+    /// inducing inputs among.
+    fn inducing_candidates(&self, count: usize, seed: u64) -> Result<DMatrix<f64>>;
+    /// The training batches.
+    fn batches(&self, batch_size: usize, seed: u64) -> Result<Box<dyn BatchSource + '_>>;
+    /// Calls `f` on the training rows, standardised, a chunk at a time.
+    fn train_chunks(&self, f: &mut ChunkFn) -> Result<()>;
+    /// Metrics of `saved` on the held-out rows (`None` without a hold-out).
+    fn test_metrics(&self, saved: &SavedModel) -> Result<Option<Metrics>>;
+}
+
+/// Fits an SVGP to `table` with `options`, reporting every iteration to `observers`. Rows are
+/// held out exactly (`test_fraction`·N, seeded) and inputs (and regression targets) are
+/// standardised on the training rows.
+///
+/// # Errors
+/// `InvalidParameter` naming the option at fault (`num_inducing` larger than the training rows,
+/// `test_fraction` outside [0, 1), non-positive γ, `batch_size` or `adam_learning_rate`);
+/// `Csv` naming the line and column of a label outside the likelihood's domain; `SingleClass`;
+/// training errors.
+pub fn fit(
+    table: &Table,
+    options: &FitOptions,
+    observers: &mut [&mut dyn Observer],
+) -> Result<FitReport> {
+    check_options(options)?;
+    let likelihood = options.likelihood.build()?;
+    likelihood
+        .check_targets(&table.y)
+        .map_err(|e| table.locate(e))?;
+    let data = MemoryData::new(table, options);
+    fit_data(&data, options, options.iterations, observers)
+}
+
+/// The shared path of [`fit`] and [`super::fit_binary`]: `iterations` training iterations on
+/// `data`.
+pub(super) fn fit_data(
+    data: &dyn TrainingData,
+    o: &FitOptions,
+    iterations: u64,
+    observers: &mut [&mut dyn Observer],
+) -> Result<FitReport> {
+    check_options(o)?;
+    let likelihood = o.likelihood.build()?;
+    if likelihood.is_binary() && data.single_class() {
+        return Err(SvgpError::SingleClass {
+            path: data.path().to_string(),
+            column: data.target_column(),
+        });
+    }
+    let n = data.num_train();
+    if o.num_inducing == 0 || o.num_inducing as u64 > n {
+        return Err(option_error(
+            "num_inducing",
+            o.num_inducing as f64,
+            "must be between 1 and the number of training rows",
+        ));
+    }
+    let candidates = data.inducing_candidates(o.num_inducing, o.seed)?;
+    let z = InducingInit::default().choose(&candidates, o.num_inducing, o.seed)?;
+    let mut trainer = build_trainer(o, Svgp::new(initial(o, z.ncols())?, likelihood, z)?, n)?;
+    let start = Instant::now();
+    let mut source = data.batches(o.batch_size, o.seed)?;
+    let summary = trainer.run(source.as_mut(), iterations, StopRules::default(), observers)?;
+    let train_seconds = start.elapsed().as_secs_f64();
+    let elbo = full_elbo(data, &trainer.model)?;
+    let (feature_names, target_name) = data.columns();
+    let scalings = data.scalings().clone();
+    let saved = SavedModel {
+        model: trainer.model,
+        feature_names,
+        target_name,
+        input_scaling: Some(scalings.inputs),
+        target_scaling: scalings.targets,
+    };
+    Ok(FitReport {
+        iterations: summary.iterations,
+        stop_reason: summary.reason,
+        elbo,
+        train_seconds,
+        num_data: n as usize,
+        rows_trained: summary.rows_trained,
+        shortened_steps: summary.shortened_steps,
+        test: data.test_metrics(&saved)?,
+        saved,
+    })
+}
+
+/// The initial kernel of the options' family over `d` inputs.
+fn initial(o: &FitOptions, d: usize) -> Result<Box<dyn crate::kernel::Kernel>> {
+    super::initial_kernel(o.kernel, d)
+}
+
+/// The full training-set ELBO in the targets' original units: Σ_chunks (b/N)·ELBO(chunk, scale
+/// N/b), each term its chunk's expected log likelihood minus (b/N)·KL, so the sum is exact;
+/// then the Jacobian of the target scaling, −N log s.
+fn full_elbo(data: &dyn TrainingData, model: &Svgp) -> Result<f64> {
+    let n = data.num_train() as f64;
+    let mut elbo = 0.0;
+    data.train_chunks(&mut |x, y| {
+        let b = y.len() as f64;
+        elbo += b / n * model.elbo(x, y, n / b)?;
+        Ok(())
+    })?;
+    let log_scale = data
+        .scalings()
+        .targets
+        .as_ref()
+        .map_or(0.0, |s| s.scale[0].ln());
+    Ok(elbo - n * log_scale)
+}
+
+/// `InvalidParameter` naming a field of [`FitOptions`].
+fn option_error(name: &str, value: f64, reason: &'static str) -> SvgpError {
+    SvgpError::InvalidParameter {
+        name: name.to_string(),
+        value,
+        reason,
+    }
+}
+
+/// Checks the options that do not depend on the data.
+fn check_options(o: &FitOptions) -> Result<()> {
+    if !(0.0..1.0).contains(&o.test_fraction) {
+        return Err(option_error(
+            "test_fraction",
+            o.test_fraction,
+            "must be in [0, 1)",
+        ));
+    }
+    if o.batch_size == 0 {
+        return Err(option_error("batch_size", 0.0, "must be at least 1"));
+    }
+    if !(o.adam_learning_rate.is_finite() && o.adam_learning_rate > 0.0) {
+        return Err(option_error(
+            "adam_learning_rate",
+            o.adam_learning_rate,
+            "must be finite and positive",
+        ));
+    }
+    Ok(())
+}
+
+/// The trainer the options describe for `model` and N training rows: the natural step in ξ with
+/// γ (constant, or the likelihood's default for full or minibatches), and Adam on the
+/// hyperparameters and Z.
+fn build_trainer(o: &FitOptions, model: Svgp, n: u64) -> Result<Trainer> {
+    let schedule = match o.gamma {
+        Some(g) => Schedule::Constant(g),
+        None => Schedule::default_for(model.likelihood(), o.batch_size as u64 >= n),
+    };
+    schedule.check()?;
+    let adam = AdamConfig {
+        learning_rate: o.adam_learning_rate,
+        ..AdamConfig::default()
+    };
+    Ok(Trainer::new(
+        model,
+        QTraining::natural(o.xi, schedule),
+        HyperTraining::Adam(adam),
+    ))
+}
+
+/// A table in memory split into training and test rows, the training rows standardised.
+struct MemoryData<'a> {
+    table: &'a Table,
+    test_rows: Vec<usize>,
+    x: DMatrix<f64>,
+    y: DVector<f64>,
+    scalings: Scalings,
+}
+
+impl<'a> MemoryData<'a> {
+    fn new(table: &'a Table, o: &FitOptions) -> Self {
+        let (train, test_rows) = train_test_split(table.x.nrows(), o.test_fraction, o.seed);
+        let (x_raw, y_raw) = pick(table, &train);
+        let scalings = Scalings {
+            inputs: Standardiser::fit(&x_raw),
+            targets: o
+                .likelihood
+                .standardises_targets()
+                .then(|| Standardiser::fit_vector(&y_raw)),
+        };
+        let x = scalings.inputs.transform(&x_raw);
+        let y = scalings
+            .targets
+            .as_ref()
+            .map_or(y_raw.clone(), |s| s.transform_vector(&y_raw));
+        MemoryData {
+            table,
+            test_rows,
+            x,
+            y,
+            scalings,
+        }
+    }
+}
+
+/// The table's rows `rows`, raw.
+fn pick(table: &Table, rows: &[usize]) -> (DMatrix<f64>, DVector<f64>) {
+    (
+        table.x.select_rows(rows.iter()),
+        DVector::from_iterator(rows.len(), rows.iter().map(|&i| table.y[i])),
+    )
+}
+
+impl TrainingData for MemoryData<'_> {
+    fn path(&self) -> &str {
+        &self.table.path
+    }
+    fn columns(&self) -> (Vec<String>, String) {
+        (
+            self.table.feature_names.clone(),
+            self.table.target_name.clone(),
+        )
+    }
+    fn target_column(&self) -> String {
+        format!("{} ({})", self.table.target_column, self.table.target_name)
+    }
+    fn single_class(&self) -> bool {
+        let y = &self.table.y;
+        y.iter().all(|&v| v == y[0])
+    }
+    fn num_train(&self) -> u64 {
+        self.x.nrows() as u64
+    }
+    fn scalings(&self) -> &Scalings {
+        &self.scalings
+    }
+    fn inducing_candidates(&self, _count: usize, _seed: u64) -> Result<DMatrix<f64>> {
+        Ok(self.x.clone())
+    }
+    fn batches(&self, batch_size: usize, seed: u64) -> Result<Box<dyn BatchSource + '_>> {
+        let plan = BatchPlan::Seeded { batch_size, seed };
+        Ok(Box::new(InMemory::new(&self.x, &self.y, plan)?))
+    }
+    fn train_chunks(&self, f: &mut ChunkFn) -> Result<()> {
+        f(&self.x, &self.y)
+    }
+    fn test_metrics(&self, saved: &SavedModel) -> Result<Option<Metrics>> {
+        if self.test_rows.is_empty() {
+            return Ok(None);
+        }
+        let (x, y) = pick(self.table, &self.test_rows);
+        super::evaluate(saved, &x, &y).map(Some)
+    }
+}
