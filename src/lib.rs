@@ -16,9 +16,15 @@ pub mod model;
 pub mod optim;
 #[cfg(feature = "plot")]
 pub mod plot;
+pub mod prelude;
 mod simd;
 pub mod tabular;
 pub mod transform;
 pub mod variational;
 
 pub use error::{Result, SvgpError};
+
+/// The README's Rust examples, compiled and run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeExamples;

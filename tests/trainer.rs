@@ -1,5 +1,6 @@
-//! The alternating trainer: stop reasons, failure on non-finite values without losing the last
-//! good state, bitwise repeatability for a seed, and the Adam-only comparison mode.
+//! The alternating trainer: stop reasons, failure on non-finite values or a Kuu that cannot be
+//! factorised without losing the last good state, every step refused by the ascent check,
+//! bitwise repeatability for a seed, and the Adam-only comparison mode.
 
 mod common;
 
@@ -11,10 +12,10 @@ use svgp::kernel::Matern52;
 use svgp::likelihood::Gaussian;
 use svgp::model::Svgp;
 use svgp::optim::{
-    AdamConfig, BatchPlan, ElboCheckpoints, HyperTraining, InMemory, NatGrad, QTraining, QUpdate,
-    Schedule, StopReason, StopRules, Trace, Trainer,
+    AdamConfig, BatchPlan, ElboCheckpoints, HyperTraining, InMemory, NatGrad, NatGradStep, QStep,
+    QTraining, QUpdate, Schedule, StopReason, StopRules, Trace, Trainer,
 };
-use svgp::variational::{Expectation, Natural};
+use svgp::variational::{Coords, Expectation, Natural, Spare, VariationalQ};
 use svgp::SvgpError;
 
 fn problem(seed: u64) -> (DMatrix<f64>, DVector<f64>, Svgp) {
@@ -403,4 +404,111 @@ fn elbo_checkpoints_record_the_full_elbo_at_their_iterations() {
         .map(|r| r.iteration);
     assert_eq!(checkpoints.first_at_least(third), expected);
     assert_eq!(checkpoints.first_at_least(f64::INFINITY), None);
+}
+
+/// A natural step in the direction opposite to ∇_η L: every γ lowers the minibatch ELBO.
+struct Descent(NatGrad<Natural>);
+
+impl QStep for Descent {
+    fn name(&self) -> &'static str {
+        "descent"
+    }
+    fn step(
+        &self,
+        q: &VariationalQ,
+        d_eta: &Coords,
+        gamma: f64,
+        accept: &mut dyn FnMut(&VariationalQ) -> bool,
+        spare: &mut Spare,
+    ) -> svgp::Result<NatGradStep> {
+        let uphill = Coords::new(-&d_eta.vector, -&d_eta.matrix).unwrap();
+        self.0.step_checked_in(q, &uphill, gamma, accept, spare)
+    }
+}
+
+/// When the ascent check refuses every γ the policy allows (γ, γ/2, …, γ/2¹⁰), q is kept, the
+/// iteration reports `Kept` with exactly the 10 halvings tried, the hyperparameter step still
+/// runs, and training goes on.
+#[test]
+fn every_refused_step_keeps_q_and_reports_its_halvings() {
+    let (x, y, model) = problem(21);
+    let q_before = model.q().clone();
+    let hyper_before = model.hyper_params();
+    let q_training = QTraining::NatGrad {
+        step: Box::new(Descent(NatGrad::default())),
+        schedule: Schedule::Constant(0.1),
+    };
+    let adam = HyperTraining::Adam(AdamConfig::default());
+    let mut trainer = Trainer::new(model, q_training, adam);
+    let mut trace = Trace::default();
+    let plan = BatchPlan::Seeded {
+        batch_size: 40,
+        seed: 2,
+    };
+    let mut source = InMemory::new(&x, &y, plan).unwrap();
+    let summary = trainer
+        .run(&mut source, 3, StopRules::default(), &mut [&mut trace])
+        .unwrap();
+    assert_eq!(summary.iterations, 3);
+    assert_eq!(summary.shortened_steps, 3);
+    for r in &trace.reports {
+        assert_eq!(r.update, QUpdate::Kept { halvings: 10 });
+        assert_eq!(r.update.gamma(), None);
+        assert!(r.elbo.is_finite());
+    }
+    assert_eq!(trainer.model.q(), &q_before, "q is kept");
+    assert_ne!(
+        trainer.model.hyper_params(),
+        hyper_before,
+        "Adam still stepped"
+    );
+}
+
+/// A Kuu that cannot be factorised inside training (every inducing input moved onto one point,
+/// no jitter) stops the run with `NotPositiveDefinite { matrix: "Kuu" }`, leaves the model and
+/// the iteration count as they were before the failing iteration, and the trainer goes on once
+/// Z is valid again.
+#[test]
+fn a_kuu_failure_in_training_is_typed_and_keeps_the_last_good_model() {
+    let (x, y, model) = problem(22);
+    let model = Svgp::with_q(
+        model.kernel().box_clone(),
+        model.likelihood().box_clone(),
+        model.z().clone(),
+        model.q().clone(),
+        0.0,
+    )
+    .unwrap();
+    let adam = HyperTraining::Adam(AdamConfig::default());
+    let mut trainer = Trainer::new(model, natgrad(0.5), adam);
+    let plan = || BatchPlan::Seeded {
+        batch_size: 40,
+        seed: 3,
+    };
+    let rules = StopRules::default();
+    let mut source = InMemory::new(&x, &y, plan()).unwrap();
+    trainer.run(&mut source, 5, rules, &mut []).unwrap();
+    let good_z = trainer.model.z().clone();
+    let mut params = trainer.model.hyper_params();
+    let nz = good_z.len();
+    let start = params.len() - nz;
+    params.rows_mut(start, nz).fill(0.25); // every inducing input at (0.25, 0.25)
+    trainer.model.set_hyper_params(params.as_slice()).unwrap();
+    let last_good = trainer.model.clone();
+
+    let err = trainer.run(&mut source, 5, rules, &mut []).unwrap_err();
+    assert!(
+        matches!(err, SvgpError::NotPositiveDefinite { matrix: "Kuu", .. }),
+        "{err}"
+    );
+    assert_eq!(trainer.iteration(), 5);
+    assert_eq!(trainer.model.hyper_params(), last_good.hyper_params());
+    assert_eq!(trainer.model.q(), last_good.q());
+
+    params
+        .rows_mut(start, nz)
+        .copy_from_slice(good_z.as_slice());
+    trainer.model.set_hyper_params(params.as_slice()).unwrap();
+    trainer.run(&mut source, 2, rules, &mut []).unwrap();
+    assert_eq!(trainer.iteration(), 7);
 }

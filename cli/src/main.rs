@@ -333,41 +333,62 @@ fn fit(args: FitArgs) -> Result<(), Box<dyn std::error::Error>> {
     if let Some(path) = &args.output {
         report.saved.save(path)?;
     }
-    if let Some(dir) = &args.plots {
-        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-        plot::elbo_traces(
-            dir.join("elbo.png"),
-            &[("natgrad + Adam", &trace.reports)],
-            false,
-        )?;
-        let saved = &report.saved;
-        match (saved.model.likelihood().is_binary(), table.x.ncols()) {
-            (false, 1) => plot::fit_1d(dir.join("fit.png"), saved, &table.x, &table.y)?,
-            (true, 2) => {
-                plot::classification_2d(dir.join("classification.png"), saved, &table.x, &table.y)?
-            }
-            (false, _) => plot::predicted_vs_observed(
-                dir.join("predicted_vs_observed.png"),
-                saved,
-                &table.x,
-                &table.y,
-            )?,
-            (true, _) => plot::calibration(
-                dir.join("calibration.png"),
-                saved,
-                &table.x,
-                &table.y,
-                CALIBRATION_BINS,
-            )?,
+    let plots = match &args.plots {
+        Some(dir) => write_plots(dir, &report.saved, &table, &trace)?,
+        None => Vec::new(),
+    };
+    let seconds = start.elapsed().as_secs_f64();
+    let mut fields = fit_fields(&report, seconds);
+    if args.json && !plots.is_empty() {
+        let names: Vec<String> = plots.iter().map(|p| p.display().to_string()).collect();
+        fields.push(("plots", names.into()));
+    }
+    print_fields(fields, args.json, args.output.as_ref());
+    if !args.json {
+        for path in &plots {
+            println!("{:>16}: {}", "plot", path.display());
         }
     }
-    let seconds = start.elapsed().as_secs_f64();
-    print_fields(
-        fit_fields(&report, seconds),
-        args.json,
-        args.output.as_ref(),
-    );
     Ok(())
+}
+
+/// Writes the ELBO trace and the plot that applies to the data into `dir` (created if missing):
+/// the fit with ±2σ bands (one input, regression), the class-probability map (two inputs,
+/// classification), predicted against observed (regression, more inputs) or a calibration
+/// diagram (classification, other input counts). Returns the files written.
+fn write_plots(
+    dir: &std::path::Path,
+    saved: &SavedModel,
+    table: &svgp::data::Table,
+    trace: &Trace,
+) -> Result<Vec<PathBuf>, Box<dyn std::error::Error>> {
+    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let elbo = dir.join("elbo.png");
+    plot::elbo_traces(&elbo, &[("natgrad + Adam", &trace.reports)], false)?;
+    let (x, y) = (&table.x, &table.y);
+    let data_plot = match (saved.model.likelihood().is_binary(), x.ncols()) {
+        (false, 1) => {
+            let path = dir.join("fit.png");
+            plot::fit_1d(&path, saved, x, y)?;
+            path
+        }
+        (true, 2) => {
+            let path = dir.join("classification.png");
+            plot::classification_2d(&path, saved, x, y)?;
+            path
+        }
+        (false, _) => {
+            let path = dir.join("predicted_vs_observed.png");
+            plot::predicted_vs_observed(&path, saved, x, y)?;
+            path
+        }
+        (true, _) => {
+            let path = dir.join("calibration.png");
+            plot::calibration(&path, saved, x, y, CALIBRATION_BINS)?;
+            path
+        }
+    };
+    Ok(vec![data_plot, elbo])
 }
 
 /// `fit` on a binary table: streamed training, then the same report (with rows per second) and

@@ -6,10 +6,12 @@
 
 mod bulk;
 mod combine;
+mod ops;
 mod stationary;
 
 pub(crate) use bulk::PARALLEL_MIN_ENTRIES;
 pub use combine::{Product, Sum};
+pub use ops::KernelExpr;
 pub use stationary::{
     Matern12, Matern12Profile, Matern32, Matern32Profile, Matern52, Matern52Profile, Profile,
     SeProfile, SquaredExponential, Stationary,

@@ -5,6 +5,7 @@ use crate::error::{check_shape, Result, Shape};
 use crate::tabular::predict;
 use crate::tabular::SavedModel;
 use nalgebra::{DMatrix, DVector};
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 use std::path::Path;
 
@@ -49,43 +50,23 @@ struct Fit1d {
     z: Vec<f64>,
 }
 
-impl Figure for Fit1d {
-    fn draw<DB: DrawingBackend>(&self, root: DrawingArea<DB, plotters::coord::Shift>) -> Drawn {
-        root.fill(&WHITE).map_err(err)?;
-        let (x0, x1) = (self.grid[0], self.grid[self.grid.len() - 1]);
-        let band = |k: f64, sd: &[f64]| {
-            self.mean
-                .iter()
-                .zip(sd)
-                .map(move |(m, s)| m + k * s)
-                .collect::<Vec<_>>()
-        };
-        let (lo, hi) = padded_range(
-            self.y
-                .iter()
-                .copied()
-                .chain(band(2.0, &self.sd_y))
-                .chain(band(-2.0, &self.sd_y)),
-        );
-        let mut chart = ChartBuilder::on(&root)
-            .caption("SVGP fit", ("sans-serif", 24))
-            .margin(15)
-            .x_label_area_size(40)
-            .y_label_area_size(60)
-            .build_cartesian_2d(x0..x1, lo..hi)
-            .map_err(err)?;
-        chart
-            .configure_mesh()
-            .x_desc("x")
-            .y_desc("y")
-            .draw()
-            .map_err(err)?;
+impl Fit1d {
+    /// mean + k·sd at each grid point.
+    fn band(&self, k: f64, sd: &[f64]) -> Vec<f64> {
+        self.mean.iter().zip(sd).map(|(m, s)| m + k * s).collect()
+    }
+
+    /// The ±2σ bands of y and f, as filled polygons with legend entries.
+    fn draw_bands<DB: DrawingBackend>(
+        &self,
+        chart: &mut ChartContext<'_, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>,
+    ) -> Drawn {
         for (sd, colour, label) in [
             (&self.sd_y, BLUE.mix(0.12), "y ± 2σ"),
             (&self.sd_f, BLUE.mix(0.3), "f ± 2σ"),
         ] {
-            let upper = band(2.0, sd);
-            let lower = band(-2.0, sd);
+            let upper = self.band(2.0, sd);
+            let lower = self.band(-2.0, sd);
             let polygon: Vec<(f64, f64)> = self
                 .grid
                 .iter()
@@ -101,6 +82,35 @@ impl Figure for Fit1d {
                     Rectangle::new([(x, y - 5), (x + 20, y + 5)], colour.filled())
                 });
         }
+        Ok(())
+    }
+}
+
+impl Figure for Fit1d {
+    fn draw<DB: DrawingBackend>(&self, root: DrawingArea<DB, plotters::coord::Shift>) -> Drawn {
+        root.fill(&WHITE).map_err(err)?;
+        let (x0, x1) = (self.grid[0], self.grid[self.grid.len() - 1]);
+        let (lo, hi) = padded_range(
+            self.y
+                .iter()
+                .copied()
+                .chain(self.band(2.0, &self.sd_y))
+                .chain(self.band(-2.0, &self.sd_y)),
+        );
+        let mut chart = ChartBuilder::on(&root)
+            .caption("SVGP fit", ("sans-serif", 24))
+            .margin(15)
+            .x_label_area_size(40)
+            .y_label_area_size(60)
+            .build_cartesian_2d(x0..x1, lo..hi)
+            .map_err(err)?;
+        chart
+            .configure_mesh()
+            .x_desc("x")
+            .y_desc("y")
+            .draw()
+            .map_err(err)?;
+        self.draw_bands(&mut chart)?;
         chart
             .draw_series(LineSeries::new(
                 self.grid.iter().copied().zip(self.mean.iter().copied()),

@@ -59,11 +59,19 @@ pub fn fit(
     options: &FitOptions,
     observers: &mut [&mut dyn Observer],
 ) -> Result<FitReport> {
-    check_options(options)?;
     let likelihood = options.likelihood.build()?;
     likelihood
         .check_targets(&table.y)
         .map_err(|e| table.locate(e))?;
+    fit_memory(table, options, observers)
+}
+
+/// [`fit`] for a table whose targets were checked against the likelihood.
+pub(super) fn fit_memory(
+    table: &Table,
+    options: &FitOptions,
+    observers: &mut [&mut dyn Observer],
+) -> Result<FitReport> {
     let data = MemoryData::new(table, options);
     fit_data(&data, options, options.iterations, observers)
 }

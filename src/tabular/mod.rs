@@ -15,9 +15,11 @@ use crate::optim::{StopReason, Xi};
 use crate::transform::Positive;
 use nalgebra::{DMatrix, DVector};
 
+mod estimator;
 mod file;
 mod fit;
 mod stream;
+pub use estimator::{Estimator, Fitted};
 pub use file::{SavedModel, FORMAT, FORMAT_VERSION};
 pub use fit::fit;
 pub use stream::{fit_binary, planned_iterations, StreamOptions, StreamSource};
