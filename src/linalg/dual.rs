@@ -2,7 +2,7 @@
 //! a plain left-looking Cholesky that reports its failing pivot, and nalgebra's generic
 //! triangular solves. Correct for any `RealField`; used only where derivatives are needed.
 
-use super::Scalar;
+use super::{Op, Scalar};
 use nalgebra::{DMatrix, RealField};
 use num_dual::Dual64;
 
@@ -11,20 +11,19 @@ impl Scalar for Dual64 {
         cholesky_generic_in_place(a)
     }
 
-    fn solve_lower_in_place(l: &DMatrix<Dual64>, b: &mut DMatrix<Dual64>, trans: bool) {
-        if trans {
-            l.tr_solve_lower_triangular_mut(b);
-        } else {
-            l.solve_lower_triangular_mut(b);
-        }
+    fn solve_lower_in_place(l: &DMatrix<Dual64>, b: &mut DMatrix<Dual64>, op: Op) {
+        match op {
+            Op::AsIs => l.solve_lower_triangular_mut(b),
+            Op::Transposed => l.tr_solve_lower_triangular_mut(b),
+        };
     }
 
-    fn matmul(a: &DMatrix<Dual64>, ta: bool, b: &DMatrix<Dual64>, tb: bool) -> DMatrix<Dual64> {
-        match (ta, tb) {
-            (false, false) => a * b,
-            (true, false) => a.tr_mul(b),
-            (false, true) => a * b.transpose(),
-            (true, true) => a.transpose() * b.transpose(),
+    fn matmul(a: &DMatrix<Dual64>, op_a: Op, b: &DMatrix<Dual64>, op_b: Op) -> DMatrix<Dual64> {
+        match (op_a, op_b) {
+            (Op::AsIs, Op::AsIs) => a * b,
+            (Op::Transposed, Op::AsIs) => a.tr_mul(b),
+            (Op::AsIs, Op::Transposed) => a * b.transpose(),
+            (Op::Transposed, Op::Transposed) => a.transpose() * b.transpose(),
         }
     }
 }

@@ -3,7 +3,7 @@
 //! [`crate::simd::clear_upper_state`]: faer's AVX-512 kernels leave the vector registers' upper
 //! halves dirty, which slows every later SSE instruction.
 
-use super::Scalar;
+use super::{Factor, Op, Part, Scalar, Stored};
 use faer::dyn_stack::{MemBuffer, MemStack};
 use faer::linalg::cholesky::llt::factor::{cholesky_in_place, cholesky_in_place_scratch, LltError};
 use faer::linalg::matmul::triangular::BlockStructure;
@@ -31,6 +31,14 @@ fn par_for(flops: usize) -> Par {
 /// A zero-copy faer view of a nalgebra matrix.
 pub(crate) fn view(a: &DMatrix<f64>) -> MatRef<'_, f64> {
     MatRef::from_column_major_slice(a.as_slice(), a.nrows(), a.ncols())
+}
+
+/// op(A) as a faer view: A or Aᵀ, no copy.
+fn op_view(a: &DMatrix<f64>, op: Op) -> MatRef<'_, f64> {
+    match op {
+        Op::AsIs => view(a),
+        Op::Transposed => view(a).transpose(),
+    }
 }
 
 /// A zero-copy mutable faer view of a nalgebra matrix.
@@ -67,21 +75,20 @@ impl Scalar for f64 {
         Ok(())
     }
 
-    fn solve_lower_in_place(l: &DMatrix<f64>, b: &mut DMatrix<f64>, trans: bool) {
+    fn solve_lower_in_place(l: &DMatrix<f64>, b: &mut DMatrix<f64>, op: Op) {
         debug_assert_eq!(l.ncols(), b.nrows());
         let par = par_for(l.nrows() * l.nrows() * b.ncols()); // N²K flops
-        if trans {
-            solve_upper_triangular_in_place(view(l).transpose(), view_mut(b), par);
-        } else {
-            solve_lower_triangular_in_place(view(l), view_mut(b), par);
+        match op {
+            Op::Transposed => {
+                solve_upper_triangular_in_place(view(l).transpose(), view_mut(b), par)
+            }
+            Op::AsIs => solve_lower_triangular_in_place(view(l), view_mut(b), par),
         }
         crate::simd::clear_upper_state();
     }
 
-    fn matmul(a: &DMatrix<f64>, ta: bool, b: &DMatrix<f64>, tb: bool) -> DMatrix<f64> {
-        let (lhs, rhs) = (view(a), view(b));
-        let lhs = if ta { lhs.transpose() } else { lhs };
-        let rhs = if tb { rhs.transpose() } else { rhs };
+    fn matmul(a: &DMatrix<f64>, op_a: Op, b: &DMatrix<f64>, op_b: Op) -> DMatrix<f64> {
+        let (lhs, rhs) = (op_view(a, op_a), op_view(b, op_b));
         debug_assert_eq!(lhs.ncols(), rhs.nrows());
         let mut out = DMatrix::zeros(lhs.nrows(), rhs.ncols());
         let par = par_for(2 * lhs.nrows() * lhs.ncols() * rhs.ncols());
@@ -91,51 +98,45 @@ impl Scalar for f64 {
     }
 
     fn matmul_structured_into(
-        a: &DMatrix<f64>,
-        ta: bool,
-        a_lower: bool,
-        b: &DMatrix<f64>,
-        tb: bool,
-        b_lower: bool,
-        lower_only: bool,
+        a: Factor<'_, f64>,
+        b: Factor<'_, f64>,
+        part: Part,
         out: &mut DMatrix<f64>,
     ) {
         // The structure of op(X): a lower-triangular X is upper triangular once transposed.
-        let structure = |lower: bool, t: bool| match (lower, t) {
-            (false, _) => BlockStructure::Rectangular,
-            (true, false) => BlockStructure::TriangularLower,
-            (true, true) => BlockStructure::TriangularUpper,
+        let structure = |f: &Factor<'_, f64>| match (f.stored, f.op) {
+            (Stored::Dense, _) => BlockStructure::Rectangular,
+            (Stored::Lower, Op::AsIs) => BlockStructure::TriangularLower,
+            (Stored::Lower, Op::Transposed) => BlockStructure::TriangularUpper,
         };
-        let (lhs, rhs) = (view(a), view(b));
-        let lhs = if ta { lhs.transpose() } else { lhs };
-        let rhs = if tb { rhs.transpose() } else { rhs };
+        let (lhs, rhs) = (op_view(a.matrix, a.op), op_view(b.matrix, b.op));
         debug_assert_eq!(lhs.ncols(), rhs.nrows());
         super::reshape_buffer(out, lhs.nrows(), rhs.ncols());
         // A triangular operand or result halves the dense 2·R·K·C flops.
         let dense = 2 * lhs.nrows() * lhs.ncols() * rhs.ncols();
-        let par = par_for(if a_lower || b_lower || lower_only {
+        let structured = a.stored == Stored::Lower || b.stored == Stored::Lower;
+        let par = par_for(if structured || part == Part::Lower {
             dense / 2
         } else {
             dense
         });
-        let dst = if lower_only {
-            BlockStructure::TriangularLower
-        } else {
-            BlockStructure::Rectangular
+        let dst = match part {
+            Part::Lower => BlockStructure::TriangularLower,
+            Part::Full => BlockStructure::Rectangular,
         };
         faer::linalg::matmul::triangular::matmul(
             view_mut(out),
             dst,
             Accum::Replace,
             lhs,
-            structure(a_lower, ta),
+            structure(&a),
             rhs,
-            structure(b_lower, tb),
+            structure(&b),
             1.0,
             par,
         );
         crate::simd::clear_upper_state();
-        if lower_only {
+        if part == Part::Lower {
             // faer writes the lower triangle only; a reused buffer's upper triangle is stale
             super::zero_upper_in_place(out);
         }

@@ -26,32 +26,26 @@ pub trait Scalar: RealField + Copy {
     /// `Err(pivot)`: the 0-based index of the first pivot that is not positive (or not finite).
     fn cholesky_in_place(a: &mut DMatrix<Self>) -> std::result::Result<(), usize>;
 
-    /// Solves L X = B (`trans == false`) or Lᵀ X = B (`trans == true`) in place; `l` is N×N lower
-    /// triangular with non-zero diagonal, `b` is N×K and is overwritten by X.
-    fn solve_lower_in_place(l: &DMatrix<Self>, b: &mut DMatrix<Self>, trans: bool);
+    /// Solves op(L) X = B in place (L X = B or Lᵀ X = B); `l` is N×N lower triangular with
+    /// non-zero diagonal, `b` is N×K and is overwritten by X.
+    fn solve_lower_in_place(l: &DMatrix<Self>, b: &mut DMatrix<Self>, op: Op);
 
-    /// op(A) op(B), op the transpose when `ta` / `tb` is set; shapes must agree.
-    fn matmul(a: &DMatrix<Self>, ta: bool, b: &DMatrix<Self>, tb: bool) -> DMatrix<Self>;
+    /// op(A) op(B); shapes must agree.
+    fn matmul(a: &DMatrix<Self>, op_a: Op, b: &DMatrix<Self>, op_b: Op) -> DMatrix<Self>;
 
-    /// op(A) op(B) into `out`, using structure the caller vouches for: `a_lower` (`b_lower`)
-    /// promises the stored A (B) is square lower triangular (its strict upper triangle is zero and
-    /// may be skipped); `lower_only` asks for the lower triangle of the square result only, its
+    /// op(A) op(B) into `out`, using the structure the factors vouch for (a factor stored
+    /// [`Stored::Lower`] is square lower triangular: its strict upper triangle is zero and may
+    /// be skipped); [`Part::Lower`] asks for the lower triangle of the square result only, its
     /// strict upper triangle set to zero. `out` is reshaped to the product's shape if it has
     /// another (its buffer is reused when the shape is right). Default: the plain product.
-    #[allow(clippy::too_many_arguments)]
     fn matmul_structured_into(
-        a: &DMatrix<Self>,
-        ta: bool,
-        a_lower: bool,
-        b: &DMatrix<Self>,
-        tb: bool,
-        b_lower: bool,
-        lower_only: bool,
+        a: Factor<'_, Self>,
+        b: Factor<'_, Self>,
+        part: Part,
         out: &mut DMatrix<Self>,
     ) {
-        let _ = (a_lower, b_lower);
-        *out = Self::matmul(a, ta, b, tb);
-        if lower_only {
+        *out = Self::matmul(a.matrix, a.op, b.matrix, b.op);
+        if part == Part::Lower {
             zero_upper_in_place(out);
         }
     }
@@ -61,24 +55,94 @@ pub trait Scalar: RealField + Copy {
     /// Default: N triangular solves against the identity.
     fn invert_lower_into(l: &DMatrix<Self>, out: &mut DMatrix<Self>) {
         *out = DMatrix::identity(l.nrows(), l.ncols());
-        Self::solve_lower_in_place(l, out, false);
+        Self::solve_lower_in_place(l, out, Op::AsIs);
         zero_upper_in_place(out);
+    }
+}
+
+/// How a matrix enters a product or a solve.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    /// As stored.
+    AsIs,
+    /// Transposed.
+    Transposed,
+}
+
+/// How a factor of a structured product is stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stored {
+    /// Any matrix.
+    Dense,
+    /// Square lower triangular: its strict upper triangle is zero.
+    Lower,
+}
+
+/// Which part of a (square) product is wanted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Part {
+    /// All of it.
+    Full,
+    /// The lower triangle, diagonal included; the strict upper triangle is set to zero.
+    Lower,
+}
+
+/// One factor of [`Scalar::matmul_structured_into`]: a matrix, how it enters the product and how
+/// it is stored.
+#[derive(Debug, Clone, Copy)]
+pub struct Factor<'a, T: Scalar> {
+    /// The stored matrix.
+    pub matrix: &'a DMatrix<T>,
+    /// As stored or transposed.
+    pub op: Op,
+    /// Dense or lower triangular.
+    pub stored: Stored,
+}
+
+impl<'a, T: Scalar> Factor<'a, T> {
+    /// A dense factor used as stored.
+    pub fn dense(matrix: &'a DMatrix<T>) -> Self {
+        Factor {
+            matrix,
+            op: Op::AsIs,
+            stored: Stored::Dense,
+        }
+    }
+
+    /// A lower-triangular factor used as stored.
+    pub fn lower(matrix: &'a DMatrix<T>) -> Self {
+        Factor {
+            matrix,
+            op: Op::AsIs,
+            stored: Stored::Lower,
+        }
+    }
+
+    /// The same factor, transposed.
+    pub fn t(self) -> Self {
+        Factor {
+            op: match self.op {
+                Op::AsIs => Op::Transposed,
+                Op::Transposed => Op::AsIs,
+            },
+            ..self
+        }
     }
 }
 
 /// A B (A: R×K, B: K×C).
 pub fn matmul<T: Scalar>(a: &DMatrix<T>, b: &DMatrix<T>) -> DMatrix<T> {
-    T::matmul(a, false, b, false)
+    T::matmul(a, Op::AsIs, b, Op::AsIs)
 }
 
 /// Aᵀ B (A: K×R, B: K×C).
 pub fn matmul_tn<T: Scalar>(a: &DMatrix<T>, b: &DMatrix<T>) -> DMatrix<T> {
-    T::matmul(a, true, b, false)
+    T::matmul(a, Op::Transposed, b, Op::AsIs)
 }
 
 /// A Bᵀ (A: R×K, B: C×K).
 pub fn matmul_nt<T: Scalar>(a: &DMatrix<T>, b: &DMatrix<T>) -> DMatrix<T> {
-    T::matmul(a, false, b, true)
+    T::matmul(a, Op::AsIs, b, Op::Transposed)
 }
 
 /// Lower Cholesky factor L of `a` (N×N, symmetric; only its lower triangle is read), L Lᵀ = a.
@@ -132,12 +196,12 @@ pub fn cholesky_with_jitter_into<T: Scalar>(
 
 /// Solves L X = B in place (`l`: N×N lower triangular, `b`: N×K, overwritten by X).
 pub fn solve_lower_in_place<T: Scalar>(l: &DMatrix<T>, b: &mut DMatrix<T>) {
-    T::solve_lower_in_place(l, b, false);
+    T::solve_lower_in_place(l, b, Op::AsIs);
 }
 
 /// Solves Lᵀ X = B in place (`l`: N×N lower triangular, `b`: N×K, overwritten by X).
 pub fn solve_lower_transpose_in_place<T: Scalar>(l: &DMatrix<T>, b: &mut DMatrix<T>) {
-    T::solve_lower_in_place(l, b, true);
+    T::solve_lower_in_place(l, b, Op::Transposed);
 }
 
 /// L⁻¹ for a lower-triangular `l` (N×N) with non-zero diagonal; the result is lower triangular.
@@ -152,7 +216,8 @@ pub fn lower_inverse<T: Scalar>(l: &DMatrix<T>) -> DMatrix<T> {
 pub fn spd_inverse_from_factor<T: Scalar>(l: &DMatrix<T>) -> DMatrix<T> {
     let linv = lower_inverse(l);
     let mut out = DMatrix::zeros(0, 0);
-    T::matmul_structured_into(&linv, true, true, &linv, false, true, true, &mut out);
+    let linv_f = Factor::lower(&linv);
+    T::matmul_structured_into(linv_f.t(), linv_f, Part::Lower, &mut out);
     mirror_lower_in_place(&mut out);
     out
 }
@@ -161,7 +226,7 @@ pub fn spd_inverse_from_factor<T: Scalar>(l: &DMatrix<T>) -> DMatrix<T> {
 /// formed, then mirrored).
 pub fn outer_factor<T: Scalar>(l: &DMatrix<T>) -> DMatrix<T> {
     let mut s = DMatrix::zeros(0, 0);
-    T::matmul_structured_into(l, false, true, l, true, true, true, &mut s);
+    T::matmul_structured_into(Factor::lower(l), Factor::lower(l).t(), Part::Lower, &mut s);
     mirror_lower_in_place(&mut s);
     s
 }
@@ -176,13 +241,13 @@ pub fn lower_tr_mul<T: Scalar>(l: &DMatrix<T>, b: &DMatrix<T>) -> DMatrix<T> {
 
 /// As [`lower_tr_mul`], into `out` (reshaped to N×K if needed, else its buffer is reused).
 pub fn lower_tr_mul_into<T: Scalar>(l: &DMatrix<T>, b: &DMatrix<T>, out: &mut DMatrix<T>) {
-    T::matmul_structured_into(l, true, true, b, false, false, false, out);
+    T::matmul_structured_into(Factor::lower(l).t(), Factor::dense(b), Part::Full, out);
 }
 
 /// L B for a lower-triangular `l` (N×N) and any `b` (N×K), into `out` (reshaped to N×K if
 /// needed, else its buffer is reused).
 pub fn lower_mul_into<T: Scalar>(l: &DMatrix<T>, b: &DMatrix<T>, out: &mut DMatrix<T>) {
-    T::matmul_structured_into(l, false, true, b, false, false, false, out);
+    T::matmul_structured_into(Factor::lower(l), Factor::dense(b), Part::Full, out);
 }
 
 /// tril(A Bᵀ) for A, B both N×K: only the lower triangle (diagonal included) of the N×N product
@@ -196,7 +261,7 @@ pub fn lower_of_matmul_nt<T: Scalar>(a: &DMatrix<T>, b: &DMatrix<T>) -> DMatrix<
 
 /// As [`lower_of_matmul_nt`], into `out` (reshaped to N×N if needed, else its buffer is reused).
 pub fn lower_of_matmul_nt_into<T: Scalar>(a: &DMatrix<T>, b: &DMatrix<T>, out: &mut DMatrix<T>) {
-    T::matmul_structured_into(a, false, false, b, true, false, true, out);
+    T::matmul_structured_into(Factor::dense(a), Factor::dense(b).t(), Part::Lower, out);
 }
 
 /// Gives `buf` the shape R×C: kept as it is (contents unspecified) when it already has it, else
