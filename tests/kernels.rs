@@ -489,3 +489,79 @@ fn params_round_trip_through_set_params() {
         assert_eq!(case.kernel.matrix(&x1, &x2), k_original, "{}", case.name);
     }
 }
+
+/// Product(SE, Matérn 3/2) on D = 2 where neither part underflows: inputs within [−0.6, 0.5]²
+/// and lengthscales 1.2–2.0, so every entry of each part lies in [0.3, 1.2] and of the product
+/// in [0.1, 1.5] (asserted, so the checks below cannot pass on vanishing values). Every x1
+/// coordinate exceeds every x2 coordinate and k̄ > 0, so no gradient entry cancels to near 0:
+/// each is asserted above 1e-3 in magnitude. Value against the product of the independent
+/// references to 1e-14 relative; parameter and x1 gradients against central differences to
+/// 1e-6 relative — truncation ~h²|f'''| and rounding ~ε|f|/h are ~1e-11 at unit scale, under
+/// 1e-7 of a gradient above 1e-3, while a dropped part of the product rule moves a gradient
+/// by O(1).
+#[test]
+fn product_of_unit_scale_parts_matches_reference_and_differences() {
+    let (v_se, ls_se) = (1.2, vec![1.5, 2.0]);
+    let (v_32, ls_32) = (0.9, vec![1.8, 1.2]);
+    let parts: Vec<Box<dyn Kernel>> = vec![
+        Box::new(SquaredExponential::new(v_se, ls_se.clone()).unwrap()),
+        Box::new(Matern32::new(v_32, ls_32.clone()).unwrap()),
+    ];
+    let refs = [
+        stationary_ref(v_se, ls_se, g_se),
+        stationary_ref(v_32, ls_32, g_m32),
+    ];
+    let kernel = Product::new(parts.clone()).unwrap();
+    let x1 = DMatrix::from_row_slice(3, 2, &[0.1, 0.2, 0.4, -0.1, 0.3, 0.5]);
+    let x2 = DMatrix::from_row_slice(2, 2, &[-0.5, -0.6, -0.3, -0.4]);
+    let mut rng = StdRng::seed_from_u64(301);
+    let k_bar = DMatrix::from_fn(3, 2, |_, _| rng.random_range(0.5..1.5));
+
+    let k = kernel.matrix(&x1, &x2);
+    let (r1, r2) = (rows(&x1), rows(&x2));
+    for i in 0..3 {
+        for j in 0..2 {
+            for (p, part) in parts.iter().enumerate() {
+                let v = part.matrix(&x1, &x2)[(i, j)];
+                assert!((0.3..=1.2).contains(&v), "part {p} ({i},{j}) = {v}");
+            }
+            let r: f64 = refs.iter().map(|f| f(&r1[i], &r2[j])).product();
+            assert!((0.1..=1.5).contains(&r), "product ({i},{j}) = {r}");
+            assert!(
+                (k[(i, j)] - r).abs() <= 1e-14 * r,
+                "({i},{j}): {} vs reference {r}",
+                k[(i, j)]
+            );
+        }
+    }
+
+    let check = |what: String, analytic: f64, fd: f64| {
+        assert!(fd.abs() > 1e-3, "{what}: {fd:e} is too small to test");
+        assert!(
+            (analytic - fd).abs() <= 1e-6 * fd.abs(),
+            "{what}: analytic {analytic:e} vs finite difference {fd:e}"
+        );
+    };
+    let p0 = kernel.params();
+    let names = kernel.param_names();
+    let grad = kernel.vjp_params(&x1, &x2, &k_bar);
+    assert_eq!(
+        (grad.len(), p0.len()),
+        (6, 6),
+        "two variances, four lengthscales"
+    );
+    for i in 0..p0.len() {
+        let fd = central_diff(&p0, i, &mut |p| weighted_sum(&kernel, p, &x1, &x2, &k_bar));
+        check(format!("∂/∂{}", names[i]), grad[i], fd);
+    }
+    let x1_bar = kernel.vjp_x1(&x1, &x2, &k_bar);
+    let flat: Vec<f64> = x1.iter().copied().collect();
+    for idx in 0..flat.len() {
+        let fd = central_diff(&flat, idx, &mut |v| {
+            let x = DMatrix::from_column_slice(3, 2, v);
+            kernel.matrix(&x, &x2).component_mul(&k_bar).sum()
+        });
+        let (i, j) = (idx % 3, idx / 3);
+        check(format!("∂/∂x1[{i},{j}]"), x1_bar[(i, j)], fd);
+    }
+}

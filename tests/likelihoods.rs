@@ -113,6 +113,82 @@ fn ve_tends_to_log_prob_as_variance_vanishes() {
     }
 }
 
+/// The σ² → 0 limit of ve and its derivatives from the pointwise log density at μ:
+/// (log p + ½σ² ∂²_f log p, ∂_f log p, ½ ∂²_f log p), each to O(σ²) (Gauss–Hermite integrates
+/// the Taylor expansion's polynomial terms exactly).
+fn zero_variance_limit(lik: &dyn Likelihood, y: f64, mu: f64, var: f64) -> [f64; 3] {
+    let lp = lik.log_prob_derivatives(y, mu);
+    [lp.value + 0.5 * var * lp.d2, lp.d1, 0.5 * lp.d2]
+}
+
+/// Asserts ve, g_μ, g_σ of `got` at point i are finite and within `tol`·max(1, |limit|) of the
+/// zero-variance limit.
+fn assert_near_limit(
+    what: &str,
+    lik: &dyn Likelihood,
+    y: f64,
+    mu: f64,
+    var: f64,
+    got: [f64; 3],
+    tol: f64,
+) {
+    let limit = zero_variance_limit(lik, y, mu, var);
+    for ((name, g), e) in ["ve", "g_mu", "g_var"].into_iter().zip(got).zip(limit) {
+        assert!(
+            g.is_finite() && (g - e).abs() <= tol * e.abs().max(1.0),
+            "{} ({what}) at y = {y}, μ = {mu}, σ² = {var:e}: {name} = {g:e}, limit {e:e}",
+            lik.name()
+        );
+    }
+}
+
+/// At tiny positive σ² (1e-30 down to the smallest subnormal, and 0) the rule's nodes
+/// μ + √2σxₖ all round to μ or a neighbouring double, so g_σ = Σₖ wₖ ∂_f log p(fₖ) xₖ/(√2σ)
+/// would divide rounding noise by σ. Value and derivatives must be finite and equal the σ² → 0
+/// limit (log p, ∂_f log p, ½ ∂²_f log p at μ), through each likelihood's own method and through
+/// the generic rule (for the Gaussian, the rule against its closed form's limit). Tolerance
+/// 1e-12 relative: the O(σ²) terms are below 1e-29 here, so only rounding is left.
+#[test]
+fn ve_and_derivatives_at_tiny_variance_equal_the_zero_variance_limit() {
+    let (mut mu, _) = mu_var();
+    mu[3] = 0.0; // nodes √2σxₖ exactly representable: no rounding to hide behind
+    for var in [1e-30, 1e-100, 1e-300, 5e-324, 0.0] {
+        let tiny = DVector::from_element(mu.len(), var);
+        for (lik, y, _) in every_likelihood() {
+            let own = lik.variational_expectations(&y, &mu, &tiny);
+            let quad = quadrature_variational_expectations(lik.as_ref(), &y, &mu, &tiny);
+            for (what, r) in [("own method", own), ("generic rule", quad)] {
+                for i in 0..y.len() {
+                    let got = [r.ve[i], r.g_mu[i], r.g_var[i]];
+                    assert_near_limit(what, lik.as_ref(), y[i], mu[i], var, got, 1e-12);
+                }
+            }
+        }
+    }
+}
+
+/// From σ² = 1e-8 down to 1e-24, across the point where the generic rule hands over to the
+/// σ² → 0 limit (σ = 1e-6·max(1, |μ|)), its results agree with the second-order limit to 1e-6
+/// relative: above the hand-over the rule's rounding error ~ε(|μ| + |∂_f log p / ∂²_f log p|)/σ
+/// is below 1e-8, and the limit's own error O(σ²·|∂⁴_f log p / ∂²_f log p|) at most 2e-7 (at
+/// σ² = 1e-8, for the Student-t, whose density bends on its scale 0.4); below it the rule's sum
+/// would be off by over 1e-6 from σ² = 1e-20 on. No jump at the hand-over, and no use of the
+/// sum where its rounding dominates.
+#[test]
+fn generic_rule_meets_the_zero_variance_limit_smoothly() {
+    let (mu, _) = mu_var();
+    for var in [1e-8, 1e-10, 1e-11, 1e-12, 1e-13, 1e-14, 1e-16, 1e-20, 1e-24] {
+        let small = DVector::from_element(mu.len(), var);
+        for (lik, y, _) in every_likelihood() {
+            let quad = quadrature_variational_expectations(lik.as_ref(), &y, &mu, &small);
+            for i in 0..y.len() {
+                let got = [quad.ve[i], quad.g_mu[i], quad.g_var[i]];
+                assert_near_limit("generic rule", lik.as_ref(), y[i], mu[i], var, got, 1e-6);
+            }
+        }
+    }
+}
+
 /// Closed forms (Gaussian; Poisson with the exp link) against the generic 20-point quadrature:
 /// for the Gaussian ve is a degree-2 polynomial in f (exact for the rule); for Poisson-exp the
 /// rule's error on E[eᶠ] at σ² ≤ 1.2 is below 1e-12 relative — 1e-10 is the bound.

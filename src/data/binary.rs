@@ -25,7 +25,6 @@ use crate::data::CsvRows;
 use crate::error::{Result, SvgpError};
 use std::fs::File;
 use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
-use std::os::unix::fs::FileExt;
 use std::path::Path;
 
 /// The first 8 bytes of every `.svgpb` file.
@@ -245,9 +244,12 @@ impl BinaryFile {
         }
         let width = h.row_len();
         let mut bytes = vec![0u8; 8 * width * count];
-        self.file
-            .read_exact_at(&mut bytes, h.data_offset() + 8 * width as u64 * first)
-            .map_err(|e| io_error(&self.path, &e))?;
+        positional::read_exact_at(
+            &self.file,
+            &mut bytes,
+            h.data_offset() + 8 * width as u64 * first,
+        )
+        .map_err(|e| io_error(&self.path, &e))?;
         out.clear();
         out.extend(
             bytes
@@ -492,6 +494,70 @@ pub fn convert_csv(
     })
 }
 
+/// `read_exact_at(file, buf, offset)`: fills `buf` from byte `offset` of `file`, through `&File`
+/// so that threads sharing a [`BinaryFile`] can read at once, on every platform std supports.
+mod positional {
+    use std::fs::File;
+    use std::io;
+
+    /// Unix: `pread`, which leaves the file's cursor alone.
+    #[cfg(unix)]
+    pub(super) fn read_exact_at(file: &File, buf: &mut [u8], offset: u64) -> io::Result<()> {
+        std::os::unix::fs::FileExt::read_exact_at(file, buf, offset)
+    }
+
+    /// Windows: `seek_read` (ReadFile at an offset) may return short counts; loop until full.
+    #[cfg(windows)]
+    pub(super) fn read_exact_at(file: &File, buf: &mut [u8], offset: u64) -> io::Result<()> {
+        fill_at(buf, offset, |b, o| {
+            std::os::windows::fs::FileExt::seek_read(file, b, o)
+        })
+    }
+
+    /// Any other target: seek, then read, under a lock, so two readers cannot interleave
+    /// between one's seek and its read.
+    #[cfg(not(any(unix, windows)))]
+    pub(super) fn read_exact_at(file: &File, buf: &mut [u8], offset: u64) -> io::Result<()> {
+        seek_and_read_locked(file, buf, offset)
+    }
+
+    /// Fills `buf` from `offset` by repeated calls of `read_at(part, at)`, which may return
+    /// fewer bytes than asked; 0 bytes before `buf` is full is an early end of file.
+    #[cfg(any(windows, test))]
+    pub(super) fn fill_at(
+        mut buf: &mut [u8],
+        mut offset: u64,
+        mut read_at: impl FnMut(&mut [u8], u64) -> io::Result<usize>,
+    ) -> io::Result<()> {
+        while !buf.is_empty() {
+            match read_at(buf, offset) {
+                Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
+                Ok(n) => {
+                    buf = &mut std::mem::take(&mut buf)[n..];
+                    offset += n as u64;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    /// The portable fallback: seek and read_exact through `&File`, under one process-wide lock
+    /// (the cursor is shared by every handle to the file, and this path is for rare targets).
+    #[cfg(any(not(any(unix, windows)), test))]
+    pub(super) fn seek_and_read_locked(file: &File, buf: &mut [u8], offset: u64) -> io::Result<()> {
+        use std::io::{Read, Seek, SeekFrom};
+        static CURSOR: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        let _guard = CURSOR
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut file = file;
+        file.seek(SeekFrom::Start(offset))?;
+        file.read_exact(buf)
+    }
+}
+
 fn invalid(path: &str, reason: String) -> SvgpError {
     SvgpError::InvalidBinaryFile {
         path: path.to_string(),
@@ -566,5 +632,91 @@ mod tests {
             new(&["a"], "y").unwrap().finish(),
             Err(SvgpError::EmptyFile { .. })
         ));
+    }
+
+    /// A scratch file of 4096 bytes, byte k = k mod 251 (a prime, so no offset aliases another).
+    fn scratch_file(name: &str) -> (std::path::PathBuf, File) {
+        let path = std::env::temp_dir().join(format!("svgp-{}-{name}", std::process::id()));
+        let bytes: Vec<u8> = (0..4096u32).map(|k| (k % 251) as u8).collect();
+        std::fs::write(&path, bytes).unwrap();
+        let file = File::open(&path).unwrap();
+        (path, file)
+    }
+
+    fn expected_bytes(offset: u64, len: usize) -> Vec<u8> {
+        (offset..offset + len as u64)
+            .map(|k| (k % 251) as u8)
+            .collect()
+    }
+
+    /// The platform's positional read and the seek-and-read fallback both return the bytes at
+    /// the offset, from several threads sharing one handle at once, and fail with
+    /// `UnexpectedEof` past the end.
+    #[test]
+    fn positional_reads_return_the_bytes_at_the_offset() {
+        let (path, file) = scratch_file("positional");
+        type ReadAt = fn(&File, &mut [u8], u64) -> std::io::Result<()>;
+        let readers: [(&str, ReadAt); 2] = [
+            ("platform", positional::read_exact_at),
+            ("fallback", positional::seek_and_read_locked),
+        ];
+        for (what, read) in readers {
+            std::thread::scope(|s| {
+                for t in 0..4u64 {
+                    let file = &file;
+                    s.spawn(move || {
+                        for k in 0..200u64 {
+                            let (offset, len) = ((t * 977 + k * 131) % 4000, 1 + (k % 96) as usize);
+                            let mut buf = vec![0u8; len];
+                            read(file, &mut buf, offset).unwrap();
+                            assert_eq!(buf, expected_bytes(offset, len), "{what} at {offset}");
+                        }
+                    });
+                }
+            });
+            let mut buf = [0u8; 8];
+            let e = read(&file, &mut buf, 4090).unwrap_err();
+            assert_eq!(e.kind(), std::io::ErrorKind::UnexpectedEof, "{what}");
+        }
+        std::fs::remove_file(path).unwrap();
+    }
+
+    /// The loop behind the Windows read: short reads (3 bytes at a time) and an interruption
+    /// are retried until the buffer is full; a read of 0 bytes is an early end of file; other
+    /// errors pass through.
+    #[test]
+    fn fill_at_retries_short_and_interrupted_reads() {
+        let data = expected_bytes(0, 100);
+        let mut calls = 0;
+        let mut buf = [0u8; 20];
+        positional::fill_at(&mut buf, 50, |b, at| {
+            calls += 1;
+            if calls == 2 {
+                return Err(std::io::ErrorKind::Interrupted.into());
+            }
+            let n = b.len().min(3).min(data.len().saturating_sub(at as usize));
+            b[..n].copy_from_slice(&data[at as usize..at as usize + n]);
+            Ok(n)
+        })
+        .unwrap();
+        assert_eq!(buf.to_vec(), expected_bytes(50, 20));
+        assert_eq!(
+            calls,
+            7 + 1,
+            "seven reads of up to 3 bytes and one interruption"
+        );
+        let mut past = [0u8; 20];
+        let e = positional::fill_at(&mut past, 90, |b, at| {
+            let n = b.len().min(data.len().saturating_sub(at as usize));
+            b[..n].copy_from_slice(&data[at as usize..at as usize + n]);
+            Ok(n)
+        })
+        .unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::UnexpectedEof);
+        let e = positional::fill_at(&mut past, 0, |_, _| {
+            Err(std::io::ErrorKind::PermissionDenied.into())
+        })
+        .unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::PermissionDenied);
     }
 }

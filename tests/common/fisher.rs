@@ -1,11 +1,13 @@
-//! The Fisher-solve oracle for the natural gradient of the three built-in ξ (MATH.md §3): F_ξ
+//! The Fisher-solve oracle for the natural gradient of a parametrisation ξ (MATH.md §3): F_ξ
 //! built from the maps ξ → θ and ξ → η by dual numbers, then F_ξ x = ∇_ξ L solved by LU. The
-//! maps ξ → (m, S) here are written from the definitions, independently of the crate's. Shared by
-//! tests/natgrad_oracle.rs and benches/natgrad.rs (as the explicit-Fisher baseline).
+//! maps ξ → (m, S) here are written from the definitions, independently of the crate's: the three
+//! built-in ξ and the log-Cholesky ξ of examples/log_cholesky.rs. Shared by
+//! tests/natgrad_oracle.rs, tests/log_cholesky.rs and benches/natgrad.rs (as the explicit-Fisher
+//! baseline).
 #![allow(dead_code)] // each user takes what it needs
 
 use nalgebra::{DMatrix, DVector};
-use num_dual::Dual64;
+use num_dual::{Dual64, DualNum};
 use svgp::variational::{
     Coords, Expectation, MeanCholesky, Natural, Parametrisation, VariationalQ,
 };
@@ -73,6 +75,17 @@ fn mean_cov(xi: Xi, x: &DVector<Dual64>, n: usize) -> (DVector<Dual64>, DMatrix<
     }
 }
 
+/// The log-Cholesky ξ = (m, lower entries of L with its diagonal stored as logarithms) to
+/// (m, S = L Lᵀ), written from that definition.
+pub fn log_cholesky_mean_cov(x: &DVector<Dual64>, n: usize) -> (DVector<Dual64>, DMatrix<Dual64>) {
+    let (m, mut l) = expand(x, n, false);
+    for j in 0..n {
+        l[(j, j)] = l[(j, j)].exp();
+    }
+    let s = &l * l.transpose();
+    (m, s)
+}
+
 /// t = (θ₁, lower θ₂) and e = (η₁, lower of 2η₂ − diag η₂): the paired sufficient-statistic
 /// coordinates of MATH.md §3, in which ∂e/∂t is the (invertible) Fisher matrix.
 fn t_and_e(m: &DVector<Dual64>, s: &DMatrix<Dual64>) -> (Vec<Dual64>, Vec<Dual64>) {
@@ -97,6 +110,16 @@ fn t_and_e(m: &DVector<Dual64>, s: &DMatrix<Dual64>) -> (Vec<Dual64>, Vec<Dual64
 /// The oracle: F_ξ = (∂t/∂ξ)ᵀ (∂e/∂ξ) by dual numbers, ∇_ξ L = (∂e/∂ξ)ᵀ ∇_e L for the linear
 /// objective L(η) = v₁·η₁ + tr(v₂ η₂) (so ∇_e L = (v₁, lower v₂)), then F_ξ x = ∇_ξ L solved by LU.
 pub fn fisher_solve(xi: Xi, at: &DVector<f64>, v: &Coords) -> DVector<f64> {
+    fisher_solve_with(|x, n| mean_cov(xi, x, n), at, v)
+}
+
+/// As [`fisher_solve`], for any ξ given by its map from reduced coordinates (vector part, then
+/// the lower-triangular entries of the matrix part, as [`reduce`] lays them out) to (m, S).
+pub fn fisher_solve_with(
+    mean_cov: impl Fn(&DVector<Dual64>, usize) -> (DVector<Dual64>, DMatrix<Dual64>),
+    at: &DVector<f64>,
+    v: &Coords,
+) -> DVector<f64> {
     let n = v.num_inducing();
     let dim = at.len();
     let mut dt = DMatrix::zeros(dim, dim);
@@ -105,7 +128,7 @@ pub fn fisher_solve(xi: Xi, at: &DVector<f64>, v: &Coords) -> DVector<f64> {
         let x = DVector::from_fn(dim, |i, _| {
             Dual64::new(at[i], if i == k { 1.0 } else { 0.0 })
         });
-        let (m, s) = mean_cov(xi, &x, n);
+        let (m, s) = mean_cov(&x, n);
         let (t, e) = t_and_e(&m, &s);
         for r in 0..dim {
             dt[(r, k)] = t[r].eps;
