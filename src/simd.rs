@@ -43,8 +43,8 @@ fn run_avx2<R>(f: impl FnOnce() -> R) -> R {
 /// faer's AVX-512 matrix kernels return with those halves dirty. Until they are cleared, every
 /// legacy-SSE instruction — all of this crate's code outside [`dispatch`], which a portable
 /// build compiles for baseline x86-64 — pays a transition penalty: measured on the 2-core
-/// machine, a Student-t fit ran 9× slower (2.3 s against 0.25 s for 300 iterations; README,
-/// "What made the iteration lean"). Called after every faer call.
+/// machine, a Student-t fit ran 9× slower (2.3 s against 0.25 s for 300 iterations;
+/// BENCHMARKS.md). Called after every faer call.
 #[inline]
 pub(crate) fn clear_upper_state() {
     #[cfg(target_arch = "x86_64")]

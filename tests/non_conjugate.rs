@@ -56,7 +56,7 @@ fn split(path: &str, seed: u64) -> (DMatrix<f64>, DVector<f64>, DMatrix<f64>, DV
 /// runs: Adam alone for 1000 iterations reaches some full-training ELBO; natgrad (default ramp) with
 /// Adam must reach it within 333 iterations (checked every 10), and after 1000 iterations
 /// classify the test set with accuracy ≥ 0.88. (With Adam at 0.01 the hyperparameters, not q,
-/// limit both runs and Adam alone catches up: measured numbers for both rates are in README.)
+/// limit both runs and Adam alone catches up: measured numbers for both rates are in BENCHMARKS.md.)
 #[test]
 fn banana_natgrad_reaches_adams_objective_three_times_sooner() {
     let (xtr, ytr, xte, yte) = split("datasets/banana_5300.csv", 0);
@@ -202,7 +202,7 @@ fn poisson_recovers_a_known_intensity() {
 }
 
 /// The peers' Student-t run with γ = 0.1 constant, where GPflow 2.11 and GPyTorch 1.15 both stop
-/// at iteration 2 with a non-positive-definite precision (shared/peers/README.md): svgp's
+/// at iteration 2 with a non-positive-definite precision (benches/peers/README.md): svgp's
 /// safeguard halves the step where needed, completes all 200 iterations, reports the shortened
 /// steps, and ends at a full ELBO at least as high as the peers' γ = 0.01 run (−521.17).
 #[test]

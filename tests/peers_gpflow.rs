@@ -1,4 +1,4 @@
-//! Cross-implementation check against GPflow 2.11.2 and GPyTorch 1.15.2 (shared/peers/README.md):
+//! Cross-implementation check against GPflow 2.11.2 and GPyTorch 1.15.2 (benches/peers/README.md):
 //! the same data, initial values, transforms and exact minibatch index stream, 200 iterations of
 //! natgrad (θ, γ = 0.1) + Adam (0.01, ε = 1e-7), replayed here on the regression (reg_8d,
 //! Gaussian) and classification (clf_2d, exact probit Bernoulli) sets. Compared: every

@@ -1,4 +1,4 @@
-//! `reproduce --quick` (issue 6): runs end to end on the shipped datasets, its exactness table is
+//! `reproduce --quick` runs end to end on the shipped datasets, its exactness table is
 //! within 1e-8 (rounding is ~1e-14, so 1e-8 has six orders of margin and would still catch a
 //! wrong step, whose gap is ≥ 1e-3), and two runs with the same seed write the same REPORT.md.
 

@@ -97,60 +97,31 @@ impl BinaryHeader {
     /// Parses and validates a header from the start of `source`; `path` names the file.
     fn read(source: &mut impl Read, path: &str) -> Result<Self> {
         let bad = |reason: String| invalid(path, reason);
-        let mut take = |n: usize, what: &str| -> Result<Vec<u8>> {
-            let mut buf = vec![0; n];
-            source.read_exact(&mut buf).map_err(|e| match e.kind() {
-                std::io::ErrorKind::UnexpectedEof => {
-                    bad(format!("file ends inside the header ({what})"))
-                }
-                _ => io_error(path, &e),
-            })?;
-            Ok(buf)
-        };
-        if take(8, "magic bytes")? != MAGIC {
+        let mut r = HeaderReader { source, path };
+        if r.take(8, "magic bytes")? != MAGIC {
             return Err(bad("not an svgp binary table (wrong magic bytes)".into()));
         }
-        let u32_at = |b: Vec<u8>| u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
-        let version = u32_at(take(4, "version")?);
+        let version = r.u32("version")?;
         if version != BINARY_VERSION {
             return Err(bad(format!(
                 "format version {version}, this build reads version {BINARY_VERSION}"
             )));
         }
-        let d = u32_at(take(4, "number of features")?);
+        let d = r.u32("number of features")?;
         if d == 0 || d > MAX_FEATURES {
             return Err(bad(format!(
                 "{d} features declared (must be 1 to {MAX_FEATURES})"
             )));
         }
-        let u64_of = |b: Vec<u8>| u64::from_le_bytes(b.try_into().unwrap_or([0; 8]));
-        let num_rows = u64_of(take(8, "number of rows")?);
+        let num_rows = r.u64("number of rows")?;
         if num_rows == 0 {
             return Err(bad("no data rows".into()));
         }
-        let offset = u64_of(take(8, "data offset")?);
-        let mut names = Vec::with_capacity(d as usize + 1);
-        for c in 0..=d {
-            let len = u32_at(take(4, "column name length")?);
-            if len == 0 || len > MAX_NAME_BYTES {
-                return Err(bad(format!(
-                    "column {} name length {len} (must be 1 to {MAX_NAME_BYTES})",
-                    c + 1
-                )));
-            }
-            let name = String::from_utf8(take(len as usize, "column name")?)
-                .map_err(|_| bad(format!("column {} name is not UTF-8", c + 1)))?;
-            if names.contains(&name) {
-                return Err(bad(format!("duplicate column name {name:?}")));
-            }
-            names.push(name);
-        }
-        let mut moments = Vec::with_capacity(2 * names.len());
-        for _ in 0..2 * names.len() {
-            moments.push(f64::from_le_bytes(
-                take(8, "column moments")?.try_into().unwrap_or([0; 8]),
-            ));
-        }
+        let offset = r.u64("data offset")?;
+        let mut names = r.column_names(d as usize + 1)?;
+        let mut moments = (0..2 * names.len())
+            .map(|_| r.f64("column moments"))
+            .collect::<Result<Vec<_>>>()?;
         let target_name = names.pop().unwrap_or_default();
         let sd = moments.split_off(names.len() + 1);
         let header = BinaryHeader {
@@ -160,21 +131,93 @@ impl BinaryHeader {
             mean: moments,
             sd,
         };
-        if let Some(c) = (0..header.row_len())
-            .find(|&c| !(header.mean[c].is_finite() && header.sd[c].is_finite()))
-        {
-            return Err(bad(format!("column {} has a non-finite mean or sd", c + 1)));
-        }
-        if let Some(c) = (0..header.row_len()).find(|&c| header.sd[c] < 0.0) {
-            return Err(bad(format!("column {} has a negative sd", c + 1)));
-        }
-        if offset != header.data_offset() {
-            return Err(bad(format!(
-                "data offset {offset} does not match the header's length {}",
-                header.data_offset()
-            )));
-        }
+        header.check(offset, path)?;
         Ok(header)
+    }
+
+    /// Checks the moments (finite, sd ≥ 0) and that `offset` is where this header ends.
+    fn check(&self, offset: u64, path: &str) -> Result<()> {
+        let bad = |reason: String| Err(invalid(path, reason));
+        let columns = 0..self.row_len();
+        if let Some(c) = columns
+            .clone()
+            .find(|&c| !(self.mean[c].is_finite() && self.sd[c].is_finite()))
+        {
+            return bad(format!("column {} has a non-finite mean or sd", c + 1));
+        }
+        if let Some(c) = columns.clone().find(|&c| self.sd[c] < 0.0) {
+            return bad(format!("column {} has a negative sd", c + 1));
+        }
+        if offset != self.data_offset() {
+            return bad(format!(
+                "data offset {offset} does not match the header's length {}",
+                self.data_offset()
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Little-endian fields read from the start of a header, with errors naming the file and the
+/// field the file ends inside.
+struct HeaderReader<'a, R: Read> {
+    source: &'a mut R,
+    path: &'a str,
+}
+
+impl<R: Read> HeaderReader<'_, R> {
+    fn take(&mut self, n: usize, what: &str) -> Result<Vec<u8>> {
+        let mut buf = vec![0; n];
+        self.source
+            .read_exact(&mut buf)
+            .map_err(|e| match e.kind() {
+                std::io::ErrorKind::UnexpectedEof => {
+                    invalid(self.path, format!("file ends inside the header ({what})"))
+                }
+                _ => io_error(self.path, &e),
+            })?;
+        Ok(buf)
+    }
+
+    fn u32(&mut self, what: &str) -> Result<u32> {
+        let b = self.take(4, what)?;
+        Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+    }
+
+    fn u64(&mut self, what: &str) -> Result<u64> {
+        Ok(u64::from_le_bytes(
+            self.take(8, what)?.try_into().unwrap_or([0; 8]),
+        ))
+    }
+
+    fn f64(&mut self, what: &str) -> Result<f64> {
+        Ok(f64::from_le_bytes(
+            self.take(8, what)?.try_into().unwrap_or([0; 8]),
+        ))
+    }
+
+    /// `count` length-prefixed UTF-8 column names, each 1 to `MAX_NAME_BYTES` long, distinct.
+    fn column_names(&mut self, count: usize) -> Result<Vec<String>> {
+        let mut names: Vec<String> = Vec::with_capacity(count);
+        for c in 1..=count {
+            let len = self.u32("column name length")?;
+            if len == 0 || len > MAX_NAME_BYTES {
+                return Err(invalid(
+                    self.path,
+                    format!("column {c} name length {len} (must be 1 to {MAX_NAME_BYTES})"),
+                ));
+            }
+            let name = String::from_utf8(self.take(len as usize, "column name")?)
+                .map_err(|_| invalid(self.path, format!("column {c} name is not UTF-8")))?;
+            if names.contains(&name) {
+                return Err(invalid(
+                    self.path,
+                    format!("duplicate column name {name:?}"),
+                ));
+            }
+            names.push(name);
+        }
+        Ok(names)
     }
 }
 

@@ -15,7 +15,7 @@ use nalgebra::DMatrix;
 
 /// Products and triangular solves of at least this many flops run on rayon's threads (faer's
 /// `Par::rayon`); smaller ones, and every Cholesky factorisation, run on the calling thread,
-/// where they are faster (measured crossover, README).
+/// where they are faster (measured crossover, BENCHMARKS.md).
 pub(crate) const PARALLEL_MIN_FLOPS: usize = 50_000_000;
 
 /// faer's parallelism for an operation of `flops`: all of rayon's threads when it is large
