@@ -260,10 +260,18 @@ impl<P: Profile> Stationary<P> {
         if n1 == 0 {
             return (DVector::zeros(self.num_params()), DMatrix::zeros(0, dim));
         }
+        let inputs = VjpInputs {
+            x1,
+            x2,
+            ls: &ls,
+            var,
+            k,
+            k_bar,
+        };
         let partials = bulk::map_chunks(n1, x2.nrows(), |j0, cols| {
             crate::simd::dispatch(
                 #[inline(always)]
-                || Self::vjp_chunk(x1, x2, &ls, var, k, k_bar, j0, cols),
+                || Self::vjp_chunk(&inputs, j0, cols),
             )
         });
         let mut total = vec![0.0; 1 + dim + n1 * dim];
@@ -284,19 +292,17 @@ impl<P: Profile> Stationary<P> {
 
     /// The VJP sums of the columns j0..j0 + cols of k(x1, x2), laid out as
     /// [Σ k̄ g, then for each d Σ wᵢⱼ (x1ᵢd − x2ⱼd)², then X̄₁ before scaling (N1×D)] with
-    /// w = k̄ σ² g′. Shapes as [`Stationary::vjp_both`]; `ls`: the D lengthscales, `var`: σ².
-    #[allow(clippy::too_many_arguments)]
+    /// w = k̄ σ² g′. Shapes as [`Stationary::vjp_both`].
     #[inline(always)]
-    fn vjp_chunk(
-        x1: &DMatrix<f64>,
-        x2: &DMatrix<f64>,
-        ls: &[f64],
-        var: f64,
-        k: Option<&DMatrix<f64>>,
-        k_bar: &DMatrix<f64>,
-        j0: usize,
-        cols: usize,
-    ) -> Vec<f64> {
+    fn vjp_chunk(inputs: &VjpInputs, j0: usize, cols: usize) -> Vec<f64> {
+        let VjpInputs {
+            x1,
+            x2,
+            ls,
+            var,
+            k,
+            k_bar,
+        } = *inputs;
         let (n1, dim) = (x1.nrows(), x1.ncols());
         let mut out = vec![0.0; 1 + dim + n1 * dim];
         let mut w = vec![0.0; n1 * cols]; // N1×cols: k̄ σ² g′
@@ -350,6 +356,19 @@ impl<P: Profile> Stationary<P> {
         }
         out
     }
+}
+
+/// What every column chunk of the stationary kernels' VJP reads: inputs x1 (N1×D) and x2
+/// (N2×D), the D lengthscales, the variance σ², K = k(x1, x2) when the profile reuses it, and
+/// the adjoint k̄ (N1×N2).
+#[derive(Clone, Copy)]
+struct VjpInputs<'a> {
+    x1: &'a DMatrix<f64>,
+    x2: &'a DMatrix<f64>,
+    ls: &'a [f64],
+    var: f64,
+    k: Option<&'a DMatrix<f64>>,
+    k_bar: &'a DMatrix<f64>,
 }
 
 impl<P: Profile> Kernel for Stationary<P> {
