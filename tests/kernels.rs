@@ -565,3 +565,41 @@ fn product_of_unit_scale_parts_matches_reference_and_differences() {
         check(format!("∂/∂x1[{i},{j}]"), x1_bar[(i, j)], fd);
     }
 }
+
+/// `+` and `*` build what they denote: `a + b * c` is Sum[a, Product[b, c]] (products bind
+/// tighter), chains flatten (`a + b + c` has three parts, so three parts' parameters in order),
+/// and the values equal the combinations of the parts' matrices (the same IEEE operations in the
+/// same order, so to 1e-15 relative). Parts of different input dimensions are an error from
+/// `build`, not a panic.
+#[test]
+fn kernel_operators_build_sums_and_products() {
+    let se = || SquaredExponential::new(1.3, vec![0.7, 1.1]).unwrap();
+    let m12 = || Matern12::new(0.6, vec![1.5, 0.9]).unwrap();
+    let m32 = || Matern32::new(0.9, vec![0.8, 1.2]).unwrap();
+    let (x, z) = inputs(40, 2);
+    let expected = se().matrix(&x, &z) + m12().matrix(&x, &z).component_mul(&m32().matrix(&x, &z));
+    let k = (se() + m12() * m32()).build().unwrap();
+    assert!((k.matrix(&x, &z) - &expected).amax() <= 1e-15 * expected.amax());
+    assert_eq!(k.num_params(), 9);
+    assert!(
+        k.param_names()[3].starts_with("sum[1].product[0]."),
+        "{:?}",
+        k.param_names()
+    );
+
+    let chain = (se() + m12() + m32()).build().unwrap();
+    let names = chain.param_names();
+    assert_eq!(names.len(), 9);
+    assert!(
+        names[0].starts_with("sum[0].") && names[8].starts_with("sum[2]."),
+        "{names:?}"
+    );
+    let boxed: Box<dyn Kernel> = Box::new(se());
+    let product = (boxed * m12()).build().unwrap();
+    let expected = se().matrix(&x, &z).component_mul(&m12().matrix(&x, &z));
+    assert!((product.matrix(&x, &z) - &expected).amax() <= 1e-15 * expected.amax());
+
+    let one_dim = SquaredExponential::new(1.0, vec![1.0]).unwrap();
+    let err = (se() + one_dim).build().unwrap_err();
+    assert!(matches!(err, SvgpError::ShapeMismatch { .. }), "{err}");
+}
