@@ -7,9 +7,9 @@ use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else { return };
-    if let Ok(saved) = svgp::model::file::SavedModel::from_json(text, std::path::Path::new("fuzz.json")) {
+    if let Ok(saved) = svgp::tabular::SavedModel::from_json(text, std::path::Path::new("fuzz.json")) {
         let d = saved.feature_names.len();
         let x = nalgebra::DMatrix::from_element(3, d, 0.5);
-        let _ = svgp::pipeline::predict(&saved, &x);
+        let _ = svgp::tabular::predict(&saved, &x);
     }
 });
