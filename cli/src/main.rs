@@ -15,8 +15,10 @@ use svgp::optim::Xi;
 use svgp::optim::{IterReport, Observer, QUpdate, StopReason, Trace};
 use svgp::plot;
 use svgp::tabular::SavedModel;
-use svgp::tabular::{self, FitOptions, LikelihoodChoice, StreamOptions};
+use svgp::tabular::{self, Checkpointing, FitOptions, LikelihoodChoice, StreamOptions};
 use svgp_cli::reproduce::ReproduceOptions;
+
+mod stop;
 
 /// Probability bins of the calibration diagram.
 const CALIBRATION_BINS: usize = 10;
@@ -186,6 +188,17 @@ struct FitArgs {
     /// Save the trained model here (atomically).
     #[arg(long)]
     output: Option<PathBuf>,
+    /// Write a checkpoint here (atomically) every `--checkpoint-every` iterations and when
+    /// training stops; `--resume` continues from it exactly.
+    #[arg(long)]
+    checkpoint: Option<PathBuf>,
+    /// Iterations between checkpoints.
+    #[arg(long, default_value_t = 100)]
+    checkpoint_every: u64,
+    /// Continue from a checkpoint written with the same data and options; `--iterations`
+    /// (or `--epochs`) counts from the start of the original fit.
+    #[arg(long)]
+    resume: Option<PathBuf>,
     /// Print one JSON object on standard output instead of text.
     #[arg(long)]
     json: bool,
@@ -230,8 +243,9 @@ fn metric_fields(m: &Metrics) -> Vec<(&'static str, f64)> {
     out
 }
 
-/// The library's options from the command line's.
-fn fit_options(args: &FitArgs) -> FitOptions {
+/// The library's options from the command line's, stopping at the iteration boundary after
+/// `stop` is set.
+fn fit_options(args: &FitArgs, stop: &stop::StopFlags) -> FitOptions {
     FitOptions {
         likelihood: match args.likelihood {
             LikelihoodArg::Gaussian => LikelihoodChoice::Gaussian,
@@ -257,6 +271,26 @@ fn fit_options(args: &FitArgs) -> FitOptions {
         adam_learning_rate: args.adam_lr,
         seed: args.seed,
         test_fraction: args.test_fraction,
+        checkpoint: args.checkpoint.clone().map(|path| Checkpointing {
+            path,
+            every: args.checkpoint_every.max(1),
+        }),
+        resume: args.resume.clone(),
+        interrupt: Some(stop.stop),
+    }
+}
+
+/// `Ok` for a fit that ran to its end, else the exit code of a signal's stop (its files are
+/// written and its summary printed by then).
+fn finished(
+    report: &tabular::FitReport,
+    stop: &stop::StopFlags,
+) -> Result<(), Box<dyn std::error::Error>> {
+    match report.stop_reason {
+        StopReason::Interrupted => Err(Box::new(stop::Interrupted {
+            code: stop.exit_code(),
+        })),
+        _ => Ok(()),
     }
 }
 
@@ -285,6 +319,14 @@ fn fit_fields(report: &tabular::FitReport, seconds: f64) -> Vec<(&'static str, s
         ("num_inducing", report.saved.model.num_inducing().into()),
         ("shortened_steps", report.shortened_steps.into()),
         ("stop_reason", format!("{:?}", report.stop_reason).into()),
+        (
+            "checkpoint",
+            report
+                .checkpoint
+                .as_ref()
+                .map(|p| p.display().to_string())
+                .into(),
+        ),
     ];
     if let Some(m) = &report.test {
         fields.extend(metric_fields(m).into_iter().map(|(k, v)| (k, v.into())));
@@ -326,7 +368,8 @@ fn fit(args: FitArgs) -> Result<(), Box<dyn std::error::Error>> {
         args.columns.target.as_deref(),
         features.as_deref(),
     )?;
-    let options = fit_options(&args);
+    let stop = stop::install()?;
+    let options = fit_options(&args, &stop);
     let mut progress = progress(&args, args.iterations)?;
     let mut trace = Trace::default();
     let report = tabular::fit(&table, &options, &mut [&mut progress, &mut trace])?;
@@ -349,7 +392,7 @@ fn fit(args: FitArgs) -> Result<(), Box<dyn std::error::Error>> {
             println!("{:>16}: {}", "plot", path.display());
         }
     }
-    Ok(())
+    finished(&report, &stop)
 }
 
 /// Writes the ELBO trace and the plot that applies to the data into `dir` (created if missing):
@@ -417,7 +460,8 @@ fn fit_streamed(args: FitArgs) -> Result<(), Box<dyn std::error::Error>> {
         )
         .into());
     }
-    let options = fit_options(&args);
+    let stop = stop::install()?;
+    let options = fit_options(&args, &stop);
     let stream = StreamOptions {
         epochs: args.epochs,
         ..StreamOptions::default()
@@ -434,7 +478,7 @@ fn fit_streamed(args: FitArgs) -> Result<(), Box<dyn std::error::Error>> {
         (report.rows_trained as f64 / report.train_seconds).into(),
     ));
     print_fields(fields, args.json, args.output.as_ref());
-    Ok(())
+    finished(&report, &stop)
 }
 
 /// `convert`: CSV → binary table, one row in memory at a time.
@@ -553,6 +597,7 @@ fn flag_of(field: &str) -> Option<&'static str> {
         "adam_learning_rate" => "--adam-lr",
         "test_fraction" => "--test-fraction",
         "gamma" => "--gamma",
+        "resume" => "--resume",
         "seed" => "--seed",
         _ => return None,
     })
@@ -598,6 +643,12 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.is::<stop::Interrupted>() => {
+            let code = e
+                .downcast_ref::<stop::Interrupted>()
+                .map_or(130, |i| i.code);
+            ExitCode::from(code)
+        }
         Err(e) => {
             eprintln!("error: {}", with_flag_names(e.as_ref()));
             let mut source = e.source();

@@ -90,12 +90,74 @@ impl Adam {
         Ok((new, AdamState { m, v, t }))
     }
 
+    /// The moments and step count, to save (see [`Adam::restore`]).
+    pub fn moments(&self) -> AdamMoments {
+        AdamMoments {
+            m: self.m.as_slice().to_vec(),
+            v: self.v.as_slice().to_vec(),
+            t: self.t,
+        }
+    }
+
+    /// Continues from saved moments: the next step is the one the saved state would have taken.
+    ///
+    /// # Errors
+    /// `ShapeMismatch` if the moments are not for this state's number of parameters;
+    /// `InvalidParameter` for a non-finite moment or a negative second moment.
+    pub fn restore(&mut self, saved: &AdamMoments) -> Result<()> {
+        let n = self.m.len();
+        check_shape(
+            "Adam first moments",
+            Shape::new(n, 1),
+            Shape::new(saved.m.len(), 1),
+        )?;
+        check_shape(
+            "Adam second moments",
+            Shape::new(n, 1),
+            Shape::new(saved.v.len(), 1),
+        )?;
+        let bad = saved
+            .m
+            .iter()
+            .find(|x| !x.is_finite())
+            .copied()
+            .or_else(|| {
+                saved
+                    .v
+                    .iter()
+                    .find(|x| !(x.is_finite() && **x >= 0.0))
+                    .copied()
+            });
+        if let Some(value) = bad {
+            return Err(crate::error::SvgpError::InvalidParameter {
+                name: "Adam moments".into(),
+                value,
+                reason: "moments must be finite and second moments non-negative",
+            });
+        }
+        self.m = DVector::from_column_slice(&saved.m);
+        self.v = DVector::from_column_slice(&saved.v);
+        self.t = saved.t;
+        Ok(())
+    }
+
     /// Adopts the moments of an accepted [`Adam::propose`].
     pub fn commit(&mut self, state: AdamState) {
         self.m = state.m;
         self.v = state.v;
         self.t = state.t;
     }
+}
+
+/// Adam's moments and step count as plain numbers, to save and [`Adam::restore`] exactly.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct AdamMoments {
+    /// First moments, one per parameter.
+    pub m: Vec<f64>,
+    /// Second moments, one per parameter.
+    pub v: Vec<f64>,
+    /// Steps taken.
+    pub t: u64,
 }
 
 /// Adam's moments after a proposed step, to [`Adam::commit`] once the step is accepted.

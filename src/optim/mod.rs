@@ -9,13 +9,15 @@ mod observer;
 mod report;
 mod schedule;
 mod source;
+mod state;
 mod trainer;
 
-pub use adam::{Adam, AdamConfig, AdamState};
+pub use adam::{Adam, AdamConfig, AdamMoments, AdamState};
 pub use batch::{BatchPlan, Batches};
 pub use natgrad::{InvalidStepPolicy, NatGrad, NatGradStep};
 pub use observer::{first_reaching, ElboCheckpoints, Every, Observer, Trace};
 pub use report::{IterReport, QUpdate, RunSummary, StopReason, StopRules};
 pub use schedule::{Schedule, DEFAULT_RAMP_STEPS};
 pub use source::{BatchSource, InMemory};
+pub use state::TrainerState;
 pub use trainer::{AscentCheck, HyperTraining, QStep, QTraining, Trainer, Xi, ASCENT_SLACK};

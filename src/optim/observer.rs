@@ -1,7 +1,7 @@
 //! Observers of training: progress display, ELBO traces, plots. The trainer never prints; it
 //! reports each iteration to its observers.
 
-use super::{IterReport, StopReason};
+use super::{IterReport, StopReason, Trainer};
 use crate::error::Result;
 use crate::model::Svgp;
 use nalgebra::{DMatrix, DVector};
@@ -21,6 +21,14 @@ pub trait Observer {
     /// # Errors
     /// As `on_start`.
     fn on_iter(&mut self, model: &Svgp, report: &IterReport) -> Result<()>;
+    /// After `on_iter`, with the whole trainer (its optimiser states: [`Trainer::state`]), for
+    /// checkpoints. Default: nothing.
+    ///
+    /// # Errors
+    /// As `on_start`.
+    fn on_trainer(&mut self, _trainer: &Trainer) -> Result<()> {
+        Ok(())
+    }
     /// When training ends, with the reason.
     ///
     /// # Errors

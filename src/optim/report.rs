@@ -1,5 +1,6 @@
 //! What training reports: each iteration's outcome, why a run stopped, and its summary.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 /// What happened to q(v) in one iteration.
@@ -69,16 +70,25 @@ pub struct IterReport {
 }
 
 /// When to stop besides the iteration budget.
-#[derive(Debug, Clone, Copy, PartialEq, Default)]
+#[derive(Debug, Clone, Copy, Default)]
 pub struct StopRules {
     /// Stop when the mean ELBO of the last `window` iterations differs from that of the `window`
     /// before by less than `tolerance` (absolute, nats).
     pub elbo_tolerance: Option<(f64, u64)>,
     /// Stop after this much wall time.
     pub time_limit: Option<Duration>,
+    /// Stop at the next iteration boundary once this flag is set (by a signal handler, another
+    /// thread, an observer).
+    pub interrupt: Option<&'static AtomicBool>,
 }
 
 impl StopRules {
+    /// Whether the interrupt flag is set.
+    pub(super) fn interrupted(&self) -> bool {
+        self.interrupt
+            .is_some_and(|flag| flag.load(Ordering::SeqCst))
+    }
+
     /// Why training should stop after the reports so far (`elbos`, the last one's `elapsed`), if
     /// it should.
     pub(super) fn check(&self, elbos: &[f64], elapsed: Duration) -> Option<StopReason> {
@@ -115,6 +125,8 @@ pub enum StopReason {
     TimeLimit,
     /// The batch source ran out (an explicit batch list).
     BatchesExhausted,
+    /// The interrupt flag of [`StopRules`] was set.
+    Interrupted,
 }
 
 /// The outcome of [`super::Trainer::run`].

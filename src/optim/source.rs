@@ -19,6 +19,20 @@ pub trait BatchSource {
     /// Whatever reading the batch fails with (a file error naming the file and row).
     fn next_batch(&mut self) -> Result<Option<Batch>>;
 
+    /// Draws and discards `batches` batches, leaving the source where one that served them
+    /// would be (to resume training). Default: draws them with [`BatchSource::next_batch`].
+    ///
+    /// # Errors
+    /// As [`BatchSource::next_batch`].
+    fn skip(&mut self, batches: u64) -> Result<()> {
+        for _ in 0..batches {
+            if self.next_batch()?.is_none() {
+                break;
+            }
+        }
+        Ok(())
+    }
+
     /// `error` about a row of this source (an [`SvgpError::InvalidTarget`] whose row is the
     /// source's row number) rewritten to name where that row comes from. Default: unchanged.
     fn locate(&self, error: SvgpError) -> SvgpError {
@@ -64,5 +78,15 @@ impl BatchSource for InMemory<'_> {
         let y = DVector::from_iterator(rows.len(), rows.iter().map(|&i| self.y[i]));
         let rows = rows.into_iter().map(|i| i as u64).collect();
         Ok(Some(Batch { rows, x, y }))
+    }
+
+    fn skip(&mut self, batches: u64) -> Result<()> {
+        // the row lists alone: the same draws from the plan's generator, no rows gathered
+        for _ in 0..batches {
+            if self.batches.next_batch().is_none() {
+                break;
+            }
+        }
+        Ok(())
     }
 }

@@ -138,9 +138,9 @@ pub struct Trainer {
     /// The model being trained.
     pub model: Svgp,
     q_rule: QRule,
-    hyper: Option<Adam>,
+    pub(super) hyper: Option<Adam>,
     ascent_check: AscentCheck,
-    iteration: u64,
+    pub(super) iteration: u64,
     ws: Workspace,
 }
 
@@ -192,6 +192,21 @@ impl Trainer {
     /// Iterations completed so far.
     pub fn iteration(&self) -> u64 {
         self.iteration
+    }
+
+    /// Adam on q, in the Adam-only mode.
+    pub(super) fn q_adam(&self) -> Option<&Adam> {
+        match &self.q_rule {
+            QRule::Adam(adam) => Some(adam),
+            QRule::NatGrad { .. } => None,
+        }
+    }
+
+    /// Replaces Adam's state on q; only in the Adam-only mode (elsewhere `adam` is `None`).
+    pub(super) fn set_q_adam(&mut self, adam: Option<Adam>) {
+        if let (QRule::Adam(current), Some(adam)) = (&mut self.q_rule, adam) {
+            *current = adam;
+        }
     }
 
     /// One iteration on the batch (`x`: B×D, `y`: B) with scale c = N/B. On error the model and
@@ -373,6 +388,10 @@ impl Trainer {
         let (mut shortened_steps, mut rows_trained) = (0, 0);
         let mut reason = StopReason::Iterations;
         for _ in 0..iterations {
+            if rules.interrupted() {
+                reason = StopReason::Interrupted;
+                break;
+            }
             let Some(batch) = source.next_batch()? else {
                 reason = StopReason::BatchesExhausted;
                 break;
@@ -386,6 +405,7 @@ impl Trainer {
             rows_trained += batch.y.len() as u64;
             for o in observers.iter_mut() {
                 o.on_iter(&self.model, &report)?;
+                o.on_trainer(self)?;
             }
             if let Some(r) = rules.check(&elbos, report.elapsed) {
                 reason = r;

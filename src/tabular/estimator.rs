@@ -16,7 +16,7 @@ use std::path::Path;
 /// A sparse variational GP to be fitted to raw (x: N×D, y: N), with the defaults of
 /// [`FitOptions`] (SE-ARD kernel, M = min(50, N), B = 256, 1000 iterations, natural steps in θ,
 /// Adam at 0.01, seed 0) and no hold-out: evaluate on data of your own with [`Fitted::score`].
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct Estimator {
     options: FitOptions,
     num_inducing: Option<usize>,

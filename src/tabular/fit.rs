@@ -4,6 +4,7 @@
 //! inducing inputs built, one [`Trainer::run`] trains, and the full-data ELBO and the test
 //! metrics are accumulated chunk by chunk.
 
+use super::checkpoint::{settings_of, Checkpoint, CheckpointWriter};
 use super::{FitOptions, FitReport, SavedModel, Scalings};
 use crate::data::{train_test_split, Standardiser, Table};
 use crate::error::{Result, SvgpError};
@@ -11,7 +12,7 @@ use crate::model::inducing::InducingInit;
 use crate::model::{Metrics, Svgp};
 use crate::optim::{
     AdamConfig, BatchPlan, BatchSource, HyperTraining, InMemory, Observer, QTraining, Schedule,
-    StopRules, Trainer,
+    StopReason, StopRules, Trainer,
 };
 use nalgebra::{DMatrix, DVector};
 use std::time::Instant;
@@ -100,14 +101,30 @@ pub(super) fn fit_data(
             "must be between 1 and the number of training rows",
         ));
     }
-    let candidates = data.inducing_candidates(o.num_inducing, o.seed)?;
-    let z = InducingInit::default().choose(&candidates, o.num_inducing, o.seed)?;
-    let mut trainer = build_trainer(o, Svgp::new(initial(o, z.ncols())?, likelihood, z)?, n)?;
+    let (mut trainer, mut writer) = start_trainer(data, o, likelihood)?;
     let start = Instant::now();
     let mut source = data.batches(o.batch_size, o.seed)?;
-    let summary = trainer.run(source.as_mut(), iterations, StopRules::default(), observers)?;
+    source.skip(trainer.iteration())?;
+    let rules = StopRules {
+        interrupt: o.interrupt,
+        ..StopRules::default()
+    };
+    let remaining = iterations.saturating_sub(trainer.iteration());
+    let summary = trainer.run(
+        source.as_mut(),
+        remaining,
+        rules,
+        &mut with_writer(observers, &mut writer),
+    )?;
     let train_seconds = start.elapsed().as_secs_f64();
-    let elbo = full_elbo(data, &trainer.model)?;
+    let checkpoint = writer.write(&trainer)?;
+    let completed = trainer.iteration();
+    let interrupted = summary.reason == StopReason::Interrupted;
+    // An interrupted fit skips the passes over all the data: the user is waiting.
+    let elbo = match interrupted {
+        true => f64::NAN,
+        false => full_elbo(data, &trainer.model)?,
+    };
     let (feature_names, target_name) = data.columns();
     let scalings = data.scalings().clone();
     let saved = SavedModel {
@@ -118,16 +135,62 @@ pub(super) fn fit_data(
         target_scaling: scalings.targets,
     };
     Ok(FitReport {
-        iterations: summary.iterations,
+        iterations: completed,
         stop_reason: summary.reason,
         elbo,
         train_seconds,
         num_data: n as usize,
         rows_trained: summary.rows_trained,
         shortened_steps: summary.shortened_steps,
-        test: data.test_metrics(&saved)?,
+        test: match interrupted {
+            true => None,
+            false => data.test_metrics(&saved)?,
+        },
+        checkpoint,
         saved,
     })
+}
+
+/// The caller's observers, then the checkpoint writer.
+fn with_writer<'a>(
+    observers: &'a mut [&mut dyn Observer],
+    writer: &'a mut CheckpointWriter,
+) -> Vec<&'a mut dyn Observer> {
+    let mut all: Vec<&'a mut dyn Observer> = Vec::with_capacity(observers.len() + 1);
+    for o in observers.iter_mut() {
+        all.push(&mut **o);
+    }
+    all.push(writer);
+    all
+}
+
+/// The trainer a fit starts from and its checkpoint writer: from the checkpoint `o.resume`
+/// names (checked against these settings and data), or fresh, with k-means++ inducing inputs.
+fn start_trainer(
+    data: &dyn TrainingData,
+    o: &FitOptions,
+    likelihood: Box<dyn crate::likelihood::Likelihood>,
+) -> Result<(Trainer, CheckpointWriter)> {
+    let n = data.num_train();
+    let mut writer = CheckpointWriter {
+        checkpointing: o.checkpoint.clone(),
+        settings: settings_of(o),
+        columns: data.columns(),
+        num_train: n,
+        elbo_trace: Vec::new(),
+    };
+    if let Some(path) = &o.resume {
+        let saved = Checkpoint::load(path)?;
+        saved.check_matches(&writer.settings, &writer.columns, n)?;
+        let mut trainer = build_trainer(o, saved.trainer.model()?, n)?;
+        trainer.restore(&saved.trainer)?;
+        writer.elbo_trace = saved.elbo_trace;
+        return Ok((trainer, writer));
+    }
+    let candidates = data.inducing_candidates(o.num_inducing, o.seed)?;
+    let z = InducingInit::default().choose(&candidates, o.num_inducing, o.seed)?;
+    let model = Svgp::new(initial(o, z.ncols())?, likelihood, z)?;
+    Ok((build_trainer(o, model, n)?, writer))
 }
 
 /// The initial kernel of the options' family over `d` inputs.

@@ -15,10 +15,12 @@ use crate::optim::{StopReason, Xi};
 use crate::transform::Positive;
 use nalgebra::{DMatrix, DVector};
 
+mod checkpoint;
 mod estimator;
 mod file;
 mod fit;
 mod stream;
+pub use checkpoint::{Checkpoint, Checkpointing, CHECKPOINT_FORMAT, CHECKPOINT_VERSION};
 pub use estimator::{Estimator, Fitted};
 pub use file::{SavedModel, FORMAT, FORMAT_VERSION};
 pub use fit::fit;
@@ -82,7 +84,7 @@ pub fn initial_kernel(family: KernelFamily, d: usize) -> Result<Box<dyn Kernel>>
 
 /// Everything a fit needs besides the data; the error for a bad value names the field.
 /// `Default` gives the command line's defaults.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct FitOptions {
     /// The likelihood (default Gaussian).
     pub likelihood: LikelihoodChoice,
@@ -106,6 +108,14 @@ pub struct FitOptions {
     pub seed: u64,
     /// Fraction of rows held out for testing, in [0, 1) (default 0.1).
     pub test_fraction: f64,
+    /// Write a checkpoint this often, and when training stops (default none).
+    pub checkpoint: Option<Checkpointing>,
+    /// Continue from this checkpoint, written by a fit with the same settings on the same data;
+    /// `iterations` counts from the start of the original fit (default none).
+    pub resume: Option<std::path::PathBuf>,
+    /// Stop at the next iteration boundary when this flag is set, e.g. by a signal handler
+    /// (default none); the checkpoint is then written and the full-data passes are skipped.
+    pub interrupt: Option<&'static std::sync::atomic::AtomicBool>,
 }
 
 impl Default for FitOptions {
@@ -121,6 +131,9 @@ impl Default for FitOptions {
             adam_learning_rate: 0.01,
             seed: 0,
             test_fraction: 0.1,
+            checkpoint: None,
+            resume: None,
+            interrupt: None,
         }
     }
 }
@@ -130,11 +143,12 @@ impl Default for FitOptions {
 pub struct FitReport {
     /// The trained model with its schema and scalings.
     pub saved: SavedModel,
-    /// Iterations run.
+    /// Iterations completed, counted from the start of the original fit when resumed.
     pub iterations: u64,
     /// Why training stopped.
     pub stop_reason: StopReason,
-    /// Full training-set ELBO at the end, in the targets' original units.
+    /// Full training-set ELBO at the end, in the targets' original units (NaN when training was
+    /// interrupted: the pass over all the data is skipped).
     pub elbo: f64,
     /// Wall time of the training loop alone.
     pub train_seconds: f64,
@@ -144,8 +158,11 @@ pub struct FitReport {
     pub rows_trained: u64,
     /// Natural steps shortened by the safeguard.
     pub shortened_steps: u64,
-    /// Metrics on the held-out rows, in original units (none when the test fraction is 0).
+    /// Metrics on the held-out rows, in original units (none when the test fraction is 0, or
+    /// when training was interrupted).
     pub test: Option<Metrics>,
+    /// The checkpoint written when training stopped, if checkpointing was on.
+    pub checkpoint: Option<std::path::PathBuf>,
 }
 
 /// Predictive mean and variance of y at raw inputs `x` (N×D, columns in `feature_names` order),

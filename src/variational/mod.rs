@@ -146,6 +146,12 @@ impl VariationalQ {
         }
     }
 
+    /// S⁻¹ if it is already known (formed, or given by [`VariationalQ::with_s_inv`]): a saved
+    /// q that keeps it continues bit for bit as the original would.
+    pub fn known_s_inv(&self) -> Option<&DMatrix<f64>> {
+        self.s_inv.get()
+    }
+
     /// The prior N(0, I) with M inducing points: m = 0, L = I.
     pub fn standard(num_inducing: usize) -> Self {
         VariationalQ {

@@ -1,0 +1,155 @@
+//! Interruption and resume through the binary: SIGINT (or SIGTERM) during `svgp fit` stops at an
+//! iteration boundary, writes the checkpoint and the model, prints the summary and exits with
+//! 130 (143); resuming from that checkpoint reaches, byte for byte, the model an uninterrupted
+//! fit of the same length writes.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("svgp-interrupt-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(name)
+}
+
+fn svgp() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_svgp"));
+    c.current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."));
+    c
+}
+
+const FIT: [&str; 8] = [
+    "fit",
+    "--data",
+    "datasets/snelson1d.csv",
+    "--inducing",
+    "15",
+    "--batch-size",
+    "64",
+    "--json",
+];
+
+/// Starts a long fit with checkpoints, sends `signal` once the first checkpoint exists, and
+/// returns its output.
+fn interrupted_fit(signal: &str, checkpoint: &Path, model: &Path) -> Output {
+    let child = svgp()
+        .args(FIT)
+        .args(["--iterations", "10000000", "--checkpoint-every", "20"])
+        .arg("--checkpoint")
+        .arg(checkpoint)
+        .arg("--output")
+        .arg(model)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while !checkpoint.exists() {
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "no checkpoint appeared"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let pid = child.id().to_string();
+    let sent = Command::new("kill")
+        .args(["-s", signal, &pid])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    child.wait_with_output().unwrap()
+}
+
+fn json(out: &Output) -> serde_json::Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!("{e}: {}", String::from_utf8_lossy(&out.stderr));
+    })
+}
+
+#[test]
+fn sigint_saves_and_resume_reaches_the_uninterrupted_model() {
+    let (checkpoint, model) = (scratch("int.checkpoint"), scratch("int-model.json"));
+    let out = interrupted_fit("INT", &checkpoint, &model);
+    assert_eq!(
+        out.status.code(),
+        Some(130),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let summary = json(&out);
+    assert_eq!(summary["stop_reason"], "Interrupted");
+    assert_eq!(summary["checkpoint"], checkpoint.display().to_string());
+    let done = summary["iterations"].as_u64().unwrap();
+    assert!((20..10_000_000).contains(&done), "{done}");
+    assert!(svgp::tabular::SavedModel::load(&model).is_ok());
+
+    let total = (done + 30).to_string();
+    let (straight, resumed) = (scratch("straight.json"), scratch("resumed.json"));
+    let run = |extra: &[&str], output: &Path| {
+        let out = svgp()
+            .args(FIT)
+            .args(["--iterations", &total])
+            .args(extra)
+            .arg("--output")
+            .arg(output)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        json(&out)
+    };
+    run(&[], &straight);
+    let checkpoint_s = checkpoint.to_str().unwrap();
+    let again = run(&["--resume", checkpoint_s], &resumed);
+    assert_eq!(again["iterations"].as_u64(), Some(done + 30));
+    assert!(
+        std::fs::read(&straight).unwrap() == std::fs::read(&resumed).unwrap(),
+        "resumed and uninterrupted models differ"
+    );
+}
+
+#[test]
+fn sigterm_exits_143_with_its_files_written() {
+    let (checkpoint, model) = (scratch("term.checkpoint"), scratch("term-model.json"));
+    let out = interrupted_fit("TERM", &checkpoint, &model);
+    assert_eq!(
+        out.status.code(),
+        Some(143),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(json(&out)["stop_reason"], "Interrupted");
+    assert!(svgp::tabular::SavedModel::load(&model).is_ok());
+    assert!(svgp::tabular::Checkpoint::load(&checkpoint).is_ok());
+}
+
+/// A resume with other options is refused naming `--resume`, and the checkpoint is untouched.
+#[test]
+fn resume_with_other_options_is_refused() {
+    let checkpoint = scratch("other.checkpoint");
+    let first = svgp()
+        .args(FIT)
+        .args(["--iterations", "40", "--checkpoint"])
+        .arg(&checkpoint)
+        .output()
+        .unwrap();
+    assert!(first.status.success());
+    let before = std::fs::read(&checkpoint).unwrap();
+    let out = svgp()
+        .args(FIT)
+        .args(["--iterations", "80", "--seed", "3", "--resume"])
+        .arg(&checkpoint)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("--resume") && stderr.contains("settings"),
+        "{stderr}"
+    );
+    assert_eq!(std::fs::read(&checkpoint).unwrap(), before);
+}

@@ -1,0 +1,154 @@
+//! A trainer's whole state as plain numbers, to save and restore exactly: the model (kernel and
+//! likelihood by their specs, Z, q with S⁻¹ when a natural step left it known), the Adam moments
+//! and step counts, and the iteration (which is also the step-size schedule's position).
+//! Restored into a trainer built with the same q and hyperparameter training, the next
+//! iteration is bit for bit the one the saved trainer would have taken.
+
+use super::adam::AdamMoments;
+use super::Trainer;
+use crate::error::{check_shape, Result, Shape, SvgpError};
+use crate::kernel::KernelSpec;
+use crate::likelihood::LikelihoodSpec;
+use crate::model::Svgp;
+use crate::variational::VariationalQ;
+use nalgebra::{DMatrix, DVector};
+use serde::{Deserialize, Serialize};
+
+/// Everything [`Trainer::restore`] needs to continue where [`Trainer::state`] was taken.
+/// Matrices are column-major: Z is M×D, L and S⁻¹ are M×M.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TrainerState {
+    /// Iterations completed.
+    pub iteration: u64,
+    /// The kernel, with its unconstrained parameters.
+    pub kernel: KernelSpec,
+    /// The likelihood, with its unconstrained parameters.
+    pub likelihood: LikelihoodSpec,
+    /// The jitter on Kuu's diagonal.
+    pub jitter: f64,
+    /// M.
+    pub num_inducing: usize,
+    /// Z, M×D column-major.
+    pub z: Vec<f64>,
+    /// q's mean m (M).
+    pub m: Vec<f64>,
+    /// q's factor L, M×M column-major.
+    pub l: Vec<f64>,
+    /// S⁻¹ when known (after a natural step in θ), M×M column-major.
+    pub s_inv: Option<Vec<f64>>,
+    /// Adam on the hyperparameters and Z (`None` when they are frozen).
+    pub hyper_adam: Option<AdamMoments>,
+    /// Adam on q (the Adam-only mode).
+    pub q_adam: Option<AdamMoments>,
+}
+
+impl TrainerState {
+    /// The model this state holds.
+    ///
+    /// # Errors
+    /// `ShapeMismatch` or `InvalidParameter` for inconsistent shapes or values (naming them).
+    pub fn model(&self) -> Result<Svgp> {
+        let m = self.num_inducing;
+        let d = self.z.len().checked_div(m).unwrap_or(0);
+        check_shape(
+            "saved Z entries",
+            Shape::new(m * d, 1),
+            Shape::new(self.z.len(), 1),
+        )?;
+        check_shape("saved m", Shape::new(m, 1), Shape::new(self.m.len(), 1))?;
+        check_shape("saved L", Shape::new(m * m, 1), Shape::new(self.l.len(), 1))?;
+        let z = DMatrix::from_column_slice(m, d, &self.z);
+        let mut q = VariationalQ::new(
+            DVector::from_column_slice(&self.m),
+            DMatrix::from_column_slice(m, m, &self.l),
+        )?;
+        if let Some(s_inv) = &self.s_inv {
+            check_shape(
+                "saved S⁻¹",
+                Shape::new(m * m, 1),
+                Shape::new(s_inv.len(), 1),
+            )?;
+            if let Some(v) = s_inv.iter().find(|v| !v.is_finite()) {
+                return Err(SvgpError::InvalidParameter {
+                    name: "saved S⁻¹".into(),
+                    value: *v,
+                    reason: "entries must be finite",
+                });
+            }
+            q = q.with_s_inv(DMatrix::from_column_slice(m, m, s_inv));
+        }
+        Svgp::with_q(
+            self.kernel.build()?,
+            self.likelihood.build()?,
+            z,
+            q,
+            self.jitter,
+        )
+    }
+}
+
+impl Trainer {
+    /// The trainer's whole state (see [`TrainerState`]).
+    pub fn state(&self) -> TrainerState {
+        let model = &self.model;
+        let q = model.q();
+        TrainerState {
+            iteration: self.iteration,
+            kernel: model.kernel().spec(),
+            likelihood: model.likelihood().spec(),
+            jitter: model.jitter(),
+            num_inducing: model.num_inducing(),
+            z: model.z().as_slice().to_vec(),
+            m: q.m().as_slice().to_vec(),
+            l: q.l().as_slice().to_vec(),
+            s_inv: q.known_s_inv().map(|s| s.as_slice().to_vec()),
+            hyper_adam: self.hyper.as_ref().map(|a| a.moments()),
+            q_adam: self.q_adam().map(|a| a.moments()),
+        }
+    }
+
+    /// Continues from `state`: the model, the Adam moments and the iteration are replaced; the
+    /// step rule, schedule, Adam constants and ascent check stay this trainer's. On error the
+    /// trainer is unchanged.
+    ///
+    /// # Errors
+    /// As [`TrainerState::model`]; `InvalidParameter { name: "saved trainer" }` when the state
+    /// has Adam moments this trainer has no optimiser for, or lacks ones it has; as
+    /// [`super::Adam::restore`].
+    pub fn restore(&mut self, state: &TrainerState) -> Result<()> {
+        let model = state.model()?;
+        let mismatch = |reason| SvgpError::InvalidParameter {
+            name: "saved trainer".into(),
+            value: state.iteration as f64,
+            reason,
+        };
+        let mut hyper = self.hyper.clone();
+        match (&mut hyper, &state.hyper_adam) {
+            (Some(adam), Some(saved)) => adam.restore(saved)?,
+            (None, None) => {}
+            _ => {
+                return Err(mismatch(
+                    "hyperparameter training differs from the saved one",
+                ))
+            }
+        }
+        let mut q_adam = self.q_adam().cloned();
+        match (&mut q_adam, &state.q_adam) {
+            (Some(adam), Some(saved)) => adam.restore(saved)?,
+            (None, None) => {}
+            _ => return Err(mismatch("q training (natural steps or Adam) differs")),
+        }
+        if let Some(adam) = &hyper {
+            check_shape(
+                "saved hyperparameters",
+                Shape::new(adam.moments().m.len(), 1),
+                Shape::new(model.hyper_params().len(), 1),
+            )?;
+        }
+        self.model = model;
+        self.hyper = hyper;
+        self.set_q_adam(q_adam);
+        self.iteration = state.iteration;
+        Ok(())
+    }
+}
