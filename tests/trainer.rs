@@ -7,13 +7,15 @@ mod common;
 use common::*;
 use nalgebra::{DMatrix, DVector};
 use rand::RngExt;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 use svgp::kernel::Matern52;
 use svgp::likelihood::Gaussian;
 use svgp::model::Svgp;
 use svgp::optim::{
-    AdamConfig, BatchPlan, ElboCheckpoints, HyperTraining, InMemory, NatGrad, NatGradStep, QStep,
-    QTraining, QUpdate, Schedule, StopReason, StopRules, Trace, Trainer,
+    AdamConfig, BatchPlan, ElboCheckpoints, HyperTraining, InMemory, IterReport, NatGrad,
+    NatGradStep, Observer, QStep, QTraining, QUpdate, Schedule, StopReason, StopRules, Trace,
+    Trainer,
 };
 use svgp::variational::{Coords, Expectation, Natural, Spare, VariationalQ};
 use svgp::SvgpError;
@@ -196,7 +198,7 @@ fn stop_rules_end_training_with_their_reason() {
     let mut t = Trainer::new(model.clone(), natgrad(1.0), HyperTraining::Frozen);
     let rules = StopRules {
         elbo_tolerance: Some((1e-9, 2)),
-        time_limit: None,
+        ..StopRules::default()
     };
     let s = t
         .run(
@@ -223,8 +225,8 @@ fn stop_rules_end_training_with_their_reason() {
         HyperTraining::Adam(AdamConfig::default()),
     );
     let rules = StopRules {
-        elbo_tolerance: None,
         time_limit: Some(Duration::ZERO),
+        ..StopRules::default()
     };
     let s = t
         .run(
@@ -266,6 +268,30 @@ fn stop_rules_end_training_with_their_reason() {
         )
         .unwrap();
     assert_eq!((s.reason, s.iterations), (StopReason::Iterations, 7));
+
+    // The interrupt flag, set by an observer at iteration 3, stops before iteration 4.
+    static STOP: AtomicBool = AtomicBool::new(false);
+    struct SetAt3;
+    impl Observer for SetAt3 {
+        fn on_iter(&mut self, _: &Svgp, report: &IterReport) -> svgp::Result<()> {
+            STOP.store(report.iteration == 3, Ordering::SeqCst);
+            Ok(())
+        }
+    }
+    let rules = StopRules {
+        interrupt: Some(&STOP),
+        ..StopRules::default()
+    };
+    let plan = BatchPlan::Seeded {
+        batch_size: 16,
+        seed: 0,
+    };
+    let mut source = InMemory::new(&x, &y, plan).unwrap();
+    let s = t.run(&mut source, 100, rules, &mut [&mut SetAt3]).unwrap();
+    assert_eq!(
+        (s.reason, s.iterations, t.iteration()),
+        (StopReason::Interrupted, 3, 10)
+    );
 }
 
 /// Adam on (m, L) as well also trains, but more slowly than natural gradients: after 100
