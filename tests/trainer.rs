@@ -269,12 +269,13 @@ fn stop_rules_end_training_with_their_reason() {
         .unwrap();
     assert_eq!((s.reason, s.iterations), (StopReason::Iterations, 7));
 
-    // The interrupt flag, set by an observer at iteration 3, stops before iteration 4.
+    // The interrupt flag, set by an observer at the run's third iteration (the trainer's tenth),
+    // stops the run before its fourth.
     static STOP: AtomicBool = AtomicBool::new(false);
-    struct SetAt3;
-    impl Observer for SetAt3 {
+    struct SetAtTen;
+    impl Observer for SetAtTen {
         fn on_iter(&mut self, _: &Svgp, report: &IterReport) -> svgp::Result<()> {
-            STOP.store(report.iteration == 3, Ordering::SeqCst);
+            STOP.store(report.iteration == 10, Ordering::SeqCst);
             Ok(())
         }
     }
@@ -287,7 +288,9 @@ fn stop_rules_end_training_with_their_reason() {
         seed: 0,
     };
     let mut source = InMemory::new(&x, &y, plan).unwrap();
-    let s = t.run(&mut source, 100, rules, &mut [&mut SetAt3]).unwrap();
+    let s = t
+        .run(&mut source, 100, rules, &mut [&mut SetAtTen])
+        .unwrap();
     assert_eq!(
         (s.reason, s.iterations, t.iteration()),
         (StopReason::Interrupted, 3, 10)
