@@ -444,3 +444,35 @@ fn streamed_and_in_memory_batches_train_bit_identical_models() {
     // and training moved the model (the comparison is not of two untouched starts)
     assert!(streamed.q().m().norm() > 0.1);
 }
+
+/// `skip(k)` leaves a stream where k calls of `next_batch` would: the batches after it are the
+/// same rows with the same values, for k inside a shuffle group, at a group's end, across an
+/// epoch's short last batch and into later epochs.
+#[test]
+fn skipping_batches_equals_drawing_them() {
+    let path = scratch("skip.svgpb");
+    write_table(&path, 1000, 9);
+    let file = BinaryFile::open(&path).unwrap();
+    let config = StreamConfig {
+        block_rows: 70,
+        blocks_per_shuffle: 3,
+    };
+    let rows = RowSet::Train(Holdout {
+        fraction: 0.2,
+        seed: 4,
+    });
+    let stream = || BatchStream::new(&file, rows, 96, config, 11).unwrap();
+    let mut drawn = stream();
+    let reference: Vec<_> = (0..40).map(|_| drawn.next_batch().unwrap()).collect();
+    for k in [0, 1, 2, 5, 8, 9, 17, 30] {
+        let mut skipped = stream();
+        skipped.skip(k as u64).unwrap();
+        for (j, expected) in reference[k..k + 5].iter().enumerate() {
+            assert_eq!(
+                &skipped.next_batch().unwrap(),
+                expected,
+                "skip {k}, batch {j}"
+            );
+        }
+    }
+}

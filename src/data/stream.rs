@@ -201,12 +201,15 @@ impl<'a> BatchStream<'a> {
         self.next_block = 0;
     }
 
-    /// Reads the next `blocks_per_shuffle` blocks of the epoch, keeps the set's rows, shuffles
-    /// them and appends them to what is pending.
-    fn refill(&mut self) -> Result<()> {
+    /// Takes the next `blocks_per_shuffle` blocks of the epoch, keeps the set's rows, shuffles
+    /// them and appends them to what is pending; their values are read only when `read` (the
+    /// rows and the generator's draws do not depend on them).
+    fn refill(&mut self, read: bool) -> Result<()> {
         let w = self.file.header().row_len();
         self.pending_rows.drain(..self.cursor);
-        self.pending_values.drain(..self.cursor * w);
+        if read {
+            self.pending_values.drain(..self.cursor * w);
+        }
         self.cursor = 0;
         let (mut rows, mut values) = (Vec::new(), Vec::new());
         let n = self.file.header().num_rows;
@@ -214,11 +217,15 @@ impl<'a> BatchStream<'a> {
         for &b in &self.blocks[self.next_block..end] {
             let first = b * self.config.block_rows as u64;
             let count = (n - first).min(self.config.block_rows as u64) as usize;
-            self.file.read_rows(first, count, &mut self.block)?;
+            if read {
+                self.file.read_rows(first, count, &mut self.block)?;
+            }
             for (k, row) in (first..first + count as u64).enumerate() {
                 if self.rows.contains(row) {
                     rows.push(row);
-                    values.extend_from_slice(&self.block[k * w..(k + 1) * w]);
+                    if read {
+                        values.extend_from_slice(&self.block[k * w..(k + 1) * w]);
+                    }
                 }
             }
         }
@@ -227,10 +234,34 @@ impl<'a> BatchStream<'a> {
         order.shuffle(&mut self.rng);
         for k in order {
             self.pending_rows.push(rows[k]);
-            self.pending_values
-                .extend_from_slice(&values[k * w..(k + 1) * w]);
+            if read {
+                self.pending_values
+                    .extend_from_slice(&values[k * w..(k + 1) * w]);
+            }
         }
         Ok(())
+    }
+
+    /// The positions in `pending_rows` of the next batch (B rows, or the rows left at the end
+    /// of an epoch), refilling (values read only when `read`) and starting epochs as needed.
+    fn advance(&mut self, read: bool) -> Result<std::ops::Range<usize>> {
+        loop {
+            let available = self.pending_rows.len() - self.cursor;
+            let take = if available >= self.batch_size {
+                self.batch_size
+            } else if self.next_block < self.blocks.len() {
+                self.refill(read)?;
+                continue;
+            } else if available > 0 {
+                available
+            } else {
+                self.start_epoch();
+                continue;
+            };
+            let start = self.cursor;
+            self.cursor += take;
+            return Ok(start..self.cursor);
+        }
     }
 
     /// The next batch: B rows, or the rows left at the end of an epoch.
@@ -239,27 +270,35 @@ impl<'a> BatchStream<'a> {
     /// As [`BinaryFile::read_rows`].
     pub fn next_batch(&mut self) -> Result<Batch> {
         let w = self.file.header().row_len();
-        loop {
-            let available = self.pending_rows.len() - self.cursor;
-            let take = if available >= self.batch_size {
-                self.batch_size
-            } else if self.next_block < self.blocks.len() {
-                self.refill()?;
-                continue;
-            } else if available > 0 {
-                available
-            } else {
-                self.start_epoch();
-                continue;
-            };
-            let (start, end) = (self.cursor, self.cursor + take);
-            self.cursor = end;
-            return Ok(Batch::from_values(
-                self.pending_rows[start..end].to_vec(),
-                &self.pending_values[start * w..end * w],
-                w - 1,
-            ));
+        let range = self.advance(true)?;
+        Ok(Batch::from_values(
+            self.pending_rows[range.clone()].to_vec(),
+            &self.pending_values[range.start * w..range.end * w],
+            w - 1,
+        ))
+    }
+
+    /// Moves past `batches` batches as [`BatchStream::next_batch`] would, reading no values but
+    /// those of the rows still pending afterwards (one shuffle group at most): resuming a long
+    /// run costs one hash per row passed, not a read of every block.
+    ///
+    /// # Errors
+    /// As [`BinaryFile::read_rows`].
+    pub fn skip(&mut self, batches: u64) -> Result<()> {
+        self.pending_rows.drain(..self.cursor);
+        self.cursor = 0;
+        self.pending_values.clear();
+        for _ in 0..batches {
+            self.advance(false)?;
         }
+        self.pending_rows.drain(..self.cursor);
+        self.cursor = 0;
+        let mut one = Vec::new();
+        for &row in &self.pending_rows {
+            self.file.read_rows(row, 1, &mut one)?;
+            self.pending_values.extend_from_slice(&one);
+        }
+        Ok(())
     }
 }
 

@@ -213,6 +213,10 @@ impl BatchSource for StreamSource<'_> {
         Ok(Some(self.scalings.apply(batch)))
     }
 
+    fn skip(&mut self, batches: u64) -> Result<()> {
+        self.stream.skip(batches)
+    }
+
     fn locate(&self, error: SvgpError) -> SvgpError {
         match error {
             SvgpError::InvalidTarget { row, value, reason } => {
