@@ -177,7 +177,10 @@ fn sigkill_during_checkpoint_writes_never_leaves_a_broken_file() {
         let mut child = command.spawn().unwrap();
         let start = Instant::now();
         while !checkpoint.exists() {
-            assert!(start.elapsed() < Duration::from_secs(120), "no checkpoint appeared");
+            assert!(
+                start.elapsed() < Duration::from_secs(120),
+                "no checkpoint appeared"
+            );
             std::thread::sleep(Duration::from_millis(5));
         }
         delay_us = (delay_us * 7 + 3) % 50_000; // seeded, 0–50 ms

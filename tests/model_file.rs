@@ -1,0 +1,48 @@
+//! Saved models survive upgrades: a model file written by format version 1 (committed in
+//! tests/data/compat/ with the predictions the writing version made) loads in this version and
+//! predicts the same values. The tolerance, 1e-9 relative, allows rounding-level changes in the
+//! arithmetic of later versions (summation order, vector paths) and nothing a misread field or a
+//! changed convention (a transform, a scaling, a column order) could produce.
+
+use std::path::Path;
+use svgp::data::read_csv;
+use svgp::tabular::{predict, SavedModel};
+
+#[test]
+fn a_version_1_model_file_loads_and_predicts_as_it_did() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let saved = SavedModel::load(root.join("tests/data/compat/model_v1.json")).unwrap();
+    assert_eq!(saved.feature_names, ["x"]);
+    assert_eq!(saved.target_name, "y");
+    let inputs = read_csv(
+        root.join("datasets/snelson1d_test_inputs.csv"),
+        Some("x"),
+        Some(&[]),
+    )
+    .unwrap();
+    let x = nalgebra::DMatrix::from_column_slice(inputs.y.len(), 1, inputs.y.as_slice());
+    let (mean, var) = predict(&saved, &x).unwrap();
+    let recorded =
+        std::fs::read_to_string(root.join("tests/data/compat/model_v1_predictions.csv")).unwrap();
+    let rows: Vec<(f64, f64)> = recorded
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let (m, v) = l.split_once(',').unwrap();
+            (m.parse().unwrap(), v.parse().unwrap())
+        })
+        .collect();
+    assert_eq!(rows.len(), mean.len());
+    for (i, &(m, v)) in rows.iter().enumerate() {
+        assert!(
+            (mean[i] - m).abs() <= 1e-9 * m.abs().max(1.0),
+            "row {i}: mean {} vs {m}",
+            mean[i]
+        );
+        assert!(
+            (var[i] - v).abs() <= 1e-9 * v.abs(),
+            "row {i}: variance {} vs {v}",
+            var[i]
+        );
+    }
+}
