@@ -508,6 +508,9 @@ fn predict(
     output: Option<PathBuf>,
 ) -> Result<(), Box<dyn std::error::Error>> {
     let saved = SavedModel::load(&model)?;
+    if svgp::data::is_binary_file(&data)? {
+        return predict_streamed(&saved, &data, output);
+    }
     let features: Vec<&str> = saved.feature_names.iter().map(String::as_str).collect();
     let table = read_csv_features(&data, &features)?;
     let (mean, var) = tabular::predict(&saved, &table)?;
@@ -528,6 +531,45 @@ fn predict(
     }
     Ok(())
 }
+
+/// `predict` on a binary table: predictions written as they are made, a chunk at a time.
+fn predict_streamed(
+    saved: &SavedModel,
+    data: &std::path::Path,
+    output: Option<PathBuf>,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let file = svgp::data::BinaryFile::open(data)?;
+    let (mut out, name): (Box<dyn Write>, String) = match &output {
+        Some(path) => {
+            let f = std::fs::File::create(path).map_err(|e| format!("{}: {e}", path.display()))?;
+            (
+                Box::new(std::io::BufWriter::new(f)),
+                path.display().to_string(),
+            )
+        }
+        None => (Box::new(std::io::stdout().lock()), "standard output".into()),
+    };
+    let io = |e: std::io::Error| svgp::SvgpError::Io {
+        path: name.clone(),
+        reason: e.to_string(),
+    };
+    let header = match saved.model.likelihood().is_binary() {
+        true => "probability,variance",
+        false => "mean,variance",
+    };
+    writeln!(out, "{header}").map_err(io)?;
+    tabular::predict_binary(saved, &file, STREAM_CHUNK_ROWS, |mean, var| {
+        for (m, v) in mean.iter().zip(var.iter()) {
+            writeln!(out, "{m},{v}").map_err(io)?;
+        }
+        Ok(())
+    })?;
+    out.flush().map_err(io)?;
+    Ok(())
+}
+
+/// Rows per chunk when `predict` and `evaluate` stream a binary table.
+const STREAM_CHUNK_ROWS: usize = 8192;
 
 /// Reads only the named feature columns (any target column is ignored): the first feature is
 /// passed as the "target" to the loader and put back in front.
@@ -570,9 +612,14 @@ fn reproduce(options: ReproduceOptions) -> Result<(), Box<dyn std::error::Error>
 
 fn evaluate(model: PathBuf, data: PathBuf, json: bool) -> Result<(), Box<dyn std::error::Error>> {
     let saved = SavedModel::load(&model)?;
-    let features: Vec<&str> = saved.feature_names.iter().map(String::as_str).collect();
-    let table = read_csv(&data, Some(&saved.target_name), Some(&features))?;
-    let metrics = tabular::evaluate(&saved, &table.x, &table.y).map_err(|e| table.locate(e))?;
+    let metrics = if svgp::data::is_binary_file(&data)? {
+        let file = svgp::data::BinaryFile::open(&data)?;
+        tabular::evaluate_binary(&saved, &file, STREAM_CHUNK_ROWS)?
+    } else {
+        let features: Vec<&str> = saved.feature_names.iter().map(String::as_str).collect();
+        let table = read_csv(&data, Some(&saved.target_name), Some(&features))?;
+        tabular::evaluate(&saved, &table.x, &table.y).map_err(|e| table.locate(e))?
+    };
     let fields = metric_fields(&metrics);
     if json {
         let object: serde_json::Map<String, serde_json::Value> = fields

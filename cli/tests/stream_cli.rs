@@ -89,6 +89,32 @@ fn cli_fits_a_binary_table_and_the_model_predicts() {
     ok(&out);
     assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 3);
 
+    // predict and evaluate stream the binary table: the same rows as the CSV, the same numbers
+    // (each row's prediction does not depend on the chunking, up to rounding: 1e-12 relative).
+    let lines = |out: &Output| String::from_utf8_lossy(&out.stdout).to_string();
+    let from_binary = svgp(&["predict", "--model", model_s, "--data", data_s]);
+    let from_csv = svgp(&["predict", "--model", model_s, "--data", csv]);
+    ok(&from_binary);
+    ok(&from_csv);
+    let (b, c) = (lines(&from_binary), lines(&from_csv));
+    assert_eq!(b.lines().count(), 3001);
+    for (lb, lc) in b.lines().zip(c.lines()).skip(1) {
+        let parse = |l: &str| -> Vec<f64> { l.split(',').map(|v| v.parse().unwrap()).collect() };
+        for (x, y) in parse(lb).into_iter().zip(parse(lc)) {
+            assert!((x - y).abs() <= 1e-12 * y.abs().max(1.0), "{lb} vs {lc}");
+        }
+    }
+    let metrics = |data: &str| {
+        let out = svgp(&["evaluate", "--model", model_s, "--data", data, "--json"]);
+        ok(&out);
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
+    };
+    let (mb, mc) = (metrics(data_s), metrics(csv));
+    for key in ["test_nlpd", "test_rmse"] {
+        let (x, y) = (mb[key].as_f64().unwrap(), mc[key].as_f64().unwrap());
+        assert!((x - y).abs() <= 1e-12 * y.abs(), "{key}: {x} vs {y}");
+    }
+
     // Options that only apply to CSV files are refused, naming the file.
     let out = svgp(&["fit", "--data", data_s, "--features", "a"]);
     assert_eq!(out.status.code(), Some(1));

@@ -24,7 +24,9 @@ pub use checkpoint::{Checkpoint, Checkpointing, CHECKPOINT_FORMAT, CHECKPOINT_VE
 pub use estimator::{Estimator, Fitted};
 pub use file::{SavedModel, FORMAT, FORMAT_VERSION};
 pub use fit::fit;
-pub use stream::{fit_binary, planned_iterations, StreamOptions, StreamSource};
+pub use stream::{
+    evaluate_binary, fit_binary, planned_iterations, predict_binary, StreamOptions, StreamSource,
+};
 
 /// The likelihoods a table can be fitted with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

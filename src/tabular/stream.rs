@@ -12,7 +12,7 @@ use crate::data::{
 use crate::error::{Result, SvgpError};
 use crate::model::Metrics;
 use crate::optim::{BatchSource, Observer};
-use nalgebra::DMatrix;
+use nalgebra::{DMatrix, DVector};
 
 /// How a binary table is streamed. `Default` gives the command line's defaults.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -225,4 +225,61 @@ impl BatchSource for StreamSource<'_> {
             other => other,
         }
     }
+}
+
+/// `InvalidBinaryFile` unless `file`'s feature columns are the model's, in order.
+fn check_columns(saved: &SavedModel, file: &BinaryFile) -> Result<()> {
+    let names = &file.header().feature_names;
+    if names != &saved.feature_names {
+        return Err(SvgpError::InvalidBinaryFile {
+            path: file.path().to_string(),
+            reason: format!(
+                "its features {names:?} are not the model's {:?}",
+                saved.feature_names
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// Metrics of `saved` on every row of the binary table `file`, in the data's original units,
+/// read `chunk_rows` rows at a time: memory is bounded by a chunk, whatever N is.
+///
+/// # Errors
+/// `InvalidBinaryFile` naming the file for other feature columns or a target outside the
+/// likelihood's domain (with its row); `EmptyFile`; read errors.
+pub fn evaluate_binary(
+    saved: &SavedModel,
+    file: &BinaryFile,
+    chunk_rows: usize,
+) -> Result<Metrics> {
+    check_columns(saved, file)?;
+    let mut parts = Vec::new();
+    scan_rows(file, RowSet::All, chunk_rows, |batch| {
+        let metrics =
+            evaluate(saved, &batch.x, &batch.y).map_err(|e| locate_row(file, &batch, e))?;
+        parts.push(metrics);
+        Ok(())
+    })?;
+    Metrics::pool(&parts).ok_or_else(|| SvgpError::EmptyFile {
+        path: file.path().to_string(),
+    })
+}
+
+/// Predictions of `saved` (mean and variance of y, or p(y = 1) and p(1 − p)) for every row of
+/// the binary table `file`, in file order, handed to `sink` `chunk_rows` rows at a time.
+///
+/// # Errors
+/// `InvalidBinaryFile` naming the file for other feature columns; read errors; `sink`'s.
+pub fn predict_binary(
+    saved: &SavedModel,
+    file: &BinaryFile,
+    chunk_rows: usize,
+    mut sink: impl FnMut(&DVector<f64>, &DVector<f64>) -> Result<()>,
+) -> Result<()> {
+    check_columns(saved, file)?;
+    scan_rows(file, RowSet::All, chunk_rows, |batch| {
+        let (mean, var) = super::predict(saved, &batch.x)?;
+        sink(&mean, &var)
+    })
 }
