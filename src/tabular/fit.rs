@@ -93,12 +93,16 @@ pub(super) fn fit_data(
         });
     }
     let n = data.num_train();
-    if o.num_inducing == 0 || o.num_inducing as u64 > n {
-        return Err(option_error(
-            "num_inducing",
-            o.num_inducing as f64,
-            "must be between 1 and the number of training rows",
-        ));
+    if o.num_inducing == 0 {
+        return Err(option_error("num_inducing", 0.0, "must be at least 1"));
+    }
+    if o.num_inducing as u64 > n {
+        return Err(SvgpError::TooFewRows {
+            path: data.path().to_string(),
+            name: "num_inducing".into(),
+            value: o.num_inducing as u64,
+            rows: n,
+        });
     }
     let candidates = data.inducing_candidates(o.num_inducing, o.seed)?;
     let z = InducingInit::default().choose(&candidates, o.num_inducing, o.seed)?;
