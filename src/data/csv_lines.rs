@@ -53,24 +53,31 @@ impl<R: Read> LineCounter<R> {
 
     /// Updates the line state with the bytes just read.
     fn scan(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            match b {
-                b'\n' if self.after_cr => self.after_cr = false,
-                b'\n' | b'\r' => {
+        let is_break = |b: &u8| *b == b'\n' || *b == b'\r';
+        let mut i = 0;
+        while i < bytes.len() {
+            let b = bytes[i];
+            if is_break(&b) {
+                if !(b == b'\n' && self.after_cr) {
                     self.line += 1;
-                    self.after_cr = b == b'\r';
                     self.at_line_start = true;
                 }
-                _ => {
-                    if self.at_line_start {
-                        self.starts.push_back((self.offset, self.line));
-                        self.at_line_start = false;
-                    }
-                    self.after_cr = false;
-                }
+                self.after_cr = b == b'\r';
+                i += 1;
+                continue;
             }
-            self.offset += 1;
+            self.after_cr = false;
+            if self.at_line_start {
+                self.starts.push_back((self.offset + i as u64, self.line));
+                self.at_line_start = false;
+            }
+            // the rest of the line's content, up to the next break
+            i += 1 + bytes[i + 1..]
+                .iter()
+                .position(is_break)
+                .unwrap_or(bytes.len() - i - 1);
         }
+        self.offset += bytes.len() as u64;
     }
 }
 
