@@ -1,7 +1,7 @@
 //! CSV loading: the shipped Snelson data reads bit-exactly, and every bad file gives a typed
 //! error naming the file, the line (header = line 1) and the column (1-based).
 
-use svgp::data::{read_csv, CsvOptions, Missing};
+use svgp::data::{read_csv, Categorical, CsvOptions, Missing};
 use svgp::SvgpError;
 
 const BAD: &str = "tests/data/bad";
@@ -263,4 +263,80 @@ fn missing_cells_drop_their_rows_when_asked() {
     let e = drop.read(format!("{BAD}/na_only_rows.csv")).unwrap_err();
     assert!(matches!(e, SvgpError::EmptyFile { .. }), "{e}");
     assert!(read_csv("tests/data/good/missing_cells.csv", None, None).is_err());
+}
+
+/// Text columns become indicators `column=level` (levels sorted), named or detected; a target
+/// `column=level` is the 0/1 label; a level not among a model's indicators is refused where it is.
+#[test]
+fn categorical_columns_are_one_hot_encoded() {
+    let file = "tests/data/good/categorical.csv";
+    let named = CsvOptions {
+        categorical: Categorical::Columns(vec!["colour".into()]),
+        missing: Missing::Drop,
+        ..CsvOptions::default()
+    };
+    let auto = CsvOptions {
+        categorical: Categorical::Auto,
+        ..named.clone()
+    };
+    for options in [named, auto] {
+        let t = options.read(file).unwrap();
+        assert_eq!(
+            t.feature_names,
+            vec!["colour=blue", "colour=green", "colour=red", "x"]
+        );
+        assert_eq!((t.rows_dropped, t.lines.clone()), (1, vec![2, 3, 4, 5, 7]));
+        // row 2 (line 3) is green, x = 2
+        assert_eq!(
+            t.x.row(1).iter().copied().collect::<Vec<_>>(),
+            vec![0.0, 1.0, 0.0, 2.0]
+        );
+    }
+    // Without the option, the text column is an error at its first cell.
+    let e = read_csv(file, None, None).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            SvgpError::Csv {
+                line: 2,
+                column: 1,
+                ..
+            }
+        ),
+        "{e}"
+    );
+    // A target `colour=red`: 1 for red rows, 0 for the others.
+    let red = CsvOptions {
+        target: Some("colour=red".into()),
+        features: Some(vec!["x".into()]),
+        missing: Missing::Drop,
+        ..CsvOptions::default()
+    };
+    let t = red.read(file).unwrap();
+    assert_eq!(
+        (t.target_name.as_str(), t.y.as_slice()),
+        ("colour=red", &[1.0, 0.0, 0.0, 1.0, 0.0][..])
+    );
+    // The indicators a model was trained on: "violet" (line 3) is none of them.
+    let model_features = CsvOptions::columns(None, Some(&["colour=blue", "colour=red", "x"]));
+    let e = model_features
+        .read(format!("{BAD}/unknown_category.csv"))
+        .unwrap_err();
+    assert!(
+        matches!(
+            e,
+            SvgpError::Csv {
+                line: 3,
+                column: 1,
+                ..
+            }
+        ),
+        "{e}"
+    );
+    assert!(
+        e.to_string().contains(
+            "\"violet\" of column \"colour\" was not seen in training (known: blue, red)"
+        ),
+        "{e}"
+    );
 }

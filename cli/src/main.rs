@@ -8,7 +8,7 @@ use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
-use svgp::data::{CsvOptions, Missing};
+use svgp::data::{Categorical, CsvOptions, Missing};
 use svgp::kernel::KernelFamily;
 use svgp::model::{Metrics, Svgp};
 use svgp::optim::Xi;
@@ -64,6 +64,9 @@ enum Command {
         /// Print one JSON object instead of text.
         #[arg(long)]
         json: bool,
+        /// Rows with a missing cell in a used column: refuse the file, or leave them out.
+        #[arg(long, value_enum, default_value = "refuse")]
+        missing: MissingArg,
         #[command(flatten)]
         format: CsvFormat,
     },
@@ -135,6 +138,14 @@ enum MissingArg {
     Drop,
 }
 
+/// The library's choice for missing cells.
+fn missing(arg: MissingArg) -> Missing {
+    match arg {
+        MissingArg::Refuse => Missing::Refuse,
+        MissingArg::Drop => Missing::Drop,
+    }
+}
+
 /// Which CSV columns are the target and the features, and how the file is read.
 #[derive(clap::Args)]
 struct Columns {
@@ -148,6 +159,10 @@ struct Columns {
     /// drop their rows.
     #[arg(long, value_enum, default_value = "refuse")]
     missing: MissingArg,
+    /// Text feature columns to one-hot encode, comma-separated (one indicator `column=level`
+    /// per level), or `auto` for every feature column with no numeric cell.
+    #[arg(long)]
+    categorical: Option<String>,
     #[command(flatten)]
     format: CsvFormat,
 }
@@ -159,9 +174,11 @@ impl Columns {
             target: self.target.clone(),
             features: self.features.clone(),
             delimiter: self.format.delimiter,
-            missing: match self.missing {
-                MissingArg::Refuse => Missing::Refuse,
-                MissingArg::Drop => Missing::Drop,
+            missing: missing(self.missing),
+            categorical: match self.categorical.as_deref() {
+                None => Categorical::None,
+                Some("auto") => Categorical::Auto,
+                Some(list) => Categorical::Columns(list.split(',').map(str::to_string).collect()),
             },
         }
     }
@@ -598,6 +615,7 @@ fn evaluate(
     model: PathBuf,
     data: PathBuf,
     json: bool,
+    missing: MissingArg,
     format: CsvFormat,
 ) -> Result<(), Box<dyn std::error::Error>> {
     let saved = SavedModel::load(&model)?;
@@ -605,16 +623,23 @@ fn evaluate(
         target: Some(saved.target_name.clone()),
         features: Some(saved.feature_names.clone()),
         delimiter: format.delimiter,
+        missing: self::missing(missing),
         ..CsvOptions::default()
     }
     .read(&data)?;
     let metrics = tabular::evaluate(&saved, &table.x, &table.y).map_err(|e| table.locate(e))?;
     let mut out = std::io::stdout().lock();
-    let fields = metric_fields(&metrics);
+    let mut fields: Vec<(&str, serde_json::Value)> = metric_fields(&metrics)
+        .into_iter()
+        .map(|(k, v)| (k, v.into()))
+        .collect();
+    if table.rows_dropped > 0 {
+        fields.push(("rows_dropped", table.rows_dropped.into()));
+    }
     if json {
         let object: serde_json::Map<String, serde_json::Value> = fields
             .into_iter()
-            .map(|(k, v)| (k.to_string(), v.into()))
+            .map(|(k, v)| (k.to_string(), v))
             .collect();
         writeln!(out, "{}", serde_json::Value::Object(object))?;
     } else {
@@ -637,6 +662,7 @@ fn flag_of(field: &str) -> Option<&'static str> {
         "gamma" => "--gamma",
         "seed" => "--seed",
         "delimiter" => "--delimiter",
+        "categorical" => "--categorical",
         _ => return None,
     })
 }
@@ -688,8 +714,9 @@ fn main() -> ExitCode {
             model,
             data,
             json,
+            missing,
             format,
-        } => evaluate(model, data, json, format),
+        } => evaluate(model, data, json, missing, format),
         Command::Reproduce {
             out,
             quick,

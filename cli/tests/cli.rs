@@ -753,3 +753,96 @@ fn the_whole_bad_corpus_is_refused_without_a_panic() {
     }
     assert!(count >= 40, "{count} files in the corpus");
 }
+
+/// The penguins table as users have it: a text target (Gentoo against the other species), text
+/// features one-hot encoded, `NA` rows dropped and counted; the saved model encodes a new file
+/// as in training and refuses an island it never saw.
+#[test]
+fn penguins_with_a_text_target_categorical_columns_and_missing_cells() {
+    let model = scratch("penguins.json");
+    let m = model.to_str().unwrap();
+    let fit = json(&svgp(&[
+        "fit",
+        "--data",
+        "datasets/penguins.csv",
+        "--target",
+        "species=Gentoo",
+        "--likelihood",
+        "bernoulli",
+        "--categorical",
+        "island,sex",
+        "--missing",
+        "drop",
+        "--inducing",
+        "20",
+        "--iterations",
+        "200",
+        "--test-fraction",
+        "0.25",
+        "--output",
+        m,
+        "--json",
+    ]));
+    assert_eq!(fit["target"], "species=Gentoo");
+    let features: Vec<&str> = fit["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f.as_str().unwrap())
+        .collect();
+    assert_eq!(
+        features,
+        [
+            "island=Biscoe",
+            "island=Dream",
+            "island=Torgersen",
+            "bill_length_mm",
+            "bill_depth_mm",
+            "flipper_length_mm",
+            "body_mass_g",
+            "sex=female",
+            "sex=male",
+            "year"
+        ]
+    );
+    // 344 rows, 11 with an NA cell; 333 − round(0.25 · 333) = 250 train.
+    assert_eq!(
+        (fit["rows_dropped"].as_u64(), fit["num_data"].as_u64()),
+        (Some(11), Some(250))
+    );
+    let accuracy = fit["test_accuracy"].as_f64().unwrap();
+    assert!(
+        accuracy > 0.95,
+        "Gentoo against the rest, test accuracy {accuracy}"
+    );
+    let eval = json(&svgp(&[
+        "evaluate",
+        "--model",
+        m,
+        "--data",
+        "datasets/penguins.csv",
+        "--missing",
+        "drop",
+        "--json",
+    ]));
+    assert_eq!(eval["rows_dropped"].as_u64(), Some(11));
+    assert!(eval["test_accuracy"].as_f64().unwrap() > 0.95, "{eval}");
+    let atlantis = scratch("atlantis.csv");
+    let text = std::fs::read_to_string("../datasets/penguins.csv").unwrap();
+    let mut lines: Vec<&str> = text.lines().take(3).collect();
+    lines.push("Adelie,Atlantis,39.1,18.7,181,3750,male,2007");
+    std::fs::write(&atlantis, lines.join("\n")).unwrap();
+    refused(
+        &[
+            "predict",
+            "--model",
+            m,
+            "--data",
+            atlantis.to_str().unwrap(),
+        ],
+        &[
+            "atlantis.csv, line 4, column 2",
+            "\"Atlantis\" of column \"island\" was not seen in training",
+        ],
+    );
+}

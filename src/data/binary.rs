@@ -529,8 +529,16 @@ impl CsvOptions {
     /// row at a time, as [`convert_csv`] does.
     ///
     /// # Errors
-    /// As [`convert_csv`] and [`CsvOptions::read`].
+    /// As [`convert_csv`] and [`CsvOptions::read`]; `InvalidParameter { name: "categorical" }`
+    /// for categorical columns (their levels need the whole file: name the indicator features).
     pub fn convert(&self, csv: impl AsRef<Path>, out: impl AsRef<Path>) -> Result<Converted> {
+        if self.categorical != crate::data::Categorical::None {
+            return Err(SvgpError::InvalidParameter {
+                name: "categorical".into(),
+                value: 1.0,
+                reason: "one-hot encoding needs the table in memory; name indicator features `column=level` instead",
+            });
+        }
         let csv = csv.as_ref();
         let csv_name = csv.display().to_string();
         let source = File::open(csv).map_err(|e| io_error(&csv_name, &e))?;

@@ -3,6 +3,7 @@
 //! line endings (`\n`, `\r\n`, a lone `\r`) and across quoted fields spanning lines; a UTF-8
 //! byte-order mark is skipped; the delimiter is given or detected from the header line.
 
+use super::csv_categories::{expanded_features, resolve, Categorical, Column};
 use super::csv_lines::{detect_delimiter, is_missing, line_breaks, LineCounter, Peeked};
 use crate::error::{Result, SvgpError};
 use nalgebra::{DMatrix, DVector};
@@ -73,6 +74,12 @@ pub struct CsvOptions {
     pub delimiter: Option<u8>,
     /// Missing cells: refused (default) or their rows dropped.
     pub missing: Missing,
+    /// Feature columns one-hot encoded (default none), when reading into memory
+    /// ([`CsvOptions::read`]): each becomes one indicator column `column=level` per level, in
+    /// sorted order. A feature or target named `column=level` reads as that indicator in any
+    /// case (how a saved model's features are read for prediction; a level not among a
+    /// column's indicator features is an error).
+    pub categorical: Categorical,
 }
 
 impl CsvOptions {
@@ -99,11 +106,26 @@ impl CsvOptions {
         self.read_from(file, &path.display().to_string())
     }
 
-    /// Reads a table from any reader; `name` is the file name used in error messages.
+    /// Reads a table from any reader; `name` is the file name used in error messages. With
+    /// categorical columns the source is held in memory and read twice (levels, then rows).
     ///
     /// # Errors
     /// As [`CsvOptions::read`].
-    pub fn read_from(&self, source: impl std::io::Read, name: &str) -> Result<Table> {
+    pub fn read_from(&self, mut source: impl std::io::Read, name: &str) -> Result<Table> {
+        if self.categorical != Categorical::None {
+            let mut bytes = Vec::new();
+            source.read_to_end(&mut bytes).map_err(|e| SvgpError::Io {
+                path: name.to_string(),
+                reason: e.to_string(),
+            })?;
+            let features = expanded_features(&bytes, name, self)?;
+            let options = CsvOptions {
+                features: features.or_else(|| self.features.clone()),
+                categorical: Categorical::None,
+                ..self.clone()
+            };
+            return options.read_from(&bytes[..], name);
+        }
         let mut rows = self.rows(source, name)?;
         let mut values: Vec<f64> = Vec::new();
         let mut targets: Vec<f64> = Vec::new();
@@ -130,7 +152,7 @@ impl CsvOptions {
     }
 
     /// The rows of `source` (named `name` in messages), one at a time: the header is parsed and
-    /// the columns chosen here.
+    /// the columns chosen here. `categorical` is not applied (levels need the whole file).
     ///
     /// # Errors
     /// `Io` if the source cannot be read; `InvalidParameter { name: "delimiter" }`;
@@ -195,8 +217,10 @@ pub struct CsvRows<R: std::io::Read> {
     breaks: Vec<u64>,
     name: String,
     header: Vec<String>,
-    feature_cols: Vec<usize>,
-    target_col: usize,
+    feature_cols: Vec<Column>,
+    target_col: Column,
+    /// The levels of each column read as indicator features: (0-based column, levels).
+    levels: Vec<(usize, Vec<String>)>,
     missing: Missing,
     /// Names of the chosen feature columns, in order (length D).
     pub feature_names: Vec<String>,
@@ -208,37 +232,61 @@ pub struct CsvRows<R: std::io::Read> {
     pub rows_dropped: u64,
 }
 
-/// The columns chosen in a header: (target, features), 0-based.
+/// The columns chosen in a header: (target, features).
 ///
 /// # Errors
-/// `MissingColumn` for a name not in the header.
+/// `MissingColumn` for a name not in the header (nor `column=level` of a column in it).
 fn choose_columns(
     header: &[String],
     name: &str,
     options: &CsvOptions,
-) -> Result<(usize, Vec<usize>)> {
+) -> Result<(Column, Vec<Column>)> {
     let find = |col: &str| {
-        header
-            .iter()
-            .position(|h| h == col)
-            .ok_or_else(|| SvgpError::MissingColumn {
-                path: name.to_string(),
-                column: col.to_string(),
-                available: header.join(","),
-            })
+        resolve(header, col).ok_or_else(|| SvgpError::MissingColumn {
+            path: name.to_string(),
+            column: col.to_string(),
+            available: header.join(","),
+        })
     };
     let target_col = match &options.target {
         Some(t) => find(t)?,
-        None => header
-            .iter()
-            .position(|h| h == "y")
-            .unwrap_or(header.len() - 1),
+        None => Column::Number(
+            header
+                .iter()
+                .position(|h| h == "y")
+                .unwrap_or(header.len() - 1),
+        ),
     };
-    let feature_cols: Vec<usize> = match &options.features {
+    let feature_cols: Vec<Column> = match &options.features {
         Some(list) => list.iter().map(|f| find(f)).collect::<Result<_>>()?,
-        None => (0..header.len()).filter(|&c| c != target_col).collect(),
+        None => (0..header.len())
+            .filter(|&c| c != target_col.index())
+            .map(Column::Number)
+            .collect(),
     };
     Ok((target_col, feature_cols))
+}
+
+/// The name of a chosen column: its header name, or `column=level`.
+fn column_name(header: &[String], column: &Column) -> String {
+    match column {
+        Column::Number(c) => header[*c].clone(),
+        Column::Indicator(c, level) => format!("{}={level}", header[*c]),
+    }
+}
+
+/// The levels of each column that `features` read as indicators.
+fn indicator_levels(features: &[Column]) -> Vec<(usize, Vec<String>)> {
+    let mut levels: Vec<(usize, Vec<String>)> = Vec::new();
+    for f in features {
+        if let Column::Indicator(c, level) = f {
+            match levels.iter_mut().find(|(col, _)| col == c) {
+                Some((_, known)) => known.push(level.clone()),
+                None => levels.push((*c, vec![level.clone()])),
+            }
+        }
+    }
+    levels
 }
 
 /// Checks a header (trimmed names) read from line `line`.
@@ -313,10 +361,14 @@ impl<R: std::io::Read> CsvRows<R> {
             reader,
             record: csv::StringRecord::new(),
             breaks: Vec::new(),
-            feature_names: feature_cols.iter().map(|&c| header[c].clone()).collect(),
-            target_name: header[target_col].clone(),
-            target_column: target_col + 1,
+            feature_names: feature_cols
+                .iter()
+                .map(|c| column_name(&header, c))
+                .collect(),
+            target_name: column_name(&header, &target_col),
+            target_column: target_col.index() + 1,
             name: name.to_string(),
+            levels: indicator_levels(&feature_cols),
             header,
             feature_cols,
             target_col,
@@ -387,16 +439,52 @@ impl<R: std::io::Read> CsvRows<R> {
                     ),
                 });
             }
-            let used = || self.feature_cols.iter().chain([&self.target_col]);
-            if self.missing == Missing::Drop && used().any(|&c| is_missing(self.record[c].trim())) {
+            let mut used = self.feature_cols.iter().chain([&self.target_col]);
+            if self.missing == Missing::Drop
+                && used.any(|c| is_missing(self.record[c.index()].trim()))
+            {
                 self.rows_dropped += 1;
                 continue;
             }
-            for &c in &self.feature_cols {
-                features.push(self.cell(c, line)?);
+            for c in &self.feature_cols {
+                features.push(self.value(c, line)?);
             }
-            return Ok(Some((self.cell(self.target_col, line)?, line)));
+            return Ok(Some((self.value(&self.target_col, line)?, line)));
         }
+    }
+
+    /// The value of `column` in the current record, which starts on line `line`: its number, or
+    /// for an indicator 1 or 0.
+    ///
+    /// # Errors
+    /// As [`CsvRows::next_row`]; `Csv` for a missing cell of an indicator, or a level of an
+    /// indicator feature's column that is none of its indicators' levels.
+    fn value(&self, column: &Column, line: u64) -> Result<f64> {
+        let (c, level) = match column {
+            Column::Number(c) => return self.cell(*c, line),
+            Column::Indicator(c, level) => (*c, level),
+        };
+        let text = self.record[c].trim();
+        let name = &self.header[c];
+        let known = self.levels.iter().find(|(col, _)| *col == c);
+        let reason = if is_missing(text) {
+            format!("missing value {text:?} in column {name:?}")
+        } else if text == level {
+            return Ok(1.0);
+        } else if known.is_none_or(|(_, levels)| levels.iter().any(|l| l == text)) {
+            return Ok(0.0); // a target indicator, or another known level
+        } else {
+            let levels = known.map(|(_, l)| l.join(", ")).unwrap_or_default();
+            format!(
+                "category {text:?} of column {name:?} was not seen in training (known: {levels})"
+            )
+        };
+        Err(SvgpError::Csv {
+            path: self.name.clone(),
+            line: line + self.breaks[c],
+            column: c + 1,
+            reason,
+        })
     }
 
     /// The value of cell `c` of the current record, which starts on line `line`.

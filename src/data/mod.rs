@@ -4,6 +4,7 @@
 
 mod atomic;
 mod binary;
+mod csv_categories;
 mod csv_file;
 mod csv_lines;
 mod scale;
@@ -14,6 +15,7 @@ pub use binary::{
     convert_csv, is_binary_file, write_binary_file, BinaryFile, BinaryHeader, BinaryWriter,
     Converted, BINARY_VERSION, MAGIC,
 };
+pub use csv_categories::Categorical;
 pub use csv_file::{read_csv, read_csv_from, CsvOptions, CsvRows, Missing, Table};
 pub use csv_lines::is_missing;
 pub use scale::{train_test_split, Standardiser};
