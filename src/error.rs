@@ -135,6 +135,18 @@ pub enum SvgpError {
         /// The target column (its number and name in a CSV file, its name in a binary table).
         column: String,
     },
+    /// A file holds fewer rows than a setting needs (M inducing inputs need M training rows).
+    #[error("{path}: {name} = {value} exceeds the number of training rows, {rows} (after the test hold-out)")]
+    TooFewRows {
+        /// The file.
+        path: String,
+        /// The setting, as the library names it (e.g. `num_inducing`).
+        name: String,
+        /// Its value.
+        value: u64,
+        /// The training rows found.
+        rows: u64,
+    },
     /// A file holds no data rows.
     #[error("{path}: no data rows")]
     EmptyFile {

@@ -36,6 +36,7 @@ fn table(seed: u64) -> Table {
         path: "(in memory)".into(),
         lines: (2..402).collect(),
         target_column: 3,
+        rows_dropped: 0,
     }
 }
 

@@ -65,6 +65,11 @@ fn bad_settings_and_labels_are_named() {
         .fit(&x, &y)
         .unwrap_err();
     assert!(
+        matches!(&err, SvgpError::TooFewRows { name, value: 31, rows: 30, .. } if name == "num_inducing"),
+        "{err}"
+    );
+    let err = Estimator::regression().inducing(0).fit(&x, &y).unwrap_err();
+    assert!(
         matches!(&err, SvgpError::InvalidParameter { name, .. } if name == "num_inducing"),
         "{err}"
     );

@@ -355,6 +355,7 @@ fn streamed_fit_matches_the_in_memory_fit() {
         path: "in memory".into(),
         lines: (2..2002).collect(),
         target_column: 4,
+        rows_dropped: 0,
     };
     let in_memory = tabular::fit(&table, &options, &mut []).unwrap();
     assert_eq!((streamed.iterations, streamed.rows_trained), (600, 300_000));

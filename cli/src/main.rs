@@ -8,7 +8,7 @@ use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
-use svgp::data::read_csv;
+use svgp::data::{Categorical, CsvOptions, Missing};
 use svgp::kernel::KernelFamily;
 use svgp::model::{Metrics, Svgp};
 use svgp::optim::Xi;
@@ -52,6 +52,8 @@ enum Command {
         /// Write predictions here instead of standard output.
         #[arg(long)]
         output: Option<PathBuf>,
+        #[command(flatten)]
+        format: CsvFormat,
     },
     /// Evaluate a saved model on a labelled CSV file.
     Evaluate {
@@ -64,6 +66,11 @@ enum Command {
         /// Print one JSON object instead of text.
         #[arg(long)]
         json: bool,
+        /// Rows with a missing cell in a used column: refuse the file, or leave them out.
+        #[arg(long, value_enum, default_value = "refuse")]
+        missing: MissingArg,
+        #[command(flatten)]
+        format: CsvFormat,
     },
     /// Regenerate the evidence of Salimbeni et al. (2018) on the shipped datasets: writes
     /// DIR/REPORT.md (exactness, natgrad vs Adam, stability over γ, comparison with the paper)
@@ -107,7 +114,41 @@ enum XiArg {
     Meansqrt,
 }
 
-/// Which CSV columns are the target and the features.
+/// How a CSV file's cells are separated.
+#[derive(clap::Args)]
+struct CsvFormat {
+    /// Field delimiter: one character such as `,` `;` `|`, or `tab` (default: detected from
+    /// the header line, `;` or tab when unambiguous, else `,`).
+    #[arg(long, value_parser = parse_delimiter)]
+    delimiter: Option<u8>,
+}
+
+/// The byte of a `--delimiter` value: one ASCII character, or `tab` / `\t`.
+fn parse_delimiter(text: &str) -> Result<u8, String> {
+    match text {
+        "tab" | "\\t" | "\t" => Ok(b'\t'),
+        _ if text.len() == 1 && text.is_ascii() => Ok(text.as_bytes()[0]),
+        _ => Err("expected one character such as , ; | or tab".to_string()),
+    }
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum MissingArg {
+    /// Refuse a file with a missing cell, naming its line and column.
+    Refuse,
+    /// Leave out rows with a missing cell in a used column, and report how many.
+    Drop,
+}
+
+/// The library's choice for missing cells.
+fn missing(arg: MissingArg) -> Missing {
+    match arg {
+        MissingArg::Refuse => Missing::Refuse,
+        MissingArg::Drop => Missing::Drop,
+    }
+}
+
+/// Which CSV columns are the target and the features, and how the file is read.
 #[derive(clap::Args)]
 struct Columns {
     /// Target column (default: `y`, else the last column).
@@ -116,14 +157,32 @@ struct Columns {
     /// Feature columns, comma-separated (default: all but the target).
     #[arg(long, value_delimiter = ',')]
     features: Option<Vec<String>>,
+    /// Cells that are empty, `NA`, `N/A`, `NaN` or `?` in a used column: refuse the file, or
+    /// drop their rows.
+    #[arg(long, value_enum, default_value = "refuse")]
+    missing: MissingArg,
+    /// Text feature columns to one-hot encode, comma-separated (one indicator `column=level`
+    /// per level), or `auto` for every feature column with no numeric cell.
+    #[arg(long)]
+    categorical: Option<String>,
+    #[command(flatten)]
+    format: CsvFormat,
 }
 
 impl Columns {
-    /// The feature names as string slices, if given.
-    fn features(&self) -> Option<Vec<&str>> {
-        self.features
-            .as_ref()
-            .map(|f| f.iter().map(String::as_str).collect())
+    /// The library's CSV options.
+    fn options(&self) -> CsvOptions {
+        CsvOptions {
+            target: self.target.clone(),
+            features: self.features.clone(),
+            delimiter: self.format.delimiter,
+            missing: missing(self.missing),
+            categorical: match self.categorical.as_deref() {
+                None => Categorical::None,
+                Some("auto") => Categorical::Auto,
+                Some(list) => Categorical::Columns(list.split(',').map(str::to_string).collect()),
+            },
+        }
     }
 }
 
@@ -317,6 +376,8 @@ fn fit_fields(report: &tabular::FitReport, seconds: f64) -> Vec<(&'static str, s
         ("train_seconds", report.train_seconds.into()),
         ("num_data", report.num_data.into()),
         ("num_inducing", report.saved.model.num_inducing().into()),
+        ("target", report.saved.target_name.clone().into()),
+        ("features", report.saved.feature_names.clone().into()),
         ("shortened_steps", report.shortened_steps.into()),
         ("stop_reason", format!("{:?}", report.stop_reason).into()),
         (
@@ -334,22 +395,42 @@ fn fit_fields(report: &tabular::FitReport, seconds: f64) -> Vec<(&'static str, s
     fields
 }
 
-/// Prints `fields` as one JSON object or as aligned text, then the saved model's path.
-fn print_fields(fields: Vec<(&str, serde_json::Value)>, json: bool, saved: Option<&PathBuf>) {
+/// Prints `fields` as one JSON object or as aligned text (strings unquoted), then the saved
+/// model's path.
+///
+/// # Errors
+/// A failed write to standard output (a closed pipe is handled in `main`).
+fn print_fields(
+    fields: Vec<(&str, serde_json::Value)>,
+    json: bool,
+    saved: Option<&PathBuf>,
+) -> std::io::Result<()> {
+    let mut out = std::io::stdout().lock();
     if json {
         let object: serde_json::Map<String, serde_json::Value> = fields
             .into_iter()
             .map(|(k, v)| (k.to_string(), v))
             .collect();
-        println!("{}", serde_json::Value::Object(object));
+        writeln!(out, "{}", serde_json::Value::Object(object))?;
     } else {
         for (k, v) in fields {
-            println!("{k:>16}: {v}");
+            match v {
+                serde_json::Value::String(text) => writeln!(out, "{k:>16}: {text}")?,
+                serde_json::Value::Array(items) => {
+                    let texts: Vec<String> = items
+                        .iter()
+                        .map(|i| i.as_str().map_or(i.to_string(), str::to_string))
+                        .collect();
+                    writeln!(out, "{k:>16}: {}", texts.join(","))?
+                }
+                v => writeln!(out, "{k:>16}: {v}")?,
+            }
         }
         if let Some(path) = saved {
-            println!("{:>16}: {}", "saved", path.display());
+            writeln!(out, "{:>16}: {}", "saved", path.display())?;
         }
     }
+    out.flush()
 }
 
 fn fit(args: FitArgs) -> Result<(), Box<dyn std::error::Error>> {
@@ -362,12 +443,7 @@ fn fit(args: FitArgs) -> Result<(), Box<dyn std::error::Error>> {
         );
     }
     let start = Instant::now();
-    let features = args.columns.features();
-    let table = read_csv(
-        &args.data,
-        args.columns.target.as_deref(),
-        features.as_deref(),
-    )?;
+    let table = args.columns.options().read(&args.data)?;
     let stop = stop::install()?;
     let options = fit_options(&args, &stop);
     let mut progress = progress(&args, args.iterations)?;
@@ -382,14 +458,16 @@ fn fit(args: FitArgs) -> Result<(), Box<dyn std::error::Error>> {
     };
     let seconds = start.elapsed().as_secs_f64();
     let mut fields = fit_fields(&report, seconds);
+    fields.push(("rows_dropped", table.rows_dropped.into()));
     if args.json && !plots.is_empty() {
         let names: Vec<String> = plots.iter().map(|p| p.display().to_string()).collect();
         fields.push(("plots", names.into()));
     }
-    print_fields(fields, args.json, args.output.as_ref());
+    print_fields(fields, args.json, args.output.as_ref())?;
     if !args.json {
+        let mut out = std::io::stdout().lock();
         for path in &plots {
-            println!("{:>16}: {}", "plot", path.display());
+            writeln!(out, "{:>16}: {}", "plot", path.display())?;
         }
     }
     finished(&report, &stop)
@@ -453,9 +531,16 @@ fn fit_streamed(args: FitArgs) -> Result<(), Box<dyn std::error::Error>> {
         )
         .into());
     }
-    if args.columns.features.is_some() || args.plots.is_some() {
+    let c = &args.columns;
+    let csv_only = c.features.is_some()
+        || args.plots.is_some()
+        || c.format.delimiter.is_some()
+        || c.categorical.is_some()
+        || matches!(c.missing, MissingArg::Drop);
+    if csv_only {
         return Err(format!(
-            "--features and --plots apply to CSV files; {} is a binary table",
+            "--features, --plots, --delimiter, --categorical and --missing apply to CSV files; \
+             {} is a binary table (choose columns and drop rows when converting)",
             args.data.display()
         )
         .into());
@@ -477,28 +562,24 @@ fn fit_streamed(args: FitArgs) -> Result<(), Box<dyn std::error::Error>> {
         "rows_per_second",
         (report.rows_trained as f64 / report.train_seconds).into(),
     ));
-    print_fields(fields, args.json, args.output.as_ref());
+    print_fields(fields, args.json, args.output.as_ref())?;
     finished(&report, &stop)
 }
 
 /// `convert`: CSV → binary table, one row in memory at a time.
 fn convert(args: ConvertArgs) -> Result<(), Box<dyn std::error::Error>> {
     let start = Instant::now();
-    let features = args.columns.features();
-    let header = svgp::data::convert_csv(
-        &args.data,
-        args.columns.target.as_deref(),
-        features.as_deref(),
-        &args.out,
-    )?;
+    let converted = args.columns.options().convert(&args.data, &args.out)?;
+    let header = &converted.header;
     let fields: Vec<(&str, serde_json::Value)> = vec![
         ("rows", header.num_rows.into()),
         ("features", header.num_features().into()),
         ("target", header.target_name.clone().into()),
+        ("rows_dropped", converted.rows_dropped.into()),
         ("seconds", start.elapsed().as_secs_f64().into()),
         ("written", args.out.display().to_string().into()),
     ];
-    print_fields(fields, args.json, None);
+    print_fields(fields, args.json, None)?;
     Ok(())
 }
 
@@ -506,13 +587,13 @@ fn predict(
     model: PathBuf,
     data: PathBuf,
     output: Option<PathBuf>,
+    format: CsvFormat,
 ) -> Result<(), Box<dyn std::error::Error>> {
     let saved = SavedModel::load(&model)?;
     if svgp::data::is_binary_file(&data)? {
         return predict_streamed(&saved, &data, output);
     }
-    let features: Vec<&str> = saved.feature_names.iter().map(String::as_str).collect();
-    let table = read_csv_features(&data, &features)?;
+    let table = read_csv_features(&data, &saved.feature_names, format.delimiter)?;
     let (mean, var) = tabular::predict(&saved, &table)?;
     let binary = saved.model.likelihood().is_binary();
     let mut text = String::from(if binary {
@@ -527,7 +608,11 @@ fn predict(
         Some(path) => {
             std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?
         }
-        None => std::io::stdout().write_all(text.as_bytes())?,
+        None => {
+            let mut out = std::io::stdout().lock();
+            out.write_all(text.as_bytes())?;
+            out.flush()?
+        }
     }
     Ok(())
 }
@@ -549,22 +634,32 @@ fn predict_streamed(
         }
         None => (Box::new(std::io::stdout().lock()), "standard output".into()),
     };
-    let io = |e: std::io::Error| svgp::SvgpError::Io {
-        path: name.clone(),
-        reason: e.to_string(),
-    };
     let header = match saved.model.likelihood().is_binary() {
         true => "probability,variance",
         false => "mean,variance",
     };
-    writeln!(out, "{header}").map_err(io)?;
-    tabular::predict_binary(saved, &file, STREAM_CHUNK_ROWS, |mean, var| {
-        for (m, v) in mean.iter().zip(var.iter()) {
-            writeln!(out, "{m},{v}").map_err(io)?;
-        }
-        Ok(())
-    })?;
-    out.flush().map_err(io)?;
+    writeln!(out, "{header}")?;
+    // A write error stops the scan; it is returned as it is (a closed pipe ends quietly).
+    let mut failed: Option<std::io::Error> = None;
+    let scanned = tabular::predict_binary(saved, &file, STREAM_CHUNK_ROWS, |mean, var| {
+        let written = mean
+            .iter()
+            .zip(var.iter())
+            .try_for_each(|(m, v)| writeln!(out, "{m},{v}"));
+        written.map_err(|e| {
+            let stop = svgp::SvgpError::Io {
+                path: name.clone(),
+                reason: e.to_string(),
+            };
+            failed = Some(e);
+            stop
+        })
+    });
+    if let Some(e) = failed {
+        return Err(Box::new(e));
+    }
+    scanned?;
+    out.flush()?;
     Ok(())
 }
 
@@ -575,7 +670,8 @@ const STREAM_CHUNK_ROWS: usize = 8192;
 /// passed as the "target" to the loader and put back in front.
 fn read_csv_features(
     path: &std::path::Path,
-    features: &[&str],
+    features: &[String],
+    delimiter: Option<u8>,
 ) -> svgp::Result<nalgebra::DMatrix<f64>> {
     let (first, rest) =
         features
@@ -585,7 +681,13 @@ fn read_csv_features(
                 value: 0.0,
                 reason: "the model has no features",
             })?;
-    let t = read_csv(path, Some(first), Some(rest))?;
+    let t = CsvOptions {
+        target: Some(first.clone()),
+        features: Some(rest.to_vec()),
+        delimiter,
+        ..CsvOptions::default()
+    }
+    .read(path)?;
     Ok(nalgebra::DMatrix::from_fn(
         t.x.nrows(),
         features.len(),
@@ -599,39 +701,65 @@ fn reproduce(options: ReproduceOptions) -> Result<(), Box<dyn std::error::Error>
         eprintln!("[{:>6.1} s] {stage}", start.elapsed().as_secs_f64());
     })?;
     eprintln!("[{:>6.1} s] done", start.elapsed().as_secs_f64());
-    println!("report: {}", summary.report.display());
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "report: {}", summary.report.display())?;
     for figure in &summary.figures {
-        println!("figure: {}", figure.display());
+        writeln!(out, "figure: {}", figure.display())?;
     }
-    println!(
+    writeln!(
+        out,
         "largest one-step exactness gap (θ): {:.1e}",
         summary.worst_exactness_gap
-    );
+    )?;
     Ok(())
 }
 
-fn evaluate(model: PathBuf, data: PathBuf, json: bool) -> Result<(), Box<dyn std::error::Error>> {
+fn evaluate(
+    model: PathBuf,
+    data: PathBuf,
+    json: bool,
+    missing: MissingArg,
+    format: CsvFormat,
+) -> Result<(), Box<dyn std::error::Error>> {
     let saved = SavedModel::load(&model)?;
-    let metrics = if svgp::data::is_binary_file(&data)? {
+    let (metrics, rows_dropped) = if svgp::data::is_binary_file(&data)? {
         let file = svgp::data::BinaryFile::open(&data)?;
-        tabular::evaluate_binary(&saved, &file, STREAM_CHUNK_ROWS)?
+        (
+            tabular::evaluate_binary(&saved, &file, STREAM_CHUNK_ROWS)?,
+            0,
+        )
     } else {
-        let features: Vec<&str> = saved.feature_names.iter().map(String::as_str).collect();
-        let table = read_csv(&data, Some(&saved.target_name), Some(&features))?;
-        tabular::evaluate(&saved, &table.x, &table.y).map_err(|e| table.locate(e))?
+        let table = CsvOptions {
+            target: Some(saved.target_name.clone()),
+            features: Some(saved.feature_names.clone()),
+            delimiter: format.delimiter,
+            missing: self::missing(missing),
+            ..CsvOptions::default()
+        }
+        .read(&data)?;
+        let metrics = tabular::evaluate(&saved, &table.x, &table.y).map_err(|e| table.locate(e))?;
+        (metrics, table.rows_dropped)
     };
-    let fields = metric_fields(&metrics);
+    let mut out = std::io::stdout().lock();
+    let mut fields: Vec<(&str, serde_json::Value)> = metric_fields(&metrics)
+        .into_iter()
+        .map(|(k, v)| (k, v.into()))
+        .collect();
+    if rows_dropped > 0 {
+        fields.push(("rows_dropped", rows_dropped.into()));
+    }
     if json {
         let object: serde_json::Map<String, serde_json::Value> = fields
             .into_iter()
-            .map(|(k, v)| (k.to_string(), v.into()))
+            .map(|(k, v)| (k.to_string(), v))
             .collect();
-        println!("{}", serde_json::Value::Object(object));
+        writeln!(out, "{}", serde_json::Value::Object(object))?;
     } else {
         for (k, v) in fields {
-            println!("{k:>14}: {v}");
+            writeln!(out, "{k:>14}: {v}")?;
         }
     }
+    out.flush()?;
     Ok(())
 }
 
@@ -646,6 +774,8 @@ fn flag_of(field: &str) -> Option<&'static str> {
         "gamma" => "--gamma",
         "resume" => "--resume",
         "seed" => "--seed",
+        "delimiter" => "--delimiter",
+        "categorical" => "--categorical",
         _ => return None,
     })
 }
@@ -661,8 +791,25 @@ fn with_flag_names(e: &(dyn std::error::Error + 'static)) -> String {
             Some(flag) => format!("invalid value {value} for {flag}: {reason}"),
             None => e.to_string(),
         },
+        Some(svgp::SvgpError::TooFewRows {
+            path,
+            name,
+            value,
+            rows,
+        }) => match flag_of(name) {
+            Some(flag) => format!(
+                "{path}: {flag} {value} exceeds the number of training rows, {rows} (after the test hold-out)"
+            ),
+            None => e.to_string(),
+        },
         _ => e.to_string(),
     }
+}
+
+/// Whether `e` is a write to a standard output whose reader has gone.
+fn is_broken_pipe(e: &(dyn std::error::Error + 'static)) -> bool {
+    e.downcast_ref::<std::io::Error>()
+        .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
 }
 
 fn main() -> ExitCode {
@@ -674,8 +821,15 @@ fn main() -> ExitCode {
             model,
             data,
             output,
-        } => predict(model, data, output),
-        Command::Evaluate { model, data, json } => evaluate(model, data, json),
+            format,
+        } => predict(model, data, output, format),
+        Command::Evaluate {
+            model,
+            data,
+            json,
+            missing,
+            format,
+        } => evaluate(model, data, json, missing, format),
         Command::Reproduce {
             out,
             quick,
@@ -696,6 +850,8 @@ fn main() -> ExitCode {
                 .map_or(130, |i| i.code);
             ExitCode::from(code)
         }
+        // A reader that stops early (`svgp fit … | head -3`) is not a failure.
+        Err(e) if is_broken_pipe(e.as_ref()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {}", with_flag_names(e.as_ref()));
             let mut source = e.source();

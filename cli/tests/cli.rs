@@ -498,3 +498,351 @@ fn plots_are_written_for_regression_and_classification() {
         }
     }
 }
+
+/// `svgp … | head` closes the pipe early: every printing subcommand exits quietly (status 0, no
+/// panic) instead of panicking with "failed printing to stdout".
+#[test]
+fn a_closed_standard_output_is_not_a_panic() {
+    let model = scratch("pipe.json");
+    let m = model.to_str().unwrap();
+    let fit = [
+        "fit",
+        "--data",
+        "datasets/snelson1d.csv",
+        "--inducing",
+        "10",
+        "--iterations",
+        "200",
+        "--quiet",
+    ];
+    fn with<'a>(fit: &[&'a str], extra: &[&'a str]) -> Vec<&'a str> {
+        let mut args = fit.to_vec();
+        args.extend_from_slice(extra);
+        args
+    }
+    assert!(svgp(&with(&fit, &["--output", m])).status.success());
+    let predict = ["predict", "--model", m, "--data", "datasets/snelson1d.csv"];
+    let evaluate = ["evaluate", "--model", m, "--data", "datasets/snelson1d.csv"];
+    for args in [
+        with(&fit, &[]),
+        with(&fit, &["--json"]),
+        predict.to_vec(),
+        evaluate.to_vec(),
+    ] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_svgp"))
+            .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+            .args(&args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take()); // the reader goes before anything is written
+        let out = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+        assert!(out.status.success(), "{args:?}: {:?} {err}", out.status);
+    }
+}
+
+/// The summary names the columns used: the target (here the last column, by default) and the
+/// features, in text and in JSON, and the rows dropped.
+#[test]
+fn the_fit_summary_names_the_columns_used() {
+    let args = [
+        "fit",
+        "--data",
+        "tests/data/good/semicolon.csv",
+        "--inducing",
+        "2",
+        "--iterations",
+        "5",
+        "--test-fraction",
+        "0",
+        "--quiet",
+    ];
+    let mut with_json = args.to_vec();
+    with_json.push("--json");
+    let fit = json(&svgp(&with_json));
+    assert_eq!(fit["target"], "y");
+    assert_eq!(fit["features"], serde_json::json!(["x1", "x2"]));
+    assert_eq!(
+        (fit["num_data"].as_u64(), fit["rows_dropped"].as_u64()),
+        (Some(4), Some(0))
+    );
+    let text = String::from_utf8(svgp(&args).stdout).unwrap();
+    assert!(text.contains("          target: y\n"), "{text}");
+    assert!(text.contains("        features: x1,x2\n"), "{text}");
+    // No `y` column: the last one is the target, and the summary says so.
+    let fit = json(&svgp(&[
+        "fit",
+        "--data",
+        "tests/data/bad/no_target_column.csv",
+        "--inducing",
+        "2",
+        "--iterations",
+        "5",
+        "--json",
+    ]));
+    assert_eq!(
+        (
+            fit["target"].as_str(),
+            fit["features"].as_array().map(Vec::len)
+        ),
+        (Some("b"), Some(1))
+    );
+}
+
+/// `--delimiter` reads a file whose delimiter is not detected, and is refused when it cannot be
+/// one; `--missing drop` leaves out (and counts) the rows with a missing cell.
+#[test]
+fn delimiter_and_missing_options() {
+    let pipe = scratch("pipe.csv");
+    std::fs::write(&pipe, "x|y\n0|0\n1|1\n2|4\n3|9\n").unwrap();
+    let p = pipe.to_str().unwrap();
+    let fit = |extra: &[&str]| {
+        let mut args = vec![
+            "fit",
+            "--data",
+            p,
+            "--inducing",
+            "2",
+            "--iterations",
+            "5",
+            "--json",
+        ];
+        args.extend_from_slice(extra);
+        svgp(&args)
+    };
+    let out = fit(&["--delimiter", "|", "--test-fraction", "0"]);
+    assert_eq!(json(&out)["num_data"].as_u64(), Some(4));
+    refused(
+        &["fit", "--data", p, "--inducing", "2"],
+        &["pipe.csv", "line 2, column 1"],
+    );
+    refused(&["fit", "--data", p, "--delimiter", "ab"], &["--delimiter"]);
+    refused(&["fit", "--data", p, "--delimiter", "\""], &["--delimiter"]);
+    let tab = "tests/data/good/tab.tsv";
+    let out = svgp(&[
+        "fit",
+        "--data",
+        tab,
+        "--delimiter",
+        "tab",
+        "--inducing",
+        "2",
+        "--iterations",
+        "5",
+        "--json",
+    ]);
+    assert_eq!(json(&out)["features"], serde_json::json!(["x1", "x2"]));
+    let missing = "tests/data/good/missing_cells.csv";
+    refused(
+        &["fit", "--data", missing, "--inducing", "2"],
+        &[
+            "missing_cells.csv",
+            "line 3, column 1",
+            "missing value \"NA\"",
+        ],
+    );
+    let out = svgp(&[
+        "fit",
+        "--data",
+        missing,
+        "--missing",
+        "drop",
+        "--inducing",
+        "2",
+        "--iterations",
+        "5",
+        "--test-fraction",
+        "0",
+        "--json",
+    ]);
+    let fit = json(&out);
+    assert_eq!(
+        (fit["num_data"].as_u64(), fit["rows_dropped"].as_u64()),
+        (Some(2), Some(5))
+    );
+    let out = scratch("missing.svgpb");
+    let converted = json(&svgp(&[
+        "convert",
+        "--data",
+        missing,
+        "--missing",
+        "drop",
+        "--out",
+        out.to_str().unwrap(),
+        "--json",
+    ]));
+    assert_eq!(
+        (
+            converted["rows"].as_u64(),
+            converted["rows_dropped"].as_u64()
+        ),
+        (Some(2), Some(5))
+    );
+}
+
+/// Too few rows for the inducing inputs: the message names the file, the flag and the count.
+#[test]
+fn too_few_rows_names_the_file_and_the_count() {
+    let one = scratch("one_row.csv");
+    std::fs::write(&one, "x,y\n1,2\n").unwrap();
+    refused(
+        &["fit", "--data", one.to_str().unwrap()],
+        &["one_row.csv", "--inducing 50", "training rows, 1"],
+    );
+    refused(
+        &["fit", "--data", &bad("few_rows.csv"), "--inducing", "50"],
+        &["few_rows.csv", "--inducing 50", "training rows, 9"],
+    );
+}
+
+/// Every file of the bad-input corpus is refused naming the file (and, where a cell or line is
+/// at fault, the line), never with a panic.
+#[test]
+fn the_whole_bad_corpus_is_refused_without_a_panic() {
+    let whole_file = [
+        "empty.csv",
+        "only_newline.csv",
+        "header_only.csv",
+        "bom_header_only.csv",
+        "na_only_rows.csv",
+        "no_target_column.csv",
+        "few_rows.csv",
+        "one_class.csv",
+    ];
+    let mut count = 0;
+    for entry in std::fs::read_dir("../tests/data/bad").unwrap() {
+        let name = entry.unwrap().file_name().into_string().unwrap();
+        let path = bad(&name);
+        let inducing = if name == "few_rows.csv" { "50" } else { "2" };
+        let mut args = vec![
+            "fit",
+            "--data",
+            &path,
+            "--inducing",
+            inducing,
+            "--iterations",
+            "3",
+        ];
+        match name.as_str() {
+            "label_outside.csv" | "one_class.csv" => args.extend(["--likelihood", "bernoulli"]),
+            "negative_count.csv" | "fractional_count.csv" => {
+                args.extend(["--likelihood", "poisson"])
+            }
+            "no_target_column.csv" => args.extend(["--target", "y"]),
+            "na_only_rows.csv" => args.extend(["--missing", "drop"]),
+            n if n.ends_with(".json") => {
+                args = vec![
+                    "evaluate",
+                    "--model",
+                    &path,
+                    "--data",
+                    "datasets/snelson1d.csv",
+                ]
+            }
+            _ => {}
+        }
+        let mut fragments = vec![name.as_str()];
+        if name.ends_with(".csv") && !whole_file.contains(&name.as_str()) {
+            fragments.push("line ");
+        }
+        refused(&args, &fragments);
+        count += 1;
+    }
+    assert!(count >= 40, "{count} files in the corpus");
+}
+
+/// The penguins table as users have it: a text target (Gentoo against the other species), text
+/// features one-hot encoded, `NA` rows dropped and counted; the saved model encodes a new file
+/// as in training and refuses an island it never saw.
+#[test]
+fn penguins_with_a_text_target_categorical_columns_and_missing_cells() {
+    let model = scratch("penguins.json");
+    let m = model.to_str().unwrap();
+    let fit = json(&svgp(&[
+        "fit",
+        "--data",
+        "datasets/penguins.csv",
+        "--target",
+        "species=Gentoo",
+        "--likelihood",
+        "bernoulli",
+        "--categorical",
+        "island,sex",
+        "--missing",
+        "drop",
+        "--inducing",
+        "20",
+        "--iterations",
+        "200",
+        "--test-fraction",
+        "0.25",
+        "--output",
+        m,
+        "--json",
+    ]));
+    assert_eq!(fit["target"], "species=Gentoo");
+    let features: Vec<&str> = fit["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f.as_str().unwrap())
+        .collect();
+    assert_eq!(
+        features,
+        [
+            "island=Biscoe",
+            "island=Dream",
+            "island=Torgersen",
+            "bill_length_mm",
+            "bill_depth_mm",
+            "flipper_length_mm",
+            "body_mass_g",
+            "sex=female",
+            "sex=male",
+            "year"
+        ]
+    );
+    // 344 rows, 11 with an NA cell; 333 − round(0.25 · 333) = 250 train.
+    assert_eq!(
+        (fit["rows_dropped"].as_u64(), fit["num_data"].as_u64()),
+        (Some(11), Some(250))
+    );
+    let accuracy = fit["test_accuracy"].as_f64().unwrap();
+    assert!(
+        accuracy > 0.95,
+        "Gentoo against the rest, test accuracy {accuracy}"
+    );
+    let eval = json(&svgp(&[
+        "evaluate",
+        "--model",
+        m,
+        "--data",
+        "datasets/penguins.csv",
+        "--missing",
+        "drop",
+        "--json",
+    ]));
+    assert_eq!(eval["rows_dropped"].as_u64(), Some(11));
+    assert!(eval["test_accuracy"].as_f64().unwrap() > 0.95, "{eval}");
+    let atlantis = scratch("atlantis.csv");
+    let text = std::fs::read_to_string("../datasets/penguins.csv").unwrap();
+    let mut lines: Vec<&str> = text.lines().take(3).collect();
+    lines.push("Adelie,Atlantis,39.1,18.7,181,3750,male,2007");
+    std::fs::write(&atlantis, lines.join("\n")).unwrap();
+    refused(
+        &[
+            "predict",
+            "--model",
+            m,
+            "--data",
+            atlantis.to_str().unwrap(),
+        ],
+        &[
+            "atlantis.csv, line 4, column 2",
+            "\"Atlantis\" of column \"island\" was not seen in training",
+        ],
+    );
+}

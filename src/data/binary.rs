@@ -21,7 +21,7 @@
 //! The file's length must be exactly H + 8N(D+1); every value is finite.
 
 use super::write_atomically;
-use crate::data::CsvRows;
+use crate::data::CsvOptions;
 use crate::error::{Result, SvgpError};
 use std::fs::File;
 use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
@@ -498,7 +498,8 @@ pub fn write_binary_file(
 
 /// Converts a CSV file into a binary table at `out`, reading and writing one row at a time
 /// (memory independent of the file's length). Columns are chosen as in
-/// [`crate::data::read_csv`]; every cell is validated the same way.
+/// [`crate::data::read_csv`]; every cell is validated the same way. [`CsvOptions::convert`]
+/// chooses the delimiter and what to do with missing cells.
 ///
 /// # Errors
 /// As [`crate::data::read_csv`], naming the CSV file, line and column (`EmptyFile` for no data
@@ -509,32 +510,64 @@ pub fn convert_csv(
     features: Option<&[&str]>,
     out: impl AsRef<Path>,
 ) -> Result<BinaryHeader> {
-    let csv = csv.as_ref();
-    let csv_name = csv.display().to_string();
-    let source = File::open(csv).map_err(|e| io_error(&csv_name, &e))?;
-    let mut rows = CsvRows::new(
-        std::io::BufReader::with_capacity(1 << 20, source),
-        &csv_name,
-        target,
-        features,
-    )?;
-    let feature_names = rows.feature_names.clone();
-    let target_name = rows.target_name.clone();
-    write_binary_file(out, &feature_names, &target_name, |w| {
-        let mut features = Vec::with_capacity(feature_names.len());
-        loop {
-            features.clear();
-            match rows.next_row(&mut features)? {
-                Some((y, _line)) => w.push(&features, y)?,
-                None if w.num_rows() == 0 => {
-                    return Err(SvgpError::EmptyFile {
-                        path: csv_name.clone(),
-                    })
-                }
-                None => return Ok(()),
-            }
+    CsvOptions::columns(target, features)
+        .convert(csv, out)
+        .map(|c| c.header)
+}
+
+/// What [`CsvOptions::convert`] wrote.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Converted {
+    /// The binary table's header (columns, row count, moments).
+    pub header: BinaryHeader,
+    /// CSV rows left out for a missing cell ([`crate::data::Missing::Drop`]).
+    pub rows_dropped: u64,
+}
+
+impl CsvOptions {
+    /// Converts the CSV file `csv`, read with these options, into a binary table at `out`, one
+    /// row at a time, as [`convert_csv`] does.
+    ///
+    /// # Errors
+    /// As [`convert_csv`] and [`CsvOptions::read`]; `InvalidParameter { name: "categorical" }`
+    /// for categorical columns (their levels need the whole file: name the indicator features).
+    pub fn convert(&self, csv: impl AsRef<Path>, out: impl AsRef<Path>) -> Result<Converted> {
+        if self.categorical != crate::data::Categorical::None {
+            return Err(SvgpError::InvalidParameter {
+                name: "categorical".into(),
+                value: 1.0,
+                reason: "one-hot encoding needs the table in memory; name indicator features `column=level` instead",
+            });
         }
-    })
+        let csv = csv.as_ref();
+        let csv_name = csv.display().to_string();
+        let source = File::open(csv).map_err(|e| io_error(&csv_name, &e))?;
+        let mut rows = self.rows(
+            std::io::BufReader::with_capacity(1 << 20, source),
+            &csv_name,
+        )?;
+        let feature_names = rows.feature_names.clone();
+        let target_name = rows.target_name.clone();
+        let header = write_binary_file(out, &feature_names, &target_name, |w| {
+            let mut features = Vec::with_capacity(feature_names.len());
+            loop {
+                features.clear();
+                match rows.next_row(&mut features)? {
+                    Some((y, _line)) => w.push(&features, y)?,
+                    None if w.num_rows() == 0 => {
+                        return Err(SvgpError::EmptyFile {
+                            path: csv_name.clone(),
+                        })
+                    }
+                    None => return Ok(()),
+                }
+            }
+        })?;
+        Ok(Converted {
+            header,
+            rows_dropped: rows.rows_dropped,
+        })
+    }
 }
 
 /// `read_exact_at(file, buf, offset)`: fills `buf` from byte `offset` of `file`, through `&File`

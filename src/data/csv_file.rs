@@ -1,6 +1,10 @@
 //! Reading a numeric CSV file into inputs X (N×D) and targets y (N), with errors that name the
-//! file, the line and the column of the first bad cell.
+//! file, the line and the column of the first bad cell. Lines are counted exactly whatever the
+//! line endings (`\n`, `\r\n`, a lone `\r`) and across quoted fields spanning lines; a UTF-8
+//! byte-order mark is skipped; the delimiter is given or detected from the header line.
 
+use super::csv_categories::{expanded_features, resolve, Categorical, Column};
+use super::csv_lines::{detect_delimiter, is_missing, line_breaks, LineCounter, Peeked};
 use crate::error::{Result, SvgpError};
 use nalgebra::{DMatrix, DVector};
 use std::path::Path;
@@ -18,10 +22,12 @@ pub struct Table {
     pub target_name: String,
     /// The file the table was read from, for messages.
     pub path: String,
-    /// 1-based file line of each row (header = line 1), for messages.
+    /// 1-based file line where each row starts (the first line of the file is 1), for messages.
     pub lines: Vec<u64>,
     /// 1-based column of the target in the file.
     pub target_column: usize,
+    /// Data rows left out for a missing cell ([`Missing::Drop`]; 0 otherwise).
+    pub rows_dropped: u64,
 }
 
 impl Table {
@@ -42,25 +48,150 @@ impl Table {
     }
 }
 
+/// What to do with a row holding a missing cell (empty, `NA`, `N/A`, `NaN` or `?`) in a chosen
+/// column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Missing {
+    /// Refuse the file, naming the line and column of the first missing cell (the default).
+    #[default]
+    Refuse,
+    /// Leave the row out and count it ([`Table::rows_dropped`]).
+    Drop,
+}
+
+/// How a CSV file is read: which columns, which delimiter, what to do with missing cells.
+/// `Default` reads as [`read_csv`] with no column named: target `y` (else the last column),
+/// every other column a feature, the delimiter detected, missing cells refused.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct CsvOptions {
+    /// The target column (default: `y` if present, else the last column).
+    pub target: Option<String>,
+    /// The feature columns, in order (default: every column but the target).
+    pub features: Option<Vec<String>>,
+    /// The field delimiter, one ASCII byte other than `"`, `\r` and `\n`. `None` detects it
+    /// from the header line: `;` or tab when the header splits into two or more fields on that
+    /// byte alone among `,`, `;` and tab; `,` otherwise.
+    pub delimiter: Option<u8>,
+    /// Missing cells: refused (default) or their rows dropped.
+    pub missing: Missing,
+    /// Feature columns one-hot encoded (default none), when reading into memory
+    /// ([`CsvOptions::read`]): each becomes one indicator column `column=level` per level, in
+    /// sorted order. A feature or target named `column=level` reads as that indicator in any
+    /// case (how a saved model's features are read for prediction; a level not among a
+    /// column's indicator features is an error).
+    pub categorical: Categorical,
+}
+
+impl CsvOptions {
+    /// Options choosing `target` and `features` (as [`read_csv`] takes them), the rest default.
+    pub fn columns(target: Option<&str>, features: Option<&[&str]>) -> Self {
+        CsvOptions {
+            target: target.map(str::to_string),
+            features: features.map(|f| f.iter().map(|s| s.to_string()).collect()),
+            ..CsvOptions::default()
+        }
+    }
+
+    /// Reads the table at `path`.
+    ///
+    /// # Errors
+    /// As [`read_csv`]; `InvalidParameter { name: "delimiter" }` for a delimiter that cannot
+    /// separate fields.
+    pub fn read(&self, path: impl AsRef<Path>) -> Result<Table> {
+        let path = path.as_ref();
+        let file = std::fs::File::open(path).map_err(|e| SvgpError::Io {
+            path: path.display().to_string(),
+            reason: e.to_string(),
+        })?;
+        self.read_from(file, &path.display().to_string())
+    }
+
+    /// Reads a table from any reader; `name` is the file name used in error messages. With
+    /// categorical columns the source is held in memory and read twice (levels, then rows).
+    ///
+    /// # Errors
+    /// As [`CsvOptions::read`].
+    pub fn read_from(&self, mut source: impl std::io::Read, name: &str) -> Result<Table> {
+        if self.categorical != Categorical::None {
+            let mut bytes = Vec::new();
+            source.read_to_end(&mut bytes).map_err(|e| SvgpError::Io {
+                path: name.to_string(),
+                reason: e.to_string(),
+            })?;
+            let features = expanded_features(&bytes, name, self)?;
+            let options = CsvOptions {
+                features: features.or_else(|| self.features.clone()),
+                categorical: Categorical::None,
+                ..self.clone()
+            };
+            return options.read_from(&bytes[..], name);
+        }
+        let mut rows = self.rows(source, name)?;
+        let mut values: Vec<f64> = Vec::new();
+        let mut targets: Vec<f64> = Vec::new();
+        let mut lines: Vec<u64> = Vec::new();
+        while let Some((target, line)) = rows.next_row(&mut values)? {
+            targets.push(target);
+            lines.push(line);
+        }
+        if targets.is_empty() {
+            return Err(SvgpError::EmptyFile {
+                path: name.to_string(),
+            });
+        }
+        Ok(Table {
+            x: DMatrix::from_row_slice(targets.len(), rows.feature_names.len(), &values),
+            y: DVector::from_vec(targets),
+            feature_names: rows.feature_names,
+            target_name: rows.target_name,
+            path: name.to_string(),
+            lines,
+            target_column: rows.target_column,
+            rows_dropped: rows.rows_dropped,
+        })
+    }
+
+    /// The rows of `source` (named `name` in messages), one at a time: the header is parsed and
+    /// the columns chosen here. `categorical` is not applied (levels need the whole file).
+    ///
+    /// # Errors
+    /// `Io` if the source cannot be read; `InvalidParameter { name: "delimiter" }`;
+    /// `EmptyFile` for no header; `Csv { line, column }` for an empty or duplicate column name;
+    /// `MissingColumn` for an unknown target or feature name.
+    pub fn rows<R: std::io::Read>(&self, source: R, name: &str) -> Result<CsvRows<R>> {
+        if let Some(d) = self.delimiter {
+            if !d.is_ascii() || matches!(d, b'"' | b'\r' | b'\n') {
+                return Err(SvgpError::InvalidParameter {
+                    name: "delimiter".into(),
+                    value: f64::from(d),
+                    reason: "must be one ASCII byte other than a quote or a line break",
+                });
+            }
+        }
+        let (detected, source) = detect_delimiter(source).map_err(|e| SvgpError::Io {
+            path: name.to_string(),
+            reason: e.to_string(),
+        })?;
+        let delimiter = self.delimiter.or(detected).unwrap_or(b',');
+        CsvRows::open(source, name, delimiter, self)
+    }
+}
+
 /// Reads `path`: a header row, then one row per point. The target is the column named
 /// `target` (default: `y` if present, else the last column); the features are `features` in
-/// the order given (default: every other column).
+/// the order given (default: every other column). The delimiter is detected and missing cells
+/// refused; [`CsvOptions`] chooses otherwise.
 ///
 /// # Errors
 /// `Io` if the file cannot be read; `EmptyFile` for no data rows; `MissingColumn` for an unknown
-/// target or feature name; `Csv { line, column }` for a ragged row, an empty or non-numeric cell;
-/// `NonFinite { line, column }` for NaN or ±inf.
+/// target or feature name; `Csv { line, column }` for a ragged row, an empty, missing (`NA`,
+/// `?`) or non-numeric cell; `NonFinite { line, column }` for NaN or ±inf.
 pub fn read_csv(
     path: impl AsRef<Path>,
     target: Option<&str>,
     features: Option<&[&str]>,
 ) -> Result<Table> {
-    let path = path.as_ref();
-    let file = std::fs::File::open(path).map_err(|e| SvgpError::Io {
-        path: path.display().to_string(),
-        reason: e.to_string(),
-    })?;
-    read_csv_from(file, &path.display().to_string(), target, features)
+    CsvOptions::columns(target, features).read(path)
 }
 
 /// As [`read_csv`], from any reader; `name` is the file name used in error messages.
@@ -73,46 +204,120 @@ pub fn read_csv_from(
     target: Option<&str>,
     features: Option<&[&str]>,
 ) -> Result<Table> {
-    let mut rows = CsvRows::new(source, name, target, features)?;
-    let mut values: Vec<f64> = Vec::new();
-    let mut targets: Vec<f64> = Vec::new();
-    let mut lines: Vec<u64> = Vec::new();
-    while let Some((target, line)) = rows.next_row(&mut values)? {
-        targets.push(target);
-        lines.push(line);
-    }
-    if targets.is_empty() {
-        return Err(SvgpError::EmptyFile {
-            path: name.to_string(),
-        });
-    }
-    Ok(Table {
-        x: DMatrix::from_row_slice(targets.len(), rows.feature_names.len(), &values),
-        y: DVector::from_vec(targets),
-        feature_names: rows.feature_names,
-        target_name: rows.target_name,
-        path: name.to_string(),
-        lines,
-        target_column: rows.target_column,
-    })
+    CsvOptions::columns(target, features).read_from(source, name)
 }
 
 /// A CSV file read one row at a time (memory independent of its length): the header is parsed
 /// and the columns chosen on construction, then [`CsvRows::next_row`] validates and returns each
 /// data row. [`read_csv`] collects these rows; `svgp convert` writes them out as it reads them.
 pub struct CsvRows<R: std::io::Read> {
-    reader: csv::Reader<R>,
+    reader: csv::Reader<LineCounter<Peeked<R>>>,
     record: csv::StringRecord,
+    /// Line breaks before the text of each field of `record`, from the record's first line.
+    breaks: Vec<u64>,
     name: String,
     header: Vec<String>,
-    feature_cols: Vec<usize>,
-    target_col: usize,
+    feature_cols: Vec<Column>,
+    target_col: Column,
+    /// The levels of each column read as indicator features: (0-based column, levels).
+    levels: Vec<(usize, Vec<String>)>,
+    missing: Missing,
     /// Names of the chosen feature columns, in order (length D).
     pub feature_names: Vec<String>,
     /// Name of the target column.
     pub target_name: String,
     /// 1-based column of the target in the file.
     pub target_column: usize,
+    /// Rows left out so far for a missing cell ([`Missing::Drop`]).
+    pub rows_dropped: u64,
+}
+
+/// The columns chosen in a header: (target, features).
+///
+/// # Errors
+/// `MissingColumn` for a name not in the header (nor `column=level` of a column in it).
+fn choose_columns(
+    header: &[String],
+    name: &str,
+    options: &CsvOptions,
+) -> Result<(Column, Vec<Column>)> {
+    let find = |col: &str| {
+        resolve(header, col).ok_or_else(|| SvgpError::MissingColumn {
+            path: name.to_string(),
+            column: col.to_string(),
+            available: header.join(","),
+        })
+    };
+    let target_col = match &options.target {
+        Some(t) => find(t)?,
+        None => Column::Number(
+            header
+                .iter()
+                .position(|h| h == "y")
+                .unwrap_or(header.len() - 1),
+        ),
+    };
+    let feature_cols: Vec<Column> = match &options.features {
+        Some(list) => list.iter().map(|f| find(f)).collect::<Result<_>>()?,
+        None => (0..header.len())
+            .filter(|&c| c != target_col.index())
+            .map(Column::Number)
+            .collect(),
+    };
+    Ok((target_col, feature_cols))
+}
+
+/// The name of a chosen column: its header name, or `column=level`.
+fn column_name(header: &[String], column: &Column) -> String {
+    match column {
+        Column::Number(c) => header[*c].clone(),
+        Column::Indicator(c, level) => format!("{}={level}", header[*c]),
+    }
+}
+
+/// The levels of each column that `features` read as indicators.
+fn indicator_levels(features: &[Column]) -> Vec<(usize, Vec<String>)> {
+    let mut levels: Vec<(usize, Vec<String>)> = Vec::new();
+    for f in features {
+        if let Column::Indicator(c, level) = f {
+            match levels.iter_mut().find(|(col, _)| col == c) {
+                Some((_, known)) => known.push(level.clone()),
+                None => levels.push((*c, vec![level.clone()])),
+            }
+        }
+    }
+    levels
+}
+
+/// Checks a header (trimmed names) read from line `line`.
+///
+/// # Errors
+/// `EmptyFile` for no names; `Csv { line, column }` for an empty or duplicate name.
+fn check_header(header: &[String], name: &str, line: u64) -> Result<()> {
+    let csv_err = |column: usize, reason: String| SvgpError::Csv {
+        path: name.to_string(),
+        line,
+        column,
+        reason,
+    };
+    if header.is_empty() || header.iter().all(|h| h.is_empty()) {
+        return Err(SvgpError::EmptyFile {
+            path: name.to_string(),
+        });
+    }
+    if let Some(c) = header.iter().position(|h| h.is_empty()) {
+        return Err(csv_err(
+            c + 1,
+            "empty column name in the header".to_string(),
+        ));
+    }
+    if let Some(c) = (1..header.len()).find(|&c| header[..c].contains(&header[c])) {
+        return Err(csv_err(
+            c + 1,
+            format!("duplicate column name {:?}", header[c]),
+        ));
+    }
+    Ok(())
 }
 
 impl<R: std::io::Read> CsvRows<R> {
@@ -120,146 +325,205 @@ impl<R: std::io::Read> CsvRows<R> {
     /// [`read_csv`] does.
     ///
     /// # Errors
-    /// `EmptyFile` for no header; `Csv { line: 1, column }` for an empty or duplicate column
-    /// name; `MissingColumn` for an unknown target or feature name.
+    /// As [`CsvOptions::rows`].
     pub fn new(
         source: R,
         name: &str,
         target: Option<&str>,
         features: Option<&[&str]>,
     ) -> Result<Self> {
-        let name = name.to_string();
-        let csv_err = |line: u64, column: usize, reason: String| SvgpError::Csv {
-            path: name.clone(),
-            line,
-            column,
-            reason,
-        };
+        CsvOptions::columns(target, features).rows(source, name)
+    }
+
+    /// [`CsvOptions::rows`] once the delimiter is known.
+    fn open(source: Peeked<R>, name: &str, delimiter: u8, options: &CsvOptions) -> Result<Self> {
         let mut reader = csv::ReaderBuilder::new()
             .has_headers(true)
             .flexible(true)
-            .trim(csv::Trim::All)
-            .from_reader(source);
-        let header: Vec<String> = reader
-            .headers()
-            .map_err(|e| csv_err(1, 0, e.to_string()))?
-            .iter()
-            .map(str::to_string)
-            .collect();
-        if header.is_empty() || header.iter().all(|h| h.is_empty()) {
-            return Err(SvgpError::EmptyFile { path: name });
-        }
-        if let Some(c) = header.iter().position(|h| h.is_empty()) {
-            return Err(csv_err(
-                1,
-                c + 1,
-                "empty column name in the header".to_string(),
-            ));
-        }
-        if let Some(c) = (1..header.len()).find(|&c| header[..c].contains(&header[c])) {
-            return Err(csv_err(
-                1,
-                c + 1,
-                format!("duplicate column name {:?}", header[c]),
-            ));
-        }
-        let find = |col: &str| {
-            header
-                .iter()
-                .position(|h| h == col)
-                .ok_or_else(|| SvgpError::MissingColumn {
-                    path: name.clone(),
-                    column: col.to_string(),
-                    available: header.join(","),
-                })
+            .delimiter(delimiter)
+            .from_reader(LineCounter::new(source));
+        let header: Vec<String> = match reader.headers() {
+            Ok(h) => h.iter().map(|s| s.trim().to_string()).collect(),
+            Err(e) => {
+                let line = reader.get_mut().line_from(0).unwrap_or(1);
+                return Err(SvgpError::Csv {
+                    path: name.to_string(),
+                    line,
+                    column: 0,
+                    reason: e.to_string(),
+                });
+            }
         };
-        let target_col = match target {
-            Some(t) => find(t)?,
-            None => header
-                .iter()
-                .position(|h| h == "y")
-                .unwrap_or(header.len() - 1),
-        };
-        let feature_cols: Vec<usize> = match features {
-            Some(list) => list.iter().map(|f| find(f)).collect::<Result<_>>()?,
-            None => (0..header.len()).filter(|&c| c != target_col).collect(),
-        };
+        let header_line = reader.get_mut().line_from(0).unwrap_or(1);
+        check_header(&header, name, header_line)?;
+        let (target_col, feature_cols) = choose_columns(&header, name, options)?;
         Ok(CsvRows {
             reader,
             record: csv::StringRecord::new(),
-            feature_names: feature_cols.iter().map(|&c| header[c].clone()).collect(),
-            target_name: header[target_col].clone(),
-            target_column: target_col + 1,
-            name,
+            breaks: Vec::new(),
+            feature_names: feature_cols
+                .iter()
+                .map(|c| column_name(&header, c))
+                .collect(),
+            target_name: column_name(&header, &target_col),
+            target_column: target_col.index() + 1,
+            name: name.to_string(),
+            levels: indicator_levels(&feature_cols),
             header,
             feature_cols,
             target_col,
+            missing: options.missing,
+            rows_dropped: 0,
         })
     }
 
+    /// Reads the next non-blank record into `self.record` (untrimmed) and returns its first line,
+    /// with the line breaks before each field in `self.breaks`; `None` at the end of the file.
+    fn next_record(&mut self) -> Result<Option<u64>> {
+        loop {
+            let more = match self.reader.read_record(&mut self.record) {
+                Ok(more) => more,
+                Err(e) => {
+                    let byte = e.position().map(|p| p.byte());
+                    let line = byte.and_then(|b| self.reader.get_mut().line_from(b));
+                    return Err(SvgpError::Csv {
+                        path: self.name.clone(),
+                        line: line.unwrap_or(0),
+                        column: 0,
+                        reason: e.to_string(),
+                    });
+                }
+            };
+            if !more {
+                return Ok(None);
+            }
+            let start = self.record.position().map_or(0, |p| p.byte());
+            let line = self.reader.get_mut().line_from(start);
+            self.breaks.clear();
+            let mut before = 0;
+            for field in self.record.iter() {
+                let lead = &field[..field.len() - field.trim_start().len()];
+                self.breaks.push(before + line_breaks(lead));
+                before += line_breaks(field);
+            }
+            if !(self.record.len() == 1 && self.record[0].trim().is_empty()) {
+                let fallback = self.record.position().map_or(0, |p| p.line());
+                return Ok(Some(line.unwrap_or(fallback)));
+            }
+        }
+    }
+
     /// The next data row: appends its D feature values to `features` and returns its target and
-    /// its 1-based file line, or `None` at the end of the file. Blank lines are skipped.
+    /// its 1-based file line (where the row starts), or `None` at the end of the file. Blank
+    /// lines are skipped, and so are rows with a missing cell in a chosen column under
+    /// [`Missing::Drop`] (counted in `rows_dropped`).
     ///
     /// # Errors
-    /// `Csv { line, column }` for a ragged row, an empty or non-numeric cell; `NonFinite { line,
-    /// column }` for NaN or ±inf. `features` may then hold part of the row.
+    /// `Csv { line, column }` for a ragged row, a missing (under [`Missing::Refuse`]) or
+    /// non-numeric cell, at the line where the cell starts; `NonFinite { line, column }` for NaN
+    /// (under [`Missing::Refuse`]) or ±inf. `features` may then hold part of the row.
     pub fn next_row(&mut self, features: &mut Vec<f64>) -> Result<Option<(f64, u64)>> {
-        let csv_err = |line: u64, column: usize, reason: String| SvgpError::Csv {
+        loop {
+            let Some(line) = self.next_record()? else {
+                return Ok(None);
+            };
+            if self.record.len() != self.header.len() {
+                return Err(SvgpError::Csv {
+                    path: self.name.clone(),
+                    line,
+                    column: self.record.len().min(self.header.len()) + 1,
+                    reason: format!(
+                        "expected {} cells, found {}",
+                        self.header.len(),
+                        self.record.len()
+                    ),
+                });
+            }
+            let mut used = self.feature_cols.iter().chain([&self.target_col]);
+            if self.missing == Missing::Drop
+                && used.any(|c| is_missing(self.record[c.index()].trim()))
+            {
+                self.rows_dropped += 1;
+                continue;
+            }
+            for c in &self.feature_cols {
+                features.push(self.value(c, line)?);
+            }
+            return Ok(Some((self.value(&self.target_col, line)?, line)));
+        }
+    }
+
+    /// The value of `column` in the current record, which starts on line `line`: its number, or
+    /// for an indicator 1 or 0.
+    ///
+    /// # Errors
+    /// As [`CsvRows::next_row`]; `Csv` for a missing cell of an indicator, or a level of an
+    /// indicator feature's column that is none of its indicators' levels.
+    fn value(&self, column: &Column, line: u64) -> Result<f64> {
+        let (c, level) = match column {
+            Column::Number(c) => return self.cell(*c, line),
+            Column::Indicator(c, level) => (*c, level),
+        };
+        let text = self.record[c].trim();
+        let name = &self.header[c];
+        let known = self.levels.iter().find(|(col, _)| *col == c);
+        let reason = if is_missing(text) {
+            format!("missing value {text:?} in column {name:?}")
+        } else if text == level {
+            return Ok(1.0);
+        } else if known.is_none_or(|(_, levels)| levels.iter().any(|l| l == text)) {
+            return Ok(0.0); // a target indicator, or another known level
+        } else {
+            let levels = known.map(|(_, l)| l.join(", ")).unwrap_or_default();
+            format!(
+                "category {text:?} of column {name:?} was not seen in training (known: {levels})"
+            )
+        };
+        Err(SvgpError::Csv {
+            path: self.name.clone(),
+            line: line + self.breaks[c],
+            column: c + 1,
+            reason,
+        })
+    }
+
+    /// The value of cell `c` of the current record, which starts on line `line`.
+    ///
+    /// # Errors
+    /// As [`CsvRows::next_row`].
+    fn cell(&self, c: usize, line: u64) -> Result<f64> {
+        let (text, line, column) = (self.record[c].trim(), line + self.breaks[c], c + 1);
+        let csv_err = |reason: String| SvgpError::Csv {
             path: self.name.clone(),
             line,
             column,
             reason,
         };
-        loop {
-            let more = self.reader.read_record(&mut self.record).map_err(|e| {
-                let line = e.position().map_or(0, |p| p.line());
-                csv_err(line, 0, e.to_string())
-            })?;
-            if !more {
-                return Ok(None);
-            }
-            if !(self.record.len() == 1 && self.record[0].is_empty()) {
-                break; // not a blank line
-            }
+        let name = &self.header[c];
+        if text.is_empty() {
+            return Err(csv_err(format!("missing value in column {name:?}")));
         }
-        let (record, header) = (&self.record, &self.header);
-        let line = record.position().map_or(0, |p| p.line());
-        if record.len() != header.len() {
-            return Err(csv_err(
-                line,
-                record.len().min(header.len()) + 1,
-                format!("expected {} cells, found {}", header.len(), record.len()),
-            ));
-        }
-        let cell = |c: usize| -> Result<f64> {
-            let text = &record[c];
-            if text.is_empty() {
-                return Err(csv_err(
-                    line,
-                    c + 1,
-                    format!("missing value in column {:?}", header[c]),
-                ));
+        let v: f64 = match text.parse() {
+            Ok(v) => v,
+            Err(_) if is_missing(text) => {
+                return Err(csv_err(format!(
+                    "missing value {text:?} in column {name:?}"
+                )))
             }
-            let v: f64 = text.parse().map_err(|_| {
-                csv_err(
-                    line,
-                    c + 1,
-                    format!("{text:?} is not a number (column {:?})", header[c]),
-                )
-            })?;
-            if v.is_finite() {
-                Ok(v)
-            } else {
-                Err(SvgpError::NonFinite {
-                    path: self.name.clone(),
-                    line,
-                    column: c + 1,
-                })
+            Err(_) => {
+                return Err(csv_err(format!(
+                    "{text:?} is not a number (column {name:?})"
+                )))
             }
         };
-        for &c in &self.feature_cols {
-            features.push(cell(c)?);
+        if v.is_finite() {
+            Ok(v)
+        } else {
+            Err(SvgpError::NonFinite {
+                path: self.name.clone(),
+                line,
+                column,
+            })
         }
-        Ok(Some((cell(self.target_col)?, line)))
     }
 }

@@ -4,15 +4,19 @@
 
 mod atomic;
 mod binary;
+mod csv_categories;
 mod csv_file;
+mod csv_lines;
 mod scale;
 mod stream;
 
 pub use atomic::write_atomically;
 pub use binary::{
     convert_csv, is_binary_file, write_binary_file, BinaryFile, BinaryHeader, BinaryWriter,
-    BINARY_VERSION, MAGIC,
+    Converted, BINARY_VERSION, MAGIC,
 };
-pub use csv_file::{read_csv, read_csv_from, CsvRows, Table};
+pub use csv_categories::Categorical;
+pub use csv_file::{read_csv, read_csv_from, CsvOptions, CsvRows, Missing, Table};
+pub use csv_lines::is_missing;
 pub use scale::{train_test_split, Standardiser};
 pub use stream::{sample_rows, scan_rows, Batch, BatchStream, Holdout, RowSet, StreamConfig};

@@ -97,8 +97,8 @@ impl Estimator {
     ///
     /// # Errors
     /// `ShapeMismatch` if y does not have N entries; `InvalidParameter` naming the setting at
-    /// fault; `InvalidTarget` naming the row of a label outside the likelihood's domain;
-    /// `SingleClass`; training errors.
+    /// fault; `TooFewRows` for more inducing inputs than rows; `InvalidTarget` naming the row
+    /// of a label outside the likelihood's domain; `SingleClass`; training errors.
     pub fn fit(&self, x: &DMatrix<f64>, y: &DVector<f64>) -> Result<Fitted> {
         crate::error::check_shape(
             "targets",
@@ -130,6 +130,7 @@ fn in_memory_table(x: &DMatrix<f64>, y: &DVector<f64>) -> Table {
         path: "(in memory)".into(),
         lines: (1..=x.nrows() as u64).collect(),
         target_column: x.ncols() + 1,
+        rows_dropped: 0,
     }
 }
 

@@ -51,8 +51,9 @@ pub(super) trait TrainingData {
 /// standardised on the training rows.
 ///
 /// # Errors
-/// `InvalidParameter` naming the option at fault (`num_inducing` larger than the training rows,
-/// `test_fraction` outside [0, 1), non-positive γ, `batch_size` or `adam_learning_rate`);
+/// `TooFewRows` naming the file and the row count when `num_inducing` exceeds the training
+/// rows; `InvalidParameter` naming the option at fault (`num_inducing` of 0, `test_fraction`
+/// outside [0, 1), non-positive γ, `batch_size` or `adam_learning_rate`);
 /// `Csv` naming the line and column of a label outside the likelihood's domain; `SingleClass`;
 /// training errors.
 pub fn fit(
@@ -94,12 +95,16 @@ pub(super) fn fit_data(
         });
     }
     let n = data.num_train();
-    if o.num_inducing == 0 || o.num_inducing as u64 > n {
-        return Err(option_error(
-            "num_inducing",
-            o.num_inducing as f64,
-            "must be between 1 and the number of training rows",
-        ));
+    if o.num_inducing == 0 {
+        return Err(option_error("num_inducing", 0.0, "must be at least 1"));
+    }
+    if o.num_inducing as u64 > n {
+        return Err(SvgpError::TooFewRows {
+            path: data.path().to_string(),
+            name: "num_inducing".into(),
+            value: o.num_inducing as u64,
+            rows: n,
+        });
     }
     let (mut trainer, mut writer) = start_trainer(data, o, likelihood)?;
     let start = Instant::now();
