@@ -4,6 +4,7 @@
 
 use clap::{Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
+use nalgebra::DVector;
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -583,6 +584,11 @@ fn convert(args: ConvertArgs) -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
+/// The predictions a model makes for a data file, handed to a sink a chunk at a time.
+type PredictionSink<'a> = dyn FnMut(&DVector<f64>, &DVector<f64>) -> svgp::Result<()> + 'a;
+
+/// `predict`: reads the data (a binary table, or CSV with the model's feature columns) a chunk
+/// at a time and writes `mean,variance` (or `probability,variance`) rows as they are made.
 fn predict(
     model: PathBuf,
     data: PathBuf,
@@ -590,65 +596,53 @@ fn predict(
     format: CsvFormat,
 ) -> Result<(), Box<dyn std::error::Error>> {
     let saved = SavedModel::load(&model)?;
-    if svgp::data::is_binary_file(&data)? {
-        return predict_streamed(&saved, &data, output);
-    }
-    let table = read_csv_features(&data, &saved.feature_names, format.delimiter)?;
-    let (mean, var) = tabular::predict(&saved, &table)?;
-    let binary = saved.model.likelihood().is_binary();
-    let mut text = String::from(if binary {
-        "probability,variance\n"
-    } else {
-        "mean,variance\n"
-    });
-    for i in 0..mean.len() {
-        text.push_str(&format!("{},{}\n", mean[i], var[i]));
-    }
-    match output {
-        Some(path) => {
-            std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?
+    let binary_table = svgp::data::is_binary_file(&data)?;
+    let options = CsvOptions {
+        delimiter: format.delimiter,
+        ..CsvOptions::default()
+    };
+    let produce = |sink: &mut PredictionSink| match binary_table {
+        true => {
+            let file = svgp::data::BinaryFile::open(&data)?;
+            tabular::predict_binary(&saved, &file, STREAM_CHUNK_ROWS, sink)
         }
-        None => {
-            let mut out = std::io::stdout().lock();
-            out.write_all(text.as_bytes())?;
-            out.flush()?
-        }
-    }
-    Ok(())
-}
-
-/// `predict` on a binary table: predictions written as they are made, a chunk at a time.
-fn predict_streamed(
-    saved: &SavedModel,
-    data: &std::path::Path,
-    output: Option<PathBuf>,
-) -> Result<(), Box<dyn std::error::Error>> {
-    let file = svgp::data::BinaryFile::open(data)?;
-    let (mut out, name): (Box<dyn Write>, String) = match &output {
-        Some(path) => {
-            let f = std::fs::File::create(path).map_err(|e| format!("{}: {e}", path.display()))?;
-            (
-                Box::new(std::io::BufWriter::new(f)),
-                path.display().to_string(),
-            )
-        }
-        None => (Box::new(std::io::stdout().lock()), "standard output".into()),
+        false => tabular::predict_csv(&saved, &options, &data, STREAM_CHUNK_ROWS, sink),
     };
     let header = match saved.model.likelihood().is_binary() {
         true => "probability,variance",
         false => "mean,variance",
     };
+    match output {
+        Some(path) => {
+            let file =
+                std::fs::File::create(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+            let written = write_predictions(std::io::BufWriter::new(file), header, produce);
+            if written.is_err() {
+                let _ = std::fs::remove_file(&path); // no partial predictions left behind
+            }
+            written
+        }
+        None => write_predictions(std::io::stdout().lock(), header, produce),
+    }
+}
+
+/// Writes `header`, then one `a,b` line per prediction `produce` hands over. A write error
+/// stops `produce` and is returned as it is (a closed pipe ends quietly).
+fn write_predictions(
+    mut out: impl Write,
+    header: &str,
+    produce: impl FnOnce(&mut PredictionSink) -> svgp::Result<()>,
+) -> Result<(), Box<dyn std::error::Error>> {
     writeln!(out, "{header}")?;
-    // A write error stops the scan; it is returned as it is (a closed pipe ends quietly).
     let mut failed: Option<std::io::Error> = None;
-    let scanned = tabular::predict_binary(saved, &file, STREAM_CHUNK_ROWS, |mean, var| {
+    let produced = produce(&mut |mean, var| {
         let written = mean
             .iter()
             .zip(var.iter())
             .try_for_each(|(m, v)| writeln!(out, "{m},{v}"));
         written.map_err(|e| {
             let stop = svgp::SvgpError::Io {
-                path: name.clone(),
+                path: "the predictions".into(),
                 reason: e.to_string(),
             };
             failed = Some(e);
@@ -658,42 +652,13 @@ fn predict_streamed(
     if let Some(e) = failed {
         return Err(Box::new(e));
     }
-    scanned?;
+    produced?;
     out.flush()?;
     Ok(())
 }
 
-/// Rows per chunk when `predict` and `evaluate` stream a binary table.
+/// Rows per chunk when `predict` and `evaluate` read their data.
 const STREAM_CHUNK_ROWS: usize = 8192;
-
-/// Reads only the named feature columns (any target column is ignored): the first feature is
-/// passed as the "target" to the loader and put back in front.
-fn read_csv_features(
-    path: &std::path::Path,
-    features: &[String],
-    delimiter: Option<u8>,
-) -> svgp::Result<nalgebra::DMatrix<f64>> {
-    let (first, rest) =
-        features
-            .split_first()
-            .ok_or_else(|| svgp::SvgpError::InvalidParameter {
-                name: "model feature names".into(),
-                value: 0.0,
-                reason: "the model has no features",
-            })?;
-    let t = CsvOptions {
-        target: Some(first.clone()),
-        features: Some(rest.to_vec()),
-        delimiter,
-        ..CsvOptions::default()
-    }
-    .read(path)?;
-    Ok(nalgebra::DMatrix::from_fn(
-        t.x.nrows(),
-        features.len(),
-        |i, j| if j == 0 { t.y[i] } else { t.x[(i, j - 1)] },
-    ))
-}
 
 fn reproduce(options: ReproduceOptions) -> Result<(), Box<dyn std::error::Error>> {
     let start = Instant::now();
@@ -729,16 +694,12 @@ fn evaluate(
             0,
         )
     } else {
-        let table = CsvOptions {
-            target: Some(saved.target_name.clone()),
-            features: Some(saved.feature_names.clone()),
+        let options = CsvOptions {
             delimiter: format.delimiter,
             missing: self::missing(missing),
             ..CsvOptions::default()
-        }
-        .read(&data)?;
-        let metrics = tabular::evaluate(&saved, &table.x, &table.y).map_err(|e| table.locate(e))?;
-        (metrics, table.rows_dropped)
+        };
+        tabular::evaluate_csv(&saved, &options, &data, STREAM_CHUNK_ROWS)?
     };
     let mut out = std::io::stdout().lock();
     let mut fields: Vec<(&str, serde_json::Value)> = metric_fields(&metrics)

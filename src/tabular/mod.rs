@@ -19,11 +19,13 @@ mod checkpoint;
 mod estimator;
 mod file;
 mod fit;
+mod scan;
 mod stream;
 pub use checkpoint::{Checkpoint, Checkpointing, CHECKPOINT_FORMAT, CHECKPOINT_VERSION};
 pub use estimator::{Estimator, Fitted};
 pub use file::{SavedModel, FORMAT, FORMAT_VERSION};
 pub use fit::fit;
+pub use scan::{evaluate_csv, predict_csv};
 pub use stream::{
     evaluate_binary, fit_binary, planned_iterations, predict_binary, StreamOptions, StreamSource,
 };
