@@ -126,7 +126,7 @@ fn resumed_streamed_fits_equal_straight_fits_byte_for_byte() {
         },
         ..StreamOptions::default()
     };
-    for (likelihood, xi) in [CASES[0], CASES[3]] {
+    for (likelihood, xi) in CASES {
         let tag = format!("stream-{likelihood:?}-{xi:?}");
         let fit = |o: &FitOptions| tabular::fit_binary(&file, o, &stream, &mut []).unwrap();
         let (a, b) = straight_and_resumed(&tag, &fit, &options(likelihood, xi, 200));
