@@ -454,7 +454,7 @@ fn fit(args: FitArgs) -> Result<(), Box<dyn std::error::Error>> {
         report.saved.save(path)?;
     }
     let plots = match &args.plots {
-        Some(dir) => write_plots(dir, &report.saved, &table, &trace)?,
+        Some(dir) => write_plots(dir, &report.saved, &table, &whole_trace(&report, trace))?,
         None => Vec::new(),
     };
     let seconds = start.elapsed().as_secs_f64();
@@ -472,6 +472,33 @@ fn fit(args: FitArgs) -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     finished(&report, &stop)
+}
+
+/// The trace of the whole fit: after a resume, the iterations before it come from the
+/// checkpoint's ELBO trace (their step sizes are not kept, so none is marked as shortened).
+fn whole_trace(report: &tabular::FitReport, resumed: Trace) -> Trace {
+    let first = resumed
+        .reports
+        .first()
+        .map_or(report.iterations + 1, |r| r.iteration);
+    let earlier = report
+        .elbo_trace
+        .iter()
+        .take(first.saturating_sub(1) as usize);
+    let mut reports: Vec<IterReport> = earlier
+        .enumerate()
+        .map(|(i, &elbo)| IterReport {
+            iteration: i as u64 + 1,
+            elbo,
+            update: QUpdate::Natural {
+                gamma: f64::NAN,
+                halvings: 0,
+            },
+            elapsed: std::time::Duration::ZERO,
+        })
+        .collect();
+    reports.extend(resumed.reports);
+    Trace { reports }
 }
 
 /// Writes the ELBO trace and the plot that applies to the data into `dir` (created if missing):

@@ -152,6 +152,7 @@ pub(super) fn fit_data(
             false => data.test_metrics(&saved)?,
         },
         checkpoint,
+        elbo_trace: writer.elbo_trace,
         saved,
     })
 }

@@ -167,6 +167,8 @@ pub struct FitReport {
     pub test: Option<Metrics>,
     /// The checkpoint written when training stopped, if checkpointing was on.
     pub checkpoint: Option<std::path::PathBuf>,
+    /// The minibatch ELBO of every iteration, from the start of the original fit when resumed.
+    pub elbo_trace: Vec<f64>,
 }
 
 /// Predictive mean and variance of y at raw inputs `x` (N×D, columns in `feature_names` order),
