@@ -4,6 +4,7 @@
 use super::sets::Split;
 use svgp::error::Result;
 use svgp::kernel::KernelFamily;
+use svgp::likelihood::{Gaussian, Likelihood};
 use svgp::model::inducing::InducingInit;
 use svgp::model::{Metrics, Svgp};
 use svgp::optim::{
@@ -11,6 +12,7 @@ use svgp::optim::{
     IterReport, QTraining, Schedule, StopRules, Trainer, Xi,
 };
 use svgp::tabular::{initial_kernel, LikelihoodChoice};
+use svgp::transform::Positive;
 
 /// Adam's learning rate for the hyperparameters and Z (and for q in Adam-only runs): the
 /// command line's default.
@@ -36,13 +38,18 @@ pub(super) struct Case {
     /// Evenly spaced checkpoints at which the full-data ELBO is recorded, besides each of the
     /// first ten iterations (for the log-axis figures); 0 records only the last iteration.
     pub checkpoints: u64,
+    /// The initial noise variance of a Gaussian likelihood, instead of the command line's 0.1.
+    pub noise_variance: Option<f64>,
 }
 
 /// How q(v) is trained in a run.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(super) enum Method {
-    /// Adam on m and L as well as on the hyperparameters.
-    Adam,
+    /// Adam on m and L as well as on the hyperparameters, at this learning rate.
+    Adam {
+        /// Adam's learning rate for q and the hyperparameters.
+        learning_rate: f64,
+    },
     /// Natural steps in ξ with a schedule, Adam on the hyperparameters.
     NatGrad {
         /// The parametrisation.
@@ -59,7 +66,10 @@ impl Method {
     /// The label used in tables and legends.
     pub fn label(&self) -> String {
         match self {
-            Method::Adam => "Adam alone".to_string(),
+            Method::Adam { learning_rate } if *learning_rate == ADAM_LEARNING_RATE => {
+                "Adam alone".to_string()
+            }
+            Method::Adam { learning_rate } => format!("Adam alone, lr {learning_rate}"),
             Method::NatGrad { xi, .. } => format!("natgrad {} + Adam", xi.symbol()),
         }
     }
@@ -83,6 +93,9 @@ pub(super) struct Run {
     pub final_elbo: f64,
     /// Test metrics of the final model (`None` without test rows).
     pub test: Option<Metrics>,
+    /// For a case with a set noise variance (part (e)): the condition number of the optimal S
+    /// of the collapsed bound at the final hyperparameters, S* = (I + A Aᵀ/σₙ²)⁻¹.
+    pub optimal_s_condition: Option<f64>,
 }
 
 impl Run {
@@ -103,14 +116,16 @@ impl Run {
 pub(super) fn train(case: &Case, method: Method, seed: u64) -> Result<Run> {
     let (x, y) = (&case.split.x, &case.split.y);
     let z = InducingInit::default().choose(x, case.m, seed)?;
-    let model = Svgp::new(
-        initial_kernel(KernelFamily::SquaredExponential, x.ncols())?,
-        case.likelihood.build()?,
-        z,
-    )?;
+    let likelihood: Box<dyn Likelihood> = match case.noise_variance {
+        // a floor well below the set variance, so that Adam may move the noise either way
+        Some(v) => Box::new(Gaussian::with_transform(v, Positive::with_floor(v * 1e-3))?),
+        None => case.likelihood.build()?,
+    };
+    let kernel = initial_kernel(KernelFamily::SquaredExponential, x.ncols())?;
+    let model = Svgp::new(kernel, likelihood, z)?;
     let full_batch = case.b >= x.nrows();
     let (q_training, ascent_check) = match method {
-        Method::Adam => (QTraining::Adam, AscentCheck::On),
+        Method::Adam { .. } => (QTraining::Adam, AscentCheck::On),
         Method::NatGrad {
             xi,
             gamma,
@@ -124,7 +139,10 @@ pub(super) fn train(case: &Case, method: Method, seed: u64) -> Result<Run> {
         }
     };
     let adam = AdamConfig {
-        learning_rate: ADAM_LEARNING_RATE,
+        learning_rate: match method {
+            Method::Adam { learning_rate } => learning_rate,
+            Method::NatGrad { .. } => ADAM_LEARNING_RATE,
+        },
         ..AdamConfig::default()
     };
     let mut trainer =
@@ -155,6 +173,10 @@ pub(super) fn train(case: &Case, method: Method, seed: u64) -> Result<Run> {
     } else {
         None
     };
+    let optimal_s_condition = match case.noise_variance {
+        Some(_) => Some(condition_number(trainer.model.sgpr_bound(x, y)?.q.s())),
+        None => None,
+    };
     Ok(Run {
         method,
         checkpoints: observer.points,
@@ -163,5 +185,12 @@ pub(super) fn train(case: &Case, method: Method, seed: u64) -> Result<Run> {
         failure,
         final_elbo: trainer.model.elbo(x, y, 1.0)?,
         test,
+        optimal_s_condition,
     })
+}
+
+/// λ_max / λ_min of a symmetric positive-definite matrix.
+fn condition_number(s: &nalgebra::DMatrix<f64>) -> f64 {
+    let eigenvalues = s.clone().symmetric_eigenvalues();
+    eigenvalues.max() / eigenvalues.min()
 }

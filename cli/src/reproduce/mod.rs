@@ -63,6 +63,10 @@ struct Budget {
     /// Constant step sizes of the stability grid and its iteration budget.
     gammas: &'static [f64],
     stability_iterations: u64,
+    /// Rows, M and full-batch iterations of the ill-conditioned case (e).
+    ill_rows: usize,
+    ill_m: usize,
+    ill_iterations: u64,
 }
 
 const FULL: Budget = Budget {
@@ -75,6 +79,9 @@ const FULL: Budget = Budget {
     case_checkpoints: 50,
     gammas: &[1e-3, 1e-2, 0.1, 0.3, 1.0],
     stability_iterations: 150,
+    ill_rows: 1000,
+    ill_m: 100,
+    ill_iterations: 2000,
 };
 
 const QUICK: Budget = Budget {
@@ -87,6 +94,9 @@ const QUICK: Budget = Budget {
     case_checkpoints: 15,
     gammas: &[1e-3, 1e-2, 0.1, 1.0],
     stability_iterations: 25,
+    ill_rows: 300,
+    ill_m: 30,
+    ill_iterations: 100,
 };
 
 /// Results of part (b) for one case.
@@ -137,7 +147,10 @@ pub fn reproduce(
     let mut curves = Vec::new();
     for case in cases(opts, &budget)? {
         progress(&format!("(b) ELBO against iterations: {}", case.title));
-        let mut runs = vec![curves::train(&case, Method::Adam, opts.seed)?];
+        let adam = Method::Adam {
+            learning_rate: curves::ADAM_LEARNING_RATE,
+        };
+        let mut runs = vec![curves::train(&case, adam, opts.seed)?];
         for xi in exactness::XIS {
             let method = Method::NatGrad {
                 xi,
@@ -146,16 +159,8 @@ pub fn reproduce(
             };
             runs.push(curves::train(&case, method, opts.seed)?);
         }
-        let figure = format!("elbo_{}.png", case.key);
-        let labelled: Vec<(String, &[svgp::optim::IterReport])> = runs
-            .iter()
-            .map(|r| (r.method.label(), r.checkpoints.as_slice()))
-            .collect();
-        let borrowed: Vec<(&str, &[svgp::optim::IterReport])> =
-            labelled.iter().map(|(l, c)| (l.as_str(), *c)).collect();
-        let path = opts.out_dir.join(&figure);
-        svgp::plot::elbo_traces(&path, &borrowed, true)?;
-        figures.push(path);
+        let figure = elbo_figure(opts, case.key, &runs)?;
+        figures.push(opts.out_dir.join(&figure));
         curves.push(CaseResult { case, runs, figure });
     }
 
@@ -168,7 +173,11 @@ pub fn reproduce(
         stability.push(stability_grid(&result.case, &budget, opts.seed)?);
     }
 
-    let text = report::render(opts, &exact, &curves, &stability);
+    progress("(e) an ill-conditioned posterior");
+    let ill = ill_conditioned(opts, &budget)?;
+    figures.push(opts.out_dir.join(&ill.figure));
+
+    let text = report::render(opts, &exact, &curves, &stability, &ill);
     let report_path = opts.out_dir.join("REPORT.md");
     svgp::data::write_atomically(&report_path, |f| {
         std::io::Write::write_all(f, text.as_bytes())
@@ -178,6 +187,61 @@ pub fn reproduce(
         figures,
         worst_exactness_gap: worst_gap(&exact),
     })
+}
+
+/// Writes `elbo_<key>.png` (full-data ELBO against iterations of each run) and returns its name.
+fn elbo_figure(opts: &ReproduceOptions, key: &str, runs: &[Run]) -> Result<String> {
+    let figure = format!("elbo_{key}.png");
+    let labelled: Vec<(String, &[svgp::optim::IterReport])> = runs
+        .iter()
+        .map(|r| (r.method.label(), r.checkpoints.as_slice()))
+        .collect();
+    let borrowed: Vec<(&str, &[svgp::optim::IterReport])> =
+        labelled.iter().map(|(l, c)| (l.as_str(), *c)).collect();
+    svgp::plot::elbo_traces(opts.out_dir.join(&figure), &borrowed, true)?;
+    Ok(figure)
+}
+
+/// Adam's learning rates tried alone in part (e).
+const ILL_ADAM_RATES: [f64; 3] = [1e-3, 1e-2, 1e-1];
+
+/// Part (e): a near-noiseless set (noise variance 1e-6) with many inducing inputs per
+/// lengthscale, full batch: Adam alone at three learning rates against natural steps in θ
+/// (γ = 1) with Adam on the hyperparameters.
+fn ill_conditioned(opts: &ReproduceOptions, budget: &Budget) -> Result<CaseResult> {
+    let split = sets::synthetic_near_noiseless(budget.ill_rows, opts.seed);
+    let n = split.x.nrows();
+    let case = Case {
+        key: "ill_conditioned",
+        title: format!(
+            "Gaussian likelihood, near-noiseless synthetic set y = sin x + sin(3x)/2 + \
+             N(0, 1e-6), x ∈ [0, 10] (N = {n} training / {} test rows, D = 1)",
+            split.x_test.nrows()
+        ),
+        split,
+        likelihood: LikelihoodChoice::Gaussian,
+        m: budget.ill_m,
+        b: n,
+        iterations: budget.ill_iterations,
+        checkpoints: budget.case_checkpoints,
+        noise_variance: Some(2e-6),
+    };
+    let mut runs = Vec::new();
+    for learning_rate in ILL_ADAM_RATES {
+        runs.push(curves::train(
+            &case,
+            Method::Adam { learning_rate },
+            opts.seed,
+        )?);
+    }
+    let natural = Method::NatGrad {
+        xi: Xi::Natural,
+        gamma: None,
+        ascent_check: AscentCheck::On,
+    };
+    runs.push(curves::train(&case, natural, opts.seed)?);
+    let figure = elbo_figure(opts, case.key, &runs)?;
+    Ok(CaseResult { case, runs, figure })
 }
 
 /// The largest θ-step gap over the exactness rows (infinite if a θ step was refused).
@@ -200,6 +264,7 @@ fn cases(opts: &ReproduceOptions, budget: &Budget) -> Result<Vec<Case>> {
         b: budget.case_b,
         iterations: budget.case_iterations,
         checkpoints: budget.case_checkpoints,
+        noise_variance: None,
     };
     let m = budget.case_m;
     let describe = |what: &str, split: &sets::Split| {

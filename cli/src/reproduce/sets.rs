@@ -106,6 +106,26 @@ pub(super) fn synthetic_counts(n: usize, seed: u64) -> Split {
     Split::from_rows(&x, &y, &train, &test, false)
 }
 
+/// Noise variance of [`synthetic_near_noiseless`] before standardisation.
+pub(super) const NEAR_NOISELESS_VARIANCE: f64 = 1e-6;
+
+/// A near-noiseless 1-D regression set for part (e): x ~ U(0, 10), y = sin x + sin(3x)/2 +
+/// N(0, 1e-6); 10 % held out, standardised on the training rows.
+pub(super) fn synthetic_near_noiseless(n: usize, seed: u64) -> Split {
+    let mut rng = StdRng::seed_from_u64(seed ^ 0x05ee_de11);
+    let x = DMatrix::from_fn(n, 1, |_, _| 10.0 * rng.random::<f64>());
+    let sd = NEAR_NOISELESS_VARIANCE.sqrt();
+    let y = DVector::from_fn(n, |i, _| {
+        let t = x[(i, 0)];
+        // a normal draw by Box–Muller from two uniforms
+        let (u1, u2) = (1.0 - rng.random::<f64>(), rng.random::<f64>());
+        let e = (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos();
+        t.sin() + 0.5 * (3.0 * t).sin() + sd * e
+    });
+    let (train, test) = train_test_split(n, 0.1, seed);
+    Split::from_rows(&x, &y, &train, &test, true)
+}
+
 /// A Poisson(λ) draw by multiplying uniforms until the product falls below e^(−λ) (Knuth);
 /// exact, and cheap for the small rates used here (λ ≤ e²).
 fn poisson_draw(rng: &mut StdRng, lambda: f64) -> f64 {
