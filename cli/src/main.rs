@@ -381,15 +381,10 @@ fn fit_fields(report: &tabular::FitReport, seconds: f64) -> Vec<(&'static str, s
         ("features", report.saved.feature_names.clone().into()),
         ("shortened_steps", report.shortened_steps.into()),
         ("stop_reason", format!("{:?}", report.stop_reason).into()),
-        (
-            "checkpoint",
-            report
-                .checkpoint
-                .as_ref()
-                .map(|p| p.display().to_string())
-                .into(),
-        ),
     ];
+    if let Some(path) = &report.checkpoint {
+        fields.push(("checkpoint", path.display().to_string().into()));
+    }
     if let Some(m) = &report.test {
         fields.extend(metric_fields(m).into_iter().map(|(k, v)| (k, v.into())));
     }
