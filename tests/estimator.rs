@@ -98,3 +98,32 @@ fn bad_settings_and_labels_are_named() {
         .unwrap_err();
     assert!(matches!(err, SvgpError::SingleClass { .. }), "{err}");
 }
+
+/// Non-finite or missing data are typed errors, never a panic or a silent NaN: no rows, a NaN
+/// input (named by row and column) at fit and at prediction, a NaN target.
+#[test]
+fn non_finite_and_empty_data_are_refused() {
+    let (x, y) = regression_data(30, 4);
+    let empty = Estimator::classification().fit(&DMatrix::zeros(0, 2), &DVector::zeros(0));
+    assert!(matches!(empty, Err(SvgpError::InvalidParameter { .. })));
+    let mut bad_x = x.clone();
+    bad_x[(4, 1)] = f64::NAN;
+    let err = Estimator::regression().fit(&bad_x, &y).unwrap_err();
+    assert!(
+        matches!(&err, SvgpError::InvalidParameter { name, .. } if name == "x row 4, column 1"),
+        "{err}"
+    );
+    let mut bad_y = y.clone();
+    bad_y[9] = f64::INFINITY;
+    let err = Estimator::regression().fit(&x, &bad_y).unwrap_err();
+    assert!(
+        matches!(err, SvgpError::InvalidTarget { row: 9, .. }),
+        "{err}"
+    );
+    let fitted = Estimator::regression().iterations(5).fit(&x, &y).unwrap();
+    let err = fitted.predict(&bad_x).unwrap_err();
+    assert!(
+        matches!(&err, SvgpError::InvalidParameter { name, .. } if name == "inputs row 4, column 1"),
+        "{err}"
+    );
+}

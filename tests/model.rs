@@ -13,6 +13,7 @@ use svgp::likelihood::Gaussian;
 use svgp::model::{sgpr_bound, GradScope, Marginals, Svgp, Workspace};
 use svgp::optim::{InvalidStepPolicy, NatGrad};
 use svgp::variational::{Expectation, MeanCholesky, Natural, Parametrisation, VariationalQ};
+use svgp::SvgpError;
 
 /// N points in [−3, 3]^D and y = Σ sin(x_d) + N(0, 0.1²) noise.
 fn data(rng: &mut StdRng, n: usize, d: usize) -> (DMatrix<f64>, DVector<f64>) {
@@ -236,7 +237,11 @@ fn reused_buffers_give_the_same_gradients_as_fresh_ones() {
         ws.set_batch(&model, &xb, &yb, scale).unwrap();
         let marginals = if round % 2 == 0 {
             let (mut candidates, _) = ws.candidates(&model);
-            assert_eq!(candidates.elbo(model.q()), fresh.elbo, "candidate ELBO");
+            assert_eq!(
+                candidates.elbo(model.q()).unwrap(),
+                fresh.elbo,
+                "candidate ELBO"
+            );
             Marginals::LastChecked
         } else {
             Marginals::Compute
@@ -415,4 +420,40 @@ fn full_covariance_and_metrics_agree_with_marginals() {
     let nlpd = -model.log_predictive_density(&xs, &ys).unwrap().sum() / 40.0;
     assert!((metrics.rmse.unwrap() - rmse).abs() < 1e-14 && (metrics.nlpd - nlpd).abs() < 1e-14);
     assert!(metrics.accuracy.is_none() && metrics.brier.is_none());
+}
+
+/// A workspace refuses, with a typed error and no panic, to evaluate before a batch is set, a q
+/// of another M, or a batch whose scale N/B is not finite and positive.
+#[test]
+fn workspace_misuse_is_an_error_not_a_panic() {
+    let mut rng = rng(13);
+    let (x, y) = data(&mut rng, 20, 2);
+    let model = gaussian_model(
+        se(2),
+        x.rows(0, 6).into_owned(),
+        random_q(&mut rng, 6),
+        0.3,
+        1e-6,
+    );
+    let mut ws = Workspace::new();
+    assert!(matches!(
+        ws.elbo(&model),
+        Err(SvgpError::ShapeMismatch { .. })
+    ));
+    assert!(ws.grad(&model, GradScope::All, Marginals::Compute).is_err());
+    for scale in [f64::NAN, 0.0, -1.0, f64::INFINITY] {
+        let err = ws.set_batch(&model, &x, &y, scale).unwrap_err();
+        assert!(
+            matches!(err, SvgpError::InvalidParameter { .. }),
+            "{scale}: {err}"
+        );
+    }
+    ws.set_batch(&model, &x, &y, 1.0).unwrap();
+    assert!(ws.elbo(&model).unwrap().is_finite());
+    let (mut candidates, _) = ws.candidates(&model);
+    let other = random_q(&mut rng, 5);
+    assert!(matches!(
+        candidates.elbo(&other),
+        Err(SvgpError::ShapeMismatch { .. })
+    ));
 }

@@ -723,7 +723,6 @@ fn evaluate(
         };
         tabular::evaluate_csv(&saved, &options, &data, STREAM_CHUNK_ROWS)?
     };
-    let mut out = std::io::stdout().lock();
     let mut fields: Vec<(&str, serde_json::Value)> = metric_fields(&metrics)
         .into_iter()
         .map(|(k, v)| (k, v.into()))
@@ -731,18 +730,7 @@ fn evaluate(
     if rows_dropped > 0 {
         fields.push(("rows_dropped", rows_dropped.into()));
     }
-    if json {
-        let object: serde_json::Map<String, serde_json::Value> = fields
-            .into_iter()
-            .map(|(k, v)| (k.to_string(), v))
-            .collect();
-        writeln!(out, "{}", serde_json::Value::Object(object))?;
-    } else {
-        for (k, v) in fields {
-            writeln!(out, "{k:>14}: {v}")?;
-        }
-    }
-    out.flush()?;
+    print_fields(fields, json, None)?;
     Ok(())
 }
 

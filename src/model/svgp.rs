@@ -240,7 +240,7 @@ impl Svgp {
     pub fn elbo(&self, x: &DMatrix<f64>, y: &DVector<f64>, scale: f64) -> Result<f64> {
         let mut ws = Workspace::new();
         ws.set_batch(self, x, y, scale)?;
-        Ok(ws.elbo(self))
+        ws.elbo(self)
     }
 
     /// The ELBO and the gradients `scope` asks for at the batch (`x`: B×D, `y`: B), scale

@@ -75,11 +75,15 @@ pub struct Candidates<'a> {
 }
 
 impl Candidates<'_> {
-    /// The minibatch ELBO at `q` (M inducing points) with the batch's conditional: O(M²B).
-    pub fn elbo(&mut self, q: &VariationalQ) -> f64 {
+    /// The minibatch ELBO at `q` with the batch's conditional: O(M²B).
+    ///
+    /// # Errors
+    /// `ShapeMismatch` unless q has the M inducing points the batch was set for.
+    pub fn elbo(&mut self, q: &VariationalQ) -> Result<f64> {
+        check_inducing(self.batch.cond, q.num_inducing())?;
         let (elbo, vexp) = elbo_into(self.model, &self.batch, q, &mut self.checked.marg);
         self.checked.vexp = Some(vexp);
-        elbo
+        Ok(elbo)
     }
 }
 
@@ -127,10 +131,20 @@ impl Workspace {
             Shape::new(x.nrows(), 1),
             Shape::new(y.len(), 1),
         )?;
+        if !(scale.is_finite() && scale > 0.0) {
+            return Err(crate::error::SvgpError::InvalidParameter {
+                name: "scale".into(),
+                value: scale,
+                reason: "the ELBO's scale N/B must be finite and positive",
+            });
+        }
         self.checked.vexp = None;
         let batch = &mut self.batch;
         batch.y = DVector::zeros(0); // no valid batch until the conditional is computed
-        model.conditional_into(x, &mut batch.cond)?;
+        if let Err(e) = model.conditional_into(x, &mut batch.cond) {
+            batch.cond = Conditional::empty(); // no batch: later evaluations are refused
+            return Err(e);
+        }
         reshape_buffer(&mut batch.x, x.nrows(), x.ncols());
         batch.x.copy_from(x);
         batch.y = y.clone();
@@ -144,8 +158,12 @@ impl Workspace {
     }
 
     /// The minibatch ELBO c Σᵢ veᵢ − KL at the model's q.
-    pub fn elbo(&mut self, model: &Svgp) -> f64 {
-        elbo_into(model, &self.batch.view(), model.q(), &mut self.marg).0
+    ///
+    /// # Errors
+    /// `ShapeMismatch` if no batch was set, or the model's M differs from the one it was set for.
+    pub fn elbo(&mut self, model: &Svgp) -> Result<f64> {
+        check_inducing(&self.batch.cond, model.num_inducing())?;
+        Ok(elbo_into(model, &self.batch.view(), model.q(), &mut self.marg).0)
     }
 
     /// The ELBO at the model's q and the gradients `scope` asks for, starting from `marginals`.
@@ -158,11 +176,7 @@ impl Workspace {
         scope: GradScope,
         marginals: Marginals,
     ) -> Result<ElboGrad> {
-        check_shape(
-            "inducing points of the evaluated model",
-            Shape::new(self.batch.cond.lz.nrows(), 1),
-            Shape::new(model.num_inducing(), 1),
-        )?;
+        check_inducing(&self.batch.cond, model.num_inducing())?;
         let batch = self.batch.view();
         let (marg, vexp) = match (marginals, self.checked.vexp.take()) {
             (Marginals::LastChecked, Some(vexp)) => (&mut self.checked.marg, vexp),
@@ -200,6 +214,16 @@ impl Workspace {
     pub fn spare(&mut self) -> &mut Spare {
         &mut self.spare
     }
+}
+
+/// `ShapeMismatch` unless `cond` is for `m` inducing points (a workspace with no batch set has a
+/// conditional for none).
+fn check_inducing(cond: &Conditional, m: usize) -> Result<()> {
+    check_shape(
+        "inducing points of the evaluated q (is a batch set?)",
+        Shape::new(cond.lz.nrows(), 1),
+        Shape::new(m, 1),
+    )
 }
 
 /// The ELBO at `q` with the batch's conditional, the marginals written into `marg`, and the

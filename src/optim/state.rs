@@ -49,25 +49,23 @@ impl TrainerState {
     /// `ShapeMismatch` or `InvalidParameter` for inconsistent shapes or values (naming them).
     pub fn model(&self) -> Result<Svgp> {
         let m = self.num_inducing;
+        check_shape("saved m", Shape::new(m, 1), Shape::new(self.m.len(), 1))?;
         let d = self.z.len().checked_div(m).unwrap_or(0);
         check_shape(
             "saved Z entries",
             Shape::new(m * d, 1),
             Shape::new(self.z.len(), 1),
         )?;
-        check_shape("saved m", Shape::new(m, 1), Shape::new(self.m.len(), 1))?;
-        check_shape("saved L", Shape::new(m * m, 1), Shape::new(self.l.len(), 1))?;
+        // saturating: a corrupt M then fails the comparison instead of overflowing
+        let mm = m.saturating_mul(m);
+        check_shape("saved L", Shape::new(mm, 1), Shape::new(self.l.len(), 1))?;
         let z = DMatrix::from_column_slice(m, d, &self.z);
         let mut q = VariationalQ::new(
             DVector::from_column_slice(&self.m),
             DMatrix::from_column_slice(m, m, &self.l),
         )?;
         if let Some(s_inv) = &self.s_inv {
-            check_shape(
-                "saved S⁻¹",
-                Shape::new(m * m, 1),
-                Shape::new(s_inv.len(), 1),
-            )?;
+            check_shape("saved S⁻¹", Shape::new(mm, 1), Shape::new(s_inv.len(), 1))?;
             if let Some(v) = s_inv.iter().find(|v| !v.is_finite()) {
                 return Err(SvgpError::InvalidParameter {
                     name: "saved S⁻¹".into(),

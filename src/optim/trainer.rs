@@ -281,8 +281,9 @@ impl Trainer {
         let floor = before.elbo - ASCENT_SLACK * before.elbo.abs().max(1.0);
         let check = self.ascent_check;
         let (mut candidates, spare) = self.ws.candidates(&self.model);
-        let mut accept =
-            |q: &VariationalQ| check == AscentCheck::Off || candidates.elbo(q) >= floor;
+        let mut accept = |q: &VariationalQ| {
+            check == AscentCheck::Off || candidates.elbo(q).is_ok_and(|elbo| elbo >= floor)
+        };
         let q = self.model.q();
         let (q, update) = match step.step(q, d_eta, schedule.gamma(t), &mut accept, spare) {
             Ok(s) => (
@@ -323,7 +324,7 @@ impl Trainer {
     ) -> Result<(f64, Option<AdamState>)> {
         let Some(adam) = &self.hyper else {
             // With the hyperparameters frozen only the new ELBO is needed.
-            let elbo = self.ws.elbo(candidate);
+            let elbo = self.ws.elbo(candidate)?;
             return finite(t, elbo, "ELBO").map(|e| (e, None));
         };
         let after = self.ws.grad(candidate, GradScope::Hyper, marginals)?;

@@ -96,8 +96,8 @@ impl Estimator {
     /// Fits to raw inputs `x` (N×D) and targets `y` (N).
     ///
     /// # Errors
-    /// `ShapeMismatch` if y does not have N entries; `InvalidParameter` naming the setting at
-    /// fault; `TooFewRows` for more inducing inputs than rows; `InvalidTarget` naming the row
+    /// `ShapeMismatch` if y does not have N entries; `InvalidParameter` for no rows, a
+    /// non-finite input (naming its row and column) or the setting at fault; `TooFewRows` for more inducing inputs than rows; `InvalidTarget` naming the row
     /// of a label outside the likelihood's domain; `SingleClass`; training errors.
     pub fn fit(&self, x: &DMatrix<f64>, y: &DVector<f64>) -> Result<Fitted> {
         crate::error::check_shape(
@@ -109,6 +109,14 @@ impl Estimator {
             num_inducing: self.num_inducing.unwrap_or(x.nrows().min(50)),
             ..self.options.clone()
         };
+        if x.nrows() == 0 {
+            return Err(SvgpError::InvalidParameter {
+                name: "x".into(),
+                value: 0.0,
+                reason: "there are no rows to fit",
+            });
+        }
+        super::check_finite_rows("x", x)?;
         options.likelihood.build()?.check_targets(y)?;
         let mut trace = Trace::default();
         let report = fit_memory(&in_memory_table(x, y), &options, &mut [&mut trace])?;

@@ -331,8 +331,7 @@ impl TrainingData for MemoryData<'_> {
         format!("{} ({})", self.table.target_column, self.table.target_name)
     }
     fn single_class(&self) -> bool {
-        let y = &self.table.y;
-        y.iter().all(|&v| v == y[0])
+        self.table.y.as_slice().windows(2).all(|w| w[0] == w[1])
     }
     fn num_train(&self) -> u64 {
         self.x.nrows() as u64

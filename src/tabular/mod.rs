@@ -205,16 +205,34 @@ pub fn evaluate(saved: &SavedModel, x: &DMatrix<f64>, y: &DVector<f64>) -> Resul
 }
 
 /// Raw inputs (N×D, D = the model's features) in the model's standardised units.
+///
+/// # Errors
+/// `ShapeMismatch` for a wrong number of columns; `InvalidParameter` naming the row and column
+/// of a non-finite input (which would make a silent NaN prediction).
 fn standardised_inputs(saved: &SavedModel, x: &DMatrix<f64>) -> Result<DMatrix<f64>> {
     check_shape(
         "inputs",
         Shape::new(x.nrows(), saved.feature_names.len()),
         Shape::new(x.nrows(), x.ncols()),
     )?;
+    check_finite_rows("inputs", x)?;
     Ok(saved
         .input_scaling
         .as_ref()
         .map_or(x.clone(), |s| s.transform(x)))
+}
+
+/// `InvalidParameter { name: "<what> row i, column j" }` (0-based) for the first non-finite
+/// entry of `x`.
+pub(crate) fn check_finite_rows(what: &str, x: &DMatrix<f64>) -> Result<()> {
+    match x.iter().position(|v| !v.is_finite()) {
+        Some(k) => Err(crate::error::SvgpError::InvalidParameter {
+            name: format!("{what} row {}, column {}", k % x.nrows(), k / x.nrows()),
+            value: x.as_slice()[k],
+            reason: "entries must be finite",
+        }),
+        None => Ok(()),
+    }
 }
 
 /// The scalings of a fit: inputs always, targets for regression likelihoods.

@@ -64,7 +64,12 @@ fn ill_conditioned_section(out: &mut String, result: &CaseResult) {
                 .map_or("not reached".into(), |v| v.to_string()),
         );
     }
-    for run in result.runs.iter().filter(|r| r.failure.is_some()) {
+    failures(out, &result.runs);
+}
+
+/// A line for each run that stopped early, with why, then a blank line.
+fn failures(out: &mut String, runs: &[Run]) {
+    for run in runs.iter().filter(|r| r.failure.is_some()) {
         let _ = writeln!(
             out,
             "\n{}: {}.",
@@ -209,15 +214,7 @@ fn curves_section(out: &mut String, results: &[CaseResult]) {
                 ratio.map_or("–".into(), |v| format!("{v:.3}")),
             );
         }
-        for run in result.runs.iter().filter(|r| r.failure.is_some()) {
-            let _ = writeln!(
-                out,
-                "\n{}: {}.",
-                run.method.label(),
-                run.failure.as_deref().unwrap_or_default()
-            );
-        }
-        out.push('\n');
+        failures(out, &result.runs);
     }
 }
 

@@ -5,6 +5,7 @@ use nalgebra::{DMatrix, DVector};
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::{RngExt, SeedableRng};
+use rand_distr::{Distribution, Normal};
 use std::path::Path;
 use svgp::data::{read_csv, train_test_split, Standardiser};
 use svgp::error::Result;
@@ -114,13 +115,10 @@ pub(super) const NEAR_NOISELESS_VARIANCE: f64 = 1e-6;
 pub(super) fn synthetic_near_noiseless(n: usize, seed: u64) -> Split {
     let mut rng = StdRng::seed_from_u64(seed ^ 0x05ee_de11);
     let x = DMatrix::from_fn(n, 1, |_, _| 10.0 * rng.random::<f64>());
-    let sd = NEAR_NOISELESS_VARIANCE.sqrt();
+    let noise = Normal::new(0.0, NEAR_NOISELESS_VARIANCE.sqrt()).expect("a positive finite sd");
     let y = DVector::from_fn(n, |i, _| {
         let t = x[(i, 0)];
-        // a normal draw by Box–Muller from two uniforms
-        let (u1, u2) = (1.0 - rng.random::<f64>(), rng.random::<f64>());
-        let e = (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos();
-        t.sin() + 0.5 * (3.0 * t).sin() + sd * e
+        t.sin() + 0.5 * (3.0 * t).sin() + noise.sample(&mut rng)
     });
     let (train, test) = train_test_split(n, 0.1, seed);
     Split::from_rows(&x, &y, &train, &test, true)
