@@ -46,3 +46,20 @@ fn a_version_1_model_file_loads_and_predicts_as_it_did() {
         );
     }
 }
+
+#[test]
+fn to_json_is_the_file_save_writes_and_reads_back_exactly() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let saved = SavedModel::load(root.join("tests/data/compat/model_v1.json")).unwrap();
+    let text = saved.to_json().unwrap();
+    let dir = std::env::temp_dir().join(format!("svgp-to-json-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("model.json");
+    saved.save(&path).unwrap();
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), text);
+    std::fs::remove_dir_all(&dir).unwrap();
+    let back = SavedModel::from_json(&text, Path::new("(memory)")).unwrap();
+    assert_eq!(back.to_json().unwrap(), text);
+    assert_eq!(back.model.hyper_params(), saved.model.hyper_params());
+    assert_eq!(back.model.q().m(), saved.model.q().m());
+}

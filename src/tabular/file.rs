@@ -120,6 +120,18 @@ impl SavedModel {
     /// # Errors
     /// `Io { path }` for a failed write or rename.
     pub fn save(&self, path: impl AsRef<Path>) -> Result<()> {
+        let path = path.as_ref();
+        let json = self.to_json()?;
+        write_atomically(path, |w| w.write_all(json.as_bytes()))
+    }
+
+    /// The model file's text, exactly as [`SavedModel::save`] writes it (pretty-printed JSON,
+    /// every float round-tripping exactly); [`SavedModel::from_json`] reads it back. For
+    /// callers that keep models elsewhere than in files (bindings that pickle them, databases).
+    ///
+    /// # Errors
+    /// None in practice (every field serialises); `InvalidModelFile` if serialisation failed.
+    pub fn to_json(&self) -> Result<String> {
         let file = ModelFile {
             format: FORMAT.to_string(),
             format_version: FORMAT_VERSION,
@@ -140,9 +152,8 @@ impl SavedModel {
                 scale: s.scale.as_slice().to_vec(),
             }),
         };
-        let path = path.as_ref();
-        let json = serde_json::to_vec_pretty(&file).map_err(|e| io_error(path, &e.to_string()))?;
-        write_atomically(path, |w| w.write_all(&json))
+        serde_json::to_string_pretty(&file)
+            .map_err(|e| invalid(Path::new("(in memory)"), &e.to_string()))
     }
 
     /// Reads and validates a model file: format and version, shapes (Z is M×D with D the
