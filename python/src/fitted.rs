@@ -1,0 +1,347 @@
+//! `svgp._svgp.Fitted`: a trained model with its scalings (the library's `SavedModel`) and its
+//! training trace. Predicts in the data's original units, scores, saves the model file the
+//! command line reads, and writes the library's PNG/SVG plots.
+
+use crate::arrays::{check_columns, check_finite, check_finite_vector, to_numpy, Matrix, Vector};
+use crate::errors::{to_py, value_error};
+use nalgebra::{DMatrix, DVector};
+use numpy::{PyArray1, PyArray2};
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+use std::path::{Path, PathBuf};
+use svgp::kernel::{KernelFamily, KernelSpec};
+use svgp::optim::{IterReport, StopReason};
+use svgp::tabular::{FitReport, SavedModel};
+use svgp::transform::Positive;
+
+/// Equal-width probability bins of the calibration plot.
+const CALIBRATION_BINS: usize = 10;
+
+/// A trained model: predictions in original units, the training trace, the model file.
+#[pyclass(module = "svgp._svgp", frozen)]
+pub struct Fitted {
+    saved: SavedModel,
+    reports: Vec<IterReport>,
+    stop_reason: Option<StopReason>,
+    final_elbo: f64,
+    train_seconds: f64,
+}
+
+impl Fitted {
+    /// The model a fit trained, with the reports its observer recorded.
+    pub fn new(report: FitReport, reports: Vec<IterReport>) -> Self {
+        Fitted {
+            saved: report.saved,
+            reports,
+            stop_reason: Some(report.stop_reason),
+            final_elbo: report.elbo,
+            train_seconds: report.train_seconds,
+        }
+    }
+
+    /// A model read from a file (no training trace).
+    fn from_saved(saved: SavedModel) -> Self {
+        Fitted {
+            saved,
+            reports: Vec::new(),
+            stop_reason: None,
+            final_elbo: f64::NAN,
+            train_seconds: 0.0,
+        }
+    }
+
+    /// Raw inputs checked (columns, finiteness) and standardised as the model was trained.
+    fn inputs(&self, x: &Matrix<'_>) -> PyResult<DMatrix<f64>> {
+        let x = x.to_dmatrix();
+        check_columns("X", &x, self.saved.feature_names.len())?;
+        check_finite("X", &x)?;
+        Ok(match &self.saved.input_scaling {
+            Some(s) => s.transform(&x),
+            None => x,
+        })
+    }
+
+    /// Raw inputs and targets, checked, in the model's units, with log of the target scale.
+    fn data(&self, x: &Matrix<'_>, y: &Vector<'_>) -> PyResult<(DMatrix<f64>, DVector<f64>, f64)> {
+        let xs = self.inputs(x)?;
+        let y = y.to_dvector();
+        if y.len() != xs.nrows() {
+            return Err(value_error(format!(
+                "X has {} rows but y has {} entries",
+                xs.nrows(),
+                y.len()
+            )));
+        }
+        check_finite_vector("y", &y)?;
+        Ok(match &self.saved.target_scaling {
+            Some(s) => (xs, s.transform_vector(&y), s.scale[0].ln()),
+            None => (xs, y, 0.0),
+        })
+    }
+
+    /// (mean, scale) of the target scaling, identity without one.
+    fn target_affine(&self) -> (f64, f64) {
+        self.saved
+            .target_scaling
+            .as_ref()
+            .map_or((0.0, 1.0), |s| (s.mean[0], s.scale[0]))
+    }
+}
+
+/// The stop reason's name.
+fn reason_name(reason: Option<StopReason>) -> &'static str {
+    match reason {
+        None => "loaded",
+        Some(StopReason::Iterations) => "iterations",
+        Some(StopReason::ElboConverged) => "elbo_converged",
+        Some(StopReason::TimeLimit) => "time_limit",
+        Some(StopReason::BatchesExhausted) => "batches_exhausted",
+        Some(StopReason::Interrupted) => "interrupted",
+    }
+}
+
+/// The kernel family's name as Python spells it.
+fn family_name(family: &KernelFamily) -> &'static str {
+    match family {
+        KernelFamily::SquaredExponential => "se",
+        KernelFamily::Matern12 => "matern12",
+        KernelFamily::Matern32 => "matern32",
+        KernelFamily::Matern52 => "matern52",
+    }
+}
+
+#[pymethods]
+impl Fitted {
+    /// Predictive mean and variance of y at raw inputs X (N×D), in the target's units; for a
+    /// binary likelihood p(y = 1) and p(1 − p).
+    fn predict_y<'py>(
+        &self,
+        py: Python<'py>,
+        x: Matrix<'_>,
+    ) -> PyResult<(Bound<'py, PyArray1<f64>>, Bound<'py, PyArray1<f64>>)> {
+        let xs = self.inputs(&x)?;
+        let (mean, var) = py.detach(|| self.saved.model.predict_y(&xs)).map_err(to_py)?;
+        let (mu, s) = self.target_affine();
+        let mean = mean.map(|m| m * s + mu);
+        Ok((to_numpy(py, &mean), to_numpy(py, &(var * (s * s)))))
+    }
+
+    /// Mean and variance of the latent f at raw inputs X (N×D), in the target's units for a
+    /// regression likelihood.
+    fn predict_f<'py>(
+        &self,
+        py: Python<'py>,
+        x: Matrix<'_>,
+    ) -> PyResult<(Bound<'py, PyArray1<f64>>, Bound<'py, PyArray1<f64>>)> {
+        let xs = self.inputs(&x)?;
+        let (mean, var) = py.detach(|| self.saved.model.predict_f(&xs)).map_err(to_py)?;
+        let (mu, s) = self.target_affine();
+        let mean = mean.map(|m| m * s + mu);
+        Ok((to_numpy(py, &mean), to_numpy(py, &(var * (s * s)))))
+    }
+
+    /// log p(y*ᵢ | data) per row at raw X and y, in the target's units.
+    fn log_density<'py>(
+        &self,
+        py: Python<'py>,
+        x: Matrix<'_>,
+        y: Vector<'_>,
+    ) -> PyResult<Bound<'py, PyArray1<f64>>> {
+        let (xs, ys, log_scale) = self.data(&x, &y)?;
+        let lpd = py
+            .detach(|| self.saved.model.log_predictive_density(&xs, &ys))
+            .map_err(to_py)?;
+        Ok(to_numpy(py, &lpd.map(|v| v - log_scale)))
+    }
+
+    /// The ELBO on raw X and y (all rows, scale 1), in the target's units.
+    fn elbo(&self, py: Python<'_>, x: Matrix<'_>, y: Vector<'_>) -> PyResult<f64> {
+        let (xs, ys, log_scale) = self.data(&x, &y)?;
+        let elbo = py
+            .detach(|| self.saved.model.elbo(&xs, &ys, 1.0))
+            .map_err(to_py)?;
+        Ok(elbo - ys.len() as f64 * log_scale)
+    }
+
+    /// Writes the model file (atomically), as `svgp fit --output` does.
+    fn save(&self, path: PathBuf) -> PyResult<()> {
+        self.saved.save(path).map_err(to_py)
+    }
+
+    /// The model file's text.
+    fn to_json(&self) -> PyResult<String> {
+        self.saved.to_json().map_err(to_py)
+    }
+
+    /// A model from model-file text (`name` labels errors).
+    #[staticmethod]
+    #[pyo3(signature = (text, name="(pickle)"))]
+    fn from_json(text: &str, name: &str) -> PyResult<Fitted> {
+        let saved = SavedModel::from_json(text, Path::new(name)).map_err(to_py)?;
+        Ok(Fitted::from_saved(saved))
+    }
+
+    /// A model read from a model file, as `svgp fit --output` writes.
+    #[staticmethod]
+    fn load(path: PathBuf) -> PyResult<Fitted> {
+        Ok(Fitted::from_saved(SavedModel::load(path).map_err(to_py)?))
+    }
+
+    /// The minibatch ELBO of each training iteration (in the model's standardised units).
+    #[getter]
+    fn elbo_trace<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<f64>> {
+        PyArray1::from_iter(py, self.reports.iter().map(|r| r.elbo))
+    }
+
+    /// The natural step size γ of each iteration (NaN where q was kept).
+    #[getter]
+    fn gamma_trace<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<f64>> {
+        PyArray1::from_iter(
+            py,
+            self.reports
+                .iter()
+                .map(|r| r.update.gamma().unwrap_or(f64::NAN)),
+        )
+    }
+
+    /// Times γ was halved in each iteration (0 when the step was taken as scheduled).
+    #[getter]
+    fn halvings_trace<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<u32>> {
+        PyArray1::from_iter(py, self.reports.iter().map(|r| r.update.halvings()))
+    }
+
+    /// Iterations run.
+    #[getter]
+    fn n_iter(&self) -> usize {
+        self.reports.len()
+    }
+
+    /// Why training stopped: iterations, interrupted, … ("loaded" for a model read from a file).
+    #[getter]
+    fn stop_reason(&self) -> &'static str {
+        reason_name(self.stop_reason)
+    }
+
+    /// The full training-set ELBO at the end, in the target's units (NaN when interrupted or
+    /// loaded).
+    #[getter]
+    fn final_elbo(&self) -> f64 {
+        self.final_elbo
+    }
+
+    /// Wall time of the training loop, in seconds.
+    #[getter]
+    fn train_seconds(&self) -> f64 {
+        self.train_seconds
+    }
+
+    /// The input columns' names, in model order.
+    #[getter]
+    fn feature_names(&self) -> Vec<String> {
+        self.saved.feature_names.clone()
+    }
+
+    /// The likelihood's name.
+    #[getter]
+    fn likelihood(&self) -> &'static str {
+        self.saved.model.likelihood().name()
+    }
+
+    /// Whether the likelihood is binary (a classifier).
+    #[getter]
+    fn is_binary(&self) -> bool {
+        self.saved.model.likelihood().is_binary()
+    }
+
+    /// M.
+    #[getter]
+    fn num_inducing(&self) -> usize {
+        self.saved.model.num_inducing()
+    }
+
+    /// The inducing inputs Z (M×D), in the inputs' original units.
+    fn inducing_points<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray2<f64>> {
+        let z = self.saved.model.z();
+        let raw = match &self.saved.input_scaling {
+            Some(s) => DMatrix::from_fn(z.nrows(), z.ncols(), |i, j| {
+                z[(i, j)] * s.scale[j] + s.mean[j]
+            }),
+            None => z.clone(),
+        };
+        let rows: Vec<Vec<f64>> = (0..raw.nrows())
+            .map(|i| raw.row(i).iter().copied().collect())
+            .collect();
+        PyArray2::from_vec2(py, &rows).unwrap_or_else(|_| PyArray2::zeros(py, [0, raw.ncols()], false))
+    }
+
+    /// The kernel and likelihood hyperparameters in the data's original units: `kernel`
+    /// (family name, or "composite"), `kernel_variance` (target units squared for regression)
+    /// and `lengthscales` (input units) for a stationary kernel, `noise_variance` for a
+    /// Gaussian likelihood, and `raw` (every unconstrained parameter by name).
+    fn hyperparameters<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let out = PyDict::new(py);
+        let model = &self.saved.model;
+        let (_, s) = self.target_affine();
+        match model.kernel().spec() {
+            KernelSpec::Stationary {
+                family,
+                params,
+                floor,
+            } => {
+                let t = Positive::with_floor(floor);
+                out.set_item("kernel", family_name(&family))?;
+                out.set_item("kernel_variance", t.forward(params[0]) * s * s)?;
+                let lengthscales: Vec<f64> = (1..params.len())
+                    .map(|j| {
+                        let scale = self.saved.input_scaling.as_ref().map_or(1.0, |sc| sc.scale[j - 1]);
+                        t.forward(params[j]) * scale
+                    })
+                    .collect();
+                out.set_item("lengthscales", PyArray1::from_vec(py, lengthscales))?;
+            }
+            _ => out.set_item("kernel", "composite")?,
+        }
+        if let Some(v) = model.likelihood().gaussian_noise_variance() {
+            out.set_item("noise_variance", v * s * s)?;
+        }
+        let raw = PyDict::new(py);
+        let names = model.hyper_param_names();
+        for (name, value) in names.iter().zip(model.hyper_params().iter()) {
+            if !name.starts_with("z[") {
+                raw.set_item(name, *value)?;
+            }
+        }
+        out.set_item("raw", raw)?;
+        Ok(out)
+    }
+
+    /// Writes the ELBO trace as PNG or SVG (by the extension), iterations on a log axis when
+    /// `log_x`.
+    #[pyo3(signature = (path, log_x=false))]
+    fn plot_elbo(&self, path: PathBuf, log_x: bool) -> PyResult<()> {
+        if self.reports.is_empty() {
+            return Err(value_error("no training trace to plot (a loaded model)".into()));
+        }
+        svgp::plot::elbo_traces(&path, &[("natgrad + Adam", &self.reports)], log_x).map_err(to_py)
+    }
+
+    /// Writes the plot that applies to the model and raw (X, y), as the command line's
+    /// `--plots`: the fit with ±2σ bands (regression, one input), the class-probability map
+    /// (binary, two inputs), predicted against observed (regression) or a calibration diagram
+    /// (binary). Returns which one: "fit_1d", "classification_2d", "predicted_vs_observed" or
+    /// "calibration".
+    fn plot_fit(&self, py: Python<'_>, path: PathBuf, x: Matrix<'_>, y: Vector<'_>) -> PyResult<&'static str> {
+        let (x, y) = (x.to_dmatrix(), y.to_dvector());
+        check_columns("X", &x, self.saved.feature_names.len())?;
+        check_finite("X", &x)?;
+        check_finite_vector("y", &y)?;
+        let saved = &self.saved;
+        py.detach(|| match (saved.model.likelihood().is_binary(), x.ncols()) {
+            (false, 1) => svgp::plot::fit_1d(&path, saved, &x, &y).map(|_| "fit_1d"),
+            (true, 2) => svgp::plot::classification_2d(&path, saved, &x, &y).map(|_| "classification_2d"),
+            (false, _) => svgp::plot::predicted_vs_observed(&path, saved, &x, &y).map(|_| "predicted_vs_observed"),
+            (true, _) => svgp::plot::calibration(&path, saved, &x, &y, CALIBRATION_BINS).map(|_| "calibration"),
+        })
+        .map_err(to_py)
+    }
+}

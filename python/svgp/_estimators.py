@@ -1,0 +1,360 @@
+"""scikit-learn estimators: :class:`SVGPRegressor` and :class:`SVGPClassifier`."""
+
+from __future__ import annotations
+
+from numbers import Integral, Real
+from typing import Any, ClassVar
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from . import _svgp
+from ._core import (
+    KERNELS,
+    PARAMETRISATIONS,
+    as_float_array,
+    dump_models,
+    feature_names_for,
+    restore_models,
+    run_fit,
+    seed_of,
+)
+
+_COMMON_DOC = """
+    Parameters
+    ----------
+    num_inducing : int, default=50
+        M, the number of inducing inputs, placed by k-means++ on the standardised inputs;
+        clipped to the number of training rows.
+    kernel : {"se", "rbf", "matern12", "matern32", "matern52"}, default="se"
+        The stationary kernel, with one lengthscale per input (ARD); "rbf" is "se".
+    batch_size : int, default=256
+        B, the minibatch size (the full batch when B >= N).
+    max_iter : int, default=1000
+        Training iterations (one natural step on q and one Adam step each).
+    parametrisation : {"natural", "expectation", "meansqrt"}, default="natural"
+        ξ, the parametrisation of the natural-gradient step: θ, η or (m, L).
+    gamma : float or None, default=None
+        A constant natural step size; None for the likelihood's default (1 for a Gaussian
+        likelihood with full batches, where one step is exact; else a ramp 1e-4 → 0.1).
+    adam_lr : float, default=0.01
+        Adam's learning rate for the kernel, the likelihood and the inducing inputs.
+    random_state : int, RandomState or None, default=0
+        Seed of the inducing inputs and the minibatches. An int gives the numbers the Rust
+        library and the ``svgp`` command line give for that seed.
+    verbose : bool, default=False
+        Draw a progress line (iteration, ELBO, γ) on stderr.
+"""
+
+
+class _SVGPBase(BaseEstimator):  # type: ignore[misc]
+    """What both estimators share: parameters, fitting through the Rust core, pickling."""
+
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        "num_inducing": [Interval(Integral, 1, None, closed="left")],
+        "kernel": [StrOptions(set(KERNELS))],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "max_iter": [Interval(Integral, 0, None, closed="left")],
+        "parametrisation": [StrOptions(set(PARAMETRISATIONS))],
+        "gamma": [Interval(Real, 0, None, closed="neither"), None],
+        "adam_lr": [Interval(Real, 0, None, closed="neither")],
+        "random_state": ["random_state"],
+        "verbose": ["boolean"],
+    }
+
+    def __init__(
+        self,
+        num_inducing: int = 50,
+        kernel: str = "se",
+        batch_size: int = 256,
+        max_iter: int = 1000,
+        parametrisation: str = "natural",
+        gamma: float | None = None,
+        adam_lr: float = 0.01,
+        random_state: Any = 0,
+        verbose: bool = False,
+    ) -> None:
+        self.num_inducing = num_inducing
+        self.kernel = kernel
+        self.batch_size = batch_size
+        self.max_iter = max_iter
+        self.parametrisation = parametrisation
+        self.gamma = gamma
+        self.adam_lr = adam_lr
+        self.random_state = random_state
+        self.verbose = verbose
+
+    def _settings(self, likelihood: str) -> dict[str, Any]:
+        """The Rust core's settings for this estimator's parameters."""
+        return {
+            "likelihood": likelihood,
+            "kernel": self.kernel,
+            "num_inducing": self.num_inducing,
+            "batch_size": self.batch_size,
+            "max_iter": self.max_iter,
+            "parametrisation": self.parametrisation,
+            "gamma": self.gamma,
+            "adam_lr": self.adam_lr,
+            "random_state": seed_of(self.random_state),
+        }
+
+    def _check_X(self, X: ArrayLike) -> NDArray[Any]:
+        """Inputs for prediction, validated against the fit (count and names of features)."""
+        check_is_fitted(self, "_models")
+        out: NDArray[Any] = validate_data(
+            self,
+            X,
+            reset=False,
+            dtype=[np.float64, np.float32],
+            ensure_all_finite=False,
+            order=None,
+        )
+        return out
+
+    def _fit_models(self, X: NDArray[Any], targets: list[NDArray[Any]], likelihood: str) -> None:
+        """Fits one model per target vector (one, or one per class), keeping each as it is
+        trained; raises the exception that stopped a fit after keeping its model."""
+        names = feature_names_for(self, X.shape[1])
+        settings = self._settings(likelihood)
+        models = []
+        for t in targets:
+            fitted, error = run_fit(X, t, settings, names, None, self.verbose)
+            models.append(fitted)
+            if error is not None:
+                if len(models) < len(targets):
+                    self._forget()
+                    raise error
+                self._keep(models)
+                raise error
+        self._keep(models)
+
+    def _keep(self, models: list[_svgp.Fitted]) -> None:
+        """Sets the fitted attributes from the trained models."""
+        self._models = models
+        first = models[0]
+        self.n_iter_ = first.n_iter
+        self.elbo_history_ = first.elbo_trace
+        self.gamma_history_ = first.gamma_trace
+        self.elbo_ = first.final_elbo
+        self.stop_reason_ = first.stop_reason
+        self.inducing_points_ = first.inducing_points()
+        hyper = first.hyperparameters()
+        self.kernel_variance_ = hyper.get("kernel_variance")
+        self.lengthscales_ = hyper.get("lengthscales")
+
+    def _forget(self) -> None:
+        """Removes the fitted attributes (a fit stopped before every model was trained)."""
+        for name in list(vars(self)):
+            if name.endswith("_") and not name.startswith("__") or name == "_models":
+                delattr(self, name)
+
+    def save(self, path: str) -> None:
+        """Writes the model file (atomically), which ``svgp.load`` and the command line's
+        ``svgp predict --model`` read. A one-vs-rest multiclass classifier is C models and has
+        no single model file: pickle it."""
+        check_is_fitted(self, "_models")
+        if len(self._models) != 1:
+            raise ValueError(
+                f"a one-vs-rest classifier over {len(self._models)} classes is "
+                f"{len(self._models)} models and has no single model file; pickle it instead"
+            )
+        self._models[0].save(str(path))
+
+    def plot_elbo(self, path: str, log_x: bool = False) -> None:
+        """Writes the ELBO trace of the fit as PNG or SVG (by the file's extension)."""
+        check_is_fitted(self, "_models")
+        self._models[0].plot_elbo(str(path), log_x)
+
+    def __getstate__(self) -> dict[str, Any]:
+        state: dict[str, Any] = super().__getstate__()
+        if "_models" in state:
+            state = dict(state)
+            state["_models"] = dump_models(state["_models"])
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        if "_models" in state:
+            state = dict(state)
+            state["_models"] = restore_models(state["_models"])
+        super().__setstate__(state)
+
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = False
+        tags.non_deterministic = False
+        return tags
+
+
+class SVGPRegressor(RegressorMixin, _SVGPBase):  # type: ignore[misc]
+    __doc__ = (
+        """Sparse variational GP regression (Gaussian noise by default), trained by natural
+    gradients on q(u) and Adam on the kernel, the noise and the inducing inputs. Inputs and
+    targets are standardised inside; predictions are in the data's units.
+    """
+        + _COMMON_DOC
+        + """    likelihood : {"gaussian", "student_t", "poisson"}, default="gaussian"
+        Gaussian noise, Student-t noise (ν = 3, robust) or Poisson counts (exp link).
+
+    Attributes
+    ----------
+    n_features_in_, feature_names_in_ : as scikit-learn
+    n_iter_ : int, iterations run
+    elbo_history_ : ndarray, the minibatch ELBO of each iteration (standardised units)
+    gamma_history_ : ndarray, the natural step size of each iteration
+    elbo_ : float, the full training-set ELBO at the end (NaN when interrupted)
+    inducing_points_ : ndarray (M, D), in the inputs' units
+    kernel_variance_ : float, in the target's units squared
+    lengthscales_ : ndarray (D,), in the inputs' units
+    noise_variance_ : float or None, the Gaussian noise variance in the target's units squared
+    """
+    )
+
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        **_SVGPBase._parameter_constraints,
+        "likelihood": [StrOptions({"gaussian", "student_t", "poisson"})],
+    }
+
+    def __init__(
+        self,
+        num_inducing: int = 50,
+        kernel: str = "se",
+        batch_size: int = 256,
+        max_iter: int = 1000,
+        parametrisation: str = "natural",
+        gamma: float | None = None,
+        adam_lr: float = 0.01,
+        random_state: Any = 0,
+        verbose: bool = False,
+        likelihood: str = "gaussian",
+    ) -> None:
+        super().__init__(
+            num_inducing=num_inducing,
+            kernel=kernel,
+            batch_size=batch_size,
+            max_iter=max_iter,
+            parametrisation=parametrisation,
+            gamma=gamma,
+            adam_lr=adam_lr,
+            random_state=random_state,
+            verbose=verbose,
+        )
+        self.likelihood = likelihood
+
+    def fit(self, X: ArrayLike, y: ArrayLike) -> SVGPRegressor:
+        """Fits to inputs X (N, D) and targets y (N,). Ctrl-C stops training at an iteration
+        boundary: the model is kept at its last accepted state and KeyboardInterrupt raised."""
+        self._validate_params()
+        Xa, ya = validate_data(
+            self,
+            X,
+            y,
+            dtype=[np.float64, np.float32],
+            ensure_all_finite=False,
+            y_numeric=True,
+            order=None,
+        )
+        self._fit_models(Xa, [as_float_array(ya)], self.likelihood)
+        return self
+
+    def _keep(self, models: list[_svgp.Fitted]) -> None:
+        super()._keep(models)
+        self.noise_variance_ = models[0].hyperparameters().get("noise_variance")
+
+    def predict(self, X: ArrayLike, return_std: bool = False) -> Any:
+        """The predictive mean of y at X; with ``return_std`` also its standard deviation
+        (noise included; :meth:`predict_f` gives the latent function's)."""
+        Xa = self._check_X(X)
+        mean, var = self._models[0].predict_y(Xa)
+        return (mean, np.sqrt(var)) if return_std else mean
+
+    def predict_f(self, X: ArrayLike) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """Mean and variance of the latent function f at X, in the target's units."""
+        Xa = self._check_X(X)
+        return self._models[0].predict_f(Xa)  # type: ignore[no-any-return]
+
+    def log_density(self, X: ArrayLike, y: ArrayLike) -> NDArray[np.float64]:
+        """log p(y_i | data) per row, in the target's units."""
+        Xa = self._check_X(X)
+        return self._models[0].log_density(  # type: ignore[no-any-return]
+            Xa, as_float_array(y).ravel()
+        )
+
+    def plot_fit(self, path: str, X: ArrayLike, y: ArrayLike) -> str:
+        """Writes the fit with ±2σ bands (one input) or predicted against observed (more
+        inputs) as PNG or SVG; returns which."""
+        Xa = self._check_X(X)
+        return self._models[0].plot_fit(  # type: ignore[no-any-return]
+            str(path), Xa, as_float_array(y).ravel()
+        )
+
+
+class SVGPClassifier(ClassifierMixin, _SVGPBase):  # type: ignore[misc]
+    __doc__ = (
+        """Sparse variational GP classification with a Bernoulli likelihood (probit link),
+    trained by natural gradients on q(u) and Adam on the kernel and the inducing inputs.
+    Two classes are one model (``classes_[1]`` is the positive class); more classes are fitted
+    one-vs-rest, one model per class, with probabilities normalised over the classes.
+    """
+        + _COMMON_DOC
+        + """
+    Attributes
+    ----------
+    classes_ : ndarray, the class labels, sorted
+    n_features_in_, feature_names_in_ : as scikit-learn
+    n_iter_, elbo_history_, gamma_history_, elbo_, inducing_points_, kernel_variance_,
+    lengthscales_ : of the first model (the only one for two classes)
+    """
+    )
+
+    def fit(self, X: ArrayLike, y: ArrayLike) -> SVGPClassifier:
+        """Fits to inputs X (N, D) and labels y (N,) of two or more classes. Ctrl-C stops
+        training at an iteration boundary: the model is kept at its last accepted state (for
+        two classes) and KeyboardInterrupt raised."""
+        self._validate_params()
+        Xa, ya = validate_data(
+            self, X, y, dtype=[np.float64, np.float32], ensure_all_finite=False, order=None
+        )
+        check_classification_targets(ya)
+        self.classes_, encoded = np.unique(ya, return_inverse=True)
+        if len(self.classes_) < 2:
+            raise ValueError(
+                f"y has a single class ({self.classes_[0]!r}); classification needs at least 2"
+            )
+        if len(self.classes_) == 2:
+            targets = [encoded.astype(np.float64)]
+        else:
+            targets = [(encoded == k).astype(np.float64) for k in range(len(self.classes_))]
+        self._fit_models(Xa, targets, "bernoulli")
+        return self
+
+    def predict_proba(self, X: ArrayLike) -> NDArray[np.float64]:
+        """Class probabilities at X, one column per class of ``classes_``."""
+        Xa = self._check_X(X)
+        if len(self._models) == 1:
+            p = np.clip(self._models[0].predict_y(Xa)[0], 0.0, 1.0)
+            return np.column_stack([1.0 - p, p])
+        scores = np.column_stack([m.predict_y(Xa)[0] for m in self._models])
+        scores = np.clip(scores, 1e-300, None)
+        return scores / scores.sum(axis=1, keepdims=True)  # type: ignore[no-any-return]
+
+    def predict_log_proba(self, X: ArrayLike) -> NDArray[np.float64]:
+        """The log of :meth:`predict_proba`."""
+        with np.errstate(divide="ignore"):
+            return np.log(self.predict_proba(X))  # type: ignore[no-any-return]
+
+    def predict(self, X: ArrayLike) -> NDArray[Any]:
+        """The most probable class at X."""
+        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]  # type: ignore[no-any-return]
+
+    def plot_fit(self, path: str, X: ArrayLike, y: ArrayLike) -> str:
+        """Writes the class-probability map (two inputs) or a calibration diagram (other input
+        counts) of a two-class model as PNG or SVG; returns which."""
+        Xa = self._check_X(X)
+        if len(self._models) != 1:
+            raise ValueError("plot_fit draws a two-class model; this one is one-vs-rest")
+        labels = (np.asarray(y) == self.classes_[1]).astype(np.float64)
+        return self._models[0].plot_fit(str(path), Xa, labels)  # type: ignore[no-any-return]

@@ -1,0 +1,248 @@
+"""The lower-level :class:`Model`, and :func:`load` / :func:`save` of model files."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from typing import Any, Union
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from . import _svgp
+from ._core import Callback, as_float_array, run_fit, seed_of
+
+PathLike = Union[str, "os.PathLike[str]"]
+
+LIKELIHOODS = ("gaussian", "bernoulli", "student_t", "poisson")
+
+
+class Model:
+    """A sparse variational GP with every training control, for users who want more than the
+    scikit-learn estimators: the likelihood, the parametrisation ξ of the natural step, the
+    step size γ, Adam's learning rate, batches, and a callback after every iteration.
+
+    Inputs (and targets of the Gaussian and Student-t likelihoods) are standardised inside;
+    every prediction is in the data's units.
+
+    Parameters
+    ----------
+    likelihood : {"gaussian", "bernoulli", "student_t", "poisson"}, default="gaussian"
+        Gaussian noise; Bernoulli with probit link (labels 0 and 1); Student-t (ν = 3) noise;
+        Poisson counts with exp link.
+    kernel : {"se", "rbf", "matern12", "matern32", "matern52"}, default="se"
+        The stationary kernel, ARD, initial variance 1 and lengthscales 1 (standardised units).
+    num_inducing : int, default=50
+        M, placed by k-means++; clipped to the number of rows.
+    batch_size : int, default=256
+        B (the full batch when B >= N).
+    max_iter : int, default=1000
+        Training iterations.
+    parametrisation : {"natural", "expectation", "meansqrt"}, default="natural"
+        ξ of the natural step: θ, η or (m, L).
+    gamma : float or None, default=None
+        Constant γ; None for the likelihood's default schedule.
+    adam_lr : float, default=0.01
+        Adam's learning rate for the hyperparameters and Z.
+    random_state : int, default=0
+        Seed of the inducing inputs and batches (the Rust library's and the CLI's ``--seed``).
+    verbose : bool, default=False
+        Progress line on stderr.
+    """
+
+    def __init__(
+        self,
+        likelihood: str = "gaussian",
+        kernel: str = "se",
+        num_inducing: int = 50,
+        batch_size: int = 256,
+        max_iter: int = 1000,
+        parametrisation: str = "natural",
+        gamma: float | None = None,
+        adam_lr: float = 0.01,
+        random_state: int = 0,
+        verbose: bool = False,
+    ) -> None:
+        if likelihood not in LIKELIHOODS:
+            raise ValueError(f"likelihood {likelihood!r}: expected one of {LIKELIHOODS}")
+        self.likelihood = likelihood
+        self.kernel = kernel
+        self.num_inducing = num_inducing
+        self.batch_size = batch_size
+        self.max_iter = max_iter
+        self.parametrisation = parametrisation
+        self.gamma = gamma
+        self.adam_lr = adam_lr
+        self.random_state = random_state
+        self.verbose = verbose
+        self._fitted: _svgp.Fitted | None = None
+
+    def fit(
+        self,
+        X: ArrayLike,
+        y: ArrayLike,
+        callback: Callback | None = None,
+        feature_names: Sequence[str] | None = None,
+    ) -> Model:
+        """Trains on inputs X (N, D) and targets y (N,).
+
+        ``callback(iteration, elbo, gamma, halvings)`` is called after every iteration with
+        the minibatch ELBO, the natural step size (None when q was kept) and how many times γ
+        was halved; returning ``False`` stops training, and an exception it raises stops
+        training and is raised by ``fit`` with the model kept. Ctrl-C stops training at an
+        iteration boundary, keeps the model at its last accepted state and raises
+        KeyboardInterrupt. ``feature_names`` name the columns in the model file (default
+        ``x1`` … ``xD``).
+        """
+        Xa = as_float_array(X)
+        if Xa.ndim != 2:
+            raise ValueError(f"X must be 2-D (N, D); it has shape {Xa.shape}")
+        names = (
+            list(feature_names)
+            if feature_names is not None
+            else [f"x{j}" for j in range(1, Xa.shape[1] + 1)]
+        )
+        settings = {
+            "likelihood": self.likelihood,
+            "kernel": self.kernel,
+            "num_inducing": self.num_inducing,
+            "batch_size": self.batch_size,
+            "max_iter": self.max_iter,
+            "parametrisation": self.parametrisation,
+            "gamma": self.gamma,
+            "adam_lr": self.adam_lr,
+            "random_state": seed_of(self.random_state),
+        }
+        fitted, error = run_fit(Xa, _vector(y), settings, names, callback, self.verbose)
+        self._fitted = fitted
+        if error is not None:
+            raise error
+        return self
+
+    @property
+    def fitted(self) -> _svgp.Fitted:
+        """The trained core model; ValueError before :meth:`fit` or :func:`load`."""
+        if self._fitted is None:
+            raise ValueError("this Model is not fitted: call fit(X, y) or svgp.load(path)")
+        return self._fitted
+
+    def predict_f(self, X: ArrayLike) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """Mean and variance of the latent f at X (in the target's units for regression)."""
+        return self.fitted.predict_f(as_float_array(X))  # type: ignore[no-any-return]
+
+    def predict_y(self, X: ArrayLike) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """Predictive mean and variance of y at X; for Bernoulli p(y = 1) and p(1 − p)."""
+        return self.fitted.predict_y(as_float_array(X))  # type: ignore[no-any-return]
+
+    def predict_log_density(self, X: ArrayLike, y: ArrayLike) -> NDArray[np.float64]:
+        """log p(y_i | data) per row, in the target's units."""
+        return self.fitted.log_density(as_float_array(X), _vector(y))  # type: ignore[no-any-return]
+
+    def elbo(self, X: ArrayLike, y: ArrayLike) -> float:
+        """The ELBO on (X, y), all rows at scale 1, in the target's units."""
+        return float(self.fitted.elbo(as_float_array(X), _vector(y)))
+
+    @property
+    def elbo_history(self) -> NDArray[np.float64]:
+        """The minibatch ELBO of each training iteration (standardised units)."""
+        return self.fitted.elbo_trace  # type: ignore[no-any-return]
+
+    @property
+    def gamma_history(self) -> NDArray[np.float64]:
+        """γ of each iteration (NaN where q was kept)."""
+        return self.fitted.gamma_trace  # type: ignore[no-any-return]
+
+    @property
+    def halvings_history(self) -> NDArray[np.uint32]:
+        """Times γ was halved in each iteration (shortened steps are those above 0)."""
+        return self.fitted.halvings_trace  # type: ignore[no-any-return]
+
+    @property
+    def n_iter(self) -> int:
+        """Iterations run."""
+        return int(self.fitted.n_iter)
+
+    @property
+    def stop_reason(self) -> str:
+        """Why training stopped ("iterations", "interrupted"; "loaded" for a loaded model)."""
+        return str(self.fitted.stop_reason)
+
+    @property
+    def inducing_points(self) -> NDArray[np.float64]:
+        """Z (M, D) in the inputs' units."""
+        return self.fitted.inducing_points()  # type: ignore[no-any-return]
+
+    @property
+    def hyperparameters(self) -> dict[str, Any]:
+        """Kernel and likelihood hyperparameters in the data's units (and ``raw``: the
+        unconstrained values by name)."""
+        return dict(self.fitted.hyperparameters())
+
+    @property
+    def feature_names(self) -> list[str]:
+        """The input columns' names, as in the model file."""
+        return list(self.fitted.feature_names)
+
+    def save(self, path: PathLike) -> None:
+        """Writes the model file (atomically); the command line's ``svgp predict --model``
+        and :func:`svgp.load` read it."""
+        self.fitted.save(os.fspath(path))
+
+    def plot_elbo(self, path: PathLike, log_x: bool = False) -> None:
+        """Writes the ELBO trace as PNG or SVG (by the extension)."""
+        self.fitted.plot_elbo(os.fspath(path), log_x)
+
+    def plot_fit(self, path: PathLike, X: ArrayLike, y: ArrayLike) -> str:
+        """Writes the plot that applies (1-D fit, 2-D class map, predicted against observed,
+        calibration) as PNG or SVG; returns which."""
+        return self.fitted.plot_fit(  # type: ignore[no-any-return]
+            os.fspath(path), as_float_array(X), _vector(y)
+        )
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state["_fitted"] = None if self._fitted is None else self._fitted.to_json()
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        text = state.pop("_fitted", None)
+        self.__dict__.update(state)
+        self._fitted = None if text is None else _svgp.Fitted.from_json(text)
+
+    def __repr__(self) -> str:
+        status = "not fitted" if self._fitted is None else f"M={self.fitted.num_inducing}"
+        return f"svgp.Model(likelihood={self.likelihood!r}, kernel={self.kernel!r}, {status})"
+
+
+def _vector(y: ArrayLike) -> NDArray[Any]:
+    """Targets as a 1-D float array (a column vector is accepted)."""
+    arr = as_float_array(y)
+    if arr.ndim == 2 and arr.shape[1] == 1:
+        arr = arr[:, 0]
+    if arr.ndim != 1:
+        raise ValueError(f"y must be 1-D (N,); it has shape {arr.shape}")
+    return arr
+
+
+def load(path: PathLike) -> Model:
+    """Reads a model file written by :meth:`Model.save`, an estimator's ``save`` or the
+    command line's ``svgp fit --output``."""
+    fitted = _svgp.Fitted.load(os.fspath(path))
+    model = Model(num_inducing=fitted.num_inducing)
+    model.likelihood = _likelihood_name(fitted.likelihood)
+    model._fitted = fitted
+    return model
+
+
+def _likelihood_name(name: str) -> str:
+    """The Python name of the library's likelihood name."""
+    lowered = name.lower().replace("-", "_").replace(" ", "_")
+    for known in LIKELIHOODS:
+        if lowered.startswith(known.split("_")[0]):
+            return known
+    return lowered
+
+
+def save(model: Any, path: PathLike) -> None:
+    """Writes ``model`` (a :class:`Model` or a fitted estimator) as a model file."""
+    model.save(path)
