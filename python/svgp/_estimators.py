@@ -322,7 +322,7 @@ class SVGPClassifier(ClassifierMixin, _SVGPBase):  # type: ignore[misc]
         self.classes_, encoded = np.unique(ya, return_inverse=True)
         if len(self.classes_) < 2:
             raise ValueError(
-                f"y has a single class ({self.classes_[0]!r}); classification needs at least 2"
+                f"y has one class ({self.classes_[0]!r}); classification needs at least 2"
             )
         if len(self.classes_) == 2:
             targets = [encoded.astype(np.float64)]
@@ -348,7 +348,8 @@ class SVGPClassifier(ClassifierMixin, _SVGPBase):  # type: ignore[misc]
 
     def predict(self, X: ArrayLike) -> NDArray[Any]:
         """The most probable class at X."""
-        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]  # type: ignore[no-any-return]
+        proba = self.predict_proba(X)
+        return self.classes_[np.argmax(proba, axis=1)]  # type: ignore[no-any-return]
 
     def plot_fit(self, path: str, X: ArrayLike, y: ArrayLike) -> str:
         """Writes the class-probability map (two inputs) or a calibration diagram (other input
