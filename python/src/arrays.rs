@@ -49,10 +49,13 @@ impl Vector<'_> {
     /// The array as an f64 vector.
     pub fn to_dvector(&self) -> DVector<f64> {
         match self {
-            Vector::F64(a) => DVector::from_iterator(a.as_array().len(), a.as_array().iter().copied()),
-            Vector::F32(a) => {
-                DVector::from_iterator(a.as_array().len(), a.as_array().iter().map(|&v| f64::from(v)))
+            Vector::F64(a) => {
+                DVector::from_iterator(a.as_array().len(), a.as_array().iter().copied())
             }
+            Vector::F32(a) => DVector::from_iterator(
+                a.as_array().len(),
+                a.as_array().iter().map(|&v| f64::from(v)),
+            ),
         }
     }
 }

@@ -118,7 +118,11 @@ fn check_data(
     }
     check_finite("X", x)?;
     check_finite_vector("y", y)?;
-    likelihood.build().map_err(to_py)?.check_targets(y).map_err(to_py)
+    likelihood
+        .build()
+        .map_err(to_py)?
+        .check_targets(y)
+        .map_err(to_py)
 }
 
 /// Fits a model to raw `x` (N×D) and `y` (N) with `settings`, calling `callback(iteration,

@@ -120,7 +120,9 @@ impl Fitted {
         x: Matrix<'_>,
     ) -> PyResult<(Bound<'py, PyArray1<f64>>, Bound<'py, PyArray1<f64>>)> {
         let xs = self.inputs(&x)?;
-        let (mean, var) = py.detach(|| self.saved.model.predict_y(&xs)).map_err(to_py)?;
+        let (mean, var) = py
+            .detach(|| self.saved.model.predict_y(&xs))
+            .map_err(to_py)?;
         let (mu, s) = self.target_affine();
         let mean = mean.map(|m| m * s + mu);
         Ok((to_numpy(py, &mean), to_numpy(py, &(var * (s * s)))))
@@ -134,7 +136,9 @@ impl Fitted {
         x: Matrix<'_>,
     ) -> PyResult<(Bound<'py, PyArray1<f64>>, Bound<'py, PyArray1<f64>>)> {
         let xs = self.inputs(&x)?;
-        let (mean, var) = py.detach(|| self.saved.model.predict_f(&xs)).map_err(to_py)?;
+        let (mean, var) = py
+            .detach(|| self.saved.model.predict_f(&xs))
+            .map_err(to_py)?;
         let (mu, s) = self.target_affine();
         let mean = mean.map(|m| m * s + mu);
         Ok((to_numpy(py, &mean), to_numpy(py, &(var * (s * s)))))
@@ -271,7 +275,8 @@ impl Fitted {
         let rows: Vec<Vec<f64>> = (0..raw.nrows())
             .map(|i| raw.row(i).iter().copied().collect())
             .collect();
-        PyArray2::from_vec2(py, &rows).unwrap_or_else(|_| PyArray2::zeros(py, [0, raw.ncols()], false))
+        PyArray2::from_vec2(py, &rows)
+            .unwrap_or_else(|_| PyArray2::zeros(py, [0, raw.ncols()], false))
     }
 
     /// The kernel and likelihood hyperparameters in the data's original units: `kernel`
@@ -293,7 +298,11 @@ impl Fitted {
                 out.set_item("kernel_variance", t.forward(params[0]) * s * s)?;
                 let lengthscales: Vec<f64> = (1..params.len())
                     .map(|j| {
-                        let scale = self.saved.input_scaling.as_ref().map_or(1.0, |sc| sc.scale[j - 1]);
+                        let scale = self
+                            .saved
+                            .input_scaling
+                            .as_ref()
+                            .map_or(1.0, |sc| sc.scale[j - 1]);
                         t.forward(params[j]) * scale
                     })
                     .collect();
@@ -320,7 +329,9 @@ impl Fitted {
     #[pyo3(signature = (path, log_x=false))]
     fn plot_elbo(&self, path: PathBuf, log_x: bool) -> PyResult<()> {
         if self.reports.is_empty() {
-            return Err(value_error("no training trace to plot (a loaded model)".into()));
+            return Err(value_error(
+                "no training trace to plot (a loaded model)".into(),
+            ));
         }
         svgp::plot::elbo_traces(&path, &[("natgrad + Adam", &self.reports)], log_x).map_err(to_py)
     }
@@ -330,7 +341,13 @@ impl Fitted {
     /// (binary, two inputs), predicted against observed (regression) or a calibration diagram
     /// (binary). Returns which one: "fit_1d", "classification_2d", "predicted_vs_observed" or
     /// "calibration".
-    fn plot_fit(&self, py: Python<'_>, path: PathBuf, x: Matrix<'_>, y: Vector<'_>) -> PyResult<&'static str> {
+    fn plot_fit(
+        &self,
+        py: Python<'_>,
+        path: PathBuf,
+        x: Matrix<'_>,
+        y: Vector<'_>,
+    ) -> PyResult<&'static str> {
         let (x, y) = (x.to_dmatrix(), y.to_dvector());
         check_columns("X", &x, self.saved.feature_names.len())?;
         check_finite("X", &x)?;
@@ -338,9 +355,13 @@ impl Fitted {
         let saved = &self.saved;
         py.detach(|| match (saved.model.likelihood().is_binary(), x.ncols()) {
             (false, 1) => svgp::plot::fit_1d(&path, saved, &x, &y).map(|_| "fit_1d"),
-            (true, 2) => svgp::plot::classification_2d(&path, saved, &x, &y).map(|_| "classification_2d"),
-            (false, _) => svgp::plot::predicted_vs_observed(&path, saved, &x, &y).map(|_| "predicted_vs_observed"),
-            (true, _) => svgp::plot::calibration(&path, saved, &x, &y, CALIBRATION_BINS).map(|_| "calibration"),
+            (true, 2) => {
+                svgp::plot::classification_2d(&path, saved, &x, &y).map(|_| "classification_2d")
+            }
+            (false, _) => svgp::plot::predicted_vs_observed(&path, saved, &x, &y)
+                .map(|_| "predicted_vs_observed"),
+            (true, _) => svgp::plot::calibration(&path, saved, &x, &y, CALIBRATION_BINS)
+                .map(|_| "calibration"),
         })
         .map_err(to_py)
     }

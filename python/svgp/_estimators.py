@@ -274,22 +274,18 @@ class SVGPRegressor(RegressorMixin, _SVGPBase):  # type: ignore[misc]
     def predict_f(self, X: ArrayLike) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
         """Mean and variance of the latent function f at X, in the target's units."""
         Xa = self._check_X(X)
-        return self._models[0].predict_f(Xa)  # type: ignore[no-any-return]
+        return self._models[0].predict_f(Xa)
 
     def log_density(self, X: ArrayLike, y: ArrayLike) -> NDArray[np.float64]:
         """log p(y_i | data) per row, in the target's units."""
         Xa = self._check_X(X)
-        return self._models[0].log_density(  # type: ignore[no-any-return]
-            Xa, as_float_array(y).ravel()
-        )
+        return self._models[0].log_density(Xa, as_float_array(y).ravel())
 
     def plot_fit(self, path: str, X: ArrayLike, y: ArrayLike) -> str:
         """Writes the fit with ±2σ bands (one input) or predicted against observed (more
         inputs) as PNG or SVG; returns which."""
         Xa = self._check_X(X)
-        return self._models[0].plot_fit(  # type: ignore[no-any-return]
-            str(path), Xa, as_float_array(y).ravel()
-        )
+        return self._models[0].plot_fit(str(path), Xa, as_float_array(y).ravel())
 
 
 class SVGPClassifier(ClassifierMixin, _SVGPBase):  # type: ignore[misc]
@@ -339,17 +335,19 @@ class SVGPClassifier(ClassifierMixin, _SVGPBase):  # type: ignore[misc]
             return np.column_stack([1.0 - p, p])
         scores = np.column_stack([m.predict_y(Xa)[0] for m in self._models])
         scores = np.clip(scores, 1e-300, None)
-        return scores / scores.sum(axis=1, keepdims=True)  # type: ignore[no-any-return]
+        proba: NDArray[np.float64] = scores / scores.sum(axis=1, keepdims=True)
+        return proba
 
     def predict_log_proba(self, X: ArrayLike) -> NDArray[np.float64]:
         """The log of :meth:`predict_proba`."""
         with np.errstate(divide="ignore"):
-            return np.log(self.predict_proba(X))  # type: ignore[no-any-return]
+            return np.log(self.predict_proba(X))
 
     def predict(self, X: ArrayLike) -> NDArray[Any]:
         """The most probable class at X."""
         proba = self.predict_proba(X)
-        return self.classes_[np.argmax(proba, axis=1)]  # type: ignore[no-any-return]
+        labels: NDArray[Any] = self.classes_[np.argmax(proba, axis=1)]
+        return labels
 
     def plot_fit(self, path: str, X: ArrayLike, y: ArrayLike) -> str:
         """Writes the class-probability map (two inputs) or a calibration diagram (other input
@@ -358,4 +356,4 @@ class SVGPClassifier(ClassifierMixin, _SVGPBase):  # type: ignore[misc]
         if len(self._models) != 1:
             raise ValueError("plot_fit draws a two-class model; this one is one-vs-rest")
         labels = (np.asarray(y) == self.classes_[1]).astype(np.float64)
-        return self._models[0].plot_fit(str(path), Xa, labels)  # type: ignore[no-any-return]
+        return self._models[0].plot_fit(str(path), Xa, labels)

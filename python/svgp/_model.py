@@ -128,15 +128,15 @@ class Model:
 
     def predict_f(self, X: ArrayLike) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
         """Mean and variance of the latent f at X (in the target's units for regression)."""
-        return self.fitted.predict_f(as_float_array(X))  # type: ignore[no-any-return]
+        return self.fitted.predict_f(as_float_array(X))
 
     def predict_y(self, X: ArrayLike) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
         """Predictive mean and variance of y at X; for Bernoulli p(y = 1) and p(1 − p)."""
-        return self.fitted.predict_y(as_float_array(X))  # type: ignore[no-any-return]
+        return self.fitted.predict_y(as_float_array(X))
 
     def predict_log_density(self, X: ArrayLike, y: ArrayLike) -> NDArray[np.float64]:
         """log p(y_i | data) per row, in the target's units."""
-        return self.fitted.log_density(as_float_array(X), _vector(y))  # type: ignore[no-any-return]
+        return self.fitted.log_density(as_float_array(X), _vector(y))
 
     def elbo(self, X: ArrayLike, y: ArrayLike) -> float:
         """The ELBO on (X, y), all rows at scale 1, in the target's units."""
@@ -145,17 +145,17 @@ class Model:
     @property
     def elbo_history(self) -> NDArray[np.float64]:
         """The minibatch ELBO of each training iteration (standardised units)."""
-        return self.fitted.elbo_trace  # type: ignore[no-any-return]
+        return self.fitted.elbo_trace
 
     @property
     def gamma_history(self) -> NDArray[np.float64]:
         """γ of each iteration (NaN where q was kept)."""
-        return self.fitted.gamma_trace  # type: ignore[no-any-return]
+        return self.fitted.gamma_trace
 
     @property
     def halvings_history(self) -> NDArray[np.uint32]:
         """Times γ was halved in each iteration (shortened steps are those above 0)."""
-        return self.fitted.halvings_trace  # type: ignore[no-any-return]
+        return self.fitted.halvings_trace
 
     @property
     def n_iter(self) -> int:
@@ -170,7 +170,7 @@ class Model:
     @property
     def inducing_points(self) -> NDArray[np.float64]:
         """Z (M, D) in the inputs' units."""
-        return self.fitted.inducing_points()  # type: ignore[no-any-return]
+        return self.fitted.inducing_points()
 
     @property
     def hyperparameters(self) -> dict[str, Any]:
@@ -195,9 +195,7 @@ class Model:
     def plot_fit(self, path: PathLike, X: ArrayLike, y: ArrayLike) -> str:
         """Writes the plot that applies (1-D fit, 2-D class map, predicted against observed,
         calibration) as PNG or SVG; returns which."""
-        return self.fitted.plot_fit(  # type: ignore[no-any-return]
-            os.fspath(path), as_float_array(X), _vector(y)
-        )
+        return self.fitted.plot_fit(os.fspath(path), as_float_array(X), _vector(y))
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
