@@ -5,7 +5,8 @@
 use crate::arrays::{check_columns, check_finite, check_finite_vector, to_numpy, Matrix, Vector};
 use crate::errors::{to_py, value_error};
 use nalgebra::{DMatrix, DVector};
-use numpy::{PyArray1, PyArray2};
+use numpy::ndarray::Array2;
+use numpy::{IntoPyArray, PyArray1, PyArray2};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use std::path::{Path, PathBuf};
@@ -13,6 +14,9 @@ use svgp::kernel::{KernelFamily, KernelSpec};
 use svgp::optim::{IterReport, StopReason};
 use svgp::tabular::{FitReport, SavedModel};
 use svgp::transform::Positive;
+
+/// A mean and a variance per row, as numpy arrays.
+type MeanVar<'py> = (Bound<'py, PyArray1<f64>>, Bound<'py, PyArray1<f64>>);
 
 /// Equal-width probability bins of the calibration plot.
 const CALIBRATION_BINS: usize = 10;
@@ -114,11 +118,7 @@ fn family_name(family: &KernelFamily) -> &'static str {
 impl Fitted {
     /// Predictive mean and variance of y at raw inputs X (N×D), in the target's units; for a
     /// binary likelihood p(y = 1) and p(1 − p).
-    fn predict_y<'py>(
-        &self,
-        py: Python<'py>,
-        x: Matrix<'_>,
-    ) -> PyResult<(Bound<'py, PyArray1<f64>>, Bound<'py, PyArray1<f64>>)> {
+    fn predict_y<'py>(&self, py: Python<'py>, x: Matrix<'_>) -> PyResult<MeanVar<'py>> {
         let xs = self.inputs(&x)?;
         let (mean, var) = py
             .detach(|| self.saved.model.predict_y(&xs))
@@ -130,11 +130,7 @@ impl Fitted {
 
     /// Mean and variance of the latent f at raw inputs X (N×D), in the target's units for a
     /// regression likelihood.
-    fn predict_f<'py>(
-        &self,
-        py: Python<'py>,
-        x: Matrix<'_>,
-    ) -> PyResult<(Bound<'py, PyArray1<f64>>, Bound<'py, PyArray1<f64>>)> {
+    fn predict_f<'py>(&self, py: Python<'py>, x: Matrix<'_>) -> PyResult<MeanVar<'py>> {
         let xs = self.inputs(&x)?;
         let (mean, var) = py
             .detach(|| self.saved.model.predict_f(&xs))
@@ -266,17 +262,11 @@ impl Fitted {
     /// The inducing inputs Z (M×D), in the inputs' original units.
     fn inducing_points<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray2<f64>> {
         let z = self.saved.model.z();
-        let raw = match &self.saved.input_scaling {
-            Some(s) => DMatrix::from_fn(z.nrows(), z.ncols(), |i, j| {
-                z[(i, j)] * s.scale[j] + s.mean[j]
-            }),
-            None => z.clone(),
-        };
-        let rows: Vec<Vec<f64>> = (0..raw.nrows())
-            .map(|i| raw.row(i).iter().copied().collect())
-            .collect();
-        PyArray2::from_vec2(py, &rows)
-            .unwrap_or_else(|_| PyArray2::zeros(py, [0, raw.ncols()], false))
+        let scaling = self.saved.input_scaling.as_ref();
+        Array2::from_shape_fn((z.nrows(), z.ncols()), |(i, j)| {
+            scaling.map_or(z[(i, j)], |s| z[(i, j)] * s.scale[j] + s.mean[j])
+        })
+        .into_pyarray(py)
     }
 
     /// The kernel and likelihood hyperparameters in the data's original units: `kernel`
