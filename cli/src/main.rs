@@ -4,7 +4,7 @@
 
 use clap::{Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
-use nalgebra::DVector;
+use nalgebra::DMatrix;
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -510,7 +510,8 @@ fn write_plots(
     let elbo = dir.join("elbo.png");
     plot::elbo_traces(&elbo, &[("natgrad + Adam", &trace.reports)], false)?;
     let (x, y) = (&table.x, &table.y);
-    let data_plot = match (saved.model.likelihood().is_binary(), x.ncols()) {
+    let binary = saved.model.likelihood().num_classes() == Some(2);
+    let data_plot = match (binary, x.ncols()) {
         (false, 1) => {
             let path = dir.join("fit.png");
             plot::fit_1d(&path, saved, x, y)?;
@@ -607,7 +608,7 @@ fn convert(args: ConvertArgs) -> Result<(), Box<dyn std::error::Error>> {
 }
 
 /// The predictions a model makes for a data file, handed to a sink a chunk at a time.
-type PredictionSink<'a> = dyn FnMut(&DVector<f64>, &DVector<f64>) -> svgp::Result<()> + 'a;
+type PredictionSink<'a> = dyn FnMut(&DMatrix<f64>, &DMatrix<f64>) -> svgp::Result<()> + 'a;
 
 /// `predict`: reads the data (a binary table, or CSV with the model's feature columns) a chunk
 /// at a time and writes `mean,variance` (or `probability,variance`) rows as they are made.
@@ -630,7 +631,7 @@ fn predict(
         }
         false => tabular::predict_csv(&saved, &options, &data, STREAM_CHUNK_ROWS, sink),
     };
-    let header = match saved.model.likelihood().is_binary() {
+    let header = match saved.model.likelihood().num_classes() == Some(2) {
         true => "probability,variance",
         false => "mean,variance",
     };

@@ -151,29 +151,42 @@ pub struct Fitted {
 }
 
 impl Fitted {
-    /// Predictive mean and variance of y at raw inputs `x` (N×D): for a binary likelihood
-    /// p(y = 1) and p(1 − p).
+    /// Predictive mean and variance of y at raw inputs `x` (N×D), as [`super::predict`]: N×1
+    /// each for a scalar target (for a binary likelihood p(y = 1) and p(1 − p)), N×C for a
+    /// C-class likelihood.
     ///
     /// # Errors
     /// `ShapeMismatch` for a wrong number of columns.
-    pub fn predict(&self, x: &DMatrix<f64>) -> Result<(DVector<f64>, DVector<f64>)> {
+    pub fn predict(&self, x: &DMatrix<f64>) -> Result<(DMatrix<f64>, DMatrix<f64>)> {
         super::predict(&self.saved, x)
     }
 
-    /// p(y = 1) at raw inputs `x` (N×D), for a classifier.
+    /// Each class's probability at raw inputs `x` (N×D), N×C with column c for class c (for a
+    /// binary likelihood column 0 is p(y = 0) and column 1 p(y = 1)).
     ///
     /// # Errors
     /// `InvalidParameter { name: "likelihood" }` for a model that is not a classifier; as
     /// [`Fitted::predict`].
-    pub fn predict_proba(&self, x: &DMatrix<f64>) -> Result<DVector<f64>> {
-        if !self.saved.model.likelihood().is_binary() {
+    pub fn predict_proba(&self, x: &DMatrix<f64>) -> Result<DMatrix<f64>> {
+        let classes = self.saved.model.likelihood().num_classes();
+        let Some(classes) = classes else {
             return Err(SvgpError::InvalidParameter {
                 name: "likelihood".into(),
                 value: f64::NAN,
-                reason: "class probabilities need a binary likelihood",
+                reason: "class probabilities need a classification likelihood",
             });
+        };
+        let p = self.predict(x)?.0;
+        if p.ncols() == classes {
+            return Ok(p);
         }
-        Ok(self.predict(x)?.0)
+        Ok(DMatrix::from_fn(p.nrows(), 2, |i, c| {
+            if c == 1 {
+                p[(i, 0)]
+            } else {
+                1.0 - p[(i, 0)]
+            }
+        }))
     }
 
     /// Metrics on raw (x: N×D, y: N) in original units: NLPD, and RMSE or accuracy and Brier.

@@ -88,7 +88,7 @@ pub(super) fn fit_data(
 ) -> Result<FitReport> {
     check_options(o)?;
     let likelihood = o.likelihood.build()?;
-    if likelihood.is_binary() && data.single_class() {
+    if likelihood.num_classes().is_some() && data.single_class() {
         return Err(SvgpError::SingleClass {
             path: data.path().to_string(),
             column: data.target_column(),

@@ -172,17 +172,19 @@ pub struct FitReport {
 }
 
 /// Predictive mean and variance of y at raw inputs `x` (N×D, columns in `feature_names` order),
-/// in the target's original units (for a binary likelihood: p(y = 1) and p(1 − p)).
+/// in the target's original units: N×1 each for a scalar target (for a binary likelihood:
+/// p(y = 1) and p(1 − p)), N×C for a C-class likelihood (each class's probability p and p(1 − p)).
 ///
 /// # Errors
 /// `ShapeMismatch` for a wrong number of columns; model errors.
-pub fn predict(saved: &SavedModel, x: &DMatrix<f64>) -> Result<(DVector<f64>, DVector<f64>)> {
+pub fn predict(saved: &SavedModel, x: &DMatrix<f64>) -> Result<(DMatrix<f64>, DMatrix<f64>)> {
     let xs = standardised_inputs(saved, x)?;
-    let (mean, var) = saved.model.predict_y(&xs)?;
-    Ok(match &saved.target_scaling {
-        Some(s) => (s.inverse_vector(&mean), var * s.scale[0].powi(2)),
-        None => (mean, var),
-    })
+    let (mut mean, mut var) = saved.model.predict_y(&xs)?;
+    if let Some(s) = &saved.target_scaling {
+        mean.apply(|t| *t = s.mean[0] + s.scale[0] * *t);
+        var *= s.scale[0].powi(2);
+    }
+    Ok((mean, var))
 }
 
 /// Metrics at raw inputs `x` and targets `y`, in the target's original units (RMSE scaled back,

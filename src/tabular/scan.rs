@@ -105,7 +105,7 @@ pub fn evaluate_csv(
     Ok((metrics, rows.rows_dropped))
 }
 
-/// Predictions of `saved` (mean and variance of y, or p(y = 1) and p(1 − p)) for every row of
+/// Predictions of `saved` (as [`super::predict`]: N×P means and variances) for every row of
 /// the CSV file at `path` (its feature columns found by name; other columns ignored), in file
 /// order, handed to `sink` `chunk_rows` rows at a time.
 ///
@@ -116,7 +116,7 @@ pub fn predict_csv(
     options: &CsvOptions,
     path: &Path,
     chunk_rows: usize,
-    mut sink: impl FnMut(&DVector<f64>, &DVector<f64>) -> Result<()>,
+    mut sink: impl FnMut(&DMatrix<f64>, &DMatrix<f64>) -> Result<()>,
 ) -> Result<()> {
     let mut rows = open_rows(saved, options, path, false)?;
     let d = saved.feature_names.len();
