@@ -19,5 +19,5 @@ pub use observer::{first_reaching, ElboCheckpoints, Every, Observer, Trace};
 pub use report::{IterReport, QUpdate, RunSummary, StopReason, StopRules};
 pub use schedule::{Schedule, DEFAULT_RAMP_STEPS};
 pub use source::{BatchSource, InMemory};
-pub use state::TrainerState;
+pub use state::{LatentState, TrainerState};
 pub use trainer::{AscentCheck, HyperTraining, QStep, QTraining, Trainer, Xi, ASCENT_SLACK};

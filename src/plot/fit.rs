@@ -357,6 +357,7 @@ mod tests {
             target_name: "y".into(),
             input_scaling: None,
             target_scaling: None,
+            classes: None,
         }
     }
 

@@ -138,6 +138,7 @@ pub(super) fn fit_data(
         target_name,
         input_scaling: Some(scalings.inputs),
         target_scaling: scalings.targets,
+        classes: None,
     };
     Ok(FitReport {
         iterations: completed,
