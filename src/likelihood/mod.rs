@@ -39,14 +39,23 @@ mod macros {
 
 mod bernoulli;
 mod gaussian;
+mod heteroscedastic;
+mod multi;
 mod poisson;
 pub mod quadrature;
+mod robustmax;
+mod softmax;
 mod special;
 mod student_t;
 
 pub use bernoulli::{Bernoulli, BinaryLink};
 pub use gaussian::Gaussian;
+pub use heteroscedastic::{
+    Heteroscedastic, HeteroscedasticSpec, NoiseLink, HETEROSCEDASTIC_QUADRATURE_ORDER,
+};
 pub use poisson::{Poisson, PoissonLink};
+pub use robustmax::{RobustMax, RobustMaxSpec, DEFAULT_EPSILON, ROBUSTMAX_QUADRATURE_ORDER};
+pub use softmax::{Softmax, SoftmaxSpec, DEFAULT_NUM_SAMPLES, DEFAULT_SEED, PREDICT_NUM_SAMPLES};
 pub use student_t::{StudentT, DEFAULT_DF, STUDENT_T_QUADRATURE_ORDER};
 
 use crate::error::{Result, SvgpError};

@@ -1,0 +1,292 @@
+//! Heteroscedastic Gaussian likelihood (GPflow's `HeteroskedasticTFPConditional`; MATH.md §5):
+//! L = 2 latents (f, g), y ~ N(f, s(g)²) with s = exp or softplus.
+//!
+//! With r = (y − μ_f)² + σ_f²,
+//! ve = −½ log 2π − E[log s(g)] − ½ r E[s(g)⁻²]:
+//! - s = exp, closed form: E[log s] = μ_g, E[s⁻²] = exp(−2μ_g + 2σ_g²);
+//! - s = softplus: the f-part closed form, E[log s(g)] and E[s(g)⁻²] by Gauss–Hermite in g
+//!   ([`HETEROSCEDASTIC_QUADRATURE_ORDER`] nodes), differentiated exactly through the nodes, with
+//!   the σ_g² → 0 limit of `quadrature_variational_expectations`.
+//!
+//! Predictive: mean μ_f, variance σ_f² + E[s(g)²] (closed form for exp, the 200-node rule for
+//! softplus); log predictive density log E_g[N(y; μ_f, σ_f² + s(g)²)] by the 200-node rule with
+//! the Gaussian in f integrated exactly. A product 0·∞ (a residual or variance that is exactly 0
+//! times an overflowed E[s⁻²]) is taken as 0, its limit.
+
+use super::multi::{debug_check_shapes, expect_with_derivatives, times, Expectation};
+use super::quadrature::GaussHermite;
+use super::{check_each, LogProb};
+use crate::error::{check_shape, Result, Shape};
+use crate::transform::{sigmoid, softplus};
+use nalgebra::{DMatrix, DVector};
+use std::f64::consts::PI;
+
+/// Gauss–Hermite order of the softplus expectations in g (the crate's default 20).
+pub const HETEROSCEDASTIC_QUADRATURE_ORDER: usize = 20;
+
+/// The map s from the noise latent g to the noise standard deviation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NoiseLink {
+    /// s(g) = exp(g): closed-form expectations.
+    Exp,
+    /// s(g) = softplus(g) = log(1 + eᵍ): quadrature in g.
+    Softplus,
+}
+
+/// y ~ N(f, s(g)²) with latents (f, g) in columns 0 and 1; no parameters. Targets: any finite y.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Heteroscedastic {
+    link: NoiseLink,
+    rule: GaussHermite,
+}
+
+/// A [`Heteroscedastic`] as data, from which [`HeteroscedasticSpec::build`] rebuilds it exactly.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct HeteroscedasticSpec {
+    /// The noise link.
+    pub link: NoiseLink,
+    /// Gauss–Hermite order of the softplus expectations (1 to 200).
+    pub quadrature_order: usize,
+}
+
+impl HeteroscedasticSpec {
+    /// The likelihood described.
+    ///
+    /// # Errors
+    /// `InvalidParameter { name: "quadrature order" }` outside 1 to 200.
+    pub fn build(&self) -> Result<Heteroscedastic> {
+        Heteroscedastic::new(self.link).with_quadrature_order(self.quadrature_order)
+    }
+}
+
+/// log softplus(g), without underflow: g − eᵍ/2 below g = −30 (next term e²ᵍ/24 < 1e-27).
+fn log_softplus(g: f64) -> f64 {
+    if g < -30.0 {
+        g - 0.5 * g.exp()
+    } else {
+        softplus(g).ln()
+    }
+}
+
+/// (log s, d/dg, d²/dg²) for s = softplus: d/dg = q = sigmoid(g)/softplus(g),
+/// d²/dg² = q(1 − sigmoid(g)) − q².
+fn log_noise_sd(g: f64) -> LogProb {
+    let log_s = log_softplus(g);
+    let q = (-softplus(-g) - log_s).exp(); // log sigmoid(g) − log softplus(g)
+    LogProb {
+        value: log_s,
+        d1: q,
+        d2: q * sigmoid(-g) - q * q,
+    }
+}
+
+/// s⁻² = exp(−2 log s) with d/dg = −2q s⁻² and d²/dg² = s⁻²(4q² − 2 (log s)″), from
+/// (log s, q, (log s)″).
+fn inverse_noise_variance(log_s: LogProb) -> LogProb {
+    let h = (-2.0 * log_s.value).exp();
+    LogProb {
+        value: h,
+        d1: -2.0 * log_s.d1 * h,
+        d2: h * (4.0 * log_s.d1 * log_s.d1 - 2.0 * log_s.d2),
+    }
+}
+
+/// log N(y; m, v), v floored at the smallest normal f64 so an underflowed s(g)² with σ_f² = 0
+/// gives a large finite density, not NaN.
+fn log_normal_density(y: f64, m: f64, v: f64) -> f64 {
+    let v = v.max(f64::MIN_POSITIVE);
+    -0.5 * (2.0 * PI * v).ln() - 0.5 * (y - m).powi(2) / v
+}
+
+impl Heteroscedastic {
+    /// The likelihood with noise link s and the default rule.
+    pub fn new(link: NoiseLink) -> Self {
+        Heteroscedastic {
+            link,
+            rule: GaussHermite::default_rule().clone(),
+        }
+    }
+
+    /// The same likelihood with an n-node rule in g (1 ≤ n ≤ 200; used by the softplus link).
+    ///
+    /// # Errors
+    /// `InvalidParameter { name: "quadrature order" }` outside that range.
+    pub fn with_quadrature_order(mut self, n: usize) -> Result<Self> {
+        self.rule = GaussHermite::new(n)?;
+        Ok(self)
+    }
+
+    /// The noise link.
+    pub fn link(&self) -> NoiseLink {
+        self.link
+    }
+
+    /// L = 2: column 0 is f (the mean), column 1 is g (the noise).
+    pub fn num_latent(&self) -> usize {
+        2
+    }
+
+    /// "heteroscedastic-exp" or "heteroscedastic-softplus".
+    pub fn name(&self) -> &'static str {
+        match self.link {
+            NoiseLink::Exp => "heteroscedastic-exp",
+            NoiseLink::Softplus => "heteroscedastic-softplus",
+        }
+    }
+
+    /// 0: no parameters.
+    pub fn num_params(&self) -> usize {
+        0
+    }
+
+    /// Empty.
+    pub fn param_names(&self) -> Vec<String> {
+        Vec::new()
+    }
+
+    /// Empty.
+    pub fn params(&self) -> Vec<f64> {
+        Vec::new()
+    }
+
+    /// Accepts only the empty slice.
+    ///
+    /// # Errors
+    /// `ShapeMismatch` for a non-empty one.
+    pub fn set_params(&mut self, params: &[f64]) -> Result<()> {
+        check_shape(
+            "heteroscedastic likelihood parameters",
+            Shape::new(0, 1),
+            Shape::new(params.len(), 1),
+        )
+    }
+
+    /// (E[log s(g)], E[s(g)⁻²]) under N(μ_g, σ_g²), each with its derivatives in μ_g and σ_g².
+    fn noise_expectations(&self, mu_g: f64, var_g: f64) -> (Expectation, Expectation) {
+        match self.link {
+            NoiseLink::Exp => {
+                let e2 = (-2.0 * mu_g + 2.0 * var_g.max(0.0)).exp();
+                let log_s = Expectation {
+                    value: mu_g,
+                    d_mu: 1.0,
+                    d_var: 0.0,
+                };
+                let inv = Expectation {
+                    value: e2,
+                    d_mu: -2.0 * e2,
+                    d_var: 2.0 * e2,
+                };
+                (log_s, inv)
+            }
+            NoiseLink::Softplus => (
+                expect_with_derivatives(&self.rule, mu_g, var_g, log_noise_sd),
+                expect_with_derivatives(&self.rule, mu_g, var_g, |g| {
+                    inverse_noise_variance(log_noise_sd(g))
+                }),
+            ),
+        }
+    }
+
+    /// (ve, g_μ, g_σ): veᵢ = −½ log 2π − E[log s(g)] − ½ rᵢ E[s(g)⁻²], rᵢ = (yᵢ − μ_f)² + σ_f²
+    /// (length B), and its exact derivatives (B×2): ∂/∂μ_f = (y − μ_f) E[s⁻²],
+    /// ∂/∂σ_f² = −½ E[s⁻²], ∂/∂μ_g and ∂/∂σ_g² those of the g-expectations (module docs).
+    /// `mu`, `var` are B×2 with `var` ≥ 0.
+    pub fn variational_expectations(
+        &self,
+        y: &DVector<f64>,
+        mu: &DMatrix<f64>,
+        var: &DMatrix<f64>,
+    ) -> (DVector<f64>, DMatrix<f64>, DMatrix<f64>) {
+        debug_check_shapes(2, Some(y), mu, var);
+        let b = y.len();
+        let (mut ve, mut g_mu, mut g_var) = (
+            DVector::zeros(b),
+            DMatrix::zeros(b, 2),
+            DMatrix::zeros(b, 2),
+        );
+        for i in 0..b {
+            let resid = y[i] - mu[(i, 0)];
+            let r = resid * resid + var[(i, 0)].max(0.0);
+            let (log_s, inv) = self.noise_expectations(mu[(i, 1)], var[(i, 1)]);
+            ve[i] = -0.5 * (2.0 * PI).ln() - log_s.value - 0.5 * times(r, inv.value);
+            g_mu[(i, 0)] = times(resid, inv.value);
+            g_var[(i, 0)] = -0.5 * inv.value;
+            g_mu[(i, 1)] = -log_s.d_mu - 0.5 * times(r, inv.d_mu);
+            g_var[(i, 1)] = -log_s.d_var - 0.5 * times(r, inv.d_var);
+        }
+        (ve, g_mu, g_var)
+    }
+
+    /// Σᵢ v̄eᵢ ∂veᵢ/∂pₖ: empty (no parameters).
+    pub fn vjp_params(
+        &self,
+        y: &DVector<f64>,
+        mu: &DMatrix<f64>,
+        var: &DMatrix<f64>,
+        _ve_bar: &DVector<f64>,
+    ) -> DVector<f64> {
+        debug_check_shapes(2, Some(y), mu, var);
+        DVector::zeros(0)
+    }
+
+    /// s(g)².
+    fn noise_variance(&self, g: f64) -> f64 {
+        match self.link {
+            NoiseLink::Exp => (2.0 * g).exp(),
+            NoiseLink::Softplus => softplus(g).powi(2),
+        }
+    }
+
+    /// Mean μ_f and variance σ_f² + E[s(g)²] of y (B×1 each): E[e²ᵍ] = exp(2μ_g + 2σ_g²) for
+    /// exp, the 200-node rule for softplus.
+    pub fn predict_y(&self, mu: &DMatrix<f64>, var: &DMatrix<f64>) -> (DMatrix<f64>, DMatrix<f64>) {
+        debug_check_shapes(2, None, mu, var);
+        let b = mu.nrows();
+        let mean = DMatrix::from_fn(b, 1, |i, _| mu[(i, 0)]);
+        let variance = DMatrix::from_fn(b, 1, |i, _| {
+            let (m, v) = (mu[(i, 1)], var[(i, 1)].max(0.0));
+            let noise = match self.link {
+                NoiseLink::Exp => (2.0 * m + 2.0 * v).exp(),
+                NoiseLink::Softplus => {
+                    GaussHermite::fine_rule().expect(m, v, |g| self.noise_variance(g))
+                }
+            };
+            var[(i, 0)].max(0.0) + noise
+        });
+        (mean, variance)
+    }
+
+    /// log ∫∫ N(yᵢ; f, s(g)²) q(f) q(g) df dg = log E_g[N(yᵢ; μ_f, σ_f² + s(g)²)] by the 200-node
+    /// rule in g with log-sum-exp (length B).
+    pub fn log_predictive_density(
+        &self,
+        y: &DVector<f64>,
+        mu: &DMatrix<f64>,
+        var: &DMatrix<f64>,
+    ) -> DVector<f64> {
+        debug_check_shapes(2, Some(y), mu, var);
+        DVector::from_fn(y.len(), |i, _| {
+            let var_f = var[(i, 0)].max(0.0);
+            GaussHermite::fine_rule().log_expect_exp(mu[(i, 1)], var[(i, 1)], |g| {
+                log_normal_density(y[i], mu[(i, 0)], var_f + self.noise_variance(g))
+            })
+        })
+    }
+
+    /// Checks that every target is finite.
+    ///
+    /// # Errors
+    /// `InvalidTarget { row, value, reason }` for the first non-finite one (0-based row).
+    pub fn check_targets(&self, y: &DVector<f64>) -> Result<()> {
+        check_each(y, "targets must be finite", f64::is_finite)
+    }
+
+    /// The serialisable description.
+    pub fn spec(&self) -> HeteroscedasticSpec {
+        HeteroscedasticSpec {
+            link: self.link,
+            quadrature_order: self.rule.nodes().len(),
+        }
+    }
+}
