@@ -24,7 +24,9 @@ pub(crate) struct Expectation {
 /// ∂/∂σ² = Σₖ wₖ h′(fₖ) xₖ/(√2 σ). For σ ≤ 10⁻⁶·max(1, |μ|) the σ² → 0 limit
 /// h(μ) + ½σ² h″(μ), with ∂/∂μ = h′(μ) and ∂/∂σ² = ½ h″(μ), exactly as
 /// [`super::quadrature_variational_expectations`] does and for the same reason (there the node
-/// sum for ∂/∂σ² divides rounding by σ). `h` returns (h, h′, h″) as a [`LogProb`].
+/// sum for ∂/∂σ² divides rounding by σ). Where that node sum is ∞ − ∞ (h′ overflowed on both
+/// sides of μ), ∂/∂σ² is Price's ½ Σₖ wₖ h″(fₖ), equal to it in exact arithmetic. `h` returns
+/// (h, h′, h″) as a [`LogProb`].
 pub(crate) fn expect_with_derivatives(
     rule: &GaussHermite,
     mu: f64,
@@ -36,7 +38,7 @@ pub(crate) fn expect_with_derivatives(
     if sd <= LIMIT_BELOW_SD * mu.abs().max(1.0) {
         let at = h(mu);
         return Expectation {
-            value: at.value + 0.5 * v * at.d2,
+            value: at.value + times(0.5 * v, at.d2),
             d_mu: at.d1,
             d_var: 0.5 * at.d2,
         };
@@ -47,11 +49,16 @@ pub(crate) fn expect_with_derivatives(
         d_mu: 0.0,
         d_var: 0.0,
     };
+    let mut half_curvature = 0.0;
     for ((f, w), x) in rule.gaussian_points(mu, v).zip(rule.nodes()) {
         let at = h(f);
         out.value += w * at.value;
         out.d_mu += w * at.d1;
-        out.d_var += w * at.d1 * x * node_scale;
+        out.d_var += times(x * node_scale, w * at.d1); // a node at 0 adds 0 even if h′ = ±∞
+        half_curvature += 0.5 * w * at.d2;
+    }
+    if out.d_var.is_nan() {
+        out.d_var = half_curvature;
     }
     out
 }
@@ -64,6 +71,11 @@ pub(crate) fn times(a: f64, b: f64) -> f64 {
     } else {
         a * b
     }
+}
+
+/// Row i of a B×L matrix, as a vector of length L.
+pub(crate) fn row(m: &DMatrix<f64>, i: usize) -> Vec<f64> {
+    m.row(i).iter().copied().collect()
 }
 
 /// `InvalidTarget` for the first target that is not a class 0, 1, …, C − 1 (an exact integer).
