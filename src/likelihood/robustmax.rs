@@ -13,11 +13,11 @@
 //! Accuracy of the 20-node P: the factor Φ((μ_y + σ_y x − μⱼ)/σⱼ) steps over a width σⱼ/σ_y in
 //! x, so the error grows with ρ = max_{j≠y} σ_y/σⱼ. Measured (test
 //! `quadrature_accuracy_is_as_documented`, C = 4, 200 random means in [−2, 2], against the
-//! composite rule; ve's error is |log(1 − ε) − log(ε/(C − 1))| ≈ 8.5 times it at ε = 1e-3, C = 3):
+//! composite rule; ve's error is |log(1 − ε) − log(ε/(C − 1))| times it, ≈ 7.6 at ε = 1e-3, C = 3):
 //!
-//! | ρ = σ_y/σⱼ | 1      | 2      | 3      | 10     |
-//! |------------|--------|--------|--------|--------|
-//! | max abs error of P | 2e-7 | 3e-4 | 5e-3 | 6e-2 |
+//! | ρ = σ_y/σⱼ         | 1      | 2      | 3      | 10     |
+//! |--------------------|--------|--------|--------|--------|
+//! | max abs error of P | 2.0e-7 | 2.5e-4 | 4.3e-3 | 5.9e-2 |
 //!
 //! For C = 2 and ρ ≤ 1 it matches the exact Φ((μ_y − μⱼ)/√(σ_y² + σⱼ²)) to 1e-10. A latent with
 //! σⱼ² ≤ 1e-300 is taken as exact (its factor the step 1[μ_y + σ_y x > μⱼ], ½ at a tie), which
@@ -416,7 +416,8 @@ impl RobustMax {
     }
 
     /// log p(yᵢ) = log((1 − ε) P + ε/(C − 1)(1 − P)) with P = P(f_{yᵢ} is largest) by the
-    /// accurate composite rule: exact given P, since p(y | f) depends on f only through argmax f (length B).
+    /// accurate composite rule: exact given P, since p(y | f) depends on f only through argmax f
+    /// (length B).
     pub fn log_predictive_density(
         &self,
         y: &DVector<f64>,
@@ -615,6 +616,7 @@ mod tests {
         assert!((ve - ve_s).amax() < 1e-12);
     }
 
+    /// All σ² = 0: ve = log p(y | μ) (1e-14: the rule's weights sum to 1 within that).
     /// σ_y² = 0: ∂ve/∂σ_y² is the limit ½F″(μ_y)·(log(1 − ε) − log(ε/(C − 1))), checked against a
     /// forward difference from 0 with h = 1e-8 (truncation ~h|∂²ve/∂(σ²)²| < 1e-6; the rule at
     /// σ_y = 1e-4 is exact to its own rounding); σ_j² = 0 makes that factor a step, continuous
@@ -630,6 +632,13 @@ mod tests {
         let h = 1e-8;
         let fd = (at([0.8, h, 1.3]).0[0] - ve0[0]) / h;
         assert!(fd_close(g_var0[(0, 1)], fd), "{} vs {fd}", g_var0[(0, 1)]);
+        let (hit, miss) = lik.log_levels();
+        assert!((at([0.0; 3]).0[0] - hit).abs() < 1e-14, "y = argmax μ");
+        let y0 = DVector::from_vec(vec![0.0]);
+        let ve_wrong = lik
+            .variational_expectations(&y0, &mu, &DMatrix::zeros(1, 3))
+            .0[0];
+        assert!((ve_wrong - miss).abs() < 1e-14, "a class not the argmax");
         let (ve_exact, g_mu_exact, _) = at([0.8, 0.9, 0.0]);
         let (ve_tiny, g_mu_tiny, _) = at([0.8, 0.9, 1e-20]);
         assert!((ve_exact[0] - ve_tiny[0]).abs() < 1e-12);

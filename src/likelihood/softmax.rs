@@ -63,7 +63,9 @@ pub struct Softmax {
     predict_draws: Vec<f64>,
 }
 
-/// A [`Softmax`] as data: [`SoftmaxSpec::build`] regenerates the same draws from the seed.
+/// A [`Softmax`] as data: [`SoftmaxSpec::build`] regenerates the same draws from the seed (the
+/// draws are not stored; they are the same as long as rand's `StdRng` is, which rand promises
+/// within a version: Cargo.lock pins rand 0.10).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct SoftmaxSpec {
     /// C ≥ 2.
@@ -277,7 +279,7 @@ impl Softmax {
         DVector::zeros(0)
     }
 
-    /// For each row i, calls `visit` with log softmax(fₛ) at every predictive draw fₛ = μᵢ + σᵢ ∘ εₛ.
+    /// For row i, calls `visit` with log softmax(fₛ) at every predictive draw fₛ = μᵢ + σᵢ ∘ εₛ.
     fn for_each_predictive_draw(
         &self,
         mu: &DMatrix<f64>,
@@ -546,6 +548,7 @@ mod tests {
         }
     }
 
+    /// All σ² = 0: ve = log softmax(μ)_y (1e-13: a mean of S equal terms, rounded S times).
     /// σⱼ² = 0 takes the limit: g_σⱼ = −½ mean pⱼ(1 − pⱼ), checked against a forward difference of
     /// the limit branch itself (h = 0.9e-12 keeps σ below the 1e-6 threshold; that branch's ve is
     /// linear in σⱼ², so only rounding ~1e-16/h ≈ 1e-4 is left: abs 3e-4); crossing the
@@ -557,6 +560,12 @@ mod tests {
         let mu = DMatrix::from_row_slice(1, 3, &[0.3, -0.2, 0.5]);
         let at =
             |v: [f64; 3]| lik.variational_expectations(&y, &mu, &DMatrix::from_row_slice(1, 3, &v));
+        let log_softmax = mu[(0, 1)] - softmax_in_place(&row(&mu, 0), &mut [0.0; 3]);
+        let ve_exact = at([0.0; 3]).0[0];
+        assert!(
+            (ve_exact - log_softmax).abs() < 1e-13,
+            "{ve_exact} vs {log_softmax}"
+        );
         let (ve0, _, g0) = at([1.0, 0.0, 0.5]);
         let h = 0.9e-12;
         let fd = (at([1.0, h, 0.5]).0[0] - ve0[0]) / h;
@@ -610,7 +619,10 @@ mod tests {
             }
             let (bias, se_bias) = mean_and_se(s, s2, seeds as usize);
             let spread = se_bias * (seeds as f64).sqrt();
-            println!("μ = {m:?}, σ² = {v:?}: reference {truth:.4} ± {lse_se:.1e}, bias {bias:+.4} ± {se_bias:.4}, spread {spread:.4}");
+            println!(
+                "μ = {m:?}, σ² = {v:?}: reference {truth:.4} ± {lse_se:.1e}, \
+                 bias {bias:+.4} ± {se_bias:.4}, spread {spread:.4}"
+            );
             assert!(bias.abs() < 4.0 * se_bias.hypot(lse_se), "biased: {bias}");
             assert!(spread < 0.05);
         }
