@@ -400,7 +400,8 @@ mod tests {
 
     /// σ_g² = 0 (softplus): the limit's ∂ve/∂σ_g² against a forward difference from 0 with
     /// h = 1e-8 (truncation ~h|∂²ve/∂(σ_g²)²| ≲ 1e-7); σ² = 0 for both latents matches
-    /// log p(y | f, g) exactly (1e-14); huge |μ| and σ² give no NaN (an overflowed E[s⁻²] gives ∓∞, its limit).
+    /// log p(y | f, g) exactly (1e-14); huge |μ| and σ² give no NaN (an overflowed E[s⁻²] gives
+    /// ∓∞, its limit).
     #[test]
     fn limits_and_extremes() {
         let lik = Heteroscedastic::new(NoiseLink::Softplus);
