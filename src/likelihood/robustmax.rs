@@ -153,17 +153,23 @@ const GAUSS_LEGENDRE_8: [(f64, f64); 4] = [
 ];
 
 /// Standard-normal points (x, φ(x)·weight) of a composite 8-point Gauss–Legendre rule on
-/// [−9, 9] (φ beyond it < 1e-18), with panel edges every 0.5 and, for each j ≠ c, at
-/// x*ⱼ ± {0, ½, 1, 2, 4, 8}·σⱼ/σ_c where x*ⱼ = (μⱼ − μ_c)/σ_c is the centre of factor j's step:
-/// every panel sees a smooth integrand, whatever σ_c/σⱼ (an exact latent's step falls on an edge).
+/// [−9, 9] (φ beyond it < 1e-18), with panel edges at the integers and, for each j ≠ c whose step
+/// is narrower than ½ (σⱼ/σ_c < ½), at x*ⱼ ± {0, ½, 1, 2, 4, 8}·σⱼ/σ_c where
+/// x*ⱼ = (μⱼ − μ_c)/σ_c is the centre of that step: every panel sees a smooth integrand, whatever
+/// σ_c/σⱼ (an exact latent's step falls on an edge). Against the same rule with edges every ¼ and
+/// at every step, for C = 10 and σ² log-uniform in [e^−1.5, e^1.5], it differs by ≤ 1.2e-13 with
+/// 30 panels on average instead of 124.
 /// Measured against the closed form for C = 2 (test `two_classes_match_closed_form`): below
 /// 1e-10 for σ_c/σⱼ from 0.3 to 100, the level of `normal_cdf`'s own ~1e-11 error. Needs
 /// σ_c > 0.
 fn composite_points(c: usize, mu: &[f64], var: &[f64]) -> Vec<(f64, f64)> {
     let sd_c = var[c].max(0.0).sqrt();
-    let mut edges: Vec<f64> = (0..=36).map(|k| -9.0 + 0.5 * k as f64).collect();
+    let mut edges: Vec<f64> = (-9..=9).map(f64::from).collect();
     for j in (0..mu.len()).filter(|&j| j != c) {
         let (centre, width) = ((mu[j] - mu[c]) / sd_c, var[j].max(0.0).sqrt() / sd_c);
+        if width >= 0.5 {
+            continue; // smooth on the unit panels already
+        }
         for k in [0.0, 0.5, 1.0, 2.0, 4.0, 8.0] {
             edges.extend([centre - k * width, centre + k * width]);
         }
