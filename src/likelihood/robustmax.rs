@@ -10,7 +10,7 @@
 //! densities use an accurate composite Gauss–Legendre rule instead, with panel edges at each
 //! factor's step (error below 1e-10 for every σ ratio tried, 0.3 to 100).
 //!
-//! Accuracy of the 20-node P: the factor Φ((μ_y + σ_y x − μⱼ)/σⱼ) steps over a width σⱼ/σ_y in
+//! Accuracy of the training P: the factor Φ((μ_y + σ_y x − μⱼ)/σⱼ) steps over a width σⱼ/σ_y in
 //! x, so the error grows with ρ = max_{j≠y} σ_y/σⱼ. Measured (test
 //! `quadrature_accuracy_is_as_documented`, C = 4, 200 random means in [−2, 2], against the
 //! composite rule; ve's error is |log(1 − ε) − log(ε/(C − 1))| times it, ≈ 7.6 at ε = 1e-3, C = 3):
