@@ -325,3 +325,56 @@ fn trainer_raises_the_elbo_of_several_latents() {
         );
     }
 }
+
+/// The shipped multi-latent likelihoods in the model: every hyperparameter (robust-max's ε
+/// learned, so its gradient is checked too) and every mₗ entry against central differences,
+/// with tolerance as [`assert_close`]; targets are classes 0..C−1 or reals.
+#[test]
+fn shipped_multi_latent_likelihoods_have_exact_model_gradients() {
+    use svgp::likelihood::{Heteroscedastic, NoiseLink, RobustMax, Softmax};
+    let (x, y_real) = batch(12, 12);
+    let classes = DVector::from_fn(12, |i, _| (i % 3) as f64);
+    let cases: Vec<(Box<dyn Likelihood>, &DVector<f64>)> = vec![
+        (Box::new(RobustMax::new(3, 0.05, true).unwrap()), &classes),
+        (Box::new(Softmax::new(3).unwrap()), &classes),
+        (Box::new(Heteroscedastic::new(NoiseLink::Exp)), &y_real),
+        (Box::new(Heteroscedastic::new(NoiseLink::Softplus)), &y_real),
+    ];
+    let mut rng = rng(13);
+    for (lik, y) in cases {
+        let name = lik.name();
+        let latents = lik.num_latent();
+        let z = DMatrix::from_fn(4, 2, |_, _| rng.random_range(-2.0..2.0));
+        let kernel: Box<dyn Kernel> =
+            Box::new(SquaredExponential::new(1.2, vec![0.9, 1.4]).unwrap());
+        let qs = (0..latents).map(|_| random_q(&mut rng, 4)).collect();
+        let model = Svgp::with_qs(vec![kernel], lik, z, qs, 1e-6).unwrap();
+        let g = model.elbo_grad(&x, y, 2.5, GradScope::All).unwrap();
+        let (hp, names) = (model.hyper_params(), model.hyper_param_names());
+        let d_hyper = g.d_hyper.as_ref().unwrap();
+        for k in 0..hp.len() {
+            let mut f = |v: f64| {
+                let mut p = hp.clone();
+                p[k] = v;
+                let mut m = model.clone();
+                m.set_hyper_params(p.as_slice()).unwrap();
+                m.elbo(&x, y, 2.5).unwrap()
+            };
+            let fd = central(&mut f, hp[k]);
+            assert_close(&format!("{name}: {}", names[k]), d_hyper[k], fd, g.elbo);
+        }
+        for (l, q) in model.qs().iter().enumerate() {
+            for i in 0..4 {
+                let mut f = |v: f64| {
+                    let mut m = q.m().clone();
+                    m[i] = v;
+                    let q = VariationalQ::new(m, q.l().clone()).unwrap();
+                    with_latent_q(&model, l, q).elbo(&x, y, 2.5).unwrap()
+                };
+                let fd = central(&mut f, q.m()[i]);
+                let got = g.dl_dm.as_ref().unwrap()[l][i];
+                assert_close(&format!("{name}: m{l}[{i}]"), got, fd, g.elbo);
+            }
+        }
+    }
+}

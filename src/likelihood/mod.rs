@@ -37,16 +37,25 @@ mod macros {
 
 mod bernoulli;
 mod gaussian;
+mod heteroscedastic;
 mod latent;
+mod multi;
 mod poisson;
 pub mod quadrature;
+mod robustmax;
+mod softmax;
 mod special;
 mod student_t;
 
 pub use bernoulli::{Bernoulli, BinaryLink};
 pub use gaussian::Gaussian;
+pub use heteroscedastic::{
+    Heteroscedastic, HeteroscedasticSpec, NoiseLink, HETEROSCEDASTIC_QUADRATURE_ORDER,
+};
 pub use latent::{Likelihood, LikelihoodBase, VarExp};
 pub use poisson::{Poisson, PoissonLink};
+pub use robustmax::{RobustMax, RobustMaxSpec, DEFAULT_EPSILON, ROBUSTMAX_QUADRATURE_ORDER};
+pub use softmax::{Softmax, SoftmaxSpec, DEFAULT_NUM_SAMPLES, DEFAULT_SEED, PREDICT_NUM_SAMPLES};
 pub use student_t::{StudentT, DEFAULT_DF, STUDENT_T_QUADRATURE_ORDER};
 
 use crate::error::{Result, SvgpError};
@@ -187,6 +196,12 @@ pub enum LikelihoodSpec {
         /// The link.
         link: PoissonLink,
     },
+    /// [`RobustMax`].
+    RobustMax(RobustMaxSpec),
+    /// [`Softmax`].
+    Softmax(SoftmaxSpec),
+    /// [`Heteroscedastic`].
+    Heteroscedastic(HeteroscedasticSpec),
 }
 
 impl LikelihoodSpec {
@@ -229,6 +244,9 @@ impl LikelihoodSpec {
                 Box::new(t.with_learn_df(*learn_df))
             }
             LikelihoodSpec::Poisson { link } => Box::new(Poisson::new(*link)),
+            LikelihoodSpec::RobustMax(spec) => Box::new(spec.build()?),
+            LikelihoodSpec::Softmax(spec) => Box::new(spec.build()?),
+            LikelihoodSpec::Heteroscedastic(spec) => Box::new(spec.build()?),
         })
     }
 }
