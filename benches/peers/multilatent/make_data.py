@@ -5,6 +5,8 @@
                                     (classes: the integers 0..C-1; feature cells copied verbatim
                                     from the source CSV; synthetic values printed with %.17g)
   <set>_labels.csv                  classes only: `class,label` (integer -> the source's label string)
+  <set>_{train,test}_labels.csv     classes only: the same rows with the label strings as the last column,
+                                    named as in the source (`cultivar`, `species`)
   <set>_standardise.json            the z-score map fitted on the training rows (population sd,
                                     a constant column gets sd 1): x_mean, x_sd; regression also y_mean, y_sd
   <set>_Z_M<M>.csv                  inducing inputs, in standardised units: sklearn KMeans(M,
@@ -87,6 +89,9 @@ def classification_set(name, path, target, features, manifest):
     for split, sel in (("train", tr), ("test", te)):
         p = os.path.join(cs.DATA, f"{name}_{split}.csv")
         write_rows(p, features + ["y"], [[rows[keep[i]][j] for j in fi] + [str(y[i])] for i in sel])
+        # the same rows with the source's label strings as the target (header: the source's target name)
+        write_rows(os.path.join(cs.DATA, f"{name}_{split}_labels.csv"), features + [target],
+                   [[rows[keep[i]][j] for j in fi] + [rows[keep[i]][ti]] for i in sel])
         out[f"n_{split}"] = len(sel)
         out[f"{split}_class_counts"] = np.bincount(y[sel], minlength=len(labels)).tolist()
         # 0-based data-row numbers (header not counted) in the source file, in the split's row order
