@@ -49,6 +49,10 @@ ap.add_argument("--trace-every", type=int, default=10)
 ap.add_argument("--test-every", type=int, default=100)
 ap.add_argument("--out", default=None, help="default results/<case>.json")
 ap.add_argument("--no-save", action="store_true")
+ap.add_argument("--gamma", type=float, default=None, help="override the case's gamma (stability grid)")
+ap.add_argument("--no-ramp", action="store_true", help="constant gamma from the first iteration")
+ap.add_argument("--iters", type=int, default=None, help="fewer iterations than the case (a prefix of its batches)")
+ap.add_argument("--no-pred", action="store_true", help="do not write the per-test-point CSV")
 a = ap.parse_args()
 pc.set_threads(a.threads)
 
@@ -61,7 +65,13 @@ import gpflow  # noqa: E402
 import tensorflow_probability as tfp  # noqa: E402
 from gpflow.keras import tf_keras  # noqa: E402
 
-C = cs.CASES[a.case]
+C = dict(cs.CASES[a.case])
+T_FILE = C["iters"]
+if a.gamma is not None:
+    C["gamma"] = a.gamma
+if a.iters is not None:
+    assert a.iters <= T_FILE, "--iters beyond the case's batch file"
+    C["iters"] = a.iters
 name, lik_name = C["data"], C["lik"]
 regression = lik_name in ("hetero", "gaussian")
 
@@ -77,7 +87,7 @@ def sha(p):
 
 files = {"train": os.path.join(cs.DATA, f"{name}_train.csv"), "test": os.path.join(cs.DATA, f"{name}_test.csv"),
          "standardise": os.path.join(cs.DATA, f"{name}_standardise.json"), "Z": cs.z_file(name, C["M"]),
-         "batches": cs.batches_file(name, C["B"], C["iters"]) if C["B"] else None}
+         "batches": cs.batches_file(name, C["B"], T_FILE) if C["B"] else None}
 files = {k: p for k, p in files.items() if p}
 Xtr, Ytr = rd(files["train"])
 Xte, Yte = rd(files["test"])
@@ -91,8 +101,9 @@ N, D = Xtr.shape
 M, B, T = C["M"], C["B"] or N, C["iters"]
 if C["B"]:
     idx = np.loadtxt(files["batches"], delimiter=",", dtype=np.int64, ndmin=2)
-    assert idx.shape == (T, B), idx.shape
-    assert np.array_equal(idx, pc.batch_indices(N, B, T, cs.BATCH_SEED)), "batches file differs from the stream"
+    assert idx.shape == (T_FILE, B), idx.shape
+    assert np.array_equal(idx, pc.batch_indices(N, B, T_FILE, cs.BATCH_SEED)), "batches file differs from the stream"
+    idx = idx[:T]
 else:
     idx = None   # full batch: all rows in file order
 assert Z.shape == (M, D), Z.shape
@@ -151,6 +162,8 @@ def test_metrics():
 
 
 def gamma_at(it):
+    if a.no_ramp:
+        return C["gamma"]
     return float(np.exp(np.log(cs.GAMMA0) + min(it / cs.RAMP, 1.0) * (np.log(C["gamma"]) - np.log(cs.GAMMA0))))
 
 
@@ -167,7 +180,8 @@ for it in range(T):
     try:
         loss = step(tf.constant(Xtr[b]), tf.constant(Ytr_s[b])).numpy()
     except tf.errors.InvalidArgumentError as e:   # a Cholesky or a parameter assign failing
-        failed = {"iteration": it, "error": str(e).splitlines()[0][:300]}
+        msg = [ln.strip() for ln in e.message.splitlines() if ln.strip() and not ln.startswith(("Graph execution error", "Detected at node", "  File", "Stack trace"))]
+        failed = {"iteration": it, "error": " / ".join(msg)[:400]}
         break
     times.append(time.perf_counter() - t0)
     if not np.isfinite(loss):
@@ -182,7 +196,7 @@ load = probe.result()
 
 out = {"case": a.case, "data": name, "likelihood": lik_name, "library": "gpflow",
        "N_train": N, "N_test": int(Xte.shape[0]), "D": D, "M": M, "B": B, "iters": T, "gamma": C["gamma"],
-       "gamma_ramp": f"exp(log {cs.GAMMA0} + min(t/{cs.RAMP},1)(log gamma - log {cs.GAMMA0})), t = 0..iters-1",
+       "gamma_ramp": "none (constant)" if a.no_ramp else f"exp(log {cs.GAMMA0} + min(t/{cs.RAMP},1)(log gamma - log {cs.GAMMA0})), t = 0..iters-1",
        "adam_lr": C["adam_lr"], "adam": "tf_keras Adam, beta1 0.9, beta2 0.999, epsilon 1e-7",
        "trainable_by_adam": trainable_names, "natgrad": "gpflow.optimizers.NaturalGradient, xi = XiNat, on (q_mu, q_sqrt)",
        "whiten": True, "jitter": gpflow.config.default_jitter(), "threads": a.threads,
@@ -256,6 +270,6 @@ if not a.no_save:
     with open(path, "w") as fh:
         json.dump(out, fh, indent=1)
         fh.write("\n")
-    if pred_rows is not None:
+    if pred_rows is not None and not a.no_pred:
         np.savetxt(path[:-5] + "_test_pred.csv", pred_rows, delimiter=",", fmt="%.10g", comments="",
                    header=",".join(pred_header))
