@@ -18,7 +18,9 @@ for c in ("wine_robustmax", "penguins_robustmax", "hetero1d_hetero", "hetero1d_g
             continue
         r = json.load(open(p))
         if r["failed"]:
-            cells.append(f"FAILED at iteration {r['failed']['iteration']} ({r['failed']['error'][:60]})")
+            why = ("NaN in q_mu/q_sqrt after the natural step" if "incompatible with this parameter" in r["failed"]["error"]
+                   else r["failed"]["error"][:60])
+            cells.append(f"FAILED at iteration {r['failed']['iteration']} ({why})")
         else:
             cells.append(f"{r['final_elbo']:.2f} (NLPD {r['test_nlpd']:.3f})")
     print(f"| {c} | " + " | ".join(cells) + " |")
