@@ -376,10 +376,32 @@ fn iterations_item(out: &mut String, curves: &[CaseResult], banana: &[Comparison
          The banana example (BENCHMARKS.md) shows the same dependence on Adam's learning rate \
          (natgrad + Adam reaches Adam-alone's 1000-iteration ELBO after 20 iterations at 0.001, \
          after 640 at 0.01). The paper's experiments use other datasets and budgets, so the \
-         ratios are comparable in direction, not in value. {} For the ill-conditioned case, \
+         ratios are comparable in direction, not in value. {}{} For the ill-conditioned case, \
          where Adam alone fails outright, see (e).",
-        super::banana_report::finding(banana)
+        super::banana_report::finding(banana),
+        bernoulli_at_b_sizes(curves)
     );
+}
+
+/// Where natgrad θ + Adam reaches Adam-alone's final ELBO in (b)'s Bernoulli case, as a
+/// sentence beside (g)'s finding (which runs the same setting at smaller sizes).
+fn bernoulli_at_b_sizes(curves: &[CaseResult]) -> String {
+    let Some(result) = curves.iter().find(|r| r.case.key == "bernoulli") else {
+        return String::new();
+    };
+    let c = &result.case;
+    let reached = iterations_to_adam(&result.runs)[1]
+        .0
+        .map_or("never reaches it".into(), |t| {
+            format!("reaches it at iteration {t}")
+        });
+    format!(
+        " At (b)'s sizes (N = {}, M = {}, B = {}, {} iterations) the report's setting {reached}.",
+        c.split.x.nrows(),
+        c.m,
+        c.b,
+        c.iterations
+    )
 }
 
 /// Item 3 of part (d): the largest clean constant γ of the plain algorithm per case and ξ.

@@ -23,13 +23,17 @@ struct TimedCheckpoints<'a> {
     every: u64,
     evaluating: Duration,
     points: Vec<(f64, f64)>,
+    /// The last iteration seen and its training seconds, and whether it was recorded.
+    last: (u64, f64, bool),
 }
 
 impl Observer for TimedCheckpoints<'_> {
     fn on_iter(&mut self, model: &Svgp, report: &IterReport) -> Result<()> {
         let t = report.iteration;
-        if t <= 10 || t.is_multiple_of(self.every) {
-            let training = report.elapsed.saturating_sub(self.evaluating);
+        let training = report.elapsed.saturating_sub(self.evaluating);
+        let due = t <= 10 || t.is_multiple_of(self.every);
+        self.last = (t, training.as_secs_f64(), due);
+        if due {
             let start = Instant::now();
             let elbo = model.elbo(self.x, self.y, 1.0)?;
             self.evaluating += start.elapsed();
@@ -100,12 +104,15 @@ pub(super) fn time_case(
             every: (case.iterations / TIMED_POINTS).max(1),
             evaluating: Duration::ZERO,
             points: Vec::new(),
+            last: (0, 0.0, true),
         };
         let run = curves::train_observed(&quiet, method, seed, Some(&mut observer))?;
-        runs.push(TimedRun {
-            run,
-            points: observer.points,
-        });
+        // A run that stopped between checkpoints: its last iteration, at its final ELBO.
+        let mut points = observer.points;
+        if let (_, seconds, false) = observer.last {
+            points.push((seconds, run.final_elbo));
+        }
+        runs.push(TimedRun { run, points });
     }
     let figure = format!("timing_{}.svg", case.key);
     let series: Vec<(String, Vec<(f64, f64)>)> = runs
@@ -208,7 +215,7 @@ fn case_section(out: &mut String, timed: &TimedCase) {
             r.seconds(),
             1e3 * r.seconds() / r.run.completed.max(1) as f64,
             r.run.final_elbo,
-            to.map_or("not reached".into(), |s| format!("{s:.2}")),
+            to.map_or("not reached".into(), |s| format!("{s:.3}")),
             to.zip(adam_seconds)
                 .map_or("–".into(), |(a, b)| format!("{:.3}", a / b)),
         );
@@ -241,7 +248,7 @@ fn summary(out: &mut String, cases: &[TimedCase]) {
             .map(|r| {
                 let s = r
                     .seconds_to(target)
-                    .map_or("not reached".into(), |s| format!("{s:.2} s"));
+                    .map_or("not reached".into(), |s| format!("{s:.3} s"));
                 format!("{} {s} (of {:.2} s)", r.run.method.label(), r.seconds())
             })
             .collect();
