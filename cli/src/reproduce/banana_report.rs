@@ -13,7 +13,8 @@ pub(super) fn section(out: &mut String, rows: &[Comparison], sizes: &Sizes, figu
          latter's final ELBO there. GPJax's natural-gradients example (thomaspinder/GPJax, pull requests #714, \
          `fit_natgrads`, and #729, its tutorial notebook; banana N = 2000, M = 50, B = 256, \
          1000 iterations) reports natgrad + Adam reaching Adam-only's final ELBO at iteration \
-         117. What that example does, read from its source: its \"banana\" is synthetic, \
+         117. What that example does, read from its source (`docs/examples/natgrads.py`, and \
+         `fit_natgrads` and `get_batch` in `gpjax/fit.py`): its \"banana\" is synthetic, \
          x ~ U([−3, 3]²) and P(y = 1) = σ(3 (x₂ − 0.7 x₁² + 1.5)) with σ the logistic function, \
          inputs not standardised, the first 1600 rows for training; a probit likelihood; an \
          RBF kernel (variance 1, one lengthscale 1); Z on a 10 × 5 grid over [−2.8, 2.8]²; an \
@@ -83,6 +84,17 @@ fn mechanism(out: &mut String, rows: &[Comparison]) {
     else {
         return;
     };
+    let kmeans = rows
+        .iter()
+        .find(|c| c.base == PUBLISHED_NAME && c.change.as_deref() == Some("initial Z: k-means++"))
+        .map_or(String::new(), |c| {
+            format!(
+                " How far q(u) = N(0, I) lies from the prior depends on Kuu: the grid's \
+                 neighbouring inputs, close for a lengthscale of 1, make Kuu⁻¹ (the start of \
+                 q(v)) large; from k-means++ Z instead Adam alone ends at {:.2}.",
+                c.adam.final_elbo()
+            )
+        });
     let shortened: u64 = rows.iter().map(|c| c.natural.shortened).sum();
     let _ = writeln!(
         out,
@@ -90,7 +102,7 @@ fn mechanism(out: &mut String, rows: &[Comparison]) {
          large), Adam alone moves each entry of (m, L) by about its learning rate per step and \
          ends the budget at {:.2}, while natgrad θ + Adam ends at {:.2}; from q(v) = N(0, I), the \
          prior, Adam alone ends at {:.2} and natgrad θ + Adam at {:.2}. Natural steps \
-         shortened over all rows: {shortened}{}. Caveat: the example's Adam alone moves the \
+         shortened over all rows: {shortened}{}.{kmeans} Caveat: the example's Adam alone moves the \
          unwhitened (m, L) from L = I, much nearer a good q in its own coordinates than the \
          whitened L = chol(Kuu⁻¹) here (it reports a final negative ELBO of 335.31 for Adam only \
          against 323.98 for natgrad + Adam, on its own draw of the data), so the published row \
