@@ -102,6 +102,12 @@ enum LikelihoodArg {
     Bernoulli,
     StudentT,
     Poisson,
+    /// C classes (from the data), one latent GP each, robust-max (GPflow's MultiClass).
+    Robustmax,
+    /// C classes (from the data), one latent GP each, softmax.
+    Softmax,
+    /// Gaussian noise whose scale is a second latent GP: y ~ N(f, exp(g)²).
+    Heteroscedastic,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -316,6 +322,9 @@ fn fit_options(args: &FitArgs, stop: &stop::StopFlags) -> FitOptions {
             LikelihoodArg::Bernoulli => LikelihoodChoice::Bernoulli,
             LikelihoodArg::StudentT => LikelihoodChoice::StudentT,
             LikelihoodArg::Poisson => LikelihoodChoice::Poisson,
+            LikelihoodArg::Robustmax => LikelihoodChoice::RobustMax,
+            LikelihoodArg::Softmax => LikelihoodChoice::Softmax,
+            LikelihoodArg::Heteroscedastic => LikelihoodChoice::Heteroscedastic,
         },
         kernel: match args.kernel {
             KernelArg::Se => KernelFamily::SquaredExponential,

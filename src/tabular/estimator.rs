@@ -45,6 +45,12 @@ impl Estimator {
         Self::new(LikelihoodChoice::Bernoulli)
     }
 
+    /// Classification into C ≥ 2 classes (labels 0, …, C − 1, C from the data): one latent GP per
+    /// class sharing the kernel and Z, robust-max likelihood.
+    pub fn multiclass() -> Self {
+        Self::new(LikelihoodChoice::RobustMax)
+    }
+
     /// The stationary kernel family (ARD, variance 1, lengthscales 1 on standardised inputs).
     pub fn kernel(mut self, family: KernelFamily) -> Self {
         self.options.kernel = family;
@@ -117,7 +123,11 @@ impl Estimator {
             });
         }
         super::check_finite_rows("x", x)?;
-        options.likelihood.build()?.check_targets(y)?;
+        let classes = match options.likelihood.is_multiclass() {
+            true => super::classes_of(y),
+            false => None,
+        };
+        options.likelihood.build(classes)?.check_targets(y)?;
         let mut trace = Trace::default();
         let report = fit_memory(&in_memory_table(x, y), &options, &mut [&mut trace])?;
         Ok(Fitted {

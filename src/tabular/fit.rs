@@ -44,6 +44,17 @@ pub(super) trait TrainingData {
     fn train_chunks(&self, f: &mut ChunkFn) -> Result<()>;
     /// Metrics of `saved` on the held-out rows (`None` without a hold-out).
     fn test_metrics(&self, saved: &SavedModel) -> Result<Option<Metrics>>;
+    /// The number of classes C of class-index targets, 1 + the largest (`None` when a target
+    /// is not a class index, which the likelihood's target check then reports): by default
+    /// from one pass over the training rows.
+    fn num_classes(&self) -> Result<Option<usize>> {
+        let mut classes = Some(0);
+        self.train_chunks(&mut |_, y| {
+            classes = classes.zip(super::classes_of(y)).map(|(a, b)| a.max(b));
+            Ok(())
+        })?;
+        Ok(classes)
+    }
 }
 
 /// Fits an SVGP to `table` with `options`, reporting every iteration to `observers`. Rows are
@@ -61,7 +72,11 @@ pub fn fit(
     options: &FitOptions,
     observers: &mut [&mut dyn Observer],
 ) -> Result<FitReport> {
-    let likelihood = options.likelihood.build()?;
+    let classes = match options.likelihood.is_multiclass() {
+        true => super::classes_of(&table.y),
+        false => None,
+    };
+    let likelihood = options.likelihood.build(classes)?;
     likelihood
         .check_targets(&table.y)
         .map_err(|e| table.locate(e))?;
@@ -87,8 +102,9 @@ pub(super) fn fit_data(
     observers: &mut [&mut dyn Observer],
 ) -> Result<FitReport> {
     check_options(o)?;
-    let likelihood = o.likelihood.build()?;
-    if likelihood.num_classes().is_some() && data.single_class() {
+    if (o.likelihood.is_multiclass() || o.likelihood == super::LikelihoodChoice::Bernoulli)
+        && data.single_class()
+    {
         return Err(SvgpError::SingleClass {
             path: data.path().to_string(),
             column: data.target_column(),
@@ -106,6 +122,11 @@ pub(super) fn fit_data(
             rows: n,
         });
     }
+    let classes = match o.likelihood.is_multiclass() {
+        true => data.num_classes()?,
+        false => None,
+    };
+    let likelihood = o.likelihood.build(classes)?;
     let (mut trainer, mut writer) = start_trainer(data, o, likelihood)?;
     let start = Instant::now();
     let mut source = data.batches(o.batch_size, o.seed)?;
@@ -356,5 +377,8 @@ impl TrainingData for MemoryData<'_> {
         }
         let (x, y) = pick(self.table, &self.test_rows);
         super::evaluate(saved, &x, &y).map(Some)
+    }
+    fn num_classes(&self) -> Result<Option<usize>> {
+        Ok(super::classes_of(&self.table.y))
     }
 }

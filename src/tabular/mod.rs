@@ -8,7 +8,8 @@ use crate::data::{Batch, Standardiser};
 use crate::error::{check_shape, Result, Shape};
 use crate::kernel::{Kernel, KernelFamily, KernelSpec};
 use crate::likelihood::{
-    Bernoulli, BinaryLink, Gaussian, Likelihood, Poisson, PoissonLink, StudentT, DEFAULT_DF,
+    Bernoulli, BinaryLink, Gaussian, Heteroscedastic, Likelihood, NoiseLink, Poisson, PoissonLink,
+    RobustMax, Softmax, StudentT, DEFAULT_DF, DEFAULT_EPSILON,
 };
 use crate::model::Metrics;
 use crate::optim::{StopReason, Xi};
@@ -41,6 +42,15 @@ pub enum LikelihoodChoice {
     StudentT,
     /// Poisson with exp link (counts; targets kept as they are).
     Poisson,
+    /// C classes, one latent GP each, robust-max with ε = 10⁻³ fixed (GPflow's `MultiClass`);
+    /// C comes from the data.
+    RobustMax,
+    /// C classes, one latent GP each, softmax (seeded Monte Carlo expectations); C comes from
+    /// the data.
+    Softmax,
+    /// Heteroscedastic Gaussian y ~ N(f, exp(g)²): two latent GPs, the mean and the log noise
+    /// scale (regression; targets standardised).
+    Heteroscedastic,
 }
 
 impl LikelihoodChoice {
@@ -48,23 +58,56 @@ impl LikelihoodChoice {
     pub fn standardises_targets(self) -> bool {
         matches!(
             self,
-            LikelihoodChoice::Gaussian | LikelihoodChoice::StudentT
+            LikelihoodChoice::Gaussian
+                | LikelihoodChoice::StudentT
+                | LikelihoodChoice::Heteroscedastic
+        )
+    }
+
+    /// Whether the number of classes C, and so the number of latents, comes from the data.
+    pub fn is_multiclass(self) -> bool {
+        matches!(
+            self,
+            LikelihoodChoice::RobustMax | LikelihoodChoice::Softmax
         )
     }
 
     /// The likelihood with its initial parameters (Gaussian σₙ² = 0.1; Student-t scale 0.3,
-    /// ν = 3 fixed; probit; exp link).
+    /// ν = 3 fixed; probit; exp link; robust-max ε = 10⁻³ fixed; softmax with its default
+    /// sample; the exp noise link), for `num_classes` classes when [`Self::is_multiclass`].
     ///
     /// # Errors
-    /// None in practice (the constants are valid); typed as the constructors are.
-    pub fn build(self) -> Result<Box<dyn Likelihood>> {
+    /// `InvalidParameter { name: "num_classes" }` when a multiclass likelihood gets no class
+    /// count or fewer than 2.
+    pub fn build(self, num_classes: Option<usize>) -> Result<Box<dyn Likelihood>> {
+        let classes = || match num_classes {
+            Some(c) if c >= 2 => Ok(c),
+            _ => Err(crate::error::SvgpError::InvalidParameter {
+                name: "num_classes".into(),
+                value: num_classes.map_or(f64::NAN, |c| c as f64),
+                reason: "a multiclass likelihood needs at least 2 classes",
+            }),
+        };
         Ok(match self {
             LikelihoodChoice::Gaussian => Box::new(Gaussian::new(0.1)?),
             LikelihoodChoice::Bernoulli => Box::new(Bernoulli::new(BinaryLink::Probit)),
             LikelihoodChoice::StudentT => Box::new(StudentT::new(0.3, DEFAULT_DF, false)?),
             LikelihoodChoice::Poisson => Box::new(Poisson::new(PoissonLink::Exp)),
+            LikelihoodChoice::RobustMax => {
+                Box::new(RobustMax::new(classes()?, DEFAULT_EPSILON, false)?)
+            }
+            LikelihoodChoice::Softmax => Box::new(Softmax::new(classes()?)?),
+            LikelihoodChoice::Heteroscedastic => Box::new(Heteroscedastic::new(NoiseLink::Exp)),
         })
     }
+}
+
+/// The number of classes of targets that are class indices: 1 + the largest target, or `None`
+/// when there are no targets or a target is not a non-negative integer (the likelihood's
+/// target check then names it).
+pub(crate) fn classes_of(y: &DVector<f64>) -> Option<usize> {
+    let ok = y.iter().all(|&v| v >= 0.0 && v.fract() == 0.0 && v < 1e6);
+    (ok && !y.is_empty()).then(|| y.max() as usize + 1)
 }
 
 /// The kernel a fit starts from: `family` with ARD over `d` inputs, variance 1 and every

@@ -278,7 +278,7 @@ fn batches(stream: Stream, n: usize, sizes: &Sizes, seed: u64) -> Result<Batches
 fn model(split: &Split, setting: &Setting, m: usize, seed: u64) -> Result<Svgp> {
     let z = inducing(setting.inducing, &split.x, m, seed)?;
     let kernel = initial_kernel(KernelFamily::SquaredExponential, split.x.ncols())?;
-    let mut model = Svgp::new(kernel, LikelihoodChoice::Bernoulli.build()?, z)?;
+    let mut model = Svgp::new(kernel, LikelihoodChoice::Bernoulli.build(None)?, z)?;
     if setting.initial_q == InitialQ::UnitU {
         let q = unit_u(&model)?;
         model.set_q(q)?;
