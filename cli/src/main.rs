@@ -624,7 +624,9 @@ fn convert(args: ConvertArgs) -> Result<(), Box<dyn std::error::Error>> {
 type PredictionSink<'a> = dyn FnMut(&DMatrix<f64>, &DMatrix<f64>) -> svgp::Result<()> + 'a;
 
 /// `predict`: reads the data (a binary table, or CSV with the model's feature columns) a chunk
-/// at a time and writes `mean,variance` (or `probability,variance`) rows as they are made.
+/// at a time and writes rows as they are made: `mean,variance` (regression),
+/// `probability,variance` (binary), or one probability column per class headed by its label and
+/// the most probable label (C classes).
 fn predict(
     model: PathBuf,
     data: PathBuf,
@@ -644,38 +646,90 @@ fn predict(
         }
         false => tabular::predict_csv(&saved, &options, &data, STREAM_CHUNK_ROWS, sink),
     };
-    let header = match saved.model.likelihood().num_classes() == Some(2) {
-        true => "probability,variance",
-        false => "mean,variance",
-    };
+    let layout = PredictionLayout::of(&saved);
     match output {
         Some(path) => {
             let file =
                 std::fs::File::create(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-            let written = write_predictions(std::io::BufWriter::new(file), header, produce);
+            let written = write_predictions(std::io::BufWriter::new(file), &layout, produce);
             if written.is_err() {
                 let _ = std::fs::remove_file(&path); // no partial predictions left behind
             }
             written
         }
-        None => write_predictions(std::io::stdout().lock(), header, produce),
+        None => write_predictions(std::io::stdout().lock(), &layout, produce),
     }
 }
 
-/// Writes `header`, then one `a,b` line per prediction `produce` hands over. A write error
+/// The columns `predict` writes for a model.
+enum PredictionLayout {
+    /// `mean,variance` or `probability,variance`: one predictive mean and variance per row.
+    Scalar(&'static str),
+    /// One probability per class, then the most probable class's label.
+    Classes(Vec<String>),
+}
+
+impl PredictionLayout {
+    fn of(saved: &SavedModel) -> Self {
+        match saved.model.likelihood().num_classes() {
+            Some(2) if saved.model.num_latent() == 1 => Self::Scalar("probability,variance"),
+            Some(c) => Self::Classes(
+                saved
+                    .classes
+                    .clone()
+                    .unwrap_or_else(|| (0..c).map(|k| k.to_string()).collect()),
+            ),
+            None => Self::Scalar("mean,variance"),
+        }
+    }
+
+    fn header(&self) -> String {
+        match self {
+            Self::Scalar(header) => header.to_string(),
+            Self::Classes(labels) => {
+                let mut fields: Vec<String> = labels.iter().map(|l| csv_field(l)).collect();
+                fields.push("predicted".into());
+                fields.join(",")
+            }
+        }
+    }
+
+    /// Row i of a chunk's predictions (`mean`, `var`: b×P).
+    fn row(&self, mean: &DMatrix<f64>, var: &DMatrix<f64>, i: usize) -> String {
+        match self {
+            Self::Scalar(_) => format!("{},{}", mean[(i, 0)], var[(i, 0)]),
+            Self::Classes(labels) => {
+                let p = mean.row(i);
+                let best = p.transpose().argmax().0;
+                let mut fields: Vec<String> = p.iter().map(|v| v.to_string()).collect();
+                fields.push(csv_field(&labels[best]));
+                fields.join(",")
+            }
+        }
+    }
+}
+
+/// A CSV field: quoted (inner quotes doubled) when it holds a comma, a quote or a line break.
+fn csv_field(text: &str) -> String {
+    if text.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", text.replace('"', "\"\""))
+    } else {
+        text.to_string()
+    }
+}
+
+/// Writes the layout's header, then one line per prediction `produce` hands over. A write error
 /// stops `produce` and is returned as it is (a closed pipe ends quietly).
 fn write_predictions(
     mut out: impl Write,
-    header: &str,
+    layout: &PredictionLayout,
     produce: impl FnOnce(&mut PredictionSink) -> svgp::Result<()>,
 ) -> Result<(), Box<dyn std::error::Error>> {
-    writeln!(out, "{header}")?;
+    writeln!(out, "{}", layout.header())?;
     let mut failed: Option<std::io::Error> = None;
     let produced = produce(&mut |mean, var| {
-        let written = mean
-            .iter()
-            .zip(var.iter())
-            .try_for_each(|(m, v)| writeln!(out, "{m},{v}"));
+        let written =
+            (0..mean.nrows()).try_for_each(|i| writeln!(out, "{}", layout.row(mean, var, i)));
         written.map_err(|e| {
             let stop = svgp::SvgpError::Io {
                 path: "the predictions".into(),
