@@ -105,7 +105,7 @@ impl LikelihoodChoice {
 /// The number of classes of targets that are class indices: 1 + the largest target, or `None`
 /// when there are no targets or a target is not a non-negative integer (the likelihood's
 /// target check then names it).
-pub(crate) fn classes_of(y: &DVector<f64>) -> Option<usize> {
+pub fn classes_of(y: &DVector<f64>) -> Option<usize> {
     let ok = y.iter().all(|&v| v >= 0.0 && v.fract() == 0.0 && v < 1e6);
     (ok && !y.is_empty()).then(|| y.max() as usize + 1)
 }
