@@ -9,7 +9,7 @@ use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
-use svgp::data::{Categorical, CsvOptions, Missing};
+use svgp::data::{Categorical, ClassLabels, CsvOptions, Missing};
 use svgp::kernel::KernelFamily;
 use svgp::model::{Metrics, Svgp};
 use svgp::optim::Xi;
@@ -193,6 +193,7 @@ impl Columns {
                 Some("auto") => Categorical::Auto,
                 Some(list) => Categorical::Columns(list.split(',').map(str::to_string).collect()),
             },
+            classes: ClassLabels::None,
         }
     }
 }

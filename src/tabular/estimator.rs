@@ -149,6 +149,7 @@ fn in_memory_table(x: &DMatrix<f64>, y: &DVector<f64>) -> Table {
         lines: (1..=x.nrows() as u64).collect(),
         target_column: x.ncols() + 1,
         rows_dropped: 0,
+        classes: None,
     }
 }
 
