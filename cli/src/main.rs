@@ -314,19 +314,24 @@ fn metric_fields(m: &Metrics) -> Vec<(&'static str, f64)> {
     out
 }
 
+/// The library's likelihood choice for the command line's.
+fn fit_options_likelihood(arg: LikelihoodArg) -> LikelihoodChoice {
+    match arg {
+        LikelihoodArg::Gaussian => LikelihoodChoice::Gaussian,
+        LikelihoodArg::Bernoulli => LikelihoodChoice::Bernoulli,
+        LikelihoodArg::StudentT => LikelihoodChoice::StudentT,
+        LikelihoodArg::Poisson => LikelihoodChoice::Poisson,
+        LikelihoodArg::Robustmax => LikelihoodChoice::RobustMax,
+        LikelihoodArg::Softmax => LikelihoodChoice::Softmax,
+        LikelihoodArg::Heteroscedastic => LikelihoodChoice::Heteroscedastic,
+    }
+}
+
 /// The library's options from the command line's, stopping at the iteration boundary after
 /// `stop` is set.
 fn fit_options(args: &FitArgs, stop: &stop::StopFlags) -> FitOptions {
     FitOptions {
-        likelihood: match args.likelihood {
-            LikelihoodArg::Gaussian => LikelihoodChoice::Gaussian,
-            LikelihoodArg::Bernoulli => LikelihoodChoice::Bernoulli,
-            LikelihoodArg::StudentT => LikelihoodChoice::StudentT,
-            LikelihoodArg::Poisson => LikelihoodChoice::Poisson,
-            LikelihoodArg::Robustmax => LikelihoodChoice::RobustMax,
-            LikelihoodArg::Softmax => LikelihoodChoice::Softmax,
-            LikelihoodArg::Heteroscedastic => LikelihoodChoice::Heteroscedastic,
-        },
+        likelihood: fit_options_likelihood(args.likelihood),
         kernel: match args.kernel {
             KernelArg::Se => KernelFamily::SquaredExponential,
             KernelArg::Matern12 => KernelFamily::Matern12,
@@ -453,7 +458,11 @@ fn fit(args: FitArgs) -> Result<(), Box<dyn std::error::Error>> {
         );
     }
     let start = Instant::now();
-    let table = args.columns.options().read(&args.data)?;
+    let mut csv = args.columns.options();
+    if fit_options_likelihood(args.likelihood).is_multiclass() {
+        csv.classes = ClassLabels::Auto; // labels as they are, classes in sorted order
+    }
+    let table = csv.read(&args.data)?;
     let stop = stop::install()?;
     let options = fit_options(&args, &stop);
     let mut progress = progress(&args, args.iterations)?;
@@ -791,6 +800,10 @@ fn evaluate(
         let options = CsvOptions {
             delimiter: format.delimiter,
             missing: self::missing(missing),
+            classes: saved
+                .classes
+                .clone()
+                .map_or(ClassLabels::None, ClassLabels::Given),
             ..CsvOptions::default()
         };
         tabular::evaluate_csv(&saved, &options, &data, STREAM_CHUNK_ROWS)?

@@ -55,6 +55,18 @@ pub(super) trait TrainingData {
         })?;
         Ok(classes)
     }
+    /// The label of each class, in class order, when the targets were read as labels.
+    fn class_labels(&self) -> Option<Vec<String>> {
+        None
+    }
+}
+
+/// The number of classes of a table: its labels' when read as labels, else from the targets.
+fn table_classes(table: &Table) -> Option<usize> {
+    match &table.classes {
+        Some(labels) => Some(labels.len()),
+        None => super::classes_of(&table.y),
+    }
 }
 
 /// Fits an SVGP to `table` with `options`, reporting every iteration to `observers`. Rows are
@@ -73,7 +85,7 @@ pub fn fit(
     observers: &mut [&mut dyn Observer],
 ) -> Result<FitReport> {
     let classes = match options.likelihood.is_multiclass() {
-        true => super::classes_of(&table.y),
+        true => table_classes(table),
         false => None,
     };
     let likelihood = options.likelihood.build(classes)?;
@@ -159,7 +171,7 @@ pub(super) fn fit_data(
         target_name,
         input_scaling: Some(scalings.inputs),
         target_scaling: scalings.targets,
-        classes: None,
+        classes: data.class_labels(),
     };
     Ok(FitReport {
         iterations: completed,
@@ -379,6 +391,9 @@ impl TrainingData for MemoryData<'_> {
         super::evaluate(saved, &x, &y).map(Some)
     }
     fn num_classes(&self) -> Result<Option<usize>> {
-        Ok(super::classes_of(&self.table.y))
+        Ok(table_classes(self.table))
+    }
+    fn class_labels(&self) -> Option<Vec<String>> {
+        self.table.classes.clone()
     }
 }

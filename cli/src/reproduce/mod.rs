@@ -191,15 +191,12 @@ pub fn reproduce(
     }
 
     let mut stability = Vec::new();
-    for result in curves
-        .iter()
-        .filter(|r| {
-            matches!(
-                r.case.key,
-                "bernoulli" | "student_t" | "multiclass" | "heteroscedastic"
-            )
-        })
-    {
+    for result in curves.iter().filter(|r| {
+        matches!(
+            r.case.key,
+            "bernoulli" | "student_t" | "multiclass" | "heteroscedastic"
+        )
+    }) {
         progress(&format!("(c) stability over γ: {}", result.case.title));
         stability.push(stability_grid(&result.case, &budget, opts.seed)?);
     }

@@ -151,7 +151,9 @@ pub(super) fn synthetic_counts(n: usize, seed: u64) -> Split {
     let x = DMatrix::from_fn(n, 1, |_, _| -3.0 + 6.0 * rng.random::<f64>());
     let y = DVector::from_fn(n, |i, _| {
         let rate = (1.0 + (2.0 * x[(i, 0)]).sin()).exp();
-        Poisson::new(rate).expect("a positive finite rate").sample(&mut rng)
+        Poisson::new(rate)
+            .expect("a positive finite rate")
+            .sample(&mut rng)
     });
     let (train, test) = train_test_split(n, 0.1, seed);
     Split::from_rows(&x, &y, &train, &test, false)
