@@ -51,7 +51,11 @@ fn bench_multi_latent(c: &mut Criterion) {
     let (x, z, y, classes) = data();
     let binary = classes.map(|k| f64::from(u8::from(k < 5.0)));
     let cases: Vec<(&str, Box<dyn Likelihood>, &DVector<f64>)> = vec![
-        ("gaussian_L1", Box::new(Gaussian::new(0.1).expect("noise")), &y),
+        (
+            "gaussian_L1",
+            Box::new(Gaussian::new(0.1).expect("noise")),
+            &y,
+        ),
         (
             "bernoulli_L1",
             Box::new(Bernoulli::new(BinaryLink::Probit)),

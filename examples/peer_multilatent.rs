@@ -77,7 +77,11 @@ where
     T::Err: Error + 'static,
 {
     rows.into_iter()
-        .map(|r| r.iter().map(|c| c.parse::<T>().map_err(Into::into)).collect())
+        .map(|r| {
+            r.iter()
+                .map(|c| c.parse::<T>().map_err(Into::into))
+                .collect()
+        })
         .collect()
 }
 
@@ -86,7 +90,10 @@ fn floats(v: &Value, key: &str) -> Res<Vec<f64>> {
         .as_array()
         .ok_or(format!("{key} missing"))?
         .iter()
-        .map(|x| x.as_f64().ok_or_else(|| format!("{key}: not a number").into()))
+        .map(|x| {
+            x.as_f64()
+                .ok_or_else(|| format!("{key}: not a number").into())
+        })
         .collect()
 }
 
@@ -99,15 +106,20 @@ fn load_case(dir: &Path, set: &str, reference: &Value, regression: bool) -> Res<
         data.join(format!("{set}_standardise.json")),
     )?)?;
     let (mean, sd) = (floats(&map, "x_mean")?, floats(&map, "x_sd")?);
-    let standardise =
-        |x: &DMatrix<f64>| DMatrix::from_fn(x.nrows(), x.ncols(), |i, j| (x[(i, j)] - mean[j]) / sd[j]);
+    let standardise = |x: &DMatrix<f64>| {
+        DMatrix::from_fn(x.nrows(), x.ncols(), |i, j| (x[(i, j)] - mean[j]) / sd[j])
+    };
     let (y_mean, y_sd) = if regression {
-        (map["y_mean"].as_f64().ok_or("y_mean")?, map["y_sd"].as_f64().ok_or("y_sd")?)
+        (
+            map["y_mean"].as_f64().ok_or("y_mean")?,
+            map["y_sd"].as_f64().ok_or("y_sd")?,
+        )
     } else {
         (0.0, 1.0)
     };
     let m = reference["M"].as_u64().ok_or("M")?;
-    let z_rows: Vec<Vec<f64>> = parse_rows(read_rows(&data.join(format!("{set}_Z_M{m}.csv")), true)?)?;
+    let z_rows: Vec<Vec<f64>> =
+        parse_rows(read_rows(&data.join(format!("{set}_Z_M{m}.csv")), true)?)?;
     let z = DMatrix::from_fn(z_rows.len(), train.x.ncols(), |i, j| z_rows[i][j]);
     let (b, iters) = (
         reference["B"].as_u64().ok_or("B")? as usize,
@@ -145,7 +157,10 @@ fn build_model(likelihood: &str, case: &Case) -> Res<Svgp> {
     let (kernels, lik): (Vec<Box<dyn Kernel>>, Box<dyn Likelihood>) = match likelihood {
         "robustmax" => {
             let classes = case.y.iter().fold(0.0f64, |a, &b| a.max(b)) as usize + 1;
-            (vec![se_kernel(d)?], Box::new(RobustMax::new(classes, 1e-3, false)?))
+            (
+                vec![se_kernel(d)?],
+                Box::new(RobustMax::new(classes, 1e-3, false)?),
+            )
         }
         "hetero" => (
             vec![se_kernel(d)?, se_kernel(d)?],
@@ -162,7 +177,10 @@ fn main() -> Res<()> {
     let reference: Value = serde_json::from_str(&std::fs::read_to_string(
         args.dir.join(format!("results/{}.json", args.case)),
     )?)?;
-    let likelihood = reference["likelihood"].as_str().ok_or("likelihood")?.to_string();
+    let likelihood = reference["likelihood"]
+        .as_str()
+        .ok_or("likelihood")?
+        .to_string();
     let set = reference["data"].as_str().ok_or("data")?.to_string();
     let regression = likelihood != "robustmax";
     let mut case = load_case(&args.dir, &set, &reference, regression)?;
@@ -198,7 +216,15 @@ fn main() -> Res<()> {
     let start = Instant::now();
     let summary = trainer.run(&mut source, iterations, StopRules::default(), &mut [])?;
     let train_s = start.elapsed().as_secs_f64();
-    report(&args, &reference, &trainer.model, &case, summary.iterations, summary.shortened_steps, train_s)
+    report(
+        &args,
+        &reference,
+        &trainer.model,
+        &case,
+        summary.iterations,
+        summary.shortened_steps,
+        train_s,
+    )
 }
 
 /// Prints the crate's metrics beside GPflow's as one JSON line.
