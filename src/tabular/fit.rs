@@ -114,14 +114,7 @@ pub(super) fn fit_data(
     observers: &mut [&mut dyn Observer],
 ) -> Result<FitReport> {
     check_options(o)?;
-    if (o.likelihood.is_multiclass() || o.likelihood == super::LikelihoodChoice::Bernoulli)
-        && data.single_class()
-    {
-        return Err(SvgpError::SingleClass {
-            path: data.path().to_string(),
-            column: data.target_column(),
-        });
-    }
+    let likelihood = likelihood_for(data, o)?;
     let n = data.num_train();
     if o.num_inducing == 0 {
         return Err(option_error("num_inducing", 0.0, "must be at least 1"));
@@ -134,11 +127,6 @@ pub(super) fn fit_data(
             rows: n,
         });
     }
-    let classes = match o.likelihood.is_multiclass() {
-        true => data.num_classes()?,
-        false => None,
-    };
-    let likelihood = o.likelihood.build(classes)?;
     let (mut trainer, mut writer) = start_trainer(data, o, likelihood)?;
     let start = Instant::now();
     let mut source = data.batches(o.batch_size, o.seed)?;
@@ -189,6 +177,29 @@ pub(super) fn fit_data(
         elbo_trace: writer.elbo_trace,
         saved,
     })
+}
+
+/// The likelihood the options choose, for the data's classes when it is a classifier.
+///
+/// # Errors
+/// `SingleClass` for a classifier on a target of one value; as [`super::LikelihoodChoice::build`].
+fn likelihood_for(
+    data: &dyn TrainingData,
+    o: &FitOptions,
+) -> Result<Box<dyn crate::likelihood::Likelihood>> {
+    let classifier =
+        o.likelihood.is_multiclass() || o.likelihood == super::LikelihoodChoice::Bernoulli;
+    if classifier && data.single_class() {
+        return Err(SvgpError::SingleClass {
+            path: data.path().to_string(),
+            column: data.target_column(),
+        });
+    }
+    let classes = match o.likelihood.is_multiclass() {
+        true => data.num_classes()?,
+        false => None,
+    };
+    o.likelihood.build(classes)
 }
 
 /// The caller's observers, then the checkpoint writer.
