@@ -103,9 +103,12 @@ fn cell_colours(p: &DMatrix<f64>, n: usize) -> Vec<RGBColor> {
         .collect()
 }
 
+/// A cell of the map: its lower-left and upper-right corners.
+type Corners = ((f64, f64), (f64, f64));
+
 /// The class map: coloured cells, the data by class, the inducing inputs.
 struct ClassMap {
-    cells: Vec<(((f64, f64), (f64, f64)), RGBColor)>,
+    cells: Vec<(Corners, RGBColor)>,
     points: Vec<(f64, f64, usize)>,
     z: Vec<(f64, f64)>,
     range: ((f64, f64), (f64, f64)),
@@ -278,7 +281,7 @@ impl Figure for Confusion {
             k if k == c => SegmentValue::Last,
             k => SegmentValue::Exact(k as i32),
         };
-        let font = (("sans-serif", (160 / c.max(1)).clamp(10, 28) as f64)).into_font();
+        let font = ("sans-serif", (160 / c.max(1)).clamp(10, 28) as f64).into_font();
         for (t, row) in self.counts.iter().enumerate() {
             let total = row.iter().sum::<usize>().max(1) as f64;
             let r = c - 1 - t;
