@@ -519,10 +519,12 @@ fn whole_trace(report: &tabular::FitReport, resumed: Trace) -> Trace {
     Trace { reports }
 }
 
-/// Writes the ELBO trace and the plot that applies to the data into `dir` (created if missing):
-/// the fit with ±2σ bands (one input, regression), the class-probability map (two inputs,
-/// classification), predicted against observed (regression, more inputs) or a calibration
-/// diagram (classification, other input counts). Returns the files written.
+/// Writes the ELBO trace and the plots that apply to the data into `dir` (created if missing):
+/// the fit with ±2σ bands (one input, regression; the heteroscedastic panel for that
+/// likelihood), the class-probability map (two inputs, binary classification), predicted
+/// against observed (regression, more inputs) or a calibration diagram (binary classification,
+/// other input counts); for C-class models, the confusion matrix and, with two inputs, the class
+/// map. Returns the files written.
 fn write_plots(
     dir: &std::path::Path,
     saved: &SavedModel,
@@ -533,8 +535,23 @@ fn write_plots(
     let elbo = dir.join("elbo.png");
     plot::elbo_traces(&elbo, &[("natgrad + Adam", &trace.reports)], false)?;
     let (x, y) = (&table.x, &table.y);
-    let binary = saved.model.likelihood().num_classes() == Some(2);
+    let likelihood = saved.model.likelihood();
+    if likelihood.num_classes().is_some() && saved.model.num_latent() > 1 {
+        let mut plots = multiclass_plots(dir, saved, x, y)?;
+        plots.push(elbo);
+        return Ok(plots);
+    }
+    let binary = likelihood.num_classes() == Some(2);
+    let heteroscedastic = matches!(
+        likelihood.spec(),
+        svgp::likelihood::LikelihoodSpec::Heteroscedastic(_)
+    );
     let data_plot = match (binary, x.ncols()) {
+        (false, 1) if heteroscedastic => {
+            let path = dir.join("fit.png");
+            plot::heteroscedastic_1d(&path, saved, x, y, None)?;
+            path
+        }
         (false, 1) => {
             let path = dir.join("fit.png");
             plot::fit_1d(&path, saved, x, y)?;
@@ -557,6 +574,26 @@ fn write_plots(
         }
     };
     Ok(vec![data_plot, elbo])
+}
+
+/// The plots of a C-class model (one latent per class): the class map with two inputs, and the
+/// confusion matrix on the training data.
+fn multiclass_plots(
+    dir: &std::path::Path,
+    saved: &SavedModel,
+    x: &nalgebra::DMatrix<f64>,
+    y: &nalgebra::DVector<f64>,
+) -> Result<Vec<PathBuf>, Box<dyn std::error::Error>> {
+    let mut plots = Vec::new();
+    if x.ncols() == 2 {
+        let path = dir.join("classification.png");
+        plot::classification_map_2d(&path, saved, x, y)?;
+        plots.push(path);
+    }
+    let path = dir.join("confusion.png");
+    plot::confusion_matrix(&path, saved, x, y)?;
+    plots.push(path);
+    Ok(plots)
 }
 
 /// `fit` on a binary table: streamed training, then the same report (with rows per second) and
