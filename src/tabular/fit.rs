@@ -44,16 +44,17 @@ pub(super) trait TrainingData {
     fn train_chunks(&self, f: &mut ChunkFn) -> Result<()>;
     /// Metrics of `saved` on the held-out rows (`None` without a hold-out).
     fn test_metrics(&self, saved: &SavedModel) -> Result<Option<Metrics>>;
-    /// The number of classes C of class-index targets, 1 + the largest (`None` when a target
-    /// is not a class index, which the likelihood's target check then reports): by default
-    /// from one pass over the training rows.
+    /// The number of classes C of class-index targets 0..C−1, each present (`None` otherwise, see
+    /// [`super::classes_of`]): by default from one pass over the training rows.
     fn num_classes(&self) -> Result<Option<usize>> {
-        let mut classes = Some(0);
+        let (mut seen, mut all_classes) = (std::collections::BTreeSet::new(), true);
         self.train_chunks(&mut |_, y| {
-            classes = classes.zip(super::classes_of(y)).map(|(a, b)| a.max(b));
+            all_classes &= super::add_classes(&mut seen, y.iter().copied());
             Ok(())
         })?;
-        Ok(classes)
+        Ok(all_classes
+            .then(|| super::contiguous_count(&seen))
+            .flatten())
     }
     /// The label of each class, in class order, when the targets were read as labels.
     fn class_labels(&self) -> Option<Vec<String>> {

@@ -85,7 +85,7 @@ impl LikelihoodChoice {
             _ => Err(crate::error::SvgpError::InvalidParameter {
                 name: "num_classes".into(),
                 value: num_classes.map_or(f64::NAN, |c| c as f64),
-                reason: "a multiclass likelihood needs at least 2 classes",
+                reason: "a multiclass likelihood needs targets 0..C−1, C ≥ 2, each class present",
             }),
         };
         Ok(match self {
@@ -102,12 +102,39 @@ impl LikelihoodChoice {
     }
 }
 
-/// The number of classes of targets that are class indices: 1 + the largest target, or `None`
-/// when there are no targets or a target is not a non-negative integer (the likelihood's
-/// target check then names it).
+/// The number of classes C of targets that are class indices 0..C−1, each present at least once
+/// (so a stray large index cannot ask for millions of latent GPs); `None` when there are no
+/// targets, a target is not a non-negative integer, or a class below the largest has no row.
 pub fn classes_of(y: &DVector<f64>) -> Option<usize> {
-    let ok = y.iter().all(|&v| v >= 0.0 && v.fract() == 0.0 && v < 1e6);
-    (ok && !y.is_empty()).then(|| y.max() as usize + 1)
+    classes_of_values(y.iter().copied())
+}
+
+/// [`classes_of`] over any sequence of targets.
+pub(crate) fn classes_of_values(y: impl Iterator<Item = f64>) -> Option<usize> {
+    let mut seen = std::collections::BTreeSet::new();
+    add_classes(&mut seen, y)
+        .then(|| contiguous_count(&seen))
+        .flatten()
+}
+
+/// Adds each target to `seen`; false at the first that is not a class index.
+pub(crate) fn add_classes(
+    seen: &mut std::collections::BTreeSet<u64>,
+    y: impl Iterator<Item = f64>,
+) -> bool {
+    for v in y {
+        if !(v >= 0.0 && v.fract() == 0.0 && v < 1e9) {
+            return false;
+        }
+        seen.insert(v as u64);
+    }
+    true
+}
+
+/// C when `seen` is exactly 0..C−1, C ≥ 1.
+pub(crate) fn contiguous_count(seen: &std::collections::BTreeSet<u64>) -> Option<usize> {
+    let c = seen.len();
+    (c > 0 && seen.last() == Some(&(c as u64 - 1))).then_some(c)
 }
 
 /// The kernel a fit starts from: `family` with ARD over `d` inputs, variance 1 and every
