@@ -37,6 +37,7 @@ fn table(seed: u64) -> Table {
         lines: (2..402).collect(),
         target_column: 3,
         rows_dropped: 0,
+        classes: None,
     }
 }
 

@@ -127,3 +127,27 @@ fn non_finite_and_empty_data_are_refused() {
         "{err}"
     );
 }
+
+/// Class-index targets must be 0..C−1 with every class present: a stray large index (which would
+/// ask for that many latent GPs) or a gap is refused with `InvalidParameter { name:
+/// "num_classes" }` before any model is built; contiguous classes count exactly.
+#[test]
+fn multiclass_targets_must_be_contiguous_classes() {
+    use svgp::tabular::classes_of;
+    let v = |y: &[f64]| nalgebra::DVector::from_column_slice(y);
+    assert_eq!(classes_of(&v(&[2.0, 0.0, 1.0, 1.0])), Some(3));
+    assert_eq!(classes_of(&v(&[0.0, 1.0, 5.0])), None);
+    assert_eq!(classes_of(&v(&[0.0, 1e12])), None);
+    assert_eq!(classes_of(&v(&[0.5, 1.0])), None);
+    assert_eq!(classes_of(&v(&[])), None);
+    let x = nalgebra::DMatrix::from_fn(6, 1, |i, _| i as f64);
+    let err = svgp::tabular::Estimator::multiclass()
+        .inducing(3)
+        .iterations(2)
+        .fit(&x, &v(&[0.0, 1.0, 1e6, 0.0, 1.0, 0.0]))
+        .unwrap_err();
+    assert!(
+        matches!(&err, svgp::SvgpError::InvalidParameter { name, .. } if name == "num_classes"),
+        "{err}"
+    );
+}

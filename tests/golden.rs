@@ -95,7 +95,7 @@ fn minibatch_quantities_match_golden_values() {
     let g = golden();
     let s = setup(&g);
     let mb = &g["minibatch"];
-    let (mu, var) = s.model.conditional(&s.xb).unwrap().marginals(s.model.q());
+    let (mu, var) = s.model.conditionals(&s.xb).unwrap()[0].marginals(s.model.q());
     check("mu", mu.as_slice(), vector(&mb["mu"]).as_slice());
     check("var_f", var.as_slice(), vector(&mb["var_f"]).as_slice());
     let grad = all_grads(&s.model, &s.xb, &s.yb, s.scale);

@@ -10,45 +10,42 @@ use rand::RngExt;
 use rand_distr::StandardNormal;
 use svgp::likelihood::{
     quadrature_variational_expectations, Bernoulli, BinaryLink, Gaussian, Likelihood, Poisson,
-    PoissonLink, StudentT,
+    PoissonLink, ScalarLikelihood, StudentT,
 };
 use svgp::model::Svgp;
 use svgp::SvgpError;
 
+/// One likelihood under test: as the model sees it, as its scalar self, its targets from its
+/// domain and one value outside it.
+type Case = (
+    Box<dyn Likelihood>,
+    Box<dyn ScalarLikelihood>,
+    DVector<f64>,
+    f64,
+);
+
+fn case<T: ScalarLikelihood + Clone + 'static>(lik: T, y: DVector<f64>, bad: f64) -> Case {
+    (Box::new(lik.clone()), Box::new(lik), y, bad)
+}
+
 /// Every likelihood the crate ships, with targets from its domain and one value outside it. A new
 /// likelihood must be added here, and so gets every test below.
-fn every_likelihood() -> Vec<(Box<dyn Likelihood>, DVector<f64>, f64)> {
+fn every_likelihood() -> Vec<Case> {
     let real = DVector::from_vec(vec![0.3, -1.1, 2.4, 0.0, -0.2]);
     let binary = DVector::from_vec(vec![1.0, 0.0, 1.0, 1.0, 0.0]);
     let counts = DVector::from_vec(vec![0.0, 3.0, 1.0, 7.0, 2.0]);
     vec![
-        (
-            Box::new(Gaussian::new(0.3).unwrap()),
-            real.clone(),
-            f64::NAN,
-        ),
-        (
-            Box::new(Bernoulli::new(BinaryLink::Probit)),
-            binary.clone(),
-            0.5,
-        ),
-        (Box::new(Bernoulli::new(BinaryLink::Logit)), binary, -1.0),
-        (
-            Box::new(StudentT::new(0.4, 3.0, false).unwrap()),
+        case(Gaussian::new(0.3).unwrap(), real.clone(), f64::NAN),
+        case(Bernoulli::new(BinaryLink::Probit), binary.clone(), 0.5),
+        case(Bernoulli::new(BinaryLink::Logit), binary, -1.0),
+        case(
+            StudentT::new(0.4, 3.0, false).unwrap(),
             real.clone(),
             f64::INFINITY,
         ),
-        (
-            Box::new(StudentT::new(0.6, 4.5, true).unwrap()),
-            real,
-            f64::NAN,
-        ),
-        (
-            Box::new(Poisson::new(PoissonLink::Exp)),
-            counts.clone(),
-            1.5,
-        ),
-        (Box::new(Poisson::new(PoissonLink::Softplus)), counts, -2.0),
+        case(StudentT::new(0.6, 4.5, true).unwrap(), real, f64::NAN),
+        case(Poisson::new(PoissonLink::Exp), counts.clone(), 1.5),
+        case(Poisson::new(PoissonLink::Softplus), counts, -2.0),
     ]
 }
 
@@ -64,15 +61,15 @@ fn mu_var() -> (DVector<f64>, DVector<f64>) {
 #[test]
 fn ve_derivatives_match_central_differences() {
     let (mu, var) = mu_var();
-    for (lik, y, _) in every_likelihood() {
-        let got = lik.variational_expectations(&y, &mu, &var);
+    for (_, lik, y, _) in every_likelihood() {
+        let got = lik.scalar_variational_expectations(&y, &mu, &var);
         let h = 1e-5;
         for i in 0..y.len() {
             let ve_at = |m: f64, v: f64| {
                 let (mut mm, mut vv) = (mu.clone(), var.clone());
                 mm[i] = m;
                 vv[i] = v;
-                lik.variational_expectations(&y, &mm, &vv).ve[i]
+                lik.scalar_variational_expectations(&y, &mm, &vv).ve[i]
             };
             let fd_mu = (ve_at(mu[i] + h, var[i]) - ve_at(mu[i] - h, var[i])) / (2.0 * h);
             let fd_var = (ve_at(mu[i], var[i] + h) - ve_at(mu[i], var[i] - h)) / (2.0 * h);
@@ -99,8 +96,8 @@ fn ve_derivatives_match_central_differences() {
 fn ve_tends_to_log_prob_as_variance_vanishes() {
     let (mu, _) = mu_var();
     let tiny = DVector::from_element(mu.len(), 1e-12);
-    for (lik, y, _) in every_likelihood() {
-        let ve = lik.variational_expectations(&y, &mu, &tiny).ve;
+    for (_, lik, y, _) in every_likelihood() {
+        let ve = lik.scalar_variational_expectations(&y, &mu, &tiny).ve;
         for i in 0..y.len() {
             let lp = lik.log_prob(y[i], mu[i]);
             assert!(
@@ -116,7 +113,7 @@ fn ve_tends_to_log_prob_as_variance_vanishes() {
 /// The σ² → 0 limit of ve and its derivatives from the pointwise log density at μ:
 /// (log p + ½σ² ∂²_f log p, ∂_f log p, ½ ∂²_f log p), each to O(σ²) (Gauss–Hermite integrates
 /// the Taylor expansion's polynomial terms exactly).
-fn zero_variance_limit(lik: &dyn Likelihood, y: f64, mu: f64, var: f64) -> [f64; 3] {
+fn zero_variance_limit(lik: &dyn ScalarLikelihood, y: f64, mu: f64, var: f64) -> [f64; 3] {
     let lp = lik.log_prob_derivatives(y, mu);
     [lp.value + 0.5 * var * lp.d2, lp.d1, 0.5 * lp.d2]
 }
@@ -125,7 +122,7 @@ fn zero_variance_limit(lik: &dyn Likelihood, y: f64, mu: f64, var: f64) -> [f64;
 /// zero-variance limit.
 fn assert_near_limit(
     what: &str,
-    lik: &dyn Likelihood,
+    lik: &dyn ScalarLikelihood,
     y: f64,
     mu: f64,
     var: f64,
@@ -154,8 +151,8 @@ fn ve_and_derivatives_at_tiny_variance_equal_the_zero_variance_limit() {
     mu[3] = 0.0; // nodes √2σxₖ exactly representable: no rounding to hide behind
     for var in [1e-30, 1e-100, 1e-300, 5e-324, 0.0] {
         let tiny = DVector::from_element(mu.len(), var);
-        for (lik, y, _) in every_likelihood() {
-            let own = lik.variational_expectations(&y, &mu, &tiny);
+        for (_, lik, y, _) in every_likelihood() {
+            let own = lik.scalar_variational_expectations(&y, &mu, &tiny);
             let quad = quadrature_variational_expectations(lik.as_ref(), &y, &mu, &tiny);
             for (what, r) in [("own method", own), ("generic rule", quad)] {
                 for i in 0..y.len() {
@@ -179,7 +176,7 @@ fn generic_rule_meets_the_zero_variance_limit_smoothly() {
     let (mu, _) = mu_var();
     for var in [1e-8, 1e-10, 1e-11, 1e-12, 1e-13, 1e-14, 1e-16, 1e-20, 1e-24] {
         let small = DVector::from_element(mu.len(), var);
-        for (lik, y, _) in every_likelihood() {
+        for (_, lik, y, _) in every_likelihood() {
             let quad = quadrature_variational_expectations(lik.as_ref(), &y, &mu, &small);
             for i in 0..y.len() {
                 let got = [quad.ve[i], quad.g_mu[i], quad.g_var[i]];
@@ -195,11 +192,11 @@ fn generic_rule_meets_the_zero_variance_limit_smoothly() {
 #[test]
 fn closed_forms_equal_quadrature() {
     let (mu, var) = mu_var();
-    for (lik, y, _) in every_likelihood() {
+    for (_, lik, y, _) in every_likelihood() {
         if !matches!(lik.name(), "gaussian" | "poisson-exp") {
             continue;
         }
-        let closed = lik.variational_expectations(&y, &mu, &var);
+        let closed = lik.scalar_variational_expectations(&y, &mu, &var);
         let quad = quadrature_variational_expectations(lik.as_ref(), &y, &mu, &var);
         for (a, b) in [
             (&closed.ve, &quad.ve),
@@ -222,11 +219,11 @@ fn non_conjugate_ve_matches_monte_carlo() {
     let (mu, var) = mu_var();
     let mut rng = rng(99);
     let draws = 1_000_000;
-    for (lik, y, _) in every_likelihood() {
+    for (_, lik, y, _) in every_likelihood() {
         if !(lik.name().starts_with("bernoulli") || lik.name() == "student-t") {
             continue;
         }
-        let got = lik.variational_expectations(&y, &mu, &var);
+        let got = lik.scalar_variational_expectations(&y, &mu, &var);
         for i in 0..y.len() {
             let mut sums = [[0.0f64; 2]; 3]; // (Σx, Σx²) for ve, g_mu, g_var
             for _ in 0..draws {
@@ -259,17 +256,22 @@ fn non_conjugate_ve_matches_monte_carlo() {
 fn parameter_gradients_match_central_differences() {
     let (mu, var) = mu_var();
     let w = DVector::from_vec(vec![1.0, -0.5, 2.0, 0.3, 1.5]);
-    for (lik, y, _) in every_likelihood() {
-        let grad = lik.vjp_params(&y, &mu, &var, &w);
+    for (boxed, lik, y, _) in every_likelihood() {
+        let grad = lik.scalar_vjp_params(&y, &mu, &var, &w);
         assert_eq!(grad.len(), lik.num_params());
         let p0 = lik.params();
         for k in 0..p0.len() {
             let total = |v: f64| {
-                let mut l = lik.box_clone();
+                // through the model-facing form, whose B×1 columns are the scalar vectors
+                let mut l = boxed.box_clone();
                 let mut p = p0.clone();
                 p[k] = v;
                 l.set_params(&p).unwrap();
-                l.variational_expectations(&y, &mu, &var).ve.dot(&w)
+                let column =
+                    |v: &DVector<f64>| DMatrix::from_column_slice(v.len(), 1, v.as_slice());
+                l.variational_expectations(&y, &column(&mu), &column(&var))
+                    .ve
+                    .dot(&w)
             };
             let h = 1e-5 * p0[k].abs().max(1.0);
             let fd = (total(p0[k] + h) - total(p0[k] - h)) / (2.0 * h);
@@ -305,14 +307,14 @@ fn simpson_expect(mu: f64, var: f64, h: impl Fn(f64) -> f64) -> f64 {
 #[test]
 fn predictive_density_and_mean_agree_with_an_independent_quadrature() {
     let (mu, var) = mu_var();
-    for (lik, y, _) in every_likelihood() {
+    for (_, lik, y, _) in every_likelihood() {
         let tol = if lik.name() == "student-t" {
             1e-6
         } else {
             1e-9
         };
-        let lpd = lik.log_predictive_density(&y, &mu, &var);
-        let (mean, _) = lik.predict_y(&mu, &var);
+        let lpd = lik.scalar_log_predictive_density(&y, &mu, &var);
+        let (mean, _) = lik.scalar_predict_y(&mu, &var);
         for i in 0..y.len() {
             let p = simpson_expect(mu[i], var[i], |f| lik.log_prob(y[i], f).exp());
             assert!(
@@ -342,7 +344,7 @@ fn predictive_density_and_mean_agree_with_an_independent_quadrature() {
 
 #[test]
 fn targets_outside_the_domain_are_refused_with_their_row() {
-    for (lik, y, bad) in every_likelihood() {
+    for (_, lik, y, bad) in every_likelihood() {
         lik.check_targets(&y).unwrap();
         let mut wrong = y.clone();
         wrong[3] = bad;
@@ -364,7 +366,7 @@ fn elbo_gradients_match_central_differences_for_every_likelihood() {
     let (n, batch) = (30, 12);
     let x = DMatrix::from_fn(n, 2, |_, _| rng.random_range(-2.0..2.0));
     let z = DMatrix::from_fn(5, 2, |_, _| rng.random_range(-2.0..2.0));
-    for (lik, y_domain, _) in every_likelihood() {
+    for (lik, _, y_domain, _) in every_likelihood() {
         let y = DVector::from_fn(n, |i, _| y_domain[i % y_domain.len()]);
         let kernel = svgp::kernel::SquaredExponential::new(1.1, vec![0.8, 1.3]).unwrap();
         let model = Svgp::with_q(

@@ -356,6 +356,7 @@ fn streamed_fit_matches_the_in_memory_fit() {
         lines: (2..2002).collect(),
         target_column: 4,
         rows_dropped: 0,
+        classes: None,
     };
     let in_memory = tabular::fit(&table, &options, &mut []).unwrap();
     assert_eq!((streamed.iterations, streamed.rows_trained), (600, 300_000));

@@ -13,9 +13,8 @@ use svgp::kernel::Matern52;
 use svgp::likelihood::Gaussian;
 use svgp::model::Svgp;
 use svgp::optim::{
-    AdamConfig, BatchPlan, ElboCheckpoints, HyperTraining, InMemory, IterReport, NatGrad,
-    NatGradStep, Observer, QStep, QTraining, QUpdate, Schedule, StopReason, StopRules, Trace,
-    Trainer,
+    AdamConfig, BatchPlan, ElboCheckpoints, HyperTraining, InMemory, IterReport, LatentSteps,
+    NatGrad, Observer, QStep, QTraining, QUpdate, Schedule, StopReason, StopRules, Trace, Trainer,
 };
 use svgp::variational::{Coords, Expectation, Natural, Spare, VariationalQ};
 use svgp::SvgpError;
@@ -444,14 +443,17 @@ impl QStep for Descent {
     }
     fn step(
         &self,
-        q: &VariationalQ,
-        d_eta: &Coords,
+        qs: &[VariationalQ],
+        d_etas: &[Coords],
         gamma: f64,
-        accept: &mut dyn FnMut(&VariationalQ) -> bool,
+        accept: &mut dyn FnMut(&[VariationalQ]) -> bool,
         spare: &mut Spare,
-    ) -> svgp::Result<NatGradStep> {
-        let uphill = Coords::new(-&d_eta.vector, -&d_eta.matrix).unwrap();
-        self.0.step_checked_in(q, &uphill, gamma, accept, spare)
+    ) -> svgp::Result<LatentSteps> {
+        let uphill: Vec<Coords> = d_etas
+            .iter()
+            .map(|d| Coords::new(-&d.vector, -&d.matrix).unwrap())
+            .collect();
+        self.0.step_latents_in(qs, &uphill, gamma, accept, spare)
     }
 }
 

@@ -4,12 +4,12 @@
 
 use clap::{Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
-use nalgebra::DVector;
+use nalgebra::DMatrix;
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
-use svgp::data::{Categorical, CsvOptions, Missing};
+use svgp::data::{Categorical, ClassLabels, CsvOptions, Missing};
 use svgp::kernel::KernelFamily;
 use svgp::model::{Metrics, Svgp};
 use svgp::optim::Xi;
@@ -20,9 +20,6 @@ use svgp::tabular::{self, Checkpointing, FitOptions, LikelihoodChoice, StreamOpt
 use svgp_cli::reproduce::ReproduceOptions;
 
 mod stop;
-
-/// Probability bins of the calibration diagram.
-const CALIBRATION_BINS: usize = 10;
 
 #[derive(Parser)]
 #[command(
@@ -89,6 +86,10 @@ enum Command {
         /// Directory holding the shipped CSV datasets.
         #[arg(long, default_value = "datasets")]
         datasets: PathBuf,
+        /// Write DIR/TIMING.md (ELBO against wall-clock seconds, which vary by run) and its
+        /// figures instead of REPORT.md.
+        #[arg(long)]
+        timing: bool,
     },
 }
 
@@ -98,6 +99,12 @@ enum LikelihoodArg {
     Bernoulli,
     StudentT,
     Poisson,
+    /// C classes (from the data), one latent GP each, robust-max (GPflow's MultiClass).
+    Robustmax,
+    /// C classes (from the data), one latent GP each, softmax.
+    Softmax,
+    /// Gaussian noise whose scale is a second latent GP: y ~ N(f, exp(g)²).
+    Heteroscedastic,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -183,6 +190,7 @@ impl Columns {
                 Some("auto") => Categorical::Auto,
                 Some(list) => Categorical::Columns(list.split(',').map(str::to_string).collect()),
             },
+            classes: ClassLabels::None,
         }
     }
 }
@@ -303,16 +311,24 @@ fn metric_fields(m: &Metrics) -> Vec<(&'static str, f64)> {
     out
 }
 
+/// The library's likelihood choice for the command line's.
+fn fit_options_likelihood(arg: LikelihoodArg) -> LikelihoodChoice {
+    match arg {
+        LikelihoodArg::Gaussian => LikelihoodChoice::Gaussian,
+        LikelihoodArg::Bernoulli => LikelihoodChoice::Bernoulli,
+        LikelihoodArg::StudentT => LikelihoodChoice::StudentT,
+        LikelihoodArg::Poisson => LikelihoodChoice::Poisson,
+        LikelihoodArg::Robustmax => LikelihoodChoice::RobustMax,
+        LikelihoodArg::Softmax => LikelihoodChoice::Softmax,
+        LikelihoodArg::Heteroscedastic => LikelihoodChoice::Heteroscedastic,
+    }
+}
+
 /// The library's options from the command line's, stopping at the iteration boundary after
 /// `stop` is set.
 fn fit_options(args: &FitArgs, stop: &stop::StopFlags) -> FitOptions {
     FitOptions {
-        likelihood: match args.likelihood {
-            LikelihoodArg::Gaussian => LikelihoodChoice::Gaussian,
-            LikelihoodArg::Bernoulli => LikelihoodChoice::Bernoulli,
-            LikelihoodArg::StudentT => LikelihoodChoice::StudentT,
-            LikelihoodArg::Poisson => LikelihoodChoice::Poisson,
-        },
+        likelihood: fit_options_likelihood(args.likelihood),
         kernel: match args.kernel {
             KernelArg::Se => KernelFamily::SquaredExponential,
             KernelArg::Matern12 => KernelFamily::Matern12,
@@ -439,7 +455,11 @@ fn fit(args: FitArgs) -> Result<(), Box<dyn std::error::Error>> {
         );
     }
     let start = Instant::now();
-    let table = args.columns.options().read(&args.data)?;
+    let mut csv = args.columns.options();
+    if fit_options_likelihood(args.likelihood).is_multiclass() {
+        csv.classes = ClassLabels::Auto; // labels as they are, classes in sorted order
+    }
+    let table = csv.read(&args.data)?;
     let stop = stop::install()?;
     let options = fit_options(&args, &stop);
     let mut progress = progress(&args, args.iterations)?;
@@ -496,10 +516,12 @@ fn whole_trace(report: &tabular::FitReport, resumed: Trace) -> Trace {
     Trace { reports }
 }
 
-/// Writes the ELBO trace and the plot that applies to the data into `dir` (created if missing):
-/// the fit with ±2σ bands (one input, regression), the class-probability map (two inputs,
-/// classification), predicted against observed (regression, more inputs) or a calibration
-/// diagram (classification, other input counts). Returns the files written.
+/// Writes the ELBO trace and the plots that apply to the data into `dir` (created if missing):
+/// the fit with ±2σ bands (one input, regression; the heteroscedastic panel for that
+/// likelihood), the class-probability map (two inputs, binary classification), predicted
+/// against observed (regression, more inputs) or a calibration diagram (binary classification,
+/// other input counts); for C-class models, the confusion matrix and, with two inputs, the class
+/// map. Returns the files written.
 fn write_plots(
     dir: &std::path::Path,
     saved: &SavedModel,
@@ -510,29 +532,16 @@ fn write_plots(
     let elbo = dir.join("elbo.png");
     plot::elbo_traces(&elbo, &[("natgrad + Adam", &trace.reports)], false)?;
     let (x, y) = (&table.x, &table.y);
-    let data_plot = match (saved.model.likelihood().is_binary(), x.ncols()) {
-        (false, 1) => {
-            let path = dir.join("fit.png");
-            plot::fit_1d(&path, saved, x, y)?;
-            path
-        }
-        (true, 2) => {
-            let path = dir.join("classification.png");
-            plot::classification_2d(&path, saved, x, y)?;
-            path
-        }
-        (false, _) => {
-            let path = dir.join("predicted_vs_observed.png");
-            plot::predicted_vs_observed(&path, saved, x, y)?;
-            path
-        }
-        (true, _) => {
-            let path = dir.join("calibration.png");
-            plot::calibration(&path, saved, x, y, CALIBRATION_BINS)?;
-            path
-        }
-    };
-    Ok(vec![data_plot, elbo])
+    let kind = plot::DataPlot::choose(saved, x.ncols());
+    let mut plots = vec![dir.join(kind.file_name())];
+    kind.draw(&plots[0], saved, x, y)?;
+    if kind == plot::DataPlot::ClassMap2d {
+        let confusion = plot::DataPlot::Confusion;
+        plots.push(dir.join(confusion.file_name()));
+        confusion.draw(&plots[1], saved, x, y)?;
+    }
+    plots.push(elbo);
+    Ok(plots)
 }
 
 /// `fit` on a binary table: streamed training, then the same report (with rows per second) and
@@ -607,10 +616,12 @@ fn convert(args: ConvertArgs) -> Result<(), Box<dyn std::error::Error>> {
 }
 
 /// The predictions a model makes for a data file, handed to a sink a chunk at a time.
-type PredictionSink<'a> = dyn FnMut(&DVector<f64>, &DVector<f64>) -> svgp::Result<()> + 'a;
+type PredictionSink<'a> = dyn FnMut(&DMatrix<f64>, &DMatrix<f64>) -> svgp::Result<()> + 'a;
 
 /// `predict`: reads the data (a binary table, or CSV with the model's feature columns) a chunk
-/// at a time and writes `mean,variance` (or `probability,variance`) rows as they are made.
+/// at a time and writes rows as they are made: `mean,variance` (regression),
+/// `probability,variance` (binary), or one probability column per class headed by its label and
+/// the most probable label (C classes).
 fn predict(
     model: PathBuf,
     data: PathBuf,
@@ -630,38 +641,90 @@ fn predict(
         }
         false => tabular::predict_csv(&saved, &options, &data, STREAM_CHUNK_ROWS, sink),
     };
-    let header = match saved.model.likelihood().is_binary() {
-        true => "probability,variance",
-        false => "mean,variance",
-    };
+    let layout = PredictionLayout::of(&saved);
     match output {
         Some(path) => {
             let file =
                 std::fs::File::create(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-            let written = write_predictions(std::io::BufWriter::new(file), header, produce);
+            let written = write_predictions(std::io::BufWriter::new(file), &layout, produce);
             if written.is_err() {
                 let _ = std::fs::remove_file(&path); // no partial predictions left behind
             }
             written
         }
-        None => write_predictions(std::io::stdout().lock(), header, produce),
+        None => write_predictions(std::io::stdout().lock(), &layout, produce),
     }
 }
 
-/// Writes `header`, then one `a,b` line per prediction `produce` hands over. A write error
+/// The columns `predict` writes for a model.
+enum PredictionLayout {
+    /// `mean,variance` or `probability,variance`: one predictive mean and variance per row.
+    Scalar(&'static str),
+    /// One probability per class, then the most probable class's label.
+    Classes(Vec<String>),
+}
+
+impl PredictionLayout {
+    fn of(saved: &SavedModel) -> Self {
+        match saved.model.likelihood().num_classes() {
+            Some(2) if saved.model.num_latent() == 1 => Self::Scalar("probability,variance"),
+            Some(c) => Self::Classes(
+                saved
+                    .classes
+                    .clone()
+                    .unwrap_or_else(|| (0..c).map(|k| k.to_string()).collect()),
+            ),
+            None => Self::Scalar("mean,variance"),
+        }
+    }
+
+    fn header(&self) -> String {
+        match self {
+            Self::Scalar(header) => header.to_string(),
+            Self::Classes(labels) => {
+                let mut fields: Vec<String> = labels.iter().map(|l| csv_field(l)).collect();
+                fields.push("predicted".into());
+                fields.join(",")
+            }
+        }
+    }
+
+    /// Row i of a chunk's predictions (`mean`, `var`: b×P).
+    fn row(&self, mean: &DMatrix<f64>, var: &DMatrix<f64>, i: usize) -> String {
+        match self {
+            Self::Scalar(_) => format!("{},{}", mean[(i, 0)], var[(i, 0)]),
+            Self::Classes(labels) => {
+                let p = mean.row(i);
+                let best = p.transpose().argmax().0;
+                let mut fields: Vec<String> = p.iter().map(|v| v.to_string()).collect();
+                fields.push(csv_field(&labels[best]));
+                fields.join(",")
+            }
+        }
+    }
+}
+
+/// A CSV field: quoted (inner quotes doubled) when it holds a comma, a quote or a line break.
+fn csv_field(text: &str) -> String {
+    if text.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", text.replace('"', "\"\""))
+    } else {
+        text.to_string()
+    }
+}
+
+/// Writes the layout's header, then one line per prediction `produce` hands over. A write error
 /// stops `produce` and is returned as it is (a closed pipe ends quietly).
 fn write_predictions(
     mut out: impl Write,
-    header: &str,
+    layout: &PredictionLayout,
     produce: impl FnOnce(&mut PredictionSink) -> svgp::Result<()>,
 ) -> Result<(), Box<dyn std::error::Error>> {
-    writeln!(out, "{header}")?;
+    writeln!(out, "{}", layout.header())?;
     let mut failed: Option<std::io::Error> = None;
     let produced = produce(&mut |mean, var| {
-        let written = mean
-            .iter()
-            .zip(var.iter())
-            .try_for_each(|(m, v)| writeln!(out, "{m},{v}"));
+        let written =
+            (0..mean.nrows()).try_for_each(|i| writeln!(out, "{}", layout.row(mean, var, i)));
         written.map_err(|e| {
             let stop = svgp::SvgpError::Io {
                 path: "the predictions".into(),
@@ -693,11 +756,14 @@ fn reproduce(options: ReproduceOptions) -> Result<(), Box<dyn std::error::Error>
     for figure in &summary.figures {
         writeln!(out, "figure: {}", figure.display())?;
     }
-    writeln!(
-        out,
-        "largest one-step exactness gap (θ): {:.1e}",
-        summary.worst_exactness_gap
-    )?;
+    // NaN with --timing, which does not run the exactness check
+    if !summary.worst_exactness_gap.is_nan() {
+        writeln!(
+            out,
+            "largest one-step exactness gap (θ): {:.1e}",
+            summary.worst_exactness_gap
+        )?;
+    }
     Ok(())
 }
 
@@ -719,6 +785,10 @@ fn evaluate(
         let options = CsvOptions {
             delimiter: format.delimiter,
             missing: self::missing(missing),
+            classes: saved
+                .classes
+                .clone()
+                .map_or(ClassLabels::None, ClassLabels::Given),
             ..CsvOptions::default()
         };
         tabular::evaluate_csv(&saved, &options, &data, STREAM_CHUNK_ROWS)?
@@ -806,11 +876,13 @@ fn main() -> ExitCode {
             quick,
             seed,
             datasets,
+            timing,
         } => reproduce(ReproduceOptions {
             out_dir: out,
             datasets_dir: datasets,
             quick,
             seed,
+            timing,
         }),
     };
     match result {

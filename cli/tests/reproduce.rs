@@ -13,6 +13,7 @@ fn options(tag: &str) -> ReproduceOptions {
         datasets_dir: PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../datasets")),
         quick: true,
         seed: 0,
+        timing: false,
     }
 }
 
@@ -40,6 +41,7 @@ fn quick_reproduction_is_exact_complete_and_repeatable() {
         "## (c) Stability",
         "## (d) Beside the paper",
         "## (e) An ill-conditioned posterior",
+        "## (g) The banana discrepancy",
     ] {
         assert!(text.contains(heading), "missing section {heading}");
     }
@@ -89,7 +91,13 @@ fn quick_reproduction_is_exact_complete_and_repeatable() {
         );
     }
     // The figures exist, are PNGs, and are not blank.
-    assert_eq!(first.figures.len(), 5);
+    // (g): a row per setting of the one-factor table, each base and 2 × 9 changes.
+    let g = &text[text.find("## (g)").unwrap()..];
+    for base in ["published setting", "report's setting"] {
+        assert_eq!(g.matches(&format!("\n| {base}")).count(), 10, "{base}");
+    }
+    assert!(!text.contains("seconds"), "no timing in REPORT.md");
+    assert_eq!(first.figures.len(), 6);
     for figure in &first.figures {
         let bytes = std::fs::read(figure).unwrap();
         assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n", "{}", figure.display());
@@ -114,5 +122,38 @@ fn missing_datasets_are_reported_by_file() {
     let err = reproduce(&opts, &mut |_| {}).unwrap_err().to_string();
     assert!(err.contains("/nonexistent/datasets/snelson1d.csv"), "{err}");
     assert!(!opts.out_dir.join("REPORT.md").exists());
+    let _ = std::fs::remove_dir_all(&opts.out_dir);
+}
+
+/// `--timing --quick` writes TIMING.md (with the machine, the warning that the numbers vary,
+/// a table per case of (b) and (e)) and an SVG figure per case, and no REPORT.md.
+#[test]
+fn timing_writes_its_own_file() {
+    let mut opts = options("timing");
+    opts.timing = true;
+    let summary = reproduce(&opts, &mut |_| {}).unwrap();
+    assert_eq!(summary.report, opts.out_dir.join("TIMING.md"));
+    assert!(!opts.out_dir.join("REPORT.md").exists());
+    let text = std::fs::read_to_string(&summary.report).unwrap();
+    for needle in [
+        "Machine: ",
+        "vary from run to run",
+        "## Summary",
+        "seconds to target",
+    ] {
+        assert!(text.contains(needle), "missing {needle}");
+    }
+    assert_eq!(
+        text.matches("\n## ").count(),
+        6,
+        "five cases and the summary"
+    );
+    assert_eq!(summary.figures.len(), 5);
+    for figure in &summary.figures {
+        let svg = std::fs::read_to_string(figure).unwrap();
+        assert!(svg.starts_with("<svg") && svg.matches("<polyline").count() >= 2);
+        let name = figure.file_name().unwrap().to_str().unwrap();
+        assert!(text.contains(&format!("]({name})")), "{name} not linked");
+    }
     let _ = std::fs::remove_dir_all(&opts.out_dir);
 }

@@ -3,7 +3,8 @@
 
 use crate::errors::value_error;
 use nalgebra::{DMatrix, DVector};
-use numpy::{Element, PyArray1, PyReadonlyArray1, PyReadonlyArray2};
+use numpy::ndarray::Array2;
+use numpy::{Element, IntoPyArray, PyArray1, PyArray2, PyReadonlyArray1, PyReadonlyArray2};
 use pyo3::prelude::*;
 
 /// A 2-D float array from Python.
@@ -63,6 +64,11 @@ impl Vector<'_> {
 /// A vector as a new numpy array.
 pub fn to_numpy<'py>(py: Python<'py>, v: &DVector<f64>) -> Bound<'py, PyArray1<f64>> {
     PyArray1::from_slice(py, v.as_slice())
+}
+
+/// A matrix as a new (C-ordered) numpy array of the same shape.
+pub fn matrix_to_numpy<'py>(py: Python<'py>, m: &DMatrix<f64>) -> Bound<'py, PyArray2<f64>> {
+    Array2::from_shape_fn((m.nrows(), m.ncols()), |(i, j)| m[(i, j)]).into_pyarray(py)
 }
 
 /// `ValueError` naming the row and column (0-based) of the first non-finite entry of `x`.

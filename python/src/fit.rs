@@ -9,7 +9,7 @@ use pyo3::prelude::*;
 use svgp::data::Table;
 use svgp::kernel::KernelFamily;
 use svgp::optim::Xi;
-use svgp::tabular::{FitOptions, LikelihoodChoice};
+use svgp::tabular::{classes_of, FitOptions, LikelihoodChoice};
 
 /// The likelihood named `name`.
 pub fn likelihood_of(name: &str) -> PyResult<LikelihoodChoice> {
@@ -18,9 +18,13 @@ pub fn likelihood_of(name: &str) -> PyResult<LikelihoodChoice> {
         "bernoulli" => LikelihoodChoice::Bernoulli,
         "student_t" => LikelihoodChoice::StudentT,
         "poisson" => LikelihoodChoice::Poisson,
+        "robustmax" => LikelihoodChoice::RobustMax,
+        "softmax" => LikelihoodChoice::Softmax,
+        "heteroscedastic" => LikelihoodChoice::Heteroscedastic,
         _ => {
             return Err(value_error(format!(
-                "likelihood {name:?}: expected 'gaussian', 'bernoulli', 'student_t' or 'poisson'"
+                "likelihood {name:?}: expected 'gaussian', 'bernoulli', 'student_t', 'poisson', \
+                 'robustmax', 'softmax' or 'heteroscedastic'"
             )))
         }
     })
@@ -68,6 +72,8 @@ pub struct Settings {
     gamma: Option<f64>,
     adam_lr: f64,
     random_state: u64,
+    /// The class labels of a classifier's targets 0..C−1 (kept in the model file).
+    classes: Option<Vec<String>>,
 }
 
 impl Settings {
@@ -118,8 +124,14 @@ fn check_data(
     }
     check_finite("X", x)?;
     check_finite_vector("y", y)?;
+    let classes = match likelihood.is_multiclass() {
+        true => Some(classes_of(y).ok_or_else(|| {
+            value_error("y must hold class indices 0..C−1, each class present".into())
+        })?),
+        false => None,
+    };
     likelihood
-        .build()
+        .build(classes)
         .map_err(to_py)?
         .check_targets(y)
         .map_err(to_py)
@@ -161,6 +173,7 @@ pub fn fit(
         path: "(arrays)".into(),
         lines: (1..=n as u64).collect(),
         rows_dropped: 0,
+        classes: settings.classes,
     };
     let flag = Flag::take();
     let options = FitOptions {

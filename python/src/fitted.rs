@@ -2,7 +2,9 @@
 //! training trace. Predicts in the data's original units, scores, saves the model file the
 //! command line reads, and writes the library's PNG/SVG plots.
 
-use crate::arrays::{check_columns, check_finite, check_finite_vector, to_numpy, Matrix, Vector};
+use crate::arrays::{
+    check_columns, check_finite, check_finite_vector, matrix_to_numpy, to_numpy, Matrix, Vector,
+};
 use crate::errors::{to_py, value_error};
 use nalgebra::{DMatrix, DVector};
 use numpy::ndarray::Array2;
@@ -12,14 +14,12 @@ use pyo3::types::PyDict;
 use std::path::{Path, PathBuf};
 use svgp::kernel::{KernelFamily, KernelSpec};
 use svgp::optim::{IterReport, StopReason};
+use svgp::plot::DataPlot;
 use svgp::tabular::{FitReport, SavedModel};
 use svgp::transform::Positive;
 
 /// A mean and a variance per row, as numpy arrays.
-type MeanVar<'py> = (Bound<'py, PyArray1<f64>>, Bound<'py, PyArray1<f64>>);
-
-/// Equal-width probability bins of the calibration plot.
-const CALIBRATION_BINS: usize = 10;
+type MeanVar<'py> = (Bound<'py, PyArray2<f64>>, Bound<'py, PyArray2<f64>>);
 
 /// A trained model: predictions in original units, the training trace, the model file.
 #[pyclass(module = "svgp._svgp", frozen)]
@@ -54,11 +54,17 @@ impl Fitted {
         }
     }
 
-    /// Raw inputs checked (columns, finiteness) and standardised as the model was trained.
-    fn inputs(&self, x: &Matrix<'_>) -> PyResult<DMatrix<f64>> {
+    /// Raw inputs checked: the model's number of columns, every entry finite.
+    fn raw_inputs(&self, x: &Matrix<'_>) -> PyResult<DMatrix<f64>> {
         let x = x.to_dmatrix();
         check_columns("X", &x, self.saved.feature_names.len())?;
         check_finite("X", &x)?;
+        Ok(x)
+    }
+
+    /// Raw inputs checked and standardised as the model was trained.
+    fn inputs(&self, x: &Matrix<'_>) -> PyResult<DMatrix<f64>> {
+        let x = self.raw_inputs(x)?;
         Ok(match &self.saved.input_scaling {
             Some(s) => s.transform(&x),
             None => x,
@@ -81,14 +87,6 @@ impl Fitted {
             Some(s) => (xs, s.transform_vector(&y), s.scale[0].ln()),
             None => (xs, y, 0.0),
         })
-    }
-
-    /// (mean, scale) of the target scaling, identity without one.
-    fn target_affine(&self) -> (f64, f64) {
-        self.saved
-            .target_scaling
-            .as_ref()
-            .map_or((0.0, 1.0), |s| (s.mean[0], s.scale[0]))
     }
 }
 
@@ -116,28 +114,39 @@ fn family_name(family: &KernelFamily) -> &'static str {
 
 #[pymethods]
 impl Fitted {
-    /// Predictive mean and variance of y at raw inputs X (N×D), in the target's units; for a
-    /// binary likelihood p(y = 1) and p(1 − p).
+    /// Predictive mean and variance of y at raw inputs X (N×D), N×P each, in the target's
+    /// units: P = 1 for a scalar target (for a binary likelihood p(y = 1) and p(1 − p)), one
+    /// column per class for a C-class likelihood.
     fn predict_y<'py>(&self, py: Python<'py>, x: Matrix<'_>) -> PyResult<MeanVar<'py>> {
-        let xs = self.inputs(&x)?;
+        let x = self.raw_inputs(&x)?;
         let (mean, var) = py
-            .detach(|| self.saved.model.predict_y(&xs))
+            .detach(|| svgp::tabular::predict(&self.saved, &x))
             .map_err(to_py)?;
-        let (mu, s) = self.target_affine();
-        let mean = mean.map(|m| m * s + mu);
-        Ok((to_numpy(py, &mean), to_numpy(py, &(var * (s * s)))))
+        Ok((matrix_to_numpy(py, &mean), matrix_to_numpy(py, &var)))
     }
 
-    /// Mean and variance of the latent f at raw inputs X (N×D), in the target's units for a
-    /// regression likelihood.
-    fn predict_f<'py>(&self, py: Python<'py>, x: Matrix<'_>) -> PyResult<MeanVar<'py>> {
-        let xs = self.inputs(&x)?;
-        let (mean, var) = py
-            .detach(|| self.saved.model.predict_f(&xs))
+    /// Each class's probability at raw inputs X (N×D), N×C (for a binary likelihood column 0
+    /// is p(y = 0) and column 1 p(y = 1)).
+    fn predict_proba<'py>(
+        &self,
+        py: Python<'py>,
+        x: Matrix<'_>,
+    ) -> PyResult<Bound<'py, PyArray2<f64>>> {
+        let x = self.raw_inputs(&x)?;
+        let p = py
+            .detach(|| svgp::tabular::predict_proba(&self.saved, &x))
             .map_err(to_py)?;
-        let (mu, s) = self.target_affine();
-        let mean = mean.map(|m| m * s + mu);
-        Ok((to_numpy(py, &mean), to_numpy(py, &(var * (s * s)))))
+        Ok(matrix_to_numpy(py, &p))
+    }
+
+    /// Means and variances of the L latent GPs at raw inputs X (N×D), N×L each: the first
+    /// latent of a regression model in the target's units, any other in the model's units.
+    fn predict_f<'py>(&self, py: Python<'py>, x: Matrix<'_>) -> PyResult<MeanVar<'py>> {
+        let x = self.raw_inputs(&x)?;
+        let (mean, var) = py
+            .detach(|| svgp::tabular::predict_latent(&self.saved, &x))
+            .map_err(to_py)?;
+        Ok((matrix_to_numpy(py, &mean), matrix_to_numpy(py, &var)))
     }
 
     /// log p(y*ᵢ | data) per row at raw X and y, in the target's units.
@@ -247,10 +256,22 @@ impl Fitted {
         self.saved.model.likelihood().name()
     }
 
-    /// Whether the likelihood is binary (a classifier).
+    /// The number of classes C of a classifier (2 for a binary one), None otherwise.
     #[getter]
-    fn is_binary(&self) -> bool {
-        self.saved.model.likelihood().is_binary()
+    fn num_classes(&self) -> Option<usize> {
+        self.saved.model.likelihood().num_classes()
+    }
+
+    /// The class labels kept in the model file (None when it has none).
+    #[getter]
+    fn classes(&self) -> Option<Vec<String>> {
+        self.saved.classes.clone()
+    }
+
+    /// The number of latent GPs L.
+    #[getter]
+    fn num_latent(&self) -> usize {
+        self.saved.model.num_latent()
     }
 
     /// M.
@@ -276,7 +297,11 @@ impl Fitted {
     fn hyperparameters<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let out = PyDict::new(py);
         let model = &self.saved.model;
-        let (_, s) = self.target_affine();
+        let s = self
+            .saved
+            .target_scaling
+            .as_ref()
+            .map_or(1.0, |t| t.scale[0]);
         match model.kernel().spec() {
             KernelSpec::Stationary {
                 family,
@@ -327,10 +352,10 @@ impl Fitted {
     }
 
     /// Writes the plot that applies to the model and raw (X, y), as the command line's
-    /// `--plots`: the fit with ±2σ bands (regression, one input), the class-probability map
-    /// (binary, two inputs), predicted against observed (regression) or a calibration diagram
-    /// (binary). Returns which one: "fit_1d", "classification_2d", "predicted_vs_observed" or
-    /// "calibration".
+    /// `--plots` (see `svgp::plot::DataPlot`), as PNG or SVG by the extension; y holds class
+    /// indices 0..C−1 for a classifier. Returns the plot's name ("fit_1d",
+    /// "heteroscedastic_1d", "predicted_vs_observed", "classification_2d", "calibration",
+    /// "class_map_2d" or "confusion").
     fn plot_fit(
         &self,
         py: Python<'_>,
@@ -338,21 +363,11 @@ impl Fitted {
         x: Matrix<'_>,
         y: Vector<'_>,
     ) -> PyResult<&'static str> {
-        let (x, y) = (x.to_dmatrix(), y.to_dvector());
-        check_columns("X", &x, self.saved.feature_names.len())?;
-        check_finite("X", &x)?;
+        let (x, y) = (self.raw_inputs(&x)?, y.to_dvector());
         check_finite_vector("y", &y)?;
-        let saved = &self.saved;
-        py.detach(|| match (saved.model.likelihood().is_binary(), x.ncols()) {
-            (false, 1) => svgp::plot::fit_1d(&path, saved, &x, &y).map(|_| "fit_1d"),
-            (true, 2) => {
-                svgp::plot::classification_2d(&path, saved, &x, &y).map(|_| "classification_2d")
-            }
-            (false, _) => svgp::plot::predicted_vs_observed(&path, saved, &x, &y)
-                .map(|_| "predicted_vs_observed"),
-            (true, _) => svgp::plot::calibration(&path, saved, &x, &y, CALIBRATION_BINS)
-                .map(|_| "calibration"),
-        })
-        .map_err(to_py)
+        let kind = DataPlot::choose(&self.saved, x.ncols());
+        py.detach(|| kind.draw(&path, &self.saved, &x, &y))
+            .map_err(to_py)?;
+        Ok(kind.name())
     }
 }

@@ -66,13 +66,3 @@ def feature_names_for(estimator: Any, n_features: int) -> list[str]:
     if names is not None:
         return [str(n) for n in names]
     return [f"x{j}" for j in range(1, n_features + 1)]
-
-
-def dump_models(models: Sequence[_svgp.Fitted]) -> list[str]:
-    """The model files' text of fitted models, for pickling."""
-    return [m.to_json() for m in models]
-
-
-def restore_models(texts: Sequence[str]) -> list[_svgp.Fitted]:
-    """Models from model-file text (as :func:`dump_models` wrote it)."""
-    return [_svgp.Fitted.from_json(t) for t in texts]

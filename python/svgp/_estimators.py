@@ -17,9 +17,7 @@ from ._core import (
     KERNELS,
     PARAMETRISATIONS,
     as_float_array,
-    dump_models,
     feature_names_for,
-    restore_models,
     run_fit,
     seed_of,
 )
@@ -88,7 +86,7 @@ class _SVGPBase(BaseEstimator):  # type: ignore[misc]
         self.random_state = random_state
         self.verbose = verbose
 
-    def _settings(self, likelihood: str) -> dict[str, Any]:
+    def _settings(self, likelihood: str, classes: list[str] | None) -> dict[str, Any]:
         """The Rust core's settings for this estimator's parameters."""
         return {
             "likelihood": likelihood,
@@ -100,11 +98,12 @@ class _SVGPBase(BaseEstimator):  # type: ignore[misc]
             "gamma": self.gamma,
             "adam_lr": self.adam_lr,
             "random_state": seed_of(self.random_state),
+            "classes": classes,
         }
 
     def _check_X(self, X: ArrayLike) -> NDArray[Any]:
         """Inputs for prediction, validated against the fit (count and names of features)."""
-        check_is_fitted(self, "_models")
+        check_is_fitted(self, "_model")
         out: NDArray[Any] = validate_data(
             self,
             X,
@@ -115,71 +114,57 @@ class _SVGPBase(BaseEstimator):  # type: ignore[misc]
         )
         return out
 
-    def _fit_models(self, X: NDArray[Any], targets: list[NDArray[Any]], likelihood: str) -> None:
-        """Fits one model per target vector (one, or one per class), keeping each as it is
-        trained; raises the exception that stopped a fit after keeping its model."""
+    def _fit_model(
+        self,
+        X: NDArray[Any],
+        y: NDArray[Any],
+        likelihood: str,
+        classes: list[str] | None = None,
+    ) -> None:
+        """Fits the model and keeps it; raises the exception that stopped the fit early
+        (KeyboardInterrupt, …) after keeping the model at its last accepted state."""
         names = feature_names_for(self, X.shape[1])
-        settings = self._settings(likelihood)
-        models = []
-        for t in targets:
-            fitted, error = run_fit(X, t, settings, names, None, self.verbose)
-            models.append(fitted)
-            if error is not None:
-                if len(models) < len(targets):
-                    self._forget()
-                    raise error
-                self._keep(models)
-                raise error
-        self._keep(models)
+        settings = self._settings(likelihood, classes)
+        fitted, error = run_fit(X, y, settings, names, None, self.verbose)
+        self._keep(fitted)
+        if error is not None:
+            raise error
 
-    def _keep(self, models: list[_svgp.Fitted]) -> None:
-        """Sets the fitted attributes from the trained models."""
-        self._models = models
-        first = models[0]
-        self.n_iter_ = first.n_iter
-        self.elbo_history_ = first.elbo_trace
-        self.gamma_history_ = first.gamma_trace
-        self.elbo_ = first.final_elbo
-        self.stop_reason_ = first.stop_reason
-        self.inducing_points_ = first.inducing_points()
-        hyper = first.hyperparameters()
+    def _keep(self, model: _svgp.Fitted) -> None:
+        """Sets the fitted attributes from the trained model."""
+        self._model = model
+        self.n_iter_ = model.n_iter
+        self.elbo_history_ = model.elbo_trace
+        self.gamma_history_ = model.gamma_trace
+        self.elbo_ = model.final_elbo
+        self.stop_reason_ = model.stop_reason
+        self.inducing_points_ = model.inducing_points()
+        hyper = model.hyperparameters()
         self.kernel_variance_ = hyper.get("kernel_variance")
         self.lengthscales_ = hyper.get("lengthscales")
 
-    def _forget(self) -> None:
-        """Removes the fitted attributes (a fit stopped before every model was trained)."""
-        for name in list(vars(self)):
-            if name.endswith("_") and not name.startswith("__") or name == "_models":
-                delattr(self, name)
-
     def save(self, path: str) -> None:
         """Writes the model file (atomically), which ``svgp.load`` and the command line's
-        ``svgp predict --model`` read. A one-vs-rest multiclass classifier is C models and has
-        no single model file: pickle it."""
-        check_is_fitted(self, "_models")
-        if len(self._models) != 1:
-            raise ValueError(
-                f"a one-vs-rest classifier over {len(self._models)} classes is "
-                f"{len(self._models)} models and has no single model file; pickle it instead"
-            )
-        self._models[0].save(str(path))
+        ``svgp predict --model`` read."""
+        check_is_fitted(self, "_model")
+        self._model.save(str(path))
 
     def plot_elbo(self, path: str, log_x: bool = False) -> None:
         """Writes the ELBO trace of the fit as PNG or SVG (by the file's extension)."""
-        check_is_fitted(self, "_models")
-        self._models[0].plot_elbo(str(path), log_x)
+        check_is_fitted(self, "_model")
+        self._model.plot_elbo(str(path), log_x)
 
     def __getstate__(self) -> dict[str, Any]:
         state: dict[str, Any] = super().__getstate__()
-        if "_models" in state:
+        if "_model" in state:
             state = dict(state)
-            state["_models"] = dump_models(state["_models"])
+            state["_model"] = state["_model"].to_json()
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        if "_models" in state:
+        if "_model" in state:
             state = dict(state)
-            state["_models"] = restore_models(state["_models"])
+            state["_model"] = _svgp.Fitted.from_json(state["_model"])
         super().__setstate__(state)
 
     def __sklearn_tags__(self) -> Any:
@@ -196,8 +181,11 @@ class SVGPRegressor(RegressorMixin, _SVGPBase):  # type: ignore[misc]
     targets are standardised inside; predictions are in the data's units.
     """
         + _COMMON_DOC
-        + """    likelihood : {"gaussian", "student_t", "poisson"}, default="gaussian"
-        Gaussian noise, Student-t noise (ν = 3, robust) or Poisson counts (exp link).
+        + """    likelihood : {"gaussian", "student_t", "poisson", "heteroscedastic"}, \
+default="gaussian"
+        Gaussian noise, Student-t noise (ν = 3, robust), Poisson counts (exp link) or
+        heteroscedastic Gaussian noise (a second latent GP for the log noise scale, so the
+        noise varies with the inputs).
 
     Attributes
     ----------
@@ -215,7 +203,7 @@ class SVGPRegressor(RegressorMixin, _SVGPBase):  # type: ignore[misc]
 
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
         **_SVGPBase._parameter_constraints,
-        "likelihood": [StrOptions({"gaussian", "student_t", "poisson"})],
+        "likelihood": [StrOptions({"gaussian", "student_t", "poisson", "heteroscedastic"})],
     }
 
     def __init__(
@@ -257,85 +245,123 @@ class SVGPRegressor(RegressorMixin, _SVGPBase):  # type: ignore[misc]
             y_numeric=True,
             order=None,
         )
-        self._fit_models(Xa, [as_float_array(ya)], self.likelihood)
+        self._fit_model(Xa, as_float_array(ya), self.likelihood)
         return self
 
-    def _keep(self, models: list[_svgp.Fitted]) -> None:
-        super()._keep(models)
-        self.noise_variance_ = models[0].hyperparameters().get("noise_variance")
+    def _keep(self, model: _svgp.Fitted) -> None:
+        super()._keep(model)
+        self.noise_variance_ = model.hyperparameters().get("noise_variance")
 
     def predict(self, X: ArrayLike, return_std: bool = False) -> Any:
         """The predictive mean of y at X; with ``return_std`` also its standard deviation
         (noise included; :meth:`predict_f` gives the latent function's)."""
         Xa = self._check_X(X)
-        mean, var = self._models[0].predict_y(Xa)
-        return (mean, np.sqrt(var)) if return_std else mean
+        mean, var = self._model.predict_y(Xa)
+        return (mean[:, 0], np.sqrt(var[:, 0])) if return_std else mean[:, 0]
 
     def predict_f(self, X: ArrayLike) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-        """Mean and variance of the latent function f at X, in the target's units."""
+        """Mean and variance of the latent function f at X, in the target's units (for
+        "heteroscedastic", the mean function's; the noise scale's latent is not included)."""
         Xa = self._check_X(X)
-        return self._models[0].predict_f(Xa)
+        mean, var = self._model.predict_f(Xa)
+        return mean[:, 0], var[:, 0]
 
     def log_density(self, X: ArrayLike, y: ArrayLike) -> NDArray[np.float64]:
         """log p(y_i | data) per row, in the target's units."""
         Xa = self._check_X(X)
-        return self._models[0].log_density(Xa, as_float_array(y).ravel())
+        return self._model.log_density(Xa, as_float_array(y).ravel())
 
     def plot_fit(self, path: str, X: ArrayLike, y: ArrayLike) -> str:
-        """Writes the fit with ±2σ bands (one input) or predicted against observed (more
-        inputs) as PNG or SVG; returns which."""
+        """Writes the fit with ±2σ bands (one input; the noise band for "heteroscedastic") or
+        predicted against observed (more inputs) as PNG or SVG; returns which."""
         Xa = self._check_X(X)
-        return self._models[0].plot_fit(str(path), Xa, as_float_array(y).ravel())
+        return self._model.plot_fit(str(path), Xa, as_float_array(y).ravel())
 
 
 class SVGPClassifier(ClassifierMixin, _SVGPBase):  # type: ignore[misc]
     __doc__ = (
-        """Sparse variational GP classification with a Bernoulli likelihood (probit link),
-    trained by natural gradients on q(u) and Adam on the kernel and the inducing inputs.
-    Two classes are one model (``classes_[1]`` is the positive class); more classes are fitted
-    one-vs-rest, one model per class, with probabilities normalised over the classes.
+        """Sparse variational GP classification, trained by natural gradients on q(u) and Adam
+    on the kernel and the inducing inputs. Two classes are one latent GP with a Bernoulli
+    likelihood (probit link; ``classes_[1]`` is the positive class); C > 2 classes are C latent
+    GPs sharing the inducing inputs, with a robust-max likelihood (GPflow's MultiClass).
     """
         + _COMMON_DOC
-        + """
+        + """    likelihood : {"auto", "bernoulli", "robustmax", "softmax"}, default="auto"
+        "auto" is "bernoulli" for two classes and "robustmax" for more; "robustmax" and
+        "softmax" (seeded Monte Carlo expectations) take any number of classes (one latent GP
+        each), "bernoulli" exactly two.
+
     Attributes
     ----------
     classes_ : ndarray, the class labels, sorted
     n_features_in_, feature_names_in_ : as scikit-learn
     n_iter_, elbo_history_, gamma_history_, elbo_, inducing_points_, kernel_variance_,
-    lengthscales_ : of the first model (the only one for two classes)
+    lengthscales_ : as :class:`SVGPRegressor` (the kernel is shared by the classes' latents)
     """
     )
 
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        **_SVGPBase._parameter_constraints,
+        "likelihood": [StrOptions({"auto", "bernoulli", "robustmax", "softmax"})],
+    }
+
+    def __init__(
+        self,
+        num_inducing: int = 50,
+        kernel: str = "se",
+        batch_size: int = 256,
+        max_iter: int = 1000,
+        parametrisation: str = "natural",
+        gamma: float | None = None,
+        adam_lr: float = 0.01,
+        random_state: Any = 0,
+        verbose: bool = False,
+        likelihood: str = "auto",
+    ) -> None:
+        super().__init__(
+            num_inducing=num_inducing,
+            kernel=kernel,
+            batch_size=batch_size,
+            max_iter=max_iter,
+            parametrisation=parametrisation,
+            gamma=gamma,
+            adam_lr=adam_lr,
+            random_state=random_state,
+            verbose=verbose,
+        )
+        self.likelihood = likelihood
+
     def fit(self, X: ArrayLike, y: ArrayLike) -> SVGPClassifier:
         """Fits to inputs X (N, D) and labels y (N,) of two or more classes. Ctrl-C stops
-        training at an iteration boundary: the model is kept at its last accepted state (for
-        two classes) and KeyboardInterrupt raised."""
+        training at an iteration boundary: the model is kept at its last accepted state and
+        KeyboardInterrupt raised."""
         self._validate_params()
         Xa, ya = validate_data(
             self, X, y, dtype=[np.float64, np.float32], ensure_all_finite=False, order=None
         )
         check_classification_targets(ya)
         self.classes_, encoded = np.unique(ya, return_inverse=True)
-        if len(self.classes_) < 2:
+        n_classes = len(self.classes_)
+        if n_classes < 2:
             raise ValueError(
                 f"y has one class ({self.classes_[0]!r}); classification needs at least 2"
             )
-        if len(self.classes_) == 2:
-            targets = [encoded.astype(np.float64)]
-        else:
-            targets = [(encoded == k).astype(np.float64) for k in range(len(self.classes_))]
-        self._fit_models(Xa, targets, "bernoulli")
+        likelihood = self.likelihood
+        if likelihood == "auto":
+            likelihood = "bernoulli" if n_classes == 2 else "robustmax"
+        if likelihood == "bernoulli" and n_classes != 2:
+            raise ValueError(
+                f"likelihood 'bernoulli' takes 2 classes; y has {n_classes}: use 'robustmax' "
+                "or 'softmax'"
+            )
+        labels = [_label_text(c) for c in self.classes_]
+        self._fit_model(Xa, encoded.astype(np.float64), likelihood, labels)
         return self
 
     def predict_proba(self, X: ArrayLike) -> NDArray[np.float64]:
         """Class probabilities at X, one column per class of ``classes_``."""
         Xa = self._check_X(X)
-        if len(self._models) == 1:
-            p = np.clip(self._models[0].predict_y(Xa)[0], 0.0, 1.0)
-            return np.column_stack([1.0 - p, p])
-        scores = np.column_stack([m.predict_y(Xa)[0] for m in self._models])
-        scores = np.clip(scores, 1e-300, None)
-        proba: NDArray[np.float64] = scores / scores.sum(axis=1, keepdims=True)
+        proba: NDArray[np.float64] = np.clip(self._model.predict_proba(Xa), 0.0, 1.0)
         return proba
 
     def predict_log_proba(self, X: ArrayLike) -> NDArray[np.float64]:
@@ -350,10 +376,20 @@ class SVGPClassifier(ClassifierMixin, _SVGPBase):  # type: ignore[misc]
         return labels
 
     def plot_fit(self, path: str, X: ArrayLike, y: ArrayLike) -> str:
-        """Writes the class-probability map (two inputs) or a calibration diagram (other input
-        counts) of a two-class model as PNG or SVG; returns which."""
+        """Writes the class-probability map (two inputs) or a calibration diagram (two
+        classes) or confusion matrix (more) as PNG or SVG; returns which."""
         Xa = self._check_X(X)
-        if len(self._models) != 1:
-            raise ValueError("plot_fit draws a two-class model; this one is one-vs-rest")
-        labels = (np.asarray(y) == self.classes_[1]).astype(np.float64)
-        return self._models[0].plot_fit(str(path), Xa, labels)
+        index = {c: k for k, c in enumerate(self.classes_)}
+        try:
+            encoded = np.array([index[c] for c in np.asarray(y).ravel()], dtype=np.float64)
+        except KeyError as e:
+            raise ValueError(f"y holds the label {e.args[0]!r}, not one of classes_") from e
+        return self._model.plot_fit(str(path), Xa, encoded)
+
+
+def _label_text(label: Any) -> str:
+    """A class label as the model file keeps it, the text a CSV file would hold: an integral
+    float as an integer (``1.0`` as ``1``), anything else as ``str``."""
+    if isinstance(label, (float, np.floating)) and float(label).is_integer():
+        return str(int(label))
+    return str(label)

@@ -14,7 +14,15 @@ from ._core import Callback, as_float_array, run_fit, seed_of
 
 PathLike = Union[str, "os.PathLike[str]"]
 
-LIKELIHOODS = ("gaussian", "bernoulli", "student_t", "poisson")
+LIKELIHOODS = (
+    "gaussian",
+    "bernoulli",
+    "student_t",
+    "poisson",
+    "heteroscedastic",
+    "robustmax",
+    "softmax",
+)
 
 
 class Model:
@@ -27,9 +35,12 @@ class Model:
 
     Parameters
     ----------
-    likelihood : {"gaussian", "bernoulli", "student_t", "poisson"}, default="gaussian"
+    likelihood : {"gaussian", "bernoulli", "student_t", "poisson", "heteroscedastic", \
+"robustmax", "softmax"}, default="gaussian"
         Gaussian noise; Bernoulli with probit link (labels 0 and 1); Student-t (ν = 3) noise;
-        Poisson counts with exp link.
+        Poisson counts with exp link; heteroscedastic Gaussian noise (two latent GPs, the mean
+        and the log noise scale); C classes with one latent GP each (labels 0 … C−1), robust-max
+        (GPflow's MultiClass, ε = 10⁻³) or softmax (seeded Monte Carlo expectations).
     kernel : {"se", "rbf", "matern12", "matern32", "matern52"}, default="se"
         The stationary kernel, ARD, initial variance 1 and lengthscales 1 (standardised units).
     num_inducing : int, default=50
@@ -112,6 +123,7 @@ class Model:
             "gamma": self.gamma,
             "adam_lr": self.adam_lr,
             "random_state": seed_of(self.random_state),
+            "classes": None,
         }
         fitted, error = run_fit(Xa, _vector(y), settings, names, callback, self.verbose)
         self._fitted = fitted
@@ -127,12 +139,20 @@ class Model:
         return self._fitted
 
     def predict_f(self, X: ArrayLike) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-        """Mean and variance of the latent f at X (in the target's units for regression)."""
-        return self.fitted.predict_f(as_float_array(X))
+        """Mean and variance of the latent GPs at X: shape (N,) each for one latent, (N, L)
+        for L latents. The first latent of a regression model is in the target's units, any
+        other (the log noise scale of "heteroscedastic") in the model's standardised units."""
+        return _squeezed(self.fitted.predict_f(as_float_array(X)))
 
     def predict_y(self, X: ArrayLike) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-        """Predictive mean and variance of y at X; for Bernoulli p(y = 1) and p(1 − p)."""
-        return self.fitted.predict_y(as_float_array(X))
+        """Predictive mean and variance of y at X: shape (N,) each for a scalar target (for
+        Bernoulli p(y = 1) and p(1 − p)); (N, C) for C classes (the class probabilities)."""
+        return _squeezed(self.fitted.predict_y(as_float_array(X)))
+
+    def predict_proba(self, X: ArrayLike) -> NDArray[np.float64]:
+        """Class probabilities at X, (N, C) (two columns for Bernoulli); ValueError for a
+        regression likelihood."""
+        return self.fitted.predict_proba(as_float_array(X))
 
     def predict_log_density(self, X: ArrayLike, y: ArrayLike) -> NDArray[np.float64]:
         """log p(y_i | data) per row, in the target's units."""
@@ -193,8 +213,9 @@ class Model:
         self.fitted.plot_elbo(os.fspath(path), log_x)
 
     def plot_fit(self, path: PathLike, X: ArrayLike, y: ArrayLike) -> str:
-        """Writes the plot that applies (1-D fit, 2-D class map, predicted against observed,
-        calibration) as PNG or SVG; returns which."""
+        """Writes the plot that applies, as the command line's ``--plots``: the 1-D fit (or
+        the heteroscedastic noise band), predicted against observed, the 2-D class map, a
+        calibration diagram or a confusion matrix, as PNG or SVG; returns its name."""
         return self.fitted.plot_fit(os.fspath(path), as_float_array(X), _vector(y))
 
     def __getstate__(self) -> dict[str, Any]:
@@ -210,6 +231,16 @@ class Model:
     def __repr__(self) -> str:
         status = "not fitted" if self._fitted is None else f"M={self.fitted.num_inducing}"
         return f"svgp.Model(likelihood={self.likelihood!r}, kernel={self.kernel!r}, {status})"
+
+
+def _squeezed(
+    pair: tuple[NDArray[np.float64], NDArray[np.float64]],
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """(N, 1) means and variances as (N,), wider ones as they are."""
+    mean, var = pair
+    if mean.shape[1] == 1:
+        return mean[:, 0], var[:, 0]
+    return mean, var
 
 
 def _vector(y: ArrayLike) -> NDArray[Any]:

@@ -86,7 +86,7 @@ def test_same_seed_same_numbers_as_the_rust_library(
         parametrisation=parametrisation,
     ).fit(X, y)
     from_cli = svgp.load(tmp_path / "cli.json")
-    mean_py, var_py = est._models[0].predict_y(X)
+    mean_py, var_py = (a[:, 0] for a in est._model.predict_y(X))
     mean_cli, var_cli = from_cli.predict_y(X)
     np.testing.assert_allclose(mean_py, mean_cli, rtol=0, atol=1e-12)
     np.testing.assert_allclose(var_py, var_cli, rtol=0, atol=1e-12)

@@ -79,7 +79,7 @@ def test_wrong_shapes() -> None:
     with pytest.raises(ValueError, match="features"):
         est.predict(X[:, :1])
     with pytest.raises(ValueError, match="1 columns"):
-        est._models[0].predict_y(X[:, :1])
+        est._model.predict_y(X[:, :1])
 
 
 def test_wrong_dtypes() -> None:

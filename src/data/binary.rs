@@ -526,11 +526,14 @@ pub struct Converted {
 
 impl CsvOptions {
     /// Converts the CSV file `csv`, read with these options, into a binary table at `out`, one
-    /// row at a time, as [`convert_csv`] does.
+    /// row at a time, as [`convert_csv`] does. With [`crate::data::ClassLabels::Given`] the
+    /// target written is each row's class 0..C−1 (the binary table does not keep the labels).
     ///
     /// # Errors
-    /// As [`convert_csv`] and [`CsvOptions::read`]; `InvalidParameter { name: "categorical" }`
-    /// for categorical columns (their levels need the whole file: name the indicator features).
+    /// As [`convert_csv`] and [`CsvOptions::rows`]; `InvalidParameter { name: "categorical" }`
+    /// for categorical columns (their levels need the whole file: name the indicator features);
+    /// `InvalidParameter { name: "classes" }` for `ClassLabels::Auto` (the class order needs the
+    /// whole file: give the labels).
     pub fn convert(&self, csv: impl AsRef<Path>, out: impl AsRef<Path>) -> Result<Converted> {
         if self.categorical != crate::data::Categorical::None {
             return Err(SvgpError::InvalidParameter {

@@ -1,9 +1,12 @@
 //! Reading a numeric CSV file into inputs X (N×D) and targets y (N), with errors that name the
 //! file, the line and the column of the first bad cell. Lines are counted exactly whatever the
 //! line endings (`\n`, `\r\n`, a lone `\r`) and across quoted fields spanning lines; a UTF-8
-//! byte-order mark is skipped; the delimiter is given or detected from the header line.
+//! byte-order mark is skipped; the delimiter is given or detected from the header line. A target
+//! of class labels is read as classes 0..C−1, the labels found in a file ordered numerically
+//! when every one is a number (`2` < `10`), else byte-lexicographically ([`ClassLabels`]).
 
 use super::csv_categories::{expanded_features, resolve, Categorical, Column};
+use super::csv_classes::{ClassLabels, Classes};
 use super::csv_lines::{detect_delimiter, is_missing, line_breaks, LineCounter, Peeked};
 use crate::error::{Result, SvgpError};
 use nalgebra::{DMatrix, DVector};
@@ -28,6 +31,10 @@ pub struct Table {
     pub target_column: usize,
     /// Data rows left out for a missing cell ([`Missing::Drop`]; 0 otherwise).
     pub rows_dropped: u64,
+    /// The class labels in class order when the target was read as labels
+    /// ([`CsvOptions::classes`] `Auto` or `Given`): `y` holds each row's class 0..C−1 as f64.
+    /// `None` when the target is a number.
+    pub classes: Option<Vec<String>>,
 }
 
 impl Table {
@@ -80,6 +87,9 @@ pub struct CsvOptions {
     /// case (how a saved model's features are read for prediction; a level not among a
     /// column's indicator features is an error).
     pub categorical: Categorical,
+    /// Whether the target is a number (default) or a class label read as its class 0..C−1:
+    /// labels found in the file ([`ClassLabels::Auto`], in memory only) or given in class order.
+    pub classes: ClassLabels,
 }
 
 impl CsvOptions {
@@ -126,7 +136,7 @@ impl CsvOptions {
             };
             return options.read_from(&bytes[..], name);
         }
-        let mut rows = self.rows(source, name)?;
+        let mut rows = self.open_rows(source, name)?;
         let mut values: Vec<f64> = Vec::new();
         let mut targets: Vec<f64> = Vec::new();
         let mut lines: Vec<u64> = Vec::new();
@@ -139,6 +149,7 @@ impl CsvOptions {
                 path: name.to_string(),
             });
         }
+        let classes = rows.class_labels(&mut targets)?;
         Ok(Table {
             x: DMatrix::from_row_slice(targets.len(), rows.feature_names.len(), &values),
             y: DVector::from_vec(targets),
@@ -148,6 +159,7 @@ impl CsvOptions {
             lines,
             target_column: rows.target_column,
             rows_dropped: rows.rows_dropped,
+            classes,
         })
     }
 
@@ -156,9 +168,25 @@ impl CsvOptions {
     ///
     /// # Errors
     /// `Io` if the source cannot be read; `InvalidParameter { name: "delimiter" }`;
-    /// `EmptyFile` for no header; `Csv { line, column }` for an empty or duplicate column name;
+    /// `InvalidParameter { name: "classes" }` for [`ClassLabels::Auto`] (the class order needs
+    /// the whole file: read it with [`CsvOptions::read`], or give the labels), for given labels
+    /// that are not distinct trimmed text, and for a target named `column=level`; `EmptyFile`
+    /// for no header; `Csv { line, column }` for an empty or duplicate column name;
     /// `MissingColumn` for an unknown target or feature name.
     pub fn rows<R: std::io::Read>(&self, source: R, name: &str) -> Result<CsvRows<R>> {
+        if self.classes == ClassLabels::Auto {
+            return Err(SvgpError::InvalidParameter {
+                name: "classes".into(),
+                value: 1.0,
+                reason: "class labels found in the file need the whole file read in memory; give the labels in class order to read row by row",
+            });
+        }
+        self.open_rows(source, name)
+    }
+
+    /// [`CsvOptions::rows`], [`ClassLabels::Auto`] included (its indices are in order of first
+    /// appearance until [`CsvRows::class_labels`]).
+    fn open_rows<R: std::io::Read>(&self, source: R, name: &str) -> Result<CsvRows<R>> {
         if let Some(d) = self.delimiter {
             if !d.is_ascii() || matches!(d, b'"' | b'\r' | b'\n') {
                 return Err(SvgpError::InvalidParameter {
@@ -222,6 +250,8 @@ pub struct CsvRows<R: std::io::Read> {
     /// The levels of each column read as indicator features: (0-based column, levels).
     levels: Vec<(usize, Vec<String>)>,
     missing: Missing,
+    /// The target's class labels when it is read as labels.
+    classes: Option<Classes>,
     /// Names of the chosen feature columns, in order (length D).
     pub feature_names: Vec<String>,
     /// Name of the target column.
@@ -265,6 +295,11 @@ fn choose_columns(
             .collect(),
     };
     Ok((target_col, feature_cols))
+}
+
+/// The message for a missing cell `text` (trimmed) of column `name`.
+fn missing_reason(text: &str, name: &str) -> String {
+    format!("missing value {text:?} in column {name:?}")
 }
 
 /// The name of a chosen column: its header name, or `column=level`.
@@ -357,6 +392,14 @@ impl<R: std::io::Read> CsvRows<R> {
         let header_line = reader.get_mut().line_from(0).unwrap_or(1);
         check_header(&header, name, header_line)?;
         let (target_col, feature_cols) = choose_columns(&header, name, options)?;
+        let classes = Classes::new(&options.classes)?;
+        if classes.is_some() && matches!(target_col, Column::Indicator(..)) {
+            return Err(SvgpError::InvalidParameter {
+                name: "classes".into(),
+                value: 1.0,
+                reason: "a target named `column=level` is a 0/1 indicator; name the column itself to read its class labels",
+            });
+        }
         Ok(CsvRows {
             reader,
             record: csv::StringRecord::new(),
@@ -373,6 +416,7 @@ impl<R: std::io::Read> CsvRows<R> {
             feature_cols,
             target_col,
             missing: options.missing,
+            classes,
             rows_dropped: 0,
         })
     }
@@ -416,12 +460,14 @@ impl<R: std::io::Read> CsvRows<R> {
     /// The next data row: appends its D feature values to `features` and returns its target and
     /// its 1-based file line (where the row starts), or `None` at the end of the file. Blank
     /// lines are skipped, and so are rows with a missing cell in a chosen column under
-    /// [`Missing::Drop`] (counted in `rows_dropped`).
+    /// [`Missing::Drop`] (counted in `rows_dropped`). A target read as class labels
+    /// ([`CsvOptions::classes`]) is its class 0..C−1 as f64.
     ///
     /// # Errors
     /// `Csv { line, column }` for a ragged row, a missing (under [`Missing::Refuse`]) or
-    /// non-numeric cell, at the line where the cell starts; `NonFinite { line, column }` for NaN
-    /// (under [`Missing::Refuse`]) or ±inf. `features` may then hold part of the row.
+    /// non-numeric cell, or a class label not among the given ones, at the line where the cell
+    /// starts; `NonFinite { line, column }` for NaN (under [`Missing::Refuse`]) or ±inf.
+    /// `features` may then hold part of the row.
     pub fn next_row(&mut self, features: &mut Vec<f64>) -> Result<Option<(f64, u64)>> {
         loop {
             let Some(line) = self.next_record()? else {
@@ -439,9 +485,9 @@ impl<R: std::io::Read> CsvRows<R> {
                     ),
                 });
             }
-            let mut used = self.feature_cols.iter().chain([&self.target_col]);
+            let used = || self.feature_cols.iter().chain([&self.target_col]);
             if self.missing == Missing::Drop
-                && used.any(|c| is_missing(self.record[c.index()].trim()))
+                && used().any(|c| is_missing(self.record[c.index()].trim()))
             {
                 self.rows_dropped += 1;
                 continue;
@@ -449,8 +495,61 @@ impl<R: std::io::Read> CsvRows<R> {
             for c in &self.feature_cols {
                 features.push(self.value(c, line)?);
             }
-            return Ok(Some((self.value(&self.target_col, line)?, line)));
+            let target = match self.label(line)? {
+                Some(class) => class,
+                None => self.value(&self.target_col, line)?,
+            };
+            return Ok(Some((target, line)));
         }
+    }
+
+    /// The class labels read, in class order (`None` when the target is a number), with
+    /// `targets` (the indices [`CsvRows::next_row`] returned, in file order) mapped to their
+    /// classes: for labels found in the file, indices are handed out in order of first
+    /// appearance and put into class order here.
+    ///
+    /// # Errors
+    /// `Csv { line, column }` at the first cell of a label that reads as the same number as an
+    /// earlier one (`1.0` after `1`), when the labels are ordered numerically.
+    fn class_labels(&mut self, targets: &mut [f64]) -> Result<Option<Vec<String>>> {
+        let Some(classes) = self.classes.take() else {
+            return Ok(None);
+        };
+        let (labels, class_of) = classes.finish(&self.name, self.target_column)?;
+        for t in targets.iter_mut() {
+            *t = class_of[*t as usize] as f64;
+        }
+        Ok(Some(labels))
+    }
+
+    /// The class of the target label in the current record, which starts on line `line`;
+    /// `None` when the target is a number.
+    ///
+    /// # Errors
+    /// `Csv` for a missing cell, or a label not among the given ones (the known ones listed).
+    fn label(&mut self, line: u64) -> Result<Option<f64>> {
+        let Some(classes) = self.classes.as_mut() else {
+            return Ok(None);
+        };
+        let c = self.target_col.index();
+        let (text, line) = (self.record[c].trim(), line + self.breaks[c]);
+        let reason = if is_missing(text) {
+            missing_reason(text, &self.header[c])
+        } else if let Some(k) = classes.index(text, line) {
+            return Ok(Some(k as f64));
+        } else {
+            format!(
+                "class label {text:?} of column {:?} is not among the classes (known: {})",
+                self.header[c],
+                classes.known()
+            )
+        };
+        Err(SvgpError::Csv {
+            path: self.name.clone(),
+            line,
+            column: c + 1,
+            reason,
+        })
     }
 
     /// The value of `column` in the current record, which starts on line `line`: its number, or
@@ -468,7 +567,7 @@ impl<R: std::io::Read> CsvRows<R> {
         let name = &self.header[c];
         let known = self.levels.iter().find(|(col, _)| *col == c);
         let reason = if is_missing(text) {
-            format!("missing value {text:?} in column {name:?}")
+            missing_reason(text, name)
         } else if text == level {
             return Ok(1.0);
         } else if known.is_none_or(|(_, levels)| levels.iter().any(|l| l == text)) {
@@ -505,11 +604,7 @@ impl<R: std::io::Read> CsvRows<R> {
         }
         let v: f64 = match text.parse() {
             Ok(v) => v,
-            Err(_) if is_missing(text) => {
-                return Err(csv_err(format!(
-                    "missing value {text:?} in column {name:?}"
-                )))
-            }
+            Err(_) if is_missing(text) => return Err(csv_err(missing_reason(text, name))),
             Err(_) => {
                 return Err(csv_err(format!(
                     "{text:?} is not a number (column {name:?})"

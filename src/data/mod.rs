@@ -5,6 +5,7 @@
 mod atomic;
 mod binary;
 mod csv_categories;
+mod csv_classes;
 mod csv_file;
 mod csv_lines;
 mod scale;
@@ -16,6 +17,7 @@ pub use binary::{
     Converted, BINARY_VERSION, MAGIC,
 };
 pub use csv_categories::Categorical;
+pub use csv_classes::ClassLabels;
 pub use csv_file::{read_csv, read_csv_from, CsvOptions, CsvRows, Missing, Table};
 pub use csv_lines::is_missing;
 pub use scale::{train_test_split, Standardiser};

@@ -2,7 +2,7 @@
 //! Variational expectations by Gauss–Hermite; the probit predictive is closed form (MATH.md §5).
 
 use super::special::{log_cdf_and_inverse_mills, log_normal_cdf, normal_cdf};
-use super::{check_each, Likelihood, LogProb};
+use super::{check_each, LikelihoodBase, LogProb, ScalarLikelihood};
 use crate::error::Result;
 use crate::transform::{sigmoid, softplus};
 use nalgebra::DVector;
@@ -31,7 +31,7 @@ impl Bernoulli {
     }
 }
 
-impl Likelihood for Bernoulli {
+impl LikelihoodBase for Bernoulli {
     fn name(&self) -> &'static str {
         match self.link {
             BinaryLink::Probit => "bernoulli-probit",
@@ -40,6 +40,24 @@ impl Likelihood for Bernoulli {
     }
 
     parameter_free!("Bernoulli likelihood parameters");
+
+    fn check_targets(&self, y: &DVector<f64>) -> Result<()> {
+        check_each(y, "Bernoulli targets must be 0 or 1", |v| {
+            v == 0.0 || v == 1.0
+        })
+    }
+
+    fn num_classes(&self) -> Option<usize> {
+        Some(2)
+    }
+
+    fn spec(&self) -> super::LikelihoodSpec {
+        super::LikelihoodSpec::Bernoulli { link: self.link }
+    }
+}
+
+impl ScalarLikelihood for Bernoulli {
+    fn log_prob_param_grad(&self, _y: f64, _f: f64, _out: &mut [f64]) {}
 
     /// With s = 2y − 1 and z = s f: probit log Φ(z), d1 = s λ(z), d2 = −λ(z)(z + λ(z)),
     /// λ = φ/Φ; logit −softplus(−z), d1 = s σ(−z), d2 = −σ(f) σ(−f).
@@ -64,7 +82,11 @@ impl Likelihood for Bernoulli {
     }
 
     /// p = Φ(μ/√(1 + σ²)) (probit, exact) or E[σ(f)] (logit, Gauss–Hermite); variance p(1 − p).
-    fn predict_y(&self, mu: &DVector<f64>, var: &DVector<f64>) -> (DVector<f64>, DVector<f64>) {
+    fn scalar_predict_y(
+        &self,
+        mu: &DVector<f64>,
+        var: &DVector<f64>,
+    ) -> (DVector<f64>, DVector<f64>) {
         let p = DVector::from_fn(mu.len(), |i, _| match self.link {
             BinaryLink::Probit => normal_cdf(mu[i] / (1.0 + var[i]).sqrt()),
             BinaryLink::Logit => self.quadrature().expect(mu[i], var[i], sigmoid),
@@ -75,7 +97,7 @@ impl Likelihood for Bernoulli {
 
     /// log p(y) = log p̄ or log(1 − p̄) with p̄ the predictive probability (exact for both links up
     /// to the logit's quadrature), computed in log space for the probit.
-    fn log_predictive_density(
+    fn scalar_log_predictive_density(
         &self,
         y: &DVector<f64>,
         mu: &DVector<f64>,
@@ -90,23 +112,5 @@ impl Likelihood for Bernoulli {
                     .log_expect_exp(mu[i], var[i], |f| -softplus(-s * f)),
             }
         })
-    }
-
-    fn check_targets(&self, y: &DVector<f64>) -> Result<()> {
-        check_each(y, "Bernoulli targets must be 0 or 1", |v| {
-            v == 0.0 || v == 1.0
-        })
-    }
-
-    fn is_binary(&self) -> bool {
-        true
-    }
-
-    fn spec(&self) -> super::LikelihoodSpec {
-        super::LikelihoodSpec::Bernoulli { link: self.link }
-    }
-
-    fn box_clone(&self) -> Box<dyn Likelihood> {
-        Box::new(*self)
     }
 }

@@ -1,6 +1,6 @@
 //! Gaussian likelihood p(y | f) = N(y; f, σₙ²), all in closed form (MATH.md §2).
 
-use super::{check_each, Likelihood, LogProb, VarExp};
+use super::{check_each, LikelihoodBase, LogProb, ScalarLikelihood, ScalarVarExp};
 use crate::error::{check_shape, Result, Shape};
 use crate::transform::{check_finite, Positive};
 use nalgebra::DVector;
@@ -40,7 +40,7 @@ impl Gaussian {
     }
 }
 
-impl Likelihood for Gaussian {
+impl LikelihoodBase for Gaussian {
     fn name(&self) -> &'static str {
         "gaussian"
     }
@@ -68,6 +68,23 @@ impl Likelihood for Gaussian {
         Ok(())
     }
 
+    fn check_targets(&self, y: &DVector<f64>) -> Result<()> {
+        check_each(y, "targets must be finite", f64::is_finite)
+    }
+
+    fn gaussian_noise_variance(&self) -> Option<f64> {
+        Some(self.noise_variance())
+    }
+
+    fn spec(&self) -> super::LikelihoodSpec {
+        super::LikelihoodSpec::Gaussian {
+            raw_variance: self.raw_variance,
+            floor: self.transform.floor,
+        }
+    }
+}
+
+impl ScalarLikelihood for Gaussian {
     fn log_prob_derivatives(&self, y: f64, f: f64) -> LogProb {
         let v = self.noise_variance();
         LogProb {
@@ -85,12 +102,12 @@ impl Likelihood for Gaussian {
     }
 
     /// ve = −½ log(2πσₙ²) − ((y − μ)² + σ²)/(2σₙ²), g_μ = (y − μ)/σₙ², g_σ = −1/(2σₙ²).
-    fn variational_expectations(
+    fn scalar_variational_expectations(
         &self,
         y: &DVector<f64>,
         mu: &DVector<f64>,
         var: &DVector<f64>,
-    ) -> VarExp {
+    ) -> ScalarVarExp {
         let v = self.noise_variance();
         let log_norm = -0.5 * (2.0 * PI * v).ln();
         let ve = DVector::from_fn(y.len(), |i, _| {
@@ -98,11 +115,11 @@ impl Likelihood for Gaussian {
         });
         let g_mu = (y - mu) / v;
         let g_var = DVector::from_element(y.len(), -0.5 / v);
-        VarExp { ve, g_mu, g_var }
+        ScalarVarExp { ve, g_mu, g_var }
     }
 
     /// ∂ve/∂σₙ² = −1/(2σₙ²) + ((y − μ)² + σ²)/(2σₙ⁴), times dσₙ²/dp.
-    fn vjp_params(
+    fn scalar_vjp_params(
         &self,
         y: &DVector<f64>,
         mu: &DVector<f64>,
@@ -116,12 +133,16 @@ impl Likelihood for Gaussian {
         DVector::from_element(1, total * self.transform.derivative(self.raw_variance))
     }
 
-    fn predict_y(&self, mu: &DVector<f64>, var: &DVector<f64>) -> (DVector<f64>, DVector<f64>) {
+    fn scalar_predict_y(
+        &self,
+        mu: &DVector<f64>,
+        var: &DVector<f64>,
+    ) -> (DVector<f64>, DVector<f64>) {
         (mu.clone(), var.add_scalar(self.noise_variance()))
     }
 
     /// log N(y; μ, σ² + σₙ²).
-    fn log_predictive_density(
+    fn scalar_log_predictive_density(
         &self,
         y: &DVector<f64>,
         mu: &DVector<f64>,
@@ -132,25 +153,6 @@ impl Likelihood for Gaussian {
             let total = var[i] + v;
             -0.5 * (2.0 * PI * total).ln() - 0.5 * (y[i] - mu[i]).powi(2) / total
         })
-    }
-
-    fn check_targets(&self, y: &DVector<f64>) -> Result<()> {
-        check_each(y, "targets must be finite", f64::is_finite)
-    }
-
-    fn gaussian_noise_variance(&self) -> Option<f64> {
-        Some(self.noise_variance())
-    }
-
-    fn spec(&self) -> super::LikelihoodSpec {
-        super::LikelihoodSpec::Gaussian {
-            raw_variance: self.raw_variance,
-            floor: self.transform.floor,
-        }
-    }
-
-    fn box_clone(&self) -> Box<dyn Likelihood> {
-        Box::new(self.clone())
     }
 }
 
@@ -166,13 +168,14 @@ mod tests {
         let y = DVector::from_vec(vec![0.5, -1.2, 2.0]);
         let mu = DVector::from_vec(vec![0.1, -0.7, 1.0]);
         let var = DVector::from_vec(vec![0.2, 0.05, 1.3]);
-        let at_zero = lik.variational_expectations(&y, &mu, &DVector::zeros(3));
+        let at_zero = lik.scalar_variational_expectations(&y, &mu, &DVector::zeros(3));
         for i in 0..3 {
             assert!((at_zero.ve[i] - lik.log_prob(y[i], mu[i])).abs() < 1e-14);
         }
-        let ve =
-            |mu: &DVector<f64>, var: &DVector<f64>| lik.variational_expectations(&y, mu, var).ve;
-        let got = lik.variational_expectations(&y, &mu, &var);
+        let ve = |mu: &DVector<f64>, var: &DVector<f64>| {
+            lik.scalar_variational_expectations(&y, mu, var).ve
+        };
+        let got = lik.scalar_variational_expectations(&y, &mu, &var);
         let h = 1e-5;
         let close = |a: f64, b: f64| (a - b).abs() < 1e-6 + 1e-5 * b.abs();
         for i in 0..3 {
@@ -198,9 +201,9 @@ mod tests {
         let total = |p: f64| {
             let mut l = lik.clone();
             l.set_params(&[p]).unwrap();
-            l.variational_expectations(&y, &mu, &var).ve.dot(&w)
+            l.scalar_variational_expectations(&y, &mu, &var).ve.dot(&w)
         };
         let fd = (total(p + h) - total(p - h)) / (2.0 * h);
-        assert!(close(lik.vjp_params(&y, &mu, &var, &w)[0], fd));
+        assert!(close(lik.scalar_vjp_params(&y, &mu, &var, &w)[0], fd));
     }
 }

@@ -9,7 +9,7 @@
 
 #[macro_use]
 mod macros {
-    /// The parameter methods of a likelihood without parameters, inside its `impl Likelihood`.
+    /// The parameter methods of a likelihood without parameters, inside its `impl LikelihoodBase`.
     macro_rules! parameter_free {
         ($what:literal) => {
             fn num_params(&self) -> usize {
@@ -31,31 +31,41 @@ mod macros {
                     crate::error::Shape::new(params.len(), 1),
                 )
             }
-
-            fn log_prob_param_grad(&self, _y: f64, _f: f64, _out: &mut [f64]) {}
         };
     }
 }
 
 mod bernoulli;
 mod gaussian;
+mod heteroscedastic;
+mod latent;
+mod multi;
 mod poisson;
 pub mod quadrature;
+mod robustmax;
+mod softmax;
 mod special;
 mod student_t;
 
 pub use bernoulli::{Bernoulli, BinaryLink};
 pub use gaussian::Gaussian;
+pub use heteroscedastic::{
+    Heteroscedastic, HeteroscedasticSpec, NoiseLink, HETEROSCEDASTIC_QUADRATURE_ORDER,
+};
+pub use latent::{Likelihood, LikelihoodBase, VarExp};
 pub use poisson::{Poisson, PoissonLink};
+pub use robustmax::{RobustMax, RobustMaxSpec, DEFAULT_EPSILON, ROBUSTMAX_QUADRATURE_ORDER};
+pub use softmax::{Softmax, SoftmaxSpec, DEFAULT_NUM_SAMPLES, DEFAULT_SEED, PREDICT_NUM_SAMPLES};
 pub use student_t::{StudentT, DEFAULT_DF, STUDENT_T_QUADRATURE_ORDER};
 
 use crate::error::{Result, SvgpError};
 use nalgebra::DVector;
 use quadrature::GaussHermite;
 
-/// Per-point variational expectations and their derivatives, each of length B.
+/// Per-point variational expectations of a single-latent likelihood and their derivatives, each
+/// of length B.
 #[derive(Debug, Clone, PartialEq)]
-pub struct VarExp {
+pub struct ScalarVarExp {
     /// veᵢ = E_{N(f; μᵢ, σ²ᵢ)}[log p(yᵢ | f)].
     pub ve: DVector<f64>,
     /// ∂veᵢ/∂μᵢ.
@@ -75,24 +85,12 @@ pub struct LogProb {
     pub d2: f64,
 }
 
-/// An observation model p(y | f) with trainable parameters.
+/// An observation model p(y | f) of one latent function, f scalar per point, with trainable
+/// parameters; every such likelihood is a [`Likelihood`] with L = 1 (its batch methods here take
+/// vectors; [`Likelihood`]'s take B×1 matrices).
 ///
 /// Shapes: `y`, `mu`, `var` all have length B; `var` ≥ 0.
-pub trait Likelihood: std::fmt::Debug + Send + Sync {
-    /// A short name for reports and model files ("gaussian", "bernoulli-probit", …).
-    fn name(&self) -> &'static str;
-    /// Number of unconstrained parameters.
-    fn num_params(&self) -> usize;
-    /// Parameter names, in the order of `params`.
-    fn param_names(&self) -> Vec<String>;
-    /// Unconstrained parameters.
-    fn params(&self) -> Vec<f64>;
-    /// Sets the unconstrained parameters (length `num_params`).
-    ///
-    /// # Errors
-    /// `ShapeMismatch` for a wrong length, `InvalidParameter` for a non-finite value; on error the
-    /// likelihood is unchanged.
-    fn set_params(&mut self, params: &[f64]) -> Result<()>;
+pub trait ScalarLikelihood: LikelihoodBase {
     /// log p(y | f) with ∂/∂f and ∂²/∂f².
     fn log_prob_derivatives(&self, y: f64, f: f64) -> LogProb;
     /// ∂ log p(y | f) / ∂pₖ for each unconstrained parameter, written to `out` (length
@@ -100,31 +98,15 @@ pub trait Likelihood: std::fmt::Debug + Send + Sync {
     fn log_prob_param_grad(&self, y: f64, f: f64, out: &mut [f64]);
     /// Mean and variance of y under ∫ p(y | f) N(f; μ, σ²) df, per point (for a binary
     /// likelihood the mean is p(y = 1)).
-    fn predict_y(&self, mu: &DVector<f64>, var: &DVector<f64>) -> (DVector<f64>, DVector<f64>);
-    /// Checks that every target is in the likelihood's domain.
-    ///
-    /// # Errors
-    /// `InvalidTarget { row, value, reason }` for the first target outside it (0-based row).
-    fn check_targets(&self, y: &DVector<f64>) -> Result<()>;
-    /// A boxed copy.
-    fn box_clone(&self) -> Box<dyn Likelihood>;
-    /// A serialisable description from which [`LikelihoodSpec::build`] rebuilds this exactly.
-    fn spec(&self) -> LikelihoodSpec;
+    fn scalar_predict_y(
+        &self,
+        mu: &DVector<f64>,
+        var: &DVector<f64>,
+    ) -> (DVector<f64>, DVector<f64>);
 
     /// log p(y | f).
     fn log_prob(&self, y: f64, f: f64) -> f64 {
         self.log_prob_derivatives(y, f).value
-    }
-
-    /// True for likelihoods whose targets are classes {0, 1} (accuracy and Brier score apply).
-    fn is_binary(&self) -> bool {
-        false
-    }
-
-    /// The noise variance σₙ² if this is the conjugate Gaussian likelihood (for the collapsed
-    /// SGPR bound and the exact one-step natural gradient), else `None`.
-    fn gaussian_noise_variance(&self) -> Option<f64> {
-        None
     }
 
     /// The Gauss–Hermite rule for this likelihood's expectations: the shared 20-point rule unless
@@ -134,18 +116,18 @@ pub trait Likelihood: std::fmt::Debug + Send + Sync {
     }
 
     /// ve, g_μ, g_σ per point: by default [`quadrature_variational_expectations`].
-    fn variational_expectations(
+    fn scalar_variational_expectations(
         &self,
         y: &DVector<f64>,
         mu: &DVector<f64>,
         var: &DVector<f64>,
-    ) -> VarExp {
+    ) -> ScalarVarExp {
         quadrature_variational_expectations(self, y, mu, var)
     }
 
     /// Σᵢ v̄eᵢ ∂veᵢ/∂pₖ for each unconstrained parameter pₖ (`ve_bar` has length B), by default
     /// E[∂ log p/∂pₖ] by Gauss–Hermite.
-    fn vjp_params(
+    fn scalar_vjp_params(
         &self,
         y: &DVector<f64>,
         mu: &DVector<f64>,
@@ -169,7 +151,7 @@ pub trait Likelihood: std::fmt::Debug + Send + Sync {
 
     /// log ∫ p(yᵢ | f) N(f; μᵢ, σ²ᵢ) df per point, by default the 200-point Gauss–Hermite rule
     /// with log-sum-exp (evaluation only, so accuracy comes before speed).
-    fn log_predictive_density(
+    fn scalar_log_predictive_density(
         &self,
         y: &DVector<f64>,
         mu: &DVector<f64>,
@@ -214,6 +196,12 @@ pub enum LikelihoodSpec {
         /// The link.
         link: PoissonLink,
     },
+    /// [`RobustMax`].
+    RobustMax(RobustMaxSpec),
+    /// [`Softmax`].
+    Softmax(SoftmaxSpec),
+    /// [`Heteroscedastic`].
+    Heteroscedastic(HeteroscedasticSpec),
 }
 
 impl LikelihoodSpec {
@@ -256,6 +244,9 @@ impl LikelihoodSpec {
                 Box::new(t.with_learn_df(*learn_df))
             }
             LikelihoodSpec::Poisson { link } => Box::new(Poisson::new(*link)),
+            LikelihoodSpec::RobustMax(spec) => Box::new(spec.build()?),
+            LikelihoodSpec::Softmax(spec) => Box::new(spec.build()?),
+            LikelihoodSpec::Heteroscedastic(spec) => Box::new(spec.build()?),
         })
     }
 }
@@ -281,12 +272,12 @@ const LIMIT_BELOW_SD: f64 = 1e-6;
 /// σ² = 10⁻³⁰⁰), while just above the threshold it is below ~10⁻⁸ relative. This is the default
 /// of [`Likelihood::variational_expectations`], callable by overrides that use it for some
 /// configurations only.
-pub fn quadrature_variational_expectations<L: Likelihood + ?Sized>(
+pub fn quadrature_variational_expectations<L: ScalarLikelihood + ?Sized>(
     lik: &L,
     y: &DVector<f64>,
     mu: &DVector<f64>,
     var: &DVector<f64>,
-) -> VarExp {
+) -> ScalarVarExp {
     let rule = lik.quadrature();
     let n = y.len();
     let (mut ve, mut g_mu, mut g_var) = (DVector::zeros(n), DVector::zeros(n), DVector::zeros(n));
@@ -306,7 +297,7 @@ pub fn quadrature_variational_expectations<L: Likelihood + ?Sized>(
             g_var[i] += w * lp.d1 * x * node_scale;
         }
     }
-    VarExp { ve, g_mu, g_var }
+    ScalarVarExp { ve, g_mu, g_var }
 }
 
 /// `InvalidTarget` for the first row where `ok` fails.

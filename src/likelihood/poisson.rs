@@ -1,7 +1,10 @@
 //! Poisson likelihood for counts y ∈ {0, 1, 2, …} with rate λ = exp(f) (closed-form variational
 //! expectations, MATH.md §5) or λ = softplus(f) (Gauss–Hermite).
 
-use super::{check_each, quadrature_variational_expectations, Likelihood, LogProb, VarExp};
+use super::{
+    check_each, quadrature_variational_expectations, LikelihoodBase, LogProb, ScalarLikelihood,
+    ScalarVarExp,
+};
 use crate::error::Result;
 use crate::transform::{sigmoid, softplus};
 use nalgebra::DVector;
@@ -31,7 +34,7 @@ impl Poisson {
     }
 }
 
-impl Likelihood for Poisson {
+impl LikelihoodBase for Poisson {
     fn name(&self) -> &'static str {
         match self.link {
             PoissonLink::Exp => "poisson-exp",
@@ -40,6 +43,20 @@ impl Likelihood for Poisson {
     }
 
     parameter_free!("Poisson likelihood parameters");
+
+    fn check_targets(&self, y: &DVector<f64>) -> Result<()> {
+        check_each(y, "Poisson targets must be non-negative integers", |v| {
+            v >= 0.0 && v.fract() == 0.0 && v.is_finite()
+        })
+    }
+
+    fn spec(&self) -> super::LikelihoodSpec {
+        super::LikelihoodSpec::Poisson { link: self.link }
+    }
+}
+
+impl ScalarLikelihood for Poisson {
+    fn log_prob_param_grad(&self, _y: f64, _f: f64, _out: &mut [f64]) {}
 
     /// log p = y log λ − λ − log y!. Exp: d1 = y − λ, d2 = −λ. Softplus (σ = sigmoid(f)):
     /// d1 = (y/λ − 1) σ, d2 = (y/λ − 1) σ(1 − σ) − y σ²/λ².
@@ -73,16 +90,16 @@ impl Likelihood for Poisson {
 
     /// Exp link in closed form: ve = y μ − e^{μ+σ²/2} − log y!, g_μ = y − e^{μ+σ²/2},
     /// g_σ = −½ e^{μ+σ²/2}; softplus by Gauss–Hermite.
-    fn variational_expectations(
+    fn scalar_variational_expectations(
         &self,
         y: &DVector<f64>,
         mu: &DVector<f64>,
         var: &DVector<f64>,
-    ) -> VarExp {
+    ) -> ScalarVarExp {
         match self.link {
             PoissonLink::Exp => {
                 let rate = DVector::from_fn(y.len(), |i, _| (mu[i] + 0.5 * var[i]).exp());
-                VarExp {
+                ScalarVarExp {
                     ve: DVector::from_fn(y.len(), |i, _| {
                         y[i] * mu[i] - rate[i] - ln_gamma(y[i] + 1.0)
                     }),
@@ -96,7 +113,11 @@ impl Likelihood for Poisson {
 
     /// Mean E[λ] and variance E[λ] + Var[λ]: exp link e^{μ+σ²/2} and e^{2μ+σ²}(e^{σ²} − 1);
     /// softplus by Gauss–Hermite.
-    fn predict_y(&self, mu: &DVector<f64>, var: &DVector<f64>) -> (DVector<f64>, DVector<f64>) {
+    fn scalar_predict_y(
+        &self,
+        mu: &DVector<f64>,
+        var: &DVector<f64>,
+    ) -> (DVector<f64>, DVector<f64>) {
         let n = mu.len();
         let mut mean = DVector::zeros(n);
         let mut v = DVector::zeros(n);
@@ -119,19 +140,5 @@ impl Likelihood for Poisson {
             v[i] = m1 + var_rate.max(0.0);
         }
         (mean, v)
-    }
-
-    fn check_targets(&self, y: &DVector<f64>) -> Result<()> {
-        check_each(y, "Poisson targets must be non-negative integers", |v| {
-            v >= 0.0 && v.fract() == 0.0 && v.is_finite()
-        })
-    }
-
-    fn spec(&self) -> super::LikelihoodSpec {
-        super::LikelihoodSpec::Poisson { link: self.link }
-    }
-
-    fn box_clone(&self) -> Box<dyn Likelihood> {
-        Box::new(*self)
     }
 }

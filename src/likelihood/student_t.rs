@@ -2,7 +2,7 @@
 //! ν fixed (default 3, as the paper and the peer scripts) or learnable.
 
 use super::quadrature::GaussHermite;
-use super::{check_each, Likelihood, LogProb};
+use super::{check_each, LikelihoodBase, LogProb, ScalarLikelihood};
 use crate::error::{check_shape, Result, Shape};
 use crate::transform::{check_finite, Positive};
 use nalgebra::DVector;
@@ -97,7 +97,7 @@ impl StudentT {
     }
 }
 
-impl Likelihood for StudentT {
+impl LikelihoodBase for StudentT {
     fn name(&self) -> &'static str {
         "student-t"
     }
@@ -137,6 +137,21 @@ impl Likelihood for StudentT {
         Ok(())
     }
 
+    fn check_targets(&self, y: &DVector<f64>) -> Result<()> {
+        check_each(y, "targets must be finite", f64::is_finite)
+    }
+
+    fn spec(&self) -> super::LikelihoodSpec {
+        super::LikelihoodSpec::StudentT {
+            raw_scale: self.raw_scale,
+            raw_df: self.raw_df,
+            learn_df: self.learn_df,
+            quadrature_order: self.rule.nodes().len(),
+        }
+    }
+}
+
+impl ScalarLikelihood for StudentT {
     /// With a = ν s² + r²: d1 = (ν+1) r/a, d2 = (ν+1)(r² − ν s²)/a².
     fn log_prob_derivatives(&self, y: f64, f: f64) -> LogProb {
         let Derived { s, nu, log_norm } = self.derived;
@@ -167,7 +182,11 @@ impl Likelihood for StudentT {
     }
 
     /// Mean μ; variance σ² + s² ν/(ν − 2) for ν > 2, infinite otherwise.
-    fn predict_y(&self, mu: &DVector<f64>, var: &DVector<f64>) -> (DVector<f64>, DVector<f64>) {
+    fn scalar_predict_y(
+        &self,
+        mu: &DVector<f64>,
+        var: &DVector<f64>,
+    ) -> (DVector<f64>, DVector<f64>) {
         let (s, nu) = (self.scale(), self.df());
         let noise = if nu > 2.0 {
             s * s * nu / (nu - 2.0)
@@ -179,22 +198,5 @@ impl Likelihood for StudentT {
 
     fn quadrature(&self) -> &GaussHermite {
         &self.rule
-    }
-
-    fn check_targets(&self, y: &DVector<f64>) -> Result<()> {
-        check_each(y, "targets must be finite", f64::is_finite)
-    }
-
-    fn spec(&self) -> super::LikelihoodSpec {
-        super::LikelihoodSpec::StudentT {
-            raw_scale: self.raw_scale,
-            raw_df: self.raw_df,
-            learn_df: self.learn_df,
-            quadrature_order: self.rule.nodes().len(),
-        }
-    }
-
-    fn box_clone(&self) -> Box<dyn Likelihood> {
-        Box::new(self.clone())
     }
 }

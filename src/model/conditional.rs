@@ -9,7 +9,7 @@ use crate::linalg::{
     cholesky_with_jitter_into, lower_tr_mul_into, reshape_buffer, solve_lower_in_place,
 };
 use crate::variational::VariationalQ;
-use nalgebra::{DMatrix, DVector};
+use nalgebra::{DMatrix, DVector, DVectorViewMut};
 
 /// Kuu (M×M), Kuf (M×B), Lz = chol(Kuu + jitter·I) (M×M), A = Lz⁻¹ Kuf (M×B) and
 /// kff = diag k(X, X) (B) for one batch.
@@ -116,10 +116,23 @@ impl Conditional {
             out.mu = DVector::zeros(b);
             out.var = DVector::zeros(b);
         }
-        self.a.tr_mul_to(q.m(), &mut out.mu); // Aᵀ m
-        lower_tr_mul_into(q.l(), &self.a, &mut out.lta); // Lᵀ A, M×B (triangular product)
-        for (i, v) in out.var.iter_mut().enumerate() {
-            let (a_i, lta_i) = (self.a.column(i), out.lta.column(i));
+        let BatchMarginals { mu, var, lta } = out;
+        self.marginals_into(q, mu.column_mut(0), var.column_mut(0), lta);
+    }
+
+    /// The marginals of q at this batch written into `mu` and `var` (length B each, for example
+    /// one latent's column of B×L matrices), and Lᵀ A (M×B) into `lta`.
+    pub(crate) fn marginals_into(
+        &self,
+        q: &VariationalQ,
+        mut mu: DVectorViewMut<f64>,
+        mut var: DVectorViewMut<f64>,
+        lta: &mut DMatrix<f64>,
+    ) {
+        self.a.tr_mul_to(q.m(), &mut mu); // Aᵀ m
+        lower_tr_mul_into(q.l(), &self.a, lta); // Lᵀ A, M×B (triangular product)
+        for (i, v) in var.iter_mut().enumerate() {
+            let (a_i, lta_i) = (self.a.column(i), lta.column(i));
             *v = (self.kff_diag[i] - a_i.norm_squared() + lta_i.norm_squared()).max(0.0);
         }
     }

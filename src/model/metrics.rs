@@ -1,11 +1,11 @@
 //! Test-set metrics: RMSE and mean negative log predictive density (NLPD) for regression;
-//! accuracy, NLPD and Brier score for binary classification.
+//! accuracy, NLPD and Brier score for classification.
 
 use super::Svgp;
 use crate::error::Result;
 use nalgebra::{DMatrix, DVector};
 
-/// Metrics of a model on a labelled set. Regression fills `rmse`; binary classification fills
+/// Metrics of a model on a labelled set. Regression fills `rmse`; classification fills
 /// `accuracy` and `brier`; both fill `nlpd`.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Metrics {
@@ -15,14 +15,18 @@ pub struct Metrics {
     pub nlpd: f64,
     /// √((1/N) Σᵢ (yᵢ − E[yᵢ])²), regression only.
     pub rmse: Option<f64>,
-    /// Fraction of points with (p(yᵢ = 1) > ½) = yᵢ, classification only.
+    /// Fraction of points whose most probable class (p(yᵢ = 1) > ½ for a binary likelihood) is
+    /// yᵢ, classification only.
     pub accuracy: Option<f64>,
-    /// (1/N) Σᵢ (p(yᵢ = 1) − yᵢ)², classification only.
+    /// (1/N) Σᵢ (p(yᵢ = 1) − yᵢ)² for a binary likelihood, (1/N) Σᵢ Σ_c (p_c − [yᵢ = c])² for a
+    /// C-class one; classification only.
     pub brier: Option<f64>,
 }
 
 impl Svgp {
-    /// Metrics on (`x`: N×D, `y`: N), N ≥ 1.
+    /// Metrics on (`x`: N×D, `y`: N), N ≥ 1: accuracy and Brier score for a classifier (the
+    /// binary Brier score (p(yᵢ = 1) − yᵢ)² for a one-probability binary likelihood, the sum over
+    /// classes Σ_c (p_c − [yᵢ = c])² for a C-class one), RMSE of the predictive mean otherwise.
     ///
     /// # Errors
     /// As [`Svgp::log_predictive_density`].
@@ -31,34 +35,54 @@ impl Svgp {
         let n = y.len().max(1) as f64;
         let (mean, _) = self.predict_y(x)?;
         let nlpd = -lpd.sum() / n;
-        let squared: f64 = mean
-            .iter()
-            .zip(y.iter())
-            .map(|(m, t)| (m - t).powi(2))
-            .sum();
-        if self.likelihood().is_binary() {
-            let correct = mean
+        let mut metrics = Metrics {
+            num_points: y.len(),
+            nlpd,
+            rmse: None,
+            accuracy: None,
+            brier: None,
+        };
+        if self.likelihood().num_classes().is_some() {
+            let (correct, squared) = classification_counts(&mean, y);
+            metrics.accuracy = Some(correct as f64 / n);
+            metrics.brier = Some(squared / n);
+        } else {
+            let squared: f64 = mean
+                .column(0)
                 .iter()
                 .zip(y.iter())
-                .filter(|(p, t)| (**p > 0.5) == (**t == 1.0))
-                .count();
-            Ok(Metrics {
-                num_points: y.len(),
-                nlpd,
-                rmse: None,
-                accuracy: Some(correct as f64 / n),
-                brier: Some(squared / n),
-            })
-        } else {
-            Ok(Metrics {
-                num_points: y.len(),
-                nlpd,
-                rmse: Some((squared / n).sqrt()),
-                accuracy: None,
-                brier: None,
-            })
+                .map(|(m, t)| (m - t).powi(2))
+                .sum();
+            metrics.rmse = Some((squared / n).sqrt());
         }
+        Ok(metrics)
     }
+}
+
+/// The number of points classified correctly and the summed squared error of the probabilities,
+/// from `probs` (N×1: p(y = 1); N×C: each class's) and the classes `y`.
+fn classification_counts(probs: &DMatrix<f64>, y: &DVector<f64>) -> (usize, f64) {
+    if probs.ncols() == 1 {
+        let p = probs.column(0);
+        let correct = p
+            .iter()
+            .zip(y.iter())
+            .filter(|(p, t)| (**p > 0.5) == (**t == 1.0));
+        let squared = p.iter().zip(y.iter()).map(|(p, t)| (p - t).powi(2)).sum();
+        return (correct.count(), squared);
+    }
+    let mut correct = 0;
+    let mut squared = 0.0;
+    for (i, &t) in y.iter().enumerate() {
+        let row = probs.row(i);
+        correct += usize::from(row.transpose().argmax().0 as f64 == t);
+        squared += row
+            .iter()
+            .enumerate()
+            .map(|(c, p)| (p - f64::from(u8::from(c as f64 == t))).powi(2))
+            .sum::<f64>();
+    }
+    (correct, squared)
 }
 
 impl Metrics {

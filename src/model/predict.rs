@@ -10,48 +10,73 @@ use nalgebra::{DMatrix, DVector};
 pub const PREDICT_CHUNK: usize = 1024;
 
 impl Svgp {
-    /// Mean and variance of q(f*) at `x_new` (N*×D), each of length N*.
+    /// Mean and variance of q(f*ₗ) at `x_new` (N*×D) for each latent l: N*×L each.
     ///
     /// # Errors
-    /// `ShapeMismatch` if x_new is not N*×D; `NotPositiveDefinite` for Kuu.
-    pub fn predict_f(&self, x_new: &DMatrix<f64>) -> Result<(DVector<f64>, DVector<f64>)> {
-        let n = x_new.nrows();
-        let mut mean = DVector::zeros(n);
-        let mut var = DVector::zeros(n);
+    /// `ShapeMismatch` if x_new is not N*×D; `NotPositiveDefinite` for a Kuu.
+    pub fn predict_f(&self, x_new: &DMatrix<f64>) -> Result<(DMatrix<f64>, DMatrix<f64>)> {
+        let (n, latents) = (x_new.nrows(), self.num_latent());
+        let mut mean = DMatrix::zeros(n, latents);
+        let mut var = DMatrix::zeros(n, latents);
+        let mut lta = DMatrix::zeros(0, 0);
         for start in (0..n).step_by(PREDICT_CHUNK) {
             let len = PREDICT_CHUNK.min(n - start);
             let chunk = x_new.rows(start, len).into_owned();
-            let (mu, v) = self.conditional(&chunk)?.marginals(self.q());
-            mean.rows_mut(start, len).copy_from(&mu);
-            var.rows_mut(start, len).copy_from(&v);
+            let conds = self.conditionals(&chunk)?;
+            for (l, q) in self.qs().iter().enumerate() {
+                let cond = &conds[self.kernel_index(l)];
+                let mut mu = mean.view_mut((start, l), (len, 1));
+                let mut v = var.view_mut((start, l), (len, 1));
+                cond.marginals_into(q, mu.column_mut(0), v.column_mut(0), &mut lta);
+            }
         }
         Ok((mean, var))
     }
 
     /// Mean and variance of the predictive distribution of y* at `x_new` (N*×D), from the
-    /// likelihood's `predict_y`.
+    /// likelihood's `predict_y`: N*×P each (P = 1 for a scalar target, C class probabilities
+    /// for a C-class likelihood).
     ///
     /// # Errors
     /// As [`Svgp::predict_f`].
-    pub fn predict_y(&self, x_new: &DMatrix<f64>) -> Result<(DVector<f64>, DVector<f64>)> {
+    pub fn predict_y(&self, x_new: &DMatrix<f64>) -> Result<(DMatrix<f64>, DMatrix<f64>)> {
         let (mu, var) = self.predict_f(x_new)?;
         Ok(self.likelihood().predict_y(&mu, &var))
     }
 }
 
 impl Svgp {
-    /// Mean (N*) and full covariance (N*×N*) of q(f*) at `x_new`:
+    /// Mean (N*) and full covariance (N*×N*) of latent l's q(f*ₗ) at `x_new`:
     /// Σ* = K** − Aᵀ A + Aᵀ S A, A = Lz⁻¹ K(Z, X*). Needs O(N*²) memory; use [`Svgp::predict_f`]
     /// for marginals of large test sets.
     ///
     /// # Errors
-    /// As [`Svgp::predict_f`].
-    pub fn predict_f_full_cov(&self, x_new: &DMatrix<f64>) -> Result<(DVector<f64>, DMatrix<f64>)> {
-        let cond = self.conditional(x_new)?;
-        let mean = cond.a.tr_mul(self.q().m());
-        let lta = matmul_tn(self.q().l(), &cond.a); // Lᵀ A
-        let mut cov = self.kernel().matrix(x_new, x_new) - matmul_tn(&cond.a, &cond.a)
-            + matmul_tn(&lta, &lta);
+    /// As [`Svgp::predict_f`]; `InvalidParameter { name: "latent" }` for a latent index ≥ L.
+    pub fn predict_f_full_cov(
+        &self,
+        x_new: &DMatrix<f64>,
+        latent: usize,
+    ) -> Result<(DVector<f64>, DMatrix<f64>)> {
+        if latent >= self.num_latent() {
+            return Err(crate::error::SvgpError::InvalidParameter {
+                name: "latent".into(),
+                value: latent as f64,
+                reason: "must be below the model's number of latents",
+            });
+        }
+        check_shape(
+            "prediction inputs",
+            Shape::new(x_new.nrows(), self.input_dim()),
+            Shape::new(x_new.nrows(), x_new.ncols()),
+        )?;
+        let k = self.kernel_index(latent);
+        let kernel = self.kernels()[k].as_ref();
+        let cond = super::Conditional::new(kernel, self.z(), x_new, self.jitter())?;
+        let q = &self.qs()[latent];
+        let mean = cond.a.tr_mul(q.m());
+        let lta = matmul_tn(q.l(), &cond.a); // Lᵀ A
+        let mut cov =
+            kernel.matrix(x_new, x_new) - matmul_tn(&cond.a, &cond.a) + matmul_tn(&lta, &lta);
         symmetrise_in_place(&mut cov);
         Ok((mean, cov))
     }

@@ -7,7 +7,7 @@
 //! a fixed batch size allocates no O(M·B) or O(M²) matrix but the returned gradients.
 
 use super::grad::{gradients, BatchView, GradBuffers};
-use super::{BatchMarginals, Conditional, ElboGrad, GradScope, Svgp};
+use super::{Conditional, ElboGrad, GradScope, Svgp};
 use crate::error::{check_shape, Result, Shape};
 use crate::likelihood::VarExp;
 use crate::linalg::reshape_buffer;
@@ -25,33 +25,33 @@ pub enum Marginals {
     LastChecked,
 }
 
-/// One minibatch (inputs B×D, targets B, scale c = N/B), its conditional at the hyperparameters
-/// of the model it was set for, and reusable buffers.
+/// One minibatch (inputs B×D, targets B, scale c = N/B), its conditionals (one per kernel) at the
+/// hyperparameters of the model it was set for, and reusable buffers.
 ///
 /// Invariant: evaluations are of the model given to [`Workspace::set_batch`] (or one with the
 /// same hyperparameters and Z and another q); set the batch again after changing them.
 #[derive(Debug, Clone)]
 pub struct Workspace {
     batch: BatchData,
-    marg: BatchMarginals,
+    marg: LatentMarginals,
     checked: Checked,
     buffers: GradBuffers,
     spare: Spare,
 }
 
-/// The batch and its conditional.
+/// The batch and its conditionals.
 #[derive(Debug, Clone)]
 struct BatchData {
     x: DMatrix<f64>,
     y: DVector<f64>,
     scale: f64,
-    cond: Conditional,
+    conds: Vec<Conditional>,
 }
 
 impl BatchData {
     fn view(&self) -> BatchView<'_> {
         BatchView {
-            cond: &self.cond,
+            conds: &self.conds,
             x: &self.x,
             y: &self.y,
             scale: self.scale,
@@ -59,10 +59,43 @@ impl BatchData {
     }
 }
 
-/// The batch marginals and likelihood expectations of the last candidate q evaluated.
+/// The marginals of every latent's q at one batch, with the products they came from.
+#[derive(Debug, Clone)]
+pub(super) struct LatentMarginals {
+    /// μ, B×L: column l is Aₗᵀ mₗ.
+    pub mu: DMatrix<f64>,
+    /// σ², B×L: σ²ᵢₗ = kffᵢ − ‖aᵢ‖² + ‖Lₗᵀaᵢ‖².
+    pub var: DMatrix<f64>,
+    /// Lₗᵀ Aₗ (M×B) for each latent l.
+    pub lta: Vec<DMatrix<f64>>,
+}
+
+impl LatentMarginals {
+    fn empty() -> Self {
+        LatentMarginals {
+            mu: DMatrix::zeros(0, 0),
+            var: DMatrix::zeros(0, 0),
+            lta: Vec::new(),
+        }
+    }
+
+    /// The marginals of each of `qs` at the batch, in these buffers.
+    fn compute(&mut self, batch: &BatchView, qs: &[VariationalQ]) {
+        let (b, latents) = (batch.y.len(), qs.len());
+        reshape_buffer(&mut self.mu, b, latents);
+        reshape_buffer(&mut self.var, b, latents);
+        self.lta.resize_with(latents, || DMatrix::zeros(0, 0));
+        for (l, (q, lta)) in qs.iter().zip(self.lta.iter_mut()).enumerate() {
+            let (mu, var) = (self.mu.column_mut(l), self.var.column_mut(l));
+            batch.cond(l).marginals_into(q, mu, var, lta);
+        }
+    }
+}
+
+/// The batch marginals and likelihood expectations of the last candidate q's evaluated.
 #[derive(Debug, Clone)]
 struct Checked {
-    marg: BatchMarginals,
+    marg: LatentMarginals,
     vexp: Option<VarExp>,
 }
 
@@ -75,13 +108,14 @@ pub struct Candidates<'a> {
 }
 
 impl Candidates<'_> {
-    /// The minibatch ELBO at `q` with the batch's conditional: O(M²B).
+    /// The minibatch ELBO at `qs` (one q per latent) with the batch's conditionals: O(L M²B).
     ///
     /// # Errors
-    /// `ShapeMismatch` unless q has the M inducing points the batch was set for.
-    pub fn elbo(&mut self, q: &VariationalQ) -> Result<f64> {
-        check_inducing(self.batch.cond, q.num_inducing())?;
-        let (elbo, vexp) = elbo_into(self.model, &self.batch, q, &mut self.checked.marg);
+    /// `ShapeMismatch` unless there is one q per latent, each with the M inducing points the
+    /// batch was set for.
+    pub fn elbo(&mut self, qs: &[VariationalQ]) -> Result<f64> {
+        check_qs(&self.batch, self.model, qs)?;
+        let (elbo, vexp) = elbo_into(self.model, &self.batch, qs, &mut self.checked.marg);
         self.checked.vexp = Some(vexp);
         Ok(elbo)
     }
@@ -101,11 +135,11 @@ impl Workspace {
                 x: DMatrix::zeros(0, 0),
                 y: DVector::zeros(0),
                 scale: 1.0,
-                cond: Conditional::empty(),
+                conds: Vec::new(),
             },
-            marg: BatchMarginals::empty(),
+            marg: LatentMarginals::empty(),
             checked: Checked {
-                marg: BatchMarginals::empty(),
+                marg: LatentMarginals::empty(),
                 vexp: None,
             },
             buffers: GradBuffers::new(),
@@ -114,7 +148,7 @@ impl Workspace {
     }
 
     /// Takes a copy of the batch (`x`: B×D, `y`: B, `scale` c = N/B) and computes its
-    /// conditional at `model`'s hyperparameters.
+    /// conditionals at `model`'s hyperparameters.
     ///
     /// # Errors
     /// `ShapeMismatch` if x is not B×D or y does not have B entries; `NotPositiveDefinite` for
@@ -141,8 +175,8 @@ impl Workspace {
         self.checked.vexp = None;
         let batch = &mut self.batch;
         batch.y = DVector::zeros(0); // no valid batch until the conditional is computed
-        if let Err(e) = model.conditional_into(x, &mut batch.cond) {
-            batch.cond = Conditional::empty(); // no batch: later evaluations are refused
+        if let Err(e) = model.conditionals_into(x, &mut batch.conds) {
+            batch.conds.clear(); // no batch: later evaluations are refused
             return Err(e);
         }
         reshape_buffer(&mut batch.x, x.nrows(), x.ncols());
@@ -157,35 +191,37 @@ impl Workspace {
         self.batch.y.len()
     }
 
-    /// The minibatch ELBO c Σᵢ veᵢ − KL at the model's q.
+    /// The minibatch ELBO c Σᵢ veᵢ − Σₗ KLₗ at the model's q's.
     ///
     /// # Errors
-    /// `ShapeMismatch` if no batch was set, or the model's M differs from the one it was set for.
+    /// `ShapeMismatch` if no batch was set, or the model's M or kernels differ from those it was
+    /// set for.
     pub fn elbo(&mut self, model: &Svgp) -> Result<f64> {
-        check_inducing(&self.batch.cond, model.num_inducing())?;
-        Ok(elbo_into(model, &self.batch.view(), model.q(), &mut self.marg).0)
+        let batch = self.batch.view();
+        check_qs(&batch, model, model.qs())?;
+        Ok(elbo_into(model, &batch, model.qs(), &mut self.marg).0)
     }
 
-    /// The ELBO at the model's q and the gradients `scope` asks for, starting from `marginals`.
+    /// The ELBO at the model's q's and the gradients `scope` asks for, starting from `marginals`.
     ///
     /// # Errors
-    /// `ShapeMismatch` if the model's M differs from the one the batch was set for.
+    /// `ShapeMismatch` if the model's M or kernels differ from those the batch was set for.
     pub fn grad(
         &mut self,
         model: &Svgp,
         scope: GradScope,
         marginals: Marginals,
     ) -> Result<ElboGrad> {
-        check_inducing(&self.batch.cond, model.num_inducing())?;
         let batch = self.batch.view();
+        check_qs(&batch, model, model.qs())?;
         let (marg, vexp) = match (marginals, self.checked.vexp.take()) {
             (Marginals::LastChecked, Some(vexp)) => (&mut self.checked.marg, vexp),
             _ => {
-                let vexp = elbo_into(model, &batch, model.q(), &mut self.marg).1;
+                let vexp = elbo_into(model, &batch, model.qs(), &mut self.marg).1;
                 (&mut self.marg, vexp)
             }
         };
-        let elbo = batch.scale * vexp.ve.sum() - prior_kl(model.q());
+        let elbo = batch.scale * vexp.ve.sum() - total_kl(model.qs());
         let pair = (marg, &vexp);
         let spare = &mut self.spare;
         Ok(gradients(
@@ -216,27 +252,47 @@ impl Workspace {
     }
 }
 
-/// `ShapeMismatch` unless `cond` is for `m` inducing points (a workspace with no batch set has a
-/// conditional for none).
-fn check_inducing(cond: &Conditional, m: usize) -> Result<()> {
+/// `ShapeMismatch` unless the batch's conditionals are for the model's kernels (one each) and
+/// `qs` are one per latent, each with the M inducing points of the conditionals (a workspace with
+/// no batch set has no conditionals).
+fn check_qs(batch: &BatchView, model: &Svgp, qs: &[VariationalQ]) -> Result<()> {
     check_shape(
-        "inducing points of the evaluated q (is a batch set?)",
-        Shape::new(cond.lz.nrows(), 1),
-        Shape::new(m, 1),
-    )
+        "conditionals of the batch, one per kernel (is a batch set?)",
+        Shape::new(model.kernels().len(), 1),
+        Shape::new(batch.conds.len(), 1),
+    )?;
+    check_shape(
+        "q(v), one per latent",
+        Shape::new(model.num_latent(), 1),
+        Shape::new(qs.len(), 1),
+    )?;
+    let m = batch.conds[0].lz.nrows();
+    for q in qs {
+        check_shape(
+            "inducing points of the evaluated q",
+            Shape::new(m, 1),
+            Shape::new(q.num_inducing(), 1),
+        )?;
+    }
+    Ok(())
 }
 
-/// The ELBO at `q` with the batch's conditional, the marginals written into `marg`, and the
+/// Σₗ KL[q(vₗ) ‖ N(0, I)].
+pub(super) fn total_kl(qs: &[VariationalQ]) -> f64 {
+    qs.iter().map(prior_kl).sum()
+}
+
+/// The ELBO at `qs` with the batch's conditionals, the marginals written into `marg`, and the
 /// likelihood's expectations there.
 fn elbo_into(
     model: &Svgp,
     batch: &BatchView,
-    q: &VariationalQ,
-    marg: &mut BatchMarginals,
+    qs: &[VariationalQ],
+    marg: &mut LatentMarginals,
 ) -> (f64, VarExp) {
-    batch.cond.batch_marginals_into(q, marg);
+    marg.compute(batch, qs);
     let vexp = model
         .likelihood()
         .variational_expectations(batch.y, &marg.mu, &marg.var);
-    (batch.scale * vexp.ve.sum() - prior_kl(q), vexp)
+    (batch.scale * vexp.ve.sum() - total_kl(qs), vexp)
 }

@@ -14,10 +14,10 @@ mod trainer;
 
 pub use adam::{Adam, AdamConfig, AdamMoments, AdamState};
 pub use batch::{BatchPlan, Batches};
-pub use natgrad::{InvalidStepPolicy, NatGrad, NatGradStep};
+pub use natgrad::{InvalidStepPolicy, LatentSteps, NatGrad, NatGradStep};
 pub use observer::{first_reaching, ElboCheckpoints, Every, Observer, Trace};
 pub use report::{IterReport, QUpdate, RunSummary, StopReason, StopRules};
 pub use schedule::{Schedule, DEFAULT_RAMP_STEPS};
 pub use source::{BatchSource, InMemory};
-pub use state::TrainerState;
+pub use state::{LatentState, TrainerState};
 pub use trainer::{AscentCheck, HyperTraining, QStep, QTraining, Trainer, Xi, ASCENT_SLACK};

@@ -28,7 +28,7 @@ impl Default for InvalidStepPolicy {
     }
 }
 
-/// An accepted natural-gradient step.
+/// An accepted natural-gradient step of one q.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NatGradStep {
     /// The new q(v).
@@ -36,6 +36,18 @@ pub struct NatGradStep {
     /// The step size actually used: the requested γ divided by 2^`halvings`.
     pub gamma: f64,
     /// How many times γ was halved before the step was valid and accepted (0: taken as asked).
+    pub halvings: u32,
+}
+
+/// An accepted natural-gradient step of every latent's q, with one γ for all (the Fisher matrix
+/// is block-diagonal over latents, so this is the natural step of the joint q).
+#[derive(Debug, Clone, PartialEq)]
+pub struct LatentSteps {
+    /// The new q(vₗ), in latent order.
+    pub qs: Vec<VariationalQ>,
+    /// The step size actually used: the requested γ divided by 2^`halvings`.
+    pub gamma: f64,
+    /// How many times γ was halved before every latent's step was valid and accepted.
     pub halvings: u32,
 }
 
@@ -104,6 +116,32 @@ impl<P: Parametrisation> NatGrad<P> {
         accept: &mut dyn FnMut(&VariationalQ) -> bool,
         spare: &mut Spare,
     ) -> Result<NatGradStep> {
+        let qs = std::slice::from_ref(q);
+        let d_etas = std::slice::from_ref(d_eta);
+        let mut accept_one = |qs: &[VariationalQ]| accept(&qs[0]);
+        let mut step = self.step_latents_in(qs, d_etas, gamma, &mut accept_one, spare)?;
+        Ok(NatGradStep {
+            q: step.qs.pop().expect("one latent in, one out"),
+            gamma: step.gamma,
+            halvings: step.halvings,
+        })
+    }
+
+    /// The natural step of every latent at once: latent l moves from `qs[l]` along its own
+    /// direction from `d_etas[l]` = ∇_ηₗ L, all with the same γ, halved (under the policy's bound)
+    /// while any latent's step leaves the positive-definite cone or `accept(candidates)` is
+    /// false. Buffers come from and go back to `spare` as in [`NatGrad::step_checked_in`].
+    ///
+    /// # Errors
+    /// As [`NatGrad::step_checked`]; `ShapeMismatch` unless there is one ∇_η L per q.
+    pub fn step_latents_in(
+        &self,
+        qs: &[VariationalQ],
+        d_etas: &[Coords],
+        gamma: f64,
+        accept: &mut dyn FnMut(&[VariationalQ]) -> bool,
+        spare: &mut Spare,
+    ) -> Result<LatentSteps> {
         if !(gamma.is_finite() && gamma > 0.0) {
             return Err(SvgpError::InvalidParameter {
                 name: "gamma".into(),
@@ -111,28 +149,41 @@ impl<P: Parametrisation> NatGrad<P> {
                 reason: "the natural-gradient step size must be finite and positive",
             });
         }
-        if !d_eta.is_finite() {
+        crate::error::check_shape(
+            "∇_η L, one per latent",
+            crate::error::Shape::new(qs.len(), 1),
+            crate::error::Shape::new(d_etas.len(), 1),
+        )?;
+        if !d_etas.iter().all(Coords::is_finite) {
             return Err(SvgpError::NonFiniteValue {
                 quantity: "∇_η L"
             });
         }
-        let (xi, direction) = P::step_ends(q, d_eta, spare)?;
-        let outcome = self.first_accepted(&xi, &direction, gamma, accept, spare);
-        spare.keep_coords(xi);
-        spare.keep_coords(direction);
+        let mut ends = Vec::with_capacity(qs.len());
+        for (q, d_eta) in qs.iter().zip(d_etas) {
+            match P::step_ends(q, d_eta, spare) {
+                Ok(end) => ends.push(end),
+                Err(e) => {
+                    give_back(ends, spare);
+                    return Err(e);
+                }
+            }
+        }
+        let outcome = self.first_accepted(&ends, gamma, accept, spare);
+        give_back(ends, spare);
         outcome
     }
 
-    /// The halving loop of [`NatGrad::step_checked_in`] from ξ along `direction`.
+    /// The halving loop of [`NatGrad::step_latents_in`] from each latent's ξ along its
+    /// direction.
     fn first_accepted(
         &self,
-        xi: &Coords,
-        direction: &Coords,
+        ends: &[(Coords, Coords)],
         gamma: f64,
-        accept: &mut dyn FnMut(&VariationalQ) -> bool,
+        accept: &mut dyn FnMut(&[VariationalQ]) -> bool,
         spare: &mut Spare,
-    ) -> Result<NatGradStep> {
-        if !direction.is_finite() {
+    ) -> Result<LatentSteps> {
+        if !ends.iter().all(|(_, direction)| direction.is_finite()) {
             return Err(SvgpError::NonFiniteValue {
                 quantity: "natural gradient",
             });
@@ -144,16 +195,16 @@ impl<P: Parametrisation> NatGrad<P> {
         let mut gamma_try = gamma;
         let mut halvings = 0;
         loop {
-            let pivot = match P::to_q_at(xi, gamma_try, direction, spare) {
-                Ok(q_new) if accept(&q_new) => {
-                    return Ok(NatGradStep {
-                        q: q_new,
+            let pivot = match candidates::<P>(ends, gamma_try, spare) {
+                Ok(qs) if accept(&qs) => {
+                    return Ok(LatentSteps {
+                        qs,
                         gamma: gamma_try,
                         halvings,
                     })
                 }
                 Ok(refused) => {
-                    spare.keep_q(refused);
+                    refused.into_iter().for_each(|q| spare.keep_q(q));
                     None
                 }
                 Err(SvgpError::NotPositiveDefinite { pivot, .. }) => Some(pivot),
@@ -169,5 +220,33 @@ impl<P: Parametrisation> NatGrad<P> {
             gamma_try *= 0.5;
             halvings += 1;
         }
+    }
+}
+
+/// Every latent's q at ξ + γ·direction; the first invalid one's error, the others' buffers
+/// given back.
+fn candidates<P: Parametrisation>(
+    ends: &[(Coords, Coords)],
+    gamma: f64,
+    spare: &mut Spare,
+) -> Result<Vec<VariationalQ>> {
+    let mut qs = Vec::with_capacity(ends.len());
+    for (xi, direction) in ends {
+        match P::to_q_at(xi, gamma, direction, spare) {
+            Ok(q) => qs.push(q),
+            Err(e) => {
+                qs.into_iter().for_each(|q| spare.keep_q(q));
+                return Err(e);
+            }
+        }
+    }
+    Ok(qs)
+}
+
+/// Returns the steps' ξ and directions to the pool.
+fn give_back(ends: Vec<(Coords, Coords)>, spare: &mut Spare) {
+    for (xi, direction) in ends {
+        spare.keep_coords(xi);
+        spare.keep_coords(direction);
     }
 }

@@ -1,5 +1,5 @@
 //! A trainer's whole state as plain numbers, to save and restore exactly: the model (kernel and
-//! likelihood by their specs, Z, q with S⁻¹ when a natural step left it known), the Adam moments
+//! likelihood by their specs, Z, each latent's q with S⁻¹ when a natural step left it known), the Adam moments
 //! and step counts, and the iteration (which is also the step-size schedule's position).
 //! Restored into a trainer built with the same q and hyperparameter training, the next
 //! iteration is bit for bit the one the saved trainer would have taken.
@@ -20,8 +20,9 @@ use serde::{Deserialize, Serialize};
 pub struct TrainerState {
     /// Iterations completed.
     pub iteration: u64,
-    /// The kernel, with its unconstrained parameters.
-    pub kernel: KernelSpec,
+    /// The kernels (one shared by every latent, or one per latent), with their unconstrained
+    /// parameters.
+    pub kernels: Vec<KernelSpec>,
     /// The likelihood, with its unconstrained parameters.
     pub likelihood: LikelihoodSpec,
     /// The jitter on Kuu's diagonal.
@@ -30,36 +31,40 @@ pub struct TrainerState {
     pub num_inducing: usize,
     /// Z, M×D column-major.
     pub z: Vec<f64>,
-    /// q's mean m (M).
-    pub m: Vec<f64>,
-    /// q's factor L, M×M column-major.
-    pub l: Vec<f64>,
-    /// S⁻¹ when known (after a natural step in θ), M×M column-major.
-    pub s_inv: Option<Vec<f64>>,
+    /// Each latent's q, in latent order.
+    pub latents: Vec<LatentState>,
     /// Adam on the hyperparameters and Z (`None` when they are frozen).
     pub hyper_adam: Option<AdamMoments>,
     /// Adam on q (the Adam-only mode).
     pub q_adam: Option<AdamMoments>,
 }
 
-impl TrainerState {
-    /// The model this state holds.
-    ///
-    /// # Errors
-    /// `ShapeMismatch` or `InvalidParameter` for inconsistent shapes or values (naming them).
-    pub fn model(&self) -> Result<Svgp> {
-        let m = self.num_inducing;
+/// One latent's q(v) as plain numbers.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LatentState {
+    /// The mean m (M).
+    pub m: Vec<f64>,
+    /// The factor L, M×M column-major.
+    pub l: Vec<f64>,
+    /// S⁻¹ when known (after a natural step in θ), M×M column-major.
+    pub s_inv: Option<Vec<f64>>,
+}
+
+impl LatentState {
+    fn of(q: &VariationalQ) -> Self {
+        LatentState {
+            m: q.m().as_slice().to_vec(),
+            l: q.l().as_slice().to_vec(),
+            s_inv: q.known_s_inv().map(|s| s.as_slice().to_vec()),
+        }
+    }
+
+    /// The q with M = `m` inducing points this holds.
+    fn q(&self, m: usize) -> Result<VariationalQ> {
         check_shape("saved m", Shape::new(m, 1), Shape::new(self.m.len(), 1))?;
-        let d = self.z.len().checked_div(m).unwrap_or(0);
-        check_shape(
-            "saved Z entries",
-            Shape::new(m * d, 1),
-            Shape::new(self.z.len(), 1),
-        )?;
         // saturating: a corrupt M then fails the comparison instead of overflowing
         let mm = m.saturating_mul(m);
         check_shape("saved L", Shape::new(mm, 1), Shape::new(self.l.len(), 1))?;
-        let z = DMatrix::from_column_slice(m, d, &self.z);
         let mut q = VariationalQ::new(
             DVector::from_column_slice(&self.m),
             DMatrix::from_column_slice(m, m, &self.l),
@@ -75,13 +80,35 @@ impl TrainerState {
             }
             q = q.with_s_inv(DMatrix::from_column_slice(m, m, s_inv));
         }
-        Svgp::with_q(
-            self.kernel.build()?,
-            self.likelihood.build()?,
-            z,
-            q,
-            self.jitter,
-        )
+        Ok(q)
+    }
+}
+
+impl TrainerState {
+    /// The model this state holds.
+    ///
+    /// # Errors
+    /// `ShapeMismatch` or `InvalidParameter` for inconsistent shapes or values (naming them).
+    pub fn model(&self) -> Result<Svgp> {
+        let m = self.num_inducing;
+        let d = self.z.len().checked_div(m).unwrap_or(0);
+        check_shape(
+            "saved Z entries",
+            Shape::new(m.saturating_mul(d), 1),
+            Shape::new(self.z.len(), 1),
+        )?;
+        let z = DMatrix::from_column_slice(m, d, &self.z);
+        let qs = self
+            .latents
+            .iter()
+            .map(|latent| latent.q(m))
+            .collect::<Result<Vec<_>>>()?;
+        let kernels = self
+            .kernels
+            .iter()
+            .map(KernelSpec::build)
+            .collect::<Result<Vec<_>>>()?;
+        Svgp::with_qs(kernels, self.likelihood.build()?, z, qs, self.jitter)
     }
 }
 
@@ -89,17 +116,14 @@ impl Trainer {
     /// The trainer's whole state (see [`TrainerState`]).
     pub fn state(&self) -> TrainerState {
         let model = &self.model;
-        let q = model.q();
         TrainerState {
             iteration: self.iteration,
-            kernel: model.kernel().spec(),
+            kernels: model.kernels().iter().map(|k| k.spec()).collect(),
             likelihood: model.likelihood().spec(),
             jitter: model.jitter(),
             num_inducing: model.num_inducing(),
             z: model.z().as_slice().to_vec(),
-            m: q.m().as_slice().to_vec(),
-            l: q.l().as_slice().to_vec(),
-            s_inv: q.known_s_inv().map(|s| s.as_slice().to_vec()),
+            latents: model.qs().iter().map(LatentState::of).collect(),
             hyper_adam: self.hyper.as_ref().map(|a| a.moments()),
             q_adam: self.q_adam().map(|a| a.moments()),
         }

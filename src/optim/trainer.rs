@@ -4,7 +4,7 @@
 
 use super::adam::AdamState;
 use super::{
-    Adam, AdamConfig, BatchSource, InvalidStepPolicy, IterReport, NatGrad, NatGradStep, Observer,
+    Adam, AdamConfig, BatchSource, InvalidStepPolicy, IterReport, LatentSteps, NatGrad, Observer,
     QUpdate, RunSummary, Schedule, StopReason, StopRules,
 };
 use crate::error::{Result, SvgpError};
@@ -15,23 +15,24 @@ use crate::variational::{
 use nalgebra::{DMatrix, DVector};
 use std::time::{Duration, Instant};
 
-/// A natural-gradient step rule on q(v) (object-safe form of [`NatGrad`]).
+/// A natural-gradient step rule on the q(vₗ) of every latent (object-safe form of [`NatGrad`]).
 pub trait QStep: Send + Sync {
     /// The parametrisation's name.
     fn name(&self) -> &'static str;
-    /// One checked step from q in the direction ∇_η L with step size γ, halving γ also while
-    /// `accept` refuses the candidate; buffers come from and go back to `spare`.
+    /// One checked step from `qs` in the directions ∇_ηₗ L (`d_etas`, one per latent) with one
+    /// step size γ, halving γ also while `accept` refuses the candidates; buffers come from and
+    /// go back to `spare`.
     ///
     /// # Errors
-    /// As [`NatGrad::step_checked`].
+    /// As [`NatGrad::step_latents_in`].
     fn step(
         &self,
-        q: &VariationalQ,
-        d_eta: &Coords,
+        qs: &[VariationalQ],
+        d_etas: &[Coords],
         gamma: f64,
-        accept: &mut dyn FnMut(&VariationalQ) -> bool,
+        accept: &mut dyn FnMut(&[VariationalQ]) -> bool,
         spare: &mut Spare,
-    ) -> Result<NatGradStep>;
+    ) -> Result<LatentSteps>;
 }
 
 impl<P: Parametrisation + Send + Sync> QStep for NatGrad<P> {
@@ -40,13 +41,13 @@ impl<P: Parametrisation + Send + Sync> QStep for NatGrad<P> {
     }
     fn step(
         &self,
-        q: &VariationalQ,
-        d_eta: &Coords,
+        qs: &[VariationalQ],
+        d_etas: &[Coords],
         gamma: f64,
-        accept: &mut dyn FnMut(&VariationalQ) -> bool,
+        accept: &mut dyn FnMut(&[VariationalQ]) -> bool,
         spare: &mut Spare,
-    ) -> Result<NatGradStep> {
-        self.step_checked_in(q, d_eta, gamma, accept, spare)
+    ) -> Result<LatentSteps> {
+        self.step_latents_in(qs, d_etas, gamma, accept, spare)
     }
 }
 
@@ -155,7 +156,7 @@ enum QRule {
 
 /// A q step proposed and not yet committed.
 struct QProposal {
-    q: VariationalQ,
+    qs: Vec<VariationalQ>,
     update: QUpdate,
     adam_state: Option<AdamState>,
 }
@@ -164,14 +165,14 @@ impl Trainer {
     /// A trainer for `model`: q by `q_training`, the hyperparameters and Z by `hyper`, with the
     /// ascent check on.
     pub fn new(model: Svgp, q_training: QTraining, hyper: HyperTraining) -> Self {
-        let m = model.num_inducing();
+        let (m, latents) = (model.num_inducing(), model.num_latent());
         let (hyper, q_constants) = match hyper {
             HyperTraining::Adam(c) => (Some(Adam::new(c, model.hyper_params().len())), c),
             HyperTraining::Frozen => (None, AdamConfig::default()),
         };
         let q_rule = match q_training {
             QTraining::NatGrad { step, schedule } => QRule::NatGrad { step, schedule },
-            QTraining::Adam => QRule::Adam(Adam::new(q_constants, m + m * (m + 1) / 2)),
+            QTraining::Adam => QRule::Adam(Adam::new(q_constants, latents * (m + m * (m + 1) / 2))),
         };
         Trainer {
             model,
@@ -240,11 +241,12 @@ impl Trainer {
             QRule::Adam(_) => GradScope::Q,
         };
         let before = self.ws.grad(&self.model, scope, Marginals::Compute)?;
-        if !before.elbo.is_finite() || !before.d_eta.as_ref().is_some_and(Coords::is_finite) {
+        let d_eta_finite = |d: &Vec<Coords>| d.iter().all(Coords::is_finite);
+        if !before.elbo.is_finite() || !before.d_eta.as_ref().is_some_and(d_eta_finite) {
             return Err(nonfinite(t, "ELBO or its gradient with respect to q"));
         }
         let proposal = self.propose_q(t, &before)?;
-        let mut candidate = self.model.clone_with_q(proposal.q)?;
+        let mut candidate = self.model.clone_with_qs(proposal.qs)?;
         // With the ascent check, the accepted q is the last candidate it evaluated.
         let marginals = match (proposal.update, self.ascent_check) {
             (QUpdate::Natural { .. }, AscentCheck::On) => Marginals::LastChecked,
@@ -269,9 +271,9 @@ impl Trainer {
             QRule::NatGrad { step, schedule } => (step, schedule),
             QRule::Adam(adam) => {
                 let dl_dl = before.dl_dl.as_ref().expect("scope Q computes ∂L/∂L");
-                let (q, state) = adam_q_step(adam, self.model.q(), dl_dm, dl_dl)?;
+                let (qs, state) = adam_q_step(adam, self.model.qs(), dl_dm, dl_dl)?;
                 return Ok(QProposal {
-                    q,
+                    qs,
                     update: QUpdate::Adam,
                     adam_state: Some(state),
                 });
@@ -281,13 +283,13 @@ impl Trainer {
         let floor = before.elbo - ASCENT_SLACK * before.elbo.abs().max(1.0);
         let check = self.ascent_check;
         let (mut candidates, spare) = self.ws.candidates(&self.model);
-        let mut accept = |q: &VariationalQ| {
-            check == AscentCheck::Off || candidates.elbo(q).is_ok_and(|elbo| elbo >= floor)
+        let mut accept = |qs: &[VariationalQ]| {
+            check == AscentCheck::Off || candidates.elbo(qs).is_ok_and(|elbo| elbo >= floor)
         };
-        let q = self.model.q();
-        let (q, update) = match step.step(q, d_eta, schedule.gamma(t), &mut accept, spare) {
+        let qs = self.model.qs();
+        let (qs, update) = match step.step(qs, d_eta, schedule.gamma(t), &mut accept, spare) {
             Ok(s) => (
-                s.q,
+                s.qs,
                 QUpdate::Natural {
                     gamma: s.gamma,
                     halvings: s.halvings,
@@ -300,7 +302,7 @@ impl Trainer {
                 attempts,
                 ..
             }) => (
-                q.clone(),
+                qs.to_vec(),
                 QUpdate::Kept {
                     halvings: attempts.saturating_sub(1) as u32,
                 },
@@ -308,7 +310,7 @@ impl Trainer {
             Err(e) => return Err(e),
         };
         Ok(QProposal {
-            q,
+            qs,
             update,
             adam_state: None,
         })
@@ -353,8 +355,8 @@ impl Trainer {
     ) {
         let old = std::mem::replace(&mut self.model, candidate);
         let spare = self.ws.spare();
-        spare.keep_q(old.into_q());
-        if let Some(d_eta) = before.d_eta {
+        old.into_qs().into_iter().for_each(|q| spare.keep_q(q));
+        for d_eta in before.d_eta.into_iter().flatten() {
             spare.keep_coords(d_eta);
         }
         if let (Some(adam), Some(state)) = (&mut self.hyper, hyper_state) {
@@ -465,30 +467,38 @@ fn finite(iteration: u64, value: f64, quantity: &'static str) -> Result<f64> {
     }
 }
 
-/// Adam on (m, lower entries of L). A diagonal entry of L pushed to ≤ 0 would leave the
-/// canonical (m, L) form, so the iteration fails with `StepRejected` (γ reported as Adam's
-/// learning rate) and the model is unchanged.
+/// Adam on every latent's (m, lower entries of L), concatenated in latent order. A diagonal
+/// entry of L pushed to ≤ 0 would leave the canonical (m, L) form, so the iteration fails with
+/// `StepRejected` (γ reported as Adam's learning rate) and the model is unchanged.
 fn adam_q_step(
     adam: &Adam,
-    q: &VariationalQ,
-    dl_dm: &DVector<f64>,
-    dl_dl: &DMatrix<f64>,
-) -> Result<(VariationalQ, AdamState)> {
-    let n = q.num_inducing();
+    qs: &[VariationalQ],
+    dl_dm: &[DVector<f64>],
+    dl_dl: &[DMatrix<f64>],
+) -> Result<(Vec<VariationalQ>, AdamState)> {
+    let n = qs[0].num_inducing();
     let positions: Vec<(usize, usize)> = (0..n).flat_map(|j| (j..n).map(move |i| (i, j))).collect();
-    let lower = |l: &DMatrix<f64>| positions.iter().map(|&ij| l[ij]).collect::<Vec<_>>();
-    let params = DVector::from_iterator(
-        n + positions.len(),
-        q.m().iter().copied().chain(lower(q.l())),
-    );
-    let grad = DVector::from_iterator(params.len(), dl_dm.iter().copied().chain(lower(dl_dl)));
+    let per_latent = n + positions.len();
+    let flat = |m: &DVector<f64>, l: &DMatrix<f64>| {
+        m.iter()
+            .copied()
+            .chain(positions.iter().map(|&ij| l[ij]))
+            .collect::<Vec<_>>()
+    };
+    let params = qs.iter().flat_map(|q| flat(q.m(), q.l()));
+    let params = DVector::from_iterator(qs.len() * per_latent, params);
+    let grad = dl_dm.iter().zip(dl_dl).flat_map(|(m, l)| flat(m, l));
+    let grad = DVector::from_iterator(params.len(), grad);
     let (new, state) = adam.propose(&params, &grad)?;
-    let m = new.rows(0, n).into_owned();
-    let mut l = DMatrix::zeros(n, n);
-    for (k, &ij) in positions.iter().enumerate() {
-        l[ij] = new[n + k];
-    }
-    let q = VariationalQ::new(m, l).map_err(|e| match e {
+    let unflat = |chunk: &[f64]| {
+        let mut l = DMatrix::zeros(n, n);
+        for (k, &ij) in positions.iter().enumerate() {
+            l[ij] = chunk[n + k];
+        }
+        VariationalQ::new(DVector::from_column_slice(&chunk[..n]), l)
+    };
+    let qs = new.as_slice().chunks_exact(per_latent).map(unflat);
+    let qs = qs.collect::<Result<Vec<_>>>().map_err(|e| match e {
         SvgpError::NotPositiveDefinite { pivot, .. } => SvgpError::StepRejected {
             gamma: adam.config.learning_rate,
             attempts: 1,
@@ -496,5 +506,5 @@ fn adam_q_step(
         },
         other => other,
     })?;
-    Ok((q, state))
+    Ok((qs, state))
 }

@@ -125,7 +125,7 @@ pub fn calibration(
     if bins == 0 {
         return Err(invalid("bins", 0.0, "must be at least 1"));
     }
-    if !saved.model.likelihood().is_binary() {
+    if saved.model.likelihood().num_classes() != Some(2) {
         return Err(invalid(
             "likelihood",
             f64::NAN,

@@ -9,14 +9,19 @@ use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 use std::path::Path;
 
-type Drawn = std::result::Result<(), String>;
+pub(super) type Drawn = std::result::Result<(), String>;
 
-fn err(x: impl std::fmt::Debug) -> String {
+pub(super) fn err(x: impl std::fmt::Debug) -> String {
     format!("{x:?}")
 }
 
 /// `ShapeMismatch` unless both the model and `x` have exactly `d` input columns.
-fn check_inputs(what: &'static str, saved: &SavedModel, x: &DMatrix<f64>, d: usize) -> Result<()> {
+pub(super) fn check_inputs(
+    what: &'static str,
+    saved: &SavedModel,
+    x: &DMatrix<f64>,
+    d: usize,
+) -> Result<()> {
     check_shape(
         what,
         Shape::new(x.nrows(), d),
@@ -30,7 +35,7 @@ fn check_inputs(what: &'static str, saved: &SavedModel, x: &DMatrix<f64>, d: usi
 }
 
 /// Inducing inputs in the data's original units (M×D).
-fn inducing_inputs(saved: &SavedModel) -> DMatrix<f64> {
+pub(super) fn inducing_inputs(saved: &SavedModel) -> DMatrix<f64> {
     let z = saved.model.z();
     match &saved.input_scaling {
         Some(s) => DMatrix::from_fn(z.nrows(), z.ncols(), |i, j| {
@@ -40,7 +45,9 @@ fn inducing_inputs(saved: &SavedModel) -> DMatrix<f64> {
     }
 }
 
-struct Fit1d {
+/// One panel of a 1-D fit: data, mean, ±2σ bands of f and y, inducing inputs.
+pub(super) struct Fit1d {
+    caption: String,
     x: Vec<f64>,
     y: Vec<f64>,
     grid: Vec<f64>,
@@ -86,19 +93,27 @@ impl Fit1d {
     }
 }
 
-impl Figure for Fit1d {
-    fn draw<DB: DrawingBackend>(&self, root: DrawingArea<DB, plotters::coord::Shift>) -> Drawn {
-        root.fill(&WHITE).map_err(err)?;
-        let (x0, x1) = (self.grid[0], self.grid[self.grid.len() - 1]);
-        let (lo, hi) = padded_range(
+impl Fit1d {
+    /// The padded range of the data and of the ±2σ band of y.
+    pub(super) fn y_range(&self) -> (f64, f64) {
+        padded_range(
             self.y
                 .iter()
                 .copied()
                 .chain(self.band(2.0, &self.sd_y))
                 .chain(self.band(-2.0, &self.sd_y)),
-        );
-        let mut chart = ChartBuilder::on(&root)
-            .caption("SVGP fit", ("sans-serif", 24))
+        )
+    }
+
+    /// Draws the panel on `area` with the vertical range `(lo, hi)`.
+    pub(super) fn draw_on<DB: DrawingBackend>(
+        &self,
+        area: &DrawingArea<DB, plotters::coord::Shift>,
+        (lo, hi): (f64, f64),
+    ) -> Drawn {
+        let (x0, x1) = (self.grid[0], self.grid[self.grid.len() - 1]);
+        let mut chart = ChartBuilder::on(area)
+            .caption(&self.caption, ("sans-serif", 24))
             .margin(15)
             .x_label_area_size(40)
             .y_label_area_size(60)
@@ -143,22 +158,29 @@ impl Figure for Fit1d {
             .background_style(WHITE.mix(0.8))
             .border_style(BLACK)
             .draw()
-            .map_err(err)?;
+            .map_err(err)
+    }
+}
+
+impl Figure for Fit1d {
+    fn draw<DB: DrawingBackend>(&self, root: DrawingArea<DB, plotters::coord::Shift>) -> Drawn {
+        root.fill(&WHITE).map_err(err)?;
+        self.draw_on(&root, self.y_range())?;
         root.present().map_err(err)
     }
 }
 
-/// A 1-D regression fit: the data, the predictive mean, ±2σ bands for f and for y, and the
-/// inducing inputs on the x axis. `x` is N×1 raw inputs, `y` N raw targets.
+/// The panel of `saved`'s fit to raw `x` (N×1) and `y`, on 300 points over x's padded range:
+/// the predictive mean and variance of y, and the variance of the first latent f (in y's units).
 ///
 /// # Errors
-/// `ShapeMismatch` unless the model has one input; `Plot` for a write failure; model errors.
-pub fn fit_1d(
-    path: impl AsRef<Path>,
+/// `ShapeMismatch` unless the model and `x` have one input; model errors.
+pub(super) fn fit_figure(
+    caption: String,
     saved: &SavedModel,
     x: &DMatrix<f64>,
     y: &DVector<f64>,
-) -> Result<()> {
+) -> Result<Fit1d> {
     check_inputs("1-D fit plot", saved, x, 1)?;
     let (x0, x1) = padded_range(x.iter().copied());
     let grid: Vec<f64> = (0..300)
@@ -175,16 +197,80 @@ pub fn fit_1d(
         .target_scaling
         .as_ref()
         .map_or(1.0, |s| s.scale[0].powi(2));
-    let figure = Fit1d {
+    Ok(Fit1d {
+        caption,
         x: x.iter().copied().collect(),
         y: y.iter().copied().collect(),
         grid,
-        mean: mean.iter().copied().collect(),
-        sd_f: var_f.iter().map(|v| (v * scale2).sqrt()).collect(),
-        sd_y: var_y.iter().map(|v| v.sqrt()).collect(),
+        mean: mean.column(0).iter().copied().collect(),
+        sd_f: var_f
+            .column(0)
+            .iter()
+            .map(|v| (v * scale2).sqrt())
+            .collect(),
+        sd_y: var_y.column(0).iter().map(|v| v.sqrt()).collect(),
         z: inducing_inputs(saved).iter().copied().collect(),
-    };
+    })
+}
+
+/// A 1-D regression fit: the data, the predictive mean, ±2σ bands for f and for y, and the
+/// inducing inputs on the x axis. `x` is N×1 raw inputs, `y` N raw targets.
+///
+/// # Errors
+/// `ShapeMismatch` unless the model has one input; `Plot` for a write failure; model errors.
+pub fn fit_1d(
+    path: impl AsRef<Path>,
+    saved: &SavedModel,
+    x: &DMatrix<f64>,
+    y: &DVector<f64>,
+) -> Result<()> {
+    let figure = fit_figure("SVGP fit".into(), saved, x, y)?;
     render(path.as_ref(), &figure)
+}
+
+/// An n×n grid of cells over the padded ranges of two input columns.
+pub(super) struct Grid2d {
+    /// (x range, y range) of the plot.
+    pub(super) range: ((f64, f64), (f64, f64)),
+    /// Cells per side.
+    pub(super) n: usize,
+    step: (f64, f64),
+    /// Cell centres, n²×2: cell k is column k % n and row k / n, from the lower left.
+    pub(super) centres: DMatrix<f64>,
+}
+
+impl Grid2d {
+    /// The grid over the padded ranges of `x`'s two columns.
+    pub(super) fn over(x: &DMatrix<f64>, n: usize) -> Self {
+        let rx = padded_range(x.column(0).iter().copied());
+        let ry = padded_range(x.column(1).iter().copied());
+        let step = ((rx.1 - rx.0) / n as f64, (ry.1 - ry.0) / n as f64);
+        let centres = DMatrix::from_fn(n * n, 2, |k, j| {
+            if j == 0 {
+                rx.0 + (k % n) as f64 * step.0 + 0.5 * step.0
+            } else {
+                ry.0 + (k / n) as f64 * step.1 + 0.5 * step.1
+            }
+        });
+        Grid2d {
+            range: (rx, ry),
+            n,
+            step,
+            centres,
+        }
+    }
+
+    /// Lower-left and upper-right corners of cell k.
+    pub(super) fn corners(&self, k: usize) -> ((f64, f64), (f64, f64)) {
+        let (cx, cy) = (self.centres[(k, 0)], self.centres[(k, 1)]);
+        let (hx, hy) = (0.5 * self.step.0, 0.5 * self.step.1);
+        ((cx - hx, cy - hy), (cx + hx, cy + hy))
+    }
+}
+
+/// The rows of an N×2 matrix as points.
+pub(super) fn points_2d(x: &DMatrix<f64>) -> Vec<(f64, f64)> {
+    (0..x.nrows()).map(|i| (x[(i, 0)], x[(i, 1)])).collect()
 }
 
 /// A heat-map cell: lower-left corner, upper-right corner, p(y = 1) at its centre.
@@ -247,36 +333,23 @@ pub fn classification_2d(
     y: &DVector<f64>,
 ) -> Result<()> {
     check_inputs("2-D classification plot", saved, x, 2)?;
-    let rx = padded_range(x.column(0).iter().copied());
-    let ry = padded_range(x.column(1).iter().copied());
-    let n = 120;
-    let step = ((rx.1 - rx.0) / n as f64, (ry.1 - ry.0) / n as f64);
-    let centres = DMatrix::from_fn(n * n, 2, |k, j| {
-        if j == 0 {
-            rx.0 + (k % n) as f64 * step.0 + 0.5 * step.0
-        } else {
-            ry.0 + (k / n) as f64 * step.1 + 0.5 * step.1
-        }
-    });
-    let (p, _) = predict(saved, &centres)?;
-    let cells = (0..n * n)
+    let grid = Grid2d::over(x, 120);
+    let (p, _) = predict(saved, &grid.centres)?;
+    let cells = (0..p.nrows())
         .map(|k| {
-            let (cx, cy) = (centres[(k, 0)], centres[(k, 1)]);
-            (
-                (cx - 0.5 * step.0, cy - 0.5 * step.1),
-                (cx + 0.5 * step.0, cy + 0.5 * step.1),
-                p[k],
-            )
+            let (a, b) = grid.corners(k);
+            (a, b, p[k])
         })
         .collect();
-    let z = inducing_inputs(saved);
     let figure = Classification2d {
         cells,
-        points: (0..x.nrows())
-            .map(|i| (x[(i, 0)], x[(i, 1)], y[i] == 1.0))
+        points: points_2d(x)
+            .into_iter()
+            .zip(y.iter())
+            .map(|((a, b), &c)| (a, b, c == 1.0))
             .collect(),
-        z: (0..z.nrows()).map(|i| (z[(i, 0)], z[(i, 1)])).collect(),
-        range: (rx, ry),
+        z: points_2d(&inducing_inputs(saved)),
+        range: grid.range,
     };
     render(path.as_ref(), &figure)
 }
@@ -357,6 +430,7 @@ mod tests {
             target_name: "y".into(),
             input_scaling: None,
             target_scaling: None,
+            classes: None,
         }
     }
 
@@ -372,6 +446,7 @@ mod tests {
             .map(|i| x0 + (x1 - x0) * i as f64 / 299.0)
             .collect();
         let figure = Fit1d {
+            caption: "SVGP fit".into(),
             x: x.iter().copied().collect(),
             y: y.iter().copied().collect(),
             mean: grid.iter().map(|g| g.sin()).collect(),

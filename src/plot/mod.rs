@@ -1,15 +1,23 @@
-//! Plots (plotters): a 1-D fit, 2-D classification probabilities, ELBO traces, predicted vs
-//! observed values, and a calibration diagram for classification. Each function writes PNG or SVG
-//! by the file extension; text is drawn with the bundled DejaVu Sans (assets/, its licence beside
+//! Plots (plotters): a 1-D fit (and a heteroscedastic one beside a homoscedastic one), 2-D
+//! classification probabilities (two classes) or class regions (C classes), ELBO traces,
+//! predicted vs observed values, a calibration diagram and a confusion matrix for classification;
+//! [`DataPlot`] picks the one that applies to a model. Each function writes PNG or SVG by the file
+//! extension; text is drawn with the bundled DejaVu Sans (assets/, its licence beside
 //! it), so no system font is needed.
 
 mod calibration;
+mod choose;
 mod elbo;
 mod fit;
+mod heteroscedastic;
+mod multiclass;
 
 pub use calibration::calibration;
+pub use choose::{DataPlot, CALIBRATION_BINS};
 pub use elbo::elbo_traces;
 pub use fit::{classification_2d, fit_1d, predicted_vs_observed};
+pub use heteroscedastic::heteroscedastic_1d;
+pub use multiclass::{classification_map_2d, confusion_matrix};
 
 use crate::error::{Result, SvgpError};
 use plotters::prelude::*;
@@ -49,26 +57,32 @@ trait Figure {
         &self,
         root: DrawingArea<DB, plotters::coord::Shift>,
     ) -> std::result::Result<(), String>;
+
+    /// The figure's size in pixels.
+    fn size(&self) -> (u32, u32) {
+        SIZE
+    }
 }
 
 /// Draws `figure` to a PNG or SVG file chosen by `path`'s extension.
 fn render(path: &Path, figure: &impl Figure) -> Result<()> {
     register_font()?;
     match path.extension().and_then(|e| e.to_str()) {
-        Some("png") => figure.draw(BitMapBackend::new(path, SIZE).into_drawing_area()),
-        Some("svg") => figure.draw(SVGBackend::new(path, SIZE).into_drawing_area()),
+        Some("png") => figure.draw(BitMapBackend::new(path, figure.size()).into_drawing_area()),
+        Some("svg") => figure.draw(SVGBackend::new(path, figure.size()).into_drawing_area()),
         _ => Err("the file name must end in .png or .svg".to_string()),
     }
     .map_err(|e| plot_error(path, e))
 }
 
-/// Draws `figure` into an RGB buffer (SIZE), for tests.
+/// Draws `figure` into an RGB buffer of its size (row-major, 3 bytes a pixel), for tests.
 #[cfg(test)]
 fn render_to_buffer(figure: &impl Figure) -> Vec<u8> {
     register_font().unwrap();
-    let mut buffer = vec![0u8; (SIZE.0 * SIZE.1 * 3) as usize];
+    let size = figure.size();
+    let mut buffer = vec![0u8; (size.0 * size.1 * 3) as usize];
     figure
-        .draw(BitMapBackend::with_buffer(&mut buffer, SIZE).into_drawing_area())
+        .draw(BitMapBackend::with_buffer(&mut buffer, size).into_drawing_area())
         .unwrap();
     buffer
 }

@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 /// The `format` field of every checkpoint file.
 pub const CHECKPOINT_FORMAT: &str = "svgp-checkpoint";
 /// The current checkpoint version; loading refuses any other.
-pub const CHECKPOINT_VERSION: u32 = 1;
+pub const CHECKPOINT_VERSION: u32 = 2;
 
 /// Where and how often a fit writes its checkpoint.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -45,6 +45,12 @@ impl Estimator {
         Self::new(LikelihoodChoice::Bernoulli)
     }
 
+    /// Classification into C ≥ 2 classes (labels 0, …, C − 1, C from the data): one latent GP per
+    /// class sharing the kernel and Z, robust-max likelihood.
+    pub fn multiclass() -> Self {
+        Self::new(LikelihoodChoice::RobustMax)
+    }
+
     /// The stationary kernel family (ARD, variance 1, lengthscales 1 on standardised inputs).
     pub fn kernel(mut self, family: KernelFamily) -> Self {
         self.options.kernel = family;
@@ -117,7 +123,11 @@ impl Estimator {
             });
         }
         super::check_finite_rows("x", x)?;
-        options.likelihood.build()?.check_targets(y)?;
+        let classes = match options.likelihood.is_multiclass() {
+            true => super::classes_of(y),
+            false => None,
+        };
+        options.likelihood.build(classes)?.check_targets(y)?;
         let mut trace = Trace::default();
         let report = fit_memory(&in_memory_table(x, y), &options, &mut [&mut trace])?;
         Ok(Fitted {
@@ -139,6 +149,7 @@ fn in_memory_table(x: &DMatrix<f64>, y: &DVector<f64>) -> Table {
         lines: (1..=x.nrows() as u64).collect(),
         target_column: x.ncols() + 1,
         rows_dropped: 0,
+        classes: None,
     }
 }
 
@@ -151,29 +162,24 @@ pub struct Fitted {
 }
 
 impl Fitted {
-    /// Predictive mean and variance of y at raw inputs `x` (N×D): for a binary likelihood
-    /// p(y = 1) and p(1 − p).
+    /// Predictive mean and variance of y at raw inputs `x` (N×D), as [`super::predict`]: N×1
+    /// each for a scalar target (for a binary likelihood p(y = 1) and p(1 − p)), N×C for a
+    /// C-class likelihood.
     ///
     /// # Errors
     /// `ShapeMismatch` for a wrong number of columns.
-    pub fn predict(&self, x: &DMatrix<f64>) -> Result<(DVector<f64>, DVector<f64>)> {
+    pub fn predict(&self, x: &DMatrix<f64>) -> Result<(DMatrix<f64>, DMatrix<f64>)> {
         super::predict(&self.saved, x)
     }
 
-    /// p(y = 1) at raw inputs `x` (N×D), for a classifier.
+    /// Each class's probability at raw inputs `x` (N×D), N×C with column c for class c (for a
+    /// binary likelihood column 0 is p(y = 0) and column 1 p(y = 1)).
     ///
     /// # Errors
     /// `InvalidParameter { name: "likelihood" }` for a model that is not a classifier; as
     /// [`Fitted::predict`].
-    pub fn predict_proba(&self, x: &DMatrix<f64>) -> Result<DVector<f64>> {
-        if !self.saved.model.likelihood().is_binary() {
-            return Err(SvgpError::InvalidParameter {
-                name: "likelihood".into(),
-                value: f64::NAN,
-                reason: "class probabilities need a binary likelihood",
-            });
-        }
-        Ok(self.predict(x)?.0)
+    pub fn predict_proba(&self, x: &DMatrix<f64>) -> Result<DMatrix<f64>> {
+        super::predict_proba(&self.saved, x)
     }
 
     /// Metrics on raw (x: N×D, y: N) in original units: NLPD, and RMSE or accuracy and Brier.

@@ -15,8 +15,9 @@ use std::path::Path;
 
 /// The `format` field of every model file.
 pub const FORMAT: &str = "svgp-model";
-/// The current format version; loading refuses any other.
-pub const FORMAT_VERSION: u32 = 1;
+/// The current format version, which saving writes; loading also reads version 1 (one kernel,
+/// one latent, no class labels) and refuses any other.
+pub const FORMAT_VERSION: u32 = 2;
 
 /// A model with everything needed to predict from raw CSV columns.
 #[derive(Debug, Clone)]
@@ -31,6 +32,9 @@ pub struct SavedModel {
     pub input_scaling: Option<Standardiser>,
     /// Target standardisation (regression), if any.
     pub target_scaling: Option<Standardiser>,
+    /// The label of each class 0..C−1, in class order, for a classifier trained on labelled
+    /// targets; `None` when the targets were the class indices themselves (or for regression).
+    pub classes: Option<Vec<String>>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -39,9 +43,36 @@ struct Scaling {
     scale: Vec<f64>,
 }
 
+/// The model file, version 2: matrices as lists of rows.
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ModelFile {
+    format: String,
+    format_version: u32,
+    kernels: Vec<KernelSpec>,
+    likelihood: LikelihoodSpec,
+    jitter: f64,
+    z: Vec<Vec<f64>>,
+    latents: Vec<LatentFile>,
+    feature_names: Vec<String>,
+    target_name: String,
+    classes: Option<Vec<String>>,
+    input_scaling: Option<Scaling>,
+    target_scaling: Option<Scaling>,
+}
+
+/// One latent's q(v) in a model file.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LatentFile {
+    m: Vec<f64>,
+    l: Vec<Vec<f64>>,
+}
+
+/// The model file, version 1: one kernel and one latent.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ModelFileV1 {
     format: String,
     format_version: u32,
     kernel: KernelSpec,
@@ -54,6 +85,25 @@ struct ModelFile {
     target_name: String,
     input_scaling: Option<Scaling>,
     target_scaling: Option<Scaling>,
+}
+
+impl From<ModelFileV1> for ModelFile {
+    fn from(v1: ModelFileV1) -> Self {
+        ModelFile {
+            format: v1.format,
+            format_version: v1.format_version,
+            kernels: vec![v1.kernel],
+            likelihood: v1.likelihood,
+            jitter: v1.jitter,
+            z: v1.z,
+            latents: vec![LatentFile { m: v1.m, l: v1.l }],
+            feature_names: v1.feature_names,
+            target_name: v1.target_name,
+            classes: None,
+            input_scaling: v1.input_scaling,
+            target_scaling: v1.target_scaling,
+        }
+    }
 }
 
 fn rows(a: &DMatrix<f64>) -> Vec<Vec<f64>> {
@@ -135,14 +185,19 @@ impl SavedModel {
         let file = ModelFile {
             format: FORMAT.to_string(),
             format_version: FORMAT_VERSION,
-            kernel: self.model.kernel().spec(),
+            kernels: self.model.kernels().iter().map(|k| k.spec()).collect(),
             likelihood: self.model.likelihood().spec(),
             jitter: self.model.jitter(),
             z: rows(self.model.z()),
-            m: self.model.q().m().iter().copied().collect(),
-            l: rows(self.model.q().l()),
+            latents: (self.model.qs().iter())
+                .map(|q| LatentFile {
+                    m: q.m().iter().copied().collect(),
+                    l: rows(q.l()),
+                })
+                .collect(),
             feature_names: self.feature_names.clone(),
             target_name: self.target_name.clone(),
+            classes: self.classes.clone(),
             input_scaling: self.input_scaling.as_ref().map(|s| Scaling {
                 mean: s.mean.as_slice().to_vec(),
                 scale: s.scale.as_slice().to_vec(),
@@ -181,64 +236,125 @@ impl SavedModel {
                 "not an svgp model file (its format field is not svgp-model)",
             ));
         }
-        match header.get("format_version").and_then(|v| v.as_u64()) {
-            Some(v) if v == u64::from(FORMAT_VERSION) => {}
+        let file: ModelFile = match header.get("format_version").and_then(|v| v.as_u64()) {
+            Some(1) => serde_json::from_value::<ModelFileV1>(header)
+                .map_err(|e| invalid(path, &e.to_string()))?
+                .into(),
+            Some(v) if v == u64::from(FORMAT_VERSION) => {
+                serde_json::from_value(header).map_err(|e| invalid(path, &e.to_string()))?
+            }
             Some(v) => {
                 return Err(invalid(
                     path,
-                    &format!("format version {v}; this svgp reads version {FORMAT_VERSION}"),
+                    &format!("format version {v}; this svgp reads versions 1 to {FORMAT_VERSION}"),
                 ))
             }
             None => return Err(invalid(path, "missing format_version")),
-        }
-        let file: ModelFile =
-            serde_json::from_value(header).map_err(|e| invalid(path, &e.to_string()))?;
-        let d = file.feature_names.len();
-        let z = matrix(path, "z", &file.z, d)?;
+        };
+        file.into_saved(path)
+    }
+}
+
+impl ModelFile {
+    /// The validated model this file describes; `path` names it in errors.
+    fn into_saved(self, path: &Path) -> Result<SavedModel> {
+        let d = self.feature_names.len();
+        let z = matrix(path, "z", &self.z, d)?;
         let num_inducing = z.nrows();
         if num_inducing == 0 {
             return Err(invalid(path, "z has no rows"));
         }
-        let l = matrix(path, "l", &file.l, num_inducing)?;
-        if file.l.len() != num_inducing || file.m.len() != num_inducing {
-            return Err(invalid(
-                path,
-                &format!(
-                    "m has {} entries and l {} rows, expected {num_inducing}",
-                    file.m.len(),
-                    file.l.len()
-                ),
-            ));
-        }
-        let m = DVector::from_vec(file.m);
-        let kernel = file
-            .kernel
-            .build()
-            .map_err(|e| invalid(path, &format!("kernel: {e}")))?;
-        if kernel.input_dim() != d {
-            return Err(invalid(
-                path,
-                &format!(
-                    "kernel input dimension {} but {d} feature names",
-                    kernel.input_dim()
-                ),
-            ));
-        }
-        let likelihood = file
+        let qs = (self.latents.iter().enumerate())
+            .map(|(k, latent)| latent.q(path, k, num_inducing))
+            .collect::<Result<Vec<_>>>()?;
+        let kernels = (self.kernels.iter().enumerate())
+            .map(|(k, spec)| kernel(path, k, spec, d))
+            .collect::<Result<Vec<_>>>()?;
+        let likelihood = self
             .likelihood
             .build()
             .map_err(|e| invalid(path, &format!("likelihood: {e}")))?;
-        let q = VariationalQ::new(m, l).map_err(|e| invalid(path, &format!("q(v): {e}")))?;
-        let model = Svgp::with_q(kernel, likelihood, z, q, file.jitter)
+        check_classes(path, self.classes.as_deref(), likelihood.num_classes())?;
+        let model = Svgp::with_qs(kernels, likelihood, z, qs, self.jitter)
             .map_err(|e| invalid(path, &e.to_string()))?;
         Ok(SavedModel {
             model,
-            feature_names: file.feature_names,
-            target_name: file.target_name,
-            input_scaling: scaling(path, "input_scaling", file.input_scaling, d)?,
-            target_scaling: scaling(path, "target_scaling", file.target_scaling, 1)?,
+            feature_names: self.feature_names,
+            target_name: self.target_name,
+            input_scaling: scaling(path, "input_scaling", self.input_scaling, d)?,
+            target_scaling: scaling(path, "target_scaling", self.target_scaling, 1)?,
+            classes: self.classes,
         })
     }
+}
+
+impl LatentFile {
+    /// Latent k's q, with M inducing points.
+    fn q(&self, path: &Path, k: usize, num_inducing: usize) -> Result<VariationalQ> {
+        let l = matrix(path, &format!("latent {k} l"), &self.l, num_inducing)?;
+        if self.l.len() != num_inducing || self.m.len() != num_inducing {
+            return Err(invalid(
+                path,
+                &format!(
+                    "latent {k}: m has {} entries and l {} rows, expected {num_inducing}",
+                    self.m.len(),
+                    self.l.len()
+                ),
+            ));
+        }
+        if self.m.iter().any(|v| !v.is_finite()) {
+            return Err(invalid(
+                path,
+                &format!("latent {k}: m has a non-finite entry"),
+            ));
+        }
+        let m = DVector::from_vec(self.m.clone());
+        VariationalQ::new(m, l).map_err(|e| invalid(path, &format!("latent {k} q(v): {e}")))
+    }
+}
+
+/// Kernel k built from its spec, checked to take the file's D inputs.
+fn kernel(
+    path: &Path,
+    k: usize,
+    spec: &KernelSpec,
+    d: usize,
+) -> Result<Box<dyn crate::kernel::Kernel>> {
+    let kernel = spec
+        .build()
+        .map_err(|e| invalid(path, &format!("kernel {k}: {e}")))?;
+    if kernel.input_dim() != d {
+        return Err(invalid(
+            path,
+            &format!(
+                "kernel {k} input dimension {} but {d} feature names",
+                kernel.input_dim()
+            ),
+        ));
+    }
+    Ok(kernel)
+}
+
+/// `InvalidModelFile` unless class labels, if any, are one per class of a classifier, distinct.
+fn check_classes(path: &Path, classes: Option<&[String]>, expected: Option<usize>) -> Result<()> {
+    let Some(classes) = classes else {
+        return Ok(());
+    };
+    if expected != Some(classes.len()) {
+        return Err(invalid(
+            path,
+            &format!(
+                "{} class labels for a likelihood of {} classes",
+                classes.len(),
+                expected.map_or("no".to_string(), |c| c.to_string())
+            ),
+        ));
+    }
+    let distinct: std::collections::BTreeSet<&String> = classes.iter().collect();
+    if distinct.len() != classes.len() {
+        return Err(invalid(path, "class labels repeat"));
+    }
+    Ok(())
 }
 
 fn io_error(path: &Path, reason: &str) -> SvgpError {

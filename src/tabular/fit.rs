@@ -44,6 +44,30 @@ pub(super) trait TrainingData {
     fn train_chunks(&self, f: &mut ChunkFn) -> Result<()>;
     /// Metrics of `saved` on the held-out rows (`None` without a hold-out).
     fn test_metrics(&self, saved: &SavedModel) -> Result<Option<Metrics>>;
+    /// The number of classes C of class-index targets 0..C−1, each present (`None` otherwise, see
+    /// [`super::classes_of`]): by default from one pass over the training rows.
+    fn num_classes(&self) -> Result<Option<usize>> {
+        let (mut seen, mut all_classes) = (std::collections::BTreeSet::new(), true);
+        self.train_chunks(&mut |_, y| {
+            all_classes &= super::add_classes(&mut seen, y.iter().copied());
+            Ok(())
+        })?;
+        Ok(all_classes
+            .then(|| super::contiguous_count(&seen))
+            .flatten())
+    }
+    /// The label of each class, in class order, when the targets were read as labels.
+    fn class_labels(&self) -> Option<Vec<String>> {
+        None
+    }
+}
+
+/// The number of classes of a table: its labels' when read as labels, else from the targets.
+fn table_classes(table: &Table) -> Option<usize> {
+    match &table.classes {
+        Some(labels) => Some(labels.len()),
+        None => super::classes_of(&table.y),
+    }
 }
 
 /// Fits an SVGP to `table` with `options`, reporting every iteration to `observers`. Rows are
@@ -61,7 +85,11 @@ pub fn fit(
     options: &FitOptions,
     observers: &mut [&mut dyn Observer],
 ) -> Result<FitReport> {
-    let likelihood = options.likelihood.build()?;
+    let classes = match options.likelihood.is_multiclass() {
+        true => table_classes(table),
+        false => None,
+    };
+    let likelihood = options.likelihood.build(classes)?;
     likelihood
         .check_targets(&table.y)
         .map_err(|e| table.locate(e))?;
@@ -87,13 +115,7 @@ pub(super) fn fit_data(
     observers: &mut [&mut dyn Observer],
 ) -> Result<FitReport> {
     check_options(o)?;
-    let likelihood = o.likelihood.build()?;
-    if likelihood.is_binary() && data.single_class() {
-        return Err(SvgpError::SingleClass {
-            path: data.path().to_string(),
-            column: data.target_column(),
-        });
-    }
+    let likelihood = likelihood_for(data, o)?;
     let n = data.num_train();
     if o.num_inducing == 0 {
         return Err(option_error("num_inducing", 0.0, "must be at least 1"));
@@ -138,6 +160,7 @@ pub(super) fn fit_data(
         target_name,
         input_scaling: Some(scalings.inputs),
         target_scaling: scalings.targets,
+        classes: data.class_labels(),
     };
     Ok(FitReport {
         iterations: completed,
@@ -155,6 +178,29 @@ pub(super) fn fit_data(
         elbo_trace: writer.elbo_trace,
         saved,
     })
+}
+
+/// The likelihood the options choose, for the data's classes when it is a classifier.
+///
+/// # Errors
+/// `SingleClass` for a classifier on a target of one value; as [`super::LikelihoodChoice::build`].
+fn likelihood_for(
+    data: &dyn TrainingData,
+    o: &FitOptions,
+) -> Result<Box<dyn crate::likelihood::Likelihood>> {
+    let classifier =
+        o.likelihood.is_multiclass() || o.likelihood == super::LikelihoodChoice::Bernoulli;
+    if classifier && data.single_class() {
+        return Err(SvgpError::SingleClass {
+            path: data.path().to_string(),
+            column: data.target_column(),
+        });
+    }
+    let classes = match o.likelihood.is_multiclass() {
+        true => data.num_classes()?,
+        false => None,
+    };
+    o.likelihood.build(classes)
 }
 
 /// The caller's observers, then the checkpoint writer.
@@ -355,5 +401,11 @@ impl TrainingData for MemoryData<'_> {
         }
         let (x, y) = pick(self.table, &self.test_rows);
         super::evaluate(saved, &x, &y).map(Some)
+    }
+    fn num_classes(&self) -> Result<Option<usize>> {
+        Ok(table_classes(self.table))
+    }
+    fn class_labels(&self) -> Option<Vec<String>> {
+        self.table.classes.clone()
     }
 }

@@ -8,7 +8,8 @@ use crate::data::{Batch, Standardiser};
 use crate::error::{check_shape, Result, Shape};
 use crate::kernel::{Kernel, KernelFamily, KernelSpec};
 use crate::likelihood::{
-    Bernoulli, BinaryLink, Gaussian, Likelihood, Poisson, PoissonLink, StudentT, DEFAULT_DF,
+    Bernoulli, BinaryLink, Gaussian, Heteroscedastic, Likelihood, NoiseLink, Poisson, PoissonLink,
+    RobustMax, Softmax, StudentT, DEFAULT_DF, DEFAULT_EPSILON,
 };
 use crate::model::Metrics;
 use crate::optim::{StopReason, Xi};
@@ -41,6 +42,15 @@ pub enum LikelihoodChoice {
     StudentT,
     /// Poisson with exp link (counts; targets kept as they are).
     Poisson,
+    /// C classes, one latent GP each, robust-max with ε = 10⁻³ fixed (GPflow's `MultiClass`);
+    /// C comes from the data.
+    RobustMax,
+    /// C classes, one latent GP each, softmax (seeded Monte Carlo expectations); C comes from
+    /// the data.
+    Softmax,
+    /// Heteroscedastic Gaussian y ~ N(f, exp(g)²): two latent GPs, the mean and the log noise
+    /// scale (regression; targets standardised).
+    Heteroscedastic,
 }
 
 impl LikelihoodChoice {
@@ -48,23 +58,83 @@ impl LikelihoodChoice {
     pub fn standardises_targets(self) -> bool {
         matches!(
             self,
-            LikelihoodChoice::Gaussian | LikelihoodChoice::StudentT
+            LikelihoodChoice::Gaussian
+                | LikelihoodChoice::StudentT
+                | LikelihoodChoice::Heteroscedastic
+        )
+    }
+
+    /// Whether the number of classes C, and so the number of latents, comes from the data.
+    pub fn is_multiclass(self) -> bool {
+        matches!(
+            self,
+            LikelihoodChoice::RobustMax | LikelihoodChoice::Softmax
         )
     }
 
     /// The likelihood with its initial parameters (Gaussian σₙ² = 0.1; Student-t scale 0.3,
-    /// ν = 3 fixed; probit; exp link).
+    /// ν = 3 fixed; probit; exp link; robust-max ε = 10⁻³ fixed; softmax with its default
+    /// sample; the exp noise link), for `num_classes` classes when [`Self::is_multiclass`].
     ///
     /// # Errors
-    /// None in practice (the constants are valid); typed as the constructors are.
-    pub fn build(self) -> Result<Box<dyn Likelihood>> {
+    /// `InvalidParameter { name: "num_classes" }` when a multiclass likelihood gets no class
+    /// count or fewer than 2.
+    pub fn build(self, num_classes: Option<usize>) -> Result<Box<dyn Likelihood>> {
+        let classes = || match num_classes {
+            Some(c) if c >= 2 => Ok(c),
+            _ => Err(crate::error::SvgpError::InvalidParameter {
+                name: "num_classes".into(),
+                value: num_classes.map_or(f64::NAN, |c| c as f64),
+                reason: "a multiclass likelihood needs targets 0..C−1, C ≥ 2, each class present",
+            }),
+        };
         Ok(match self {
             LikelihoodChoice::Gaussian => Box::new(Gaussian::new(0.1)?),
             LikelihoodChoice::Bernoulli => Box::new(Bernoulli::new(BinaryLink::Probit)),
             LikelihoodChoice::StudentT => Box::new(StudentT::new(0.3, DEFAULT_DF, false)?),
             LikelihoodChoice::Poisson => Box::new(Poisson::new(PoissonLink::Exp)),
+            LikelihoodChoice::RobustMax => {
+                Box::new(RobustMax::new(classes()?, DEFAULT_EPSILON, false)?)
+            }
+            LikelihoodChoice::Softmax => Box::new(Softmax::new(classes()?)?),
+            LikelihoodChoice::Heteroscedastic => Box::new(Heteroscedastic::new(NoiseLink::Exp)),
         })
     }
+}
+
+/// The number of classes C of targets that are class indices 0..C−1, each present at least once
+/// (so a stray large index cannot ask for millions of latent GPs); `None` when there are no
+/// targets, a target is not a non-negative integer, or a class below the largest has no row.
+pub fn classes_of(y: &DVector<f64>) -> Option<usize> {
+    classes_of_values(y.iter().copied())
+}
+
+/// [`classes_of`] over any sequence of targets.
+pub(crate) fn classes_of_values(y: impl Iterator<Item = f64>) -> Option<usize> {
+    let mut seen = std::collections::BTreeSet::new();
+    add_classes(&mut seen, y)
+        .then(|| contiguous_count(&seen))
+        .flatten()
+}
+
+/// Adds each target to `seen`; false at the first that is not a class index.
+pub(crate) fn add_classes(
+    seen: &mut std::collections::BTreeSet<u64>,
+    y: impl Iterator<Item = f64>,
+) -> bool {
+    for v in y {
+        if !(v >= 0.0 && v.fract() == 0.0 && v < 1e9) {
+            return false;
+        }
+        seen.insert(v as u64);
+    }
+    true
+}
+
+/// C when `seen` is exactly 0..C−1, C ≥ 1.
+pub(crate) fn contiguous_count(seen: &std::collections::BTreeSet<u64>) -> Option<usize> {
+    let c = seen.len();
+    (c > 0 && seen.last() == Some(&(c as u64 - 1))).then_some(c)
 }
 
 /// The kernel a fit starts from: `family` with ARD over `d` inputs, variance 1 and every
@@ -172,17 +242,63 @@ pub struct FitReport {
 }
 
 /// Predictive mean and variance of y at raw inputs `x` (N×D, columns in `feature_names` order),
-/// in the target's original units (for a binary likelihood: p(y = 1) and p(1 − p)).
+/// in the target's original units: N×1 each for a scalar target (for a binary likelihood:
+/// p(y = 1) and p(1 − p)), N×C for a C-class likelihood (each class's probability p and p(1 − p)).
 ///
 /// # Errors
 /// `ShapeMismatch` for a wrong number of columns; model errors.
-pub fn predict(saved: &SavedModel, x: &DMatrix<f64>) -> Result<(DVector<f64>, DVector<f64>)> {
+pub fn predict(saved: &SavedModel, x: &DMatrix<f64>) -> Result<(DMatrix<f64>, DMatrix<f64>)> {
     let xs = standardised_inputs(saved, x)?;
-    let (mean, var) = saved.model.predict_y(&xs)?;
-    Ok(match &saved.target_scaling {
-        Some(s) => (s.inverse_vector(&mean), var * s.scale[0].powi(2)),
-        None => (mean, var),
-    })
+    let (mut mean, mut var) = saved.model.predict_y(&xs)?;
+    if let Some(s) = &saved.target_scaling {
+        mean.apply(|t| *t = s.mean[0] + s.scale[0] * *t);
+        var *= s.scale[0].powi(2);
+    }
+    Ok((mean, var))
+}
+
+/// Each class's probability at raw inputs `x` (N×D), N×C with column c for class c (for a
+/// binary likelihood column 0 is p(y = 0) and column 1 p(y = 1)).
+///
+/// # Errors
+/// `InvalidParameter { name: "likelihood" }` for a model that is not a classifier; as
+/// [`predict`].
+pub fn predict_proba(saved: &SavedModel, x: &DMatrix<f64>) -> Result<DMatrix<f64>> {
+    let Some(classes) = saved.model.likelihood().num_classes() else {
+        return Err(crate::error::SvgpError::InvalidParameter {
+            name: "likelihood".into(),
+            value: f64::NAN,
+            reason: "class probabilities need a classification likelihood",
+        });
+    };
+    let p = predict(saved, x)?.0;
+    if p.ncols() == classes {
+        return Ok(p);
+    }
+    Ok(DMatrix::from_fn(p.nrows(), 2, |i, c| match c {
+        1 => p[(i, 0)],
+        _ => 1.0 - p[(i, 0)],
+    }))
+}
+
+/// The latent GPs' marginal means and variances at raw inputs `x` (N×D), N×L each: the first
+/// latent of a model with standardised targets in the target's units, every other latent in
+/// the model's own units.
+///
+/// # Errors
+/// `ShapeMismatch` for a wrong number of columns.
+pub fn predict_latent(
+    saved: &SavedModel,
+    x: &DMatrix<f64>,
+) -> Result<(DMatrix<f64>, DMatrix<f64>)> {
+    let xs = standardised_inputs(saved, x)?;
+    let (mut mean, mut var) = saved.model.predict_f(&xs)?;
+    if let Some(s) = &saved.target_scaling {
+        mean.column_mut(0)
+            .apply(|t| *t = s.mean[0] + s.scale[0] * *t);
+        var.column_mut(0).apply(|t| *t *= s.scale[0].powi(2));
+    }
+    Ok((mean, var))
 }
 
 /// Metrics at raw inputs `x` and targets `y`, in the target's original units (RMSE scaled back,

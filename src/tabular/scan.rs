@@ -3,7 +3,7 @@
 //! are handed on as they are made, and metrics are pooled over the chunks.
 
 use super::{evaluate, predict, SavedModel};
-use crate::data::{CsvOptions, CsvRows};
+use crate::data::{ClassLabels, CsvOptions, CsvRows};
 use crate::error::{Result, SvgpError};
 use crate::model::Metrics;
 use nalgebra::{DMatrix, DVector};
@@ -67,13 +67,19 @@ fn open_rows(
     let chosen = CsvOptions {
         target: Some(target),
         features: Some(features),
+        // without a target, the stand-in first feature is a number
+        classes: match with_target {
+            true => options.classes.clone(),
+            false => ClassLabels::None,
+        },
         ..options.clone()
     };
     chosen.rows(file, &path.display().to_string())
 }
 
 /// Metrics of `saved` on the CSV file at `path` (its target and feature columns found by name),
-/// read `chunk_rows` rows at a time; `options` gives the delimiter and the missing-cell rule.
+/// read `chunk_rows` rows at a time; `options` gives the delimiter, the missing-cell rule and how
+/// the target is read (a classifier's labels: `ClassLabels::Given`).
 /// Returns the metrics and the rows dropped for missing cells.
 ///
 /// # Errors
@@ -105,7 +111,7 @@ pub fn evaluate_csv(
     Ok((metrics, rows.rows_dropped))
 }
 
-/// Predictions of `saved` (mean and variance of y, or p(y = 1) and p(1 − p)) for every row of
+/// Predictions of `saved` (as [`super::predict`]: N×P means and variances) for every row of
 /// the CSV file at `path` (its feature columns found by name; other columns ignored), in file
 /// order, handed to `sink` `chunk_rows` rows at a time.
 ///
@@ -116,7 +122,7 @@ pub fn predict_csv(
     options: &CsvOptions,
     path: &Path,
     chunk_rows: usize,
-    mut sink: impl FnMut(&DVector<f64>, &DVector<f64>) -> Result<()>,
+    mut sink: impl FnMut(&DMatrix<f64>, &DMatrix<f64>) -> Result<()>,
 ) -> Result<()> {
     let mut rows = open_rows(saved, options, path, false)?;
     let d = saved.feature_names.len();

@@ -12,7 +12,7 @@ use crate::data::{
 use crate::error::{Result, SvgpError};
 use crate::model::Metrics;
 use crate::optim::{BatchSource, Observer};
-use nalgebra::{DMatrix, DVector};
+use nalgebra::DMatrix;
 
 /// How a binary table is streamed. `Default` gives the command line's defaults.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -266,7 +266,7 @@ pub fn evaluate_binary(
     })
 }
 
-/// Predictions of `saved` (mean and variance of y, or p(y = 1) and p(1 − p)) for every row of
+/// Predictions of `saved` (as [`super::predict`]: N×P means and variances) for every row of
 /// the binary table `file`, in file order, handed to `sink` `chunk_rows` rows at a time.
 ///
 /// # Errors
@@ -275,7 +275,7 @@ pub fn predict_binary(
     saved: &SavedModel,
     file: &BinaryFile,
     chunk_rows: usize,
-    mut sink: impl FnMut(&DVector<f64>, &DVector<f64>) -> Result<()>,
+    mut sink: impl FnMut(&DMatrix<f64>, &DMatrix<f64>) -> Result<()>,
 ) -> Result<()> {
     check_columns(saved, file)?;
     scan_rows(file, RowSet::All, chunk_rows, |batch| {

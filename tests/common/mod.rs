@@ -112,7 +112,7 @@ pub fn read_xy(path: &str) -> (DMatrix<f64>, DVector<f64>) {
     (x, y)
 }
 
-/// The minibatch ELBO with every gradient (scope `All`), unwrapped.
+/// The minibatch ELBO with every gradient (scope `All`) of a single-latent model, unwrapped.
 pub struct AllGrads {
     pub elbo: f64,
     pub d_eta: Coords,
@@ -133,9 +133,15 @@ pub fn all_grads(
         .unwrap();
     AllGrads {
         elbo: g.elbo,
-        d_eta: g.d_eta.unwrap(),
-        dl_dm: g.dl_dm.unwrap(),
-        dl_dl: g.dl_dl.unwrap(),
+        d_eta: single(g.d_eta.unwrap()),
+        dl_dm: single(g.dl_dm.unwrap()),
+        dl_dl: single(g.dl_dl.unwrap()),
         d_hyper: g.d_hyper.unwrap(),
     }
+}
+
+/// The only entry of a single-latent model's per-latent gradients.
+pub fn single<T>(mut per_latent: Vec<T>) -> T {
+    assert_eq!(per_latent.len(), 1, "a single-latent model");
+    per_latent.pop().unwrap()
 }

@@ -9,7 +9,7 @@ use svgp::model::inducing::InducingInit;
 use svgp::model::{Metrics, Svgp};
 use svgp::optim::{
     first_reaching, AdamConfig, AscentCheck, BatchPlan, ElboCheckpoints, HyperTraining, InMemory,
-    IterReport, QTraining, Schedule, StopRules, Trainer, Xi,
+    IterReport, Observer, QTraining, Schedule, StopRules, Trainer, Xi,
 };
 use svgp::tabular::{initial_kernel, LikelihoodChoice};
 use svgp::transform::Positive;
@@ -114,12 +114,26 @@ impl Run {
 /// Errors before training starts (inducing inputs, model construction) and in evaluating the
 /// final model.
 pub(super) fn train(case: &Case, method: Method, seed: u64) -> Result<Run> {
+    train_observed(case, method, seed, None)
+}
+
+/// [`train`], with `extra` told every iteration after the checkpoints are (for the wall-clock
+/// record of `reproduce --timing`).
+///
+/// # Errors
+/// As [`train`].
+pub(super) fn train_observed(
+    case: &Case,
+    method: Method,
+    seed: u64,
+    extra: Option<&mut dyn Observer>,
+) -> Result<Run> {
     let (x, y) = (&case.split.x, &case.split.y);
     let z = InducingInit::default().choose(x, case.m, seed)?;
     let likelihood: Box<dyn Likelihood> = match case.noise_variance {
         // a floor well below the set variance, so that Adam may move the noise either way
         Some(v) => Box::new(Gaussian::with_transform(v, Positive::with_floor(v * 1e-3))?),
-        None => case.likelihood.build()?,
+        None => case.likelihood.build(None)?,
     };
     let kernel = initial_kernel(KernelFamily::SquaredExponential, x.ncols())?;
     let model = Svgp::new(kernel, likelihood, z)?;
@@ -159,7 +173,15 @@ pub(super) fn train(case: &Case, method: Method, seed: u64) -> Result<Run> {
     };
     let outcome = InMemory::new(x, y, plan).and_then(|mut source| {
         let rules = StopRules::default();
-        trainer.run(&mut source, case.iterations, rules, &mut [&mut observer])
+        match extra {
+            Some(extra) => trainer.run(
+                &mut source,
+                case.iterations,
+                rules,
+                &mut [&mut observer, extra],
+            ),
+            None => trainer.run(&mut source, case.iterations, rules, &mut [&mut observer]),
+        }
     });
     let failure = outcome
         .err()

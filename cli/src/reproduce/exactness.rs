@@ -65,10 +65,10 @@ pub(super) fn check(name: &str, split: &Split, m: usize, seed: u64) -> Result<Ex
     let mut after_step = Vec::with_capacity(XIS.len());
     for xi in XIS {
         let rule = xi.step_rule(InvalidStepPolicy::Refuse);
-        let elbo = match rule.step(model.q(), &d_eta, 1.0, &mut |_| true, &mut Spare::new()) {
+        let elbo = match rule.step(model.qs(), &d_eta, 1.0, &mut |_| true, &mut Spare::new()) {
             Ok(step) => {
                 let mut stepped = model.clone();
-                stepped.set_q(step.q)?;
+                stepped.set_qs(step.qs)?;
                 Some(stepped.elbo(x, y, 1.0)?)
             }
             Err(SvgpError::StepRejected { .. }) => None,

@@ -4,15 +4,22 @@
 //! (b) full-data ELBO against iterations for Adam alone and natural gradients in θ, η and (m, L)
 //!     on a Gaussian, a Student-t, a Bernoulli and a Poisson case, with iterations to a target,
 //! (c) stability over a γ grid for each parametrisation,
-//! (d) the paper's findings beside these numbers.
+//! (d) the paper's findings beside these numbers,
+//! (e) an ill-conditioned posterior, Adam alone against natural steps,
+//! (g) the banana discrepancy with GPJax's natural-gradients example, one factor at a time.
 //!
 //! Every random choice is seeded and no wall-clock time enters the report, so two runs with the
-//! same seed (and thread count) write the same REPORT.md.
+//! same seed (and thread count) write the same REPORT.md. `timing` writes the wall-clock
+//! counterpart, `DIR/TIMING.md`, instead.
 
+mod banana;
+mod banana_report;
 mod curves;
 mod exactness;
 mod report;
 mod sets;
+mod svg;
+mod timing;
 
 use curves::{Case, Method, Run};
 use exactness::ExactRow;
@@ -32,17 +39,19 @@ pub struct ReproduceOptions {
     pub quick: bool,
     /// Seed of every subsample, split, k-means++ start and batch order.
     pub seed: u64,
+    /// Write the wall-clock record `TIMING.md` (and its figures) instead of REPORT.md.
+    pub timing: bool,
 }
 
 /// What `reproduce` wrote and its headline numbers.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ReproduceSummary {
-    /// The report file.
+    /// The report file (TIMING.md with `timing`).
     pub report: PathBuf,
     /// The figures written beside it.
     pub figures: Vec<PathBuf>,
     /// The largest relative gap between the SVGP ELBO after one γ = 1 step in θ and the SGPR
-    /// bound, over the regression sets.
+    /// bound, over the regression sets (NaN with `timing`, which does not run part (a)).
     pub worst_exactness_gap: f64,
 }
 
@@ -67,6 +76,8 @@ struct Budget {
     ill_rows: usize,
     ill_m: usize,
     ill_iterations: u64,
+    /// Sizes of part (g).
+    banana: banana::Sizes,
 }
 
 const FULL: Budget = Budget {
@@ -82,6 +93,12 @@ const FULL: Budget = Budget {
     ill_rows: 1000,
     ill_m: 100,
     ill_iterations: 2000,
+    banana: banana::Sizes {
+        rows: 2000,
+        m: 50,
+        b: 256,
+        iterations: 1000,
+    },
 };
 
 const QUICK: Budget = Budget {
@@ -97,6 +114,12 @@ const QUICK: Budget = Budget {
     ill_rows: 300,
     ill_m: 30,
     ill_iterations: 100,
+    banana: banana::Sizes {
+        rows: 600,
+        m: 20,
+        b: 64,
+        iterations: 120,
+    },
 };
 
 /// Results of part (b) for one case.
@@ -128,6 +151,9 @@ pub fn reproduce(
         path: opts.out_dir.display().to_string(),
         reason: e.to_string(),
     })?;
+    if opts.timing {
+        return write_timing(opts, &budget, progress);
+    }
 
     progress("(a) one-step exactness on the regression sets");
     let mut exact = Vec::new();
@@ -177,7 +203,22 @@ pub fn reproduce(
     let ill = ill_conditioned(opts, &budget)?;
     figures.push(opts.out_dir.join(&ill.figure));
 
-    let text = report::render(opts, &exact, &curves, &stability, &ill);
+    let banana = banana::discrepancy(&opts.datasets_dir, &budget.banana, opts.seed, &mut |row| {
+        progress(&format!("(g) the banana discrepancy: {row}"))
+    })?;
+    let banana_figure = banana_figure(opts, &banana)?;
+    figures.push(opts.out_dir.join(&banana_figure));
+
+    let parts = report::Parts {
+        exact: &exact,
+        curves: &curves,
+        stability: &stability,
+        ill: &ill,
+        banana: &banana,
+        banana_sizes: &budget.banana,
+        banana_figure: &banana_figure,
+    };
+    let text = report::render(opts, &parts);
     let report_path = opts.out_dir.join("REPORT.md");
     svgp::data::write_atomically(&report_path, |f| {
         std::io::Write::write_all(f, text.as_bytes())
@@ -209,23 +250,7 @@ const ILL_ADAM_RATES: [f64; 3] = [1e-3, 1e-2, 1e-1];
 /// lengthscale, full batch: Adam alone at three learning rates against natural steps in θ
 /// (γ = 1) with Adam on the hyperparameters.
 fn ill_conditioned(opts: &ReproduceOptions, budget: &Budget) -> Result<CaseResult> {
-    let split = sets::synthetic_near_noiseless(budget.ill_rows, opts.seed);
-    let n = split.x.nrows();
-    let case = Case {
-        key: "ill_conditioned",
-        title: format!(
-            "Gaussian likelihood, near-noiseless synthetic set y = sin x + sin(3x)/2 + \
-             N(0, 1e-6), x ∈ [0, 10] (N = {n} training / {} test rows, D = 1)",
-            split.x_test.nrows()
-        ),
-        split,
-        likelihood: LikelihoodChoice::Gaussian,
-        m: budget.ill_m,
-        b: n,
-        iterations: budget.ill_iterations,
-        checkpoints: budget.case_checkpoints,
-        noise_variance: Some(2e-6),
-    };
+    let case = ill_case(opts, budget);
     let mut runs = Vec::new();
     for learning_rate in ILL_ADAM_RATES {
         runs.push(curves::train(
@@ -242,6 +267,27 @@ fn ill_conditioned(opts: &ReproduceOptions, budget: &Budget) -> Result<CaseResul
     runs.push(curves::train(&case, natural, opts.seed)?);
     let figure = elbo_figure(opts, case.key, &runs)?;
     Ok(CaseResult { case, runs, figure })
+}
+
+/// The case of part (e).
+fn ill_case(opts: &ReproduceOptions, budget: &Budget) -> Case {
+    let split = sets::synthetic_near_noiseless(budget.ill_rows, opts.seed);
+    let n = split.x.nrows();
+    Case {
+        key: "ill_conditioned",
+        title: format!(
+            "Gaussian likelihood, near-noiseless synthetic set y = sin x + sin(3x)/2 + \
+             N(0, 1e-6), x ∈ [0, 10] (N = {n} training / {} test rows, D = 1)",
+            split.x_test.nrows()
+        ),
+        split,
+        likelihood: LikelihoodChoice::Gaussian,
+        m: budget.ill_m,
+        b: n,
+        iterations: budget.ill_iterations,
+        checkpoints: budget.case_checkpoints,
+        noise_variance: Some(2e-6),
+    }
 }
 
 /// The largest θ-step gap over the exactness rows (infinite if a θ step was refused).
@@ -341,4 +387,63 @@ fn stability_grid(case: &Case, budget: &Budget, seed: u64) -> Result<StabilityRe
         gammas: budget.gammas,
         rows,
     })
+}
+
+/// `reproduce --timing`: the cases of (b) and (e) timed, written to `DIR/TIMING.md` with one
+/// SVG figure per case.
+fn write_timing(
+    opts: &ReproduceOptions,
+    budget: &Budget,
+    progress: &mut dyn FnMut(&str),
+) -> Result<ReproduceSummary> {
+    let start_load = timing::load_average();
+    let mut timed = Vec::new();
+    let adam = [curves::ADAM_LEARNING_RATE];
+    for case in cases(opts, budget)? {
+        progress(&format!("(f) wall clock: {}", case.title));
+        timed.push(timing::time_case(&opts.out_dir, &case, &adam, opts.seed)?);
+    }
+    let case = ill_case(opts, budget);
+    progress(&format!("(f) wall clock: {}", case.title));
+    timed.push(timing::time_case(
+        &opts.out_dir,
+        &case,
+        &ILL_ADAM_RATES,
+        opts.seed,
+    )?);
+    let text = timing::render(
+        &timed,
+        &timing::machine(),
+        (&start_load, &timing::load_average()),
+    );
+    let path = opts.out_dir.join("TIMING.md");
+    svgp::data::write_atomically(&path, |f| std::io::Write::write_all(f, text.as_bytes()))?;
+    Ok(ReproduceSummary {
+        report: path,
+        figures: timed.iter().map(|t| opts.out_dir.join(&t.figure)).collect(),
+        worst_exactness_gap: f64::NAN,
+    })
+}
+
+/// Writes `elbo_banana.png`: full-data ELBO against iterations of both runs in the published
+/// setting and in the report's (the first rows of each half of part (g)), and returns its name.
+fn banana_figure(opts: &ReproduceOptions, rows: &[banana::Comparison]) -> Result<String> {
+    let figure = "elbo_banana.png".to_string();
+    let bases: Vec<&banana::Comparison> = rows
+        .iter()
+        .filter(|c| c.setting == banana::PUBLISHED || c.setting == banana::REPORT)
+        .take(2)
+        .collect();
+    let mut labelled: Vec<(String, Vec<svgp::optim::IterReport>)> = Vec::new();
+    for c in bases {
+        for (name, run) in [("Adam alone", &c.adam), ("natgrad θ + Adam", &c.natural)] {
+            labelled.push((format!("{name}, {}", c.label()), run.reports()));
+        }
+    }
+    let borrowed: Vec<(&str, &[svgp::optim::IterReport])> = labelled
+        .iter()
+        .map(|(l, r)| (l.as_str(), r.as_slice()))
+        .collect();
+    svgp::plot::elbo_traces(opts.out_dir.join(&figure), &borrowed, true)?;
+    Ok(figure)
 }
