@@ -16,13 +16,19 @@ import statistics
 import subprocess
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 import svgp
 
 ROOT = Path(__file__).resolve().parents[2]
-SETTINGS = {"num_inducing": 100, "batch_size": 256, "max_iter": 1000, "random_state": 0}
+SETTINGS: dict[str, Any] = {
+    "num_inducing": 100,
+    "batch_size": 256,
+    "max_iter": 1000,
+    "random_state": 0,
+}
 
 
 def rust_run(cli: Path, data: Path) -> tuple[float, float]:
@@ -60,7 +66,7 @@ def python_run(X: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     start = time.perf_counter()
     est = svgp.SVGPRegressor(**SETTINGS).fit(X, y)
     wall = time.perf_counter() - start
-    return float(est._models[0].train_seconds), wall
+    return float(est._model.train_seconds), wall
 
 
 def main() -> None:
@@ -71,18 +77,19 @@ def main() -> None:
     data = ROOT / "datasets" / "kin40k.csv"
     table = np.loadtxt(data, delimiter=",", skiprows=1)
     X, y = np.ascontiguousarray(table[:, :-1]), np.ascontiguousarray(table[:, -1])
-    rust, python = [], []
-    for r in range(args.repeats):
+    rust: list[tuple[float, float]] = []
+    python: list[tuple[float, float]] = []
+    for run in range(args.repeats):
         rust.append(rust_run(args.cli, data))
         python.append(python_run(X, y))
         print(
-            f"run {r + 1}: rust train {rust[-1][0]:.3f} s (wall {rust[-1][1]:.3f} s), "
+            f"run {run + 1}: rust train {rust[-1][0]:.3f} s (wall {rust[-1][1]:.3f} s), "
             f"python train {python[-1][0]:.3f} s (wall {python[-1][1]:.3f} s)",
             flush=True,
         )
     for i, what in enumerate(("training loop", "whole fit")):
-        r = statistics.median(x[i] for x in rust)
-        p = statistics.median(x[i] for x in python)
+        r = statistics.median([x[i] for x in rust])
+        p = statistics.median([x[i] for x in python])
         print(f"{what}: median rust {r:.3f} s, python {p:.3f} s, ratio python/rust {p / r:.3f}")
 
 
