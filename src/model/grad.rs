@@ -4,6 +4,7 @@
 
 use super::workspace::LatentMarginals;
 use super::{Conditional, Svgp};
+use crate::error::{check_shape, Result, Shape, SvgpError};
 use crate::kernel::PARALLEL_MIN_ENTRIES;
 use crate::likelihood::VarExp;
 use crate::linalg::{
@@ -13,7 +14,8 @@ use crate::linalg::{
 use crate::variational::{
     eta_gradient, prior_kl_grad_l, sub_prior_kl_grad_s, Coords, Spare, VariationalQ,
 };
-use nalgebra::{DMatrix, DVector};
+use nalgebra::allocator::Allocator;
+use nalgebra::{DMatrix, DVector, DefaultAllocator, Dim, Dyn, OMatrix};
 use std::ops::Range;
 
 /// Which gradients an evaluation computes; what is not asked for is `None` in [`ElboGrad`] and
@@ -113,41 +115,162 @@ impl GradBuffers {
     }
 }
 
-/// The ELBO's value `elbo` at the model's q's with the gradients `scope` asks for, from those
-/// q's batch marginals `marg` (their Lᵀ A are overwritten when the hyperparameter gradient is
-/// asked for) and the likelihood's expectations there; each ∂L/∂S is built in a matrix from
-/// `spare`.
-pub(super) fn gradients(
+/// The data term c Σᵢ veᵢ of the minibatch ELBO over some rows of a batch, and its gradients
+/// `scope` asks for: a value of fixed size (O(L M²) and one hyperparameter vector, whatever the
+/// rows) that adds up over shards of the batch, each evaluated with the batch's scale c = N/B
+/// at the same model. [`DataTerms::into_elbo_grad`] adds the KL terms, which need no data.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DataTerms {
+    /// Which gradients these are.
+    pub scope: GradScope,
+    /// c Σᵢ veᵢ.
+    pub ve: f64,
+    /// c Aₗ g_μ,ₗ of each latent, length M (the data term's ∂/∂mₗ); every scope but `Hyper`.
+    pub d_m: Option<Vec<DVector<f64>>>,
+    /// c Aₗ diag(g_σ,ₗ) Aₗᵀ of each latent, M×M symmetric (the data term's ∂/∂Sₗ); every scope
+    /// but `Hyper`.
+    pub d_s: Option<Vec<DMatrix<f64>>>,
+    /// ∂(c Σᵢ veᵢ)/∂(hyperparameters), in the order of [`Svgp::hyper_params`] (the whitened KL
+    /// term does not depend on them); scopes `Hyper` and `All`.
+    pub d_hyper: Option<DVector<f64>>,
+}
+
+impl DataTerms {
+    /// Adds the terms of another shard of the same batch (same model, scale and scope); on
+    /// error these are unchanged.
+    ///
+    /// # Errors
+    /// `ShapeMismatch` when the latents or sizes differ; `InvalidParameter { name: "scope" }`
+    /// when the scopes do.
+    pub fn add(&mut self, other: &DataTerms) -> Result<()> {
+        let len = |v: &Option<DVector<f64>>| Shape::new(v.as_ref().map_or(0, |v| v.len()), 1);
+        check_shape(
+            "hyperparameter gradient of the shards' terms",
+            len(&self.d_hyper),
+            len(&other.d_hyper),
+        )?;
+        if self.scope != other.scope {
+            return Err(SvgpError::InvalidParameter {
+                name: "scope".into(),
+                value: f64::NAN,
+                reason: "the shards' terms were evaluated for different gradient scopes",
+            });
+        }
+        check_same(&self.d_m, &other.d_m)?;
+        check_same(&self.d_s, &other.d_s)?;
+        add_all(&mut self.d_m, &other.d_m);
+        add_all(&mut self.d_s, &other.d_s);
+        if let (Some(a), Some(b)) = (&mut self.d_hyper, &other.d_hyper) {
+            *a += b;
+        }
+        self.ve += other.ve;
+        Ok(())
+    }
+
+    /// The minibatch ELBO c Σᵢ veᵢ − Σₗ KLₗ at `qs` (the q's these terms were evaluated at, one
+    /// per latent) and its gradients: ∂L/∂mₗ = c Aₗ g_μ − mₗ, ∂L/∂Sₗ = c Aₗ diag(g_σ) Aₗᵀ − ½ I +
+    /// ½ Sₗ⁻¹, ∇_ηₗ L from them, ∂L/∂Lₗ = 2 (∂L/∂Sₗ)_data Lₗ − (Lₗ − Lₗ⁻ᵀ) (MATH.md §2).
+    ///
+    /// # Panics
+    /// If `qs` are not one per latent with the terms' M (the caller evaluated them).
+    pub fn into_elbo_grad(self, qs: &[VariationalQ]) -> ElboGrad {
+        let elbo = self.ve - super::workspace::total_kl(qs);
+        let (mut d_eta, mut dl_dm, mut dl_dl) = (Vec::new(), Vec::new(), Vec::new());
+        let latents = self
+            .d_m
+            .into_iter()
+            .flatten()
+            .zip(self.d_s.into_iter().flatten());
+        for (q, (d_m, mut d_s)) in qs.iter().zip(latents) {
+            if self.scope.wants_dl_dl() {
+                let mut dl = matmul(&d_s, q.l()) * 2.0; // 2 (∂L/∂S)_data L
+                zero_upper_in_place(&mut dl);
+                dl_dl.push(dl - prior_kl_grad_l(q));
+            }
+            let d_m = d_m - q.m(); // c A g_μ − ∂KL/∂m
+            sub_prior_kl_grad_s(q, &mut d_s); // c A diag(g_σ) Aᵀ − ½ I + ½ S⁻¹
+            d_eta.push(eta_gradient(&d_m, d_s, q.m()));
+            dl_dm.push(d_m);
+        }
+        let wants_q = self.scope.wants_q();
+        ElboGrad {
+            elbo,
+            d_eta: wants_q.then_some(d_eta),
+            dl_dm: wants_q.then_some(dl_dm),
+            dl_dl: self.scope.wants_dl_dl().then_some(dl_dl),
+            d_hyper: self.d_hyper,
+        }
+    }
+}
+
+/// `ShapeMismatch` unless `a` and `b` are both absent or hold as many matrices (or vectors),
+/// of equal shapes.
+fn check_same<C: Dim>(
+    a: &Option<Vec<OMatrix<f64, Dyn, C>>>,
+    b: &Option<Vec<OMatrix<f64, Dyn, C>>>,
+) -> Result<()>
+where
+    DefaultAllocator: Allocator<Dyn, C>,
+{
+    let shapes = |v: &Option<Vec<OMatrix<f64, Dyn, C>>>| -> Vec<Shape> {
+        v.iter()
+            .flatten()
+            .map(|m| Shape::new(m.nrows(), m.ncols()))
+            .collect()
+    };
+    let (sa, sb) = (shapes(a), shapes(b));
+    let count =
+        |v: &Option<Vec<OMatrix<f64, Dyn, C>>>| Shape::new(v.as_ref().map_or(0, Vec::len), 1);
+    check_shape("latents of the shards' terms", count(a), count(b))?;
+    for (x, y) in sa.into_iter().zip(sb) {
+        check_shape("q gradient of the shards' terms", x, y)?;
+    }
+    Ok(())
+}
+
+/// Adds each of `b`'s matrices (or vectors) to `a`'s (checked by [`check_same`]).
+fn add_all<C: Dim>(a: &mut Option<Vec<OMatrix<f64, Dyn, C>>>, b: &Option<Vec<OMatrix<f64, Dyn, C>>>)
+where
+    DefaultAllocator: Allocator<Dyn, C>,
+{
+    for (x, y) in a.iter_mut().flatten().zip(b.iter().flatten()) {
+        *x += y;
+    }
+}
+
+/// The data terms `scope` asks for at the model's q's, from those q's batch marginals `marg`
+/// (their Lᵀ A are overwritten when the hyperparameter gradient is asked for) and the
+/// likelihood's expectations there; each ∂/∂S is built in a matrix from `spare`.
+pub(super) fn data_terms(
     model: &Svgp,
     batch: &BatchView,
     (marg, vexp): (&mut LatentMarginals, &VarExp),
-    (elbo, scope): (f64, GradScope),
+    scope: GradScope,
     buffers: &mut GradBuffers,
     spare: &mut Spare,
-) -> ElboGrad {
-    let (mut d_eta, mut dl_dm, mut dl_dl) = (Vec::new(), Vec::new(), Vec::new());
+) -> DataTerms {
+    let (mut d_m, mut d_s) = (Vec::new(), Vec::new());
     if scope.wants_q() {
-        for (l, q) in model.qs().iter().enumerate() {
+        for l in 0..model.num_latent() {
             let g = LatentGrad {
                 cond: batch.cond(l),
                 scale: batch.scale,
                 g_mu: column(&vexp.g_mu, l),
                 g_var: column(&vexp.g_var, l),
             };
-            let (de, dm, dl) = q_gradients(q, &g, scope.wants_dl_dl(), &mut buffers.mb, spare);
-            d_eta.push(de);
-            dl_dm.push(dm);
-            dl_dl.extend(dl);
+            let (dm, ds) = q_data_terms(&g, &mut buffers.mb, spare);
+            d_m.push(dm);
+            d_s.push(ds);
         }
     }
     let d_hyper = scope
         .wants_hyper()
         .then(|| hyper_gradient(model, batch, marg, vexp, buffers));
-    ElboGrad {
-        elbo,
-        d_eta: scope.wants_q().then_some(d_eta),
-        dl_dm: scope.wants_q().then_some(dl_dm),
-        dl_dl: scope.wants_dl_dl().then_some(dl_dl),
+    DataTerms {
+        scope,
+        ve: batch.scale * vexp.ve.sum(),
+        d_m: scope.wants_q().then_some(d_m),
+        d_s: scope.wants_q().then_some(d_s),
         d_hyper,
     }
 }
@@ -161,33 +284,25 @@ struct LatentGrad<'a> {
     g_var: &'a [f64],
 }
 
-/// ∇_η L, ∂L/∂m and (when `with_dl_dl`) ∂L/∂L at one latent's q (MATH.md §2); `a_gvar` is an
+/// One latent's data terms c A g_μ (M) and c A diag(g_σ) Aᵀ (M×M, from `spare`); `a_gvar` is an
 /// M×B buffer.
-fn q_gradients(
-    q: &VariationalQ,
+fn q_data_terms(
     g: &LatentGrad,
-    with_dl_dl: bool,
     a_gvar: &mut DMatrix<f64>,
     spare: &mut Spare,
-) -> (Coords, DVector<f64>, Option<DMatrix<f64>>) {
-    let (cond, scale, m) = (g.cond, g.scale, q.m());
+) -> (DVector<f64>, DMatrix<f64>) {
+    let (cond, scale) = (g.cond, g.scale);
+    let m = cond.a.nrows();
     // c A diag(g_σ) Aᵀ, M×M: a symmetric rank-B update, lower half then mirrored
-    reshape_buffer(a_gvar, cond.a.nrows(), cond.a.ncols());
+    reshape_buffer(a_gvar, m, cond.a.ncols());
     a_gvar.copy_from(&cond.a);
     scale_columns(a_gvar, g.g_var); // A diag(g_σ), M×B
-    let mut dl_ds = spare.matrix(m.len(), m.len());
-    lower_of_matmul_nt_into(a_gvar, &cond.a, &mut dl_ds);
-    dl_ds *= scale;
-    mirror_lower_in_place(&mut dl_ds);
+    let mut d_s = spare.matrix(m, m);
+    lower_of_matmul_nt_into(a_gvar, &cond.a, &mut d_s);
+    d_s *= scale;
+    mirror_lower_in_place(&mut d_s);
     let g_mu = DVector::from_column_slice(g.g_mu);
-    let dl_dm = &cond.a * g_mu * scale - m; // c A g_μ − ∂KL/∂m
-    let dl_dl = with_dl_dl.then(|| {
-        let mut dl_dl = matmul(&dl_ds, q.l()) * 2.0; // 2 (∂L/∂S)_data L
-        zero_upper_in_place(&mut dl_dl);
-        dl_dl - prior_kl_grad_l(q)
-    });
-    sub_prior_kl_grad_s(q, &mut dl_ds); // c A diag(g_σ) Aᵀ − ½ I + ½ S⁻¹
-    (eta_gradient(&dl_dm, dl_ds, m), dl_dm, dl_dl)
+    (&cond.a * g_mu * scale, d_s)
 }
 
 /// ∂L/∂(kernels, likelihood, Z) by reverse mode through A, Lz, Kuu, Kuf and kff of each kernel

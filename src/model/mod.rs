@@ -12,9 +12,9 @@ mod svgp;
 mod workspace;
 
 pub use conditional::{BatchMarginals, Conditional};
-pub use grad::{ElboGrad, GradScope};
+pub use grad::{DataTerms, ElboGrad, GradScope};
 pub use metrics::Metrics;
 pub use predict::PREDICT_CHUNK;
 pub use sgpr::{sgpr_bound, SgprFit};
 pub use svgp::{Svgp, DEFAULT_JITTER};
-pub use workspace::{Candidates, Marginals, Workspace};
+pub use workspace::{total_kl, Candidates, Marginals, Workspace};

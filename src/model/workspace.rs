@@ -6,8 +6,8 @@
 //! per batch; the rest runs in buffers kept between iterations, so a steady-state iteration with
 //! a fixed batch size allocates no O(M·B) or O(M²) matrix but the returned gradients.
 
-use super::grad::{gradients, BatchView, GradBuffers};
-use super::{Conditional, ElboGrad, GradScope, Svgp};
+use super::grad::{data_terms, BatchView, GradBuffers};
+use super::{Conditional, DataTerms, ElboGrad, GradScope, Svgp};
 use crate::error::{check_shape, Result, Shape};
 use crate::likelihood::VarExp;
 use crate::linalg::reshape_buffer;
@@ -114,10 +114,19 @@ impl Candidates<'_> {
     /// `ShapeMismatch` unless there is one q per latent, each with the M inducing points the
     /// batch was set for.
     pub fn elbo(&mut self, qs: &[VariationalQ]) -> Result<f64> {
+        Ok(self.data_term(qs)? - total_kl(qs))
+    }
+
+    /// The data term c Σᵢ veᵢ at `qs` (this batch's share when it is one shard of a larger one):
+    /// O(L M²B).
+    ///
+    /// # Errors
+    /// As [`Candidates::elbo`].
+    pub fn data_term(&mut self, qs: &[VariationalQ]) -> Result<f64> {
         check_qs(&self.batch, self.model, qs)?;
-        let (elbo, vexp) = elbo_into(self.model, &self.batch, qs, &mut self.checked.marg);
+        let (ve, vexp) = data_term_into(self.model, &self.batch, qs, &mut self.checked.marg);
         self.checked.vexp = Some(vexp);
-        Ok(elbo)
+        Ok(ve)
     }
 }
 
@@ -199,10 +208,12 @@ impl Workspace {
     pub fn elbo(&mut self, model: &Svgp) -> Result<f64> {
         let batch = self.batch.view();
         check_qs(&batch, model, model.qs())?;
-        Ok(elbo_into(model, &batch, model.qs(), &mut self.marg).0)
+        let ve = data_term_into(model, &batch, model.qs(), &mut self.marg).0;
+        Ok(ve - total_kl(model.qs()))
     }
 
-    /// The ELBO at the model's q's and the gradients `scope` asks for, starting from `marginals`.
+    /// The ELBO at the model's q's and the gradients `scope` asks for, starting from `marginals`:
+    /// this batch's [`DataTerms`] with the KL terms added.
     ///
     /// # Errors
     /// `ShapeMismatch` if the model's M or kernels differ from those the batch was set for.
@@ -212,25 +223,41 @@ impl Workspace {
         scope: GradScope,
         marginals: Marginals,
     ) -> Result<ElboGrad> {
+        Ok(self
+            .data_terms(model, scope, marginals)?
+            .into_elbo_grad(model.qs()))
+    }
+
+    /// The data term c Σᵢ veᵢ at the model's q's and its gradients `scope` asks for, starting
+    /// from `marginals`: this batch's share when the batch is one shard of a larger one (set
+    /// with that batch's scale), to be added to the other shards' before
+    /// [`DataTerms::into_elbo_grad`].
+    ///
+    /// # Errors
+    /// `ShapeMismatch` if the model's M or kernels differ from those the batch was set for.
+    pub fn data_terms(
+        &mut self,
+        model: &Svgp,
+        scope: GradScope,
+        marginals: Marginals,
+    ) -> Result<DataTerms> {
         let batch = self.batch.view();
         check_qs(&batch, model, model.qs())?;
         let (marg, vexp) = match (marginals, self.checked.vexp.take()) {
             (Marginals::LastChecked, Some(vexp)) => (&mut self.checked.marg, vexp),
             _ => {
-                let vexp = elbo_into(model, &batch, model.qs(), &mut self.marg).1;
+                let vexp = data_term_into(model, &batch, model.qs(), &mut self.marg).1;
                 (&mut self.marg, vexp)
             }
         };
-        let elbo = batch.scale * vexp.ve.sum() - total_kl(model.qs());
         let pair = (marg, &vexp);
-        let spare = &mut self.spare;
-        Ok(gradients(
+        Ok(data_terms(
             model,
             &batch,
             pair,
-            (elbo, scope),
+            scope,
             &mut self.buffers,
-            spare,
+            &mut self.spare,
         ))
     }
 
@@ -277,14 +304,14 @@ fn check_qs(batch: &BatchView, model: &Svgp, qs: &[VariationalQ]) -> Result<()> 
     Ok(())
 }
 
-/// Σₗ KL[q(vₗ) ‖ N(0, I)].
-pub(super) fn total_kl(qs: &[VariationalQ]) -> f64 {
+/// Σₗ KL[q(vₗ) ‖ N(0, I)] of one q per latent.
+pub fn total_kl(qs: &[VariationalQ]) -> f64 {
     qs.iter().map(prior_kl).sum()
 }
 
-/// The ELBO at `qs` with the batch's conditionals, the marginals written into `marg`, and the
-/// likelihood's expectations there.
-fn elbo_into(
+/// The data term c Σᵢ veᵢ at `qs` with the batch's conditionals, the marginals written into
+/// `marg`, and the likelihood's expectations there.
+fn data_term_into(
     model: &Svgp,
     batch: &BatchView,
     qs: &[VariationalQ],
@@ -294,5 +321,5 @@ fn elbo_into(
     let vexp = model
         .likelihood()
         .variational_expectations(batch.y, &marg.mu, &marg.var);
-    (batch.scale * vexp.ve.sum() - total_kl(qs), vexp)
+    (batch.scale * vexp.ve.sum(), vexp)
 }

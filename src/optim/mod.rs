@@ -4,6 +4,7 @@
 
 mod adam;
 mod batch;
+mod evaluator;
 mod natgrad;
 mod observer;
 mod report;
@@ -14,6 +15,7 @@ mod trainer;
 
 pub use adam::{Adam, AdamConfig, AdamMoments, AdamState};
 pub use batch::{BatchPlan, Batches};
+pub use evaluator::{CandidateTerm, Evaluator, Shards};
 pub use natgrad::{InvalidStepPolicy, LatentSteps, NatGrad, NatGradStep};
 pub use observer::{first_reaching, ElboCheckpoints, Every, Observer, Trace};
 pub use report::{IterReport, QUpdate, RunSummary, StopReason, StopRules};

@@ -4,11 +4,11 @@
 
 use super::adam::AdamState;
 use super::{
-    Adam, AdamConfig, BatchSource, InvalidStepPolicy, IterReport, LatentSteps, NatGrad, Observer,
-    QUpdate, RunSummary, Schedule, StopReason, StopRules,
+    Adam, AdamConfig, BatchSource, Evaluator, InvalidStepPolicy, IterReport, LatentSteps, NatGrad,
+    Observer, QUpdate, RunSummary, Schedule, StopReason, StopRules,
 };
 use crate::error::{Result, SvgpError};
-use crate::model::{ElboGrad, GradScope, Marginals, Svgp, Workspace};
+use crate::model::{total_kl, ElboGrad, GradScope, Marginals, Svgp, Workspace};
 use crate::variational::{
     Coords, Expectation, MeanCholesky, Natural, Parametrisation, Spare, VariationalQ,
 };
@@ -231,29 +231,46 @@ impl Trainer {
         }
     }
 
-    /// [`Trainer::step`] on the calling thread: the q step, then the hyperparameter step at the
-    /// new q with the same conditional, then the commit.
+    /// [`Trainer::step`] on the calling thread: the batch into the trainer's workspace, then
+    /// [`Trainer::step_with`] on it.
     fn step_here(&mut self, x: &DMatrix<f64>, y: &DVector<f64>, scale: f64) -> Result<IterReport> {
+        let mut ws = std::mem::take(&mut self.ws);
+        let report = ws
+            .set_batch(&self.model, x, y, scale)
+            .and_then(|()| self.step_with(&mut ws));
+        self.ws = ws;
+        report
+    }
+
+    /// One iteration on the batch `eval` holds, set for the model's current hyperparameters and
+    /// Z (a [`Workspace`], or the shards of a batch spread over workers): the q step, then the
+    /// hyperparameter step at the new q with the same conditional, then the commit. On error the
+    /// model and the optimiser states are unchanged.
+    ///
+    /// # Errors
+    /// As [`Trainer::step`], and the evaluator's.
+    pub fn step_with(&mut self, eval: &mut dyn Evaluator) -> Result<IterReport> {
         let t = self.iteration + 1;
-        self.ws.set_batch(&self.model, x, y, scale)?;
         let scope = match self.q_rule {
             QRule::NatGrad { .. } => GradScope::Eta,
             QRule::Adam(_) => GradScope::Q,
         };
-        let before = self.ws.grad(&self.model, scope, Marginals::Compute)?;
+        let before = eval
+            .data_terms(&self.model, scope, Marginals::Compute)?
+            .into_elbo_grad(self.model.qs());
         let d_eta_finite = |d: &Vec<Coords>| d.iter().all(Coords::is_finite);
         if !before.elbo.is_finite() || !before.d_eta.as_ref().is_some_and(d_eta_finite) {
             return Err(nonfinite(t, "ELBO or its gradient with respect to q"));
         }
-        let proposal = self.propose_q(t, &before)?;
+        let proposal = self.propose_q(t, &before, eval)?;
         let mut candidate = self.model.clone_with_qs(proposal.qs)?;
         // With the ascent check, the accepted q is the last candidate it evaluated.
         let marginals = match (proposal.update, self.ascent_check) {
             (QUpdate::Natural { .. }, AscentCheck::On) => Marginals::LastChecked,
             _ => Marginals::Compute,
         };
-        let (elbo, hyper_state) = self.propose_hyper(t, &mut candidate, marginals)?;
-        self.commit(candidate, before, hyper_state, proposal.adam_state);
+        let (elbo, hyper_state) = self.propose_hyper(t, &mut candidate, marginals, eval)?;
+        self.commit(candidate, before, hyper_state, proposal.adam_state, eval);
         Ok(IterReport {
             iteration: t,
             elbo,
@@ -263,7 +280,12 @@ impl Trainer {
     }
 
     /// The q step of iteration `t` from the gradients `before` at the current q.
-    fn propose_q(&mut self, t: u64, before: &ElboGrad) -> Result<QProposal> {
+    fn propose_q(
+        &mut self,
+        t: u64,
+        before: &ElboGrad,
+        eval: &mut dyn Evaluator,
+    ) -> Result<QProposal> {
         let (Some(d_eta), Some(dl_dm)) = (&before.d_eta, &before.dl_dm) else {
             unreachable!("the q scopes compute ∇_η L and ∂L/∂m");
         };
@@ -282,9 +304,9 @@ impl Trainer {
         // Rounding slack: at the optimum a step is a no-op up to ~1e-12 relative.
         let floor = before.elbo - ASCENT_SLACK * before.elbo.abs().max(1.0);
         let check = self.ascent_check;
-        let (mut candidates, spare) = self.ws.candidates(&self.model);
+        let (mut data_term, spare) = eval.candidates(&self.model);
         let mut accept = |qs: &[VariationalQ]| {
-            check == AscentCheck::Off || candidates.elbo(qs).is_ok_and(|elbo| elbo >= floor)
+            check == AscentCheck::Off || data_term(qs).is_ok_and(|ve| ve - total_kl(qs) >= floor)
         };
         let qs = self.model.qs();
         let (qs, update) = match step.step(qs, d_eta, schedule.gamma(t), &mut accept, spare) {
@@ -323,13 +345,16 @@ impl Trainer {
         t: u64,
         candidate: &mut Svgp,
         marginals: Marginals,
+        eval: &mut dyn Evaluator,
     ) -> Result<(f64, Option<AdamState>)> {
         let Some(adam) = &self.hyper else {
             // With the hyperparameters frozen only the new ELBO is needed.
-            let elbo = self.ws.elbo(candidate)?;
-            return finite(t, elbo, "ELBO").map(|e| (e, None));
+            let ve = eval.candidates(&self.model).0(candidate.qs())?;
+            return finite(t, ve - total_kl(candidate.qs()), "ELBO").map(|e| (e, None));
         };
-        let after = self.ws.grad(candidate, GradScope::Hyper, marginals)?;
+        let after = eval
+            .data_terms(candidate, GradScope::Hyper, marginals)?
+            .into_elbo_grad(candidate.qs());
         finite(t, after.elbo, "ELBO")?;
         let d_hyper = after
             .d_hyper
@@ -352,9 +377,10 @@ impl Trainer {
         before: ElboGrad,
         hyper_state: Option<AdamState>,
         q_state: Option<AdamState>,
+        eval: &mut dyn Evaluator,
     ) {
         let old = std::mem::replace(&mut self.model, candidate);
-        let spare = self.ws.spare();
+        let spare = eval.spare();
         old.into_qs().into_iter().for_each(|q| spare.keep_q(q));
         for d_eta in before.d_eta.into_iter().flatten() {
             spare.keep_coords(d_eta);
