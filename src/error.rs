@@ -163,6 +163,12 @@ pub enum SvgpError {
         /// The header's columns, comma-separated.
         available: String,
     },
+    /// A shard of a batch evaluated elsewhere (a worker process) failed; `reason` says how.
+    #[error("a shard of the batch failed: {reason}")]
+    Shard {
+        /// What the shard's evaluation reported.
+        reason: String,
+    },
     /// A natural-gradient step was refused at every step size allowed.
     ///
     /// `gamma` is the last step size tried; `attempts` how many were tried in all; `pivot` the

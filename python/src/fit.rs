@@ -73,12 +73,12 @@ pub struct Settings {
     adam_lr: f64,
     random_state: u64,
     /// The class labels of a classifier's targets 0..C−1 (kept in the model file).
-    classes: Option<Vec<String>>,
+    pub classes: Option<Vec<String>>,
 }
 
 impl Settings {
     /// The library's options for N rows (M defaults to min(50, N), as `svgp::Estimator`).
-    fn options(&self, n: usize) -> PyResult<FitOptions> {
+    pub fn options(&self, n: usize) -> PyResult<FitOptions> {
         if self.gamma.is_some_and(|g| !(g.is_finite() && g > 0.0)) {
             return Err(value_error(format!(
                 "gamma = {}: must be finite and positive",

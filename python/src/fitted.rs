@@ -43,6 +43,17 @@ impl Fitted {
         }
     }
 
+    /// A model trained elsewhere (sharded training), with its iterations' reports.
+    pub fn trained(saved: SavedModel, reports: Vec<IterReport>, reason: StopReason) -> Self {
+        Fitted {
+            saved,
+            reports,
+            stop_reason: Some(reason),
+            final_elbo: f64::NAN,
+            train_seconds: 0.0,
+        }
+    }
+
     /// A model read from a file (no training trace).
     fn from_saved(saved: SavedModel) -> Self {
         Fitted {

@@ -9,6 +9,7 @@ mod arrays;
 mod errors;
 mod fit;
 mod fitted;
+mod shard;
 mod watch;
 
 /// The module `svgp._svgp`.
@@ -17,6 +18,9 @@ fn _svgp(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
     m.add_function(wrap_pyfunction!(fit::fit, m)?)?;
     m.add_class::<fitted::Fitted>()?;
+    m.add_class::<shard::ShardWorker>()?;
+    m.add_class::<shard::ShardedTrainer>()?;
+    m.add_function(wrap_pyfunction!(shard::initial_model, m)?)?;
     m.add("NumericalError", py.get_type::<errors::NumericalError>())?;
     m.add("ModelFileError", py.get_type::<errors::ModelFileError>())?;
     m.add("MODEL_FORMAT_VERSION", svgp::tabular::FORMAT_VERSION)?;

@@ -174,13 +174,7 @@ impl Workspace {
             Shape::new(x.nrows(), 1),
             Shape::new(y.len(), 1),
         )?;
-        if !(scale.is_finite() && scale > 0.0) {
-            return Err(crate::error::SvgpError::InvalidParameter {
-                name: "scale".into(),
-                value: scale,
-                reason: "the ELBO's scale N/B must be finite and positive",
-            });
-        }
+        check_scale(scale)?;
         self.checked.vexp = None;
         let batch = &mut self.batch;
         batch.y = DVector::zeros(0); // no valid batch until the conditional is computed
@@ -192,6 +186,17 @@ impl Workspace {
         batch.x.copy_from(x);
         batch.y = y.clone();
         batch.scale = scale;
+        Ok(())
+    }
+
+    /// Sets the batch's scale c (for a shard whose whole batch's size is known only after the
+    /// shard was set).
+    ///
+    /// # Errors
+    /// `InvalidParameter { name: "scale" }` unless c is finite and positive.
+    pub fn set_scale(&mut self, scale: f64) -> Result<()> {
+        check_scale(scale)?;
+        self.batch.scale = scale;
         Ok(())
     }
 
@@ -277,6 +282,18 @@ impl Workspace {
     pub fn spare(&mut self) -> &mut Spare {
         &mut self.spare
     }
+}
+
+/// `InvalidParameter { name: "scale" }` unless the ELBO's scale c = N/B is finite and positive.
+fn check_scale(scale: f64) -> Result<()> {
+    if !(scale.is_finite() && scale > 0.0) {
+        return Err(crate::error::SvgpError::InvalidParameter {
+            name: "scale".into(),
+            value: scale,
+            reason: "the ELBO's scale N/B must be finite and positive",
+        });
+    }
+    Ok(())
 }
 
 /// `ShapeMismatch` unless the batch's conditionals are for the model's kernels (one each) and

@@ -47,7 +47,7 @@ pub struct Checkpoint {
 }
 
 /// The settings a resumed fit must share with the checkpointed one, as text.
-pub(super) fn settings_of(o: &FitOptions) -> String {
+pub fn settings_of(o: &FitOptions) -> String {
     let FitOptions {
         likelihood,
         kernel,
@@ -68,6 +68,27 @@ pub(super) fn settings_of(o: &FitOptions) -> String {
 }
 
 impl Checkpoint {
+    /// The checkpoint of a fit with `settings` (as [`settings_of`] writes them, plus anything
+    /// else a resumed fit must share) on data with `columns` and `num_train` rows, at `trainer`'s
+    /// state, after the minibatch ELBOs `elbo_trace`.
+    pub fn new(
+        settings: String,
+        columns: (Vec<String>, String),
+        num_train: u64,
+        trainer: TrainerState,
+        elbo_trace: Vec<f64>,
+    ) -> Self {
+        Checkpoint {
+            format: CHECKPOINT_FORMAT.into(),
+            format_version: CHECKPOINT_VERSION,
+            settings,
+            columns,
+            num_train,
+            trainer,
+            elbo_trace,
+        }
+    }
+
     /// Reads and checks a checkpoint file (format, version, and that its trainer state builds a
     /// valid model).
     ///
@@ -111,7 +132,10 @@ impl Checkpoint {
 
     /// `InvalidParameter { name: "resume" }` unless this checkpoint was written by a fit with
     /// `settings` on data with `columns` and `num_train` training rows.
-    pub(super) fn check_matches(
+    ///
+    /// # Errors
+    /// As above.
+    pub fn check_matches(
         &self,
         settings: &str,
         columns: &(Vec<String>, String),
@@ -149,15 +173,13 @@ impl CheckpointWriter {
         let Some(c) = &self.checkpointing else {
             return Ok(None);
         };
-        let checkpoint = Checkpoint {
-            format: CHECKPOINT_FORMAT.into(),
-            format_version: CHECKPOINT_VERSION,
-            settings: self.settings.clone(),
-            columns: self.columns.clone(),
-            num_train: self.num_train,
-            trainer: trainer.state(),
-            elbo_trace: self.elbo_trace.clone(),
-        };
+        let checkpoint = Checkpoint::new(
+            self.settings.clone(),
+            self.columns.clone(),
+            self.num_train,
+            trainer.state(),
+            self.elbo_trace.clone(),
+        );
         checkpoint.save(&c.path)?;
         Ok(Some(c.path.clone()))
     }

@@ -303,7 +303,13 @@ fn check_options(o: &FitOptions) -> Result<()> {
 /// The trainer the options describe for `model` and N training rows: the natural step in ξ with
 /// γ (constant, or the likelihood's default for full or minibatches), and Adam on the
 /// hyperparameters and Z.
-fn build_trainer(o: &FitOptions, model: Svgp, n: u64) -> Result<Trainer> {
+/// The trainer the options ask for, for `model` on `n` training rows: natural steps in the
+/// options' ξ with γ constant or the likelihood's default schedule, Adam on the
+/// hyperparameters and Z at the options' learning rate.
+///
+/// # Errors
+/// `InvalidParameter` for a schedule that is not valid (a non-positive γ).
+pub fn build_trainer(o: &FitOptions, model: Svgp, n: u64) -> Result<Trainer> {
     let schedule = match o.gamma {
         Some(g) => Schedule::Constant(g),
         None => Schedule::default_for(model.likelihood(), o.batch_size as u64 >= n),

@@ -22,10 +22,12 @@ mod file;
 mod fit;
 mod scan;
 mod stream;
-pub use checkpoint::{Checkpoint, Checkpointing, CHECKPOINT_FORMAT, CHECKPOINT_VERSION};
+pub use checkpoint::{
+    settings_of, Checkpoint, Checkpointing, CHECKPOINT_FORMAT, CHECKPOINT_VERSION,
+};
 pub use estimator::{Estimator, Fitted};
 pub use file::{SavedModel, FORMAT, FORMAT_VERSION};
-pub use fit::fit;
+pub use fit::{build_trainer, fit};
 pub use scan::{evaluate_csv, predict_csv};
 pub use stream::{
     evaluate_binary, fit_binary, planned_iterations, predict_binary, StreamOptions, StreamSource,
