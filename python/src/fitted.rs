@@ -43,13 +43,19 @@ impl Fitted {
         }
     }
 
-    /// A model trained elsewhere (sharded training), with its iterations' reports.
-    pub fn trained(saved: SavedModel, reports: Vec<IterReport>, reason: StopReason) -> Self {
+    /// A model trained elsewhere (sharded training), with its iterations' reports and its
+    /// full-data ELBO.
+    pub fn trained(
+        saved: SavedModel,
+        reports: Vec<IterReport>,
+        reason: StopReason,
+        final_elbo: f64,
+    ) -> Self {
         Fitted {
             saved,
             reports,
             stop_reason: Some(reason),
-            final_elbo: f64::NAN,
+            final_elbo,
             train_seconds: 0.0,
         }
     }

@@ -21,6 +21,7 @@ fn _svgp(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<shard::ShardWorker>()?;
     m.add_class::<shard::ShardedTrainer>()?;
     m.add_function(wrap_pyfunction!(shard::initial_model, m)?)?;
+    m.add_function(wrap_pyfunction!(shard::read_table, m)?)?;
     m.add("NumericalError", py.get_type::<errors::NumericalError>())?;
     m.add("ModelFileError", py.get_type::<errors::ModelFileError>())?;
     m.add("MODEL_FORMAT_VERSION", svgp::tabular::FORMAT_VERSION)?;

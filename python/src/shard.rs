@@ -9,19 +9,22 @@ use crate::errors::{to_py, value_error};
 use crate::fit::Settings;
 use crate::fitted::Fitted;
 use nalgebra::{DMatrix, DVector};
-use numpy::{PyArray1, PyReadonlyArray1, PyReadonlyArray2};
+use numpy::{PyArray1, PyArray2, PyReadonlyArray1, PyReadonlyArray2};
 use pyo3::prelude::*;
 use pyo3::types::PyList;
 use std::path::PathBuf;
 use svgp::data::Standardiser;
 use svgp::model::inducing::InducingInit;
-use svgp::model::{DataTerms, GradScope, Marginals, Svgp, Workspace};
+use svgp::model::{total_kl, DataTerms, GradScope, Marginals, Svgp, Workspace};
 use svgp::optim::{BatchPlan, Batches, CandidateTerm, Evaluator, IterReport, StopReason, Trainer};
 use svgp::tabular::{
     build_trainer, classes_of, initial_kernel, settings_of, Checkpoint, SavedModel,
 };
 use svgp::variational::{Spare, VariationalQ};
 use svgp::SvgpError;
+
+/// Rows per chunk of a shard's full-data term.
+const FULL_CHUNK: usize = 8192;
 
 /// q's as Python passes them: one (m: (M,), L: (M, M)) pair per latent.
 type QArrays<'py> = Vec<(PyReadonlyArray1<'py, f64>, PyReadonlyArray2<'py, f64>)>;
@@ -226,6 +229,34 @@ impl ShardWorker {
             .map_err(to_py)
     }
 
+    /// Σᵢ veᵢ over every row of this shard (scale 1) at the driver's hyperparameters `hyper`
+    /// and q's `qs`, in chunks of 8192 rows: this shard's part of the full-data ELBO.
+    fn full_data_term(
+        &mut self,
+        py: Python<'_>,
+        hyper: Vec<f64>,
+        qs: QArrays<'_>,
+    ) -> PyResult<f64> {
+        let qs = qs_of(&qs)?;
+        let mut model = self.model.clone();
+        model.set_hyper_params(&hyper).map_err(to_py)?;
+        model.set_qs(qs).map_err(to_py)?;
+        let (x, y) = (&self.x, &self.y);
+        py.detach(|| {
+            let mut ws = Workspace::new();
+            let mut total = 0.0;
+            for first in (0..x.nrows()).step_by(FULL_CHUNK) {
+                let rows = first..(first + FULL_CHUNK).min(x.nrows());
+                let xs = x.rows(rows.start, rows.len()).into_owned();
+                let ys = y.rows(rows.start, rows.len()).into_owned();
+                ws.set_batch(&model, &xs, &ys, 1.0)?;
+                total += Evaluator::candidates(&mut ws, &model).0(model.qs())?;
+            }
+            Ok(total)
+        })
+        .map_err(to_py)
+    }
+
     /// This shard's rows N_k.
     #[getter]
     fn num_rows(&self) -> usize {
@@ -413,13 +444,28 @@ impl ShardedTrainer {
         checkpoint.save(&path).map_err(to_py)
     }
 
-    /// The trained model with the initial model's scalings, features and labels.
-    fn fitted(&self) -> Fitted {
+    /// The q's as (m, L) pairs, for the workers' full-data terms.
+    fn qs<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        qs_to_py(py, self.trainer.model.qs())
+    }
+
+    /// The trained model with the initial model's scalings, features and labels, and its
+    /// full-data ELBO in the targets' units from the shards' full-data terms `parts` (None
+    /// leaves it NaN, as for an interrupted fit).
+    #[pyo3(signature = (parts=None))]
+    fn fitted(&self, parts: Option<Vec<f64>>) -> Fitted {
         let saved = SavedModel {
             model: self.trainer.model.clone(),
             ..self.saved.clone()
         };
-        Fitted::trained(saved, self.reports.clone(), StopReason::Iterations)
+        let log_scale = saved
+            .target_scaling
+            .as_ref()
+            .map_or(0.0, |s| s.scale[0].ln());
+        let elbo = parts.map_or(f64::NAN, |p| {
+            p.iter().sum::<f64>() - total_kl(saved.model.qs()) - self.num_data as f64 * log_scale
+        });
+        Fitted::trained(saved, self.reports.clone(), StopReason::Iterations, elbo)
     }
 }
 
@@ -470,4 +516,50 @@ pub fn initial_model(
         classes: settings.classes.clone(),
     };
     saved.to_json().map_err(to_py)
+}
+
+/// A shard's table from a file, for its worker: a CSV (the `target` and `features` columns, as
+/// `svgp fit` reads them) or a binary `.svgpb` table (all its columns), read whole. Returns (X,
+/// y, feature names).
+#[pyfunction]
+#[pyo3(signature = (path, target=None, features=None))]
+pub fn read_table<'py>(
+    py: Python<'py>,
+    path: PathBuf,
+    target: Option<&str>,
+    features: Option<Vec<String>>,
+) -> PyResult<(
+    Bound<'py, PyArray2<f64>>,
+    Bound<'py, PyArray1<f64>>,
+    Vec<String>,
+)> {
+    let (x, y, names) = py
+        .detach(|| read_any(&path, target, features.as_deref()))
+        .map_err(to_py)?;
+    Ok((
+        matrix_to_numpy(py, &x),
+        PyArray1::from_slice(py, y.as_slice()),
+        names,
+    ))
+}
+
+/// [`read_table`] without Python.
+fn read_any(
+    path: &std::path::Path,
+    target: Option<&str>,
+    features: Option<&[String]>,
+) -> svgp::Result<(DMatrix<f64>, DVector<f64>, Vec<String>)> {
+    if svgp::data::is_binary_file(path)? {
+        let file = svgp::data::BinaryFile::open(path)?;
+        let header = file.header();
+        let (n, d) = (header.num_rows as usize, header.num_features());
+        let mut rows = Vec::new();
+        file.read_rows(0, n, &mut rows)?;
+        let x = DMatrix::from_fn(n, d, |i, j| rows[i * (d + 1) + j]);
+        let y = DVector::from_fn(n, |i, _| rows[i * (d + 1) + d]);
+        return Ok((x, y, header.feature_names.clone()));
+    }
+    let features: Option<Vec<&str>> = features.map(|f| f.iter().map(String::as_str).collect());
+    let table = svgp::data::read_csv(path, target, features.as_deref())?;
+    Ok((table.x, table.y, table.feature_names))
 }

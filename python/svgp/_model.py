@@ -178,6 +178,12 @@ class Model:
         return self.fitted.halvings_trace
 
     @property
+    def final_elbo(self) -> float:
+        """The full training-set ELBO at the end, in the target's units (NaN when training was
+        interrupted, or for a loaded model)."""
+        return float(self.fitted.final_elbo)
+
+    @property
     def n_iter(self) -> int:
         """Iterations run."""
         return int(self.fitted.n_iter)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Union
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -27,14 +27,22 @@ from ._model import Model, PathLike
 
 #: Rows drawn from all shards together to place the inducing inputs by k-means++.
 SAMPLE_ROWS = 4096
+#: Seconds to wait for Ray to restart a worker that died before the iteration is retried.
+RESTART_TIMEOUT = 120.0
+
+
+#: A shard: (X, y) arrays, or the path of a CSV or binary ``.svgpb`` table its worker reads.
+Source = Union[tuple[ArrayLike, ArrayLike], str, "os.PathLike[str]"]
 
 
 class _Shard:
-    """One shard's worker: the Rust ``ShardWorker`` over its rows (the body of a Ray actor)."""
+    """One shard's worker: the Rust ``ShardWorker`` over its rows, read from its source where
+    the worker runs (the body of a Ray actor; a restarted actor reads them again)."""
 
     def __init__(
-        self, model_json: str, X: NDArray[Any], y: NDArray[Any], batch_size: int, seed: int
+        self, model_json: str, source: Source, k: int, columns: _Columns, batch_size: int, seed: int
     ) -> None:
+        X, y, _ = _load(source, k, columns)
         self.worker = _svgp.ShardWorker(model_json, X, y, batch_size, seed)
 
     def begin(self, iteration: int, hyper: NDArray[np.float64]) -> int:
@@ -45,6 +53,12 @@ class _Shard:
 
     def data_term(self, qs: Any, scale: float) -> float:
         return float(self.worker.data_term(qs, scale))
+
+    def full_data_term(self, hyper: NDArray[np.float64], qs: Any) -> float:
+        return float(self.worker.full_data_term(list(hyper), qs))
+
+    def ready(self) -> bool:
+        return True
 
 
 class _LocalShards:
@@ -61,6 +75,12 @@ class _LocalShards:
 
     def data_term(self, qs: Any, scale: float) -> list[float]:
         return [s.data_term(qs, scale) for s in self.shards]
+
+    def full_data_term(self, hyper: NDArray[np.float64], qs: Any) -> list[float]:
+        return [s.full_data_term(hyper, qs) for s in self.shards]
+
+    def wait_ready(self, timeout: float) -> None:
+        """Shards in this process are always ready."""
 
 
 class _RayShards:
@@ -89,67 +109,111 @@ class _RayShards:
     def data_term(self, qs: Any, scale: float) -> list[float]:
         return self._all("data_term", self.ray.put(qs), scale)
 
+    def full_data_term(self, hyper: NDArray[np.float64], qs: Any) -> list[float]:
+        return self._all("full_data_term", hyper, self.ray.put(qs))
 
-def _check_shards(shards: Sequence[tuple[ArrayLike, ArrayLike]]) -> list[tuple[Any, Any]]:
-    """The shards as float arrays, each checked: 2-D inputs with the same columns, one target
-    per row, every entry finite (a ValueError names the shard, row and column)."""
-    if len(shards) == 0:
-        raise ValueError("shards is empty: give at least one (X, y) pair")
-    out: list[tuple[Any, Any]] = []
-    for k, (X, y) in enumerate(shards):
-        Xa, ya = as_float_array(X), as_float_array(y).ravel()
-        if Xa.ndim != 2 or Xa.shape[0] == 0:
-            raise ValueError(f"shard {k}: X must be 2-D with rows; it has shape {Xa.shape}")
-        if ya.shape[0] != Xa.shape[0]:
-            raise ValueError(f"shard {k}: X has {Xa.shape[0]} rows but y {ya.shape[0]}")
-        if out and Xa.shape[1] != out[0][0].shape[1]:
-            raise ValueError(
-                f"shard {k}: X has {Xa.shape[1]} columns, shard 0 has {out[0][0].shape[1]}"
-            )
-        bad = np.argwhere(~np.isfinite(Xa))
-        if len(bad):
-            raise ValueError(f"shard {k}: X row {bad[0][0]}, column {bad[0][1]} is not finite")
-        if not np.isfinite(ya).all():
-            raise ValueError(f"shard {k}: y row {int(np.argmin(np.isfinite(ya)))} is not finite")
-        out.append((Xa, ya))
-    return out
+    def wait_ready(self, timeout: float) -> None:
+        """Waits until every actor answers (a restarted one has read its shard again), at most
+        ``timeout`` seconds; past that the next attempt fails as the last one did."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                self.ray.get([a.ready.remote() for a in self.actors], timeout=10.0)
+                return
+            except (self.ray.exceptions.RayActorError, self.ray.exceptions.GetTimeoutError):
+                time.sleep(0.5)
 
 
-def _moments(columns: list[NDArray[Any]]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    """Global column means and population standard deviations from each shard's count, mean
-    and sum of squared deviations (the pairwise update of Chan et al.), one pass per shard."""
-    n, mean, m2 = 0, None, None
-    for c in columns:
-        c = np.asarray(c, dtype=np.float64).reshape(c.shape[0], -1)
-        nk, mk = c.shape[0], c.mean(axis=0)
-        m2k = ((c - mk) ** 2).sum(axis=0)
-        if mean is None or m2 is None:
-            n, mean, m2 = nk, mk, m2k
-            continue
-        delta = mk - mean
-        total = n + nk
+#: The columns a CSV shard is read with: (target, features), as ``svgp fit`` takes them.
+_Columns = tuple[str | None, Sequence[str] | None]
+
+
+def _load(source: Source, k: int, columns: _Columns) -> tuple[Any, Any, list[str] | None]:
+    """Shard k's rows as float arrays and, for a file, its feature names; arrays are checked
+    (2-D inputs with rows, one target per row, every entry finite; a ValueError names the
+    shard, row and column), files by the reader (naming the file, line and column)."""
+    if isinstance(source, (str, os.PathLike)):
+        target, features = columns
+        X, y, names = _svgp.read_table(os.fspath(source), target, features)
+        return X, y, list(names)
+    X, y = _fetched(source)
+    Xa, ya = as_float_array(X), as_float_array(y).ravel()
+    if Xa.ndim != 2 or Xa.shape[0] == 0:
+        raise ValueError(f"shard {k}: X must be 2-D with rows; it has shape {Xa.shape}")
+    if ya.shape[0] != Xa.shape[0]:
+        raise ValueError(f"shard {k}: X has {Xa.shape[0]} rows but y {ya.shape[0]}")
+    bad = np.argwhere(~np.isfinite(Xa))
+    if len(bad):
+        raise ValueError(f"shard {k}: X row {bad[0][0]}, column {bad[0][1]} is not finite")
+    if not np.isfinite(ya).all():
+        raise ValueError(f"shard {k}: y row {int(np.argmin(np.isfinite(ya)))} is not finite")
+    return Xa, ya, None
+
+
+def _fetched(pair: tuple[Any, Any]) -> tuple[Any, Any]:
+    """An (X, y) pair, fetched from Ray's object store when it holds references (Ray resolves
+    only an argument's top level)."""
+    try:
+        import ray
+    except ImportError:
+        return pair
+    if isinstance(pair[0], ray.ObjectRef):
+        X, y = ray.get(list(pair))
+        return X, y
+    return pair
+
+
+def _summary(source: Source, k: int, columns: _Columns, rows: int, seed: int) -> dict[str, Any]:
+    """What the driver needs of shard k before training, computed where the shard is: its row
+    count, column means and sums of squared deviations (inputs and target), up to ``rows``
+    rows drawn at random (seeded) for placing Z, and its feature names."""
+    X, y, names = _load(source, k, columns)
+    idx = np.random.default_rng([seed, k]).permutation(X.shape[0])[:rows]
+    return {
+        "n": X.shape[0],
+        "x": (X.mean(axis=0), ((X - X.mean(axis=0)) ** 2).sum(axis=0)),
+        "y": (np.array([y.mean()]), np.array([((y - y.mean()) ** 2).sum()])),
+        "sample": (X[idx], y[idx]),
+        "names": names,
+    }
+
+
+def _combine(parts: list[tuple[int, NDArray[Any], NDArray[Any]]]) -> tuple[Any, Any]:
+    """Global means and population standard deviations from each shard's (count, mean, sum of
+    squared deviations), by the pairwise update of Chan, Golub & LeVeque."""
+    n, mean, m2 = parts[0]
+    for nk, mk, m2k in parts[1:]:
+        delta, total = mk - mean, n + nk
         mean = mean + delta * nk / total
         m2 = m2 + m2k + delta**2 * n * nk / total
         n = total
-    assert mean is not None and m2 is not None
     return mean, np.sqrt(m2 / n)
 
 
-def _sample(shards: list[tuple[Any, Any]], rows: int, seed: int) -> tuple[Any, Any]:
-    """Up to ``rows`` rows drawn from the shards in proportion to their sizes, seeded."""
-    rng = np.random.default_rng(seed)
-    total = sum(X.shape[0] for X, _ in shards)
+def _pooled(summaries: list[dict[str, Any]], rows: int) -> tuple[Any, Any]:
+    """Up to ``rows`` of the shards' drawn rows, each shard in proportion to its size."""
+    total = sum(s["n"] for s in summaries)
     xs, ys = [], []
-    for X, y in shards:
-        take = min(X.shape[0], max(1, int(np.ceil(rows * X.shape[0] / total))))
-        idx = np.sort(rng.choice(X.shape[0], size=take, replace=False))
-        xs.append(X[idx])
-        ys.append(y[idx])
+    for s in summaries:
+        take = max(1, int(np.ceil(rows * s["n"] / total)))
+        xs.append(s["sample"][0][:take])
+        ys.append(s["sample"][1][:take])
     return np.vstack(xs), np.concatenate(ys)
 
 
+def _check_columns(summaries: list[dict[str, Any]]) -> None:
+    """ValueError unless every shard has shard 0's number of columns (and names, for files)."""
+    d0 = summaries[0]["sample"][0].shape[1]
+    for k, s in enumerate(summaries):
+        d = s["sample"][0].shape[1]
+        if d != d0:
+            raise ValueError(f"shard {k}: X has {d} columns, shard 0 has {d0}")
+        if s["names"] is not None and summaries[0]["names"] not in (None, s["names"]):
+            raise ValueError(f"shard {k}: columns {s['names']} differ from shard 0's")
+
+
 def fit(
-    shards: Sequence[tuple[ArrayLike, ArrayLike]],
+    shards: Sequence[Source],
     *,
     likelihood: str = "gaussian",
     kernel: str = "se",
@@ -162,15 +226,20 @@ def fit(
     random_state: int = 0,
     backend: str = "ray",
     feature_names: Sequence[str] | None = None,
+    target: str | None = None,
+    features: Sequence[str] | None = None,
     checkpoint: PathLike | None = None,
     checkpoint_every: int = 100,
     resume: PathLike | None = None,
     max_retries: int = 3,
+    restart_timeout: float = RESTART_TIMEOUT,
     callback: Callable[[int, float, float | None, int], bool | None] | None = None,
 ) -> Model:
-    """Trains one model on rows split into ``shards`` (a list of (X, y) pairs), each held by
-    its own worker: a Ray actor (``backend="ray"``; ``ray.init()`` first, or a local cluster is
-    started) or an object in this process (``backend="local"``).
+    """Trains one model on rows split into ``shards``, each held by its own worker: a Ray
+    actor (``backend="ray"``; ``ray.init()`` first, or a local cluster is started) or an object
+    in this process (``backend="local"``). A shard is an (X, y) pair of arrays, or the path of a
+    CSV file (read with the columns ``target`` and ``features``, as ``svgp fit`` reads them) or
+    of a binary ``.svgpb`` table, read where its worker runs (so the path must be valid there).
 
     Every iteration each worker draws ``batch_size`` of its rows (its own seeded stream, seed
     ``random_state + k`` for shard k), so a global batch has ``batch_size`` rows per shard and
@@ -182,13 +251,23 @@ def fit(
     a failure); ``resume`` continues from one exactly, on the same shards and settings. A
     worker that dies is restarted by Ray from its shard and the iteration is retried (at most
     ``max_retries`` times in a row; the trainer is unchanged by a failed iteration, so the
-    result is that of an uninterrupted run); beyond that training stops with a RuntimeError
-    naming the iteration and the checkpoint written.
+    result is that of an uninterrupted run; each retry waits up to ``restart_timeout`` seconds
+    for the restarted worker); beyond that training stops with a RuntimeError naming the
+    iteration and the checkpoint written.
     """
-    data = _check_shards(shards)
-    d = data[0][0].shape[1]
-    names = list(feature_names) if feature_names is not None else [f"x{j + 1}" for j in range(d)]
+    if len(shards) == 0:
+        raise ValueError("shards is empty: give at least one (X, y) pair or file")
+    if backend not in ("ray", "local"):
+        raise ValueError(f"backend {backend!r}: expected 'ray' or 'local'")
     seed = seed_of(random_state)
+    columns: _Columns = (target, None if features is None else list(features))
+    sources = _placed(backend, shards)
+    summaries = _map(backend, _summary, sources, columns, max(SAMPLE_ROWS, num_inducing), seed)
+    _check_columns(summaries)
+    d = summaries[0]["sample"][0].shape[1]
+    names = summaries[0]["names"] or [f"x{j + 1}" for j in range(d)]
+    if feature_names is not None:
+        names = list(feature_names)
     settings = {
         "likelihood": likelihood,
         "kernel": kernel,
@@ -201,42 +280,77 @@ def fit(
         "random_state": seed,
         "classes": None,
     }
-    x_mean, x_sd = _moments([X for X, _ in data])
-    y_mean, y_sd = _moments([y for _, y in data])
-    sample_x, sample_y = _sample(data, max(SAMPLE_ROWS, num_inducing), seed)
+    x_mean, x_sd = _combine([(s["n"], *s["x"]) for s in summaries])
+    y_mean, y_sd = _combine([(s["n"], *s["y"]) for s in summaries])
+    sample_x, sample_y = _pooled(summaries, max(SAMPLE_ROWS, num_inducing))
     model_json = _svgp.initial_model(
         settings, sample_x, sample_y, (list(x_mean), list(x_sd)), (y_mean[0], y_sd[0]), names
     )
-    num_data = sum(X.shape[0] for X, _ in data)
+    num_data = sum(s["n"] for s in summaries)
     resume_path = None if resume is None else os.fspath(resume)
     trainer = _svgp.ShardedTrainer(model_json, settings, num_data, resume_path)
-    workers = _workers(backend, model_json, data, batch_size, seed)
-    _train(
-        trainer, workers, max_iter, num_data, checkpoint, checkpoint_every, max_retries, callback
-    )
+    workers = _workers(backend, model_json, sources, columns, batch_size, seed)
+    retries = (max_retries, restart_timeout)
+    _train(trainer, workers, max_iter, num_data, checkpoint, checkpoint_every, retries, callback)
+    parts = workers.full_data_term(trainer.hyper(), trainer.qs())
     model = Model(likelihood=likelihood, kernel=kernel, num_inducing=num_inducing)
-    model._fitted = trainer.fitted()
+    model._fitted = trainer.fitted(parts)
     return model
 
 
-def _workers(
-    backend: str, model_json: str, data: list[tuple[Any, Any]], batch_size: int, seed: int
-) -> _LocalShards | _RayShards:
-    """The shards' workers on ``backend``."""
+def _placed(backend: str, shards: Sequence[Source]) -> list[Any]:
+    """The shards as their workers receive them: arrays go to Ray's object store once (the
+    references live as long as the workers, whose restarts read them); paths stay paths."""
     if backend == "local":
-        return _LocalShards(
-            [_Shard(model_json, X, y, batch_size, seed + k) for k, (X, y) in enumerate(data)]
-        )
-    if backend != "ray":
-        raise ValueError(f"backend {backend!r}: expected 'ray' or 'local'")
+        return list(shards)
+    ray = _ray()
+    return [
+        s if isinstance(s, (str, os.PathLike)) else (ray.put(s[0]), ray.put(s[1])) for s in shards
+    ]
+
+
+def _map(backend: str, f: Callable[..., Any], sources: list[Any], *args: Any) -> list[Any]:
+    """``f(source, k, *args)`` for every shard k, where its worker would run."""
+    if backend == "local":
+        return [f(source, k, *args) for k, source in enumerate(sources)]
+    ray = _ray()
+    task = ray.remote(f)
+    result: list[Any] = ray.get([task.remote(source, k, *args) for k, source in enumerate(sources)])
+    return result
+
+
+def _ray() -> Any:
+    """The ``ray`` module, with a local cluster started when none is."""
     import ray
 
     if not ray.is_initialized():
         ray.init(include_dashboard=False)
+    return ray
+
+
+def _workers(
+    backend: str,
+    model_json: str,
+    sources: list[Any],
+    columns: _Columns,
+    batch_size: int,
+    seed: int,
+) -> _LocalShards | _RayShards:
+    """The shards' workers on ``backend``."""
+    if backend == "local":
+        return _LocalShards(
+            [
+                _Shard(model_json, source, k, columns, batch_size, seed + k)
+                for k, source in enumerate(sources)
+            ]
+        )
+    ray = _ray()
     actor = ray.remote(max_restarts=-1, max_task_retries=0)(_Shard)
-    refs = [(ray.put(X), ray.put(y)) for X, y in data]
-    actors = [actor.remote(model_json, X, y, batch_size, seed + k) for k, (X, y) in enumerate(refs)]
-    return _RayShards(actors, refs)
+    actors = [
+        actor.remote(model_json, source, k, columns, batch_size, seed + k)
+        for k, source in enumerate(sources)
+    ]
+    return _RayShards(actors, sources)
 
 
 def _train(
@@ -246,13 +360,13 @@ def _train(
     num_data: int,
     checkpoint: PathLike | None,
     every: int,
-    max_retries: int,
+    retries: tuple[int, float],
     callback: Callable[[int, float, float | None, int], bool | None] | None,
 ) -> None:
     """Iterations until ``max_iter``, each retried after a worker failure."""
     while trainer.iteration < max_iter:
         t = trainer.iteration + 1
-        elbo, gamma, halvings = _iteration(trainer, workers, t, num_data, max_retries, checkpoint)
+        elbo, gamma, halvings = _iteration(trainer, workers, t, num_data, retries, checkpoint)
         if checkpoint is not None and (t % every == 0 or t == max_iter):
             trainer.save_checkpoint(os.fspath(checkpoint))
         if callback is not None and callback(t, elbo, gamma, halvings) is False:
@@ -264,11 +378,13 @@ def _iteration(
     workers: _LocalShards | _RayShards,
     t: int,
     num_data: int,
-    max_retries: int,
+    retries: tuple[int, float],
     checkpoint: PathLike | None,
 ) -> tuple[float, float | None, int]:
     """Iteration ``t``: the workers set their parts of the batch, then the trainer steps on
-    their sum; after a worker failure (a Ray actor error) both are retried."""
+    their sum; after a worker failure (a Ray actor error) both are retried, at most
+    ``retries[0]`` times, each after waiting up to ``retries[1]`` seconds for the workers."""
+    max_retries, timeout = retries
     for attempt in range(max_retries + 1):
         try:
             counts = workers.begin(t, trainer.hyper())
@@ -284,7 +400,7 @@ def _iteration(
                         f"iteration {t}: a worker failed {max_retries + 1} times{where}"
                     ) from e
                 raise
-            time.sleep(0.2 * (attempt + 1))
+            workers.wait_ready(timeout)
     raise AssertionError("unreachable")
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -48,6 +49,44 @@ def test_local_shards_learn() -> None:
     rmse = float(np.sqrt(np.mean((model.predict_y(X)[0] - y) ** 2)))
     assert rmse < 0.2, rmse  # noise sd 0.1
     assert model.n_iter == 300 and len(model.elbo_history) == 300
+
+
+def test_final_elbo_is_the_full_data_elbo() -> None:
+    data = shards()
+    model = distributed.fit(data, backend="local", **SETTINGS)
+    X = np.vstack([X for X, _ in data])
+    y = np.concatenate([y for _, y in data])
+    # Σ of the shards' Σᵢ veᵢ minus KL against the model's ELBO on all rows at once: the same
+    # terms summed in another order.
+    assert abs(model.final_elbo - model.elbo(X, y)) < 1e-9 * abs(model.elbo(X, y))
+
+
+def csv_shards(data: list[tuple[np.ndarray, np.ndarray]], folder: Path) -> list[str | Path]:
+    """The shards as CSV files (columns a, b, c, target; floats that round-trip exactly)."""
+    paths: list[str | Path] = []
+    for k, (Xk, yk) in enumerate(data):
+        csv = folder / f"part{k}.csv"
+        rows = [",".join(repr(float(v)) for v in (*r, t)) for r, t in zip(Xk, yk)]
+        csv.write_text("\n".join(["a,b,c,target", *rows]) + "\n")
+        paths.append(csv)
+    return paths
+
+
+def test_file_shards_train_the_array_model(cli: Path, tmp_path: Path) -> None:
+    data, X = shards(), shards()[0][0]
+    paths = csv_shards(data, tmp_path)
+    binary = tmp_path / "part1.svgpb"
+    subprocess.run(
+        [str(cli), "convert", "--data", str(paths[1]), "--target", "target", "--out", str(binary)],
+        check=True,
+        capture_output=True,
+    )
+    arrays = distributed.fit(data, backend="local", **SETTINGS)
+    files = distributed.fit([paths[0], binary], backend="local", target="target", **SETTINGS)
+    assert files.feature_names == ["a", "b", "c"]
+    np.testing.assert_array_equal(numbers(files, X), numbers(arrays, X))
+    with pytest.raises(OSError, match="part9.csv"):
+        distributed.fit([tmp_path / "part9.csv"], backend="local")
 
 
 def test_checkpoint_resumes_exactly(tmp_path: Path) -> None:
@@ -92,11 +131,15 @@ def ray_cluster() -> Iterator[Any]:
 
 
 @pytest.mark.ray
-def test_ray_workers_train_the_local_model(ray_cluster: Any) -> None:
+def test_ray_workers_train_the_local_model(ray_cluster: Any, tmp_path: Path) -> None:
     data, X = shards(), shards()[0][0]
     local = distributed.fit(data, backend="local", **SETTINGS)
     remote = distributed.fit(data, backend="ray", **SETTINGS)
     np.testing.assert_allclose(numbers(remote, X), numbers(local, X), rtol=1e-10, atol=0)
+    assert remote.final_elbo == pytest.approx(local.final_elbo, rel=1e-12)
+    # CSV shards read by the actors themselves.
+    files = distributed.fit(csv_shards(data, tmp_path), backend="ray", target="target", **SETTINGS)
+    np.testing.assert_allclose(numbers(files, X), numbers(local, X), rtol=1e-10, atol=0)
 
 
 def kill_one_worker() -> int:
@@ -155,6 +198,7 @@ def test_a_worker_that_keeps_dying_stops_training_with_a_checkpoint(
                 checkpoint=path,
                 checkpoint_every=5,
                 max_retries=1,
+                restart_timeout=2.0,
                 callback=start_killing,
                 **{**SETTINGS, "max_iter": 10_000},
             )
