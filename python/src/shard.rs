@@ -518,6 +518,13 @@ pub fn initial_model(
     saved.to_json().map_err(to_py)
 }
 
+/// A table as numpy arrays: X (N×D), y (N) and the feature names.
+type TableArrays<'py> = (
+    Bound<'py, PyArray2<f64>>,
+    Bound<'py, PyArray1<f64>>,
+    Vec<String>,
+);
+
 /// A shard's table from a file, for its worker: a CSV (the `target` and `features` columns, as
 /// `svgp fit` reads them) or a binary `.svgpb` table (all its columns), read whole. Returns (X,
 /// y, feature names).
@@ -528,11 +535,7 @@ pub fn read_table<'py>(
     path: PathBuf,
     target: Option<&str>,
     features: Option<Vec<String>>,
-) -> PyResult<(
-    Bound<'py, PyArray2<f64>>,
-    Bound<'py, PyArray1<f64>>,
-    Vec<String>,
-)> {
+) -> PyResult<TableArrays<'py>> {
     let (x, y, names) = py
         .detach(|| read_any(&path, target, features.as_deref()))
         .map_err(to_py)?;
