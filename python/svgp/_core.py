@@ -17,6 +17,16 @@ from . import _svgp
 Callback = Callable[[int, float, float | None, int], bool | None]
 
 KERNELS = ("se", "rbf", "matern12", "matern32", "matern52")
+#: The training parameters every front end passes to the Rust core by these names.
+TRAINING_PARAMETERS = (
+    "kernel",
+    "num_inducing",
+    "batch_size",
+    "max_iter",
+    "parametrisation",
+    "gamma",
+    "adam_lr",
+)
 PARAMETRISATIONS = ("natural", "expectation", "meansqrt")
 
 
@@ -66,3 +76,14 @@ def feature_names_for(estimator: Any, n_features: int) -> list[str]:
     if names is not None:
         return [str(n) for n in names]
     return [f"x{j}" for j in range(1, n_features + 1)]
+
+
+def fit_settings(source: Any, likelihood: str, classes: list[str] | None = None) -> dict[str, Any]:
+    """The Rust core's settings: the training parameters read from ``source``'s attributes (an
+    estimator or a :class:`svgp.Model`), its ``random_state`` as the library's seed, the
+    likelihood and a classifier's class labels."""
+    settings = {name: getattr(source, name) for name in TRAINING_PARAMETERS}
+    settings["likelihood"] = likelihood
+    settings["random_state"] = seed_of(source.random_state)
+    settings["classes"] = classes
+    return settings

@@ -18,8 +18,8 @@ from ._core import (
     PARAMETRISATIONS,
     as_float_array,
     feature_names_for,
+    fit_settings,
     run_fit,
-    seed_of,
 )
 
 _COMMON_DOC = """
@@ -86,21 +86,6 @@ class _SVGPBase(BaseEstimator):  # type: ignore[misc]
         self.random_state = random_state
         self.verbose = verbose
 
-    def _settings(self, likelihood: str, classes: list[str] | None) -> dict[str, Any]:
-        """The Rust core's settings for this estimator's parameters."""
-        return {
-            "likelihood": likelihood,
-            "kernel": self.kernel,
-            "num_inducing": self.num_inducing,
-            "batch_size": self.batch_size,
-            "max_iter": self.max_iter,
-            "parametrisation": self.parametrisation,
-            "gamma": self.gamma,
-            "adam_lr": self.adam_lr,
-            "random_state": seed_of(self.random_state),
-            "classes": classes,
-        }
-
     def _check_X(self, X: ArrayLike) -> NDArray[Any]:
         """Inputs for prediction, validated against the fit (count and names of features)."""
         check_is_fitted(self, "_model")
@@ -124,7 +109,7 @@ class _SVGPBase(BaseEstimator):  # type: ignore[misc]
         """Fits the model and keeps it; raises the exception that stopped the fit early
         (KeyboardInterrupt, …) after keeping the model at its last accepted state."""
         names = feature_names_for(self, X.shape[1])
-        settings = self._settings(likelihood, classes)
+        settings = fit_settings(self, likelihood, classes)
         fitted, error = run_fit(X, y, settings, names, None, self.verbose)
         self._keep(fitted)
         if error is not None:

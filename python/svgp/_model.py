@@ -10,7 +10,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from . import _svgp
-from ._core import Callback, as_float_array, run_fit, seed_of
+from ._core import Callback, as_float_array, fit_settings, run_fit
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -113,18 +113,7 @@ class Model:
             if feature_names is not None
             else [f"x{j}" for j in range(1, Xa.shape[1] + 1)]
         )
-        settings = {
-            "likelihood": self.likelihood,
-            "kernel": self.kernel,
-            "num_inducing": self.num_inducing,
-            "batch_size": self.batch_size,
-            "max_iter": self.max_iter,
-            "parametrisation": self.parametrisation,
-            "gamma": self.gamma,
-            "adam_lr": self.adam_lr,
-            "random_state": seed_of(self.random_state),
-            "classes": None,
-        }
+        settings = fit_settings(self, self.likelihood)
         fitted, error = run_fit(Xa, _vector(y), settings, names, callback, self.verbose)
         self._fitted = fitted
         if error is not None:

@@ -22,7 +22,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from . import _svgp
-from ._core import as_float_array, seed_of
+from ._core import as_float_array, fit_settings
 from ._model import Model, PathLike
 
 #: Rows drawn from all shards together to place the inducing inputs by k-means++.
@@ -259,43 +259,55 @@ def fit(
         raise ValueError("shards is empty: give at least one (X, y) pair or file")
     if backend not in ("ray", "local"):
         raise ValueError(f"backend {backend!r}: expected 'ray' or 'local'")
-    seed = seed_of(random_state)
+    model = Model(
+        likelihood=likelihood,
+        kernel=kernel,
+        num_inducing=num_inducing,
+        batch_size=batch_size,
+        max_iter=max_iter,
+        parametrisation=parametrisation,
+        gamma=gamma,
+        adam_lr=adam_lr,
+        random_state=random_state,
+    )
+    settings = fit_settings(model, likelihood)
     columns: _Columns = (target, None if features is None else list(features))
     sources = _placed(backend, shards)
-    summaries = _map(backend, _summary, sources, columns, max(SAMPLE_ROWS, num_inducing), seed)
+    model_json, num_data = _initial_model(backend, sources, columns, settings, feature_names)
+    resume_path = None if resume is None else os.fspath(resume)
+    trainer = _svgp.ShardedTrainer(model_json, settings, num_data, resume_path)
+    seed = settings["random_state"]
+    workers = _workers(backend, model_json, sources, columns, batch_size, seed)
+    retries = (max_retries, restart_timeout)
+    _train(trainer, workers, max_iter, num_data, checkpoint, checkpoint_every, retries, callback)
+    parts = workers.full_data_term(trainer.hyper(), trainer.qs())
+    model._fitted = trainer.fitted(parts)
+    return model
+
+
+def _initial_model(
+    backend: str,
+    sources: list[Any],
+    columns: _Columns,
+    settings: dict[str, Any],
+    feature_names: Sequence[str] | None,
+) -> tuple[str, int]:
+    """The initial model file text and N, from the shards' summaries (map-reduced where the
+    shards are): global moments for the scalings, pooled rows for Z, the feature names."""
+    rows = max(SAMPLE_ROWS, settings["num_inducing"])
+    summaries = _map(backend, _summary, sources, columns, rows, settings["random_state"])
     _check_columns(summaries)
     d = summaries[0]["sample"][0].shape[1]
     names = summaries[0]["names"] or [f"x{j + 1}" for j in range(d)]
     if feature_names is not None:
         names = list(feature_names)
-    settings = {
-        "likelihood": likelihood,
-        "kernel": kernel,
-        "num_inducing": num_inducing,
-        "batch_size": batch_size,
-        "max_iter": max_iter,
-        "parametrisation": parametrisation,
-        "gamma": gamma,
-        "adam_lr": adam_lr,
-        "random_state": seed,
-        "classes": None,
-    }
     x_mean, x_sd = _combine([(s["n"], *s["x"]) for s in summaries])
     y_mean, y_sd = _combine([(s["n"], *s["y"]) for s in summaries])
-    sample_x, sample_y = _pooled(summaries, max(SAMPLE_ROWS, num_inducing))
+    sample_x, sample_y = _pooled(summaries, rows)
     model_json = _svgp.initial_model(
         settings, sample_x, sample_y, (list(x_mean), list(x_sd)), (y_mean[0], y_sd[0]), names
     )
-    num_data = sum(s["n"] for s in summaries)
-    resume_path = None if resume is None else os.fspath(resume)
-    trainer = _svgp.ShardedTrainer(model_json, settings, num_data, resume_path)
-    workers = _workers(backend, model_json, sources, columns, batch_size, seed)
-    retries = (max_retries, restart_timeout)
-    _train(trainer, workers, max_iter, num_data, checkpoint, checkpoint_every, retries, callback)
-    parts = workers.full_data_term(trainer.hyper(), trainer.qs())
-    model = Model(likelihood=likelihood, kernel=kernel, num_inducing=num_inducing)
-    model._fitted = trainer.fitted(parts)
-    return model
+    return model_json, sum(s["n"] for s in summaries)
 
 
 def _placed(backend: str, shards: Sequence[Source]) -> list[Any]:
