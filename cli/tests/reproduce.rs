@@ -61,10 +61,10 @@ fn quick_reproduction_is_exact_complete_and_repeatable() {
         );
     }
     for (method, rows) in [
-        ("Adam alone", 5),
-        ("natgrad θ + Adam", 5),
-        ("natgrad η + Adam", 4),
-        ("natgrad (m, L) + Adam", 4),
+        ("Adam alone", 7),
+        ("natgrad θ + Adam", 7),
+        ("natgrad η + Adam", 6),
+        ("natgrad (m, L) + Adam", 6),
     ] {
         assert_eq!(
             text.matches(&format!("| {method} |")).count(),
@@ -97,7 +97,7 @@ fn quick_reproduction_is_exact_complete_and_repeatable() {
         assert_eq!(g.matches(&format!("\n| {base}")).count(), 10, "{base}");
     }
     assert!(!text.contains("seconds"), "no timing in REPORT.md");
-    assert_eq!(first.figures.len(), 6);
+    assert_eq!(first.figures.len(), 8);
     for figure in &first.figures {
         let bytes = std::fs::read(figure).unwrap();
         assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n", "{}", figure.display());
@@ -145,10 +145,10 @@ fn timing_writes_its_own_file() {
     }
     assert_eq!(
         text.matches("\n## ").count(),
-        6,
-        "five cases and the summary"
+        8,
+        "seven cases and the summary"
     );
-    assert_eq!(summary.figures.len(), 5);
+    assert_eq!(summary.figures.len(), 7);
     for figure in &summary.figures {
         let svg = std::fs::read_to_string(figure).unwrap();
         assert!(svg.starts_with("<svg") && svg.matches("<polyline").count() >= 2);

@@ -133,7 +133,9 @@ pub(super) fn train_observed(
     let likelihood: Box<dyn Likelihood> = match case.noise_variance {
         // a floor well below the set variance, so that Adam may move the noise either way
         Some(v) => Box::new(Gaussian::with_transform(v, Positive::with_floor(v * 1e-3))?),
-        None => case.likelihood.build(None)?,
+        None => case
+            .likelihood
+            .build(svgp::tabular::classes_of(y).filter(|_| case.likelihood.is_multiclass()))?,
     };
     let kernel = initial_kernel(KernelFamily::SquaredExponential, x.ncols())?;
     let model = Svgp::new(kernel, likelihood, z)?;

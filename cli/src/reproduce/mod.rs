@@ -61,9 +61,9 @@ struct Budget {
     /// Rows per regression set in the exactness check, and its M.
     exact_rows: usize,
     exact_m: usize,
-    /// Row caps of the four curve cases (Gaussian, Student-t, Bernoulli, Poisson), M, B and
-    /// iterations.
-    case_rows: [usize; 4],
+    /// Row caps of the curve cases (Gaussian, Student-t, Bernoulli, Poisson, multiclass,
+    /// heteroscedastic), M, B and iterations.
+    case_rows: [usize; 6],
     case_m: usize,
     case_b: usize,
     case_iterations: u64,
@@ -83,7 +83,7 @@ struct Budget {
 const FULL: Budget = Budget {
     exact_rows: 2000,
     exact_m: 100,
-    case_rows: [10_000, 1030, 5300, 2000],
+    case_rows: [10_000, 1030, 5300, 2000, 342, 1000],
     case_m: 100,
     case_b: 256,
     case_iterations: 2000,
@@ -104,7 +104,7 @@ const FULL: Budget = Budget {
 const QUICK: Budget = Budget {
     exact_rows: 2000,
     exact_m: 100,
-    case_rows: [1000, 300, 1000, 500],
+    case_rows: [1000, 300, 1000, 500, 342, 400],
     case_m: 30,
     case_b: 128,
     case_iterations: 100,
@@ -191,10 +191,12 @@ pub fn reproduce(
     }
 
     let mut stability = Vec::new();
-    for result in curves
-        .iter()
-        .filter(|r| matches!(r.case.key, "bernoulli" | "student_t"))
-    {
+    for result in curves.iter().filter(|r| {
+        matches!(
+            r.case.key,
+            "bernoulli" | "student_t" | "multiclass" | "heteroscedastic"
+        )
+    }) {
         progress(&format!("(c) stability over γ: {}", result.case.title));
         stability.push(stability_grid(&result.case, &budget, opts.seed)?);
     }
@@ -297,10 +299,10 @@ fn worst_gap(rows: &[ExactRow]) -> f64 {
         .fold(0.0, f64::max)
 }
 
-/// The four cases of part (b).
+/// The cases of part (b).
 fn cases(opts: &ReproduceOptions, budget: &Budget) -> Result<Vec<Case>> {
     let dir = &opts.datasets_dir;
-    let [rows_gauss, rows_t, rows_bern, rows_pois] = budget.case_rows;
+    let [rows_gauss, rows_t, rows_bern, rows_pois, rows_classes, rows_hetero] = budget.case_rows;
     let make = |key, title: String, split, likelihood, m: usize| Case {
         key,
         title,
@@ -325,6 +327,8 @@ fn cases(opts: &ReproduceOptions, budget: &Budget) -> Result<Vec<Case>> {
     let student = sets::load(dir, "concrete", rows_t, 0.1, true, opts.seed)?;
     let banana = sets::load(dir, "banana_5300", rows_bern, 0.1, false, opts.seed)?;
     let counts = sets::synthetic_counts(rows_pois, opts.seed);
+    let penguins = sets::load_classes(dir, "penguins", "species", rows_classes, opts.seed)?;
+    let hetero = sets::synthetic_heteroscedastic(rows_hetero, opts.seed);
     Ok(vec![
         make(
             "gaussian",
@@ -355,6 +359,28 @@ fn cases(opts: &ReproduceOptions, budget: &Budget) -> Result<Vec<Case>> {
             ),
             counts,
             LikelihoodChoice::Poisson,
+            m.min(50),
+        ),
+        make(
+            "multiclass",
+            describe(
+                "Robust-max likelihood (3 classes, ε = 10⁻³), penguins species from 4 \
+                 measurements",
+                &penguins,
+            ),
+            penguins,
+            LikelihoodChoice::RobustMax,
+            m.min(50),
+        ),
+        make(
+            "heteroscedastic",
+            describe(
+                "Heteroscedastic Gaussian y ~ N(f, exp(g)²), synthetic y = sin 1.5x + 0.3x + \
+                 noise whose sd grows tenfold over x ∈ [−5, 5]",
+                &hetero,
+            ),
+            hetero,
+            LikelihoodChoice::Heteroscedastic,
             m.min(50),
         ),
     ])
