@@ -157,6 +157,9 @@ impl ShardWorker {
         let saved =
             SavedModel::from_json(model_json, std::path::Path::new("(driver)")).map_err(to_py)?;
         let (mut x, mut y) = (x.to_dmatrix(), y.to_dvector());
+        // Targets outside the likelihood's domain (a label 2 for Bernoulli, a negative count)
+        // are refused here, naming the row, rather than trained on.
+        saved.model.likelihood().check_targets(&y).map_err(to_py)?;
         if let Some(s) = &saved.input_scaling {
             x = s.transform(&x);
         }
@@ -295,6 +298,13 @@ impl Remote<'_> {
             .ok_or_else(|| value_error("no shard answered".into()))??;
         for part in parts {
             total.add(&part?).map_err(to_py)?;
+        }
+        let latents = total.d_m.as_ref().map_or(model.num_latent(), Vec::len);
+        if latents != model.num_latent() {
+            return Err(value_error(format!(
+                "the shards returned terms for {latents} latents; the model has {}",
+                model.num_latent()
+            )));
         }
         Ok(total)
     }

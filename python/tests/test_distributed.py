@@ -116,6 +116,10 @@ def test_bad_shards_are_refused() -> None:
     X2[5, 1] = np.nan
     with pytest.raises(ValueError, match="shard 1: X row 5, column 1 is not finite"):
         distributed.fit([(X, y), (X2, y2)], backend="local")
+    labels = (y > 0).astype(float)
+    labels[3] = 2.0
+    with pytest.raises(ValueError, match="row 3"):
+        distributed.fit([(X, labels)], backend="local", likelihood="bernoulli")
     with pytest.raises(ValueError, match="shards is empty"):
         distributed.fit([], backend="local")
     with pytest.raises(ValueError, match="backend 'spark'"):

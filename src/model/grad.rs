@@ -171,8 +171,8 @@ impl DataTerms {
     /// per latent) and its gradients: ∂L/∂mₗ = c Aₗ g_μ − mₗ, ∂L/∂Sₗ = c Aₗ diag(g_σ) Aₗᵀ − ½ I +
     /// ½ Sₗ⁻¹, ∇_ηₗ L from them, ∂L/∂Lₗ = 2 (∂L/∂Sₗ)_data Lₗ − (Lₗ − Lₗ⁻ᵀ) (MATH.md §2).
     ///
-    /// # Panics
-    /// If `qs` are not one per latent with the terms' M (the caller evaluated them).
+    /// `qs` must be the q's the terms were evaluated at (one per latent, each with the terms'
+    /// M); [`super::Workspace::grad`] and the trainer pass exactly those.
     pub fn into_elbo_grad(self, qs: &[VariationalQ]) -> ElboGrad {
         let elbo = self.ve - super::workspace::total_kl(qs);
         let (mut d_eta, mut dl_dm, mut dl_dl) = (Vec::new(), Vec::new(), Vec::new());
