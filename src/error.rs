@@ -207,6 +207,22 @@ impl fmt::Display for Shape {
     }
 }
 
+/// Returns `ShapeMismatch` unless `len` targets are B×P (B = `rows`, P = `outputs`), stored
+/// column-major in a vector of length B·P; the found shape is shown as (len/P)×P when P divides it.
+pub(crate) fn check_targets_shape(
+    what: &'static str,
+    rows: usize,
+    outputs: usize,
+    len: usize,
+) -> Result<()> {
+    let found = if outputs > 0 && len.is_multiple_of(outputs) {
+        Shape::new(len / outputs, outputs)
+    } else {
+        Shape::new(len, 1)
+    };
+    check_shape(what, Shape::new(rows, outputs), found)
+}
+
 /// Returns `ShapeMismatch` unless `found == expected`.
 pub(crate) fn check_shape(what: &'static str, expected: Shape, found: Shape) -> Result<()> {
     if expected == found {

@@ -327,18 +327,24 @@ fn trainer_raises_the_elbo_of_several_latents() {
 }
 
 /// The shipped multi-latent likelihoods in the model: every hyperparameter (robust-max's ε
-/// learned, so its gradient is checked too) and every mₗ entry against central differences,
-/// with tolerance as [`assert_close`]; targets are classes 0..C−1 or reals.
+/// learned, so its gradient is checked too; each output's noise of the multi-output Gaussian) and
+/// every mₗ entry against central differences, with tolerance as [`assert_close`]; targets are
+/// classes 0..C−1, reals, or 3 real outputs (B×3 column-major).
 #[test]
 fn shipped_multi_latent_likelihoods_have_exact_model_gradients() {
-    use svgp::likelihood::{Heteroscedastic, NoiseLink, RobustMax, Softmax};
+    use svgp::likelihood::{Heteroscedastic, MultiGaussian, NoiseLink, RobustMax, Softmax};
     let (x, y_real) = batch(12, 12);
     let classes = DVector::from_fn(12, |i, _| (i % 3) as f64);
+    let outputs = DVector::from_fn(36, |k, _| y_real[k % 12] * (1.0 + (k / 12) as f64) - 0.3);
     let cases: Vec<(Box<dyn Likelihood>, &DVector<f64>)> = vec![
         (Box::new(RobustMax::new(3, 0.05, true).unwrap()), &classes),
         (Box::new(Softmax::new(3).unwrap()), &classes),
         (Box::new(Heteroscedastic::new(NoiseLink::Exp)), &y_real),
         (Box::new(Heteroscedastic::new(NoiseLink::Softplus)), &y_real),
+        (
+            Box::new(MultiGaussian::new(&[0.2, 0.5, 1.1]).unwrap()),
+            &outputs,
+        ),
     ];
     let mut rng = rng(13);
     for (lik, y) in cases {

@@ -38,6 +38,42 @@ impl Gaussian {
     pub fn noise_variance(&self) -> f64 {
         self.transform.forward(self.raw_variance)
     }
+
+    /// The noise as data (unconstrained variance and floor).
+    pub fn noise_spec(&self) -> NoiseSpec {
+        NoiseSpec {
+            raw_variance: self.raw_variance,
+            floor: self.transform.floor,
+        }
+    }
+}
+
+/// A [`Gaussian`]'s noise as data, from which [`NoiseSpec::build`] rebuilds it exactly.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct NoiseSpec {
+    /// Unconstrained noise variance.
+    pub raw_variance: f64,
+    /// Floor of the softplus transform (finite, ≥ 0).
+    pub floor: f64,
+}
+
+impl NoiseSpec {
+    /// The Gaussian likelihood described.
+    ///
+    /// # Errors
+    /// `InvalidParameter` for a negative or non-finite floor or a non-finite variance.
+    pub fn build(&self) -> Result<Gaussian> {
+        if !(self.floor.is_finite() && self.floor >= 0.0) {
+            return Err(crate::error::SvgpError::InvalidParameter {
+                name: "noise floor".into(),
+                value: self.floor,
+                reason: "floor must be finite and ≥ 0",
+            });
+        }
+        let mut g = Gaussian::with_transform(1.0 + self.floor, Positive::with_floor(self.floor))?;
+        g.set_params(&[self.raw_variance])?;
+        Ok(g)
+    }
 }
 
 impl LikelihoodBase for Gaussian {
@@ -77,9 +113,13 @@ impl LikelihoodBase for Gaussian {
     }
 
     fn spec(&self) -> super::LikelihoodSpec {
+        let NoiseSpec {
+            raw_variance,
+            floor,
+        } = self.noise_spec();
         super::LikelihoodSpec::Gaussian {
-            raw_variance: self.raw_variance,
-            floor: self.transform.floor,
+            raw_variance,
+            floor,
         }
     }
 }

@@ -35,7 +35,11 @@ pub trait LikelihoodBase: std::fmt::Debug + Send + Sync {
     /// `ShapeMismatch` for a wrong length, `InvalidParameter` for a non-finite value; on error the
     /// likelihood is unchanged.
     fn set_params(&mut self, params: &[f64]) -> Result<()>;
-    /// Checks that every target is in the likelihood's domain.
+    /// P, the targets per point: 1 except for several outputs ([`super::MultiGaussian`]).
+    fn num_outputs(&self) -> usize {
+        1
+    }
+    /// Checks that every target is in the likelihood's domain (`y`: B×P column-major).
     ///
     /// # Errors
     /// `InvalidTarget { row, value, reason }` for the first target outside it (0-based row).
@@ -51,12 +55,18 @@ pub trait LikelihoodBase: std::fmt::Debug + Send + Sync {
     fn gaussian_noise_variance(&self) -> Option<f64> {
         None
     }
+    /// Whether every output is Gaussian in its latent (conjugate), so that one full-batch
+    /// natural step with γ = 1 reaches the optimal q.
+    fn is_conjugate(&self) -> bool {
+        self.gaussian_noise_variance().is_some()
+    }
 }
 
 /// An observation model of L ≥ 1 latent GPs, as the model evaluates it.
 ///
-/// Shapes: `y` has length B (a class index 0..C−1 for a classifier); `mu` and `var` are B×L with
-/// `var` ≥ 0.
+/// Shapes: `y` holds the B×P targets column-major (length B·P, P = `num_outputs()`: B values for
+/// every likelihood but [`super::MultiGaussian`]; a class index 0..C−1 for a classifier); `mu` and
+/// `var` are B×L with `var` ≥ 0.
 pub trait Likelihood: LikelihoodBase {
     /// L, the number of latent functions per point.
     fn num_latent(&self) -> usize;

@@ -40,6 +40,7 @@ mod gaussian;
 mod heteroscedastic;
 mod latent;
 mod multi;
+mod multi_gaussian;
 mod poisson;
 pub mod quadrature;
 mod robustmax;
@@ -48,11 +49,12 @@ mod special;
 mod student_t;
 
 pub use bernoulli::{Bernoulli, BinaryLink};
-pub use gaussian::Gaussian;
+pub use gaussian::{Gaussian, NoiseSpec};
 pub use heteroscedastic::{
     Heteroscedastic, HeteroscedasticSpec, NoiseLink, HETEROSCEDASTIC_QUADRATURE_ORDER,
 };
 pub use latent::{Likelihood, LikelihoodBase, VarExp};
+pub use multi_gaussian::MultiGaussian;
 pub use poisson::{Poisson, PoissonLink};
 pub use robustmax::{RobustMax, RobustMaxSpec, DEFAULT_EPSILON, ROBUSTMAX_QUADRATURE_ORDER};
 pub use softmax::{Softmax, SoftmaxSpec, DEFAULT_NUM_SAMPLES, DEFAULT_SEED, PREDICT_NUM_SAMPLES};
@@ -202,6 +204,11 @@ pub enum LikelihoodSpec {
     Softmax(SoftmaxSpec),
     /// [`Heteroscedastic`].
     Heteroscedastic(HeteroscedasticSpec),
+    /// [`MultiGaussian`]: each output's noise, in output order.
+    MultiGaussian {
+        /// One per output (P ≥ 1).
+        outputs: Vec<NoiseSpec>,
+    },
 }
 
 impl LikelihoodSpec {
@@ -210,27 +217,17 @@ impl LikelihoodSpec {
     /// # Errors
     /// `InvalidParameter` for non-finite parameters, a bad floor or quadrature order.
     pub fn build(&self) -> Result<Box<dyn Likelihood>> {
-        let positive = |name: &str, floor: f64| -> Result<crate::transform::Positive> {
-            if floor.is_finite() && floor >= 0.0 {
-                Ok(crate::transform::Positive::with_floor(floor))
-            } else {
-                Err(SvgpError::InvalidParameter {
-                    name: name.to_string(),
-                    value: floor,
-                    reason: "floor must be finite and ≥ 0",
-                })
-            }
-        };
         Ok(match self {
             LikelihoodSpec::Gaussian {
                 raw_variance,
                 floor,
-            } => {
-                let t = positive("noise floor", *floor)?;
-                let mut g = Gaussian::with_transform(1.0 + floor, t)?;
-                g.set_params(&[*raw_variance])?;
-                Box::new(g)
-            }
+            } => Box::new(
+                NoiseSpec {
+                    raw_variance: *raw_variance,
+                    floor: *floor,
+                }
+                .build()?,
+            ),
             LikelihoodSpec::Bernoulli { link } => Box::new(Bernoulli::new(*link)),
             LikelihoodSpec::StudentT {
                 raw_scale,
@@ -247,6 +244,12 @@ impl LikelihoodSpec {
             LikelihoodSpec::RobustMax(spec) => Box::new(spec.build()?),
             LikelihoodSpec::Softmax(spec) => Box::new(spec.build()?),
             LikelihoodSpec::Heteroscedastic(spec) => Box::new(spec.build()?),
+            LikelihoodSpec::MultiGaussian { outputs } => Box::new(MultiGaussian::from_outputs(
+                outputs
+                    .iter()
+                    .map(NoiseSpec::build)
+                    .collect::<Result<_>>()?,
+            )?),
         })
     }
 }

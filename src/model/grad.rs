@@ -63,7 +63,7 @@ pub struct ElboGrad {
 }
 
 /// One batch as the gradients see it: its conditionals at the model's hyperparameters (one per
-/// kernel), inputs (B×D), targets (B) and scale c = N/B.
+/// kernel), inputs (B×D), targets (B×P column-major, length B·P) and scale c = N/B.
 pub(super) struct BatchView<'a> {
     pub conds: &'a [Conditional],
     pub x: &'a DMatrix<f64>,
@@ -321,7 +321,7 @@ fn hyper_gradient(
         d_params.extend(d_kernel.iter().copied());
         d_z += d_z_k;
     }
-    let scale = DVector::from_element(batch.y.len(), batch.scale);
+    let scale = DVector::from_element(batch.x.nrows(), batch.scale);
     let d_lik = model
         .likelihood()
         .vjp_params(batch.y, &marg.mu, &marg.var, &scale);
@@ -344,7 +344,7 @@ fn kernel_gradient(
         mm: kuu_bar,
     } = buffers;
     let latents = batch.latents_of(k, model.num_latent());
-    let mut kff_bar = DVector::zeros(batch.y.len());
+    let mut kff_bar = DVector::zeros(batch.x.nrows());
     for (n, l) in latents.enumerate() {
         let g = LatentGrad {
             cond,

@@ -1,19 +1,20 @@
 //! Test-set metrics: RMSE and mean negative log predictive density (NLPD) for regression;
-//! accuracy, NLPD and Brier score for classification.
+//! accuracy, NLPD and Brier score for classification; RMSE and NLPD per output as well for several
+//! outputs.
 
 use super::Svgp;
 use crate::error::Result;
 use nalgebra::{DMatrix, DVector};
 
 /// Metrics of a model on a labelled set. Regression fills `rmse`; classification fills
-/// `accuracy` and `brier`; both fill `nlpd`.
-#[derive(Debug, Clone, Copy, PartialEq)]
+/// `accuracy` and `brier`; both fill `nlpd`; several outputs (P > 1) fill `outputs` too.
+#[derive(Debug, Clone, PartialEq)]
 pub struct Metrics {
     /// Number of points evaluated.
     pub num_points: usize,
-    /// −(1/N) Σᵢ log p(yᵢ | data), in nats per point.
+    /// −(1/N) Σᵢ log p(yᵢ | data), in nats per point (yᵢ all P targets of point i).
     pub nlpd: f64,
-    /// √((1/N) Σᵢ (yᵢ − E[yᵢ])²), regression only.
+    /// √((1/(NP)) Σᵢ Σₚ (yᵢₚ − E[yᵢₚ])²), regression only.
     pub rmse: Option<f64>,
     /// Fraction of points whose most probable class (p(yᵢ = 1) > ½ for a binary likelihood) is
     /// yᵢ, classification only.
@@ -21,41 +22,74 @@ pub struct Metrics {
     /// (1/N) Σᵢ (p(yᵢ = 1) − yᵢ)² for a binary likelihood, (1/N) Σᵢ Σ_c (p_c − [yᵢ = c])² for a
     /// C-class one; classification only.
     pub brier: Option<f64>,
+    /// Each output's RMSE and NLPD when there are several (P > 1), in output order; empty for one.
+    pub outputs: Vec<OutputMetrics>,
+}
+
+/// One output's metrics: RMSE of the predictive mean, and the NLPD of the Gaussian predictive
+/// N(E[yₚ], Var[yₚ]) (exact for Gaussian outputs, the several-output likelihood).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct OutputMetrics {
+    /// √((1/N) Σᵢ (yᵢₚ − E[yᵢₚ])²).
+    pub rmse: f64,
+    /// −(1/N) Σᵢ log N(yᵢₚ; E[yᵢₚ], Var[yᵢₚ]).
+    pub nlpd: f64,
 }
 
 impl Svgp {
-    /// Metrics on (`x`: N×D, `y`: N), N ≥ 1: accuracy and Brier score for a classifier (the
-    /// binary Brier score (p(yᵢ = 1) − yᵢ)² for a one-probability binary likelihood, the sum over
-    /// classes Σ_c (p_c − [yᵢ = c])² for a C-class one), RMSE of the predictive mean otherwise.
+    /// Metrics on (`x`: N×D, `y`: N×P column-major), N ≥ 1: accuracy and Brier score for a
+    /// classifier (the binary Brier score (p(yᵢ = 1) − yᵢ)² for a one-probability binary
+    /// likelihood, the sum over classes Σ_c (p_c − [yᵢ = c])² for a C-class one), RMSE of the
+    /// predictive mean otherwise, and each output's RMSE and NLPD for P > 1.
     ///
     /// # Errors
     /// As [`Svgp::log_predictive_density`].
     pub fn evaluate(&self, x: &DMatrix<f64>, y: &DVector<f64>) -> Result<Metrics> {
         let lpd = self.log_predictive_density(x, y)?;
-        let n = y.len().max(1) as f64;
-        let (mean, _) = self.predict_y(x)?;
-        let nlpd = -lpd.sum() / n;
+        let n = x.nrows().max(1) as f64;
+        let (mean, var) = self.predict_y(x)?;
         let mut metrics = Metrics {
-            num_points: y.len(),
-            nlpd,
+            num_points: x.nrows(),
+            nlpd: -lpd.sum() / n,
             rmse: None,
             accuracy: None,
             brier: None,
+            outputs: Vec::new(),
         };
         if self.likelihood().num_classes().is_some() {
             let (correct, squared) = classification_counts(&mean, y);
             metrics.accuracy = Some(correct as f64 / n);
             metrics.brier = Some(squared / n);
-        } else {
-            let squared: f64 = mean
-                .column(0)
-                .iter()
-                .zip(y.iter())
-                .map(|(m, t)| (m - t).powi(2))
-                .sum();
-            metrics.rmse = Some((squared / n).sqrt());
+            return Ok(metrics);
+        }
+        let outputs = self.likelihood().num_outputs();
+        let truth = DMatrix::from_column_slice(x.nrows(), outputs, y.as_slice());
+        let squared = (&truth - &mean).norm_squared();
+        metrics.rmse = Some((squared / (n * outputs as f64)).sqrt());
+        if outputs > 1 {
+            metrics.outputs = (0..outputs)
+                .map(|p| output_metrics(truth.column(p), mean.column(p), var.column(p)))
+                .collect();
         }
         Ok(metrics)
+    }
+}
+
+/// One output's RMSE and Gaussian NLPD from its targets and predictive moments (length N each).
+fn output_metrics(
+    truth: nalgebra::DVectorView<f64>,
+    mean: nalgebra::DVectorView<f64>,
+    var: nalgebra::DVectorView<f64>,
+) -> OutputMetrics {
+    let n = truth.len().max(1) as f64;
+    let (mut squared, mut nll) = (0.0, 0.0);
+    for ((t, m), v) in truth.iter().zip(mean.iter()).zip(var.iter()) {
+        squared += (t - m).powi(2);
+        nll += 0.5 * (2.0 * std::f64::consts::PI * v).ln() + 0.5 * (t - m).powi(2) / v;
+    }
+    OutputMetrics {
+        rmse: (squared / n).sqrt(),
+        nlpd: nll / n,
     }
 }
 
@@ -107,8 +141,34 @@ impl Metrics {
             rmse: mean(&|m| m.rmse.map(|r| r * r)).map(f64::sqrt),
             accuracy: mean(&|m| m.accuracy),
             brier: mean(&|m| m.brier),
+            outputs: pool_outputs(parts),
         })
     }
+}
+
+/// Each output's metrics pooled over `parts` (weighted by size, RMSE through the mean squared
+/// error); empty unless every part has the same number of outputs, at least 2.
+fn pool_outputs(parts: &[Metrics]) -> Vec<OutputMetrics> {
+    let outputs = parts.first().map_or(0, |m| m.outputs.len());
+    if parts.iter().any(|m| m.outputs.len() != outputs) {
+        return Vec::new();
+    }
+    let n: f64 = parts.iter().map(|m| m.num_points as f64).sum();
+    (0..outputs)
+        .map(|p| {
+            let mean = |f: &dyn Fn(&OutputMetrics) -> f64| {
+                parts
+                    .iter()
+                    .map(|m| f(&m.outputs[p]) * m.num_points as f64)
+                    .sum::<f64>()
+                    / n
+            };
+            OutputMetrics {
+                rmse: mean(&|o| o.rmse * o.rmse).sqrt(),
+                nlpd: mean(&|o| o.nlpd),
+            }
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -125,12 +185,16 @@ mod tests {
             rmse: Some(rmse),
             accuracy: None,
             brier: None,
+            outputs: vec![OutputMetrics { rmse, nlpd }; 2],
         };
         let pooled = Metrics::pool(&[part(1, 2.0, 1.0), part(3, -2.0, 3.0)]).unwrap();
         assert_eq!(pooled.num_points, 4);
         assert!((pooled.nlpd - (2.0 - 6.0) / 4.0).abs() < 1e-15);
         assert!((pooled.rmse.unwrap() - (28.0f64 / 4.0).sqrt()).abs() < 1e-15);
         assert_eq!((pooled.accuracy, pooled.brier), (None, None));
+        assert_eq!(pooled.outputs.len(), 2);
+        assert!((pooled.outputs[1].rmse - pooled.rmse.unwrap()).abs() < 1e-15);
+        assert!((pooled.outputs[0].nlpd - pooled.nlpd).abs() < 1e-15);
         assert_eq!(Metrics::pool(&[]), None);
     }
 }

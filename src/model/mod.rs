@@ -13,7 +13,7 @@ mod workspace;
 
 pub use conditional::{BatchMarginals, Conditional};
 pub use grad::{DataTerms, ElboGrad, GradScope};
-pub use metrics::Metrics;
+pub use metrics::{Metrics, OutputMetrics};
 pub use predict::PREDICT_CHUNK;
 pub use sgpr::{sgpr_bound, SgprFit};
 pub use svgp::{Svgp, DEFAULT_JITTER};

@@ -2,7 +2,7 @@
 //! (MATH.md §1: the marginals of q(f) at new points are those of a batch).
 
 use super::Svgp;
-use crate::error::{check_shape, Result, Shape};
+use crate::error::{check_shape, check_targets_shape, Result, Shape};
 use crate::linalg::{matmul_tn, symmetrise_in_place};
 use nalgebra::{DMatrix, DVector};
 
@@ -91,11 +91,8 @@ impl Svgp {
         x_new: &DMatrix<f64>,
         y: &DVector<f64>,
     ) -> Result<DVector<f64>> {
-        check_shape(
-            "test targets",
-            Shape::new(x_new.nrows(), 1),
-            Shape::new(y.len(), 1),
-        )?;
+        let outputs = self.likelihood().num_outputs();
+        check_targets_shape("test targets", x_new.nrows(), outputs, y.len())?;
         self.likelihood().check_targets(y)?;
         let (mu, var) = self.predict_f(x_new)?;
         Ok(self.likelihood().log_predictive_density(y, &mu, &var))

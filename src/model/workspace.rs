@@ -8,7 +8,7 @@
 
 use super::grad::{data_terms, BatchView, GradBuffers};
 use super::{Conditional, DataTerms, ElboGrad, GradScope, Svgp};
-use crate::error::{check_shape, Result, Shape};
+use crate::error::{check_shape, check_targets_shape, Result, Shape};
 use crate::likelihood::VarExp;
 use crate::linalg::reshape_buffer;
 use crate::variational::{prior_kl, Spare, VariationalQ};
@@ -43,7 +43,10 @@ pub struct Workspace {
 #[derive(Debug, Clone)]
 struct BatchData {
     x: DMatrix<f64>,
+    /// B×P targets, column-major; empty while no batch is valid.
     y: DVector<f64>,
+    /// B (0 while no batch is valid).
+    rows: usize,
     scale: f64,
     conds: Vec<Conditional>,
 }
@@ -81,7 +84,7 @@ impl LatentMarginals {
 
     /// The marginals of each of `qs` at the batch, in these buffers.
     fn compute(&mut self, batch: &BatchView, qs: &[VariationalQ]) {
-        let (b, latents) = (batch.y.len(), qs.len());
+        let (b, latents) = (batch.x.nrows(), qs.len());
         reshape_buffer(&mut self.mu, b, latents);
         reshape_buffer(&mut self.var, b, latents);
         self.lta.resize_with(latents, || DMatrix::zeros(0, 0));
@@ -143,6 +146,7 @@ impl Workspace {
             batch: BatchData {
                 x: DMatrix::zeros(0, 0),
                 y: DVector::zeros(0),
+                rows: 0,
                 scale: 1.0,
                 conds: Vec::new(),
             },
@@ -156,12 +160,12 @@ impl Workspace {
         }
     }
 
-    /// Takes a copy of the batch (`x`: B×D, `y`: B, `scale` c = N/B) and computes its
-    /// conditionals at `model`'s hyperparameters.
+    /// Takes a copy of the batch (`x`: B×D, `y`: B×P column-major, `scale` c = N/B) and computes
+    /// its conditionals at `model`'s hyperparameters.
     ///
     /// # Errors
-    /// `ShapeMismatch` if x is not B×D or y does not have B entries; `NotPositiveDefinite` for
-    /// Kuu. On error the workspace holds no valid batch.
+    /// `ShapeMismatch` if x is not B×D or y does not have B·P entries (P the likelihood's
+    /// outputs); `NotPositiveDefinite` for Kuu. On error the workspace holds no valid batch.
     pub fn set_batch(
         &mut self,
         model: &Svgp,
@@ -169,22 +173,19 @@ impl Workspace {
         y: &DVector<f64>,
         scale: f64,
     ) -> Result<()> {
-        check_shape(
-            "batch targets",
-            Shape::new(x.nrows(), 1),
-            Shape::new(y.len(), 1),
-        )?;
+        let outputs = model.likelihood().num_outputs();
+        check_targets_shape("batch targets", x.nrows(), outputs, y.len())?;
         check_scale(scale)?;
         self.checked.vexp = None;
         let batch = &mut self.batch;
-        batch.y = DVector::zeros(0); // no valid batch until the conditional is computed
+        (batch.y, batch.rows) = (DVector::zeros(0), 0); // no valid batch until the conditional is computed
         if let Err(e) = model.conditionals_into(x, &mut batch.conds) {
             batch.conds.clear(); // no batch: later evaluations are refused
             return Err(e);
         }
         reshape_buffer(&mut batch.x, x.nrows(), x.ncols());
         batch.x.copy_from(x);
-        batch.y = y.clone();
+        (batch.y, batch.rows) = (y.clone(), x.nrows());
         batch.scale = scale;
         Ok(())
     }
@@ -202,7 +203,7 @@ impl Workspace {
 
     /// B, the rows of the current batch (0 before the first).
     pub fn batch_size(&self) -> usize {
-        self.batch.y.len()
+        self.batch.rows
     }
 
     /// The minibatch ELBO c Σᵢ veᵢ − Σₗ KLₗ at the model's q's.

@@ -39,11 +39,11 @@ impl Schedule {
         }
     }
 
-    /// The default for a likelihood (MATH.md §6): γ = 1 for the conjugate Gaussian likelihood
+    /// The default for a likelihood (MATH.md §6): γ = 1 for a conjugate (Gaussian) likelihood
     /// with full batches, where one step is exact; otherwise the paper's log-linear ramp from
     /// 1e-4 to 1e-1 over [`DEFAULT_RAMP_STEPS`] iterations, then constant.
     pub fn default_for(likelihood: &dyn crate::likelihood::Likelihood, full_batch: bool) -> Self {
-        if full_batch && likelihood.gaussian_noise_variance().is_some() {
+        if full_batch && likelihood.is_conjugate() {
             Schedule::Constant(1.0)
         } else {
             Schedule::paper_ramp(DEFAULT_RAMP_STEPS)

@@ -4,7 +4,7 @@
 
 use super::{BatchPlan, Batches};
 use crate::data::Batch;
-use crate::error::{check_shape, Result, Shape, SvgpError};
+use crate::error::{check_targets_shape, Result, SvgpError};
 use nalgebra::{DMatrix, DVector};
 
 /// A stream of training minibatches over N rows, already in the model's units.
@@ -40,8 +40,8 @@ pub trait BatchSource {
     }
 }
 
-/// Batches of rows of an in-memory table (x: N×D, y: N) drawn by a [`BatchPlan`]; row numbers
-/// are 0-based indices into x.
+/// Batches of rows of an in-memory table (x: N×D, y: N×P column-major, length N·P) drawn by a
+/// [`BatchPlan`]; row numbers are 0-based indices into x.
 #[derive(Debug)]
 pub struct InMemory<'a> {
     x: &'a DMatrix<f64>,
@@ -50,16 +50,13 @@ pub struct InMemory<'a> {
 }
 
 impl<'a> InMemory<'a> {
-    /// Batches of (x: N×D, y: N) drawn by `plan`.
+    /// Batches of (x: N×D, y: N×P column-major) drawn by `plan`.
     ///
     /// # Errors
-    /// `ShapeMismatch` if y does not have N entries; as [`Batches::new`].
+    /// `ShapeMismatch` if y's length is not a multiple N·P of N (N > 0); as [`Batches::new`].
     pub fn new(x: &'a DMatrix<f64>, y: &'a DVector<f64>, plan: BatchPlan) -> Result<Self> {
-        check_shape(
-            "training targets",
-            Shape::new(x.nrows(), 1),
-            Shape::new(y.len(), 1),
-        )?;
+        let outputs = (y.len() / x.nrows().max(1)).max(1);
+        check_targets_shape("training targets", x.nrows(), outputs, y.len())?;
         let batches = Batches::new(plan, x.nrows())?;
         Ok(InMemory { x, y, batches })
     }
@@ -75,7 +72,7 @@ impl BatchSource for InMemory<'_> {
             return Ok(None);
         };
         let x = self.x.select_rows(rows.iter());
-        let y = DVector::from_iterator(rows.len(), rows.iter().map(|&i| self.y[i]));
+        let y = select_target_rows(self.y, self.x.nrows(), &rows);
         let rows = rows.into_iter().map(|i| i as u64).collect();
         Ok(Some(Batch { rows, x, y }))
     }
@@ -89,4 +86,13 @@ impl BatchSource for InMemory<'_> {
         }
         Ok(())
     }
+}
+
+/// Rows `rows` of the N×P targets `y` (column-major, length N·P), as B×P column-major.
+pub fn select_target_rows(y: &DVector<f64>, n: usize, rows: &[usize]) -> DVector<f64> {
+    let outputs = y.len() / n.max(1);
+    DVector::from_iterator(
+        rows.len() * outputs,
+        (0..outputs).flat_map(|p| rows.iter().map(move |&i| y[p * n + i])),
+    )
 }

@@ -426,12 +426,12 @@ impl Trainer {
                 break;
             };
             self.check_batch_targets(source, &batch)?;
-            let scale = source.num_data() as f64 / batch.y.len() as f64;
+            let scale = source.num_data() as f64 / batch.x.nrows() as f64;
             let mut report = self.step(&batch.x, &batch.y, scale)?;
             report.elapsed = start.elapsed();
             elbos.push(report.elbo);
             shortened_steps += u64::from(report.update.shortened());
-            rows_trained += batch.y.len() as u64;
+            rows_trained += batch.x.nrows() as u64;
             for o in observers.iter_mut() {
                 o.on_iter(&self.model, &report)?;
                 o.on_trainer(self)?;
