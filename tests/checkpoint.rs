@@ -33,6 +33,7 @@ fn table(seed: u64) -> Table {
         y,
         feature_names: vec!["a".into(), "b".into()],
         target_name: "y".into(),
+        extra_targets: Vec::new(),
         path: "(in memory)".into(),
         lines: (2..402).collect(),
         target_column: 3,

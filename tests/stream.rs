@@ -352,6 +352,7 @@ fn streamed_fit_matches_the_in_memory_fit() {
         y: DVector::from_fn(2000, |i, _| rows[i][3]),
         feature_names: vec!["a".into(), "b".into(), "c".into()],
         target_name: "y".into(),
+        extra_targets: Vec::new(),
         path: "in memory".into(),
         lines: (2..2002).collect(),
         target_column: 4,

@@ -159,9 +159,10 @@ fn missing(arg: MissingArg) -> Missing {
 /// Which CSV columns are the target and the features, and how the file is read.
 #[derive(clap::Args)]
 struct Columns {
-    /// Target column (default: `y`, else the last column).
-    #[arg(long)]
-    target: Option<String>,
+    /// Target column (default: `y`, else the last column); several, comma-separated or
+    /// repeated, for several outputs (Gaussian, CSV only).
+    #[arg(long, value_delimiter = ',')]
+    target: Vec<String>,
     /// Feature columns, comma-separated (default: all but the target).
     #[arg(long, value_delimiter = ',')]
     features: Option<Vec<String>>,
@@ -181,7 +182,8 @@ impl Columns {
     /// The library's CSV options.
     fn options(&self) -> CsvOptions {
         CsvOptions {
-            target: self.target.clone(),
+            target: self.target.first().cloned(),
+            extra_targets: self.target.iter().skip(1).cloned().collect(),
             features: self.features.clone(),
             delimiter: self.format.delimiter,
             missing: missing(self.missing),
@@ -311,6 +313,30 @@ fn metric_fields(m: &Metrics) -> Vec<(&'static str, f64)> {
     out
 }
 
+/// Each output's test metrics, for several outputs: `test_outputs`, one object per output with
+/// its target name, RMSE and NLPD (in the target's units).
+fn output_fields(m: &Metrics, saved: &SavedModel) -> Option<(&'static str, serde_json::Value)> {
+    if m.outputs.is_empty() {
+        return None;
+    }
+    let names = std::iter::once(&saved.target_name).chain(&saved.extra_targets);
+    let objects = names
+        .zip(&m.outputs)
+        .map(|(name, o)| serde_json::json!({ "target": name, "rmse": o.rmse, "nlpd": o.nlpd }));
+    Some(("test_outputs", objects.collect()))
+}
+
+/// The target column's name, or every target's for several outputs.
+fn target_field(saved: &SavedModel) -> serde_json::Value {
+    match saved.extra_targets.is_empty() {
+        true => saved.target_name.clone().into(),
+        false => std::iter::once(&saved.target_name)
+            .chain(&saved.extra_targets)
+            .map(|t| serde_json::Value::from(t.as_str()))
+            .collect(),
+    }
+}
+
 /// The library's likelihood choice for the command line's.
 fn fit_options_likelihood(arg: LikelihoodArg) -> LikelihoodChoice {
     match arg {
@@ -393,7 +419,7 @@ fn fit_fields(report: &tabular::FitReport, seconds: f64) -> Vec<(&'static str, s
         ("train_seconds", report.train_seconds.into()),
         ("num_data", report.num_data.into()),
         ("num_inducing", report.saved.model.num_inducing().into()),
-        ("target", report.saved.target_name.clone().into()),
+        ("target", target_field(&report.saved)),
         ("features", report.saved.feature_names.clone().into()),
         ("shortened_steps", report.shortened_steps.into()),
         ("stop_reason", format!("{:?}", report.stop_reason).into()),
@@ -403,6 +429,7 @@ fn fit_fields(report: &tabular::FitReport, seconds: f64) -> Vec<(&'static str, s
     }
     if let Some(m) = &report.test {
         fields.extend(metric_fields(m).into_iter().map(|(k, v)| (k, v.into())));
+        fields.extend(output_fields(m, &report.saved));
     }
     fields
 }
@@ -428,6 +455,11 @@ fn print_fields(
         for (k, v) in fields {
             match v {
                 serde_json::Value::String(text) => writeln!(out, "{k:>16}: {text}")?,
+                serde_json::Value::Array(items) if items.iter().all(|i| i.is_object()) => {
+                    for item in items {
+                        writeln!(out, "{k:>16}: {}", object_text(&item))?
+                    }
+                }
                 serde_json::Value::Array(items) => {
                     let texts: Vec<String> = items
                         .iter()
@@ -443,6 +475,17 @@ fn print_fields(
         }
     }
     out.flush()
+}
+
+/// A JSON object as `key=value` pairs (strings unquoted), `target` first.
+fn object_text(item: &serde_json::Value) -> String {
+    let mut entries: Vec<_> = item.as_object().into_iter().flatten().collect();
+    entries.sort_by_key(|(k, _)| k.as_str() != "target");
+    let pairs = entries.into_iter().map(|(k, v)| match v {
+        serde_json::Value::String(text) => format!("{k}={text}"),
+        v => format!("{k}={v}"),
+    });
+    pairs.collect::<Vec<_>>().join(" ")
 }
 
 fn fit(args: FitArgs) -> Result<(), Box<dyn std::error::Error>> {
@@ -550,12 +593,7 @@ fn fit_streamed(args: FitArgs) -> Result<(), Box<dyn std::error::Error>> {
     let start = Instant::now();
     let file = svgp::data::BinaryFile::open(&args.data)?;
     let header = file.header();
-    if let Some(t) = args
-        .columns
-        .target
-        .as_ref()
-        .filter(|t| **t != header.target_name)
-    {
+    if let Some(t) = (args.columns.target.iter()).find(|t| **t != header.target_name) {
         return Err(format!(
             "--target {t:?}: {} is a binary table whose target is {:?}; choose columns when converting",
             args.data.display(),
@@ -620,8 +658,8 @@ type PredictionSink<'a> = dyn FnMut(&DMatrix<f64>, &DMatrix<f64>) -> svgp::Resul
 
 /// `predict`: reads the data (a binary table, or CSV with the model's feature columns) a chunk
 /// at a time and writes rows as they are made: `mean,variance` (regression),
-/// `probability,variance` (binary), or one probability column per class headed by its label and
-/// the most probable label (C classes).
+/// `probability,variance` (binary), one probability column per class headed by its label and
+/// the most probable label (C classes), or `<target>_mean,<target>_variance` per output.
 fn predict(
     model: PathBuf,
     data: PathBuf,
@@ -662,6 +700,8 @@ enum PredictionLayout {
     Scalar(&'static str),
     /// One probability per class, then the most probable class's label.
     Classes(Vec<String>),
+    /// `<target>_mean,<target>_variance` for each of several outputs.
+    Outputs(Vec<String>),
 }
 
 impl PredictionLayout {
@@ -674,7 +714,13 @@ impl PredictionLayout {
                     .clone()
                     .unwrap_or_else(|| (0..c).map(|k| k.to_string()).collect()),
             ),
-            None => Self::Scalar("mean,variance"),
+            None if saved.extra_targets.is_empty() => Self::Scalar("mean,variance"),
+            None => Self::Outputs(
+                std::iter::once(&saved.target_name)
+                    .chain(&saved.extra_targets)
+                    .cloned()
+                    .collect(),
+            ),
         }
     }
 
@@ -686,6 +732,16 @@ impl PredictionLayout {
                 fields.push("predicted".into());
                 fields.join(",")
             }
+            Self::Outputs(names) => (names.iter())
+                .map(|n| {
+                    format!(
+                        "{},{}",
+                        csv_field(&format!("{n}_mean")),
+                        csv_field(&format!("{n}_variance"))
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join(","),
         }
     }
 
@@ -700,6 +756,10 @@ impl PredictionLayout {
                 fields.push(csv_field(&labels[best]));
                 fields.join(",")
             }
+            Self::Outputs(_) => (0..mean.ncols())
+                .map(|p| format!("{},{}", mean[(i, p)], var[(i, p)]))
+                .collect::<Vec<_>>()
+                .join(","),
         }
     }
 }
@@ -797,6 +857,7 @@ fn evaluate(
         .into_iter()
         .map(|(k, v)| (k, v.into()))
         .collect();
+    fields.extend(output_fields(&metrics, &saved));
     if rows_dropped > 0 {
         fields.push(("rows_dropped", rows_dropped.into()));
     }

@@ -542,6 +542,13 @@ impl CsvOptions {
                 reason: "one-hot encoding needs the table in memory; name indicator features `column=level` instead",
             });
         }
+        if !self.extra_targets.is_empty() {
+            return Err(SvgpError::InvalidParameter {
+                name: "targets".into(),
+                value: (self.extra_targets.len() + 1) as f64,
+                reason: "a binary table holds one target column; several targets (outputs) are read from CSV into memory",
+            });
+        }
         let csv = csv.as_ref();
         let csv_name = csv.display().to_string();
         let source = File::open(csv).map_err(|e| io_error(&csv_name, &e))?;

@@ -17,12 +17,15 @@ use std::path::Path;
 pub struct Table {
     /// Inputs X, N×D, every entry finite.
     pub x: DMatrix<f64>,
-    /// Targets y, length N, every entry finite.
+    /// Targets y, every entry finite: length N, or N×P column-major (length N·P) with
+    /// P = 1 + `extra_targets.len()` several-output targets.
     pub y: DVector<f64>,
     /// Names of X's columns, in order (length D).
     pub feature_names: Vec<String>,
     /// Name of the target column.
     pub target_name: String,
+    /// Names of further target columns (several outputs), in order after `target_name`.
+    pub extra_targets: Vec<String>,
     /// The file the table was read from, for messages.
     pub path: String,
     /// 1-based file line where each row starts (the first line of the file is 1), for messages.
@@ -73,6 +76,9 @@ pub enum Missing {
 pub struct CsvOptions {
     /// The target column (default: `y` if present, else the last column).
     pub target: Option<String>,
+    /// Further target columns, read as numbers after `target` (several outputs, in memory only;
+    /// default none).
+    pub extra_targets: Vec<String>,
     /// The feature columns, in order (default: every column but the target).
     pub features: Option<Vec<String>>,
     /// The field delimiter, one ASCII byte other than `"`, `\r` and `\n`. `None` detects it
@@ -140,9 +146,13 @@ impl CsvOptions {
         let mut values: Vec<f64> = Vec::new();
         let mut targets: Vec<f64> = Vec::new();
         let mut lines: Vec<u64> = Vec::new();
+        let mut extra: Vec<Vec<f64>> = vec![Vec::new(); rows.extra_target_names.len()];
         while let Some((target, line)) = rows.next_row(&mut values)? {
             targets.push(target);
             lines.push(line);
+            for (column, v) in extra.iter_mut().zip(rows.extra_values()) {
+                column.push(*v);
+            }
         }
         if targets.is_empty() {
             return Err(SvgpError::EmptyFile {
@@ -150,11 +160,14 @@ impl CsvOptions {
             });
         }
         let classes = rows.class_labels(&mut targets)?;
+        let n = targets.len();
+        targets.extend(extra.into_iter().flatten());
         Ok(Table {
-            x: DMatrix::from_row_slice(targets.len(), rows.feature_names.len(), &values),
+            x: DMatrix::from_row_slice(n, rows.feature_names.len(), &values),
             y: DVector::from_vec(targets),
             feature_names: rows.feature_names,
             target_name: rows.target_name,
+            extra_targets: rows.extra_target_names,
             path: name.to_string(),
             lines,
             target_column: rows.target_column,
@@ -247,6 +260,10 @@ pub struct CsvRows<R: std::io::Read> {
     header: Vec<String>,
     feature_cols: Vec<Column>,
     target_col: Column,
+    /// Further target columns (several outputs).
+    extra_cols: Vec<Column>,
+    /// The further targets of the row [`CsvRows::next_row`] returned last, in column order.
+    extra_values: Vec<f64>,
     /// The levels of each column read as indicator features: (0-based column, levels).
     levels: Vec<(usize, Vec<String>)>,
     missing: Missing,
@@ -256,13 +273,15 @@ pub struct CsvRows<R: std::io::Read> {
     pub feature_names: Vec<String>,
     /// Name of the target column.
     pub target_name: String,
+    /// Names of the further target columns ([`CsvOptions::extra_targets`]).
+    pub extra_target_names: Vec<String>,
     /// 1-based column of the target in the file.
     pub target_column: usize,
     /// Rows left out so far for a missing cell ([`Missing::Drop`]).
     pub rows_dropped: u64,
 }
 
-/// The columns chosen in a header: (target, features).
+/// The columns chosen in a header: (target, features, further targets).
 ///
 /// # Errors
 /// `MissingColumn` for a name not in the header (nor `column=level` of a column in it).
@@ -270,7 +289,7 @@ fn choose_columns(
     header: &[String],
     name: &str,
     options: &CsvOptions,
-) -> Result<(Column, Vec<Column>)> {
+) -> Result<(Column, Vec<Column>, Vec<Column>)> {
     let find = |col: &str| {
         resolve(header, col).ok_or_else(|| SvgpError::MissingColumn {
             path: name.to_string(),
@@ -287,14 +306,18 @@ fn choose_columns(
                 .unwrap_or(header.len() - 1),
         ),
     };
+    let extra_cols: Vec<Column> = (options.extra_targets.iter())
+        .map(|t| find(t))
+        .collect::<Result<_>>()?;
+    let is_target = |c: usize| c == target_col.index() || extra_cols.iter().any(|e| e.index() == c);
     let feature_cols: Vec<Column> = match &options.features {
         Some(list) => list.iter().map(|f| find(f)).collect::<Result<_>>()?,
         None => (0..header.len())
-            .filter(|&c| c != target_col.index())
+            .filter(|&c| !is_target(c))
             .map(Column::Number)
             .collect(),
     };
-    Ok((target_col, feature_cols))
+    Ok((target_col, feature_cols, extra_cols))
 }
 
 /// The message for a missing cell `text` (trimmed) of column `name`.
@@ -391,8 +414,15 @@ impl<R: std::io::Read> CsvRows<R> {
         };
         let header_line = reader.get_mut().line_from(0).unwrap_or(1);
         check_header(&header, name, header_line)?;
-        let (target_col, feature_cols) = choose_columns(&header, name, options)?;
+        let (target_col, feature_cols, extra_cols) = choose_columns(&header, name, options)?;
         let classes = Classes::new(&options.classes)?;
+        if classes.is_some() && !extra_cols.is_empty() {
+            return Err(SvgpError::InvalidParameter {
+                name: "classes".into(),
+                value: 1.0,
+                reason: "class labels are read from one target column; several targets are numbers (several outputs)",
+            });
+        }
         if classes.is_some() && matches!(target_col, Column::Indicator(..)) {
             return Err(SvgpError::InvalidParameter {
                 name: "classes".into(),
@@ -409,12 +439,15 @@ impl<R: std::io::Read> CsvRows<R> {
                 .map(|c| column_name(&header, c))
                 .collect(),
             target_name: column_name(&header, &target_col),
+            extra_target_names: extra_cols.iter().map(|c| column_name(&header, c)).collect(),
             target_column: target_col.index() + 1,
             name: name.to_string(),
             levels: indicator_levels(&feature_cols),
             header,
             feature_cols,
             target_col,
+            extra_values: Vec::with_capacity(extra_cols.len()),
+            extra_cols,
             missing: options.missing,
             classes,
             rows_dropped: 0,
@@ -458,7 +491,7 @@ impl<R: std::io::Read> CsvRows<R> {
     }
 
     /// The next data row: appends its D feature values to `features` and returns its target and
-    /// its 1-based file line (where the row starts), or `None` at the end of the file. Blank
+    /// its 1-based file line (its further targets, if any, are then in `extra_values`) (where the row starts), or `None` at the end of the file. Blank
     /// lines are skipped, and so are rows with a missing cell in a chosen column under
     /// [`Missing::Drop`] (counted in `rows_dropped`). A target read as class labels
     /// ([`CsvOptions::classes`]) is its class 0..C−1 as f64.
@@ -485,7 +518,11 @@ impl<R: std::io::Read> CsvRows<R> {
                     ),
                 });
             }
-            let used = || self.feature_cols.iter().chain([&self.target_col]);
+            let used = || {
+                (self.feature_cols.iter())
+                    .chain([&self.target_col])
+                    .chain(&self.extra_cols)
+            };
             if self.missing == Missing::Drop
                 && used().any(|c| is_missing(self.record[c.index()].trim()))
             {
@@ -499,8 +536,18 @@ impl<R: std::io::Read> CsvRows<R> {
                 Some(class) => class,
                 None => self.value(&self.target_col, line)?,
             };
+            self.extra_values.clear();
+            for c in &self.extra_cols {
+                let v = self.value(c, line)?;
+                self.extra_values.push(v);
+            }
             return Ok(Some((target, line)));
         }
+    }
+
+    /// The further targets of the row [`CsvRows::next_row`] returned last, in column order.
+    pub fn extra_values(&self) -> &[f64] {
+        &self.extra_values
     }
 
     /// The class labels read, in class order (`None` when the target is a number), with

@@ -22,3 +22,16 @@ pub use csv_file::{read_csv, read_csv_from, CsvOptions, CsvRows, Missing, Table}
 pub use csv_lines::is_missing;
 pub use scale::{train_test_split, Standardiser};
 pub use stream::{sample_rows, scan_rows, Batch, BatchStream, Holdout, RowSet, StreamConfig};
+
+/// Rows `rows` of the N×P targets `y` (column-major, length N·P), as B×P column-major.
+pub fn select_target_rows(
+    y: &nalgebra::DVector<f64>,
+    n: usize,
+    rows: &[usize],
+) -> nalgebra::DVector<f64> {
+    let outputs = y.len() / n.max(1);
+    nalgebra::DVector::from_iterator(
+        rows.len() * outputs,
+        (0..outputs).flat_map(|p| rows.iter().map(move |&i| y[p * n + i])),
+    )
+}

@@ -50,7 +50,19 @@ impl Standardiser {
 
     /// Fits a single column (a target vector).
     pub fn fit_vector(y: &DVector<f64>) -> Self {
-        Self::fit(&DMatrix::from_column_slice(y.len(), 1, y.as_slice()))
+        Self::fit_columns(y, 1)
+    }
+
+    /// Fits the P = `columns` columns of an N×P matrix stored column-major in `y` (length N·P;
+    /// several targets).
+    pub fn fit_columns(y: &DVector<f64>, columns: usize) -> Self {
+        let n = y.len() / columns.max(1);
+        Self::fit(&DMatrix::from_column_slice(n, columns, y.as_slice()))
+    }
+
+    /// Σ log scale over the columns: the log-Jacobian of the map (per row).
+    pub fn log_scale_sum(&self) -> f64 {
+        self.scale.iter().map(|s| s.ln()).sum()
     }
 
     /// (x − mean)/scale column-wise; `x` must have D columns.
@@ -60,14 +72,21 @@ impl Standardiser {
         })
     }
 
-    /// (y − mean)/scale for a one-column standardiser.
+    /// (y − mean)/scale for `y` holding the D columns of an N×D matrix column-major (length N·D;
+    /// a target vector for D = 1).
     pub fn transform_vector(&self, y: &DVector<f64>) -> DVector<f64> {
-        y.map(|v| (v - self.mean[0]) / self.scale[0])
+        let n = y.len() / self.mean.len().max(1);
+        DVector::from_fn(y.len(), |k, _| {
+            let j = k / n.max(1);
+            (y[k] - self.mean[j]) / self.scale[j]
+        })
     }
 
-    /// The inverse map for a one-column standardiser: mean + scale·v (means back in units).
-    pub fn inverse_vector(&self, v: &DVector<f64>) -> DVector<f64> {
-        v.map(|t| self.mean[0] + self.scale[0] * t)
+    /// mean + scale·v column-wise (predictive means back in units); `v` must have D columns.
+    pub fn inverse(&self, v: &DMatrix<f64>) -> DMatrix<f64> {
+        DMatrix::from_fn(v.nrows(), v.ncols(), |i, j| {
+            self.mean[j] + self.scale[j] * v[(i, j)]
+        })
     }
 }
 
@@ -98,7 +117,19 @@ mod tests {
         assert!(z.column(1).iter().all(|v| *v == 0.0));
         let y = DVector::from_vec(vec![3.0, -1.0, 4.0]);
         let sy = Standardiser::fit_vector(&y);
-        assert!((sy.inverse_vector(&sy.transform_vector(&y)) - &y).amax() < 1e-14);
+        let back = sy.inverse(&DMatrix::from_column_slice(
+            3,
+            1,
+            sy.transform_vector(&y).as_slice(),
+        ));
+        assert!((back.column(0) - &y).amax() < 1e-14);
+        let two = DVector::from_vec(vec![3.0, -1.0, 4.0, 10.0, 10.0, 40.0]);
+        let s2 = Standardiser::fit_columns(&two, 2);
+        assert!((s2.mean[1] - 20.0).abs() < 1e-14);
+        let z = s2.transform_vector(&two);
+        assert!((z.rows(0, 3) - sy.transform_vector(&y)).amax() < 1e-14);
+        assert!(z.rows(3, 3).sum().abs() < 1e-14);
+        assert!((s2.log_scale_sum() - s2.scale.map(f64::ln).sum()).abs() < 1e-15);
     }
 
     #[test]

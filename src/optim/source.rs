@@ -3,7 +3,7 @@
 //! tables streamed from disk (the tabular layer's streamed source) alike.
 
 use super::{BatchPlan, Batches};
-use crate::data::Batch;
+use crate::data::{select_target_rows, Batch};
 use crate::error::{check_targets_shape, Result, SvgpError};
 use nalgebra::{DMatrix, DVector};
 
@@ -86,13 +86,4 @@ impl BatchSource for InMemory<'_> {
         }
         Ok(())
     }
-}
-
-/// Rows `rows` of the N×P targets `y` (column-major, length N·P), as B×P column-major.
-pub fn select_target_rows(y: &DVector<f64>, n: usize, rows: &[usize]) -> DVector<f64> {
-    let outputs = y.len() / n.max(1);
-    DVector::from_iterator(
-        rows.len() * outputs,
-        (0..outputs).flat_map(|p| rows.iter().map(move |&i| y[p * n + i])),
-    )
 }

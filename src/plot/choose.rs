@@ -10,7 +10,8 @@ use std::path::Path;
 /// Equal-width probability bins of the calibration diagram.
 pub const CALIBRATION_BINS: usize = 10;
 
-/// The plot of a model against data (x: N×D raw inputs, y: N raw targets or class indices).
+/// The plot of a model against data (x: N×D raw inputs, y: N raw targets or class indices, or
+/// N×P column-major targets of P outputs).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DataPlot {
     /// Regression with one input: the fit with ±2σ bands ([`super::fit_1d`]).
@@ -18,7 +19,7 @@ pub enum DataPlot {
     /// Heteroscedastic regression with one input: the input-dependent noise band
     /// ([`super::heteroscedastic_1d`]).
     Heteroscedastic1d,
-    /// Regression with several inputs: predicted against observed
+    /// Regression with several inputs or several outputs: predicted against observed
     /// ([`super::predicted_vs_observed`]).
     PredictedVsObserved,
     /// Two classes, two inputs: p(y = 1) over the plane ([`super::classification_2d`]).
@@ -52,6 +53,9 @@ impl DataPlot {
             };
         }
         let heteroscedastic = matches!(likelihood.spec(), LikelihoodSpec::Heteroscedastic(_));
+        if likelihood.num_outputs() > 1 {
+            return DataPlot::PredictedVsObserved;
+        }
         match num_inputs {
             1 if heteroscedastic => DataPlot::Heteroscedastic1d,
             1 => DataPlot::Fit1d,

@@ -392,7 +392,8 @@ impl Figure for PredictedObserved {
 }
 
 /// Regression with any number of inputs: predicted mean with ±2σ (of y) error bars against the
-/// observed targets, and the diagonal. `x` is N×D raw inputs, `y` N raw targets.
+/// observed targets, and the diagonal. `x` is N×D raw inputs, `y` N raw targets (N×P
+/// column-major for P outputs: every output's points on the one diagonal).
 ///
 /// # Errors
 /// `ShapeMismatch` for a wrong number of columns; `Plot`; model errors.
@@ -403,8 +404,9 @@ pub fn predicted_vs_observed(
     y: &DVector<f64>,
 ) -> Result<()> {
     let (mean, var) = predict(saved, x)?;
-    let rows = (0..y.len())
-        .map(|i| (y[i], mean[i], var[i].sqrt()))
+    let (mean, var) = (mean.as_slice(), var.as_slice()); // column-major, as y
+    let rows = (0..y.len().min(mean.len()))
+        .map(|k| (y[k], mean[k], var[k].sqrt()))
         .collect();
     render(path.as_ref(), &PredictedObserved { rows })
 }
@@ -428,6 +430,7 @@ mod tests {
             model,
             feature_names: vec!["x".into()],
             target_name: "y".into(),
+            extra_targets: Vec::new(),
             input_scaling: None,
             target_scaling: None,
             classes: None,

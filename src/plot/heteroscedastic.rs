@@ -95,6 +95,7 @@ mod tests {
             model: Svgp::with_qs(vec![Box::new(kernel)], likelihood, z, qs, 1e-6).unwrap(),
             feature_names: vec!["x".into()],
             target_name: "y".into(),
+            extra_targets: Vec::new(),
             input_scaling: None,
             target_scaling: None,
             classes: None,

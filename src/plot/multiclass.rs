@@ -376,6 +376,7 @@ mod tests {
             model,
             feature_names: vec!["a".into(), "b".into()],
             target_name: "class".into(),
+            extra_targets: Vec::new(),
             input_scaling: None,
             target_scaling: None,
             classes: Some(vec!["left".into(), "right".into(), "top".into()]),

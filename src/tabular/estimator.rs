@@ -145,6 +145,7 @@ fn in_memory_table(x: &DMatrix<f64>, y: &DVector<f64>) -> Table {
         y: y.clone(),
         feature_names: (1..=x.ncols()).map(|j| format!("x{j}")).collect(),
         target_name: "y".into(),
+        extra_targets: Vec::new(),
         path: "(in memory)".into(),
         lines: (1..=x.nrows() as u64).collect(),
         target_column: x.ncols() + 1,

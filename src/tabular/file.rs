@@ -28,9 +28,11 @@ pub struct SavedModel {
     pub feature_names: Vec<String>,
     /// Target column name.
     pub target_name: String,
+    /// Further target columns (several outputs: P = 1 + this many), in output order.
+    pub extra_targets: Vec<String>,
     /// Input standardisation fitted on the training data, if any.
     pub input_scaling: Option<Standardiser>,
-    /// Target standardisation (regression), if any.
+    /// Target standardisation (regression; one column per output), if any.
     pub target_scaling: Option<Standardiser>,
     /// The label of each class 0..C−1, in class order, for a classifier trained on labelled
     /// targets; `None` when the targets were the class indices themselves (or for regression).
@@ -56,6 +58,8 @@ struct ModelFile {
     latents: Vec<LatentFile>,
     feature_names: Vec<String>,
     target_name: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    extra_targets: Vec<String>,
     classes: Option<Vec<String>>,
     input_scaling: Option<Scaling>,
     target_scaling: Option<Scaling>,
@@ -99,6 +103,7 @@ impl From<ModelFileV1> for ModelFile {
             latents: vec![LatentFile { m: v1.m, l: v1.l }],
             feature_names: v1.feature_names,
             target_name: v1.target_name,
+            extra_targets: Vec::new(),
             classes: None,
             input_scaling: v1.input_scaling,
             target_scaling: v1.target_scaling,
@@ -197,6 +202,7 @@ impl SavedModel {
                 .collect(),
             feature_names: self.feature_names.clone(),
             target_name: self.target_name.clone(),
+            extra_targets: self.extra_targets.clone(),
             classes: self.classes.clone(),
             input_scaling: self.input_scaling.as_ref().map(|s| Scaling {
                 mean: s.mean.as_slice().to_vec(),
@@ -275,14 +281,25 @@ impl ModelFile {
             .build()
             .map_err(|e| invalid(path, &format!("likelihood: {e}")))?;
         check_classes(path, self.classes.as_deref(), likelihood.num_classes())?;
+        let outputs = likelihood.num_outputs();
+        if self.extra_targets.len() + 1 != outputs {
+            return Err(invalid(
+                path,
+                &format!(
+                    "{} target names for a likelihood of {outputs} outputs",
+                    self.extra_targets.len() + 1
+                ),
+            ));
+        }
         let model = Svgp::with_qs(kernels, likelihood, z, qs, self.jitter)
             .map_err(|e| invalid(path, &e.to_string()))?;
         Ok(SavedModel {
             model,
             feature_names: self.feature_names,
-            target_name: self.target_name,
             input_scaling: scaling(path, "input_scaling", self.input_scaling, d)?,
-            target_scaling: scaling(path, "target_scaling", self.target_scaling, 1)?,
+            target_scaling: scaling(path, "target_scaling", self.target_scaling, outputs)?,
+            target_name: self.target_name,
+            extra_targets: self.extra_targets,
             classes: self.classes,
         })
     }

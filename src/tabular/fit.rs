@@ -6,7 +6,7 @@
 
 use super::checkpoint::{settings_of, Checkpoint, CheckpointWriter};
 use super::{FitOptions, FitReport, SavedModel, Scalings};
-use crate::data::{train_test_split, Standardiser, Table};
+use crate::data::{select_target_rows, train_test_split, Standardiser, Table};
 use crate::error::{Result, SvgpError};
 use crate::model::inducing::InducingInit;
 use crate::model::{Metrics, Svgp};
@@ -17,7 +17,7 @@ use crate::optim::{
 use nalgebra::{DMatrix, DVector};
 use std::time::Instant;
 
-/// A visitor of chunks of rows: inputs (b×D) and targets (b).
+/// A visitor of chunks of rows: inputs (b×D) and targets (b×P column-major).
 pub(super) type ChunkFn<'a> = dyn FnMut(&DMatrix<f64>, &DVector<f64>) -> Result<()> + 'a;
 
 /// The rows a model is fitted to and tested on, wherever they live. Inputs and targets given
@@ -27,6 +27,10 @@ pub(super) trait TrainingData {
     fn path(&self) -> &str;
     /// Feature names (D) and the target's name.
     fn columns(&self) -> (Vec<String>, String);
+    /// Names of further target columns (several outputs); none by default.
+    fn extra_targets(&self) -> Vec<String> {
+        Vec::new()
+    }
     /// The target column as messages name it.
     fn target_column(&self) -> String;
     /// Whether the target column holds one value only.
@@ -158,6 +162,7 @@ pub(super) fn fit_data(
         model: trainer.model,
         feature_names,
         target_name,
+        extra_targets: data.extra_targets(),
         input_scaling: Some(scalings.inputs),
         target_scaling: scalings.targets,
         classes: data.class_labels(),
@@ -180,7 +185,8 @@ pub(super) fn fit_data(
     })
 }
 
-/// The likelihood the options choose, for the data's classes when it is a classifier.
+/// The likelihood the options choose, for the data's classes when it is a classifier, for its
+/// outputs when it has several target columns.
 ///
 /// # Errors
 /// `SingleClass` for a classifier on a target of one value; as [`super::LikelihoodChoice::build`].
@@ -195,6 +201,10 @@ fn likelihood_for(
             path: data.path().to_string(),
             column: data.target_column(),
         });
+    }
+    let outputs = data.extra_targets().len() + 1;
+    if outputs > 1 {
+        return o.likelihood.build_outputs(outputs);
     }
     let classes = match o.likelihood.is_multiclass() {
         true => data.num_classes()?,
@@ -252,12 +262,12 @@ fn initial(o: &FitOptions, d: usize) -> Result<Box<dyn crate::kernel::Kernel>> {
 
 /// The full training-set ELBO in the targets' original units: Σ_chunks (b/N)·ELBO(chunk, scale
 /// N/b), each term its chunk's expected log likelihood minus (b/N)·KL, so the sum is exact;
-/// then the Jacobian of the target scaling, −N log s.
+/// then the Jacobian of the target scaling, −N Σₚ log sₚ.
 fn full_elbo(data: &dyn TrainingData, model: &Svgp) -> Result<f64> {
     let n = data.num_train() as f64;
     let mut elbo = 0.0;
     data.train_chunks(&mut |x, y| {
-        let b = y.len() as f64;
+        let b = x.nrows() as f64;
         elbo += b / n * model.elbo(x, y, n / b)?;
         Ok(())
     })?;
@@ -265,7 +275,7 @@ fn full_elbo(data: &dyn TrainingData, model: &Svgp) -> Result<f64> {
         .scalings()
         .targets
         .as_ref()
-        .map_or(0.0, |s| s.scale[0].ln());
+        .map_or(0.0, Standardiser::log_scale_sum);
     Ok(elbo - n * log_scale)
 }
 
@@ -344,7 +354,7 @@ impl<'a> MemoryData<'a> {
             targets: o
                 .likelihood
                 .standardises_targets()
-                .then(|| Standardiser::fit_vector(&y_raw)),
+                .then(|| Standardiser::fit_columns(&y_raw, table.extra_targets.len() + 1)),
         };
         let x = scalings.inputs.transform(&x_raw);
         let y = scalings
@@ -365,7 +375,7 @@ impl<'a> MemoryData<'a> {
 fn pick(table: &Table, rows: &[usize]) -> (DMatrix<f64>, DVector<f64>) {
     (
         table.x.select_rows(rows.iter()),
-        DVector::from_iterator(rows.len(), rows.iter().map(|&i| table.y[i])),
+        select_target_rows(&table.y, table.x.nrows(), rows),
     )
 }
 
@@ -378,6 +388,9 @@ impl TrainingData for MemoryData<'_> {
             self.table.feature_names.clone(),
             self.table.target_name.clone(),
         )
+    }
+    fn extra_targets(&self) -> Vec<String> {
+        self.table.extra_targets.clone()
     }
     fn target_column(&self) -> String {
         format!("{} ({})", self.table.target_column, self.table.target_name)

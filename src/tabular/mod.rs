@@ -8,8 +8,8 @@ use crate::data::{Batch, Standardiser};
 use crate::error::{check_shape, Result, Shape};
 use crate::kernel::{Kernel, KernelFamily, KernelSpec};
 use crate::likelihood::{
-    Bernoulli, BinaryLink, Gaussian, Heteroscedastic, Likelihood, NoiseLink, Poisson, PoissonLink,
-    RobustMax, Softmax, StudentT, DEFAULT_DF, DEFAULT_EPSILON,
+    Bernoulli, BinaryLink, Gaussian, Heteroscedastic, Likelihood, MultiGaussian, NoiseLink,
+    Poisson, PoissonLink, RobustMax, Softmax, StudentT, DEFAULT_DF, DEFAULT_EPSILON,
 };
 use crate::model::Metrics;
 use crate::optim::{StopReason, Xi};
@@ -101,6 +101,24 @@ impl LikelihoodChoice {
             LikelihoodChoice::Softmax => Box::new(Softmax::new(classes()?)?),
             LikelihoodChoice::Heteroscedastic => Box::new(Heteroscedastic::new(NoiseLink::Exp)),
         })
+    }
+}
+
+impl LikelihoodChoice {
+    /// The likelihood for P ≥ 2 target columns (several outputs): Gaussian noise per output,
+    /// each variance starting at 0.1 as the single-output Gaussian's does.
+    ///
+    /// # Errors
+    /// `InvalidParameter { name: "likelihood" }` for any choice but Gaussian.
+    pub fn build_outputs(self, outputs: usize) -> Result<Box<dyn Likelihood>> {
+        match self {
+            LikelihoodChoice::Gaussian => Ok(Box::new(MultiGaussian::new(&vec![0.1; outputs])?)),
+            _ => Err(crate::error::SvgpError::InvalidParameter {
+                name: "likelihood".into(),
+                value: outputs as f64,
+                reason: "several target columns (outputs) need the Gaussian likelihood",
+            }),
+        }
     }
 }
 
@@ -245,7 +263,8 @@ pub struct FitReport {
 
 /// Predictive mean and variance of y at raw inputs `x` (N×D, columns in `feature_names` order),
 /// in the target's original units: N×1 each for a scalar target (for a binary likelihood:
-/// p(y = 1) and p(1 − p)), N×C for a C-class likelihood (each class's probability p and p(1 − p)).
+/// p(y = 1) and p(1 − p)), N×C for a C-class likelihood (each class's probability p and p(1 − p)),
+/// N×P for P outputs (each output's mean and variance).
 ///
 /// # Errors
 /// `ShapeMismatch` for a wrong number of columns; model errors.
@@ -253,8 +272,10 @@ pub fn predict(saved: &SavedModel, x: &DMatrix<f64>) -> Result<(DMatrix<f64>, DM
     let xs = standardised_inputs(saved, x)?;
     let (mut mean, mut var) = saved.model.predict_y(&xs)?;
     if let Some(s) = &saved.target_scaling {
-        mean.apply(|t| *t = s.mean[0] + s.scale[0] * *t);
-        var *= s.scale[0].powi(2);
+        mean = s.inverse(&mean);
+        for (p, mut column) in var.column_iter_mut().enumerate() {
+            column *= s.scale[p].powi(2);
+        }
     }
     Ok((mean, var))
 }
@@ -283,9 +304,9 @@ pub fn predict_proba(saved: &SavedModel, x: &DMatrix<f64>) -> Result<DMatrix<f64
     }))
 }
 
-/// The latent GPs' marginal means and variances at raw inputs `x` (N×D), N×L each: the first
-/// latent of a model with standardised targets in the target's units, every other latent in
-/// the model's own units.
+/// The latent GPs' marginal means and variances at raw inputs `x` (N×D), N×L each: with
+/// standardised targets, latent p (p < P, the outputs) in output p's units, every other latent
+/// in the model's own units.
 ///
 /// # Errors
 /// `ShapeMismatch` for a wrong number of columns.
@@ -296,15 +317,18 @@ pub fn predict_latent(
     let xs = standardised_inputs(saved, x)?;
     let (mut mean, mut var) = saved.model.predict_f(&xs)?;
     if let Some(s) = &saved.target_scaling {
-        mean.column_mut(0)
-            .apply(|t| *t = s.mean[0] + s.scale[0] * *t);
-        var.column_mut(0).apply(|t| *t *= s.scale[0].powi(2));
+        for p in 0..s.mean.len() {
+            let (shift, scale) = (s.mean[p], s.scale[p]);
+            mean.column_mut(p).apply(|t| *t = shift + scale * *t);
+            var.column_mut(p).apply(|t| *t *= scale * scale);
+        }
     }
     Ok((mean, var))
 }
 
-/// Metrics at raw inputs `x` and targets `y`, in the target's original units (RMSE scaled back,
-/// NLPD shifted by log of the target scale).
+/// Metrics at raw inputs `x` and targets `y` (N×P column-major), in the targets' original units
+/// (each output's RMSE scaled back and NLPD shifted by the log of its scale; the pooled RMSE
+/// from the outputs' mean squared errors, the NLPD shifted by Σₚ log sₚ).
 ///
 /// # Errors
 /// `InvalidTarget` for targets outside the likelihood's domain; as [`predict`].
@@ -315,10 +339,19 @@ pub fn evaluate(saved: &SavedModel, x: &DMatrix<f64>, y: &DVector<f64>) -> Resul
         .as_ref()
         .map_or(y.clone(), |s| s.transform_vector(y));
     let mut metrics = saved.model.evaluate(&xs, &ys)?;
-    if let Some(s) = &saved.target_scaling {
+    let Some(s) = &saved.target_scaling else {
+        return Ok(metrics);
+    };
+    metrics.nlpd += s.log_scale_sum();
+    if metrics.outputs.is_empty() {
         metrics.rmse = metrics.rmse.map(|r| r * s.scale[0]);
-        metrics.nlpd += s.scale[0].ln();
+        return Ok(metrics);
     }
+    for (o, scale) in metrics.outputs.iter_mut().zip(s.scale.iter()) {
+        (o.rmse, o.nlpd) = (o.rmse * scale, o.nlpd + scale.ln());
+    }
+    let mean_square = metrics.outputs.iter().map(|o| o.rmse * o.rmse).sum::<f64>();
+    metrics.rmse = Some((mean_square / metrics.outputs.len() as f64).sqrt());
     Ok(metrics)
 }
 

@@ -9,8 +9,9 @@ use crate::model::Metrics;
 use nalgebra::{DMatrix, DVector};
 use std::path::Path;
 
-/// Calls `f` with each chunk of at most `chunk_rows` rows of `rows`: inputs (b×D), targets (b)
-/// and the 1-based file line of each row. Returns the number of rows read.
+/// Calls `f` with each chunk of at most `chunk_rows` rows of `rows`: inputs (b×D), targets (b×P
+/// column-major, P = 1 + the further target columns) and the 1-based file line of each row.
+/// Returns the number of rows read.
 fn for_each_chunk<R: std::io::Read>(
     rows: &mut CsvRows<R>,
     chunk_rows: usize,
@@ -18,18 +19,23 @@ fn for_each_chunk<R: std::io::Read>(
 ) -> Result<u64> {
     let d = rows.feature_names.len();
     let (mut values, mut targets, mut lines) = (Vec::new(), Vec::new(), Vec::new());
+    let mut extra: Vec<Vec<f64>> = vec![Vec::new(); rows.extra_target_names.len()];
     let mut total = 0;
     loop {
         let row = rows.next_row(&mut values)?;
         if let Some((target, line)) = row {
             targets.push(target);
             lines.push(line);
+            for (column, v) in extra.iter_mut().zip(rows.extra_values()) {
+                column.push(*v);
+            }
         }
-        let full = targets.len() >= chunk_rows.max(1);
-        if (full || row.is_none()) && !targets.is_empty() {
-            let x = DMatrix::from_row_slice(targets.len(), d, &values);
+        let b = lines.len();
+        if (b >= chunk_rows.max(1) || row.is_none()) && b > 0 {
+            let x = DMatrix::from_row_slice(b, d, &values);
+            targets.extend(extra.iter_mut().flat_map(std::mem::take));
             f(&x, &DVector::from_column_slice(&targets), &lines)?;
-            total += targets.len() as u64;
+            total += b as u64;
             values.clear();
             targets.clear();
             lines.clear();
@@ -66,6 +72,10 @@ fn open_rows(
     };
     let chosen = CsvOptions {
         target: Some(target),
+        extra_targets: match with_target {
+            true => saved.extra_targets.clone(),
+            false => Vec::new(),
+        },
         features: Some(features),
         // without a target, the stand-in first feature is a number
         classes: match with_target {
