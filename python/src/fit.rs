@@ -101,12 +101,14 @@ impl Settings {
     }
 }
 
-/// Checks raw (x, y) for a fit with `likelihood`: rows, matching lengths, finite entries and
-/// targets in the likelihood's domain, each error naming the row (and column).
+/// Checks raw (x, y) for a fit with `likelihood` and `outputs` target columns: rows, matching
+/// lengths, finite entries and targets in the likelihood's domain, each error naming the row
+/// (and column).
 fn check_data(
     x: &nalgebra::DMatrix<f64>,
     y: &nalgebra::DVector<f64>,
     likelihood: LikelihoodChoice,
+    outputs: usize,
 ) -> PyResult<()> {
     if x.nrows() == 0 || x.ncols() == 0 {
         return Err(value_error(format!(
@@ -115,15 +117,18 @@ fn check_data(
             x.ncols()
         )));
     }
-    if y.len() != x.nrows() {
+    if y.len() != x.nrows() * outputs {
         return Err(value_error(format!(
-            "X has {} rows but y has {} entries",
+            "X has {} rows but y has {} entries for {outputs} output(s)",
             x.nrows(),
             y.len()
         )));
     }
     check_finite("X", x)?;
     check_finite_vector("y", y)?;
+    if outputs > 1 {
+        return likelihood.build_outputs(outputs).map(drop).map_err(to_py);
+    }
     let classes = match likelihood.is_multiclass() {
         true => Some(classes_of(y).ok_or_else(|| {
             value_error("y must hold class indices 0..C−1, each class present".into())
@@ -137,13 +142,15 @@ fn check_data(
         .map_err(to_py)
 }
 
-/// Fits a model to raw `x` (N×D) and `y` (N) with `settings`, calling `callback(iteration,
+/// Fits a model to raw `x` (N×D) and `y` (N, or N×P column-major for `outputs` = P target
+/// columns, named y0 … y{P−1}) with `settings`, calling `callback(iteration,
 /// elbo, gamma, halvings)` after each iteration (returning `False` stops training) and drawing
 /// a progress line on stderr when `verbose`. Returns the fitted model and the exception that
 /// stopped training (a `KeyboardInterrupt`, or the callback's), if one did: the model is kept
 /// at its last accepted state either way, and the caller raises the exception.
 #[pyfunction]
-#[pyo3(signature = (x, y, settings, feature_names, callback=None, verbose=false))]
+#[pyo3(signature = (x, y, settings, feature_names, callback=None, verbose=false, outputs=1))]
+#[allow(clippy::too_many_arguments)] // the Python signature, keywords after the fourth
 pub fn fit(
     py: Python<'_>,
     x: Matrix<'_>,
@@ -152,10 +159,11 @@ pub fn fit(
     feature_names: Vec<String>,
     callback: Option<Py<PyAny>>,
     verbose: bool,
+    outputs: usize,
 ) -> PyResult<(Fitted, Option<PyErr>)> {
     let (x, y) = (x.to_dmatrix(), y.to_dvector());
     let options = settings.options(x.nrows())?;
-    check_data(&x, &y, options.likelihood)?;
+    check_data(&x, &y, options.likelihood, outputs.max(1))?;
     if feature_names.len() != x.ncols() {
         return Err(value_error(format!(
             "{} feature names for {} columns",
@@ -164,12 +172,17 @@ pub fn fit(
         )));
     }
     let n = x.nrows();
+    let mut target_names: Vec<String> = match outputs {
+        0 | 1 => vec!["y".into()],
+        p => (0..p).map(|k| format!("y{k}")).collect(),
+    };
     let table = Table {
         target_column: x.ncols() + 1,
         x,
         y,
         feature_names,
-        target_name: "y".into(),
+        target_name: target_names.remove(0),
+        extra_targets: target_names,
         path: "(arrays)".into(),
         lines: (1..=n as u64).collect(),
         rows_dropped: 0,

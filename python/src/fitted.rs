@@ -13,6 +13,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use std::path::{Path, PathBuf};
 use svgp::kernel::{KernelFamily, KernelSpec};
+use svgp::likelihood::LikelihoodSpec;
 use svgp::optim::{IterReport, StopReason};
 use svgp::plot::DataPlot;
 use svgp::tabular::{FitReport, SavedModel};
@@ -88,20 +89,22 @@ impl Fitted {
         })
     }
 
-    /// Raw inputs and targets, checked, in the model's units, with log of the target scale.
+    /// Raw inputs and targets (N×P column-major for P outputs), checked, in the model's units,
+    /// with Σₚ log of the targets' scales.
     fn data(&self, x: &Matrix<'_>, y: &Vector<'_>) -> PyResult<(DMatrix<f64>, DVector<f64>, f64)> {
         let xs = self.inputs(x)?;
         let y = y.to_dvector();
-        if y.len() != xs.nrows() {
+        let outputs = self.saved.model.likelihood().num_outputs();
+        if y.len() != xs.nrows() * outputs {
             return Err(value_error(format!(
-                "X has {} rows but y has {} entries",
+                "X has {} rows but y has {} entries for {outputs} output(s)",
                 xs.nrows(),
                 y.len()
             )));
         }
         check_finite_vector("y", &y)?;
         Ok(match &self.saved.target_scaling {
-            Some(s) => (xs, s.transform_vector(&y), s.scale[0].ln()),
+            Some(s) => (xs, s.transform_vector(&y), s.log_scale_sum()),
             None => (xs, y, 0.0),
         })
     }
@@ -186,7 +189,7 @@ impl Fitted {
         let elbo = py
             .detach(|| self.saved.model.elbo(&xs, &ys, 1.0))
             .map_err(to_py)?;
-        Ok(elbo - ys.len() as f64 * log_scale)
+        Ok(elbo - xs.nrows() as f64 * log_scale)
     }
 
     /// Writes the model file (atomically), as `svgp fit --output` does.
@@ -344,6 +347,16 @@ impl Fitted {
         }
         if let Some(v) = model.likelihood().gaussian_noise_variance() {
             out.set_item("noise_variance", v * s * s)?;
+        }
+        if let LikelihoodSpec::MultiGaussian { outputs } = model.likelihood().spec() {
+            let scaling = self.saved.target_scaling.as_ref();
+            let variances = (outputs.iter().enumerate())
+                .map(|(p, noise)| {
+                    let s = scaling.map_or(1.0, |t| t.scale[p]);
+                    Ok(noise.build().map_err(to_py)?.noise_variance() * s * s)
+                })
+                .collect::<PyResult<Vec<f64>>>()?;
+            out.set_item("noise_variance", PyArray1::from_vec(py, variances))?;
         }
         let raw = PyDict::new(py);
         let names = model.hyper_param_names();

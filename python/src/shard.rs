@@ -520,6 +520,7 @@ pub fn initial_model(
         model,
         feature_names,
         target_name: "y".into(),
+        extra_targets: Vec::new(),
         input_scaling: Some(inputs),
         target_scaling: targets
             .then(|| Standardiser::from_moments(&[target_moments.0], &[target_moments.1])),

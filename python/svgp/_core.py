@@ -59,13 +59,21 @@ def run_fit(
 ) -> tuple[_svgp.Fitted, BaseException | None]:
     """One fit through the Rust core; returns the model and the exception that stopped
     training early (``KeyboardInterrupt`` or the callback's), for the caller to raise once it
-    has kept the model."""
+    has kept the model. A 2-D ``y`` (N, P) is P outputs, each a Gaussian output of its own."""
     n = X.shape[0]
+    y = np.asarray(y)
+    outputs = y.shape[1] if y.ndim == 2 else 1
     settings = dict(settings)
     if settings.get("num_inducing") is not None:
         settings["num_inducing"] = max(1, min(int(settings["num_inducing"]), n))
     return _svgp.fit(
-        X, as_float_array(y), settings, [str(f) for f in feature_names], callback, bool(verbose)
+        X,
+        as_float_array(y).ravel(order="F"),
+        settings,
+        [str(f) for f in feature_names],
+        callback,
+        bool(verbose),
+        outputs,
     )
 
 

@@ -182,7 +182,10 @@ default="gaussian"
     inducing_points_ : ndarray (M, D), in the inputs' units
     kernel_variance_ : float, in the target's units squared
     lengthscales_ : ndarray (D,), in the inputs' units
-    noise_variance_ : float or None, the Gaussian noise variance in the target's units squared
+    noise_variance_ : float, ndarray (P,) or None, the Gaussian noise variance in the target's
+        units squared (each output's for a 2-D y of P outputs)
+    n_outputs_ : int, the target columns P (a 2-D y of P > 1 columns fits P Gaussian outputs,
+        one latent GP each, sharing the kernel and the inducing inputs)
     """
     )
 
@@ -218,8 +221,9 @@ default="gaussian"
         self.likelihood = likelihood
 
     def fit(self, X: ArrayLike, y: ArrayLike) -> SVGPRegressor:
-        """Fits to inputs X (N, D) and targets y (N,). Ctrl-C stops training at an iteration
-        boundary: the model is kept at its last accepted state and KeyboardInterrupt raised."""
+        """Fits to inputs X (N, D) and targets y (N,), or (N, P) for P Gaussian outputs.
+        Ctrl-C stops training at an iteration boundary: the model is kept at its last accepted
+        state and KeyboardInterrupt raised."""
         self._validate_params()
         Xa, ya = validate_data(
             self,
@@ -228,39 +232,54 @@ default="gaussian"
             dtype=[np.float64, np.float32],
             ensure_all_finite=False,
             y_numeric=True,
+            multi_output=True,
             order=None,
         )
-        self._fit_model(Xa, as_float_array(ya), self.likelihood)
+        ya = as_float_array(ya)
+        if ya.ndim == 2 and ya.shape[1] == 1:
+            ya = ya[:, 0]
+        self.n_outputs_ = ya.shape[1] if ya.ndim == 2 else 1
+        self._fit_model(Xa, ya, self.likelihood)
         return self
+
+    def _columns(self, a: NDArray[np.float64]) -> NDArray[np.float64]:
+        """Column 0 of (N, L) values for one output; the P outputs' columns for several."""
+        return a[:, 0] if self.n_outputs_ == 1 else a[:, : self.n_outputs_]
 
     def _keep(self, model: _svgp.Fitted) -> None:
         super()._keep(model)
         self.noise_variance_ = model.hyperparameters().get("noise_variance")
+
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        return tags
 
     def predict(self, X: ArrayLike, return_std: bool = False) -> Any:
         """The predictive mean of y at X; with ``return_std`` also its standard deviation
         (noise included; :meth:`predict_f` gives the latent function's)."""
         Xa = self._check_X(X)
         mean, var = self._model.predict_y(Xa)
-        return (mean[:, 0], np.sqrt(var[:, 0])) if return_std else mean[:, 0]
+        mean, sd = self._columns(mean), np.sqrt(self._columns(var))
+        return (mean, sd) if return_std else mean
 
     def predict_f(self, X: ArrayLike) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
         """Mean and variance of the latent function f at X, in the target's units (for
         "heteroscedastic", the mean function's; the noise scale's latent is not included)."""
         Xa = self._check_X(X)
         mean, var = self._model.predict_f(Xa)
-        return mean[:, 0], var[:, 0]
+        return self._columns(mean), self._columns(var)
 
     def log_density(self, X: ArrayLike, y: ArrayLike) -> NDArray[np.float64]:
-        """log p(y_i | data) per row, in the target's units."""
+        """log p(y_i | data) per row, in the target's units (all P targets of the row)."""
         Xa = self._check_X(X)
-        return self._model.log_density(Xa, as_float_array(y).ravel())
+        return self._model.log_density(Xa, as_float_array(y).ravel(order="F"))
 
     def plot_fit(self, path: str, X: ArrayLike, y: ArrayLike) -> str:
         """Writes the fit with ±2σ bands (one input; the noise band for "heteroscedastic") or
         predicted against observed (more inputs) as PNG or SVG; returns which."""
         Xa = self._check_X(X)
-        return self._model.plot_fit(str(path), Xa, as_float_array(y).ravel())
+        return self._model.plot_fit(str(path), Xa, as_float_array(y).ravel(order="F"))
 
 
 class SVGPClassifier(ClassifierMixin, _SVGPBase):  # type: ignore[misc]

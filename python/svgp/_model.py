@@ -95,7 +95,8 @@ class Model:
         callback: Callback | None = None,
         feature_names: Sequence[str] | None = None,
     ) -> Model:
-        """Trains on inputs X (N, D) and targets y (N,).
+        """Trains on inputs X (N, D) and targets y (N,), or (N, P) for P outputs (Gaussian
+        likelihood: one output and latent GP per column).
 
         ``callback(iteration, elbo, gamma, halvings)`` is called after every iteration with
         the minibatch ELBO, the natural step size (None when q was kept) and how many times γ
@@ -114,7 +115,7 @@ class Model:
             else [f"x{j}" for j in range(1, Xa.shape[1] + 1)]
         )
         settings = fit_settings(self, self.likelihood)
-        fitted, error = run_fit(Xa, _vector(y), settings, names, callback, self.verbose)
+        fitted, error = run_fit(Xa, _targets(y), settings, names, callback, self.verbose)
         self._fitted = fitted
         if error is not None:
             raise error
@@ -145,11 +146,11 @@ class Model:
 
     def predict_log_density(self, X: ArrayLike, y: ArrayLike) -> NDArray[np.float64]:
         """log p(y_i | data) per row, in the target's units."""
-        return self.fitted.log_density(as_float_array(X), _vector(y))
+        return self.fitted.log_density(as_float_array(X), _flat(y))
 
     def elbo(self, X: ArrayLike, y: ArrayLike) -> float:
         """The ELBO on (X, y), all rows at scale 1, in the target's units."""
-        return float(self.fitted.elbo(as_float_array(X), _vector(y)))
+        return float(self.fitted.elbo(as_float_array(X), _flat(y)))
 
     @property
     def elbo_history(self) -> NDArray[np.float64]:
@@ -211,7 +212,7 @@ class Model:
         """Writes the plot that applies, as the command line's ``--plots``: the 1-D fit (or
         the heteroscedastic noise band), predicted against observed, the 2-D class map, a
         calibration diagram or a confusion matrix, as PNG or SVG; returns its name."""
-        return self.fitted.plot_fit(os.fspath(path), as_float_array(X), _vector(y))
+        return self.fitted.plot_fit(os.fspath(path), as_float_array(X), _flat(y))
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
@@ -238,14 +239,19 @@ def _squeezed(
     return mean, var
 
 
-def _vector(y: ArrayLike) -> NDArray[Any]:
-    """Targets as a 1-D float array (a column vector is accepted)."""
+def _targets(y: ArrayLike) -> NDArray[Any]:
+    """Targets as a 1-D float array (a column vector is accepted), or (N, P) for P outputs."""
     arr = as_float_array(y)
     if arr.ndim == 2 and arr.shape[1] == 1:
         arr = arr[:, 0]
-    if arr.ndim != 1:
-        raise ValueError(f"y must be 1-D (N,); it has shape {arr.shape}")
+    if arr.ndim not in (1, 2):
+        raise ValueError(f"y must be (N,) or (N, P); it has shape {arr.shape}")
     return arr
+
+
+def _flat(y: ArrayLike) -> NDArray[Any]:
+    """Targets as the core takes them: (N,), or (N, P) column by column."""
+    return _targets(y).ravel(order="F")
 
 
 def load(path: PathLike) -> Model:

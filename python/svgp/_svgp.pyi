@@ -71,6 +71,7 @@ def fit(
     feature_names: Sequence[str],
     callback: Callable[[int, float, float | None, int], bool | None] | None = None,
     verbose: bool = False,
+    outputs: int = 1,
 ) -> tuple[Fitted, BaseException | None]: ...
 
 _QPairs: TypeAlias = Sequence[tuple[NDArray[np.float64], NDArray[np.float64]]]
