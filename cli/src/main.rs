@@ -224,6 +224,10 @@ struct FitArgs {
     likelihood: LikelihoodArg,
     #[arg(long, value_enum, default_value = "se")]
     kernel: KernelArg,
+    /// One kernel per latent GP (each class, the heteroscedastic mean and noise, each output)
+    /// instead of one shared by all.
+    #[arg(long)]
+    kernel_per_latent: bool,
     /// Number of inducing inputs M (k-means++ on the training inputs).
     #[arg(long, default_value_t = 50)]
     inducing: usize,
@@ -361,6 +365,7 @@ fn fit_options(args: &FitArgs, stop: &stop::StopFlags) -> FitOptions {
             KernelArg::Matern32 => KernelFamily::Matern32,
             KernelArg::Matern52 => KernelFamily::Matern52,
         },
+        kernel_per_latent: args.kernel_per_latent,
         num_inducing: args.inducing,
         batch_size: args.batch_size,
         iterations: args.iterations,

@@ -104,8 +104,9 @@ fn ten_class_digits_with_constant_columns() {
 /// Two real targets of the penguins (body mass and flipper length from the bill, species and
 /// sex): each output's test RMSE is well below its spread (sd ≈ 800 g and 14 mm; the fit reaches
 /// ≈ 300 g and ≈ 5 mm), `evaluate` reports both outputs in their units, `predict` writes
-/// `<target>_mean,<target>_variance` per output, the plot is predicted against observed, and a
-/// non-Gaussian likelihood or a binary table with two targets is refused with a message.
+/// `<target>_mean,<target>_variance` per output, the plot is predicted against observed,
+/// `--kernel-per-latent` gives each output its own kernel, and a non-Gaussian likelihood or a
+/// binary table with two targets is refused with a message.
 #[test]
 fn two_outputs_penguins() {
     let model = scratch("penguins_outputs.json");
@@ -163,6 +164,26 @@ fn two_outputs_penguins() {
     assert_eq!(
         header,
         "body_mass_g_mean,body_mass_g_variance,flipper_length_mm_mean,flipper_length_mm_variance"
+    );
+
+    let per_output = scratch("penguins_per_output.json");
+    let mut args = vec![
+        "fit",
+        "--kernel-per-latent",
+        "--iterations",
+        "50",
+        "--inducing",
+        "20",
+    ];
+    args.extend(common);
+    args.extend(["--output", per_output.to_str().unwrap(), "--json"]);
+    json(&svgp(&args));
+    let file: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&per_output).unwrap()).unwrap();
+    assert_eq!(
+        file["kernels"].as_array().unwrap().len(),
+        2,
+        "one kernel per output"
     );
 
     let mut args = vec!["fit", "--likelihood", "student-t"];

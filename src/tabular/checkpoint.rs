@@ -51,6 +51,7 @@ pub fn settings_of(o: &FitOptions) -> String {
     let FitOptions {
         likelihood,
         kernel,
+        kernel_per_latent,
         num_inducing,
         batch_size,
         xi,
@@ -60,8 +61,13 @@ pub fn settings_of(o: &FitOptions) -> String {
         test_fraction,
         ..
     } = o;
+    let per_latent = if *kernel_per_latent {
+        " per latent"
+    } else {
+        ""
+    };
     format!(
-        "likelihood {likelihood:?}, kernel {kernel:?}, num_inducing {num_inducing}, \
+        "likelihood {likelihood:?}, kernel {kernel:?}{per_latent}, num_inducing {num_inducing}, \
          batch_size {batch_size}, xi {xi:?}, gamma {gamma:?}, adam_learning_rate \
          {adam_learning_rate:e}, seed {seed}, test_fraction {test_fraction:e}"
     )

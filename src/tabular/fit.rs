@@ -251,13 +251,25 @@ fn start_trainer(
     }
     let candidates = data.inducing_candidates(o.num_inducing, o.seed)?;
     let z = InducingInit::default().choose(&candidates, o.num_inducing, o.seed)?;
-    let model = Svgp::new(initial(o, z.ncols())?, likelihood, z)?;
+    let model = Svgp::with_kernels(
+        initial(o, z.ncols(), likelihood.num_latent())?,
+        likelihood,
+        z,
+    )?;
     Ok((build_trainer(o, model, n)?, writer))
 }
 
-/// The initial kernel of the options' family over `d` inputs.
-fn initial(o: &FitOptions, d: usize) -> Result<Box<dyn crate::kernel::Kernel>> {
-    super::initial_kernel(o.kernel, d)
+/// The initial kernels of the options' family over `d` inputs: one shared, or one for each of
+/// `latents` latents with `kernel_per_latent`.
+fn initial(
+    o: &FitOptions,
+    d: usize,
+    latents: usize,
+) -> Result<Vec<Box<dyn crate::kernel::Kernel>>> {
+    let count = if o.kernel_per_latent { latents } else { 1 };
+    (0..count)
+        .map(|_| super::initial_kernel(o.kernel, d))
+        .collect()
 }
 
 /// The full training-set ELBO in the targets' original units: Σ_chunks (b/N)·ELBO(chunk, scale

@@ -185,6 +185,9 @@ pub struct FitOptions {
     /// The kernel family, ARD, initial variance 1 and lengthscales 1 on standardised inputs
     /// (default squared exponential).
     pub kernel: KernelFamily,
+    /// One kernel per latent GP, each of `kernel`'s family and initial values, instead of one
+    /// shared by all (default false; the same for a single latent).
+    pub kernel_per_latent: bool,
     /// M (default 50; must not exceed the number of training rows).
     pub num_inducing: usize,
     /// B (default 256; the full batch when larger than N).
@@ -217,6 +220,7 @@ impl Default for FitOptions {
         FitOptions {
             likelihood: LikelihoodChoice::Gaussian,
             kernel: KernelFamily::SquaredExponential,
+            kernel_per_latent: false,
             num_inducing: 50,
             batch_size: 256,
             iterations: 1000,
