@@ -75,6 +75,50 @@ def test_matmul_gflops_end_to_end_on_fake_flags() -> None:
         assert with_avx512["openblas_architecture"] == "SkylakeX"
 
 
+def test_time_to_accuracy_helpers() -> None:
+    import time_to_accuracy as tta
+
+    curve = [(0, 0.0, 1.5), (10, 1.0, 0.9), (20, 2.0, 0.52), (30, 3.0, 0.49), (40, 4.0, 0.51)]
+    assert tta.seconds_to(curve, 0.51) == (3.0, 30)
+    assert tta.seconds_to(curve, 0.4) is None
+    mean, lo, hi = tta.reference_nlpd(
+        [(i, float(i), 1.0 if i < 8 else 0.5 + 0.01 * (i - 8)) for i in range(11)]
+    )
+    assert (lo, hi) == (0.5, 0.52) and abs(mean - 0.51) < 1e-12  # evaluations at clock >= 8 of 10
+    fast = {"curve": [(0, 0.0, 2.0), (5, 0.5, 0.6)]}
+    slow = {"curve": [(0, 0.0, 2.0), (5, 2.0, 0.6)]}
+    low = {"curve": [(0, 0.0, 2.0), (5, 9.0, 0.55)]}
+    assert tta.best_run([slow, fast], 0.6) is fast
+    assert tta.best_run([slow, low], 0.5) is low  # none reaches: the lowest final NLPD
+    assert tta.per_case("kin40k=60,protein=90.5", float) == {"kin40k": 60.0, "protein": 90.5}
+
+
+def test_split_is_a_partition_standardised_by_the_training_rows() -> None:
+    import numpy as np
+    import time_to_accuracy as tta
+
+    table = np.arange(60.0).reshape(20, 3) ** 1.5
+    train, test = tta.split_and_standardise(table, 0.1)
+    perm = np.random.default_rng(0).permutation(20)
+    rows_train, rows_test = table[perm[2:]], table[perm[:2]]
+    mean, std = rows_train.mean(axis=0), rows_train.std(axis=0)
+    assert train.shape == (18, 3) and test.shape == (2, 3)
+    assert np.allclose(train, (rows_train - mean) / std) and np.allclose(
+        test, (rows_test - mean) / std
+    )
+    assert np.allclose(train.mean(axis=0), 0.0) and np.allclose(train.std(axis=0), 1.0)
+
+
+def test_batch_stream_cycles_whole_epochs() -> None:
+    import peers_common as pc
+
+    idx = pc.batch_indices(100, 30, 3 * (100 // 30), 0)  # type: ignore[no-untyped-call]
+    assert idx.shape == (9, 30)
+    for epoch in range(3):
+        rows = idx[3 * epoch : 3 * epoch + 3].reshape(-1)
+        assert len(set(rows.tolist())) == 90  # one permutation per epoch, remainder dropped
+
+
 if __name__ == "__main__":
     import pytest
 
