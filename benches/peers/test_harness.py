@@ -93,6 +93,31 @@ def test_time_to_accuracy_helpers() -> None:
     assert tta.per_case("kin40k=60,protein=90.5", float) == {"kin40k": 60.0, "protein": 90.5}
 
 
+def test_report_reads_invocations_since_a_date_and_bounds_the_ratio() -> None:
+    import time_to_accuracy as tta
+
+    lines = [
+        {"kind": "tta_machine", "date": "2026-01-01T10:00:00+00:00"},
+        {"kind": "tta_run", "n": 1},
+        {"kind": "tta_machine", "date": "2026-01-01T11:00:00+00:00"},
+        {"kind": "tta_run", "n": 2},
+        {"kind": "tta_machine", "date": "2026-01-01T12:00:00+00:00"},
+        {"kind": "tta_run", "n": 3},
+    ]
+    with tempfile.NamedTemporaryFile("w", suffix=".jsonl", delete=False) as fh:
+        fh.write("\n".join(json.dumps(r) for r in lines) + "\n")
+
+    def runs(since: str | None) -> list[int]:
+        return [int(r["n"]) for r in tta.load_runs(fh.name, since) if "n" in r]
+
+    assert runs(None) == [3] and runs("2026-01-01T11:00") == [2, 3] and runs("2027") == []
+    assert tta.speed_ratio({"svgp": 10.0, "gpflow": 50.0, "gpytorch": 40.0}, 60) == "0.250"
+    assert tta.speed_ratio({"svgp": 10.0, "gpflow": None, "gpytorch": None}, 50).startswith(
+        "< 0.200"
+    )
+    assert tta.speed_ratio({"svgp": None, "gpflow": 5.0}, 60) == "—"
+
+
 def test_split_is_a_partition_standardised_by_the_training_rows() -> None:
     import numpy as np
     import time_to_accuracy as tta
