@@ -12,6 +12,14 @@
 //!
 //! Run: `cargo run --release --example peer_timing -- --train T.csv --test V.csv --z Z.csv
 //! --batches B.csv` (CSVs with a header row; the last column of T and V is y).
+//!
+//! Time to accuracy (`benches/peers/time_to_accuracy.py`): `--eval-every K` evaluates the test
+//! NLPD before the first iteration and after every K-th, with the clock stopped (the curve is the
+//! JSON's `curve`, rows of iteration, training seconds, NLPD and training CPU seconds; the clocks
+//! leave out the first iteration, as the peers' scripts do); `--max-seconds` and
+//! `--target-nlpd` end the run on the training clock or at the first evaluation at or below the
+//! target; `--max-iters` runs past the end of the batch file by starting it again; `--adam-only`
+//! trains q by Adam (on m and L) with the hyperparameters' constants instead of natural steps.
 
 use clap::Parser;
 use nalgebra::{DMatrix, DVector};
@@ -52,6 +60,42 @@ struct Args {
     /// Keep the crate's ascent check on natural steps (off: the plain algorithm the peers run).
     #[arg(long)]
     ascent_check: bool,
+    /// Train q by Adam (m and the lower triangle of L, the hyperparameters' constants) instead
+    /// of natural steps; `--gamma` is then unused.
+    #[arg(long)]
+    adam_only: bool,
+    /// Evaluate the test NLPD before the first iteration and after every K-th (0: only at the
+    /// end); evaluation time is not on the training clock.
+    #[arg(long, default_value_t = 0)]
+    eval_every: usize,
+    /// Stop once the training clock (the timed iterations, evaluations excluded) reaches this.
+    #[arg(long)]
+    max_seconds: Option<f64>,
+    /// Stop at the first evaluation whose test NLPD is at or below this.
+    #[arg(long)]
+    target_nlpd: Option<f64>,
+    /// Iterations to run (default: one per line of the batch file); the batch file is started
+    /// again from its first line when it runs out.
+    #[arg(long)]
+    max_iters: Option<usize>,
+}
+
+/// The process's CPU time (user + system, all threads) from `/proc/self/stat`, in seconds
+/// (Linux's 100 ticks a second); 0 where it cannot be read.
+fn cpu_seconds() -> f64 {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return 0.0;
+    };
+    // Fields after the parenthesised command name: state is the 3rd field, utime the 14th.
+    let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    (ticks(11) + ticks(12)) / 100.0
 }
 
 fn main() -> Result<(), Box<dyn Error>> {
@@ -81,9 +125,13 @@ fn main() -> Result<(), Box<dyn Error>> {
 
     let kernel = SquaredExponential::with_transform(1.0, vec![1.0; d], Positive::with_floor(0.0))?;
     let model = Svgp::new(Box::new(kernel), Box::new(Gaussian::new(0.1)?), z)?;
-    let q_training = QTraining::NatGrad {
-        step: Box::new(NatGrad::<Natural>::default()),
-        schedule: Schedule::Constant(args.gamma),
+    let q_training = if args.adam_only {
+        QTraining::Adam
+    } else {
+        QTraining::NatGrad {
+            step: Box::new(NatGrad::<Natural>::default()),
+            schedule: Schedule::Constant(args.gamma),
+        }
     };
     let adam = AdamConfig {
         learning_rate: args.adam_lr,
@@ -98,18 +146,77 @@ fn main() -> Result<(), Box<dyn Error>> {
         },
     );
 
-    let mut iter_ms = Vec::with_capacity(batches.len());
+    let max_iters = args.max_iters.unwrap_or(batches.len());
+    let mut iter_ms = Vec::with_capacity(max_iters.min(1 << 20));
     let mut shortened_steps = 0;
+    // (iteration, training seconds, test NLPD, training CPU seconds), evaluated with the clocks
+    // stopped. The CPU clock (the process's, all threads) is read around what is left out.
+    let mut curve: Vec<(usize, f64, f64, f64)> = Vec::new();
+    let mut clock = 0.0;
+    let (cpu_start, mut cpu_off) = (cpu_seconds(), 0.0);
+    let mut error = None;
+    let mut reached_target = false;
+    if args.eval_every > 0 {
+        curve.push((0, 0.0, trainer.model.evaluate(&test.x, &test.y)?.nlpd, 0.0));
+    }
     let start = Instant::now();
-    for rows in &batches {
-        let t0 = Instant::now();
+    for it in 0..max_iters {
+        let rows = &batches[it % batches.len()];
+        let (t0, c0) = (Instant::now(), cpu_seconds());
         let xb = x.select_rows(rows.iter());
         let yb = DVector::from_iterator(rows.len(), rows.iter().map(|&i| y[i]));
-        let report = trainer.step(&xb, &yb, n as f64 / rows.len() as f64)?;
-        iter_ms.push(t0.elapsed().as_secs_f64() * 1e3);
+        let report = match trainer.step(&xb, &yb, n as f64 / rows.len() as f64) {
+            Ok(report) => report,
+            Err(e) => {
+                error = Some(format!("iteration {}: {e}", it + 1));
+                break;
+            }
+        };
+        let secs = t0.elapsed().as_secs_f64();
+        if it > 0 {
+            // The first iteration (warm-up) is reported (`first_iter_s`), not clocked, as the
+            // peers' (whose first includes tracing).
+            clock += secs;
+        } else {
+            cpu_off += cpu_seconds() - c0;
+        }
+        iter_ms.push(secs * 1e3);
         shortened_steps += u32::from(report.update.shortened());
+        if args.eval_every > 0 && (it + 1) % args.eval_every == 0 {
+            let c1 = cpu_seconds();
+            let nlpd = trainer.model.evaluate(&test.x, &test.y)?.nlpd;
+            curve.push((it + 1, clock, nlpd, c1 - cpu_start - cpu_off));
+            cpu_off += cpu_seconds() - c1;
+            if args.target_nlpd.is_some_and(|target| nlpd <= target) {
+                reached_target = true;
+                break;
+            }
+            if !nlpd.is_finite() {
+                error = Some(format!("iteration {}: test NLPD {nlpd}", it + 1));
+                break;
+            }
+        }
+        if args.max_seconds.is_some_and(|limit| clock >= limit) {
+            break;
+        }
     }
     let train_s = start.elapsed().as_secs_f64();
+    if let Some(error) = error {
+        let line = json!({
+            "library": "svgp", "M": m, "B": b, "gamma": args.gamma, "adam_lr": args.adam_lr,
+            "adam_only": args.adam_only, "error": error, "iters": iter_ms.len(),
+            "train_clock_s": clock, "curve": curve,
+        });
+        println!("{line}");
+        return Err(error.into());
+    }
+    if iter_ms.len() <= args.warmup {
+        return Err(format!(
+            "only {} iterations ran, not more than --warmup",
+            iter_ms.len()
+        )
+        .into());
+    }
 
     let mut timed = iter_ms[args.warmup..].to_vec();
     timed.sort_by(f64::total_cmp);
@@ -122,9 +229,10 @@ fn main() -> Result<(), Box<dyn Error>> {
         "library": "svgp",
         "version": env!("CARGO_PKG_VERSION"),
         "N": n, "D": d, "M": m, "B": b,
-        "iters": batches.len(),
+        "iters": iter_ms.len(),
         "gamma": args.gamma,
         "adam_lr": args.adam_lr,
+        "adam_only": args.adam_only,
         "ascent_check": args.ascent_check,
         "ms_per_iter_median": quantile(0.5),
         "ms_per_iter_p10": quantile(0.1),
@@ -132,6 +240,8 @@ fn main() -> Result<(), Box<dyn Error>> {
         "first_iter_s": iter_ms[0] / 1e3,
         "timed_iters": timed.len(),
         "train_s": train_s,
+        "train_clock_s": clock,
+        "reached_target": reached_target,
         "shortened_steps": shortened_steps,
         "final_elbo": model.elbo(x, y, 1.0)?,
         "test_rmse": metrics.rmse,
@@ -141,7 +251,8 @@ fn main() -> Result<(), Box<dyn Error>> {
             "lengthscales": (1..=d).map(kernel_param).collect::<Vec<_>>(),
             "noise_variance": Positive::default().forward(params[d + 1]),
         },
-        "iter_ms": iter_ms,
+        "curve": curve,
+        "iter_ms": if args.eval_every > 0 { Vec::new() } else { iter_ms },
     });
     println!("{line}");
     Ok(())

@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-# Copied from shared/peers/gpflow_natgrad.py (the project's peer baselines, GPflow 2.11.2 / GPyTorch 1.15.2); unchanged except this line.
+# Copied from shared/peers/gpflow_natgrad.py (the project's peer baselines, GPflow 2.11.2 / GPyTorch 1.15.2); changed: this line, and the
+# time-to-accuracy options (--optimizer, --eval-every, --max-seconds, --target-nlpd, --stream-epochs; time_to_accuracy.py).
 """GPflow peer: SVGP trained with natural gradients (q_mu, q_sqrt) alternating with Adam
 (hyperparameters + inducing inputs), GPflow's documented pattern.
 
@@ -10,6 +11,14 @@ Each iteration, on ONE minibatch (shared numpy index stream, peers_common.batch_
     2. Adam(lr).apply_gradients on model.trainable_variables          (q_mu, q_sqrt set non-trainable)
 Both inside one tf.function. The loss returned per iteration is the minibatch -ELBO
 evaluated between the natgrad and Adam updates (it is the Adam step's loss).
+
+--optimizer adam trains q_mu and q_sqrt by the same Adam instead (no natural step). With
+--eval-every K the test NLPD is computed before the first iteration and after every K-th, outside
+the timed region (JSON "curve": [iteration, training seconds, NLPD, training CPU seconds of the
+process] rows; the clocks leave out the first iteration, which holds the tracing); --max-seconds and
+--target-nlpd stop the run on that clock or at the first evaluation at or below the target;
+--stream-epochs E cycles the first E epochs of the minibatch stream (as time_to_accuracy.py
+gives the crate).
 
 Prints one JSON line. --full-batch-step instead times natgrad-only steps on the full
 training set (no Adam), e.g. --data reg_8d --M 500 --gamma 1 --full-batch-step.
@@ -43,6 +52,13 @@ def parse():
     ap.add_argument("--reps", type=int, default=5, help="timed full-batch steps (after 1 warm-up)")
     ap.add_argument("--out", default=None, help="append the JSON line to this file")
     ap.add_argument("--trace", default=None, help="write per-iteration minibatch loss (JSON) here")
+    ap.add_argument("--optimizer", choices=["natgrad", "adam"], default="natgrad",
+                    help="natgrad: natural step on q then Adam on the rest; adam: Adam on everything")
+    ap.add_argument("--eval-every", type=int, default=0, help="test NLPD every K iterations, off the clock")
+    ap.add_argument("--max-seconds", type=float, default=None, help="stop when the training clock reaches this")
+    ap.add_argument("--target-nlpd", type=float, default=None, help="stop at the first evaluation <= this")
+    ap.add_argument("--stream-epochs", type=int, default=0,
+                    help="cycle the first E epochs of the minibatch stream (0: the stream of --iters batches)")
     a = ap.parse_args()
     a.lik = a.lik or pc.DEFAULT_LIK.get(a.data, "gaussian")
     return a
@@ -117,8 +133,9 @@ def build(Xtr, Ytr):
     else:
         lik = gpflow.likelihoods.StudentT(scale=pc.INIT["studentt_scale"], df=pc.INIT["studentt_df"])
     model = gpflow.models.SVGP(kern, lik, Z, num_data=N, whiten=True, q_diag=False)
-    gpflow.set_trainable(model.q_mu, False)
-    gpflow.set_trainable(model.q_sqrt, False)
+    if args.optimizer == "natgrad":
+        gpflow.set_trainable(model.q_mu, False)
+        gpflow.set_trainable(model.q_sqrt, False)
     return model
 
 
@@ -145,7 +162,7 @@ def full_elbo(model, X, Y):
 def base_result(N, D):
     return {"library": "gpflow", "version": gpflow.__version__, "backend": f"tensorflow-cpu {tf.__version__}",
             "task": args.data, "lik": args.lik, "N": N, "D": D, "M": args.M, "gamma": args.gamma,
-            "init": args.init, **({"bernoulli": args.bernoulli} if args.lik == "bernoulli" else {}),
+            "optimizer": args.optimizer, "init": args.init, **({"bernoulli": args.bernoulli} if args.lik == "bernoulli" else {}),
             **pc.machine_info(args.threads)}
 
 
@@ -179,11 +196,17 @@ def main():
         return
 
     adam = tf_keras.optimizers.Adam(learning_rate=args.adam_lr)
-    hyp_vars = model.trainable_variables  # kernel, likelihood, Z (q_mu/q_sqrt excluded)
+    hyp_vars = model.trainable_variables  # kernel, likelihood, Z (and q_mu/q_sqrt with --optimizer adam)
+    Xte_tf = tf.constant(Xte)
+
+    def test_nlpd():
+        mu, var = model.predict_f(Xte_tf)
+        return pc.metrics(args.lik, mu.numpy(), var.numpy(), Yte, lik_params(model))["test_nlpd"]
 
     @tf.function
     def step(Xb, Yb):
-        natgrad.minimize(lambda: model.training_loss((Xb, Yb)), var_list=var_pair)
+        if args.optimizer == "natgrad":
+            natgrad.minimize(lambda: model.training_loss((Xb, Yb)), var_list=var_pair)
         with tf.GradientTape(watch_accessed_variables=False) as tape:
             tape.watch(hyp_vars)
             loss = model.training_loss((Xb, Yb))
@@ -191,14 +214,19 @@ def main():
         adam.apply_gradients(zip(grads, hyp_vars))
         return loss
 
-    idx = pc.batch_indices(N, args.B, args.iters, args.seed)
+    stream = args.stream_epochs * (N // args.B) if args.stream_epochs else args.iters
+    idx = pc.batch_indices(N, args.B, stream, args.seed)
     elbo0 = full_elbo(model, Xtr, Ytr)
     losses, ts = [], []
+    curve, clock, reached = [], 0.0, False
+    cpu_off = 0.0  # process CPU seconds outside the clock (first iteration, evaluations)
+    if args.eval_every:
+        curve.append((0, 0.0, test_nlpd(), 0.0))
     t_all, c_all, probe = pc.now(), pc.cpu_now(), pc.LoadProbe()
     error = None
     for it in range(args.iters):
         t0 = pc.now()
-        b = idx[it]
+        b = idx[it % len(idx)]
         try:
             loss = step(tf.constant(Xtr[b]), tf.constant(Ytr[b])).numpy()
         except (tf.errors.InvalidArgumentError, tf.errors.OpError) as e:  # non-PD / NaN q
@@ -206,9 +234,21 @@ def main():
             error = f"{type(e).__name__}: {lines[-1][:240] if lines else ''}"
             break
         ts.append(pc.now() - t0)
+        clock += ts[-1] if it > 0 else 0.0  # the first iteration (tracing, warm-up) is reported, not clocked
+        if it == 0:
+            cpu_off += pc.cpu_now() - c_all
         losses.append(float(loss))
         if not np.isfinite(loss):
             error = "non-finite loss"
+            break
+        if args.eval_every and (it + 1) % args.eval_every == 0:
+            c1 = pc.cpu_now()
+            curve.append((it + 1, clock, test_nlpd(), c1 - c_all - cpu_off))
+            cpu_off += pc.cpu_now() - c1
+            if args.target_nlpd is not None and curve[-1][2] <= args.target_nlpd:
+                reached = True
+                break
+        if args.max_seconds is not None and clock >= args.max_seconds:
             break
     train_s, train_cpu_s = pc.now() - t_all, pc.cpu_now() - c_all
     load = probe.result()
@@ -216,7 +256,7 @@ def main():
         res = base_result(N, D)
         res.update(mode="minibatch_natgrad_adam", B=args.B, iters=len(losses), adam_lr=args.adam_lr,
                    seed=args.seed, error=error, failed_at_iter=len(losses) + 1,
-                   minibatch_loss_last=losses[-1] if losses else None, **load)
+                   minibatch_loss_last=losses[-1] if losses else None, **load, train_clock_s=clock, curve=curve)
         pc.emit(res, args.out)
         return
 
@@ -230,7 +270,7 @@ def main():
                **pc.metrics(args.lik, mu, var, Yte, lik_params(model)),
                native_test_nlpd=native_nlpd,
                minibatch_loss_first=losses[0], minibatch_loss_last=losses[-1],
-               hyper=hyper_summary(model))
+               hyper=hyper_summary(model), train_clock_s=clock, reached_target=reached, curve=curve)
     res["final_elbo_per_datum"] = res["final_elbo"] / N
     if args.trace:
         import json

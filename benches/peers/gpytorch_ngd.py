@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-# Copied from shared/peers/gpytorch_ngd.py (the project's peer baselines, GPflow 2.11.2 / GPyTorch 1.15.2); unchanged except this line.
+# Copied from shared/peers/gpytorch_ngd.py (the project's peer baselines, GPflow 2.11.2 / GPyTorch 1.15.2); changed: this line, and the
+# time-to-accuracy options (--optimizer, --eval-every, --max-seconds, --target-nlpd, --stream-epochs; time_to_accuracy.py).
 """GPyTorch peer: SVGP trained with natural gradients, same protocol as gpflow_natgrad.py.
 
 Model: gpytorch ApproximateGP with a whitened VariationalStrategy
@@ -21,6 +22,10 @@ would be 1e-4), Student-t with fixed df=3 and scale = softplus(raw) + 1e-6 (a sm
 likelihood, since gpytorch's StudentTLikelihood parameterises noise = scale^2 and trains df).
 Probit link for Bernoulli in both. 20-point Gauss-Hermite for non-Gaussian expectations in both.
 Reported losses / ELBOs are on GPflow's scale (sum over data, not divided by N).
+
+--optimizer adam instead uses CholeskyVariationalDistribution (q = N(0, I) at the start, like the
+natural one) and one torch Adam on every parameter, q included. --eval-every, --max-seconds,
+--target-nlpd and --stream-epochs are those of gpflow_natgrad.py (test NLPD off the clock).
 
 Prints one JSON line. --full-batch-step instead times natgrad-only steps on the full data.
 """
@@ -55,6 +60,13 @@ def parse():
     ap.add_argument("--chunk", type=int, default=4000, help="rows per chunk for full-data ELBO / prediction")
     ap.add_argument("--out", default=None)
     ap.add_argument("--trace", default=None)
+    ap.add_argument("--optimizer", choices=["natgrad", "adam"], default="natgrad",
+                    help="natgrad: NGD on q then Adam on the rest; adam: Cholesky q and Adam on everything")
+    ap.add_argument("--eval-every", type=int, default=0, help="test NLPD every K iterations, off the clock")
+    ap.add_argument("--max-seconds", type=float, default=None, help="stop when the training clock reaches this")
+    ap.add_argument("--target-nlpd", type=float, default=None, help="stop at the first evaluation <= this")
+    ap.add_argument("--stream-epochs", type=int, default=0,
+                    help="cycle the first E epochs of the minibatch stream (0: the stream of --iters batches)")
     a = ap.parse_args()
     a.lik = a.lik or pc.DEFAULT_LIK.get(a.data, "gaussian")
     return a
@@ -104,7 +116,10 @@ class ExactProbitBernoulli(gpytorch.likelihoods.BernoulliLikelihood):
 class SVGP(gpytorch.models.ApproximateGP):
     def __init__(self, Z):
         M, D = Z.shape
-        vd = gpytorch.variational.NaturalVariationalDistribution(M, mean_init_std=0.0)
+        if args.optimizer == "natgrad":
+            vd = gpytorch.variational.NaturalVariationalDistribution(M, mean_init_std=0.0)
+        else:
+            vd = gpytorch.variational.CholeskyVariationalDistribution(M, mean_init_std=0.0)
         vs = gpytorch.variational.VariationalStrategy(self, Z, vd, learn_inducing_locations=True)
         super().__init__(vs)
         self.mean_module = gpytorch.means.ZeroMean()
@@ -159,10 +174,25 @@ def full_elbo(model, lik, X, y):
     return ell - float(model.variational_strategy.kl_divergence().sum())
 
 
+def predict(model, lik, Xte, yte):
+    """Latent predictive mean and variance and the native log marginal per test row (eval mode; the
+    caller switches back to train mode to go on training)."""
+    model.eval()
+    lik.eval()
+    mus, vars_, lm = [], [], []
+    with torch.no_grad():
+        for s in range(0, Xte.shape[0], args.chunk):
+            f = model(Xte[s:s + args.chunk])
+            mus.append(f.mean.numpy())
+            vars_.append(f.variance.numpy())
+            lm.append(lik.log_marginal(yte[s:s + args.chunk], f).numpy())
+    return np.concatenate(mus), np.concatenate(vars_), np.concatenate(lm)
+
+
 def base_result(N, D):
     return {"library": "gpytorch", "version": gpytorch.__version__, "backend": f"torch {torch.__version__} (CPU)",
             "task": args.data, "lik": args.lik, "N": N, "D": D, "M": args.M, "gamma": args.gamma,
-            "init": args.init, "schedule": args.schedule,
+            "optimizer": args.optimizer, "init": args.init, "schedule": args.schedule,
             **({"bernoulli": args.bernoulli} if args.lik == "bernoulli" else {}), **pc.machine_info(args.threads)}
 
 
@@ -203,7 +233,16 @@ def main():
         pc.emit(res, args.out)
         return
 
-    adam = torch.optim.Adam(hyp_params, lr=args.adam_lr, eps=1e-7)  # eps as Keras/GPflow
+    adam_params = hyp_params if args.optimizer == "natgrad" else hyp_params + var_params
+    adam = torch.optim.Adam(adam_params, lr=args.adam_lr, eps=1e-7)  # eps as Keras/GPflow
+
+    def step_adam(xb, yb):
+        loss = -mll(model(xb), yb)
+        grads = torch.autograd.grad(loss, adam_params)
+        for p, g in zip(adam_params, grads):
+            p.grad = g
+        adam.step()
+        return loss
 
     def step_alternate(xb, yb):
         ng_substep(xb, yb)
@@ -224,22 +263,48 @@ def main():
         return loss
 
     step = step_alternate if args.schedule == "alternate" else step_joint
-    idx = pc.batch_indices(N, args.B, args.iters, args.seed)
+    if args.optimizer == "adam":
+        step = step_adam
+    stream = args.stream_epochs * (N // args.B) if args.stream_epochs else args.iters
+    idx = pc.batch_indices(N, args.B, stream, args.seed)
     losses, ts = [], []
+    curve, clock, reached = [], 0.0, False
+    cpu_off = 0.0  # process CPU seconds outside the clock (first iteration, evaluations)
+
+    def test_nlpd():
+        mu, var, _ = predict(model, lik, Xte, yte)
+        model.train()
+        lik.train()
+        return pc.metrics(args.lik, mu, var, Yte_np, lik_params(lik))["test_nlpd"]
+
+    if args.eval_every:
+        curve.append((0, 0.0, test_nlpd(), 0.0))
     t_all, c_all, probe = pc.now(), pc.cpu_now(), pc.LoadProbe()
     error = None
     for it in range(args.iters):
         t0 = pc.now()
-        b = torch.from_numpy(idx[it])
+        b = torch.from_numpy(idx[it % len(idx)])
         try:
             loss = float(step(Xtr[b], ytr[b]).item())
         except (RuntimeError, ValueError) as e:  # NotPSDError / non-PD natural matrix
             error = f"{type(e).__name__}: {str(e).splitlines()[0][:200]}"
             break
         ts.append(pc.now() - t0)
+        clock += ts[-1] if it > 0 else 0.0  # the first iteration (tracing, warm-up) is reported, not clocked
+        if it == 0:
+            cpu_off += pc.cpu_now() - c_all
         losses.append(loss * N)  # GPflow scale
         if not np.isfinite(loss):
             error = "non-finite loss"
+            break
+        if args.eval_every and (it + 1) % args.eval_every == 0:
+            c1 = pc.cpu_now()
+            curve.append((it + 1, clock, test_nlpd(), c1 - c_all - cpu_off))
+            cpu_off += pc.cpu_now() - c1
+            if args.target_nlpd is not None and curve[-1][2] <= args.target_nlpd:
+                reached = True
+                break
+        if args.max_seconds is not None and clock >= args.max_seconds:
             break
     train_s, train_cpu_s = pc.now() - t_all, pc.cpu_now() - c_all
     load = probe.result()
@@ -247,29 +312,20 @@ def main():
         res = base_result(N, D)
         res.update(mode="minibatch_natgrad_adam", B=args.B, iters=len(losses), adam_lr=args.adam_lr,
                    seed=args.seed, error=error, failed_at_iter=len(losses) + 1,
-                   minibatch_loss_last=losses[-1] if losses else None, **load)
+                   minibatch_loss_last=losses[-1] if losses else None, **load, train_clock_s=clock, curve=curve)
         pc.emit(res, args.out)
         return
 
     elbo_final = full_elbo(model, lik, Xtr, ytr)
-    model.eval()
-    lik.eval()
-    mus, vars_, lm = [], [], []
-    with torch.no_grad():
-        for s in range(0, Xte.shape[0], args.chunk):
-            f = model(Xte[s:s + args.chunk])
-            mus.append(f.mean.numpy())
-            vars_.append(f.variance.numpy())
-            lm.append(lik.log_marginal(yte[s:s + args.chunk], f).numpy())
-    mu, var = np.concatenate(mus), np.concatenate(vars_)
+    mu, var, lm = predict(model, lik, Xte, yte)
     res = base_result(N, D)
     res.update(mode="minibatch_natgrad_adam", B=args.B, iters=len(losses), adam_lr=args.adam_lr, seed=args.seed,
                **pc.summarize_times(ts, args.warmup), train_s=float(train_s), train_cpu_s=float(train_cpu_s), **load,
                elbo_init=elbo0, final_elbo=elbo_final,
                **pc.metrics(args.lik, mu, var, Yte_np, lik_params(lik)),
-               native_test_nlpd=-float(np.mean(np.concatenate(lm))),
+               native_test_nlpd=-float(np.mean(lm)),
                minibatch_loss_first=losses[0], minibatch_loss_last=losses[-1],
-               hyper=hyper_summary(model, lik))
+               hyper=hyper_summary(model, lik), train_clock_s=clock, reached_target=reached, curve=curve)
     res["final_elbo_per_datum"] = res["final_elbo"] / N
     if args.trace:
         import json

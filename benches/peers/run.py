@@ -29,6 +29,7 @@ import resource
 import subprocess
 import sys
 import time
+from typing import Any
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
@@ -52,25 +53,36 @@ def parse():
     a = ap.parse_args()
     a.cases = [tuple(int(v) for v in c.split("x")) for c in a.cases.split(",") if c]
     a.libs = [lib for lib in a.libs.split(",") if lib]
+    if a.iters - a.warmup < 10:
+        ap.error("at least 10 timed iterations after warm-up are needed")
     if a.iters - a.warmup < 50:
-        ap.error("at least 50 timed iterations after warm-up are needed")
+        print(f"run.py: only {a.iters - a.warmup} timed iterations per run; medians of fewer than 50 "
+              "are noisier (meant for large M, issue 18)", file=sys.stderr)
     return a
 
 
-args = parse()
-DATA = os.path.join(args.work, "data")
-os.environ["SVGP_PEERS_DATA"] = DATA
 sys.path.insert(0, HERE)
 import peers_common as pc  # noqa: E402
+import numpy as np  # noqa: E402  (the harness only writes files with it; the runs are subprocesses)
 
-pc.set_threads(args.threads)
-os.environ["RAYON_NUM_THREADS"] = str(args.threads)
-import numpy as np  # noqa: E402
+# Set by setup() when run as a script; time_to_accuracy.py imports the helpers that do not use them
+# (log, build_svgp, git, busy_jiffies, run_json, machine).
+args = argparse.Namespace()
+DATA = RESULTS = ""
 
-RESULTS = os.path.join(args.work, "results.jsonl")
+
+def setup() -> None:
+    global args, DATA, RESULTS
+    args = parse()
+    DATA = os.path.join(args.work, "data")
+    os.environ["SVGP_PEERS_DATA"] = DATA
+    pc.DATA_DIR = DATA
+    pc.set_threads(args.threads)
+    os.environ["RAYON_NUM_THREADS"] = str(args.threads)
+    RESULTS = os.path.join(args.work, "results.jsonl")
 
 
-def log(msg):
+def log(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
@@ -97,38 +109,45 @@ def ensure_data():
             sys.exit("reg_8d does not match the sha256 in data_manifest.json (numpy's generator changed?)")
 
 
-def build_svgp():
+def build_svgp() -> str:
     log("building examples/peer_timing.rs (cargo build --release)")
     out = subprocess.run(["cargo", "build", "--release", "--example", "peer_timing", "--message-format=json"],
                          cwd=REPO, check=True, stdout=subprocess.PIPE, text=True).stdout
     for line in out.splitlines():
         msg = json.loads(line)
         if msg.get("reason") == "compiler-artifact" and msg["target"]["name"] == "peer_timing" and msg.get("executable"):
-            return msg["executable"]
+            return str(msg["executable"])
     sys.exit("cargo did not report the peer_timing executable")
 
 
-def git(*a):
+def git(*a: str) -> str:
     return subprocess.run(["git", *a], cwd=REPO, stdout=subprocess.PIPE, text=True).stdout.strip()
 
 
-def busy_jiffies():
+def busy_jiffies() -> tuple[int, int]:
     with open("/proc/stat") as fh:
         v = [int(x) for x in fh.readline().split()[1:9]]
     return sum(v), sum(v) - v[3] - v[4]
 
 
-def run_json(cmd):
+def run_json(cmd: list[str], check: bool = True) -> dict[str, Any]:
     """Runs cmd; returns its last stdout line as JSON, plus wall time, its CPU time and how busy
-    the rest of the machine was meanwhile (other_busy_frac: fraction of all cores)."""
+    the rest of the machine was meanwhile (other_busy_frac: fraction of all cores). With
+    check=False a failed command gives {"error": ...} (its last JSON line, if any, merged in)."""
     r0, (t0, b0), w0 = resource.getrusage(resource.RUSAGE_CHILDREN), busy_jiffies(), time.perf_counter()
     p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     wall = time.perf_counter() - w0
     r1, (t1, b1) = resource.getrusage(resource.RUSAGE_CHILDREN), busy_jiffies()
-    if p.returncode != 0:
+    if p.returncode != 0 and check:
         log(p.stderr[-3000:])
         sys.exit(f"failed ({p.returncode}): {' '.join(cmd)}")
-    res = json.loads(p.stdout.strip().splitlines()[-1])
+    lines = p.stdout.strip().splitlines()
+    try:
+        res = json.loads(lines[-1]) if lines else {}
+    except json.JSONDecodeError:
+        res = {}
+    if p.returncode != 0:
+        res.setdefault("error", f"exit {p.returncode}: {p.stderr.strip()[-300:]}")
     cpu = (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
     ncpu = os.cpu_count() or 1
     sys_busy = (b1 - b0) / max(t1 - t0, 1)
@@ -163,7 +182,7 @@ def commands(m, b, exe, z_path, b_path):
     }
 
 
-def machine(commit):
+def machine(commit: str) -> dict[str, Any]:
     info = {"kind": "machine", "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
             "commit": commit, "cpu": pc._cpu_model(), "nproc": os.cpu_count(), "python": platform.python_version(),
             "loadavg": [round(v, 2) for v in os.getloadavg()],
@@ -178,9 +197,13 @@ def machine(commit):
 
 
 def gflops():
+    import matmul_gflops
+
+    forced, note = matmul_gflops.coretype_to_force("SkylakeX", matmul_gflops.cpu_flags())
+    coretypes = (None, "SkylakeX") if forced else (None,)
     rows = []
     for threads in (1, 2):
-        for coretype in (None, "SkylakeX"):
+        for coretype in coretypes:
             cmd = [sys.executable, os.path.join(HERE, "matmul_gflops.py"), "--threads", str(threads)]
             if coretype:
                 cmd += ["--openblas-coretype", coretype]
@@ -189,6 +212,8 @@ def gflops():
             record(res)
             rows.append(res)
     print("\n### f64 matrix product, GFLOP/s (best / median of 10)\n")
+    if not forced:
+        print(f"numpy: {note} (the CPU cannot run SkylakeX kernels; only the detected ones are measured)\n")
     print("| threads | numpy BLAS | numpy 2000³ | numpy 500×1024×500 | torch (MKL) 2000³ | torch 500×1024×500 | other load |")
     print("|---|---|---|---|---|---|---|")
     for r in rows:
@@ -265,4 +290,5 @@ def report(info, table):
 
 
 if __name__ == "__main__":
+    setup()
     main()
