@@ -54,11 +54,9 @@ impl Svgp {
 
     /// Lz = chol(Kuu + jitter·I) (M×M) for each kernel.
     fn kuu_factors(&self) -> Result<Vec<DMatrix<f64>>> {
-        let factor = |kernel: &Box<dyn crate::kernel::Kernel>| {
-            let kuu = kernel.matrix(self.z(), self.z());
-            cholesky_with_jitter(&kuu, self.jitter(), "Kuu")
-        };
-        self.kernels().iter().map(factor).collect()
+        let kuus = self.kernels().iter().map(|k| k.matrix(self.z(), self.z()));
+        kuus.map(|kuu| cholesky_with_jitter(&kuu, self.jitter(), "Kuu"))
+            .collect()
     }
 
     /// Mean and variance of the predictive distribution of y* at `x_new` (N*×D), from the

@@ -4,11 +4,15 @@
 //! Q = Lz⁻ᵀ (I − S) Lz⁻¹ (symmetric). Per chunk of B points that is one triangular product
 //! Φ(Q) Kuf (M²·B flops), where A = Lz⁻¹ Kuf and Lᵀ A take two.
 //!
-//! Folding Lz⁻¹ into Q costs accuracy when Kuu is ill-conditioned: a worst-case estimate of the
-//! rounding error of kᵀ Q k is ε·M·‖Lz⁻¹‖²_F·(1 + ‖S‖_F)·‖k‖², where the whitened form's is
-//! about ε·M·kff. A chunk for which that estimate (or its analogue ε·M·‖α‖·‖k‖ for the mean)
-//! exceeds [`QUADRATIC_FORM_TOL`] relative to kff is computed in the whitened form instead. The
-//! estimate is pessimistic: measured errors are about 10⁵ times below it (this module's tests).
+//! Folding Lz⁻¹ into Q costs accuracy when Kuu is ill-conditioned: an estimate of the rounding
+//! error of kᵀ Q k is ε·√M·‖Lz⁻¹‖²_F·(1 + ‖S‖_F)·‖k‖², where the whitened form's is about
+//! ε·√M·kff. Since k(zⱼ, x)² ≤ k(zⱼ, zⱼ)·k(x, x) for any kernel, ‖k‖² ≤ tr(Kuu)·kff, so the
+//! relative estimate ε·√M·‖Lz⁻¹‖²_F·‖Lz‖²_F·(1 + ‖S‖_F) holds at every point (‖Lz⁻¹‖²_F·‖Lz‖²_F
+//! = tr(Kuu⁻¹)·tr(Kuu) ≥ M² is a condition number of Kuu). A latent for which it (or its
+//! analogue ε·√M·‖α‖·‖Lz‖_F for the mean, relative to √kff) exceeds [`QUADRATIC_FORM_TOL`] is
+//! predicted in the whitened form instead. The choice depends on the model only, never on the
+//! points or the chunks, so a row's prediction does not depend on how the rows are chunked.
+//! The estimate is pessimistic: measured errors are 10⁴–10⁵ times below it (this module's tests).
 
 use super::conditional::whitened_marginals_into;
 use crate::linalg::{
@@ -18,8 +22,8 @@ use crate::linalg::{
 use crate::variational::VariationalQ;
 use nalgebra::{DMatrix, DVector, DVectorViewMut};
 
-/// The largest worst-case rounding estimate of the quadratic form, relative to kff (variances)
-/// or √kff (means), at which it is used; above it a chunk takes the whitened form.
+/// The largest rounding estimate of the quadratic form, relative to kff (variances) or √kff
+/// (means), at which it is used; above it a latent takes the whitened form.
 pub(crate) const QUADRATIC_FORM_TOL: f64 = 1e-6;
 
 /// One latent's prediction operators (see the module docs), borrowing its Kuu factor and q.
@@ -33,10 +37,8 @@ pub(crate) struct LatentPredictor<'a> {
     alpha: DMatrix<f64>,
     /// Φ(Q): the lower triangle of Q with its diagonal halved (M×M, strict upper triangle zero).
     phi_q: DMatrix<f64>,
-    /// ε·M·‖Lz⁻¹‖²_F·(1 + ‖S‖_F): the variance's rounding bound per unit ‖k‖².
-    var_err_scale: f64,
-    /// ε·M·‖α‖: the mean's rounding bound per unit ‖k‖.
-    mean_err_scale: f64,
+    /// Whether the rounding estimates are within [`QUADRATIC_FORM_TOL`] (see the module docs).
+    quadratic: bool,
 }
 
 /// Buffers for [`LatentPredictor::marginals_into`], reused across chunks.
@@ -61,31 +63,22 @@ impl<'a> LatentPredictor<'a> {
         transpose_in_place(&mut q_mat); // (I − S) Lz⁻¹
         solve_lower_transpose_in_place(lz, &mut q_mat); // Lz⁻ᵀ (I − S) Lz⁻¹
         symmetrise_in_place(&mut q_mat);
-        let eps_m = f64::EPSILON * num_inducing as f64;
-        let var_err_scale = eps_m * lower_inverse(lz).norm_squared() * (1.0 + q.s().norm());
+        let eps_m = f64::EPSILON * (num_inducing as f64).sqrt();
+        let kuu_cond = lower_inverse(lz).norm_squared() * lz.norm_squared();
+        let var_err = eps_m * kuu_cond * (1.0 + q.s().norm());
+        let mean_err = eps_m * alpha.norm() * lz.norm();
         LatentPredictor {
             lz,
             q,
-            mean_err_scale: eps_m * alpha.norm(),
             alpha,
             phi_q: phi(q_mat),
-            var_err_scale,
+            quadratic: var_err <= QUADRATIC_FORM_TOL && mean_err <= QUADRATIC_FORM_TOL,
         }
-    }
-
-    /// Whether the quadratic form's rounding bounds are within [`QUADRATIC_FORM_TOL`] at every
-    /// point of the chunk (`kuf`: M×B, `kff_diag`: B).
-    fn quadratic_form_is_accurate(&self, kuf: &DMatrix<f64>, kff_diag: &DVector<f64>) -> bool {
-        kuf.column_iter().zip(kff_diag.iter()).all(|(k, &kff)| {
-            let k_sq = k.norm_squared();
-            self.var_err_scale * k_sq <= QUADRATIC_FORM_TOL * kff
-                && self.mean_err_scale * k_sq.sqrt() <= QUADRATIC_FORM_TOL * kff.sqrt()
-        })
     }
 
     /// The marginals at one chunk: μ* into `mu` and σ²* (clamped at 0 against rounding) into
     /// `var`, length B each, from `kuf` (M×B) and `kff_diag` (B); by the quadratic form when
-    /// it is accurate enough, else by the whitened form.
+    /// it is accurate enough for this latent, else by the whitened form.
     pub(crate) fn marginals_into(
         &self,
         kuf: &DMatrix<f64>,
@@ -94,7 +87,7 @@ impl<'a> LatentPredictor<'a> {
         mut var: DVectorViewMut<f64>,
         work: &mut PredictWork,
     ) {
-        if !self.quadratic_form_is_accurate(kuf, kff_diag) {
+        if !self.quadratic {
             work.a.clone_from(kuf);
             solve_lower_in_place(self.lz, &mut work.a); // A = Lz⁻¹ Kuf
             whitened_marginals_into(&work.a, kff_diag, self.q, mu, var, &mut work.product);
@@ -139,12 +132,12 @@ mod tests {
 
     /// predict_f (chunked; quadratic or whitened form) against the whitened formula of
     /// MATH.md §1 on the whole test set at once (`Conditional::marginals`): means within
-    /// 1e-10·√kff and variances within 1e-10·kff. The quadratic form is only held to a
-    /// worst-case estimate of 1e-6·kff (QUADRATIC_FORM_TOL), but its measured error is about
-    /// 10⁵ times smaller (1.1e-12·kff in the first test below, estimate 1.5e-7), so 1e-10 leaves
-    /// a margin of 100 and would still catch a wrong formula; the whitened form's own rounding is
-    /// about ε·M·kff. The test points include Z itself, where σ²* is smallest and kff − kᵀ Q k
-    /// cancels most. Returns whether the quadratic form was used for every chunk.
+    /// 1e-10·√kff and variances within 1e-10·kff. The quadratic form is only held to an
+    /// estimate of 1e-6·kff (QUADRATIC_FORM_TOL), but its measured error is far smaller
+    /// (1.1e-12·kff in the first test below, estimate 2.2e-7), so 1e-10 leaves a margin of 100
+    /// and would still catch a wrong formula; the whitened form's own rounding is about
+    /// ε·√M·kff. The test points include Z itself, where σ²* is smallest and kff − kᵀ Q k
+    /// cancels most. Returns whether the quadratic form was used.
     fn check_against_whitened(model: &Svgp, x_new: &DMatrix<f64>) -> bool {
         let (mean, var) = model.predict_f(x_new).unwrap();
         let cond = &model.conditionals(x_new).unwrap()[0];
@@ -161,12 +154,9 @@ mod tests {
                 "point {i}: variance off by {dv:e}"
             );
         }
-        let kernel = model.kernel();
-        let kuu = kernel.matrix(model.z(), model.z());
+        let kuu = model.kernel().matrix(model.z(), model.z());
         let lz = cholesky_with_jitter(&kuu, model.jitter(), "Kuu").unwrap();
-        let predictor = LatentPredictor::new(&lz, model.q());
-        let kuf = kernel.matrix(model.z(), x_new);
-        predictor.quadratic_form_is_accurate(&kuf, &cond.kff_diag)
+        LatentPredictor::new(&lz, model.q()).quadratic
     }
 
     /// Well-spread inducing inputs (M = 200 in [−3, 3]³, lengthscale 1) take the quadratic form;
@@ -182,7 +172,7 @@ mod tests {
     }
 
     /// Crowded inducing inputs (M = 60 on [0, 2], lengthscale 1: cond(Kuu) near 1/jitter) fail
-    /// the rounding estimate (2e-4; the quadratic form's measured error there is 1.6e-9) and
+    /// the rounding estimate (3.8e-5; the quadratic form's measured error there is 1.6e-9) and
     /// take the whitened form.
     #[test]
     fn ill_conditioned_kuu_takes_the_whitened_form() {
