@@ -23,8 +23,10 @@ fn model(path: &str, likelihood: LikelihoodChoice) -> SavedModel {
 }
 
 /// Chunks of 7 rows (not dividing N = 200) against the whole file: the same predictions and
-/// metrics up to rounding (1e-12 relative: each row's prediction does not depend on the chunk,
-/// and the pooled metrics are size-weighted means of the same terms).
+/// metrics up to rounding (1e-12 relative: each row's prediction is the same formula whatever
+/// the chunk, and the pooled metrics are size-weighted means of the same terms; variances to
+/// 1e-11 relative: the triangular product in σ² = kff − 2 kᵀ Φ(Q) k is blocked by the chunk's
+/// width, and the subtraction cancels, measured 3.2e-12).
 #[test]
 fn chunked_predictions_and_metrics_equal_whole_file_ones() {
     let saved = model("datasets/snelson1d.csv", LikelihoodChoice::Gaussian);
@@ -41,7 +43,7 @@ fn chunked_predictions_and_metrics_equal_whole_file_ones() {
     assert_eq!(means.len(), 200);
     for i in 0..200 {
         assert!((means[i] - mean[i]).abs() <= 1e-12 * mean[i].abs().max(1.0));
-        assert!((vars[i] - var[i]).abs() <= 1e-12 * var[i]);
+        assert!((vars[i] - var[i]).abs() <= 1e-11 * var[i]);
     }
     let whole = tabular::evaluate(&saved, &table.x, &table.y).unwrap();
     let (chunked, dropped) = evaluate_csv(&saved, &CsvOptions::default(), &path, 7).unwrap();

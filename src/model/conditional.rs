@@ -125,16 +125,29 @@ impl Conditional {
     pub(crate) fn marginals_into(
         &self,
         q: &VariationalQ,
-        mut mu: DVectorViewMut<f64>,
-        mut var: DVectorViewMut<f64>,
+        mu: DVectorViewMut<f64>,
+        var: DVectorViewMut<f64>,
         lta: &mut DMatrix<f64>,
     ) {
-        self.a.tr_mul_to(q.m(), &mut mu); // Aᵀ m
-        lower_tr_mul_into(q.l(), &self.a, lta); // Lᵀ A, M×B (triangular product)
-        for (i, v) in var.iter_mut().enumerate() {
-            let (a_i, lta_i) = (self.a.column(i), lta.column(i));
-            *v = (self.kff_diag[i] - a_i.norm_squared() + lta_i.norm_squared()).max(0.0);
-        }
+        whitened_marginals_into(&self.a, &self.kff_diag, q, mu, var, lta);
+    }
+}
+
+/// μ = Aᵀ m into `mu` and σ²ᵢ = kffᵢ − ‖aᵢ‖² + ‖Lᵀaᵢ‖² (clamped at 0 against rounding) into
+/// `var` (length B each) from A = Lz⁻¹ Kuf (M×B) and kff (B); Lᵀ A (M×B) into `lta`.
+pub(crate) fn whitened_marginals_into(
+    a: &DMatrix<f64>,
+    kff_diag: &DVector<f64>,
+    q: &VariationalQ,
+    mut mu: DVectorViewMut<f64>,
+    mut var: DVectorViewMut<f64>,
+    lta: &mut DMatrix<f64>,
+) {
+    a.tr_mul_to(q.m(), &mut mu); // Aᵀ m
+    lower_tr_mul_into(q.l(), a, lta); // Lᵀ A, M×B (triangular product)
+    for (i, v) in var.iter_mut().enumerate() {
+        let (a_i, lta_i) = (a.column(i), lta.column(i));
+        *v = (kff_diag[i] - a_i.norm_squared() + lta_i.norm_squared()).max(0.0);
     }
 }
 

@@ -7,6 +7,7 @@ mod grad;
 pub mod inducing;
 mod metrics;
 mod predict;
+mod predictor;
 mod sgpr;
 mod svgp;
 mod workspace;

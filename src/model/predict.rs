@@ -1,9 +1,10 @@
 //! Predictions at new inputs, in chunks so a large test set never needs O(N_test²) memory
 //! (MATH.md §1: the marginals of q(f) at new points are those of a batch).
 
+use super::predictor::{LatentPredictor, PredictWork};
 use super::Svgp;
 use crate::error::{check_shape, check_targets_shape, Result, Shape};
-use crate::linalg::{matmul_tn, symmetrise_in_place};
+use crate::linalg::{cholesky_with_jitter, matmul_tn, symmetrise_in_place};
 use nalgebra::{DMatrix, DVector};
 
 /// Rows per chunk of prediction inputs: Kuf for one chunk is M×1024.
@@ -12,25 +13,50 @@ pub const PREDICT_CHUNK: usize = 1024;
 impl Svgp {
     /// Mean and variance of q(f*ₗ) at `x_new` (N*×D) for each latent l: N*×L each.
     ///
+    /// Kuu is factorised once per kernel; the inputs are then taken in chunks of
+    /// [`PREDICT_CHUNK`] rows.
+    ///
     /// # Errors
     /// `ShapeMismatch` if x_new is not N*×D; `NotPositiveDefinite` for a Kuu.
     pub fn predict_f(&self, x_new: &DMatrix<f64>) -> Result<(DMatrix<f64>, DMatrix<f64>)> {
+        check_shape(
+            "prediction inputs",
+            Shape::new(x_new.nrows(), self.input_dim()),
+            Shape::new(x_new.nrows(), x_new.ncols()),
+        )?;
+        let lzs = self.kuu_factors()?;
+        let predictors: Vec<_> = (self.qs().iter().enumerate())
+            .map(|(l, q)| LatentPredictor::new(&lzs[self.kernel_index(l)], q))
+            .collect();
         let (n, latents) = (x_new.nrows(), self.num_latent());
         let mut mean = DMatrix::zeros(n, latents);
         let mut var = DMatrix::zeros(n, latents);
-        let mut lta = DMatrix::zeros(0, 0);
+        let mut kufs = vec![DMatrix::zeros(0, 0); self.kernels().len()];
+        let mut work = PredictWork::default();
         for start in (0..n).step_by(PREDICT_CHUNK) {
             let len = PREDICT_CHUNK.min(n - start);
             let chunk = x_new.rows(start, len).into_owned();
-            let conds = self.conditionals(&chunk)?;
-            for (l, q) in self.qs().iter().enumerate() {
-                let cond = &conds[self.kernel_index(l)];
+            let mut kff_diags = Vec::with_capacity(kufs.len());
+            for (kernel, kuf) in self.kernels().iter().zip(kufs.iter_mut()) {
+                kernel.matrix_into(self.z(), &chunk, kuf); // M×len
+                kff_diags.push(kernel.diag(&chunk));
+            }
+            for (l, predictor) in predictors.iter().enumerate() {
+                let k = self.kernel_index(l);
                 let mut mu = mean.view_mut((start, l), (len, 1));
                 let mut v = var.view_mut((start, l), (len, 1));
-                cond.marginals_into(q, mu.column_mut(0), v.column_mut(0), &mut lta);
+                let (mu, v) = (mu.column_mut(0), v.column_mut(0));
+                predictor.marginals_into(&kufs[k], &kff_diags[k], mu, v, &mut work);
             }
         }
         Ok((mean, var))
+    }
+
+    /// Lz = chol(Kuu + jitter·I) (M×M) for each kernel.
+    fn kuu_factors(&self) -> Result<Vec<DMatrix<f64>>> {
+        let kuus = self.kernels().iter().map(|k| k.matrix(self.z(), self.z()));
+        kuus.map(|kuu| cholesky_with_jitter(&kuu, self.jitter(), "Kuu"))
+            .collect()
     }
 
     /// Mean and variance of the predictive distribution of y* at `x_new` (N*×D), from the
