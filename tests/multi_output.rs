@@ -193,3 +193,41 @@ fn softplus_sd(p: f64) -> f64 {
     g.set_params(&[p]).unwrap();
     g.noise_variance().sqrt()
 }
+
+/// A saved several-output model evaluated on targets of one column (a binary table's) or of a
+/// length that is no multiple of N is refused as a shape mismatch, not a panic; with all P
+/// columns it reports each output.
+#[test]
+fn tabular_evaluate_checks_the_outputs() {
+    use svgp::data::Table;
+    use svgp::tabular::{evaluate, fit, FitOptions};
+    let (x, y) = data(8, 60);
+    let table = Table {
+        x: x.clone(),
+        y: y.clone(),
+        feature_names: vec!["a".into(), "b".into()],
+        target_name: "y0".into(),
+        extra_targets: vec!["y1".into(), "y2".into()],
+        path: "(test)".into(),
+        lines: (2..62).collect(),
+        target_column: 3,
+        rows_dropped: 0,
+        classes: None,
+    };
+    let options = FitOptions {
+        num_inducing: 8,
+        iterations: 20,
+        test_fraction: 0.0,
+        ..FitOptions::default()
+    };
+    let saved = fit(&table, &options, &mut []).unwrap().saved;
+    assert_eq!(saved.extra_targets, ["y1", "y2"]);
+    for len in [60, 61] {
+        // 61 entries would index a fourth output's scaling without the check
+        match evaluate(&saved, &x, &y.rows(0, len).into_owned()) {
+            Err(SvgpError::ShapeMismatch { .. }) => {}
+            other => panic!("{len} targets: expected a shape mismatch, got {other:?}"),
+        }
+    }
+    assert_eq!(evaluate(&saved, &x, &y).unwrap().outputs.len(), 3);
+}

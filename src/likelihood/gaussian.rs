@@ -190,8 +190,7 @@ impl ScalarLikelihood for Gaussian {
     ) -> DVector<f64> {
         let v = self.noise_variance();
         DVector::from_fn(y.len(), |i, _| {
-            let total = var[i] + v;
-            -0.5 * (2.0 * PI * total).ln() - 0.5 * (y[i] - mu[i]).powi(2) / total
+            super::special::log_normal_density(y[i], mu[i], var[i] + v)
         })
     }
 }

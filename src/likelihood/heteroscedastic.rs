@@ -17,6 +17,7 @@
 
 use super::multi::{debug_check_shapes, expect_with_derivatives, times, Expectation};
 use super::quadrature::GaussHermite;
+use super::special::log_normal_density;
 use super::{check_each, LogProb};
 use super::{Likelihood, LikelihoodBase, LikelihoodSpec, VarExp};
 use crate::error::{check_shape, Result, Shape};
@@ -93,13 +94,6 @@ fn inverse_noise_variance(log_s: LogProb) -> LogProb {
         d1: -2.0 * log_s.d1 * h,
         d2: h * (4.0 * log_s.d1 * log_s.d1 - 2.0 * log_s.d2),
     }
-}
-
-/// log N(y; m, v), v floored at the smallest normal f64 so an underflowed s(g)² with σ_f² = 0
-/// gives a large finite density, not NaN.
-fn log_normal_density(y: f64, m: f64, v: f64) -> f64 {
-    let v = v.max(f64::MIN_POSITIVE);
-    -0.5 * (2.0 * PI * v).ln() - 0.5 * (y - m).powi(2) / v
 }
 
 impl Heteroscedastic {

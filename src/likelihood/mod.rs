@@ -45,7 +45,7 @@ mod poisson;
 pub mod quadrature;
 mod robustmax;
 mod softmax;
-mod special;
+pub(crate) mod special;
 mod student_t;
 
 pub use bernoulli::{Bernoulli, BinaryLink};

@@ -9,6 +9,13 @@ pub fn log_normal_pdf(z: f64) -> f64 {
     -0.5 * z * z - 0.5 * (2.0 * PI).ln()
 }
 
+/// log N(y; m, v) (MATH.md §2), v floored at the smallest normal f64 so an underflowed variance
+/// (a heteroscedastic s(g)² with σ_f² = 0) gives a large finite density, not NaN.
+pub fn log_normal_density(y: f64, m: f64, v: f64) -> f64 {
+    let v = v.max(f64::MIN_POSITIVE);
+    -0.5 * (2.0 * PI * v).ln() - 0.5 * (y - m).powi(2) / v
+}
+
 /// Φ(z), the standard normal CDF.
 pub fn normal_cdf(z: f64) -> f64 {
     0.5 * erfc(-z * FRAC_1_SQRT_2)

@@ -335,8 +335,11 @@ pub fn predict_latent(
 /// from the outputs' mean squared errors, the NLPD shifted by Σₚ log sₚ).
 ///
 /// # Errors
-/// `InvalidTarget` for targets outside the likelihood's domain; as [`predict`].
+/// `ShapeMismatch` unless y has N·P entries; `InvalidTarget` for targets outside the
+/// likelihood's domain; as [`predict`].
 pub fn evaluate(saved: &SavedModel, x: &DMatrix<f64>, y: &DVector<f64>) -> Result<Metrics> {
+    let outputs = saved.model.likelihood().num_outputs();
+    crate::error::check_targets_shape("test targets", x.nrows(), outputs, y.len())?;
     let xs = standardised_inputs(saved, x)?;
     let ys = saved
         .target_scaling
