@@ -226,9 +226,20 @@ pub fn spd_inverse_from_factor<T: Scalar>(l: &DMatrix<T>) -> DMatrix<T> {
 /// formed, then mirrored).
 pub fn outer_factor<T: Scalar>(l: &DMatrix<T>) -> DMatrix<T> {
     let mut s = DMatrix::zeros(0, 0);
-    T::matmul_structured_into(Factor::lower(l), Factor::lower(l).t(), Part::Lower, &mut s);
+    lower_of_outer_factor_into(l, &mut s);
     mirror_lower_in_place(&mut s);
     s
+}
+
+/// The lower triangle of S = L Lᵀ for a lower-triangular `l` (N×N) into `out` (strict upper
+/// triangle zero; reshaped to N×N if needed): a third of the flops of a dense product.
+pub fn lower_of_outer_factor_into<T: Scalar>(l: &DMatrix<T>, out: &mut DMatrix<T>) {
+    T::matmul_structured_into(Factor::lower(l), Factor::lower(l).t(), Part::Lower, out);
+}
+
+/// A B into `out` (A: R×K, B: K×C; `out` reshaped to R×C if needed, else its buffer reused).
+pub fn matmul_into<T: Scalar>(a: &DMatrix<T>, b: &DMatrix<T>, out: &mut DMatrix<T>) {
+    T::matmul_structured_into(Factor::dense(a), Factor::dense(b), Part::Full, out);
 }
 
 /// Lᵀ B for a lower-triangular `l` (N×N) and any `b` (N×K): a triangular product, half the

@@ -2,6 +2,7 @@
 //! reverse mode through A, Lz, Kuu, Kuf and kff, to every kernel and likelihood parameter and
 //! every entry of Z (§4). Reached through [`super::Workspace::grad`].
 
+use super::gram::{scaled_s_minus_i_into, GramAdjoint, GramLatent};
 use super::workspace::LatentMarginals;
 use super::{Conditional, Svgp};
 use crate::error::{check_shape, Result, Shape, SvgpError};
@@ -69,12 +70,23 @@ pub(super) struct BatchView<'a> {
     pub x: &'a DMatrix<f64>,
     pub y: &'a DVector<f64>,
     pub scale: f64,
+    /// W = A Aᵀ of each conditional when the batch is trained from its Gram matrix, else empty.
+    pub grams: &'a [DMatrix<f64>],
 }
 
 impl BatchView<'_> {
     /// Latent l's conditional: the only one with a shared kernel, else the l-th.
     pub fn cond(&self, l: usize) -> &Conditional {
         &self.conds[if self.conds.len() == 1 { 0 } else { l }]
+    }
+
+    /// Latent l's Gram matrix when the batch is trained from it ([`super::gram`]).
+    pub fn gram(&self, l: usize) -> Option<&DMatrix<f64>> {
+        match self.grams.len() {
+            0 => None,
+            1 => Some(&self.grams[0]),
+            _ => Some(&self.grams[l]),
+        }
     }
 
     /// The latents whose kernel is kernel k (all of them with a shared kernel), of `latents`.
@@ -103,6 +115,10 @@ pub(super) struct GradBuffers {
     mb_latent: DMatrix<f64>,
     /// M×M: tril(Ā Aᵀ), then K̄uu.
     mm: DMatrix<f64>,
+    /// M×M: T of the Gram path ([`super::gram::GramAdjoint`]).
+    mm_t: DMatrix<f64>,
+    /// M×M: U = Lz⁻ᵀ T of the Gram path.
+    mm_u: DMatrix<f64>,
 }
 
 impl GradBuffers {
@@ -111,6 +127,8 @@ impl GradBuffers {
             mb: DMatrix::zeros(0, 0),
             mb_latent: DMatrix::zeros(0, 0),
             mm: DMatrix::zeros(0, 0),
+            mm_t: DMatrix::zeros(0, 0),
+            mm_u: DMatrix::zeros(0, 0),
         }
     }
 }
@@ -258,7 +276,10 @@ pub(super) fn data_terms(
                 g_mu: column(&vexp.g_mu, l),
                 g_var: column(&vexp.g_var, l),
             };
-            let (dm, ds) = q_data_terms(&g, &mut buffers.mb, spare);
+            let (dm, ds) = match batch.gram(l) {
+                Some(gram) => gram_q_data_terms(&g, gram, spare),
+                None => q_data_terms(&g, &mut buffers.mb, spare),
+            };
             d_m.push(dm);
             d_s.push(ds);
         }
@@ -305,6 +326,21 @@ fn q_data_terms(
     (&cond.a * g_mu * scale, d_s)
 }
 
+/// One latent's data terms from the batch's Gram matrix W (M×M): c A g_μ (M) and c g_σ W (M×M,
+/// from `spare`), g_σ being the same for every point ([`super::gram`]).
+fn gram_q_data_terms(
+    g: &LatentGrad,
+    gram: &DMatrix<f64>,
+    spare: &mut Spare,
+) -> (DVector<f64>, DMatrix<f64>) {
+    let m = gram.nrows();
+    let mut d_s = spare.matrix(m, m);
+    d_s.copy_from(gram);
+    d_s *= g.scale * g.g_var.first().copied().unwrap_or(0.0);
+    let g_mu = DVector::from_column_slice(g.g_mu);
+    (&g.cond.a * g_mu * g.scale, d_s)
+}
+
 /// ∂L/∂(kernels, likelihood, Z) by reverse mode through A, Lz, Kuu, Kuf and kff of each kernel
 /// (MATH.md §4); a kernel shared by several latents gets the sum of their adjoints.
 fn hyper_gradient(
@@ -338,34 +374,59 @@ fn kernel_gradient(
     buffers: &mut GradBuffers,
 ) -> (DVector<f64>, DMatrix<f64>) {
     let (x, cond) = (batch.x, &batch.conds[k]);
+    let latents = batch.latents_of(k, model.num_latent());
+    let gram_latents: Vec<GramLatent> = match batch.grams.get(k) {
+        Some(_) => latents
+            .map(|l| GramLatent {
+                q: &model.qs()[l],
+                s_lower: &marg.s_lower[l],
+                g_mu: column(&vexp.g_mu, l),
+                g_var: column(&vexp.g_var, l).first().copied().unwrap_or(0.0),
+            })
+            .collect(),
+        None => Vec::new(),
+    };
     let GradBuffers {
-        mb: a_bar,
+        mb: kuf_bar,
         mb_latent,
         mm: kuu_bar,
+        mm_t: t,
+        mm_u: u,
     } = buffers;
-    let latents = batch.latents_of(k, model.num_latent());
-    let mut kff_bar = DVector::zeros(batch.x.nrows());
-    for (n, l) in latents.enumerate() {
-        let g = LatentGrad {
-            cond,
-            scale: batch.scale,
-            g_mu: column(&vexp.g_mu, l),
-            g_var: column(&vexp.g_var, l),
-        };
-        let lta = &mut marg.lta[l];
-        a_bar_add(&model.qs()[l], &g, lta, (a_bar, mb_latent), n == 0);
-        kff_bar += DVector::from_column_slice(g.g_var) * batch.scale;
-    }
-    // K̄uu from G = tril(Ā Aᵀ), taken before Ā becomes K̄uf (see kuu_bar_in_place)
-    lower_of_matmul_nt_into(a_bar, &cond.a, kuu_bar);
+    // With a Gram matrix each branch forms its own adjoint; else Ā (in `kuf_bar`, becoming
+    // K̄uf = Lz⁻ᵀ Ā in its branch) and G = tril(Ā Aᵀ) (in `kuu_bar`) come from the marginals.
+    let (kff_bar, gram) = match batch.grams.get(k) {
+        Some(gram) => {
+            let kff = scaled_s_minus_i_into(&gram_latents, batch.scale, t);
+            let adjoint = GramAdjoint {
+                cond,
+                gram,
+                latents: &gram_latents,
+                scale: batch.scale,
+                t,
+            };
+            (DVector::from_element(x.nrows(), kff), Some(adjoint))
+        }
+        None => {
+            let bars = (kuf_bar as &mut _, mb_latent as &mut _, kuu_bar as &mut _);
+            (per_point_bars(model, batch, k, (marg, vexp), bars), None)
+        }
+    };
     let (kernel, z) = (model.kernels()[k].as_ref(), model.z());
+    let gram = gram.as_ref();
     let kuf_vjp = move || {
-        let kuf_bar = a_bar; // becomes Lz⁻ᵀ Ā
-        solve_lower_transpose_in_place(&cond.lz, kuf_bar);
+        let kuf_bar = kuf_bar; // moved in: the closure runs once
+        match gram {
+            Some(adjoint) => adjoint.kuf_bar_into(u, kuf_bar),
+            None => solve_lower_transpose_in_place(&cond.lz, kuf_bar), // Lz⁻ᵀ Ā
+        }
         kernel.vjp_given_matrix(z, x, &cond.kuf, kuf_bar)
     };
     let kuu_vjp = move || {
-        let kuu_bar = kuu_bar; // moved in: the closure runs once
+        let kuu_bar = kuu_bar;
+        if let Some(adjoint) = gram {
+            adjoint.g_lower_into(kuu_bar);
+        }
         kuu_bar_in_place(&cond.lz, kuu_bar);
         kernel.vjp_given_matrix(z, z, &cond.kuu, kuu_bar)
     };
@@ -378,6 +439,33 @@ fn kernel_gradient(
     };
     let d_kernel = d_kuu + d_kuf + kernel.vjp_diag_params(x, &kff_bar);
     (d_kernel, z_bar_uu * 2.0 + z_bar_uf) // Kuu = k(Z, Z) is symmetric: twice its first-argument VJP
+}
+
+/// Ā of kernel k's latents summed into `a_bar` (M×B; `mb_latent` is its partner buffer) and
+/// G = tril(Ā Aᵀ) into `kuu_bar` (M×M), from the per-point marginals (their Lᵀ A are overwritten); returns k̄ff = c Σₗ g_σ,ₗ (B).
+fn per_point_bars(
+    model: &Svgp,
+    batch: &BatchView,
+    k: usize,
+    (marg, vexp): (&mut LatentMarginals, &VarExp),
+    (a_bar, mb_latent, kuu_bar): (&mut DMatrix<f64>, &mut DMatrix<f64>, &mut DMatrix<f64>),
+) -> DVector<f64> {
+    let cond = &batch.conds[k];
+    let mut kff_bar = DVector::zeros(batch.x.nrows());
+    for (n, l) in batch.latents_of(k, model.num_latent()).enumerate() {
+        let g = LatentGrad {
+            cond,
+            scale: batch.scale,
+            g_mu: column(&vexp.g_mu, l),
+            g_var: column(&vexp.g_var, l),
+        };
+        let lta = &mut marg.lta[l];
+        a_bar_add(&model.qs()[l], &g, lta, (a_bar, mb_latent), n == 0);
+        kff_bar += DVector::from_column_slice(g.g_var) * batch.scale;
+    }
+    // K̄uu from G = tril(Ā Aᵀ), taken before Ā becomes K̄uf (see kuu_bar_in_place)
+    lower_of_matmul_nt_into(a_bar, &cond.a, kuu_bar);
+    kff_bar
 }
 
 /// Adds one latent's Ā = c (m g_μᵀ + 2 (S − I) A diag(g_σ)) to `a_bar` (M×B), or writes it there

@@ -4,6 +4,7 @@
 
 mod conditional;
 mod grad;
+mod gram;
 pub mod inducing;
 mod metrics;
 mod predict;

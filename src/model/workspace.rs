@@ -7,6 +7,7 @@
 //! a fixed batch size allocates no O(M·B) or O(M²) matrix but the returned gradients.
 
 use super::grad::{data_terms, BatchView, GradBuffers};
+use super::gram::{gram_into, summed_variance, uses_gram};
 use super::{Conditional, DataTerms, ElboGrad, GradScope, Svgp};
 use crate::error::{check_shape, check_targets_shape, Result, Shape};
 use crate::likelihood::VarExp;
@@ -49,6 +50,9 @@ struct BatchData {
     rows: usize,
     scale: f64,
     conds: Vec<Conditional>,
+    /// W = A Aᵀ (M×M) of each conditional when the batch is trained from its Gram matrix (a
+    /// conjugate likelihood and B ≥ 5M/4, [`super::gram`]); empty otherwise.
+    grams: Vec<DMatrix<f64>>,
 }
 
 impl BatchData {
@@ -58,6 +62,20 @@ impl BatchData {
             x: &self.x,
             y: &self.y,
             scale: self.scale,
+            grams: &self.grams,
+        }
+    }
+
+    /// Computes (or drops) the Gram matrices of the conditionals for `model`'s likelihood.
+    fn set_grams(&mut self, model: &Svgp) {
+        let m = model.num_inducing();
+        let wanted = model.likelihood().is_conjugate() && uses_gram(m, self.rows);
+        self.grams
+            .resize_with(if wanted { self.conds.len() } else { 0 }, || {
+                DMatrix::zeros(0, 0)
+            });
+        for (cond, gram) in self.conds.iter().zip(self.grams.iter_mut()) {
+            gram_into(&cond.a, gram);
         }
     }
 }
@@ -67,10 +85,14 @@ impl BatchData {
 pub(super) struct LatentMarginals {
     /// μ, B×L: column l is Aₗᵀ mₗ.
     pub mu: DMatrix<f64>,
-    /// σ², B×L: σ²ᵢₗ = kffᵢ − ‖aᵢ‖² + ‖Lₗᵀaᵢ‖².
+    /// σ², B×L: σ²ᵢₗ = kffᵢ − ‖aᵢ‖² + ‖Lₗᵀaᵢ‖²; from a Gram matrix, every row holds the
+    /// batch mean (1/B) Σᵢ σ²ᵢₗ, all a likelihood affine in σ² needs ([`super::gram`]).
     pub var: DMatrix<f64>,
-    /// Lₗᵀ Aₗ (M×B) for each latent l.
+    /// Lₗᵀ Aₗ (M×B) for each latent l; not computed from a Gram matrix.
     pub lta: Vec<DMatrix<f64>>,
+    /// The lower triangle of Sₗ (M×M, strict upper triangle zero) for each latent l, from a Gram
+    /// matrix (the hyperparameter gradient reuses it); empty otherwise.
+    pub s_lower: Vec<DMatrix<f64>>,
 }
 
 impl LatentMarginals {
@@ -79,6 +101,7 @@ impl LatentMarginals {
             mu: DMatrix::zeros(0, 0),
             var: DMatrix::zeros(0, 0),
             lta: Vec::new(),
+            s_lower: Vec::new(),
         }
     }
 
@@ -88,9 +111,19 @@ impl LatentMarginals {
         reshape_buffer(&mut self.mu, b, latents);
         reshape_buffer(&mut self.var, b, latents);
         self.lta.resize_with(latents, || DMatrix::zeros(0, 0));
+        let grams = if batch.grams.is_empty() { 0 } else { latents };
+        self.s_lower.resize_with(grams, || DMatrix::zeros(0, 0));
         for (l, (q, lta)) in qs.iter().zip(self.lta.iter_mut()).enumerate() {
-            let (mu, var) = (self.mu.column_mut(l), self.var.column_mut(l));
-            batch.cond(l).marginals_into(q, mu, var, lta);
+            let (cond, mut mu, mut var) =
+                (batch.cond(l), self.mu.column_mut(l), self.var.column_mut(l));
+            match batch.gram(l) {
+                Some(gram) => {
+                    cond.a.tr_mul_to(q.m(), &mut mu); // Aᵀ m
+                    let total = summed_variance(cond, gram, q, &mut self.s_lower[l]);
+                    var.fill((total / b.max(1) as f64).max(0.0));
+                }
+                None => cond.marginals_into(q, mu, var, lta),
+            }
         }
     }
 }
@@ -149,6 +182,7 @@ impl Workspace {
                 rows: 0,
                 scale: 1.0,
                 conds: Vec::new(),
+                grams: Vec::new(),
             },
             marg: LatentMarginals::empty(),
             checked: Checked {
@@ -187,6 +221,7 @@ impl Workspace {
         batch.x.copy_from(x);
         (batch.y, batch.rows) = (y.clone(), x.nrows());
         batch.scale = scale;
+        batch.set_grams(model);
         Ok(())
     }
 
@@ -199,6 +234,19 @@ impl Workspace {
         check_scale(scale)?;
         self.batch.scale = scale;
         Ok(())
+    }
+
+    /// Drops the batch's Gram matrices, so that it is evaluated by the per-point path (for tests
+    /// comparing the two).
+    #[cfg(test)]
+    pub(super) fn drop_grams(&mut self) {
+        self.batch.grams.clear();
+    }
+
+    /// Whether the batch is evaluated from its Gram matrices ([`super::gram`]).
+    #[cfg(test)]
+    pub(super) fn uses_grams(&self) -> bool {
+        !self.batch.grams.is_empty()
     }
 
     /// B, the rows of the current batch (0 before the first).

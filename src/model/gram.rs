@@ -1,0 +1,299 @@
+//! The batch's Gram matrix W = A Aᵀ, from which a conjugate likelihood is trained (MATH.md §4,
+//! "Conjugate likelihoods").
+//!
+//! With a Gaussian likelihood every veᵢ is affine in σ²ᵢₗ with a coefficient gₗ (−1/(2σₙ,ₗ²))
+//! the same for every point, so the ELBO and all its gradients need the marginal variances only
+//! through Σᵢ σ²ᵢₗ = Σᵢ kffᵢ − tr W + ⟨Sₗ, W⟩, and the O(M²B) products of the per-point path
+//! (Lᵀ A at each q, A diag(g_σ) Aᵀ, L (Lᵀ A diag g_σ) with its solve, tril(Ā Aᵀ)) become one
+//! Gram matrix per batch, O(M³) products with it, and one product U A for K̄uf.
+
+use super::Conditional;
+use crate::linalg::{
+    lower_of_matmul_nt_into, lower_of_outer_factor_into, matmul_into, mirror_lower_in_place,
+    reshape_buffer, solve_lower_transpose_in_place,
+};
+use crate::variational::VariationalQ;
+use nalgebra::{DMatrix, DVector};
+
+/// Whether a batch of `b` rows with `m` inducing points is trained from its Gram matrix (for a
+/// conjugate likelihood): when B ≥ 5M/4. The Gram path trades ≈ 3·M²B flops of per-point
+/// products for ≈ 3·M³ of M×M ones, which run at a lower rate; measured side by side, it is
+/// faster from B ≈ 1.25 M (BENCHMARKS.md).
+pub(super) fn uses_gram(m: usize, b: usize) -> bool {
+    4 * b >= 5 * m
+}
+
+/// W = A Aᵀ (M×M, exactly symmetric) of A (M×B) into `out`: the lower half, then mirrored.
+pub(super) fn gram_into(a: &DMatrix<f64>, out: &mut DMatrix<f64>) {
+    lower_of_matmul_nt_into(a, a, out);
+    mirror_lower_in_place(out);
+}
+
+/// Σᵢ σ²ᵢ of q's marginals at the batch, Σᵢ kffᵢ − tr W + ⟨S, W⟩ (`gram`: W, M×M symmetric),
+/// with the lower triangle of S built in `work` (M×M, contents ignored).
+pub(super) fn summed_variance(
+    cond: &Conditional,
+    gram: &DMatrix<f64>,
+    q: &VariationalQ,
+    work: &mut DMatrix<f64>,
+) -> f64 {
+    lower_of_outer_factor_into(q.l(), work);
+    cond.kff_diag.sum() - gram.trace() + inner_with_lower(work, gram)
+}
+
+/// ⟨S, W⟩ = Σᵢⱼ Sᵢⱼ Wᵢⱼ for symmetric S given by its lower triangle (`s_lower`, strict upper
+/// triangle zero) and symmetric W, both N×N.
+fn inner_with_lower(s_lower: &DMatrix<f64>, w: &DMatrix<f64>) -> f64 {
+    let n = w.nrows();
+    let columns = s_lower.as_slice().chunks_exact(n.max(1));
+    let w_columns = w.as_slice().chunks_exact(n.max(1));
+    let mut total = 0.0;
+    for (j, (s_j, w_j)) in columns.zip(w_columns).enumerate() {
+        let below: f64 = s_j[j + 1..]
+            .iter()
+            .zip(&w_j[j + 1..])
+            .map(|(s, w)| s * w)
+            .sum();
+        total += s_j[j] * w_j[j] + 2.0 * below;
+    }
+    total
+}
+
+/// One latent of a kernel in the Gram path: its q with the lower triangle of its S (as the
+/// marginals left it), its g_μ (length B) and its g_σ, the same for every point.
+pub(super) struct GramLatent<'a> {
+    pub q: &'a VariationalQ,
+    pub s_lower: &'a DMatrix<f64>,
+    pub g_mu: &'a [f64],
+    pub g_var: f64,
+}
+
+/// What the two halves of one kernel's adjoints in the Gram path share (MATH.md §4, "Conjugate
+/// likelihoods"): with T = 2c Σₗ gₗ (Sₗ − I) (M×M symmetric), Ā = c Σₗ mₗ g_μ,ₗᵀ + T A is never
+/// formed; [`GramAdjoint::kuf_bar_into`] and [`GramAdjoint::g_lower_into`] are independent and
+/// may run on two threads.
+pub(super) struct GramAdjoint<'a> {
+    pub cond: &'a Conditional,
+    /// W = A Aᵀ, M×M.
+    pub gram: &'a DMatrix<f64>,
+    pub latents: &'a [GramLatent<'a>],
+    /// c = N/B.
+    pub scale: f64,
+    /// T, M×M symmetric ([`scaled_s_minus_i_into`]).
+    pub t: &'a DMatrix<f64>,
+}
+
+impl GramAdjoint<'_> {
+    /// K̄uf = Lz⁻ᵀ Ā = (Lz⁻ᵀ T) A + c Σₗ (Lz⁻ᵀ mₗ) g_μ,ₗᵀ into `kuf_bar` (M×B), with Lz⁻ᵀ T built
+    /// in `work` (M×M).
+    pub fn kuf_bar_into(&self, work: &mut DMatrix<f64>, kuf_bar: &mut DMatrix<f64>) {
+        let (cond, m) = (self.cond, self.t.nrows());
+        reshape_buffer(work, m, m);
+        work.copy_from(self.t);
+        solve_lower_transpose_in_place(&cond.lz, work); // U = Lz⁻ᵀ T
+        matmul_into(work, &cond.a, kuf_bar); // U A, M×B
+        for latent in self.latents {
+            let mut alpha = DMatrix::from_column_slice(m, 1, latent.q.m().as_slice());
+            solve_lower_transpose_in_place(&cond.lz, &mut alpha); // Lz⁻ᵀ m
+            add_outer(kuf_bar, self.scale, alpha.as_slice(), latent.g_mu);
+        }
+    }
+
+    /// G = tril(Ā Aᵀ) = tril(T W + c Σₗ mₗ (A g_μ,ₗ)ᵀ) into `g_lower` (M×M, strict upper
+    /// triangle zero).
+    pub fn g_lower_into(&self, g_lower: &mut DMatrix<f64>) {
+        lower_of_matmul_nt_into(self.t, self.gram, g_lower); // tril(T W): W = Wᵀ
+        for latent in self.latents {
+            let a_g_mu = &self.cond.a * DVector::from_column_slice(latent.g_mu); // A g_μ, M
+            add_lower_outer(g_lower, self.scale, latent.q.m(), &a_g_mu);
+        }
+    }
+}
+
+/// T = 2c Σₗ gₗ (Sₗ − I) (M×M symmetric) into `t` from each latent's lower triangle of Sₗ
+/// (`scale`: c); returns k̄ff = c Σₗ gₗ, the same for every point.
+pub(super) fn scaled_s_minus_i_into(
+    latents: &[GramLatent],
+    scale: f64,
+    t: &mut DMatrix<f64>,
+) -> f64 {
+    let m = latents.first().map_or(0, |l| l.q.num_inducing());
+    reshape_buffer(t, m, m);
+    t.fill(0.0);
+    for latent in latents {
+        let w = 2.0 * scale * latent.g_var;
+        t.iter_mut()
+            .zip(latent.s_lower.iter())
+            .for_each(|(t, s)| *t += w * s);
+        for i in 0..m {
+            t[(i, i)] -= w;
+        }
+    }
+    mirror_lower_in_place(t);
+    scale * latents.iter().map(|l| l.g_var).sum::<f64>()
+}
+
+/// The lower triangle of `out` (N×N) += c u vᵀ.
+fn add_lower_outer(out: &mut DMatrix<f64>, c: f64, u: &DVector<f64>, v: &DVector<f64>) {
+    let n = out.nrows();
+    for (j, col) in out.as_mut_slice().chunks_exact_mut(n.max(1)).enumerate() {
+        let cv = c * v[j];
+        col[j..]
+            .iter_mut()
+            .zip(&u.as_slice()[j..])
+            .for_each(|(o, &ui)| *o += cv * ui);
+    }
+}
+
+/// `out` (R×C) += c u vᵀ (u: R, v: C).
+fn add_outer(out: &mut DMatrix<f64>, c: f64, u: &[f64], v: &[f64]) {
+    let rows = out.nrows().max(1);
+    for (col, &vj) in out.as_mut_slice().chunks_exact_mut(rows).zip(v) {
+        let cv = c * vj;
+        col.iter_mut().zip(u).for_each(|(o, &ui)| *o += cv * ui);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kernel::{Kernel, Matern32, SquaredExponential};
+    use crate::likelihood::{Gaussian, Likelihood, MultiGaussian, Poisson, PoissonLink};
+    use crate::linalg::outer_factor;
+    use crate::model::{GradScope, Marginals, Svgp, Workspace};
+
+    /// Seeded M×N matrix with entries in [−1, 1).
+    fn matrix(rows: usize, cols: usize, seed: u64) -> DMatrix<f64> {
+        let mut state = seed;
+        DMatrix::from_fn(rows, cols, |_, _| {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (state >> 11) as f64 / (1u64 << 52) as f64 - 1.0
+        })
+    }
+
+    #[test]
+    fn inner_product_from_the_lower_triangle_matches_the_full_sum() {
+        let l = matrix(7, 7, 3).lower_triangle();
+        let w = {
+            let a = matrix(7, 12, 4);
+            &a * a.transpose()
+        };
+        let mut s_lower = DMatrix::zeros(0, 0);
+        lower_of_outer_factor_into(&l, &mut s_lower);
+        let direct = outer_factor(&l).component_mul(&w).sum();
+        // A sum of 49 products of O(1) terms: rounding ≤ 49 ε·max|term| ≈ 1e-13.
+        assert!((inner_with_lower(&s_lower, &w) - direct).abs() < 1e-12 * direct.abs().max(1.0));
+    }
+
+    /// A model of `latents` Gaussian outputs (one Gaussian when 1) on seeded data with M = 6,
+    /// D = 2, random q's, and a batch of `b` rows; one kernel per latent when `per_latent`.
+    fn problem(latents: usize, per_latent: bool, b: usize) -> (Svgp, DMatrix<f64>, DVector<f64>) {
+        let (m, d) = (6, 2);
+        let z = matrix(m, d, 11) * 2.0;
+        let x = matrix(b, d, 12) * 2.5;
+        let y = matrix(b * latents, 1, 13).column(0).into_owned();
+        let kernel = |l: usize| -> Box<dyn Kernel> {
+            let lengths = vec![0.9 + 0.2 * l as f64, 1.4];
+            match l {
+                1 => Box::new(Matern32::new(1.3, lengths).unwrap()),
+                _ => Box::new(SquaredExponential::new(1.1, lengths).unwrap()),
+            }
+        };
+        let likelihood: Box<dyn Likelihood> = match latents {
+            1 => Box::new(Gaussian::new(0.2).unwrap()),
+            _ => Box::new(MultiGaussian::new(&[0.2, 0.5, 1.1][..latents]).unwrap()),
+        };
+        let kernels = match per_latent {
+            true => (0..latents).map(kernel).collect(),
+            false => vec![kernel(0)],
+        };
+        let qs = (0..latents as u64)
+            .map(|l| {
+                let raw = matrix(m, m, 20 + l);
+                let l_factor = raw.lower_triangle() * 0.4 + DMatrix::identity(m, m) * 0.7;
+                let mean = matrix(m, 1, 30 + l).column(0).into_owned();
+                VariationalQ::new(mean, l_factor).unwrap()
+            })
+            .collect();
+        let model = Svgp::with_qs(kernels, likelihood, z, qs, 1e-6).unwrap();
+        (model, x, y)
+    }
+
+    /// Relative difference of two slices, max |a − b| / max(1, max |b|).
+    fn rel(a: &[f64], b: &[f64]) -> f64 {
+        let scale = b.iter().fold(1.0f64, |s, v| s.max(v.abs()));
+        a.iter()
+            .zip(b)
+            .fold(0.0f64, |e, (x, y)| e.max((x - y).abs()))
+            / scale
+    }
+
+    /// The Gram path gives the per-point path's ELBO and every gradient (q's and the
+    /// hyperparameters', Z included) for one Gaussian, several outputs with a shared kernel and
+    /// several with one kernel each. Both are exact; they differ by the order of rounding in
+    /// O(M²B) sums of O(1) terms, so 1e-11 relative is ~100× the ε·√(M B) expected.
+    #[test]
+    fn gram_path_equals_the_per_point_path() {
+        for (latents, per_latent) in [(1, false), (3, false), (3, true)] {
+            let (model, x, y) = problem(latents, per_latent, 20);
+            let mut ws = Workspace::new();
+            ws.set_batch(&model, &x, &y, 3.0).unwrap();
+            assert!(ws.uses_grams());
+            let gram = ws.grad(&model, GradScope::All, Marginals::Compute).unwrap();
+            ws.drop_grams();
+            let direct = ws.grad(&model, GradScope::All, Marginals::Compute).unwrap();
+            let ctx = format!("{latents} latents, per-latent kernels {per_latent}");
+            assert!(
+                (gram.elbo - direct.elbo).abs() < 1e-11 * direct.elbo.abs(),
+                "{ctx}"
+            );
+            let (gh, dh) = (gram.d_hyper.unwrap(), direct.d_hyper.unwrap());
+            assert!(rel(gh.as_slice(), dh.as_slice()) < 1e-11, "{ctx}: hyper");
+            let pairs = [(gram.dl_dm, direct.dl_dm)];
+            for (a, b) in pairs
+                .iter()
+                .flat_map(|(a, b)| a.iter().flatten().zip(b.iter().flatten()))
+            {
+                assert!(rel(a.as_slice(), b.as_slice()) < 1e-11, "{ctx}: m");
+            }
+            let pairs = gram
+                .dl_dl
+                .iter()
+                .flatten()
+                .zip(direct.dl_dl.iter().flatten());
+            for (a, b) in pairs {
+                assert!(rel(a.as_slice(), b.as_slice()) < 1e-11, "{ctx}: L");
+            }
+        }
+    }
+
+    /// A batch smaller than 5M/4, or a likelihood that is not conjugate, is evaluated per point.
+    #[test]
+    fn small_batches_and_other_likelihoods_go_per_point() {
+        let (model, x, y) = problem(1, false, 7);
+        let mut ws = Workspace::new();
+        ws.set_batch(&model, &x, &y, 1.0).unwrap();
+        assert!(!ws.uses_grams());
+        let (model, x, _) = problem(1, false, 20);
+        let poisson = Box::new(Poisson::new(PoissonLink::Exp));
+        let kernels = vec![model.kernel().box_clone()];
+        let model = Svgp::with_qs(
+            kernels,
+            poisson,
+            model.z().clone(),
+            model.qs().to_vec(),
+            1e-6,
+        );
+        let model = model.unwrap();
+        ws.set_batch(&model, &x, &DVector::from_element(20, 1.0), 1.0)
+            .unwrap();
+        assert!(!ws.uses_grams());
+    }
+
+    #[test]
+    fn gram_threshold_is_five_quarters_of_m() {
+        assert!(uses_gram(100, 125) && !uses_gram(100, 124) && uses_gram(0, 0));
+    }
+}
