@@ -57,6 +57,12 @@ pub trait LikelihoodBase: std::fmt::Debug + Send + Sync {
     }
     /// Whether every output is Gaussian in its latent (conjugate), so that one full-batch
     /// natural step with γ = 1 reaches the optimal q.
+    ///
+    /// A likelihood that says so promises more, which training relies on: each veᵢ is affine in
+    /// every σ²ᵢₗ with a coefficient g_σ,ₗ that is the same for every point and depends on
+    /// neither μ nor σ², and so is each parameter derivative of veᵢ. Training then evaluates
+    /// [`Likelihood::variational_expectations`] and [`Likelihood::vjp_params`] with each latent's
+    /// batch-mean variance in every row (exact for the sums it uses; docs/MATH.md §4).
     fn is_conjugate(&self) -> bool {
         self.gaussian_noise_variance().is_some()
     }
