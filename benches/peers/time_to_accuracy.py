@@ -408,6 +408,24 @@ def fmt_s(x: float | None) -> str:
 
 
 def report(a: argparse.Namespace, rows: list[Result]) -> None:
+    """Prints the machine notes, the best-setting table and the every-run table; draws the figure."""
+    print_header(rows)
+    print(
+        f"### Seconds to test NLPD within {a.tol:g} of the reference (training clock, evaluations excluded)\n"
+    )
+    print(
+        "| case | M | B | reference NLPD (last 20 %) | library | best setting | seconds | iterations | ms/iter (median) "
+        "| first iteration s | eval resolution s | other load | svgp / faster peer "
+        "| CPU seconds | svgp / faster peer (CPU) |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    best_by_case = {case: best_rows(a, rows, case) for case in a.cases}
+    print_every_run(a, rows)
+    figure(a, rows, best_by_case)
+
+
+def print_header(rows: list[Result]) -> None:
+    """The machine, commit and load before and after the runs."""
     info = next((r for r in rows if r.get("kind") == "tta_machine"), {})
     end = next((r for r in reversed(rows) if r.get("kind") == "tta_end"), {})
     for r in rows:
@@ -419,66 +437,57 @@ def report(a: argparse.Namespace, rows: list[Result]) -> None:
         f"\n{info.get('date')} to {end.get('date')}, commit {info.get('commit')}, {info.get('cpu')} ({info.get('nproc')} cores)"
     )
     print(f"uptime before: {info.get('uptime_start')}\nuptime after:  {end.get('uptime_end')}\n")
-    print(
-        f"### Seconds to test NLPD within {a.tol:g} of the reference (training clock, evaluations excluded)\n"
+
+
+def best_rows(a: argparse.Namespace, rows: list[Result], case: str) -> dict[str, Result]:
+    """Prints one case's rows of the best-setting table; returns each library's best run."""
+    ref = next(
+        (r for r in rows if r.get("kind") == "tta_reference" and r.get("case") == case), None
     )
-    print(
-        "| case | M | B | reference NLPD (last 20 %) | library | best setting | seconds | iterations | ms/iter (median) "
-        "| first iteration s | eval resolution s | other load | svgp / faster peer "
-        "| CPU seconds | svgp / faster peer (CPU) |"
+    if ref is None or "error" in ref:
+        return {}
+    mean, lo, hi = reference_nlpd(ref["curve"])
+    target = mean + a.tol
+    _, m, b = CASES[case]
+    best: dict[str, Result] = {}
+    for lib in a.libs:
+        runs = [
+            x for x in rows if x.get("kind") == "tta_run" and x["case"] == case and x["lib"] == lib
+        ]
+        found = best_run(runs, target)
+        if found is not None:
+            best[lib] = found
+    secs = {
+        lib: (hit[0] if (hit := seconds_to(r["curve"], target)) else None)
+        for lib, r in best.items()
+    }
+    cpu = {lib: cpu_seconds_to(r["curve"], target) for lib, r in best.items()}
+    longest = max(
+        (budget(run, a, case) for name, run in best.items() if name != "svgp"), default=0.0
     )
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
-    best_by_case: dict[str, dict[str, Result]] = {}
-    for case in a.cases:
-        ref = next(
-            (r for r in rows if r.get("kind") == "tta_reference" and r.get("case") == case), None
+    ratio, ratio_cpu = speed_ratio(secs, longest), speed_ratio(cpu, longest)
+    for i, lib in enumerate(lib for lib in a.libs if lib in best):
+        r = best[lib]
+        hit = seconds_to(r["curve"], target)
+        ms = median_ms(r)
+        res = a.eval_every[case] * ms / 1e3 if ms else None
+        first = f"{r['first_iter_s']:.2f}" if "first_iter_s" in r else "—"
+        seconds = (
+            fmt_s(hit[0])
+            if hit
+            else f"not in {budget(r, a, case):g} s (final {r['curve'][-1][2]:.4f})"
         )
-        if ref is None or "error" in ref:
-            continue
-        mean, lo, hi = reference_nlpd(ref["curve"])
-        target = mean + a.tol
-        _, m, b = CASES[case]
-        best: dict[str, Result] = {}
-        secs: dict[str, float | None] = {}
-        cpu: dict[str, float | None] = {}
-        for lib in a.libs:
-            found = best_run(
-                [
-                    x
-                    for x in rows
-                    if x.get("kind") == "tta_run" and x["case"] == case and x["lib"] == lib
-                ],
-                target,
-            )
-            if found is not None:
-                best[lib] = found
-                hit = seconds_to(found["curve"], target)
-                secs[lib] = hit[0] if hit else None
-                cpu[lib] = cpu_seconds_to(found["curve"], target)
-        best_by_case[case] = best
-        peer_budgets = [budget(run, a, case) for name, run in best.items() if name != "svgp"]
-        longest = max(peer_budgets, default=0.0)
-        ratio = speed_ratio(secs, longest)
-        ratio_cpu = speed_ratio(cpu, longest)
-        for i, lib in enumerate(a.libs):
-            if lib not in best:
-                continue
-            r = best[lib]
-            hit = seconds_to(r["curve"], target)
-            ms = median_ms(r)
-            res = a.eval_every[case] * ms / 1e3 if ms else None
-            first = f"{r['first_iter_s']:.2f}" if "first_iter_s" in r else "—"
-            seconds = (
-                fmt_s(hit[0])
-                if hit
-                else f"not in {budget(r, a, case):g} s (final {r['curve'][-1][2]:.4f})"
-            )
-            print(
-                f"| {case if i == 0 else ''} | {m if i == 0 else ''} | {b if i == 0 else ''} | "
-                f"{f'{mean:.4f} ({lo:.4f}–{hi:.4f})' if i == 0 else ''} | {NAMES[lib]} | {label(r['setting'])} | {seconds} | "
-                f"{hit[1] if hit else r.get('iters')} | {ms:.2f} | {first} | {fmt_s(res)} | {r['harness']['other_busy_frac']} | "
-                f"{ratio if i == 0 else ''} | {fmt_s(cpu.get(lib))} | {ratio_cpu if i == 0 else ''} |"
-            )
+        lead = f"| {case} | {m} | {b} | {mean:.4f} ({lo:.4f}–{hi:.4f})" if i == 0 else "|  |  |  | "
+        print(
+            f"{lead} | {NAMES[lib]} | {label(r['setting'])} | {seconds} | "
+            f"{hit[1] if hit else r.get('iters')} | {ms:.2f} | {first} | {fmt_s(res)} | {r['harness']['other_busy_frac']} | "
+            f"{ratio if i == 0 else ''} | {fmt_s(cpu.get(lib))} | {ratio_cpu if i == 0 else ''} |"
+        )
+    return best
+
+
+def print_every_run(a: argparse.Namespace, rows: list[Result]) -> None:
+    """The every-run table: each setting's seconds to the target, or its final NLPD."""
     print(
         "\n### Every run: seconds to the target (— : not reached within the budget; final NLPD)\n"
     )
@@ -488,33 +497,32 @@ def report(a: argparse.Namespace, rows: list[Result]) -> None:
         runs = [r for r in rows if r.get("kind") == "tta_run" and r.get("case") == case]
         if not runs:
             continue
-        target = runs[0]["target"]
         for s in settings(a):
-            cells = []
-            for lib in a.libs:
-                texts = []
-                for r in [x for x in runs if x["lib"] == lib and x["setting"] == s]:
-                    if "error" in r and not r.get("curve"):
-                        texts.append(f"failed: {str(r['error'])[:60]}")
-                        continue
-                    hit = seconds_to(r["curve"], target)
-                    tail = (
-                        f" (failed at iteration {r['curve'][-1][0]}: {str(r['error'])[:50]})"
-                        if "error" in r
-                        else ""
-                    )
-                    last = r["curve"][-1]
-                    texts.append(
-                        (
-                            f"{hit[0]:.2f} s ({hit[1]} it.)"
-                            if hit
-                            else f"— in {budget(r, a, case):g} s ({last[0]} it., {last[2]:.4f})"
-                        )
-                        + tail
-                    )
-                cells.append("; ".join(texts))
+            cells = [
+                "; ".join(
+                    run_text(a, case, r, runs[0]["target"])
+                    for r in runs
+                    if r["lib"] == lib and r["setting"] == s
+                )
+                for lib in a.libs
+            ]
             print(f"| {case} | {label(s)} | " + " | ".join(cells) + " |")
-    figure(a, rows, best_by_case)
+
+
+def run_text(a: argparse.Namespace, case: str, r: Result, target: float) -> str:
+    """One run's cell of the every-run table."""
+    if "error" in r and not r.get("curve"):
+        return f"failed: {str(r['error'])[:60]}"
+    hit = seconds_to(r["curve"], target)
+    last = r["curve"][-1]
+    text = (
+        f"{hit[0]:.2f} s ({hit[1]} it.)"
+        if hit
+        else f"— in {budget(r, a, case):g} s ({last[0]} it., {last[2]:.4f})"
+    )
+    if "error" in r:
+        text += f" (failed at iteration {last[0]}: {str(r['error'])[:50]})"
+    return text
 
 
 def speed_ratio(secs: dict[str, float | None], budget: float) -> str:
