@@ -217,46 +217,19 @@ def main():
     stream = args.stream_epochs * (N // args.B) if args.stream_epochs else args.iters
     idx = pc.batch_indices(N, args.B, stream, args.seed)
     elbo0 = full_elbo(model, Xtr, Ytr)
-    losses, ts = [], []
-    curve, clock, reached = [], 0.0, False
-    cpu_off = 0.0  # process CPU seconds outside the clock (first iteration, evaluations)
-    if args.eval_every:
-        curve.append((0, 0.0, test_nlpd(), 0.0))
-    t_all, c_all, probe = pc.now(), pc.cpu_now(), pc.LoadProbe()
-    error = None
-    for it in range(args.iters):
-        t0 = pc.now()
+
+    def one(it):
         b = idx[it % len(idx)]
         try:
-            loss = step(tf.constant(Xtr[b]), tf.constant(Ytr[b])).numpy()
+            return float(step(tf.constant(Xtr[b]), tf.constant(Ytr[b])).numpy())
         except (tf.errors.InvalidArgumentError, tf.errors.OpError) as e:  # non-PD / NaN q
             lines = [ln.strip() for ln in str(e).splitlines() if ln.strip() and not ln.strip().startswith("[[")]
-            error = f"{type(e).__name__}: {lines[-1][:240] if lines else ''}"
-            break
-        ts.append(pc.now() - t0)
-        clock += ts[-1] if it > 0 else 0.0  # the first iteration (tracing, warm-up) is reported, not clocked
-        if it == 0:
-            cpu_off += pc.cpu_now() - c_all
-        losses.append(float(loss))
-        if not np.isfinite(loss):
-            error = "non-finite loss"
-            break
-        if args.eval_every and (it + 1) % args.eval_every == 0:
-            c1 = pc.cpu_now()
-            curve.append((it + 1, clock, test_nlpd(), c1 - c_all - cpu_off))
-            cpu_off += pc.cpu_now() - c1
-            if args.target_nlpd is not None and curve[-1][2] <= args.target_nlpd:
-                reached = True
-                break
-        if args.max_seconds is not None and clock >= args.max_seconds:
-            break
-    train_s, train_cpu_s = pc.now() - t_all, pc.cpu_now() - c_all
-    load = probe.result()
-    if error is not None:
+            return f"{type(e).__name__}: {lines[-1][:240] if lines else ''}"
+
+    run = pc.TrainLoop(args, one, test_nlpd)
+    if run.error is not None:
         res = base_result(N, D)
-        res.update(mode="minibatch_natgrad_adam", B=args.B, iters=len(losses), adam_lr=args.adam_lr,
-                   seed=args.seed, error=error, failed_at_iter=len(losses) + 1,
-                   minibatch_loss_last=losses[-1] if losses else None, **load, train_clock_s=clock, curve=curve)
+        res.update(run.failure(args))
         pc.emit(res, args.out)
         return
 
@@ -264,19 +237,15 @@ def main():
     mu, var = mu.numpy(), var.numpy()
     native_nlpd = -float(np.mean(model.predict_log_density((tf.constant(Xte), tf.constant(Yte))).numpy()))
     res = base_result(N, D)
-    res.update(mode="minibatch_natgrad_adam", B=args.B, iters=len(losses), adam_lr=args.adam_lr, seed=args.seed,
-               **pc.summarize_times(ts, args.warmup), train_s=float(train_s), train_cpu_s=float(train_cpu_s), **load,
-               elbo_init=elbo0, final_elbo=full_elbo(model, Xtr, Ytr),
+    res.update(run.success(args), elbo_init=elbo0, final_elbo=full_elbo(model, Xtr, Ytr),
                **pc.metrics(args.lik, mu, var, Yte, lik_params(model)),
-               native_test_nlpd=native_nlpd,
-               minibatch_loss_first=losses[0], minibatch_loss_last=losses[-1],
-               hyper=hyper_summary(model), train_clock_s=clock, reached_target=reached, curve=curve)
+               native_test_nlpd=native_nlpd, hyper=hyper_summary(model))
     res["final_elbo_per_datum"] = res["final_elbo"] / N
     if args.trace:
         import json
         with open(args.trace, "w") as fh:
-            json.dump({"library": "gpflow", "args": vars(args), "minibatch_loss": losses,
-                       "iter_s": ts}, fh)
+            json.dump({"library": "gpflow", "args": vars(args), "minibatch_loss": run.losses,
+                       "iter_s": run.ts}, fh)
     pc.emit(res, args.out)
 
 

@@ -12,6 +12,7 @@ the Rust crate lives here and is plain numpy:
     cannot differ between libraries).
 """
 import json
+import math
 import os
 import platform
 import time
@@ -178,3 +179,64 @@ class LoadProbe:
         own_frac = own / (wall * ncpu) if wall > 0 else float("nan")
         return {"sys_busy_frac": round(busy, 3), "own_cpu_frac": round(own_frac, 3),
                 "other_busy_frac": round(max(0.0, busy - own_frac), 3)}
+
+
+class TrainLoop:
+    """The timed training loop both peer scripts run (svgp's is examples/peer_timing.rs).
+
+    ``one(it)`` runs iteration ``it`` and returns its loss on GPflow's scale, or a string naming the
+    library's error. The clock sums the iteration times from the second on (the first, with its
+    tracing, is reported, not clocked); with ``args.eval_every`` the test NLPD is taken before the
+    first iteration and every that many, off the clock, into ``curve`` as (iteration, clock, NLPD,
+    CPU seconds on the clock); the loop ends at ``args.iters``, an error, a non-finite loss, the
+    first NLPD at or below ``args.target_nlpd`` or a clock of ``args.max_seconds``.
+    """
+
+    def __init__(self, args, one, test_nlpd):
+        self.losses, self.ts, self.curve = [], [], []
+        self.clock, self.reached, self.error = 0.0, False, None
+        if args.eval_every:
+            self.curve.append((0, 0.0, test_nlpd(), 0.0))
+        cpu_off = 0.0  # process CPU seconds outside the clock (first iteration, evaluations)
+        t_all, c_all, probe = now(), cpu_now(), LoadProbe()
+        for it in range(args.iters):
+            t0 = now()
+            loss = one(it)
+            if isinstance(loss, str):
+                self.error = loss
+                break
+            self.ts.append(now() - t0)
+            self.clock += self.ts[-1] if it > 0 else 0.0
+            if it == 0:
+                cpu_off += cpu_now() - c_all
+            self.losses.append(float(loss))
+            if not math.isfinite(loss):
+                self.error = "non-finite loss"
+                break
+            if args.eval_every and (it + 1) % args.eval_every == 0:
+                c1 = cpu_now()
+                self.curve.append((it + 1, self.clock, test_nlpd(), c1 - c_all - cpu_off))
+                cpu_off += cpu_now() - c1
+                if args.target_nlpd is not None and self.curve[-1][2] <= args.target_nlpd:
+                    self.reached = True
+                    break
+            if args.max_seconds is not None and self.clock >= args.max_seconds:
+                break
+        self.train_s, self.train_cpu_s = now() - t_all, cpu_now() - c_all
+        self.load = probe.result()
+
+    def failure(self, args):
+        """The result fields of a run that stopped on an error."""
+        return dict(mode="minibatch_natgrad_adam", B=args.B, iters=len(self.losses),
+                    adam_lr=args.adam_lr, seed=args.seed, error=self.error,
+                    failed_at_iter=len(self.losses) + 1,
+                    minibatch_loss_last=self.losses[-1] if self.losses else None, **self.load,
+                    train_clock_s=self.clock, curve=self.curve)
+
+    def success(self, args):
+        """The timing fields of a finished run."""
+        return dict(mode="minibatch_natgrad_adam", B=args.B, iters=len(self.losses),
+                    adam_lr=args.adam_lr, seed=args.seed, **summarize_times(self.ts, args.warmup),
+                    train_s=float(self.train_s), train_cpu_s=float(self.train_cpu_s), **self.load,
+                    minibatch_loss_first=self.losses[0], minibatch_loss_last=self.losses[-1],
+                    train_clock_s=self.clock, reached_target=self.reached, curve=self.curve)
