@@ -9,9 +9,12 @@ import sys
 import textwrap
 import time
 
+# The child restores Python's own SIGINT handler first: a test runner started in the background
+# (`nohup`, `cmd &` without job control) passes SIGINT down ignored, and Python then leaves it so.
 CHILD = textwrap.dedent(
     """
-    import sys, numpy as np, svgp
+    import signal, sys, numpy as np, svgp
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     rng = np.random.default_rng(0)
     X = rng.uniform(-3, 3, size=(2000, 3))
     y = np.sin(X[:, 0]) + 0.1 * rng.standard_normal(2000)
