@@ -290,6 +290,11 @@ mod tests {
         ws.set_batch(&model, &x, &DVector::from_element(20, 1.0), 1.0)
             .unwrap();
         assert!(!ws.uses_grams());
+        // A batch set for a Gaussian model refuses a Poisson one instead of misusing its Gram path.
+        let (gaussian, x, y) = problem(1, false, 20);
+        ws.set_batch(&gaussian, &x, &y, 1.0).unwrap();
+        assert!(ws.grad(&model, GradScope::All, Marginals::Compute).is_err());
+        assert!(ws.elbo(&model).is_err());
     }
 
     #[test]

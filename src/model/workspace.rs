@@ -349,6 +349,14 @@ fn check_scale(scale: f64) -> Result<()> {
 /// `qs` are one per latent, each with the M inducing points of the conditionals (a workspace with
 /// no batch set has no conditionals).
 fn check_qs(batch: &BatchView, model: &Svgp, qs: &[VariationalQ]) -> Result<()> {
+    if !batch.grams.is_empty() && !model.likelihood().is_conjugate() {
+        // The Gram path is exact only for a conjugate likelihood (super::gram).
+        return Err(crate::error::SvgpError::InvalidParameter {
+            name: "likelihood".into(),
+            value: f64::NAN,
+            reason: "the batch was set for a conjugate likelihood; set it again for this model",
+        });
+    }
     check_shape(
         "conditionals of the batch, one per kernel (is a batch set?)",
         Shape::new(model.kernels().len(), 1),
