@@ -525,7 +525,7 @@ fn scale_columns(a: &mut DMatrix<f64>, w: &[f64]) {
 /// neither L̄z nor the M³ product Lzᵀ L̄z is formed.
 fn kuu_bar_in_place(lz: &DMatrix<f64>, w: &mut DMatrix<f64>) {
     *w = phi(std::mem::replace(w, DMatrix::zeros(0, 0))); // Φ(G), in its buffer
-    w.neg_mut(); // P = Φ(Lzᵀ L̄z) = −Φ(G)
+    w.as_mut_slice().iter_mut().for_each(|v| *v = -*v); // P = Φ(Lzᵀ L̄z) = −Φ(G)
     solve_lower_transpose_in_place(lz, w); // Lz⁻ᵀ P
     transpose_in_place(w);
     solve_lower_transpose_in_place(lz, w); // Lz⁻ᵀ (Lz⁻ᵀ P)ᵀ = Wᵀ

@@ -119,12 +119,11 @@ pub(super) fn scaled_s_minus_i_into(
 ) -> f64 {
     let m = latents.first().map_or(0, |l| l.q.num_inducing());
     reshape_buffer(t, m, m);
-    t.fill(0.0);
+    t.as_mut_slice().fill(0.0);
     for latent in latents {
         let w = 2.0 * scale * latent.g_var;
-        t.iter_mut()
-            .zip(latent.s_lower.iter())
-            .for_each(|(t, s)| *t += w * s);
+        let entries = t.as_mut_slice().iter_mut().zip(latent.s_lower.as_slice());
+        entries.for_each(|(t, s)| *t += w * s);
         for i in 0..m {
             t[(i, i)] -= w;
         }

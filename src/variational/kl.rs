@@ -39,12 +39,9 @@ pub fn prior_kl_grad(q: &VariationalQ) -> KlGrad {
 pub fn sub_prior_kl_grad_s(q: &VariationalQ, g: &mut DMatrix<f64>) {
     let n = q.num_inducing();
     let entries = g.as_mut_slice().iter_mut().zip(q.s_inv().as_slice());
-    for (k, (gk, &s_inv)) in entries.enumerate() {
-        let mut kl = s_inv * -0.5;
-        if k % (n + 1) == 0 {
-            kl += 0.5; // a diagonal entry
-        }
-        *gk -= kl;
+    entries.for_each(|(gk, &s_inv)| *gk -= s_inv * -0.5);
+    for j in 0..n {
+        g[(j, j)] -= 0.5; // ½ I: the entries on the diagonal are ½ (1 − S⁻¹ⱼⱼ)
     }
 }
 
