@@ -1,5 +1,5 @@
 //! `svgp._svgp`: the Rust core of the Python package `svgp`, over the library's public API.
-//! [`fit::fit`] trains through `svgp::tabular::fit` with the GIL released, [`fitted::Fitted`]
+//! `fit::fit` trains through `svgp::tabular::fit` with the GIL released, `fitted::Fitted`
 //! predicts, scores, saves and plots; the scikit-learn estimators and `svgp.Model` are Python
 //! classes (python/svgp/) over these two.
 

@@ -111,7 +111,7 @@ impl ScalarLikelihood for Poisson {
         }
     }
 
-    /// Mean E[λ] and variance E[λ] + Var[λ]: exp link e^{μ+σ²/2} and e^{2μ+σ²}(e^{σ²} − 1);
+    /// Mean E\[λ\] and variance E\[λ\] + Var\[λ\]: exp link e^{μ+σ²/2} and e^{2μ+σ²}(e^{σ²} − 1);
     /// softplus by Gauss–Hermite.
     fn scalar_predict_y(
         &self,

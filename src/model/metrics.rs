@@ -14,7 +14,7 @@ pub struct Metrics {
     pub num_points: usize,
     /// −(1/N) Σᵢ log p(yᵢ | data), in nats per point (yᵢ all P targets of point i).
     pub nlpd: f64,
-    /// √((1/(NP)) Σᵢ Σₚ (yᵢₚ − E[yᵢₚ])²), regression only.
+    /// √((1/(NP)) Σᵢ Σₚ (yᵢₚ − E\[yᵢₚ\])²), regression only.
     pub rmse: Option<f64>,
     /// Fraction of points whose most probable class (p(yᵢ = 1) > ½ for a binary likelihood) is
     /// yᵢ, classification only.
@@ -27,12 +27,12 @@ pub struct Metrics {
 }
 
 /// One output's metrics: RMSE of the predictive mean, and the NLPD of the Gaussian predictive
-/// N(E[yₚ], Var[yₚ]) (exact for Gaussian outputs, the several-output likelihood).
+/// N(E\[yₚ\], Var\[yₚ\]) (exact for Gaussian outputs, the several-output likelihood).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct OutputMetrics {
-    /// √((1/N) Σᵢ (yᵢₚ − E[yᵢₚ])²).
+    /// √((1/N) Σᵢ (yᵢₚ − E\[yᵢₚ\])²).
     pub rmse: f64,
-    /// −(1/N) Σᵢ log N(yᵢₚ; E[yᵢₚ], Var[yᵢₚ]).
+    /// −(1/N) Σᵢ log N(yᵢₚ; E\[yᵢₚ\], Var\[yᵢₚ\]).
     pub nlpd: f64,
 }
 

@@ -319,7 +319,7 @@ impl Svgp {
     /// Allocates its buffers; a training loop uses a [`Workspace`] instead.
     ///
     /// # Errors
-    /// As [`Svgp::conditional`], and `ShapeMismatch` if y does not have B entries.
+    /// As [`Svgp::conditionals`], and `ShapeMismatch` if y does not have B entries.
     pub fn elbo(&self, x: &DMatrix<f64>, y: &DVector<f64>, scale: f64) -> Result<f64> {
         let mut ws = Workspace::new();
         ws.set_batch(self, x, y, scale)?;

@@ -1,8 +1,9 @@
 //! The tabular layer: raw tables in, fitted models with their schema and scalings out. [`fit`]
-//! trains on a [`Table`] in memory and [`fit_binary`] on a `.svgpb` table streamed from disk,
-//! both through one path (seeded hold-out, standardisation, inducing inputs by k-means++, one
-//! [`crate::optim::Trainer::run`], the full-data ELBO, test metrics); [`predict`] and
-//! [`evaluate`] work in the data's original units; [`SavedModel`] is the model file.
+//! trains on a [`Table`](crate::data::Table) in memory and [`fit_binary`] on a `.svgpb` table
+//! streamed from disk, both through one path (seeded hold-out, standardisation, inducing inputs
+//! by k-means++, one [`crate::optim::Trainer::run`], the full-data ELBO, test metrics);
+//! [`predict`] and [`evaluate`] work in the data's original units; [`SavedModel`] is the model
+//! file.
 
 use crate::data::{Batch, Standardiser};
 use crate::error::{check_shape, Result, Shape};

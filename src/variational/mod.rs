@@ -146,7 +146,7 @@ impl VariationalQ {
         }
     }
 
-    /// S⁻¹ if it is already known (formed, or given by [`VariationalQ::with_s_inv`]): a saved
+    /// S⁻¹ if it is already known (formed, or given when q was built from its precision): a saved
     /// q that keeps it continues bit for bit as the original would.
     pub fn known_s_inv(&self) -> Option<&DMatrix<f64>> {
         self.s_inv.get()
