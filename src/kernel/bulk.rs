@@ -17,6 +17,12 @@ pub(crate) const CHUNK_COLS: usize = 32;
 /// M·B, with the products' flop threshold, to decide whether an iteration runs on rayon's pool.
 pub(crate) const PARALLEL_MIN_ENTRIES: usize = 1 << 18;
 
+/// From this many Kuf entries M·B (2¹⁵), an iteration's two independent halves — Kuu's
+/// factorisation beside Kuf, the K̄uf branch of the gradient beside the K̄uu one — run on two of
+/// rayon's threads (`rayon::join`), with the trainer keeping the second thread awake through the
+/// iteration (`optim::trainer`); below it, one after the other (BENCHMARKS.md).
+pub(crate) const JOIN_MIN_ENTRIES: usize = 1 << 15;
+
 /// r²ᵢⱼ = Σ_d (x1ᵢd − x2ⱼd)²/ℓ_d² for the columns j0..j0 + cols, written column-major into `out`
 /// (N1×cols), by direct differences (no ‖x‖² + ‖z‖² − 2xzᵀ expansion, whose cancellation would
 /// spoil Matérn ½ near r = 0). `x1`: N1×D, `x2`: N2×D, `ls`: the D lengthscales. Always inlined,

@@ -4,7 +4,7 @@
 //! the ELBO, the natural gradient and the hyperparameter gradients of a training iteration.
 
 use crate::error::Result;
-use crate::kernel::{Kernel, PARALLEL_MIN_ENTRIES};
+use crate::kernel::{Kernel, JOIN_MIN_ENTRIES};
 use crate::linalg::{
     cholesky_with_jitter_into, lower_tr_mul_into, reshape_buffer, solve_lower_in_place,
 };
@@ -78,9 +78,8 @@ impl Conditional {
             let kuf = kuf;
             kernel.matrix_into(z, x, kuf) // M×B
         };
-        // The factorisation runs on one core; beside it, Kuf (large enough to be split) takes
-        // the other.
-        let (factored, ()) = if z.nrows() * x.nrows() >= PARALLEL_MIN_ENTRIES {
+        // The factorisation runs on one core and Kuf beside it, from the join threshold on.
+        let (factored, ()) = if z.nrows() * x.nrows() >= JOIN_MIN_ENTRIES {
             rayon::join(factor, cross)
         } else {
             (factor(), cross())

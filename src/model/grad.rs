@@ -6,7 +6,7 @@ use super::gram::{scaled_s_minus_i_into, GramAdjoint, GramLatent};
 use super::workspace::LatentMarginals;
 use super::{Conditional, Svgp};
 use crate::error::{check_shape, Result, Shape, SvgpError};
-use crate::kernel::PARALLEL_MIN_ENTRIES;
+use crate::kernel::JOIN_MIN_ENTRIES;
 use crate::likelihood::VarExp;
 use crate::linalg::{
     lower_mul_into, lower_of_matmul_nt_into, matmul, mirror_lower_in_place, phi, reshape_buffer,
@@ -431,8 +431,8 @@ fn kernel_gradient(
         kernel.vjp_given_matrix(z, z, &cond.kuu, kuu_bar)
     };
     // The two branches are independent: one on each core when Kuf is large enough to pay
-    // for the hand-off (the kernels' threshold; BENCHMARKS.md has the measurement).
-    let ((d_kuf, z_bar_uf), (d_kuu, z_bar_uu)) = if cond.kuf.len() >= PARALLEL_MIN_ENTRIES {
+    // for the hand-off (the join threshold; BENCHMARKS.md has the measurement).
+    let ((d_kuf, z_bar_uf), (d_kuu, z_bar_uu)) = if cond.kuf.len() >= JOIN_MIN_ENTRIES {
         rayon::join(kuf_vjp, kuu_vjp)
     } else {
         (kuf_vjp(), kuu_vjp())

@@ -217,15 +217,21 @@ impl Trainer {
     /// `NonFiniteTraining { iteration, quantity }` for a non-finite ELBO or gradient;
     /// `StepRejected` when the natural step cannot be made valid; shape and Kuu errors.
     pub fn step(&mut self, x: &DMatrix<f64>, y: &DVector<f64>, scale: f64) -> Result<IterReport> {
-        // An iteration with parallel parts (kernel matrices of ≥ 2¹⁸ entries, products of
+        // An iteration with parallel parts (joined halves from 2¹⁵ Kuf entries, products of
         // ≥ 5·10⁷ flops) runs on one of rayon's threads, so that those parts hand work to the
-        // other threads cheaply (from outside the pool each parallel call waits on a hand-off);
-        // one without them stays here.
+        // other threads cheaply (from outside the pool each parallel call waits on a hand-off),
+        // and one more thread stays awake through it to take that work at once; one without
+        // them stays here.
         let (m, b) = (self.model.num_inducing(), x.nrows());
-        let has_parallel_parts = m * b >= crate::kernel::PARALLEL_MIN_ENTRIES
+        let has_parallel_parts = m * b >= crate::kernel::JOIN_MIN_ENTRIES
             || m * m * b.max(m) >= crate::linalg::PARALLEL_MIN_FLOPS;
         if has_parallel_parts && rayon::current_num_threads() > 1 {
-            rayon::scope(|_| self.step_here(x, y, scale))
+            let awake = StayAwake::default();
+            rayon::scope(|s| {
+                s.spawn(|_| awake.run());
+                let _release = awake.release_on_drop();
+                self.step_here(x, y, scale)
+            })
         } else {
             self.step_here(x, y, scale)
         }
@@ -533,4 +539,37 @@ fn adam_q_step(
         other => other,
     })?;
     Ok((qs, state))
+}
+
+/// Keeps one of rayon's threads busy for the length of an iteration, taking the work the
+/// iteration hands out (the other half of each `rayon::join`) as soon as it is there. Between two
+/// joins an idle thread would go to sleep, and waking a sleeping thread costs, on the 2-vCPU
+/// machine measured, much of what a join at M = 200 saves (BENCHMARKS.md). The thread spins only
+/// while the iteration runs.
+#[derive(Default)]
+struct StayAwake {
+    done: std::sync::atomic::AtomicBool,
+}
+
+impl StayAwake {
+    /// Runs rayon's pending work, or spins, until released.
+    fn run(&self) {
+        while !self.done.load(std::sync::atomic::Ordering::Acquire) {
+            if rayon::yield_now() != Some(rayon::Yield::Executed) {
+                std::hint::spin_loop();
+            }
+        }
+    }
+
+    /// A guard that releases [`StayAwake::run`] when dropped, on return or unwinding alike (the
+    /// scope waits for it).
+    fn release_on_drop(&self) -> impl Drop + '_ {
+        struct Release<'a>(&'a std::sync::atomic::AtomicBool);
+        impl Drop for Release<'_> {
+            fn drop(&mut self) {
+                self.0.store(true, std::sync::atomic::Ordering::Release);
+            }
+        }
+        Release(&self.done)
+    }
 }
