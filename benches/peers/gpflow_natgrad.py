@@ -23,19 +23,26 @@ gives the crate).
 Prints one JSON line. --full-batch-step instead times natgrad-only steps on the full
 training set (no Adam), e.g. --data reg_8d --M 500 --gamma 1 --full-batch-step.
 """
+
 import argparse
 import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import peers_common as pc  # noqa: E402
+import peers_common as pc
 
 
 def parse():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--data", default="reg_8d")
-    ap.add_argument("--lik", choices=["gaussian", "bernoulli", "studentt"], default=None,
-                    help="default: by data set (reg_* gaussian, clf_2d bernoulli, studentt_1d studentt)")
+    ap.add_argument(
+        "--lik",
+        choices=["gaussian", "bernoulli", "studentt"],
+        default=None,
+        help="default: by data set (reg_* gaussian, clf_2d bernoulli, studentt_1d studentt)",
+    )
     ap.add_argument("--M", type=int, default=100)
     ap.add_argument("--B", type=int, default=256)
     ap.add_argument("--iters", type=int, default=200)
@@ -43,22 +50,42 @@ def parse():
     ap.add_argument("--adam-lr", type=float, default=pc.ADAM_LR)
     ap.add_argument("--seed", type=int, default=0, help="minibatch stream seed")
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--warmup", type=int, default=10, help="iterations excluded from the timing median")
+    ap.add_argument(
+        "--warmup", type=int, default=10, help="iterations excluded from the timing median"
+    )
     ap.add_argument("--init", choices=["first", "kmeans"], default="first")
-    ap.add_argument("--bernoulli", choices=["exact", "gpflow"], default="exact",
-                    help="exact: log Phi((2y-1)f) probit (as gpytorch); gpflow: stock gpflow Bernoulli, whose "
-                         "inv_probit is squashed to [1e-3, 1-1e-3]")
+    ap.add_argument(
+        "--bernoulli",
+        choices=["exact", "gpflow"],
+        default="exact",
+        help="exact: log Phi((2y-1)f) probit (as gpytorch); gpflow: stock gpflow Bernoulli, whose "
+        "inv_probit is squashed to [1e-3, 1-1e-3]",
+    )
     ap.add_argument("--full-batch-step", action="store_true")
     ap.add_argument("--reps", type=int, default=5, help="timed full-batch steps (after 1 warm-up)")
     ap.add_argument("--out", default=None, help="append the JSON line to this file")
     ap.add_argument("--trace", default=None, help="write per-iteration minibatch loss (JSON) here")
-    ap.add_argument("--optimizer", choices=["natgrad", "adam"], default="natgrad",
-                    help="natgrad: natural step on q then Adam on the rest; adam: Adam on everything")
-    ap.add_argument("--eval-every", type=int, default=0, help="test NLPD every K iterations, off the clock")
-    ap.add_argument("--max-seconds", type=float, default=None, help="stop when the training clock reaches this")
-    ap.add_argument("--target-nlpd", type=float, default=None, help="stop at the first evaluation <= this")
-    ap.add_argument("--stream-epochs", type=int, default=0,
-                    help="cycle the first E epochs of the minibatch stream (0: the stream of --iters batches)")
+    ap.add_argument(
+        "--optimizer",
+        choices=["natgrad", "adam"],
+        default="natgrad",
+        help="natgrad: natural step on q then Adam on the rest; adam: Adam on everything",
+    )
+    ap.add_argument(
+        "--eval-every", type=int, default=0, help="test NLPD every K iterations, off the clock"
+    )
+    ap.add_argument(
+        "--max-seconds", type=float, default=None, help="stop when the training clock reaches this"
+    )
+    ap.add_argument(
+        "--target-nlpd", type=float, default=None, help="stop at the first evaluation <= this"
+    )
+    ap.add_argument(
+        "--stream-epochs",
+        type=int,
+        default=0,
+        help="cycle the first E epochs of the minibatch stream (0: the stream of --iters batches)",
+    )
     a = ap.parse_args()
     a.lik = a.lik or pc.DEFAULT_LIK.get(a.data, "gaussian")
     return a
@@ -67,15 +94,15 @@ def parse():
 args = parse()
 pc.set_threads(args.threads)
 
-import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
-import tensorflow_probability as tfp  # noqa: E402
+import numpy as np
+import tensorflow as tf
+import tensorflow_probability as tfp
 
 tf.config.threading.set_intra_op_parallelism_threads(args.threads)
 tf.config.threading.set_inter_op_parallelism_threads(args.threads)
-import gpflow  # noqa: E402
-from check_shapes import inherit_check_shapes  # noqa: E402
-from gpflow.keras import tf_keras  # noqa: E402
+import gpflow
+from check_shapes import inherit_check_shapes
+from gpflow.keras import tf_keras
 
 _SQRT2 = np.sqrt(2.0)
 
@@ -96,12 +123,12 @@ class ProbitBernoulli(gpflow.likelihoods.ScalarLikelihood):
     @inherit_check_shapes
     def _conditional_variance(self, X, F):
         p = _ndtr(F)
-        return p - p ** 2
+        return p - p**2
 
     @inherit_check_shapes
     def _predict_mean_and_var(self, X, Fmu, Fvar):
         p = _ndtr(Fmu / tf.sqrt(1.0 + Fvar))
-        return p, p - p ** 2
+        return p, p - p**2
 
     @inherit_check_shapes
     def _predict_log_density(self, X, Fmu, Fvar, Y):
@@ -121,17 +148,21 @@ def build(Xtr, Ytr):
     N, D = Xtr.shape
     if args.init == "kmeans":
         from sklearn.cluster import KMeans
+
         Z = KMeans(n_clusters=args.M, random_state=0, n_init=1).fit(Xtr).cluster_centers_
     else:
         Z = Xtr[: args.M].copy()
-    kern = gpflow.kernels.SquaredExponential(variance=pc.INIT["kernel_variance"],
-                                             lengthscales=np.full(D, pc.INIT["lengthscale"]))
+    kern = gpflow.kernels.SquaredExponential(
+        variance=pc.INIT["kernel_variance"], lengthscales=np.full(D, pc.INIT["lengthscale"])
+    )
     if args.lik == "gaussian":
         lik = gpflow.likelihoods.Gaussian(variance=pc.INIT["gaussian_noise_variance"])
     elif args.lik == "bernoulli":
         lik = ProbitBernoulli() if args.bernoulli == "exact" else gpflow.likelihoods.Bernoulli()
     else:
-        lik = gpflow.likelihoods.StudentT(scale=pc.INIT["studentt_scale"], df=pc.INIT["studentt_df"])
+        lik = gpflow.likelihoods.StudentT(
+            scale=pc.INIT["studentt_scale"], df=pc.INIT["studentt_df"]
+        )
     model = gpflow.models.SVGP(kern, lik, Z, num_data=N, whiten=True, q_diag=False)
     if args.optimizer == "natgrad":
         gpflow.set_trainable(model.q_mu, False)
@@ -149,8 +180,10 @@ def lik_params(model):
 
 def hyper_summary(model):
     ls = model.kernel.lengthscales.numpy()
-    h = {"kernel_variance": float(model.kernel.variance.numpy()),
-         "lengthscales": [float(v) for v in np.atleast_1d(ls)]}
+    h = {
+        "kernel_variance": float(model.kernel.variance.numpy()),
+        "lengthscales": [float(v) for v in np.atleast_1d(ls)],
+    }
     h.update(lik_params(model))
     return h
 
@@ -160,10 +193,21 @@ def full_elbo(model, X, Y):
 
 
 def base_result(N, D):
-    return {"library": "gpflow", "version": gpflow.__version__, "backend": f"tensorflow-cpu {tf.__version__}",
-            "task": args.data, "lik": args.lik, "N": N, "D": D, "M": args.M, "gamma": args.gamma,
-            "optimizer": args.optimizer, "init": args.init, **({"bernoulli": args.bernoulli} if args.lik == "bernoulli" else {}),
-            **pc.machine_info(args.threads)}
+    return {
+        "library": "gpflow",
+        "version": gpflow.__version__,
+        "backend": f"tensorflow-cpu {tf.__version__}",
+        "task": args.data,
+        "lik": args.lik,
+        "N": N,
+        "D": D,
+        "M": args.M,
+        "gamma": args.gamma,
+        "optimizer": args.optimizer,
+        "init": args.init,
+        **({"bernoulli": args.bernoulli} if args.lik == "bernoulli" else {}),
+        **pc.machine_info(args.threads),
+    }
 
 
 def main():
@@ -188,15 +232,23 @@ def main():
             ng_full().numpy()
             ts.append(pc.now() - t0)
         res = base_result(N, D)
-        res.update(mode="full_batch_natgrad_step", B=N, reps=args.reps,
-                   ms_per_step_median=float(np.median(ts[1:]) * 1e3), first_step_s=float(ts[0]),
-                   step_s_all=[round(t, 4) for t in ts], **probe.result(),
-                   elbo_before=elbo0, elbo_after=full_elbo(model, Xtr, Ytr))
+        res.update(
+            mode="full_batch_natgrad_step",
+            B=N,
+            reps=args.reps,
+            ms_per_step_median=float(np.median(ts[1:]) * 1e3),
+            first_step_s=float(ts[0]),
+            step_s_all=[round(t, 4) for t in ts],
+            **probe.result(),
+            elbo_before=elbo0,
+            elbo_after=full_elbo(model, Xtr, Ytr),
+        )
         pc.emit(res, args.out)
         return
 
     adam = tf_keras.optimizers.Adam(learning_rate=args.adam_lr)
-    hyp_vars = model.trainable_variables  # kernel, likelihood, Z (and q_mu/q_sqrt with --optimizer adam)
+    # kernel, likelihood, Z (and q_mu/q_sqrt with --optimizer adam)
+    hyp_vars = model.trainable_variables
     Xte_tf = tf.constant(Xte)
 
     def test_nlpd():
@@ -223,7 +275,11 @@ def main():
         try:
             return float(step(tf.constant(Xtr[b]), tf.constant(Ytr[b])).numpy())
         except (tf.errors.InvalidArgumentError, tf.errors.OpError) as e:  # non-PD / NaN q
-            lines = [ln.strip() for ln in str(e).splitlines() if ln.strip() and not ln.strip().startswith("[[")]
+            lines = [
+                ln.strip()
+                for ln in str(e).splitlines()
+                if ln.strip() and not ln.strip().startswith("[[")
+            ]
             return f"{type(e).__name__}: {lines[-1][:240] if lines else ''}"
 
     run = pc.TrainLoop(args, one, test_nlpd)
@@ -235,17 +291,32 @@ def main():
 
     mu, var = model.predict_f(tf.constant(Xte))
     mu, var = mu.numpy(), var.numpy()
-    native_nlpd = -float(np.mean(model.predict_log_density((tf.constant(Xte), tf.constant(Yte))).numpy()))
+    native_nlpd = -float(
+        np.mean(model.predict_log_density((tf.constant(Xte), tf.constant(Yte))).numpy())
+    )
     res = base_result(N, D)
-    res.update(run.success(args), elbo_init=elbo0, final_elbo=full_elbo(model, Xtr, Ytr),
-               **pc.metrics(args.lik, mu, var, Yte, lik_params(model)),
-               native_test_nlpd=native_nlpd, hyper=hyper_summary(model))
+    res.update(
+        run.success(args),
+        elbo_init=elbo0,
+        final_elbo=full_elbo(model, Xtr, Ytr),
+        **pc.metrics(args.lik, mu, var, Yte, lik_params(model)),
+        native_test_nlpd=native_nlpd,
+        hyper=hyper_summary(model),
+    )
     res["final_elbo_per_datum"] = res["final_elbo"] / N
     if args.trace:
         import json
+
         with open(args.trace, "w") as fh:
-            json.dump({"library": "gpflow", "args": vars(args), "minibatch_loss": run.losses,
-                       "iter_s": run.ts}, fh)
+            json.dump(
+                {
+                    "library": "gpflow",
+                    "args": vars(args),
+                    "minibatch_loss": run.losses,
+                    "iter_s": run.ts,
+                },
+                fh,
+            )
     pc.emit(res, args.out)
 
 

@@ -29,16 +29,19 @@ natural one) and one torch Adam on every parameter, q included. --eval-every, --
 
 Prints one JSON line. --full-batch-step instead times natgrad-only steps on the full data.
 """
+
 import argparse
 import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import peers_common as pc  # noqa: E402
+import peers_common as pc
 
 
 def parse():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--data", default="reg_8d")
     ap.add_argument("--lik", choices=["gaussian", "bernoulli", "studentt"], default=None)
     ap.add_argument("--M", type=int, default=100)
@@ -51,22 +54,42 @@ def parse():
     ap.add_argument("--warmup", type=int, default=10)
     ap.add_argument("--init", choices=["first", "kmeans"], default="first")
     ap.add_argument("--schedule", choices=["alternate", "joint"], default="alternate")
-    ap.add_argument("--bernoulli", choices=["exact", "gpytorch"], default="exact",
-                    help="exact: quadrature of torch.special.log_ndtr (as GPflow run); gpytorch: stock "
-                         "BernoulliLikelihood, whose log_normal_cdf is a rational approximation for f < -1 "
-                         "(error up to ~1.6e-3 in log Phi)")
+    ap.add_argument(
+        "--bernoulli",
+        choices=["exact", "gpytorch"],
+        default="exact",
+        help="exact: quadrature of torch.special.log_ndtr (as GPflow run); gpytorch: stock "
+        "BernoulliLikelihood, whose log_normal_cdf is a rational approximation for f < -1 "
+        "(error up to ~1.6e-3 in log Phi)",
+    )
     ap.add_argument("--full-batch-step", action="store_true")
     ap.add_argument("--reps", type=int, default=5)
-    ap.add_argument("--chunk", type=int, default=4000, help="rows per chunk for full-data ELBO / prediction")
+    ap.add_argument(
+        "--chunk", type=int, default=4000, help="rows per chunk for full-data ELBO / prediction"
+    )
     ap.add_argument("--out", default=None)
     ap.add_argument("--trace", default=None)
-    ap.add_argument("--optimizer", choices=["natgrad", "adam"], default="natgrad",
-                    help="natgrad: NGD on q then Adam on the rest; adam: Cholesky q and Adam on everything")
-    ap.add_argument("--eval-every", type=int, default=0, help="test NLPD every K iterations, off the clock")
-    ap.add_argument("--max-seconds", type=float, default=None, help="stop when the training clock reaches this")
-    ap.add_argument("--target-nlpd", type=float, default=None, help="stop at the first evaluation <= this")
-    ap.add_argument("--stream-epochs", type=int, default=0,
-                    help="cycle the first E epochs of the minibatch stream (0: the stream of --iters batches)")
+    ap.add_argument(
+        "--optimizer",
+        choices=["natgrad", "adam"],
+        default="natgrad",
+        help="natgrad: NGD on q then Adam on the rest; adam: Cholesky q and Adam on everything",
+    )
+    ap.add_argument(
+        "--eval-every", type=int, default=0, help="test NLPD every K iterations, off the clock"
+    )
+    ap.add_argument(
+        "--max-seconds", type=float, default=None, help="stop when the training clock reaches this"
+    )
+    ap.add_argument(
+        "--target-nlpd", type=float, default=None, help="stop at the first evaluation <= this"
+    )
+    ap.add_argument(
+        "--stream-epochs",
+        type=int,
+        default=0,
+        help="cycle the first E epochs of the minibatch stream (0: the stream of --iters batches)",
+    )
     a = ap.parse_args()
     a.lik = a.lik or pc.DEFAULT_LIK.get(a.data, "gaussian")
     return a
@@ -75,16 +98,16 @@ def parse():
 args = parse()
 pc.set_threads(args.threads)
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
+import numpy as np
+import torch
 
 torch.set_num_threads(args.threads)
 torch.set_num_interop_threads(args.threads)
 torch.set_default_dtype(torch.float64)
-import gpytorch  # noqa: E402
-from gpytorch.constraints import GreaterThan  # noqa: E402
-from gpytorch.distributions import base_distributions  # noqa: E402
-from gpytorch.likelihoods.likelihood import _OneDimensionalLikelihood  # noqa: E402
+import gpytorch
+from gpytorch.constraints import GreaterThan
+from gpytorch.distributions import base_distributions
+from gpytorch.likelihoods.likelihood import _OneDimensionalLikelihood
 
 
 class StudentTScale(_OneDimensionalLikelihood):
@@ -95,7 +118,9 @@ class StudentTScale(_OneDimensionalLikelihood):
         self.df = float(df)
         self.register_parameter("raw_scale", torch.nn.Parameter(torch.zeros(1)))
         self.register_constraint("raw_scale", GreaterThan(1e-6))
-        self.initialize(raw_scale=self.raw_scale_constraint.inverse_transform(torch.tensor([float(scale)])))
+        self.initialize(
+            raw_scale=self.raw_scale_constraint.inverse_transform(torch.tensor([float(scale)]))
+        )
 
     @property
     def scale(self):
@@ -134,6 +159,7 @@ class SVGP(gpytorch.models.ApproximateGP):
 def build(Xtr):
     if args.init == "kmeans":
         from sklearn.cluster import KMeans
+
         Z = KMeans(n_clusters=args.M, random_state=0, n_init=1).fit(Xtr).cluster_centers_
     else:
         Z = Xtr[: args.M].copy()
@@ -142,7 +168,11 @@ def build(Xtr):
         lik = gpytorch.likelihoods.GaussianLikelihood(noise_constraint=GreaterThan(1e-6))
         lik.noise = pc.INIT["gaussian_noise_variance"]
     elif args.lik == "bernoulli":
-        lik = ExactProbitBernoulli() if args.bernoulli == "exact" else gpytorch.likelihoods.BernoulliLikelihood()
+        lik = (
+            ExactProbitBernoulli()
+            if args.bernoulli == "exact"
+            else gpytorch.likelihoods.BernoulliLikelihood()
+        )
     else:
         lik = StudentTScale(pc.INIT["studentt_df"], pc.INIT["studentt_scale"])
     return model, lik
@@ -157,8 +187,12 @@ def lik_params(lik):
 
 
 def hyper_summary(model, lik):
-    h = {"kernel_variance": float(model.covar_module.outputscale.item()),
-         "lengthscales": [float(v) for v in model.covar_module.base_kernel.lengthscale.detach().reshape(-1)]}
+    h = {
+        "kernel_variance": float(model.covar_module.outputscale.item()),
+        "lengthscales": [
+            float(v) for v in model.covar_module.base_kernel.lengthscale.detach().reshape(-1)
+        ],
+    }
     h.update(lik_params(lik))
     return h
 
@@ -170,7 +204,9 @@ def full_elbo(model, lik, X, y):
     lik.train()
     ell = 0.0
     for s in range(0, X.shape[0], args.chunk):
-        ell += float(lik.expected_log_prob(y[s:s + args.chunk], model(X[s:s + args.chunk])).sum())
+        ell += float(
+            lik.expected_log_prob(y[s : s + args.chunk], model(X[s : s + args.chunk])).sum()
+        )
     return ell - float(model.variational_strategy.kl_divergence().sum())
 
 
@@ -182,18 +218,30 @@ def predict(model, lik, Xte, yte):
     mus, vars_, lm = [], [], []
     with torch.no_grad():
         for s in range(0, Xte.shape[0], args.chunk):
-            f = model(Xte[s:s + args.chunk])
+            f = model(Xte[s : s + args.chunk])
             mus.append(f.mean.numpy())
             vars_.append(f.variance.numpy())
-            lm.append(lik.log_marginal(yte[s:s + args.chunk], f).numpy())
+            lm.append(lik.log_marginal(yte[s : s + args.chunk], f).numpy())
     return np.concatenate(mus), np.concatenate(vars_), np.concatenate(lm)
 
 
 def base_result(N, D):
-    return {"library": "gpytorch", "version": gpytorch.__version__, "backend": f"torch {torch.__version__} (CPU)",
-            "task": args.data, "lik": args.lik, "N": N, "D": D, "M": args.M, "gamma": args.gamma,
-            "optimizer": args.optimizer, "init": args.init, "schedule": args.schedule,
-            **({"bernoulli": args.bernoulli} if args.lik == "bernoulli" else {}), **pc.machine_info(args.threads)}
+    return {
+        "library": "gpytorch",
+        "version": gpytorch.__version__,
+        "backend": f"torch {torch.__version__} (CPU)",
+        "task": args.data,
+        "lik": args.lik,
+        "N": N,
+        "D": D,
+        "M": args.M,
+        "gamma": args.gamma,
+        "optimizer": args.optimizer,
+        "init": args.init,
+        "schedule": args.schedule,
+        **({"bernoulli": args.bernoulli} if args.lik == "bernoulli" else {}),
+        **pc.machine_info(args.threads),
+    }
 
 
 def main():
@@ -206,7 +254,9 @@ def main():
     lik.train()
     mll = gpytorch.mlls.VariationalELBO(lik, model, num_data=N)
     var_params = list(model.variational_parameters())
-    hyp_params = [p for p in list(model.hyperparameters()) + list(lik.parameters()) if p.requires_grad]
+    hyp_params = [
+        p for p in list(model.hyperparameters()) + list(lik.parameters()) if p.requires_grad
+    ]
     ngd = gpytorch.optim.NGD(var_params, num_data=N, lr=args.gamma)
 
     def ng_substep(xb, yb):
@@ -226,10 +276,17 @@ def main():
             ng_substep(Xtr, ytr)
             ts.append(pc.now() - t0)
         res = base_result(N, D)
-        res.update(mode="full_batch_natgrad_step", B=N, reps=args.reps,
-                   ms_per_step_median=float(np.median(ts[1:]) * 1e3), first_step_s=float(ts[0]),
-                   step_s_all=[round(t, 4) for t in ts], **probe.result(),
-                   elbo_before=elbo0, elbo_after=full_elbo(model, lik, Xtr, ytr))
+        res.update(
+            mode="full_batch_natgrad_step",
+            B=N,
+            reps=args.reps,
+            ms_per_step_median=float(np.median(ts[1:]) * 1e3),
+            first_step_s=float(ts[0]),
+            step_s_all=[round(t, 4) for t in ts],
+            **probe.result(),
+            elbo_before=elbo0,
+            elbo_after=full_elbo(model, lik, Xtr, ytr),
+        )
         pc.emit(res, args.out)
         return
 
@@ -291,14 +348,28 @@ def main():
     elbo_final = full_elbo(model, lik, Xtr, ytr)
     mu, var, lm = predict(model, lik, Xte, yte)
     res = base_result(N, D)
-    res.update(run.success(args), elbo_init=elbo0, final_elbo=elbo_final,
-               **pc.metrics(args.lik, mu, var, Yte_np, lik_params(lik)),
-               native_test_nlpd=-float(np.mean(lm)), hyper=hyper_summary(model, lik))
+    res.update(
+        run.success(args),
+        elbo_init=elbo0,
+        final_elbo=elbo_final,
+        **pc.metrics(args.lik, mu, var, Yte_np, lik_params(lik)),
+        native_test_nlpd=-float(np.mean(lm)),
+        hyper=hyper_summary(model, lik),
+    )
     res["final_elbo_per_datum"] = res["final_elbo"] / N
     if args.trace:
         import json
+
         with open(args.trace, "w") as fh:
-            json.dump({"library": "gpytorch", "args": vars(args), "minibatch_loss": run.losses, "iter_s": run.ts}, fh)
+            json.dump(
+                {
+                    "library": "gpytorch",
+                    "args": vars(args),
+                    "minibatch_loss": run.losses,
+                    "iter_s": run.ts,
+                },
+                fh,
+            )
     pc.emit(res, args.out)
 
 

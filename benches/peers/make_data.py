@@ -21,6 +21,7 @@ The rows are already in random order, so "the first M training inputs" is a rand
 subset (that is how the peer scripts initialise the inducing points).
 Only numpy is needed; numpy.random.Generator(PCG64) streams are stable across numpy versions.
 """
+
 import argparse
 import hashlib
 import json
@@ -50,12 +51,14 @@ def reg_1d(rng, n_train=2000, n_test=500, noise_sd=0.3):
 
 def f_reg_8d(X):
     x1, x2, x3, x4, x5, x6, x7, x8 = X.T
-    return (np.sin(2.0 * x1)
-            + 0.6 * np.cos(1.5 * x2) * x3
-            + 0.3 * (x4 ** 2 - 1.0)
-            + 0.5 * np.tanh(x5)
-            + 0.2 * x6 * x7
-            + 0.1 * x8)
+    return (
+        np.sin(2.0 * x1)
+        + 0.6 * np.cos(1.5 * x2) * x3
+        + 0.3 * (x4**2 - 1.0)
+        + 0.5 * np.tanh(x5)
+        + 0.2 * x6 * x7
+        + 0.1 * x8
+    )
 
 
 def reg_8d(rng, n_train=20000, n_test=5000, noise_sd=0.1):
@@ -96,7 +99,10 @@ def studentt_1d(rng, n_train=2000, n_test=500, noise_sd=0.1, outlier_frac=0.1):
 
 
 DATASETS = {
-    "reg_1d": (reg_1d, "Snelson-like 1-D regression, Gaussian noise sd 0.3, training gap (2.6,3.4)"),
+    "reg_1d": (
+        reg_1d,
+        "Snelson-like 1-D regression, Gaussian noise sd 0.3, training gap (2.6,3.4)",
+    ),
     "reg_8d": (reg_8d, "8-D smooth function of x~N(0,I), Gaussian noise sd 0.1"),
     "clf_2d": (clf_2d, "two interleaved banana crescents, noise sd 0.25, labels {0,1}"),
     "studentt_1d": (studentt_1d, "sin(2x)+0.3x, Gaussian noise sd 0.1 + 10% outliers |e|~U(1,4)"),
@@ -118,17 +124,29 @@ def sha256(path):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--out", default="/tmp/svgp-peers/data")
     ap.add_argument("--seed", type=int, default=SEED)
     args = ap.parse_args()
     os.makedirs(args.out, exist_ok=True)
-    manifest = {"seed": args.seed, "numpy": np.__version__, "generator": "numpy.random.default_rng(seed + k), PCG64",
-                "format": "CSV, header x1..xD,y, float '%.17g'", "datasets": {}}
+    manifest = {
+        "seed": args.seed,
+        "numpy": np.__version__,
+        "generator": "numpy.random.default_rng(seed + k), PCG64",
+        "format": "CSV, header x1..xD,y, float '%.17g'",
+        "datasets": {},
+    }
     for k, (name, (fn, desc)) in enumerate(DATASETS.items()):
         rng = np.random.default_rng(args.seed + k)
         Xtr, ytr, Xte, yte = fn(rng)
-        entry = {"description": desc, "D": int(Xtr.shape[1]), "n_train": int(len(ytr)), "n_test": int(len(yte))}
+        entry = {
+            "description": desc,
+            "D": int(Xtr.shape[1]),
+            "n_train": len(ytr),
+            "n_test": len(yte),
+        }
         for split, X, y in (("train", Xtr, ytr), ("test", Xte, yte)):
             p = os.path.join(args.out, f"{name}_{split}.csv")
             write_csv(p, X, y)

@@ -11,6 +11,7 @@ the Rust crate lives here and is plain numpy:
   * test metrics computed from the latent predictive mean/variance (so the metric code
     cannot differ between libraries).
 """
+
 import json
 import math
 import os
@@ -22,20 +23,30 @@ DATA_DIR = os.environ.get("SVGP_PEERS_DATA", "/tmp/svgp-peers/data")
 # Initial values used by every peer (constrained space).
 INIT = {
     "kernel_variance": 1.0,
-    "lengthscale": 1.0,          # same for every ARD dimension
+    "lengthscale": 1.0,  # same for every ARD dimension
     "gaussian_noise_variance": 0.1,
-    "studentt_df": 3.0,          # fixed, not trained
+    "studentt_df": 3.0,  # fixed, not trained
     "studentt_scale": 0.3,
 }
 ADAM_LR = 0.01
-DEFAULT_LIK = {"reg_1d": "gaussian", "reg_8d": "gaussian", "clf_2d": "bernoulli", "studentt_1d": "studentt"}
+DEFAULT_LIK = {
+    "reg_1d": "gaussian",
+    "reg_8d": "gaussian",
+    "clf_2d": "bernoulli",
+    "studentt_1d": "studentt",
+}
 
 
 def set_threads(n):
     """Pin every thread pool we know about to n threads. Call before importing TF/torch."""
     n = str(int(n))
-    for k in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
-              "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS"):
+    for k in (
+        "OMP_NUM_THREADS",
+        "MKL_NUM_THREADS",
+        "OPENBLAS_NUM_THREADS",
+        "TF_NUM_INTRAOP_THREADS",
+        "TF_NUM_INTEROP_THREADS",
+    ):
         os.environ[k] = n
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -44,7 +55,12 @@ def load(name):
     import numpy as np
 
     def rd(split):
-        a = np.loadtxt(os.path.join(DATA_DIR, f"{name}_{split}.csv"), delimiter=",", skiprows=1, dtype=np.float64)
+        a = np.loadtxt(
+            os.path.join(DATA_DIR, f"{name}_{split}.csv"),
+            delimiter=",",
+            skiprows=1,
+            dtype=np.float64,
+        )
         if a.ndim == 1:
             a = a[None, :]
         return a[:, :-1].copy(), a[:, -1:].copy()
@@ -58,6 +74,7 @@ def batch_indices(n, b, iters, seed=0):
     """(iters, b) int64 array: concatenated epochs, each a fresh permutation of range(n),
     cut into batches of exactly b (remainder of each epoch dropped). b >= n => full batch."""
     import numpy as np
+
     if b >= n:
         return np.tile(np.arange(n), (iters, 1))
     rng = np.random.default_rng(seed)
@@ -66,7 +83,7 @@ def batch_indices(n, b, iters, seed=0):
     while len(out) < iters:
         perm = rng.permutation(n)
         for k in range(per_epoch):
-            out.append(perm[k * b:(k + 1) * b])
+            out.append(perm[k * b : (k + 1) * b])
             if len(out) == iters:
                 break
     return np.stack(out)
@@ -74,6 +91,7 @@ def batch_indices(n, b, iters, seed=0):
 
 def gauss_hermite(n=50):
     import numpy as np
+
     x, w = np.polynomial.hermite.hermgauss(n)
     return x, w
 
@@ -88,6 +106,7 @@ def metrics(lik, mu, var, y, lik_params):
     """
     import numpy as np
     from scipy.special import gammaln, log_ndtr, logsumexp
+
     mu = np.asarray(mu, np.float64).reshape(-1)
     var = np.asarray(var, np.float64).reshape(-1)
     y = np.asarray(y, np.float64).reshape(-1)
@@ -95,7 +114,10 @@ def metrics(lik, mu, var, y, lik_params):
     if lik == "gaussian":
         s2 = var + lik_params["noise_variance"]
         lpd = -0.5 * np.log(2 * np.pi * s2) - 0.5 * (y - mu) ** 2 / s2
-        out.update(test_rmse=float(np.sqrt(np.mean((y - mu) ** 2))), test_mae=float(np.mean(np.abs(y - mu))))
+        out.update(
+            test_rmse=float(np.sqrt(np.mean((y - mu) ** 2))),
+            test_mae=float(np.mean(np.abs(y - mu))),
+        )
     elif lik == "bernoulli":
         z = mu / np.sqrt(1.0 + var)
         lpd = np.where(y > 0.5, log_ndtr(z), log_ndtr(-z))
@@ -105,10 +127,18 @@ def metrics(lik, mu, var, y, lik_params):
         gx, gw = gauss_hermite(50)
         f = mu[:, None] + np.sqrt(2.0 * var)[:, None] * gx[None, :]
         r = (y[:, None] - f) / sc
-        logst = (gammaln((df + 1) / 2) - gammaln(df / 2) - 0.5 * np.log(df * np.pi) - np.log(sc)
-                 - (df + 1) / 2 * np.log1p(r ** 2 / df))
+        logst = (
+            gammaln((df + 1) / 2)
+            - gammaln(df / 2)
+            - 0.5 * np.log(df * np.pi)
+            - np.log(sc)
+            - (df + 1) / 2 * np.log1p(r**2 / df)
+        )
         lpd = logsumexp(logst + np.log(gw)[None, :], axis=1) - 0.5 * np.log(np.pi)
-        out.update(test_rmse=float(np.sqrt(np.mean((y - mu) ** 2))), test_mae=float(np.mean(np.abs(y - mu))))
+        out.update(
+            test_rmse=float(np.sqrt(np.mean((y - mu) ** 2))),
+            test_mae=float(np.mean(np.abs(y - mu))),
+        )
     else:
         raise ValueError(lik)
     out["test_nlpd"] = float(-np.mean(lpd))
@@ -116,8 +146,13 @@ def metrics(lik, mu, var, y, lik_params):
 
 
 def machine_info(threads):
-    info = {"nproc": os.cpu_count(), "threads": int(threads), "python": platform.python_version(),
-            "cpu": _cpu_model(), "loadavg1_start": round(os.getloadavg()[0], 2)}
+    info = {
+        "nproc": os.cpu_count(),
+        "threads": int(threads),
+        "python": platform.python_version(),
+        "cpu": _cpu_model(),
+        "loadavg1_start": round(os.getloadavg()[0], 2),
+    }
     return info
 
 
@@ -134,13 +169,14 @@ def _cpu_model():
 
 def summarize_times(ts, warmup):
     import numpy as np
+
     t = np.asarray(ts[warmup:]) * 1e3
     return {
         "ms_per_iter_median": float(np.median(t)),
         "ms_per_iter_p10": float(np.percentile(t, 10)),
         "ms_per_iter_p90": float(np.percentile(t, 90)),
-        "first_iter_s": float(ts[0]),          # includes tracing / compilation
-        "timed_iters": int(len(t)),
+        "first_iter_s": float(ts[0]),  # includes tracing / compilation
+        "timed_iters": len(t),
     }
 
 
@@ -177,8 +213,11 @@ class LoadProbe:
         ncpu = os.cpu_count() or 1
         busy = (dt - di) / dt if dt > 0 else float("nan")
         own_frac = own / (wall * ncpu) if wall > 0 else float("nan")
-        return {"sys_busy_frac": round(busy, 3), "own_cpu_frac": round(own_frac, 3),
-                "other_busy_frac": round(max(0.0, busy - own_frac), 3)}
+        return {
+            "sys_busy_frac": round(busy, 3),
+            "own_cpu_frac": round(own_frac, 3),
+            "other_busy_frac": round(max(0.0, busy - own_frac), 3),
+        }
 
 
 class TrainLoop:
@@ -227,16 +266,35 @@ class TrainLoop:
 
     def failure(self, args):
         """The result fields of a run that stopped on an error."""
-        return dict(mode="minibatch_natgrad_adam", B=args.B, iters=len(self.losses),
-                    adam_lr=args.adam_lr, seed=args.seed, error=self.error,
-                    failed_at_iter=len(self.losses) + 1,
-                    minibatch_loss_last=self.losses[-1] if self.losses else None, **self.load,
-                    train_clock_s=self.clock, curve=self.curve)
+        return dict(
+            mode="minibatch_natgrad_adam",
+            B=args.B,
+            iters=len(self.losses),
+            adam_lr=args.adam_lr,
+            seed=args.seed,
+            error=self.error,
+            failed_at_iter=len(self.losses) + 1,
+            minibatch_loss_last=self.losses[-1] if self.losses else None,
+            **self.load,
+            train_clock_s=self.clock,
+            curve=self.curve,
+        )
 
     def success(self, args):
         """The timing fields of a finished run."""
-        return dict(mode="minibatch_natgrad_adam", B=args.B, iters=len(self.losses),
-                    adam_lr=args.adam_lr, seed=args.seed, **summarize_times(self.ts, args.warmup),
-                    train_s=float(self.train_s), train_cpu_s=float(self.train_cpu_s), **self.load,
-                    minibatch_loss_first=self.losses[0], minibatch_loss_last=self.losses[-1],
-                    train_clock_s=self.clock, reached_target=self.reached, curve=self.curve)
+        return dict(
+            mode="minibatch_natgrad_adam",
+            B=args.B,
+            iters=len(self.losses),
+            adam_lr=args.adam_lr,
+            seed=args.seed,
+            **summarize_times(self.ts, args.warmup),
+            train_s=float(self.train_s),
+            train_cpu_s=float(self.train_cpu_s),
+            **self.load,
+            minibatch_loss_first=self.losses[0],
+            minibatch_loss_last=self.losses[-1],
+            train_clock_s=self.clock,
+            reached_target=self.reached,
+            curve=self.curve,
+        )

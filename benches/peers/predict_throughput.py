@@ -85,7 +85,16 @@ def cli_seconds(model, X: np.ndarray, cli: Path, repeats: int) -> float:
         for _ in range(repeats):
             start = time.perf_counter()
             subprocess.run(
-                [str(cli), "predict", "--model", str(path), "--data", str(data), "--output", os.devnull],
+                [
+                    str(cli),
+                    "predict",
+                    "--model",
+                    str(path),
+                    "--data",
+                    str(data),
+                    "--output",
+                    os.devnull,
+                ],
                 check=True,
             )
             times.append(time.perf_counter() - start)

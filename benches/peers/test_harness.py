@@ -120,6 +120,7 @@ def test_report_reads_invocations_since_a_date_and_bounds_the_ratio() -> None:
 
 def test_split_is_a_partition_standardised_by_the_training_rows() -> None:
     import numpy as np
+
     import time_to_accuracy as tta
 
     table = np.arange(60.0).reshape(20, 3) ** 1.5

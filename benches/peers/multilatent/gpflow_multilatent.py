@@ -29,6 +29,7 @@ Loss = minibatch -ELBO scaled by N/B.
     /tmp/peersvenv-ml/bin/python gpflow_multilatent.py wine_robustmax   # writes results/wine_robustmax.json
     (cases: see cases.py; --threads N, --out FILE, --no-save)
 """
+
 import argparse
 import hashlib
 import json
@@ -40,30 +41,39 @@ import time
 import cases as cs
 
 sys.path.insert(0, os.path.dirname(cs.HERE))
-import peers_common as pc  # noqa: E402
+import peers_common as pc
 
-ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+ap = argparse.ArgumentParser(
+    description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+)
 ap.add_argument("case", choices=sorted(cs.CASES))
 ap.add_argument("--threads", type=int, default=1)
 ap.add_argument("--trace-every", type=int, default=10)
 ap.add_argument("--test-every", type=int, default=100)
 ap.add_argument("--out", default=None, help="default results/<case>.json")
 ap.add_argument("--no-save", action="store_true")
-ap.add_argument("--gamma", type=float, default=None, help="override the case's gamma (stability grid)")
+ap.add_argument(
+    "--gamma", type=float, default=None, help="override the case's gamma (stability grid)"
+)
 ap.add_argument("--no-ramp", action="store_true", help="constant gamma from the first iteration")
-ap.add_argument("--iters", type=int, default=None, help="fewer iterations than the case (a prefix of its batches)")
+ap.add_argument(
+    "--iters",
+    type=int,
+    default=None,
+    help="fewer iterations than the case (a prefix of its batches)",
+)
 ap.add_argument("--no-pred", action="store_true", help="do not write the per-test-point CSV")
 a = ap.parse_args()
 pc.set_threads(a.threads)
 
-import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
+import numpy as np
+import tensorflow as tf
 
 tf.config.threading.set_intra_op_parallelism_threads(a.threads)
 tf.config.threading.set_inter_op_parallelism_threads(a.threads)
-import gpflow  # noqa: E402
-import tensorflow_probability as tfp  # noqa: E402
-from gpflow.keras import tf_keras  # noqa: E402
+import gpflow
+import tensorflow_probability as tfp
+from gpflow.keras import tf_keras
 
 C = dict(cs.CASES[a.case])
 T_FILE = C["iters"]
@@ -85,13 +95,18 @@ def sha(p):
     return hashlib.sha256(open(p, "rb").read()).hexdigest()
 
 
-files = {"train": os.path.join(cs.DATA, f"{name}_train.csv"), "test": os.path.join(cs.DATA, f"{name}_test.csv"),
-         "standardise": os.path.join(cs.DATA, f"{name}_standardise.json"), "Z": cs.z_file(name, C["M"]),
-         "batches": cs.batches_file(name, C["B"], T_FILE) if C["B"] else None}
+files = {
+    "train": os.path.join(cs.DATA, f"{name}_train.csv"),
+    "test": os.path.join(cs.DATA, f"{name}_test.csv"),
+    "standardise": os.path.join(cs.DATA, f"{name}_standardise.json"),
+    "Z": cs.z_file(name, C["M"]),
+    "batches": cs.batches_file(name, C["B"], T_FILE) if C["B"] else None,
+}
 files = {k: p for k, p in files.items() if p}
 Xtr, Ytr = rd(files["train"])
 Xte, Yte = rd(files["test"])
-st = json.load(open(files["standardise"]))
+with open(files["standardise"]) as fh:
+    st = json.load(fh)
 xm, xs = np.array(st["x_mean"]), np.array(st["x_sd"])
 Xtr, Xte = (Xtr - xm) / xs, (Xte - xm) / xs
 ym, ys = (st["y_mean"], st["y_sd"]) if regression else (0.0, 1.0)
@@ -102,10 +117,12 @@ M, B, T = C["M"], C["B"] or N, C["iters"]
 if C["B"]:
     idx = np.loadtxt(files["batches"], delimiter=",", dtype=np.int64, ndmin=2)
     assert idx.shape == (T_FILE, B), idx.shape
-    assert np.array_equal(idx, pc.batch_indices(N, B, T_FILE, cs.BATCH_SEED)), "batches file differs from the stream"
+    assert np.array_equal(idx, pc.batch_indices(N, B, T_FILE, cs.BATCH_SEED)), (
+        "batches file differs from the stream"
+    )
     idx = idx[:T]
 else:
-    idx = None   # full batch: all rows in file order
+    idx = None  # full batch: all rows in file order
 assert Z.shape == (M, D), Z.shape
 
 if lik_name == "robustmax":
@@ -114,22 +131,36 @@ if lik_name == "robustmax":
     lik = gpflow.likelihoods.MultiClass(n_class)
     model = gpflow.models.SVGP(kern, lik, Z.copy(), num_latent_gps=n_class, num_data=N, whiten=True)
 elif lik_name == "hetero":
-    lik = gpflow.likelihoods.HeteroskedasticTFPConditional(distribution_class=tfp.distributions.Normal,
-                                                            scale_transform=tfp.bijectors.Exp())
-    kern = gpflow.kernels.SeparateIndependent([gpflow.kernels.SquaredExponential(variance=1.0, lengthscales=np.full(D, 1.0)),
-                                               gpflow.kernels.SquaredExponential(variance=1.0, lengthscales=np.full(D, 1.0))])
-    iv = gpflow.inducing_variables.SharedIndependentInducingVariables(gpflow.inducing_variables.InducingPoints(Z.copy()))
-    model = gpflow.models.SVGP(kern, lik, iv, num_latent_gps=lik.latent_dim, num_data=N, whiten=True)
+    lik = gpflow.likelihoods.HeteroskedasticTFPConditional(
+        distribution_class=tfp.distributions.Normal, scale_transform=tfp.bijectors.Exp()
+    )
+    kern = gpflow.kernels.SeparateIndependent(
+        [
+            gpflow.kernels.SquaredExponential(variance=1.0, lengthscales=np.full(D, 1.0)),
+            gpflow.kernels.SquaredExponential(variance=1.0, lengthscales=np.full(D, 1.0)),
+        ]
+    )
+    iv = gpflow.inducing_variables.SharedIndependentInducingVariables(
+        gpflow.inducing_variables.InducingPoints(Z.copy())
+    )
+    model = gpflow.models.SVGP(
+        kern, lik, iv, num_latent_gps=lik.latent_dim, num_data=N, whiten=True
+    )
 else:
     kern = gpflow.kernels.SquaredExponential(variance=1.0, lengthscales=np.full(D, 1.0))
-    model = gpflow.models.SVGP(kern, gpflow.likelihoods.Gaussian(variance=0.1), Z.copy(), num_data=N, whiten=True)
+    model = gpflow.models.SVGP(
+        kern, gpflow.likelihoods.Gaussian(variance=0.1), Z.copy(), num_data=N, whiten=True
+    )
 gpflow.set_trainable(model.q_mu, False)
 gpflow.set_trainable(model.q_sqrt, False)
-trainable_names = sorted(k for k, v in gpflow.utilities.parameter_dict(model).items() if v.trainable)
+trainable_names = sorted(
+    k for k, v in gpflow.utilities.parameter_dict(model).items() if v.trainable
+)
 
 gamma = tf.Variable(cs.GAMMA0, dtype=tf.float64)
 ng = gpflow.optimizers.NaturalGradient(gamma=gamma)
-adam = tf_keras.optimizers.Adam(learning_rate=C["adam_lr"])   # beta 0.9/0.999, epsilon 1e-7 (Keras defaults)
+# beta 0.9/0.999, epsilon 1e-7 (Keras defaults)
+adam = tf_keras.optimizers.Adam(learning_rate=C["adam_lr"])
 hyp = model.trainable_variables
 Xtr_t, Ytr_t = tf.constant(Xtr), tf.constant(Ytr_s)
 
@@ -154,17 +185,26 @@ def test_metrics():
     if lik_name == "robustmax":
         yt = Yte.ravel().astype(int)
         p = model.predict_y(Xte)[0].numpy()
-        return {"test_nlpd": float(-np.mean(np.log(np.clip(p[np.arange(len(yt)), yt], 1e-300, 1.0)))),
-                "test_acc": float(np.mean(p.argmax(1) == yt))}
+        return {
+            "test_nlpd": float(-np.mean(np.log(np.clip(p[np.arange(len(yt)), yt], 1e-300, 1.0)))),
+            "test_acc": float(np.mean(p.argmax(1) == yt)),
+        }
     lpd = model.predict_log_density((Xte, (Yte - ym) / ys)).numpy().ravel() - np.log(ys)
     mu = model.predict_y(Xte)[0].numpy()[:, 0] * ys + ym
-    return {"test_nlpd": float(-np.mean(lpd)), "test_rmse": float(np.sqrt(np.mean((mu - Yte.ravel()) ** 2)))}
+    return {
+        "test_nlpd": float(-np.mean(lpd)),
+        "test_rmse": float(np.sqrt(np.mean((mu - Yte.ravel()) ** 2))),
+    }
 
 
 def gamma_at(it):
     if a.no_ramp:
         return C["gamma"]
-    return float(np.exp(np.log(cs.GAMMA0) + min(it / cs.RAMP, 1.0) * (np.log(C["gamma"]) - np.log(cs.GAMMA0))))
+    return float(
+        np.exp(
+            np.log(cs.GAMMA0) + min(it / cs.RAMP, 1.0) * (np.log(C["gamma"]) - np.log(cs.GAMMA0))
+        )
+    )
 
 
 probe = pc.LoadProbe()
@@ -179,8 +219,15 @@ for it in range(T):
     t0 = time.perf_counter()
     try:
         loss = step(tf.constant(Xtr[b]), tf.constant(Ytr_s[b])).numpy()
-    except tf.errors.InvalidArgumentError as e:   # a Cholesky or a parameter assign failing
-        msg = [ln.strip() for ln in e.message.splitlines() if ln.strip() and not ln.startswith(("Graph execution error", "Detected at node", "  File", "Stack trace"))]
+    except tf.errors.InvalidArgumentError as e:  # a Cholesky or a parameter assign failing
+        msg = [
+            ln.strip()
+            for ln in e.message.splitlines()
+            if ln.strip()
+            and not ln.startswith(
+                ("Graph execution error", "Detected at node", "  File", "Stack trace")
+            )
+        ]
         failed = {"iteration": it, "error": " / ".join(msg)[:400]}
         break
     times.append(time.perf_counter() - t0)
@@ -194,32 +241,67 @@ for it in range(T):
         test_trace.append([it + 1, test_metrics()])
 load = probe.result()
 
-out = {"case": a.case, "data": name, "likelihood": lik_name, "library": "gpflow",
-       "N_train": N, "N_test": int(Xte.shape[0]), "D": D, "M": M, "B": B, "iters": T, "gamma": C["gamma"],
-       "gamma_ramp": "none (constant)" if a.no_ramp else f"exp(log {cs.GAMMA0} + min(t/{cs.RAMP},1)(log gamma - log {cs.GAMMA0})), t = 0..iters-1",
-       "adam_lr": C["adam_lr"], "adam": "tf_keras Adam, beta1 0.9, beta2 0.999, epsilon 1e-7",
-       "trainable_by_adam": trainable_names, "natgrad": "gpflow.optimizers.NaturalGradient, xi = XiNat, on (q_mu, q_sqrt)",
-       "whiten": True, "jitter": gpflow.config.default_jitter(), "threads": a.threads,
-       "versions": {"gpflow": gpflow.__version__, "tensorflow": tf.__version__, "tensorflow_probability": tfp.__version__,
-                    "numpy": np.__version__, "python": platform.python_version()},
-       "machine": pc.machine_info(a.threads), "load": load,
-       "inputs": {k: {"file": os.path.relpath(p, cs.HERE), "sha256": sha(p)} for k, p in files.items()},
-       "failed": failed, "iters_done": len(times)}
+out = {
+    "case": a.case,
+    "data": name,
+    "likelihood": lik_name,
+    "library": "gpflow",
+    "N_train": N,
+    "N_test": int(Xte.shape[0]),
+    "D": D,
+    "M": M,
+    "B": B,
+    "iters": T,
+    "gamma": C["gamma"],
+    "gamma_ramp": "none (constant)"
+    if a.no_ramp
+    else f"exp(log {cs.GAMMA0} + min(t/{cs.RAMP},1)(log gamma - log {cs.GAMMA0})), t = 0..iters-1",
+    "adam_lr": C["adam_lr"],
+    "adam": "tf_keras Adam, beta1 0.9, beta2 0.999, epsilon 1e-7",
+    "trainable_by_adam": trainable_names,
+    "natgrad": "gpflow.optimizers.NaturalGradient, xi = XiNat, on (q_mu, q_sqrt)",
+    "whiten": True,
+    "jitter": gpflow.config.default_jitter(),
+    "threads": a.threads,
+    "versions": {
+        "gpflow": gpflow.__version__,
+        "tensorflow": tf.__version__,
+        "tensorflow_probability": tfp.__version__,
+        "numpy": np.__version__,
+        "python": platform.python_version(),
+    },
+    "machine": pc.machine_info(a.threads),
+    "load": load,
+    "inputs": {
+        k: {"file": os.path.relpath(p, cs.HERE), "sha256": sha(p)} for k, p in files.items()
+    },
+    "failed": failed,
+    "iters_done": len(times),
+}
 if times:
-    out.update(train_seconds=float(np.sum(times)), **pc.summarize_times(times, min(10, len(times) - 1)))
-out["elbo_trace_note"] = ("[iterations done, ELBO on the full training set] at 0 and after every "
-                          f"{a.trace_every} iterations" + ("; targets standardised" if regression else ""))
+    out.update(
+        train_seconds=float(np.sum(times)), **pc.summarize_times(times, min(10, len(times) - 1))
+    )
+out["elbo_trace_note"] = (
+    "[iterations done, ELBO on the full training set] at 0 and after every "
+    f"{a.trace_every} iterations" + ("; targets standardised" if regression else "")
+)
 out["elbo_trace"] = trace
 out["minibatch_loss_trace"] = loss_trace
-out["test_trace_note"] = f"[iterations done, test metrics] at 0 and after every {a.test_every} iterations"
+out["test_trace_note"] = (
+    f"[iterations done, test metrics] at 0 and after every {a.test_every} iterations"
+)
 out["test_trace"] = test_trace
 out["final_elbo"] = trace[-1][1]
 if regression:
     out["elbo_original_units"] = trace[-1][1] - N * np.log(ys)
 
 # learned hyperparameters (constrained values)
-out["final_params"] = {k: np.asarray(v.numpy()).tolist() for k, v in gpflow.utilities.parameter_dict(model).items()
-                       if k not in (".q_mu", ".q_sqrt") and "inducing_variable" not in k}
+out["final_params"] = {
+    k: np.asarray(v.numpy()).tolist()
+    for k, v in gpflow.utilities.parameter_dict(model).items()
+    if k not in (".q_mu", ".q_sqrt") and "inducing_variable" not in k
+}
 
 pred_rows, pred_header = None, None
 if lik_name == "robustmax":
@@ -227,11 +309,24 @@ if lik_name == "robustmax":
     fm, fv = (t.numpy() for t in model.predict_f(Xte))
     p = model.predict_y(Xte)[0].numpy()
     lp = np.log(np.clip(p[np.arange(len(yt)), yt], 1e-300, 1.0))
-    out.update(test_acc=float(np.mean(p.argmax(1) == yt)), test_nlpd=float(-np.mean(lp)),
-               train_acc=float(np.mean(model.predict_y(Xtr)[0].numpy().argmax(1) == Ytr.ravel().astype(int))))
-    out["confusion_test"] = np.bincount(yt * n_class + p.argmax(1), minlength=n_class ** 2).reshape(n_class, n_class).tolist()
-    pred_header = [f"mean_f{c}" for c in range(n_class)] + [f"var_f{c}" for c in range(n_class)] + \
-                  [f"p{c}" for c in range(n_class)] + ["y"]
+    out.update(
+        test_acc=float(np.mean(p.argmax(1) == yt)),
+        test_nlpd=float(-np.mean(lp)),
+        train_acc=float(
+            np.mean(model.predict_y(Xtr)[0].numpy().argmax(1) == Ytr.ravel().astype(int))
+        ),
+    )
+    out["confusion_test"] = (
+        np.bincount(yt * n_class + p.argmax(1), minlength=n_class**2)
+        .reshape(n_class, n_class)
+        .tolist()
+    )
+    pred_header = (
+        [f"mean_f{c}" for c in range(n_class)]
+        + [f"var_f{c}" for c in range(n_class)]
+        + [f"p{c}" for c in range(n_class)]
+        + ["y"]
+    )
     pred_rows = np.column_stack([fm, fv, p, yt])
 else:
     Yte_s = (Yte - ym) / ys
@@ -239,7 +334,9 @@ else:
     ymean, yvar = (t.numpy() for t in model.predict_y(Xte))
     mu = ymean[:, 0] * ys + ym
     fm, fv = (t.numpy() for t in model.predict_f(Xte))
-    out.update(test_nlpd=float(-np.mean(lpd)), test_rmse=float(np.sqrt(np.mean((mu - Yte.ravel()) ** 2))))
+    out.update(
+        test_nlpd=float(-np.mean(lpd)), test_rmse=float(np.sqrt(np.mean((mu - Yte.ravel()) ** 2)))
+    )
     if lik_name == "hetero":
         # check of GPflow's 20x20 Gauss-Hermite: f integrates exactly, g by 100-point Gauss-Hermite
         gx, gw = np.polynomial.hermite.hermgauss(100)
@@ -251,18 +348,47 @@ else:
         # check of GPflow's 20x20 Gauss-Hermite in the ELBO: the closed form of E_q[log N(y | f, exp(2g))]
         # = -log(2 pi)/2 - mu_g - ((y - mu_f)^2 + var_f) exp(-2 mu_g + 2 var_g) / 2
         tm, tv = (t.numpy() for t in model.predict_f(Xtr))
-        ve = (-0.5 * np.log(2 * np.pi) - tm[:, 1] - 0.5 * ((Ytr_s[:, 0] - tm[:, 0]) ** 2 + tv[:, 0])
-              * np.exp(-2 * tm[:, 1] + 2 * tv[:, 1]))
+        ve = (
+            -0.5 * np.log(2 * np.pi)
+            - tm[:, 1]
+            - 0.5
+            * ((Ytr_s[:, 0] - tm[:, 0]) ** 2 + tv[:, 0])
+            * np.exp(-2 * tm[:, 1] + 2 * tv[:, 1])
+        )
         out["final_elbo_closed_form"] = float(ve.sum() - model.prior_kl().numpy())
-        pred_header = ["mean_f", "var_f", "mean_g", "var_g", "y_mean", "y_var", "log_pred_density", "y"]
-        pred_rows = np.column_stack([fm[:, 0], fv[:, 0], fm[:, 1], fv[:, 1], mu, yvar[:, 0] * ys ** 2, lpd, Yte.ravel()])
+        pred_header = [
+            "mean_f",
+            "var_f",
+            "mean_g",
+            "var_g",
+            "y_mean",
+            "y_var",
+            "log_pred_density",
+            "y",
+        ]
+        pred_rows = np.column_stack(
+            [fm[:, 0], fv[:, 0], fm[:, 1], fv[:, 1], mu, yvar[:, 0] * ys**2, lpd, Yte.ravel()]
+        )
     else:
         pred_header = ["mean_f", "var_f", "y_mean", "y_var", "log_pred_density", "y"]
-        pred_rows = np.column_stack([fm[:, 0], fv[:, 0], mu, yvar[:, 0] * ys ** 2, lpd, Yte.ravel()])
-    out["test_pred_note"] = "mean_f/var_f (and g) in standardised units; y_mean, y_var, log_pred_density, y in the original units"
+        pred_rows = np.column_stack([fm[:, 0], fv[:, 0], mu, yvar[:, 0] * ys**2, lpd, Yte.ravel()])
+    out["test_pred_note"] = (
+        "mean_f/var_f (and g) in standardised units; y_mean, y_var, log_pred_density, y in the original units"
+    )
 
-summary = {k: out.get(k) for k in ("case", "test_nlpd", "test_acc", "test_rmse", "final_elbo", "train_seconds",
-                                   "ms_per_iter_median", "failed")}
+summary = {
+    k: out.get(k)
+    for k in (
+        "case",
+        "test_nlpd",
+        "test_acc",
+        "test_rmse",
+        "final_elbo",
+        "train_seconds",
+        "ms_per_iter_median",
+        "failed",
+    )
+}
 print(json.dumps(summary), flush=True)
 if not a.no_save:
     path = a.out or os.path.join(cs.RESULTS, f"{a.case}.json")
@@ -271,5 +397,11 @@ if not a.no_save:
         json.dump(out, fh, indent=1)
         fh.write("\n")
     if pred_rows is not None and not a.no_pred:
-        np.savetxt(path[:-5] + "_test_pred.csv", pred_rows, delimiter=",", fmt="%.10g", comments="",
-                   header=",".join(pred_header))
+        np.savetxt(
+            path[:-5] + "_test_pred.csv",
+            pred_rows,
+            delimiter=",",
+            fmt="%.10g",
+            comments="",
+            header=",".join(pred_header),
+        )

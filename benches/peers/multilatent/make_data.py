@@ -30,6 +30,7 @@ round(0.3 n_c) to test; then train and test each permuted once more (same genera
 
 Run with the venv's python (needs numpy and scikit-learn):  python make_data.py
 """
+
 import csv
 import hashlib
 import json
@@ -38,12 +39,12 @@ import sys
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-import numpy as np  # noqa: E402
+import numpy as np
 
-import cases as cs  # noqa: E402
+import cases as cs
 
-sys.path.insert(0, os.path.dirname(cs.HERE))       # benches/peers: the shared batch stream
-import peers_common as pc  # noqa: E402
+sys.path.insert(0, os.path.dirname(cs.HERE))  # benches/peers: the shared batch stream
+import peers_common as pc
 
 DATASETS = os.path.join(cs.REPO, "datasets")
 
@@ -62,7 +63,7 @@ def stratified_split(y, rng):
     train, test = [], []
     for c in range(int(y.max()) + 1):
         idx = rng.permutation(np.flatnonzero(y == c))
-        nt = int(round(cs.TEST_FRACTION * len(idx)))
+        nt = round(cs.TEST_FRACTION * len(idx))
         test.extend(idx[:nt].tolist())
         train.extend(idx[nt:].tolist())
     return rng.permutation(np.array(train)), rng.permutation(np.array(test))
@@ -83,20 +84,34 @@ def classification_set(name, path, target, features, manifest):
     y = np.array([labels.index(rows[k][ti]) for k in keep])
     rng = np.random.default_rng(cs.SPLIT_SEED)
     tr, te = stratified_split(y, rng)
-    out = {"source": os.path.relpath(path, cs.REPO), "source_sha256": sha256(path), "target": target,
-           "features": features, "labels": labels, "classes": len(labels),
-           "source_rows_kept": len(keep), "source_rows_dropped": [k for k in range(len(rows)) if k not in set(keep)]}
+    out = {
+        "source": os.path.relpath(path, cs.REPO),
+        "source_sha256": sha256(path),
+        "target": target,
+        "features": features,
+        "labels": labels,
+        "classes": len(labels),
+        "source_rows_kept": len(keep),
+        "source_rows_dropped": [k for k in range(len(rows)) if k not in set(keep)],
+    }
     for split, sel in (("train", tr), ("test", te)):
         p = os.path.join(cs.DATA, f"{name}_{split}.csv")
         write_rows(p, features + ["y"], [[rows[keep[i]][j] for j in fi] + [str(y[i])] for i in sel])
         # the same rows with the source's label strings as the target (header: the source's target name)
-        write_rows(os.path.join(cs.DATA, f"{name}_{split}_labels.csv"), features + [target],
-                   [[rows[keep[i]][j] for j in fi] + [rows[keep[i]][ti]] for i in sel])
+        write_rows(
+            os.path.join(cs.DATA, f"{name}_{split}_labels.csv"),
+            features + [target],
+            [[rows[keep[i]][j] for j in fi] + [rows[keep[i]][ti]] for i in sel],
+        )
         out[f"n_{split}"] = len(sel)
         out[f"{split}_class_counts"] = np.bincount(y[sel], minlength=len(labels)).tolist()
         # 0-based data-row numbers (header not counted) in the source file, in the split's row order
         out[f"{split}_source_rows"] = [keep[i] for i in sel]
-    write_rows(os.path.join(cs.DATA, f"{name}_labels.csv"), ["class", "label"], [[c, l] for c, l in enumerate(labels)])
+    write_rows(
+        os.path.join(cs.DATA, f"{name}_labels.csv"),
+        ["class", "label"],
+        [[c, l] for c, l in enumerate(labels)],
+    )
     manifest["sets"][name] = out
 
 
@@ -109,17 +124,30 @@ def hetero1d(manifest):
     y = np.sin(1.5 * x) + 0.3 * x + s * e
     for split, sl in (("train", slice(0, n_tr)), ("test", slice(n_tr, None))):
         p = os.path.join(cs.DATA, f"hetero1d_{split}.csv")
-        np.savetxt(p, np.column_stack([x[sl], y[sl]]), delimiter=",", header="x1,y", comments="", fmt="%.17g")
+        np.savetxt(
+            p,
+            np.column_stack([x[sl], y[sl]]),
+            delimiter=",",
+            header="x1,y",
+            comments="",
+            fmt="%.17g",
+        )
     manifest["sets"]["hetero1d"] = {
         "generator": "x ~ U(-5,5); y = sin(1.5x) + 0.3x + s(x) e, e ~ N(0,1), s(x) = 0.1*10^((x+5)/10)",
         "rng": f"numpy default_rng({cs.SYNTH_SEED}): x = uniform(-5,5,1500), then e = standard_normal(1500); "
-               "first 1000 train, last 500 test",
-        "n_train": n_tr, "n_test": n_te, "noise_sd_range": [0.1, 1.0]}
+        "first 1000 train, last 500 test",
+        "n_train": n_tr,
+        "n_test": n_te,
+        "noise_sd_range": [0.1, 1.0],
+    }
 
 
 def load(name):
     def rd(split):
-        return np.loadtxt(os.path.join(cs.DATA, f"{name}_{split}.csv"), delimiter=",", skiprows=1, ndmin=2)
+        return np.loadtxt(
+            os.path.join(cs.DATA, f"{name}_{split}.csv"), delimiter=",", skiprows=1, ndmin=2
+        )
+
     tr = rd("train")
     return tr[:, :-1], tr[:, -1]
 
@@ -128,8 +156,11 @@ def standardise(name, regression):
     X, y = load(name)
     m, s = X.mean(0), X.std(0)
     s = np.where(s > 1e-12 * np.maximum(1.0, np.abs(m)), s, 1.0)
-    st = {"note": "z = (x - mean) / sd, fitted on the training rows, population sd (ddof 0), sd 1 for a constant column",
-          "x_mean": m.tolist(), "x_sd": s.tolist()}
+    st = {
+        "note": "z = (x - mean) / sd, fitted on the training rows, population sd (ddof 0), sd 1 for a constant column",
+        "x_mean": m.tolist(),
+        "x_sd": s.tolist(),
+    }
     if regression:
         st.update(y_mean=float(y.mean()), y_sd=float(y.std()))
     with open(os.path.join(cs.DATA, f"{name}_standardise.json"), "w") as fh:
@@ -139,18 +170,47 @@ def standardise(name, regression):
 
 
 def main():
-    from sklearn.cluster import KMeans
-    import sklearn
     import shutil
-    shutil.rmtree(os.path.join(cs.DATA, "batches"), ignore_errors=True)   # no stale streams
+
+    import sklearn
+    from sklearn.cluster import KMeans
+
+    shutil.rmtree(os.path.join(cs.DATA, "batches"), ignore_errors=True)  # no stale streams
     os.makedirs(os.path.join(cs.DATA, "batches"))
-    manifest = {"numpy": np.__version__, "scikit-learn": sklearn.__version__, "sets": {}, "files": {}}
-    classification_set("wine", os.path.join(DATASETS, "wine_cultivars.csv"), "cultivar",
-                       ["alcohol", "malic_acid", "ash", "alcalinity_of_ash", "magnesium", "total_phenols",
-                        "flavanoids", "nonflavanoid_phenols", "proanthocyanins", "color_intensity", "hue",
-                        "od280_od315_of_diluted_wines", "proline"], manifest)
-    classification_set("penguins", os.path.join(DATASETS, "penguins.csv"), "species",
-                       ["bill_length_mm", "bill_depth_mm", "flipper_length_mm", "body_mass_g", "year"], manifest)
+    manifest = {
+        "numpy": np.__version__,
+        "scikit-learn": sklearn.__version__,
+        "sets": {},
+        "files": {},
+    }
+    classification_set(
+        "wine",
+        os.path.join(DATASETS, "wine_cultivars.csv"),
+        "cultivar",
+        [
+            "alcohol",
+            "malic_acid",
+            "ash",
+            "alcalinity_of_ash",
+            "magnesium",
+            "total_phenols",
+            "flavanoids",
+            "nonflavanoid_phenols",
+            "proanthocyanins",
+            "color_intensity",
+            "hue",
+            "od280_od315_of_diluted_wines",
+            "proline",
+        ],
+        manifest,
+    )
+    classification_set(
+        "penguins",
+        os.path.join(DATASETS, "penguins.csv"),
+        "species",
+        ["bill_length_mm", "bill_depth_mm", "flipper_length_mm", "body_mass_g", "year"],
+        manifest,
+    )
     hetero1d(manifest)
     done = set()
     for case in cs.CASES.values():
@@ -158,9 +218,21 @@ def main():
         Xs = standardise(d, regression=case["lik"] in ("hetero", "gaussian"))
         if (d, case["M"]) not in done:
             done.add((d, case["M"]))
-            Z = KMeans(n_clusters=case["M"], random_state=cs.KMEANS_SEED, n_init=1).fit(Xs).cluster_centers_
-            header = open(os.path.join(cs.DATA, f"{d}_train.csv")).readline().strip().split(",")[:-1]
-            np.savetxt(cs.z_file(d, case["M"]), Z, delimiter=",", fmt="%.17g", comments="", header=",".join(header))
+            Z = (
+                KMeans(n_clusters=case["M"], random_state=cs.KMEANS_SEED, n_init=1)
+                .fit(Xs)
+                .cluster_centers_
+            )
+            with open(os.path.join(cs.DATA, f"{d}_train.csv")) as fh:
+                header = fh.readline().strip().split(",")[:-1]
+            np.savetxt(
+                cs.z_file(d, case["M"]),
+                Z,
+                delimiter=",",
+                fmt="%.17g",
+                comments="",
+                header=",".join(header),
+            )
         if case["B"] is None:
             continue
         idx = pc.batch_indices(Xs.shape[0], case["B"], case["iters"], cs.BATCH_SEED)
@@ -170,13 +242,23 @@ def main():
             if f == "MANIFEST.json":
                 continue
             p = os.path.join(root, f)
-            manifest["files"][os.path.relpath(p, cs.DATA)] = {"bytes": os.path.getsize(p), "sha256": sha256(p)}
+            manifest["files"][os.path.relpath(p, cs.DATA)] = {
+                "bytes": os.path.getsize(p),
+                "sha256": sha256(p),
+            }
     manifest["files"] = dict(sorted(manifest["files"].items()))
     with open(os.path.join(cs.DATA, "MANIFEST.json"), "w") as fh:
         json.dump(manifest, fh, indent=1)
         fh.write("\n")
     for k, v in manifest["sets"].items():
-        print(k, {f: v[f] for f in ("n_train", "n_test", "labels", "train_class_counts", "test_class_counts") if f in v})
+        print(
+            k,
+            {
+                f: v[f]
+                for f in ("n_train", "n_test", "labels", "train_class_counts", "test_class_counts")
+                if f in v
+            },
+        )
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Prints the table of results/gamma_grid/*.json: final full-training ELBO after 150 iterations of
 constant gamma, or the iteration at which GPflow failed."""
+
 import json
 import os
 
@@ -16,10 +17,14 @@ for c in ("wine_robustmax", "penguins_robustmax", "hetero1d_hetero", "hetero1d_g
         if not os.path.exists(p):
             cells.append("")
             continue
-        r = json.load(open(p))
+        with open(p) as fh:
+            r = json.load(fh)
         if r["failed"]:
-            why = ("NaN in q_mu/q_sqrt after the natural step" if "incompatible with this parameter" in r["failed"]["error"]
-                   else r["failed"]["error"][:60])
+            why = (
+                "NaN in q_mu/q_sqrt after the natural step"
+                if "incompatible with this parameter" in r["failed"]["error"]
+                else r["failed"]["error"][:60]
+            )
             cells.append(f"FAILED at iteration {r['failed']['iteration']} ({why})")
         else:
             cells.append(f"{r['final_elbo']:.2f} (NLPD {r['test_nlpd']:.3f})")
