@@ -13,8 +13,8 @@ pub(crate) const CHUNK_COLS: usize = 32;
 
 /// Below this many entries N1·N2 (2¹⁸) the chunks run one after another on the calling thread:
 /// measured on the shared 2-core machine, handing smaller kernel matrices to a second thread was
-/// slower (M = 100, B = 256 up to M = 200, B = 1024; BENCHMARKS.md). The trainer uses the same bound on
-/// M·B, with the products' flop threshold, to decide whether an iteration runs on rayon's pool.
+/// slower (M = 100, B = 256 up to M = 200, B = 1024; BENCHMARKS.md). Whether an iteration runs
+/// on rayon's pool is decided by [`JOIN_MIN_ENTRIES`] and the products' flop threshold.
 pub(crate) const PARALLEL_MIN_ENTRIES: usize = 1 << 18;
 
 /// From this many Kuf entries M·B (2¹⁵), an iteration's two independent halves — Kuu's
