@@ -75,21 +75,7 @@ def parse():
         default="natgrad",
         help="natgrad: NGD on q then Adam on the rest; adam: Cholesky q and Adam on everything",
     )
-    ap.add_argument(
-        "--eval-every", type=int, default=0, help="test NLPD every K iterations, off the clock"
-    )
-    ap.add_argument(
-        "--max-seconds", type=float, default=None, help="stop when the training clock reaches this"
-    )
-    ap.add_argument(
-        "--target-nlpd", type=float, default=None, help="stop at the first evaluation <= this"
-    )
-    ap.add_argument(
-        "--stream-epochs",
-        type=int,
-        default=0,
-        help="cycle the first E epochs of the minibatch stream (0: the stream of --iters batches)",
-    )
+    pc.add_time_to_accuracy_args(ap)
     a = ap.parse_args()
     a.lik = a.lik or pc.DEFAULT_LIK.get(a.data, "gaussian")
     return a

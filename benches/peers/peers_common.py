@@ -167,6 +167,26 @@ def _cpu_model():
     return platform.processor()
 
 
+def add_time_to_accuracy_args(ap):
+    """The options both peer scripts take for time_to_accuracy.py: evaluations off the clock and
+    the stopping rules."""
+    ap.add_argument(
+        "--eval-every", type=int, default=0, help="test NLPD every K iterations, off the clock"
+    )
+    ap.add_argument(
+        "--max-seconds", type=float, default=None, help="stop when the training clock reaches this"
+    )
+    ap.add_argument(
+        "--target-nlpd", type=float, default=None, help="stop at the first evaluation <= this"
+    )
+    ap.add_argument(
+        "--stream-epochs",
+        type=int,
+        default=0,
+        help="cycle the first E epochs of the minibatch stream (0: the stream of --iters batches)",
+    )
+
+
 def summarize_times(ts, warmup):
     import numpy as np
 
