@@ -118,6 +118,17 @@ def test_report_reads_invocations_since_a_date_and_bounds_the_ratio() -> None:
     assert tta.speed_ratio({"svgp": None, "gpflow": 5.0}, 60) == "—"
 
 
+def test_paired_ratio_takes_each_repeat_against_its_own_faster_peer() -> None:
+    import run
+
+    ms = lambda *values: [{"ms_per_iter_median": v} for v in values]
+    runs = {"svgp": ms(1.0, 2.0, 1.5), "gpflow": ms(5.0, 8.0, 6.0), "gpytorch": ms(10.0, 4.0, 7.5)}
+    # repeat by repeat: 1/5, 2/4, 1.5/6
+    assert run.paired_ratio(runs) == "0.250 (0.200–0.500)"
+    assert run.paired_ratio({"svgp": ms(1.0)}) == "—"
+    assert run.paired_ratio({"gpflow": ms(1.0), "svgp": []}) == "—"
+
+
 def test_split_is_a_partition_standardised_by_the_training_rows() -> None:
     import numpy as np
 
