@@ -43,17 +43,7 @@ def parse():
         default=None,
         help="default: by data set (reg_* gaussian, clf_2d bernoulli, studentt_1d studentt)",
     )
-    ap.add_argument("--M", type=int, default=100)
-    ap.add_argument("--B", type=int, default=256)
-    ap.add_argument("--iters", type=int, default=200)
-    ap.add_argument("--gamma", type=float, default=0.1)
-    ap.add_argument("--adam-lr", type=float, default=pc.ADAM_LR)
-    ap.add_argument("--seed", type=int, default=0, help="minibatch stream seed")
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument(
-        "--warmup", type=int, default=10, help="iterations excluded from the timing median"
-    )
-    ap.add_argument("--init", choices=["first", "kmeans"], default="first")
+    pc.add_run_args(ap)
     ap.add_argument(
         "--bernoulli",
         choices=["exact", "gpflow"],
@@ -61,20 +51,13 @@ def parse():
         help="exact: log Phi((2y-1)f) probit (as gpytorch); gpflow: stock gpflow Bernoulli, whose "
         "inv_probit is squashed to [1e-3, 1-1e-3]",
     )
-    ap.add_argument("--full-batch-step", action="store_true")
-    ap.add_argument("--reps", type=int, default=5, help="timed full-batch steps (after 1 warm-up)")
-    ap.add_argument("--out", default=None, help="append the JSON line to this file")
-    ap.add_argument("--trace", default=None, help="write per-iteration minibatch loss (JSON) here")
     ap.add_argument(
         "--optimizer",
         choices=["natgrad", "adam"],
         default="natgrad",
         help="natgrad: natural step on q then Adam on the rest; adam: Adam on everything",
     )
-    pc.add_time_to_accuracy_args(ap)
-    a = ap.parse_args()
-    a.lik = a.lik or pc.DEFAULT_LIK.get(a.data, "gaussian")
-    return a
+    return pc.parse_run_args(ap)
 
 
 args = parse()
@@ -179,21 +162,8 @@ def full_elbo(model, X, Y):
 
 
 def base_result(N, D):
-    return {
-        "library": "gpflow",
-        "version": gpflow.__version__,
-        "backend": f"tensorflow-cpu {tf.__version__}",
-        "task": args.data,
-        "lik": args.lik,
-        "N": N,
-        "D": D,
-        "M": args.M,
-        "gamma": args.gamma,
-        "optimizer": args.optimizer,
-        "init": args.init,
-        **({"bernoulli": args.bernoulli} if args.lik == "bernoulli" else {}),
-        **pc.machine_info(args.threads),
-    }
+    backend = f"tensorflow-cpu {tf.__version__}"
+    return pc.base_result(args, "gpflow", gpflow.__version__, backend, N, D)
 
 
 def main():
@@ -212,20 +182,9 @@ def main():
             return model.q_mu[0, 0]
 
         elbo0 = full_elbo(model, Xtr, Ytr)
-        ts, probe = [], pc.LoadProbe()
-        for _ in range(args.reps + 1):
-            t0 = pc.now()
-            ng_full().numpy()
-            ts.append(pc.now() - t0)
         res = base_result(N, D)
         res.update(
-            mode="full_batch_natgrad_step",
-            B=N,
-            reps=args.reps,
-            ms_per_step_median=float(np.median(ts[1:]) * 1e3),
-            first_step_s=float(ts[0]),
-            step_s_all=[round(t, 4) for t in ts],
-            **probe.result(),
+            **pc.time_full_batch_step(lambda: ng_full().numpy(), args.reps, N),
             elbo_before=elbo0,
             elbo_after=full_elbo(model, Xtr, Ytr),
         )
@@ -291,18 +250,7 @@ def main():
     )
     res["final_elbo_per_datum"] = res["final_elbo"] / N
     if args.trace:
-        import json
-
-        with open(args.trace, "w") as fh:
-            json.dump(
-                {
-                    "library": "gpflow",
-                    "args": vars(args),
-                    "minibatch_loss": run.losses,
-                    "iter_s": run.ts,
-                },
-                fh,
-            )
+        pc.write_trace(args.trace, "gpflow", args, run)
     pc.emit(res, args.out)
 
 

@@ -44,15 +44,7 @@ def parse():
     )
     ap.add_argument("--data", default="reg_8d")
     ap.add_argument("--lik", choices=["gaussian", "bernoulli", "studentt"], default=None)
-    ap.add_argument("--M", type=int, default=100)
-    ap.add_argument("--B", type=int, default=256)
-    ap.add_argument("--iters", type=int, default=200)
-    ap.add_argument("--gamma", type=float, default=0.1)
-    ap.add_argument("--adam-lr", type=float, default=pc.ADAM_LR)
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--warmup", type=int, default=10)
-    ap.add_argument("--init", choices=["first", "kmeans"], default="first")
+    pc.add_run_args(ap)
     ap.add_argument("--schedule", choices=["alternate", "joint"], default="alternate")
     ap.add_argument(
         "--bernoulli",
@@ -62,23 +54,16 @@ def parse():
         "BernoulliLikelihood, whose log_normal_cdf is a rational approximation for f < -1 "
         "(error up to ~1.6e-3 in log Phi)",
     )
-    ap.add_argument("--full-batch-step", action="store_true")
-    ap.add_argument("--reps", type=int, default=5)
     ap.add_argument(
         "--chunk", type=int, default=4000, help="rows per chunk for full-data ELBO / prediction"
     )
-    ap.add_argument("--out", default=None)
-    ap.add_argument("--trace", default=None)
     ap.add_argument(
         "--optimizer",
         choices=["natgrad", "adam"],
         default="natgrad",
         help="natgrad: NGD on q then Adam on the rest; adam: Cholesky q and Adam on everything",
     )
-    pc.add_time_to_accuracy_args(ap)
-    a = ap.parse_args()
-    a.lik = a.lik or pc.DEFAULT_LIK.get(a.data, "gaussian")
-    return a
+    return pc.parse_run_args(ap)
 
 
 args = parse()
@@ -212,22 +197,16 @@ def predict(model, lik, Xte, yte):
 
 
 def base_result(N, D):
-    return {
-        "library": "gpytorch",
-        "version": gpytorch.__version__,
-        "backend": f"torch {torch.__version__} (CPU)",
-        "task": args.data,
-        "lik": args.lik,
-        "N": N,
-        "D": D,
-        "M": args.M,
-        "gamma": args.gamma,
-        "optimizer": args.optimizer,
-        "init": args.init,
-        "schedule": args.schedule,
-        **({"bernoulli": args.bernoulli} if args.lik == "bernoulli" else {}),
-        **pc.machine_info(args.threads),
-    }
+    backend = f"torch {torch.__version__} (CPU)"
+    extra = {"schedule": args.schedule}
+    return pc.base_result(args, "gpytorch", gpytorch.__version__, backend, N, D, **extra)
+
+
+def set_grads(loss, params):
+    """Sets each parameter's .grad to the loss's gradient in it (torch.autograd.grad, which, unlike
+    backward(), leaves the other parameters' grads alone)."""
+    for p, g in zip(params, torch.autograd.grad(loss, params)):
+        p.grad = g
 
 
 def main():
@@ -247,29 +226,16 @@ def main():
 
     def ng_substep(xb, yb):
         loss = -mll(model(xb), yb)
-        grads = torch.autograd.grad(loss, var_params)
-        for p, g in zip(var_params, grads):
-            p.grad = g
+        set_grads(loss, var_params)
         ngd.step()
         return loss
 
     elbo0 = full_elbo(model, lik, Xtr, ytr)
 
     if args.full_batch_step:
-        ts, probe = [], pc.LoadProbe()
-        for _ in range(args.reps + 1):
-            t0 = pc.now()
-            ng_substep(Xtr, ytr)
-            ts.append(pc.now() - t0)
         res = base_result(N, D)
         res.update(
-            mode="full_batch_natgrad_step",
-            B=N,
-            reps=args.reps,
-            ms_per_step_median=float(np.median(ts[1:]) * 1e3),
-            first_step_s=float(ts[0]),
-            step_s_all=[round(t, 4) for t in ts],
-            **probe.result(),
+            **pc.time_full_batch_step(lambda: ng_substep(Xtr, ytr), args.reps, N),
             elbo_before=elbo0,
             elbo_after=full_elbo(model, lik, Xtr, ytr),
         )
@@ -281,18 +247,14 @@ def main():
 
     def step_adam(xb, yb):
         loss = -mll(model(xb), yb)
-        grads = torch.autograd.grad(loss, adam_params)
-        for p, g in zip(adam_params, grads):
-            p.grad = g
+        set_grads(loss, adam_params)
         adam.step()
         return loss
 
     def step_alternate(xb, yb):
         ng_substep(xb, yb)
         loss = -mll(model(xb), yb)
-        grads = torch.autograd.grad(loss, hyp_params)
-        for p, g in zip(hyp_params, grads):
-            p.grad = g
+        set_grads(loss, hyp_params)
         adam.step()
         return loss
 
@@ -344,18 +306,7 @@ def main():
     )
     res["final_elbo_per_datum"] = res["final_elbo"] / N
     if args.trace:
-        import json
-
-        with open(args.trace, "w") as fh:
-            json.dump(
-                {
-                    "library": "gpytorch",
-                    "args": vars(args),
-                    "minibatch_loss": run.losses,
-                    "iter_s": run.ts,
-                },
-                fh,
-            )
+        pc.write_trace(args.trace, "gpytorch", args, run)
     pc.emit(res, args.out)
 
 

@@ -167,6 +167,35 @@ def _cpu_model():
     return platform.processor()
 
 
+def add_run_args(ap):
+    """The options of a timed run both peer scripts declare alike: sizes, steps, seed, threads,
+    initialisation, the full-batch mode and the output files."""
+    ap.add_argument("--M", type=int, default=100)
+    ap.add_argument("--B", type=int, default=256)
+    ap.add_argument("--iters", type=int, default=200)
+    ap.add_argument("--gamma", type=float, default=0.1)
+    ap.add_argument("--adam-lr", type=float, default=ADAM_LR)
+    ap.add_argument("--seed", type=int, default=0, help="minibatch stream seed")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument(
+        "--warmup", type=int, default=10, help="iterations excluded from the timing median"
+    )
+    ap.add_argument("--init", choices=["first", "kmeans"], default="first")
+    ap.add_argument("--full-batch-step", action="store_true")
+    ap.add_argument("--reps", type=int, default=5, help="timed full-batch steps (after 1 warm-up)")
+    ap.add_argument("--out", default=None, help="append the JSON line to this file")
+    ap.add_argument("--trace", default=None, help="write per-iteration minibatch loss (JSON) here")
+
+
+def parse_run_args(ap):
+    """Adds the time-to-accuracy options to a peer script's parser, parses, and fills in --lik by
+    data set where it was not given."""
+    add_time_to_accuracy_args(ap)
+    a = ap.parse_args()
+    a.lik = a.lik or DEFAULT_LIK.get(a.data, "gaussian")
+    return a
+
+
 def add_time_to_accuracy_args(ap):
     """The options both peer scripts take for time_to_accuracy.py: evaluations off the clock and
     the stopping rules."""
@@ -240,6 +269,63 @@ class LoadProbe:
         }
 
 
+def base_result(args, library, version, backend, n, d, **extra):
+    """The fields every peer result starts with: the library, the task and its sizes, the settings
+    (``extra`` after ``init``: a script's own ones) and the machine."""
+    return {
+        "library": library,
+        "version": version,
+        "backend": backend,
+        "task": args.data,
+        "lik": args.lik,
+        "N": n,
+        "D": d,
+        "M": args.M,
+        "gamma": args.gamma,
+        "optimizer": args.optimizer,
+        "init": args.init,
+        **extra,
+        **({"bernoulli": args.bernoulli} if args.lik == "bernoulli" else {}),
+        **machine_info(args.threads),
+    }
+
+
+def time_full_batch_step(step, reps, n):
+    """Times ``step()`` (one natural step on all ``n`` rows) ``reps`` + 1 times, the first a
+    warm-up: the timing fields of a --full-batch-step result."""
+    import numpy as np
+
+    ts, probe = [], LoadProbe()
+    for _ in range(reps + 1):
+        t0 = now()
+        step()
+        ts.append(now() - t0)
+    return dict(
+        mode="full_batch_natgrad_step",
+        B=n,
+        reps=reps,
+        ms_per_step_median=float(np.median(ts[1:]) * 1e3),
+        first_step_s=float(ts[0]),
+        step_s_all=[round(t, 4) for t in ts],
+        **probe.result(),
+    )
+
+
+def write_trace(path, library, args, loop):
+    """Writes a run's per-iteration minibatch losses and times (``loop``: a finished TrainLoop) with
+    its arguments to ``path`` as JSON (run.py's --trace files)."""
+    with open(path, "w") as fh:
+        json.dump(
+            {
+                "library": library,
+                "args": vars(args),
+                "minibatch_loss": loop.losses,
+                "iter_s": loop.ts,
+            },
+            fh,
+        )
+
+
 class TrainLoop:
     """The timed training loop both peer scripts run (svgp's is examples/peer_timing.rs).
 
@@ -284,14 +370,20 @@ class TrainLoop:
         self.train_s, self.train_cpu_s = now() - t_all, cpu_now() - c_all
         self.load = probe.result()
 
+    def _run_fields(self, args):
+        """The fields a finished and a failed run share first."""
+        return {
+            "mode": "minibatch_natgrad_adam",
+            "B": args.B,
+            "iters": len(self.losses),
+            "adam_lr": args.adam_lr,
+            "seed": args.seed,
+        }
+
     def failure(self, args):
         """The result fields of a run that stopped on an error."""
         return dict(
-            mode="minibatch_natgrad_adam",
-            B=args.B,
-            iters=len(self.losses),
-            adam_lr=args.adam_lr,
-            seed=args.seed,
+            **self._run_fields(args),
             error=self.error,
             failed_at_iter=len(self.losses) + 1,
             minibatch_loss_last=self.losses[-1] if self.losses else None,
@@ -303,11 +395,7 @@ class TrainLoop:
     def success(self, args):
         """The timing fields of a finished run."""
         return dict(
-            mode="minibatch_natgrad_adam",
-            B=args.B,
-            iters=len(self.losses),
-            adam_lr=args.adam_lr,
-            seed=args.seed,
+            **self._run_fields(args),
             **summarize_times(self.ts, args.warmup),
             train_s=float(self.train_s),
             train_cpu_s=float(self.train_cpu_s),

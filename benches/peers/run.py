@@ -56,7 +56,7 @@ def parse():
         type=int,
         default=1,
         help="run the three libraries this many times per case, in rotating order; "
-        "the table shows the median of each library's medians",
+        "the table shows the median of each library's medians and svgp / faster peer by repeat",
     )
     ap.add_argument(
         "--libs",
@@ -243,26 +243,18 @@ def commands(m, b, exe, z_path, b_path):
         "--warmup",
         str(args.warmup),
     ]
-    py = sys.executable
+    peer = lambda lib, script: [
+        sys.executable,
+        os.path.join(HERE, script),
+        "--data",
+        "reg_8d",
+        *common,
+        "--trace",
+        os.path.join(args.work, f"trace_{lib}_M{m}_B{b}.json"),
+    ]
     return {
-        "gpflow": [
-            py,
-            os.path.join(HERE, "gpflow_natgrad.py"),
-            "--data",
-            "reg_8d",
-            *common,
-            "--trace",
-            os.path.join(args.work, f"trace_gpflow_M{m}_B{b}.json"),
-        ],
-        "gpytorch": [
-            py,
-            os.path.join(HERE, "gpytorch_ngd.py"),
-            "--data",
-            "reg_8d",
-            *common,
-            "--trace",
-            os.path.join(args.work, f"trace_gpytorch_M{m}_B{b}.json"),
-        ],
+        "gpflow": peer("gpflow", "gpflow_natgrad.py"),
+        "gpytorch": peer("gpytorch", "gpytorch_ngd.py"),
         "svgp": [
             exe,
             "--train",
