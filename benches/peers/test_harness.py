@@ -1,6 +1,7 @@
-"""Checks of the harness's own logic (not of the libraries it times); run by hand with the peers' venv:
+"""Checks of the harness's own logic (not of the libraries it times). ./scripts/test runs them;
+by hand, with any Python that has numpy and pytest:
 
-    /tmp/peersvenv/bin/python -m pytest benches/peers/test_harness.py      (or: python benches/peers/test_harness.py)
+    python -m pytest benches/peers/test_harness.py      (or: python benches/peers/test_harness.py)
 
 The end-to-end check of matmul_gflops.py runs it on a fake /proc/cpuinfo and needs numpy,
 threadpoolctl and torch (the peers' venv); it is skipped where they are missing.
