@@ -3,7 +3,7 @@
 # that also has AVX-512 (issue 18: "speed on AVX2 as well as AVX-512"). The cores, caches and
 # clock stay the AVX-512 machine's: this measures the AVX2 code paths, not an AVX2-only machine.
 #
-#   benches/peers/avx2_proxy.sh run.py --repeats 3                     (from the repository root)
+#   benches/peers/avx2_proxy.sh run.py --repeats 3
 #   benches/peers/avx2_proxy.sh time_to_accuracy.py --cases kin40k ...
 #   benches/peers/avx2_proxy.sh matmul_gflops.py --threads 2 --openblas-coretype Haswell
 #
@@ -15,13 +15,15 @@
 # - GPyTorch: MKL_ENABLE_INSTRUCTIONS=AVX2 and ATEN_CPU_CAPABILITY=avx2.
 # - GPflow: ONEDNN_MAX_CPU_ISA=AVX2 (TensorFlow's own kernels are built for AVX2 at most).
 # - numpy: OPENBLAS_CORETYPE=Haswell.
-# --work defaults to $AVX2_DIR/peers (a later --work in the arguments wins).
+# For the scripts that take --work (run.py, time_to_accuracy.py) it defaults to $AVX2_DIR/peers
+# (a later --work in the arguments wins). The worktree stays registered in this repository until
+# `git worktree remove --force "$AVX2_DIR/wt"`.
 set -euo pipefail
 PYTHON="${PYTHON:-/tmp/peersvenv/bin/python}"
 DIR="${AVX2_DIR:-/tmp/svgp-avx2}"
 SCRIPT="${1:?usage: avx2_proxy.sh SCRIPT.py [options of that script]}"
 shift
-ROOT="$(git rev-parse --show-toplevel)"
+ROOT="$(git -C "$(dirname "$0")" rev-parse --show-toplevel)"
 
 cargo fetch --locked --manifest-path "$ROOT/Cargo.toml" >/dev/null
 FAER_VERSION="$(awk '$0 == "name = \"faer\"" { getline; gsub(/[^0-9.]/, "", $3); print $3 }' "$ROOT/Cargo.lock")"
@@ -59,5 +61,5 @@ cd "$DIR/wt"
 export CARGO_TARGET_DIR="$DIR/target"
 export MKL_ENABLE_INSTRUCTIONS=AVX2 ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2 OPENBLAS_CORETYPE=Haswell
 WORK=()
-if [ "$SCRIPT" != matmul_gflops.py ]; then WORK=(--work "$DIR/peers"); fi
+if grep -q -- '"--work"' "benches/peers/$SCRIPT"; then WORK=(--work "$DIR/peers"); fi
 exec "$PYTHON" "benches/peers/$SCRIPT" "${WORK[@]}" "$@"
