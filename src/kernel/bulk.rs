@@ -50,7 +50,7 @@ pub(crate) fn sq_dist_block(
             // the innermost loop runs down a column: it vectorises
             for (r, &xid) in r2j.iter_mut().zip(x1d) {
                 let t = (xid - zjd) * inv_l;
-                *r += t * t;
+                *r = t.mul_add(t, *r);
             }
         }
     }

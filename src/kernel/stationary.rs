@@ -371,9 +371,10 @@ fn weighted_differences(w: &[f64], zd: &[f64], x1d: &[f64], bar: &mut [f64], acc
         for (c, &z) in zd.iter().enumerate() {
             let wc = &w[c * n1 + i0..][..ROW_BLOCK];
             for k in 0..ROW_BLOCK {
-                let wt = wc[k] * (x[k] - z);
+                let delta = x[k] - z;
+                let wt = wc[k] * delta;
                 b[k] += wt;
-                a[k] += wt * (x[k] - z);
+                a[k] = wt.mul_add(delta, a[k]);
             }
         }
         bar[i0..i0 + ROW_BLOCK].copy_from_slice(&b);
@@ -382,9 +383,10 @@ fn weighted_differences(w: &[f64], zd: &[f64], x1d: &[f64], bar: &mut [f64], acc
     for i in blocks..n1 {
         let (mut b, mut a) = (0.0, 0.0);
         for (c, &z) in zd.iter().enumerate() {
-            let wt = w[c * n1 + i] * (x1d[i] - z);
+            let delta = x1d[i] - z;
+            let wt = w[c * n1 + i] * delta;
             b += wt;
-            a += wt * (x1d[i] - z);
+            a = wt.mul_add(delta, a);
         }
         bar[i] = b;
         acc[i] = a;
