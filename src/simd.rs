@@ -79,9 +79,9 @@ const EXP_CLAMP_ABOVE: f64 = 710.0;
 /// r = x − n ln 2 in two parts (Cody–Waite; n·ln2_hi is exact), eʳ by its Taylor polynomial of
 /// degree 13 (remainder below 5·10⁻¹⁸ relative for |r| ≤ ln 2 / 2) in Horner's scheme of fused
 /// multiply-adds (half the instructions of separate ones where the CPU has FMA), times 2ⁿ
-/// applied as (2p)·2ⁿ⁻¹, so that n = 1024 (x in (709.09, 710]) still has a finite power of two and the one
-/// rounding of the product overflows to +∞ exactly when eˣ does. Every kernel profile calls it
-/// with x ≤ 0.
+/// applied as (2p)·2ⁿ⁻¹, so that n = 1024 (x in (709.09, 710]) still has a finite power of two
+/// and the one rounding of the product overflows to +∞ exactly when eˣ does. Every kernel
+/// profile calls it with x ≤ 0.
 #[inline(always)]
 pub(crate) fn exp(x: f64) -> f64 {
     const LOG2_E: f64 = std::f64::consts::LOG2_E;
