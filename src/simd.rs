@@ -208,7 +208,7 @@ mod tests {
         assert!(exp(f64::NAN).is_nan());
     }
 
-    /// `exp` over `xs` by every vector path this CPU has (AVX-512F, AVX2, the baseline one
+    /// `exp` over `xs` by every vector path this CPU has (AVX-512F, AVX2 with FMA, the baseline one
     /// [`dispatch`] falls back to, and whichever `dispatch` picks), each loop compiled for its
     /// path's vector width.
     fn exp_by_every_path(xs: &[f64]) -> Vec<(&'static str, Vec<f64>)> {
@@ -236,8 +236,8 @@ mod tests {
         ];
         #[cfg(target_arch = "x86_64")]
         {
-            if std::is_x86_feature_detected!("avx2") {
-                // SAFETY: AVX2 is available, checked just above.
+            if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+                // SAFETY: AVX2 and FMA are available, checked just above.
                 let v = run(&|v| unsafe {
                     run_avx2(
                         #[inline(always)]
