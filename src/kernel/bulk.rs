@@ -23,8 +23,9 @@ pub(crate) const PARALLEL_MIN_ENTRIES: usize = 1 << 18;
 /// iteration (`optim::trainer`); below it, one after the other (BENCHMARKS.md).
 pub(crate) const JOIN_MIN_ENTRIES: usize = 1 << 15;
 
-/// r²ᵢⱼ = Σ_d (x1ᵢd − x2ⱼd)²/ℓ_d² for the columns j0..j0 + cols, written column-major into `out`
-/// (N1×cols), by direct differences (no ‖x‖² + ‖z‖² − 2xzᵀ expansion, whose cancellation would
+/// r²ᵢⱼ = Σ_d (x1ᵢd − x2ⱼd)²/ℓ_d² for the columns j0..j0 + cols and the rows r0..N1, written
+/// into those rows of `out` (N1×cols, column-major; rows above r0 are left as they are), by direct
+/// differences (no ‖x‖² + ‖z‖² − 2xzᵀ expansion, whose cancellation would
 /// spoil Matérn ½ near r = 0). `x1`: N1×D, `x2`: N2×D, `ls`: the D lengthscales. Always inlined,
 /// so that inside [`crate::simd::dispatch`] it runs at the dispatched vector width.
 #[inline(always)]
@@ -33,24 +34,37 @@ pub(crate) fn sq_dist_block(
     x2: &DMatrix<f64>,
     ls: &[f64],
     j0: usize,
+    r0: usize,
     out: &mut [f64],
 ) {
     let n1 = x1.nrows();
     debug_assert_eq!(x1.ncols(), ls.len(), "x1 must be N1×D");
     debug_assert_eq!(x2.ncols(), ls.len(), "x2 must be N2×D");
-    out.iter_mut().for_each(|v| *v = 0.0);
-    if n1 == 0 {
+    if n1 <= r0 {
+        return;
+    }
+    if ls.is_empty() {
+        out.chunks_exact_mut(n1).for_each(|col| col[r0..].fill(0.0));
         return;
     }
     for (d, &l) in ls.iter().enumerate() {
         let inv_l = 1.0 / l;
-        let x1d = &x1.as_slice()[d * n1..(d + 1) * n1];
-        for (c, r2j) in out.chunks_exact_mut(n1).enumerate() {
+        let x1d = &x1.as_slice()[d * n1 + r0..(d + 1) * n1];
+        for (c, col) in out.chunks_exact_mut(n1).enumerate() {
+            let r2j = &mut col[r0..];
             let zjd = x2[(j0 + c, d)];
-            // the innermost loop runs down a column: it vectorises
-            for (r, &xid) in r2j.iter_mut().zip(x1d) {
-                let t = (xid - zjd) * inv_l;
-                *r = t.mul_add(t, *r);
+            // the innermost loop runs down a column: it vectorises. The first dimension writes
+            // t² (what t·t + 0 rounds to), the others add theirs with one rounding.
+            if d == 0 {
+                for (r, &xid) in r2j.iter_mut().zip(x1d) {
+                    let t = (xid - zjd) * inv_l;
+                    *r = t * t;
+                }
+            } else {
+                for (r, &xid) in r2j.iter_mut().zip(x1d) {
+                    let t = (xid - zjd) * inv_l;
+                    *r = t.mul_add(t, *r);
+                }
             }
         }
     }

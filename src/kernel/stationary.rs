@@ -327,7 +327,7 @@ impl<P: Profile> Stationary<P> {
             }
             out[0] = row_acc.iter().sum::<f64>() / var; // Σ k̄ g = Σ k̄ K / σ²
         } else {
-            bulk::sq_dist_block(x1, x2, ls, j0, &mut w); // r² for now
+            bulk::sq_dist_block(x1, x2, ls, j0, 0, &mut w); // r² for now
             for (wj, kbj) in w.chunks_exact_mut(n1).zip(kb.chunks_exact(n1)) {
                 for ((wij, &kbij), a) in wj.iter_mut().zip(kbj).zip(row_acc.iter_mut()) {
                     let (g, dg) = P::g_dg(*wij);
@@ -446,19 +446,29 @@ impl<P: Profile> Kernel for Stationary<P> {
         k
     }
 
+    /// k(X, X) (`x1` and `x2` the same matrix) is formed from its lower triangle, mirrored: the
+    /// same bits, since (a − b)² = (b − a)² exactly.
     fn matrix_into(&self, x1: &DMatrix<f64>, x2: &DMatrix<f64>, k: &mut DMatrix<f64>) {
         let var = self.variance();
         let ls = self.lengthscales();
-        crate::linalg::reshape_buffer(k, x1.nrows(), x2.nrows()); // N1×N2
-        bulk::fill_chunks(k.as_mut_slice(), x1.nrows(), |j0, block| {
+        let n1 = x1.nrows();
+        let symmetric = std::ptr::eq(x1, x2);
+        crate::linalg::reshape_buffer(k, n1, x2.nrows()); // N1×N2
+        bulk::fill_chunks(k.as_mut_slice(), n1, |j0, block| {
+            let r0 = if symmetric { j0 } else { 0 }; // rows above the chunk are mirrored
             crate::simd::dispatch(
                 #[inline(always)]
                 || {
-                    bulk::sq_dist_block(x1, x2, &ls, j0, block); // r²
-                    block.iter_mut().for_each(|v| *v = var * P::g(*v)); // σ² g(r²)
+                    bulk::sq_dist_block(x1, x2, &ls, j0, r0, block); // r²
+                    for col in block.chunks_exact_mut(n1.max(1)) {
+                        col[r0..].iter_mut().for_each(|v| *v = var * P::g(*v)); // σ² g(r²)
+                    }
                 },
             )
         });
+        if symmetric {
+            crate::linalg::mirror_lower_in_place(k);
+        }
     }
 
     fn diag(&self, x: &DMatrix<f64>) -> DVector<f64> {
@@ -628,6 +638,26 @@ mod tests {
         let k_bar = DMatrix::from_element(2, 2, 1.0);
         assert!(k.vjp_params(&x, &x, &k_bar).iter().all(|v| v.is_finite()));
         assert!(k.vjp_x1(&x, &x, &k_bar).iter().all(|v| v.is_finite()));
+    }
+
+    /// k(X, X), formed from its lower triangle and mirrored, equals bit for bit the matrix of X
+    /// against a copy of X, every entry computed: sizes ending mid-chunk, several chunks, and one
+    /// large enough for the parallel chunks.
+    #[test]
+    fn matrix_of_x_with_itself_equals_every_entry_computed() {
+        for n in [1, 5, 33, 70, 600] {
+            let x = DMatrix::from_fn(n, 3, |i, d| ((i * 7 + d * 3) % 11) as f64 * 0.3 - 1.2);
+            let copy = x.clone();
+            let kernels: [Box<dyn Kernel>; 4] = [
+                Box::new(SquaredExponential::new(1.5, vec![0.7, 1.0, 2.0]).unwrap()),
+                Box::new(Matern12::new(1.5, vec![0.7, 1.0, 2.0]).unwrap()),
+                Box::new(Matern32::new(1.5, vec![0.7, 1.0, 2.0]).unwrap()),
+                Box::new(Matern52::new(1.5, vec![0.7, 1.0, 2.0]).unwrap()),
+            ];
+            for k in kernels {
+                assert_eq!(k.matrix(&x, &x), k.matrix(&x, &copy), "{k:?}, N = {n}");
+            }
+        }
     }
 
     #[test]

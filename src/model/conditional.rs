@@ -68,17 +68,18 @@ impl Conditional {
         x: &DMatrix<f64>,
         jitter: f64,
     ) -> Result<()> {
-        kernel.matrix_into(z, z, &mut self.kuu); // M×M
-        let (kuu, lz, kuf) = (&self.kuu, &mut self.lz, &mut self.kuf);
+        let (kuu, lz, kuf) = (&mut self.kuu, &mut self.lz, &mut self.kuf);
         let factor = move || {
-            let lz = lz; // moved in: the closure runs once
+            let (kuu, lz) = (kuu, lz); // moved in: the closure runs once
+            kernel.matrix_into(z, z, kuu); // M×M
             cholesky_with_jitter_into(kuu, jitter, "Kuu", lz)
         };
         let cross = move || {
             let kuf = kuf;
             kernel.matrix_into(z, x, kuf) // M×B
         };
-        // The factorisation runs on one core and Kuf beside it, from the join threshold on.
+        // Kuu and its factorisation run on one core and Kuf beside it, from the join threshold
+        // on.
         let (factored, ()) = if z.nrows() * x.nrows() >= JOIN_MIN_ENTRIES {
             rayon::join(factor, cross)
         } else {
