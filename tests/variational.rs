@@ -278,6 +278,8 @@ fn a_step_from_spare_buffers_equals_a_fresh_one() {
         );
         assert_eq!(pooled.q, fresh.q, "round {round}: (m, L)");
         assert_eq!(pooled.q.s_inv(), fresh.q.s_inv(), "round {round}: S⁻¹");
+        // S is formed in a buffer the step took from the pool (stale contents): the same bits
+        assert_eq!(pooled.q.s(), fresh.q.s(), "round {round}: S");
         spare.keep_q(pooled.q);
         spare.keep_matrix(DMatrix::from_element(m, m, f64::NAN));
     }
@@ -289,4 +291,52 @@ fn a_step_from_spare_buffers_equals_a_fresh_one() {
         kept <= 8,
         "the pool kept {kept} M×M matrices, more than its bound"
     );
+}
+
+/// `VariationalQ::new` refuses a non-finite entry of m or L, a non-zero entry above L's
+/// diagonal and a non-positive diagonal entry, naming the parameter and the offending value, at
+/// sizes whose entries fill whole vector lanes and leave a tail.
+#[test]
+fn new_refuses_invalid_entries_and_names_them() {
+    for n in [3, 8, 13] {
+        let ok = || {
+            (
+                DVector::from_element(n, 0.5),
+                DMatrix::<f64>::identity(n, n),
+            )
+        };
+        assert!(VariationalQ::new(ok().0, ok().1).is_ok(), "n = {n}");
+        for (i, j) in [(0, 0), (n - 1, 0), (n - 1, n - 1), (n / 2, n / 3)] {
+            let (m, mut l) = ok();
+            l[(i, j)] = f64::INFINITY;
+            let e = VariationalQ::new(m, l).unwrap_err();
+            assert!(
+                matches!(&e, SvgpError::InvalidParameter { name, value, .. }
+                    if name == "L" && *value == f64::INFINITY),
+                "n = {n}, ({i}, {j}): {e:?}"
+            );
+        }
+        let (mut m, l) = ok();
+        m[n - 1] = f64::NAN;
+        let e = VariationalQ::new(m, l).unwrap_err();
+        assert!(
+            matches!(&e, SvgpError::InvalidParameter { name, value, .. } if name == "m" && value.is_nan()),
+            "n = {n}: {e:?}"
+        );
+        let (m, mut l) = ok();
+        l[(0, n - 1)] = -1e-300;
+        let e = VariationalQ::new(m, l).unwrap_err();
+        assert!(
+            matches!(&e, SvgpError::InvalidParameter { name, value, reason }
+                if name == "L" && *value == -1e-300 && reason.contains("lower triangular")),
+            "n = {n}: {e:?}"
+        );
+        let (m, mut l) = ok();
+        l[(n - 1, n - 1)] = 0.0;
+        let e = VariationalQ::new(m, l).unwrap_err();
+        assert!(
+            matches!(&e, SvgpError::NotPositiveDefinite { matrix: "L", pivot, .. } if *pivot == n - 1),
+            "n = {n}: {e:?}"
+        );
+    }
 }

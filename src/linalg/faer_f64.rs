@@ -55,7 +55,7 @@ impl Scalar for f64 {
         let columns = a.as_slice().chunks_exact(n.max(1)).enumerate();
         if let Some((col, _)) = columns
             .into_iter()
-            .find(|(j, col)| col[*j..].iter().any(|v| !v.is_finite()))
+            .find(|(j, col)| !super::all_finite(&col[*j..]))
         {
             return Err(col);
         }
@@ -152,5 +152,9 @@ impl Scalar for f64 {
         );
         crate::simd::clear_upper_state();
         super::zero_upper_in_place(out);
+    }
+
+    fn all_finite(xs: &[f64]) -> bool {
+        super::all_finite(xs)
     }
 }

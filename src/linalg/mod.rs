@@ -10,7 +10,9 @@
 
 mod dual;
 mod faer_f64;
+mod reduce;
 pub(crate) use faer_f64::PARALLEL_MIN_FLOPS;
+pub(crate) use reduce::{all_finite, all_zero, dot};
 
 use crate::error::{Result, SvgpError};
 use nalgebra::{DMatrix, RealField};
@@ -57,6 +59,11 @@ pub trait Scalar: RealField + Copy {
         *out = DMatrix::identity(l.nrows(), l.ncols());
         Self::solve_lower_in_place(l, out, Op::AsIs);
         zero_upper_in_place(out);
+    }
+
+    /// True when no entry of `xs` is NaN or infinite. Default: entry by entry.
+    fn all_finite(xs: &[Self]) -> bool {
+        xs.iter().all(|x| x.is_finite())
     }
 }
 
@@ -226,9 +233,14 @@ pub fn spd_inverse_from_factor<T: Scalar>(l: &DMatrix<T>) -> DMatrix<T> {
 /// formed, then mirrored).
 pub fn outer_factor<T: Scalar>(l: &DMatrix<T>) -> DMatrix<T> {
     let mut s = DMatrix::zeros(0, 0);
-    lower_of_outer_factor_into(l, &mut s);
-    mirror_lower_in_place(&mut s);
+    outer_factor_into(l, &mut s);
     s
+}
+
+/// As [`outer_factor`], into `out` (reshaped to N×N if needed, else its buffer is reused).
+pub fn outer_factor_into<T: Scalar>(l: &DMatrix<T>, out: &mut DMatrix<T>) {
+    lower_of_outer_factor_into(l, out);
+    mirror_lower_in_place(out);
 }
 
 /// The lower triangle of S = L Lᵀ for a lower-triangular `l` (N×N) into `out` (strict upper
@@ -286,7 +298,7 @@ pub fn reshape_buffer<T: Scalar>(buf: &mut DMatrix<T>, r: usize, c: usize) {
 /// Copies the strict lower triangle of a square matrix onto its upper triangle (exactly
 /// symmetric result).
 pub fn mirror_lower_in_place<T: Scalar>(a: &mut DMatrix<T>) {
-    for_mirror_pairs(a, |s, lower, upper| s[upper] = s[lower]);
+    a.fill_upper_triangle_with_lower_triangle();
 }
 
 /// A ← Aᵀ for a square A, in cache-friendly tiles.

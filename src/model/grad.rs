@@ -379,7 +379,6 @@ fn kernel_gradient(
         Some(_) => latents
             .map(|l| GramLatent {
                 q: &model.qs()[l],
-                s_lower: &marg.s_lower[l],
                 g_mu: column(&vexp.g_mu, l),
                 g_var: column(&vexp.g_var, l).first().copied().unwrap_or(0.0),
             })

@@ -9,8 +9,8 @@
 
 use super::Conditional;
 use crate::linalg::{
-    lower_of_matmul_nt_into, lower_of_outer_factor_into, matmul_into, mirror_lower_in_place,
-    reshape_buffer, solve_lower_transpose_in_place,
+    dot, lower_of_matmul_nt_into, matmul_into, mirror_lower_in_place, reshape_buffer,
+    solve_lower_transpose_in_place,
 };
 use crate::variational::VariationalQ;
 use nalgebra::{DMatrix, DVector};
@@ -30,40 +30,21 @@ pub(super) fn gram_into(a: &DMatrix<f64>, out: &mut DMatrix<f64>) {
 }
 
 /// Σᵢ σ²ᵢ of q's marginals at the batch, Σᵢ kffᵢ − tr W + ⟨S, W⟩ (`gram`: W, M×M symmetric),
-/// with the lower triangle of S built in `work` (M×M, contents ignored).
-pub(super) fn summed_variance(
-    cond: &Conditional,
-    gram: &DMatrix<f64>,
-    q: &VariationalQ,
-    work: &mut DMatrix<f64>,
-) -> f64 {
-    lower_of_outer_factor_into(q.l(), work);
-    cond.kff_diag.sum() - gram.trace() + inner_with_lower(work, gram)
+/// with q's S, formed once per q and kept by it (the next iteration's q gradient is taken at
+/// the q whose hyperparameter gradient formed it).
+pub(super) fn summed_variance(cond: &Conditional, gram: &DMatrix<f64>, q: &VariationalQ) -> f64 {
+    cond.kff_diag.sum() - gram.trace() + inner(q.s(), gram)
 }
 
-/// ⟨S, W⟩ = Σᵢⱼ Sᵢⱼ Wᵢⱼ for symmetric S given by its lower triangle (`s_lower`, strict upper
-/// triangle zero) and symmetric W, both N×N.
-fn inner_with_lower(s_lower: &DMatrix<f64>, w: &DMatrix<f64>) -> f64 {
-    let n = w.nrows();
-    let columns = s_lower.as_slice().chunks_exact(n.max(1));
-    let w_columns = w.as_slice().chunks_exact(n.max(1));
-    let mut total = 0.0;
-    for (j, (s_j, w_j)) in columns.zip(w_columns).enumerate() {
-        let below: f64 = s_j[j + 1..]
-            .iter()
-            .zip(&w_j[j + 1..])
-            .map(|(s, w)| s * w)
-            .sum();
-        total += s_j[j] * w_j[j] + 2.0 * below;
-    }
-    total
+/// ⟨S, W⟩ = Σᵢⱼ Sᵢⱼ Wᵢⱼ for S and W of the same shape: a vectorised sum over every entry.
+fn inner(s: &DMatrix<f64>, w: &DMatrix<f64>) -> f64 {
+    dot(s.as_slice(), w.as_slice())
 }
 
-/// One latent of a kernel in the Gram path: its q with the lower triangle of its S (as the
-/// marginals left it), its g_μ (length B) and its g_σ, the same for every point.
+/// One latent of a kernel in the Gram path: its q (whose S the marginals formed), its g_μ
+/// (length B) and its g_σ, the same for every point.
 pub(super) struct GramLatent<'a> {
     pub q: &'a VariationalQ,
-    pub s_lower: &'a DMatrix<f64>,
     pub g_mu: &'a [f64],
     pub g_var: f64,
 }
@@ -110,8 +91,8 @@ impl GramAdjoint<'_> {
     }
 }
 
-/// T = 2c Σₗ gₗ (Sₗ − I) (M×M symmetric) into `t` from each latent's lower triangle of Sₗ
-/// (`scale`: c); returns k̄ff = c Σₗ gₗ, the same for every point.
+/// T = 2c Σₗ gₗ (Sₗ − I) (M×M, exactly symmetric as each Sₗ is) into `t` (`scale`: c);
+/// returns k̄ff = c Σₗ gₗ, the same for every point.
 pub(super) fn scaled_s_minus_i_into(
     latents: &[GramLatent],
     scale: f64,
@@ -122,13 +103,12 @@ pub(super) fn scaled_s_minus_i_into(
     t.as_mut_slice().fill(0.0);
     for latent in latents {
         let w = 2.0 * scale * latent.g_var;
-        let entries = t.as_mut_slice().iter_mut().zip(latent.s_lower.as_slice());
+        let entries = t.as_mut_slice().iter_mut().zip(latent.q.s().as_slice());
         entries.for_each(|(t, s)| *t += w * s);
         for i in 0..m {
             t[(i, i)] -= w;
         }
     }
-    mirror_lower_in_place(t);
     scale * latents.iter().map(|l| l.g_var).sum::<f64>()
 }
 
@@ -158,7 +138,6 @@ mod tests {
     use super::*;
     use crate::kernel::{Kernel, Matern32, SquaredExponential};
     use crate::likelihood::{Gaussian, Likelihood, MultiGaussian, Poisson, PoissonLink};
-    use crate::linalg::outer_factor;
     use crate::model::{GradScope, Marginals, Svgp, Workspace};
 
     /// Seeded M×N matrix with entries in [−1, 1).
@@ -170,20 +149,6 @@ mod tests {
                 .wrapping_add(1442695040888963407);
             (state >> 11) as f64 / (1u64 << 52) as f64 - 1.0
         })
-    }
-
-    #[test]
-    fn inner_product_from_the_lower_triangle_matches_the_full_sum() {
-        let l = matrix(7, 7, 3).lower_triangle();
-        let w = {
-            let a = matrix(7, 12, 4);
-            &a * a.transpose()
-        };
-        let mut s_lower = DMatrix::zeros(0, 0);
-        lower_of_outer_factor_into(&l, &mut s_lower);
-        let direct = outer_factor(&l).component_mul(&w).sum();
-        // A sum of 49 products of O(1) terms: rounding ≤ 49 ε·max|term| ≈ 1e-13.
-        assert!((inner_with_lower(&s_lower, &w) - direct).abs() < 1e-12 * direct.abs().max(1.0));
     }
 
     /// A model of `latents` Gaussian outputs (one Gaussian when 1) on seeded data with M = 6,

@@ -90,9 +90,6 @@ pub(super) struct LatentMarginals {
     pub var: DMatrix<f64>,
     /// Lₗᵀ Aₗ (M×B) for each latent l; not computed from a Gram matrix.
     pub lta: Vec<DMatrix<f64>>,
-    /// The lower triangle of Sₗ (M×M, strict upper triangle zero) for each latent l, from a Gram
-    /// matrix (the hyperparameter gradient reuses it); empty otherwise.
-    pub s_lower: Vec<DMatrix<f64>>,
 }
 
 impl LatentMarginals {
@@ -101,7 +98,6 @@ impl LatentMarginals {
             mu: DMatrix::zeros(0, 0),
             var: DMatrix::zeros(0, 0),
             lta: Vec::new(),
-            s_lower: Vec::new(),
         }
     }
 
@@ -111,15 +107,13 @@ impl LatentMarginals {
         reshape_buffer(&mut self.mu, b, latents);
         reshape_buffer(&mut self.var, b, latents);
         self.lta.resize_with(latents, || DMatrix::zeros(0, 0));
-        let grams = if batch.grams.is_empty() { 0 } else { latents };
-        self.s_lower.resize_with(grams, || DMatrix::zeros(0, 0));
         for (l, (q, lta)) in qs.iter().zip(self.lta.iter_mut()).enumerate() {
             let (cond, mut mu, mut var) =
                 (batch.cond(l), self.mu.column_mut(l), self.var.column_mut(l));
             match batch.gram(l) {
                 Some(gram) => {
                     cond.a.tr_mul_to(q.m(), &mut mu); // Aᵀ m
-                    let total = summed_variance(cond, gram, q, &mut self.s_lower[l]);
+                    let total = summed_variance(cond, gram, q);
                     var.fill((total / b.max(1) as f64).max(0.0));
                 }
                 None => cond.marginals_into(q, mu, var, lta),

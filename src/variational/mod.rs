@@ -20,7 +20,7 @@ pub use natural::Natural;
 pub use spare::Spare;
 
 use crate::error::{check_shape, Result, Shape, SvgpError};
-use crate::linalg::Scalar;
+use crate::linalg::{all_finite, all_zero, Scalar};
 use nalgebra::{DMatrix, DVector};
 use num_dual::Dual64;
 
@@ -67,8 +67,7 @@ impl<T: Scalar> Coords<T> {
 
     /// True when every entry is finite.
     pub fn is_finite(&self) -> bool {
-        let finite = |x: &T| x.clone().is_finite();
-        self.vector.as_slice().iter().all(finite) && self.matrix.as_slice().iter().all(finite)
+        T::all_finite(self.vector.as_slice()) && T::all_finite(self.matrix.as_slice())
     }
 }
 
@@ -83,6 +82,31 @@ pub struct VariationalQ {
     l: DMatrix<f64>,
     s: std::sync::OnceLock<DMatrix<f64>>,
     s_inv: std::sync::OnceLock<DMatrix<f64>>,
+    /// A spare buffer S is formed in on first use, so that forming it allocates nothing.
+    s_buffer: SBuffer,
+}
+
+/// A buffer waiting to hold S (taken once, when S is formed). A clone of q starts without one.
+#[derive(Debug, Default)]
+struct SBuffer(std::sync::Mutex<Option<DMatrix<f64>>>);
+
+impl Clone for SBuffer {
+    fn clone(&self) -> Self {
+        Self::default()
+    }
+}
+
+impl SBuffer {
+    /// The buffer, or an empty matrix when there is none.
+    fn take(&self) -> DMatrix<f64> {
+        let taken = self.0.lock().ok().and_then(|mut b| b.take());
+        taken.unwrap_or_else(|| DMatrix::zeros(0, 0))
+    }
+
+    /// The buffer if it was never used.
+    fn into_inner(self) -> Option<DMatrix<f64>> {
+        self.0.into_inner().ok().flatten()
+    }
 }
 
 impl PartialEq for VariationalQ {
@@ -106,18 +130,22 @@ impl VariationalQ {
             value,
             reason,
         };
-        if let Some(v) = c.vector.as_slice().iter().find(|v| !v.is_finite()) {
-            return Err(bad("m", *v, "entries of m must be finite"));
+        // Vectorised checks first; the offending entry is looked for only when one fails.
+        let first = |xs: &[f64], wrong: fn(f64) -> bool| xs.iter().copied().find(|&v| wrong(v));
+        let not_finite = |v: f64| !v.is_finite();
+        if !all_finite(c.vector.as_slice()) {
+            let v = first(c.vector.as_slice(), not_finite).unwrap_or(f64::NAN);
+            return Err(bad("m", v, "entries of m must be finite"));
         }
-        if let Some(v) = c.matrix.as_slice().iter().find(|v| !v.is_finite()) {
-            return Err(bad("L", *v, "entries of L must be finite"));
+        if !all_finite(c.matrix.as_slice()) {
+            let v = first(c.matrix.as_slice(), not_finite).unwrap_or(f64::NAN);
+            return Err(bad("L", v, "entries of L must be finite"));
         }
         let n = c.num_inducing();
-        let columns = c.matrix.as_slice().chunks_exact(n.max(1)).enumerate();
-        for (j, col) in columns {
-            if let Some(v) = col[..j].iter().find(|v| **v != 0.0) {
-                return Err(bad("L", *v, "L must be lower triangular"));
-            }
+        let mut columns = c.matrix.as_slice().chunks_exact(n.max(1)).enumerate();
+        if let Some((j, col)) = columns.find(|(j, col)| !all_zero(&col[..*j])) {
+            let v = first(&col[..j], |v| v != 0.0).unwrap_or(f64::NAN);
+            return Err(bad("L", v, "L must be lower triangular"));
         }
         if let Some(pivot) = (0..n).find(|&i| c.matrix[(i, i)] <= 0.0) {
             return Err(SvgpError::NotPositiveDefinite {
@@ -131,6 +159,7 @@ impl VariationalQ {
             l: c.matrix,
             s: Default::default(),
             s_inv: Default::default(),
+            s_buffer: Default::default(),
         })
     }
 
@@ -142,6 +171,15 @@ impl VariationalQ {
         s_inv_cell.get_or_init(|| s_inv);
         VariationalQ {
             s_inv: s_inv_cell,
+            ..self
+        }
+    }
+
+    /// The same q with `buffer` (any shape, contents ignored) to form S in when it is first
+    /// needed, e.g. a spare matrix of a natural step.
+    pub(crate) fn with_s_buffer(self, buffer: DMatrix<f64>) -> Self {
+        VariationalQ {
+            s_buffer: SBuffer(std::sync::Mutex::new(Some(buffer))),
             ..self
         }
     }
@@ -159,6 +197,7 @@ impl VariationalQ {
             l: DMatrix::identity(num_inducing, num_inducing),
             s: Default::default(),
             s_inv: Default::default(),
+            s_buffer: Default::default(),
         }
     }
 
@@ -179,7 +218,11 @@ impl VariationalQ {
 
     /// S = L Lᵀ, M×M, exactly symmetric.
     pub fn s(&self) -> &DMatrix<f64> {
-        self.s.get_or_init(|| crate::linalg::outer_factor(&self.l))
+        self.s.get_or_init(|| {
+            let mut s = self.s_buffer.take();
+            crate::linalg::outer_factor_into(&self.l, &mut s);
+            s
+        })
     }
 
     /// S⁻¹ = L⁻ᵀ L⁻¹, M×M, exactly symmetric.
@@ -193,11 +236,13 @@ impl VariationalQ {
         self.m.len()
     }
 
-    /// The buffers, for reuse ([`Spare::keep_q`]): m, and L with S and S⁻¹ if they were formed.
+    /// The buffers, for reuse ([`Spare::keep_q`]): m, and L with S and S⁻¹ if they were formed
+    /// (or S's unused buffer).
     fn into_buffers(self) -> (DVector<f64>, Vec<DMatrix<f64>>) {
         let matrices = std::iter::once(self.l)
             .chain(self.s.into_inner())
-            .chain(self.s_inv.into_inner());
+            .chain(self.s_inv.into_inner())
+            .chain(self.s_buffer.into_inner());
         (self.m, matrices.collect())
     }
 

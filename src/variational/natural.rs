@@ -115,7 +115,7 @@ fn q_from_precision(
         return Err(e);
     }
     let q = VariationalQ::from_mean_chol(mean_chol_from_factor(l, theta1))?;
-    Ok(q.with_s_inv(s_inv))
+    Ok(q.with_s_inv(s_inv).with_s_buffer(spare.matrix(n, n)))
 }
 
 /// (m, L) with m = S θ₁ = L (Lᵀ θ₁), from the factor `l` (M×M) of S and θ₁ (length M).

@@ -6,8 +6,8 @@
 use super::{Coords, VariationalQ};
 use nalgebra::{DMatrix, DVector};
 
-/// How many matrices (and, separately, vectors) a [`Spare`] keeps; a natural step in θ cycles
-/// through six M×M matrices.
+/// How many matrices (and, separately, vectors) a [`Spare`] keeps: more M×M matrices than a
+/// natural step in θ holds at once (its two ends, S⁻¹, a scratch matrix, L and S's buffer).
 const CAPACITY: usize = 8;
 
 /// A small pool of spare matrices and vectors; their contents mean nothing. Holds at most eight
