@@ -13,19 +13,28 @@ use faer::linalg::triangular_solve::{
 use faer::{Accum, MatMut, MatRef, Par};
 use nalgebra::DMatrix;
 
-/// Products and triangular solves of at least this many flops run on rayon's threads (faer's
-/// `Par::rayon`); smaller ones, and every Cholesky factorisation, run on the calling thread,
-/// where they are faster (measured crossover, BENCHMARKS.md).
+/// Products, triangular solves and inverses of at least this many flops run on rayon's threads
+/// (faer's `Par::rayon`); smaller ones run on the calling thread, where they are faster
+/// (measured crossover, BENCHMARKS.md).
 pub(crate) const PARALLEL_MIN_FLOPS: usize = 50_000_000;
 
-/// faer's parallelism for an operation of `flops`: all of rayon's threads when it is large
-/// enough to gain from them, else sequential.
-fn par_for(flops: usize) -> Par {
-    if flops >= PARALLEL_MIN_FLOPS && rayon::current_num_threads() > 1 {
+/// Cholesky factorisations of at least this many flops (N³/3: N ≥ 966) run on rayon's threads;
+/// faer's parallel factorisation only gains from N ≈ 1000 on two cores (BENCHMARKS.md).
+const CHOLESKY_PARALLEL_MIN_FLOPS: usize = 300_000_000;
+
+/// faer's parallelism for an operation of `flops` whose crossover is `min_flops`: all of rayon's
+/// threads when it is large enough to gain from them, else sequential.
+fn par_from(flops: usize, min_flops: usize) -> Par {
+    if flops >= min_flops && rayon::current_num_threads() > 1 {
         Par::rayon(0)
     } else {
         Par::Seq
     }
+}
+
+/// [`par_from`] at the crossover of products, solves and inverses.
+fn par_for(flops: usize) -> Par {
+    par_from(flops, PARALLEL_MIN_FLOPS)
 }
 
 /// A zero-copy faer view of a nalgebra matrix.
@@ -59,13 +68,14 @@ impl Scalar for f64 {
         {
             return Err(col);
         }
-        let req = cholesky_in_place_scratch::<f64>(n, Par::Seq, Default::default());
+        let par = par_from(n * n * n / 3, CHOLESKY_PARALLEL_MIN_FLOPS);
+        let req = cholesky_in_place_scratch::<f64>(n, par, Default::default());
         let mut mem = MemBuffer::new(req);
         let stack = MemStack::new(&mut mem);
         let factored = cholesky_in_place(
             view_mut(a),
             Default::default(),
-            Par::Seq,
+            par,
             stack,
             Default::default(),
         );
