@@ -2,7 +2,7 @@
 //! M ∈ {50, 100, 200, 500}, B ∈ {256, 1024}, and M ∈ {1000, 2000} at B = 1024; D = 8, SE-ARD,
 //! Gaussian likelihood. The flop count per iteration, 6·B·M² + 4·M³, is the per-point
 //! path's (Kuf solve, Lᵀ A, A diag(g) Aᵀ, (S−I)·A diag(g), Lz⁻ᵀ Ā, tril(Ā Aᵀ), each ≈ B·M²; the
-//! Cholesky of Kuu and the natural step's factorisations); with B ≥ 5M/4 the Gaussian likelihood
+//! Cholesky of Kuu and the natural step's factorisations); with B ≥ M the Gaussian likelihood
 //! is trained from the Gram matrix A Aᵀ instead, with fewer flops (docs/MATH.md §4), so GFLOP/s
 //! by that count are a rate of progress, not of the hardware.
 //! Threads: rayon's pool (`RAYON_NUM_THREADS`, default all cores); results do not depend on it.

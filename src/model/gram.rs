@@ -16,11 +16,11 @@ use crate::variational::VariationalQ;
 use nalgebra::{DMatrix, DVector};
 
 /// Whether a batch of `b` rows with `m` inducing points is trained from its Gram matrix (for a
-/// conjugate likelihood): when B ≥ 5M/4. The Gram path trades ≈ 3·M²B flops of per-point
-/// products for ≈ 3·M³ of M×M ones, which run at a lower rate; measured side by side, it is
-/// faster from B ≈ 1.25 M (BENCHMARKS.md).
+/// conjugate likelihood): when B ≥ M. The Gram path trades ≈ 3·M²B flops of per-point
+/// products for ≈ 3·M³ of M×M ones, which run at a lower rate; measured side by side, the two
+/// are level at B ≈ 0.8 M and the Gram path is faster from B ≈ M (BENCHMARKS.md).
 pub(super) fn uses_gram(m: usize, b: usize) -> bool {
-    4 * b >= 5 * m
+    b >= m
 }
 
 /// W = A Aᵀ (M×M, exactly symmetric) of A (M×B) into `out`: the lower half, then mirrored.
@@ -233,10 +233,10 @@ mod tests {
         }
     }
 
-    /// A batch smaller than 5M/4, or a likelihood that is not conjugate, is evaluated per point.
+    /// A batch smaller than M, or a likelihood that is not conjugate, is evaluated per point.
     #[test]
     fn small_batches_and_other_likelihoods_go_per_point() {
-        let (model, x, y) = problem(1, false, 7);
+        let (model, x, y) = problem(1, false, 5);
         let mut ws = Workspace::new();
         ws.set_batch(&model, &x, &y, 1.0).unwrap();
         assert!(!ws.uses_grams());
@@ -262,7 +262,7 @@ mod tests {
     }
 
     #[test]
-    fn gram_threshold_is_five_quarters_of_m() {
-        assert!(uses_gram(100, 125) && !uses_gram(100, 124) && uses_gram(0, 0));
+    fn gram_threshold_is_m() {
+        assert!(uses_gram(100, 100) && !uses_gram(100, 99) && uses_gram(0, 0));
     }
 }

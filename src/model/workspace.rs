@@ -51,7 +51,7 @@ struct BatchData {
     scale: f64,
     conds: Vec<Conditional>,
     /// W = A Aᵀ (M×M) of each conditional when the batch is trained from its Gram matrix (a
-    /// conjugate likelihood and B ≥ 5M/4, [`super::gram`]); empty otherwise.
+    /// conjugate likelihood and B ≥ M, [`super::gram`]); empty otherwise.
     grams: Vec<DMatrix<f64>>,
 }
 
