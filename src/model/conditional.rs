@@ -6,7 +6,7 @@
 use crate::error::Result;
 use crate::kernel::{Kernel, JOIN_MIN_ENTRIES};
 use crate::linalg::{
-    cholesky_with_jitter_into, lower_tr_mul_into, reshape_buffer, solve_lower_in_place,
+    cholesky_with_jitter_into, dot, lower_tr_mul_into, reshape_buffer, solve_lower_in_place,
 };
 use crate::variational::VariationalQ;
 use nalgebra::{DMatrix, DVector, DVectorViewMut};
@@ -147,7 +147,8 @@ pub(crate) fn whitened_marginals_into(
     lower_tr_mul_into(q.l(), a, lta); // Lᵀ A, M×B (triangular product)
     for (i, v) in var.iter_mut().enumerate() {
         let (a_i, lta_i) = (a.column(i), lta.column(i));
-        *v = (kff_diag[i] - a_i.norm_squared() + lta_i.norm_squared()).max(0.0);
+        let (a_i, lta_i) = (a_i.as_slice(), lta_i.as_slice());
+        *v = (kff_diag[i] - dot(a_i, a_i) + dot(lta_i, lta_i)).max(0.0);
     }
 }
 

@@ -1,13 +1,22 @@
 //! KL[q(v) ‖ p(v)] for the whitened prior p(v) = N(0, I), and its gradients (MATH.md §1–2).
 
 use super::VariationalQ;
-use crate::linalg::log_det_from_factor;
+use crate::linalg::{dot, log_det_from_factor};
 use nalgebra::{DMatrix, DVector};
 
 /// KL = ½ (tr S + mᵀm − M − log|S|), with tr S = ‖L‖²_F and log|S| = 2 Σⱼ log Lⱼⱼ.
 pub fn prior_kl(q: &VariationalQ) -> f64 {
     let num_inducing = q.num_inducing() as f64;
-    0.5 * (q.l().norm_squared() + q.m().norm_squared() - num_inducing - log_det_from_factor(q.l()))
+    let trace_s = lower_norm_squared(q.l());
+    0.5 * (trace_s + q.m().norm_squared() - num_inducing - log_det_from_factor(q.l()))
+}
+
+/// ‖L‖²_F of a lower-triangular `l` (N×N) from its lower triangle only, a vectorised sum per
+/// column: half the reads of a sum over every entry.
+fn lower_norm_squared(l: &DMatrix<f64>) -> f64 {
+    let n = l.nrows().max(1);
+    let columns = l.as_slice().chunks_exact(n).enumerate();
+    columns.map(|(j, col)| dot(&col[j..], &col[j..])).sum()
 }
 
 /// Gradients of [`prior_kl`]: with respect to m (length M), S (symmetric M×M) and L (lower M×M).
