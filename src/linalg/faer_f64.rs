@@ -97,6 +97,14 @@ impl Scalar for f64 {
         crate::simd::clear_upper_state();
     }
 
+    fn solve_right_lower_in_place(l: &DMatrix<f64>, b: &mut DMatrix<f64>) {
+        debug_assert_eq!(l.nrows(), b.ncols());
+        let par = par_for(l.nrows() * l.nrows() * b.nrows()); // N²K flops
+                                                              // X L = B is Lᵀ Xᵀ = Bᵀ, solved on the transposed view of B's buffer: no transposition
+        solve_upper_triangular_in_place(view(l).transpose(), view_mut(b).transpose_mut(), par);
+        crate::simd::clear_upper_state();
+    }
+
     fn matmul(a: &DMatrix<f64>, op_a: Op, b: &DMatrix<f64>, op_b: Op) -> DMatrix<f64> {
         let (lhs, rhs) = (op_view(a, op_a), op_view(b, op_b));
         debug_assert_eq!(lhs.ncols(), rhs.nrows());

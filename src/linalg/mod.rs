@@ -32,6 +32,14 @@ pub trait Scalar: RealField + Copy {
     /// non-zero diagonal, `b` is N×K and is overwritten by X.
     fn solve_lower_in_place(l: &DMatrix<Self>, b: &mut DMatrix<Self>, op: Op);
 
+    /// Solves X L = B in place: `l` is N×N lower triangular with non-zero diagonal, `b` is K×N
+    /// and is overwritten by X = B L⁻¹. Default: Lᵀ Xᵀ = Bᵀ between two transpositions.
+    fn solve_right_lower_in_place(l: &DMatrix<Self>, b: &mut DMatrix<Self>) {
+        let mut bt = b.transpose();
+        Self::solve_lower_in_place(l, &mut bt, Op::Transposed);
+        *b = bt.transpose();
+    }
+
     /// op(A) op(B); shapes must agree.
     fn matmul(a: &DMatrix<Self>, op_a: Op, b: &DMatrix<Self>, op_b: Op) -> DMatrix<Self>;
 
@@ -209,6 +217,20 @@ pub fn solve_lower_in_place<T: Scalar>(l: &DMatrix<T>, b: &mut DMatrix<T>) {
 /// Solves Lᵀ X = B in place (`l`: N×N lower triangular, `b`: N×K, overwritten by X).
 pub fn solve_lower_transpose_in_place<T: Scalar>(l: &DMatrix<T>, b: &mut DMatrix<T>) {
     T::solve_lower_in_place(l, b, Op::Transposed);
+}
+
+/// Solves X L = B in place (`l`: N×N lower triangular, `b`: K×N, overwritten by X = B L⁻¹).
+pub fn solve_right_lower_in_place<T: Scalar>(l: &DMatrix<T>, b: &mut DMatrix<T>) {
+    T::solve_right_lower_in_place(l, b);
+}
+
+/// X ← ½ (Y + Yᵀ) with Y = L⁻ᵀ X L⁻¹ (`l`: N×N lower triangular with non-zero diagonal, `x`:
+/// N×N): two triangular solves, the second on the transposed view of the first's result, then
+/// the exact symmetrisation.
+pub fn inverse_congruence_in_place<T: Scalar>(l: &DMatrix<T>, x: &mut DMatrix<T>) {
+    solve_lower_transpose_in_place(l, x); // L⁻ᵀ X
+    solve_right_lower_in_place(l, x); // (L⁻ᵀ X) L⁻¹
+    symmetrise_in_place(x);
 }
 
 /// L⁻¹ for a lower-triangular `l` (N×N) with non-zero diagonal; the result is lower triangular.

@@ -99,6 +99,36 @@ fn triangular_solves_leave_small_residuals() {
     assert!(max_abs(&(&x - &y)) > 1e-3);
 }
 
+/// X L = B from the right, on faer's transposed view (sequential at N = 50, on rayon's threads
+/// at N = 400, K = 400: N²K ≥ 5·10⁷) and by the dual numbers' default (transpositions around
+/// Lᵀ Xᵀ = Bᵀ); and sym(L⁻ᵀ X L⁻¹) against products with L⁻¹, exactly symmetric.
+#[test]
+fn right_solves_and_inverse_congruences_leave_small_residuals() {
+    for (n, k) in [(50, 13), (400, 400)] {
+        let l = cholesky(&spd(n, 9), "A").unwrap();
+        let b = dense(k, n, 3);
+        let mut x = b.clone();
+        solve_right_lower_in_place(&l, &mut x);
+        let bound = 8.0 * n as f64 * f64::EPSILON * max_abs(&l) * max_abs(&x);
+        assert!(max_abs(&(&x * &l - &b)) <= bound, "N = {n}");
+        let mut xd = b.map(Dual64::from);
+        solve_right_lower_in_place(&l.map(Dual64::from), &mut xd);
+        assert!(max_abs(&(xd.map(|d| d.re) - &x)) <= bound, "N = {n}, dual");
+
+        let sym = spd(n, 4);
+        let mut c = sym.clone();
+        inverse_congruence_in_place(&l, &mut c);
+        let linv = lower_inverse(&l);
+        let direct = linv.transpose() * &sym * &linv;
+        let scale = max_abs(&linv).powi(2) * max_abs(&sym);
+        assert!(
+            max_abs(&(&c - &direct)) <= 8.0 * n as f64 * f64::EPSILON * scale,
+            "N = {n}"
+        );
+        assert_eq!(c, c.transpose());
+    }
+}
+
 #[test]
 fn inverses_from_factors() {
     let n = 40;

@@ -9,8 +9,9 @@ use crate::error::{check_shape, Result, Shape, SvgpError};
 use crate::kernel::JOIN_MIN_ENTRIES;
 use crate::likelihood::VarExp;
 use crate::linalg::{
-    lower_mul_into, lower_of_matmul_nt_into, matmul, mirror_lower_in_place, phi, reshape_buffer,
-    solve_lower_transpose_in_place, symmetrise_in_place, transpose_in_place, zero_upper_in_place,
+    inverse_congruence_in_place, lower_mul_into, lower_of_matmul_nt_into, matmul,
+    mirror_lower_in_place, phi, reshape_buffer, solve_lower_transpose_in_place,
+    zero_upper_in_place,
 };
 use crate::variational::{
     eta_gradient, prior_kl_grad_l, sub_prior_kl_grad_s, Coords, Spare, VariationalQ,
@@ -525,8 +526,5 @@ fn scale_columns(a: &mut DMatrix<f64>, w: &[f64]) {
 fn kuu_bar_in_place(lz: &DMatrix<f64>, w: &mut DMatrix<f64>) {
     *w = phi(std::mem::replace(w, DMatrix::zeros(0, 0))); // Φ(G), in its buffer
     w.as_mut_slice().iter_mut().for_each(|v| *v = -*v); // P = Φ(Lzᵀ L̄z) = −Φ(G)
-    solve_lower_transpose_in_place(lz, w); // Lz⁻ᵀ P
-    transpose_in_place(w);
-    solve_lower_transpose_in_place(lz, w); // Lz⁻ᵀ (Lz⁻ᵀ P)ᵀ = Wᵀ
-    symmetrise_in_place(w);
+    inverse_congruence_in_place(lz, w); // ½ (W + Wᵀ), W = Lz⁻ᵀ P Lz⁻¹
 }

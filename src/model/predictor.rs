@@ -16,8 +16,8 @@
 
 use super::conditional::whitened_marginals_into;
 use crate::linalg::{
-    lower_inverse, lower_mul_into, phi, solve_lower_in_place, solve_lower_transpose_in_place,
-    symmetrise_in_place, transpose_in_place,
+    inverse_congruence_in_place, lower_inverse, lower_mul_into, phi, solve_lower_in_place,
+    solve_lower_transpose_in_place,
 };
 use crate::variational::VariationalQ;
 use nalgebra::{DMatrix, DVector, DVectorViewMut};
@@ -59,10 +59,7 @@ impl<'a> LatentPredictor<'a> {
         // I − S is formed before Lz⁻¹ amplifies it, so that directions where S ≈ I cancel in
         // whitened coordinates rather than in Kuu⁻¹ − Lz⁻ᵀ S Lz⁻¹.
         let mut q_mat = DMatrix::identity(num_inducing, num_inducing) - q.s();
-        solve_lower_transpose_in_place(lz, &mut q_mat); // Lz⁻ᵀ (I − S)
-        transpose_in_place(&mut q_mat); // (I − S) Lz⁻¹
-        solve_lower_transpose_in_place(lz, &mut q_mat); // Lz⁻ᵀ (I − S) Lz⁻¹
-        symmetrise_in_place(&mut q_mat);
+        inverse_congruence_in_place(lz, &mut q_mat); // Lz⁻ᵀ (I − S) Lz⁻¹
         let eps_m = f64::EPSILON * (num_inducing as f64).sqrt();
         let kuu_cond = lower_inverse(lz).norm_squared() * lz.norm_squared();
         let var_err = eps_m * kuu_cond * (1.0 + q.s().norm());
