@@ -115,6 +115,16 @@ impl Scalar for f64 {
         out
     }
 
+    fn matmul_add_into(a: &DMatrix<f64>, b: &DMatrix<f64>, out: &mut DMatrix<f64>) {
+        debug_assert_eq!(
+            (a.ncols(), a.nrows(), b.ncols()),
+            (b.nrows(), out.nrows(), out.ncols())
+        );
+        let par = par_for(2 * a.nrows() * a.ncols() * b.ncols());
+        faer::linalg::matmul::matmul(view_mut(out), Accum::Add, view(a), view(b), 1.0, par);
+        crate::simd::clear_upper_state();
+    }
+
     fn matmul_structured_into(
         a: Factor<'_, f64>,
         b: Factor<'_, f64>,

@@ -60,6 +60,11 @@ pub trait Scalar: RealField + Copy {
         }
     }
 
+    /// `out` += A B (A: R×K, B: K×C, `out`: R×C). Default: the plain product, added.
+    fn matmul_add_into(a: &DMatrix<Self>, b: &DMatrix<Self>, out: &mut DMatrix<Self>) {
+        *out += Self::matmul(a, Op::AsIs, b, Op::AsIs);
+    }
+
     /// L⁻¹ for a lower-triangular `l` (N×N, non-zero diagonal) into `out` (reshaped to N×N if
     /// needed, else its buffer is reused); lower triangular, strict upper triangle zero.
     /// Default: N triangular solves against the identity.
@@ -274,6 +279,12 @@ pub fn lower_of_outer_factor_into<T: Scalar>(l: &DMatrix<T>, out: &mut DMatrix<T
 /// A B into `out` (A: R×K, B: K×C; `out` reshaped to R×C if needed, else its buffer reused).
 pub fn matmul_into<T: Scalar>(a: &DMatrix<T>, b: &DMatrix<T>, out: &mut DMatrix<T>) {
     T::matmul_structured_into(Factor::dense(a), Factor::dense(b), Part::Full, out);
+}
+
+/// `out` += A B (A: R×K, B: K×C, `out`: R×C): the product accumulated in `out`'s buffer, no
+/// temporary.
+pub fn matmul_add_into<T: Scalar>(a: &DMatrix<T>, b: &DMatrix<T>, out: &mut DMatrix<T>) {
+    T::matmul_add_into(a, b, out);
 }
 
 /// Lᵀ B for a lower-triangular `l` (N×N) and any `b` (N×K): a triangular product, half the

@@ -99,6 +99,26 @@ fn triangular_solves_leave_small_residuals() {
     assert!(max_abs(&(&x - &y)) > 1e-3);
 }
 
+/// `out` += A B against the plain product added (faer sequential at 20×30×7, on rayon's threads at
+/// 300×400×300; the dual numbers' default), to rounding of the K-term sums.
+#[test]
+fn accumulated_products_match_the_plain_sum() {
+    for (r, k, c) in [(20, 30, 7), (300, 400, 300)] {
+        let (a, b, c0) = (dense(r, k, 1), dense(k, c, 2), dense(r, c, 3));
+        let mut out = c0.clone();
+        matmul_add_into(&a, &b, &mut out);
+        let direct = &c0 + &a * &b;
+        let bound = 8.0 * k as f64 * f64::EPSILON * (1.0 + 0.25 * k as f64);
+        assert!(max_abs(&(&out - &direct)) <= bound, "{r}×{k}×{c}");
+        let mut dual = c0.map(Dual64::from);
+        matmul_add_into(&a.map(Dual64::from), &b.map(Dual64::from), &mut dual);
+        assert!(
+            max_abs(&(dual.map(|d| d.re) - &direct)) <= bound,
+            "{r}×{k}×{c}, dual"
+        );
+    }
+}
+
 /// X L = B from the right, on faer's transposed view (sequential at N = 50, on rayon's threads
 /// at N = 400, K = 400: N²K ≥ 5·10⁷) and by the dual numbers' default (transpositions around
 /// Lᵀ Xᵀ = Bᵀ); and sym(L⁻ᵀ X L⁻¹) against products with L⁻¹, exactly symmetric.

@@ -336,8 +336,9 @@ fn gram_q_data_terms(
 ) -> (DVector<f64>, DMatrix<f64>) {
     let m = gram.nrows();
     let mut d_s = spare.matrix(m, m);
-    d_s.copy_from(gram);
-    d_s *= g.scale * g.g_var.first().copied().unwrap_or(0.0);
+    let c_g = g.scale * g.g_var.first().copied().unwrap_or(0.0);
+    let entries = d_s.as_mut_slice().iter_mut().zip(gram.as_slice());
+    entries.for_each(|(d, &w)| *d = w * c_g); // one pass: c g W
     let g_mu = DVector::from_column_slice(g.g_mu);
     (&g.cond.a * g_mu * g.scale, d_s)
 }

@@ -9,7 +9,7 @@
 
 use super::Conditional;
 use crate::linalg::{
-    dot, lower_of_matmul_nt_into, matmul_into, mirror_lower_in_place, reshape_buffer,
+    dot, lower_of_matmul_nt_into, matmul_add_into, mirror_lower_in_place, reshape_buffer,
     solve_lower_transpose_in_place,
 };
 use crate::variational::VariationalQ;
@@ -65,19 +65,25 @@ pub(super) struct GramAdjoint<'a> {
 }
 
 impl GramAdjoint<'_> {
-    /// K̄uf = Lz⁻ᵀ Ā = (Lz⁻ᵀ T) A + c Σₗ (Lz⁻ᵀ mₗ) g_μ,ₗᵀ into `kuf_bar` (M×B), with Lz⁻ᵀ T built
-    /// in `work` (M×M).
+    /// K̄uf = Lz⁻ᵀ Ā = c Σₗ (Lz⁻ᵀ mₗ) g_μ,ₗᵀ + (Lz⁻ᵀ T) A into `kuf_bar` (M×B), with Lz⁻ᵀ T
+    /// built in `work` (M×M): the outer products first, the product accumulated onto them.
     pub fn kuf_bar_into(&self, work: &mut DMatrix<f64>, kuf_bar: &mut DMatrix<f64>) {
         let (cond, m) = (self.cond, self.t.nrows());
+        debug_assert!(
+            !self.latents.is_empty(),
+            "a kernel serves at least one latent"
+        );
         reshape_buffer(work, m, m);
         work.copy_from(self.t);
         solve_lower_transpose_in_place(&cond.lz, work); // U = Lz⁻ᵀ T
-        matmul_into(work, &cond.a, kuf_bar); // U A, M×B
-        for latent in self.latents {
+        reshape_buffer(kuf_bar, m, cond.a.ncols());
+        for (l, latent) in self.latents.iter().enumerate() {
             let mut alpha = DMatrix::from_column_slice(m, 1, latent.q.m().as_slice());
             solve_lower_transpose_in_place(&cond.lz, &mut alpha); // Lz⁻ᵀ m
-            add_outer(kuf_bar, self.scale, alpha.as_slice(), latent.g_mu);
+            let (u, v) = (alpha.as_slice(), latent.g_mu);
+            outer_into(kuf_bar, self.scale, (u, v), l > 0); // the first latent's is written
         }
+        matmul_add_into(work, &cond.a, kuf_bar); // + U A, M×B
     }
 
     /// G = tril(Ā Aᵀ) = tril(T W + c Σₗ mₗ (A g_μ,ₗ)ᵀ) into `g_lower` (M×M, strict upper
@@ -99,12 +105,14 @@ pub(super) fn scaled_s_minus_i_into(
     t: &mut DMatrix<f64>,
 ) -> f64 {
     let m = latents.first().map_or(0, |l| l.q.num_inducing());
-    reshape_buffer(t, m, m);
-    t.as_mut_slice().fill(0.0);
-    for latent in latents {
+    reshape_buffer(t, m, m); // 0×0 without latents
+    for (l, latent) in latents.iter().enumerate() {
         let w = 2.0 * scale * latent.g_var;
         let entries = t.as_mut_slice().iter_mut().zip(latent.q.s().as_slice());
-        entries.for_each(|(t, s)| *t += w * s);
+        match l {
+            0 => entries.for_each(|(t, s)| *t = w * s), // the first latent's is written
+            _ => entries.for_each(|(t, s)| *t += w * s),
+        }
         for i in 0..m {
             t[(i, i)] -= w;
         }
@@ -124,12 +132,16 @@ fn add_lower_outer(out: &mut DMatrix<f64>, c: f64, u: &DVector<f64>, v: &DVector
     }
 }
 
-/// `out` (R×C) += c u vᵀ (u: R, v: C).
-fn add_outer(out: &mut DMatrix<f64>, c: f64, u: &[f64], v: &[f64]) {
+/// `out` (R×C) += c u vᵀ (u: R, v: C) when `add`, else `out` = c u vᵀ.
+fn outer_into(out: &mut DMatrix<f64>, c: f64, (u, v): (&[f64], &[f64]), add: bool) {
     let rows = out.nrows().max(1);
     for (col, &vj) in out.as_mut_slice().chunks_exact_mut(rows).zip(v) {
         let cv = c * vj;
-        col.iter_mut().zip(u).for_each(|(o, &ui)| *o += cv * ui);
+        let entries = col.iter_mut().zip(u);
+        match add {
+            true => entries.for_each(|(o, &ui)| *o += cv * ui),
+            false => entries.for_each(|(o, &ui)| *o = cv * ui),
+        }
     }
 }
 
