@@ -9,6 +9,7 @@ use super::Trainer;
 use crate::error::{check_shape, Result, Shape, SvgpError};
 use crate::kernel::KernelSpec;
 use crate::likelihood::LikelihoodSpec;
+use crate::linalg::symmetrise_in_place;
 use crate::model::Svgp;
 use crate::variational::VariationalQ;
 use nalgebra::{DMatrix, DVector};
@@ -78,7 +79,9 @@ impl LatentState {
                     reason: "entries must be finite",
                 });
             }
-            q = q.with_s_inv(DMatrix::from_column_slice(m, m, s_inv));
+            let mut s_inv = DMatrix::from_column_slice(m, m, s_inv);
+            symmetrise_in_place(&mut s_inv); // as saved, unless the file was edited
+            q = q.with_s_inv(s_inv);
         }
         Ok(q)
     }

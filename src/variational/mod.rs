@@ -164,9 +164,13 @@ impl VariationalQ {
     }
 
     /// The same q with S⁻¹ (M×M) already known, e.g. −2θ₂ from which L was factored. The caller
-    /// vouches that `s_inv` is (L Lᵀ)⁻¹ up to rounding; it is symmetrised here.
-    pub(crate) fn with_s_inv(self, mut s_inv: DMatrix<f64>) -> Self {
-        crate::linalg::symmetrise_in_place(&mut s_inv);
+    /// vouches that `s_inv` is exactly symmetric and (L Lᵀ)⁻¹ up to rounding.
+    pub(crate) fn with_s_inv(self, s_inv: DMatrix<f64>) -> Self {
+        let n = s_inv.nrows();
+        debug_assert!(
+            (0..n).all(|j| (j + 1..n).all(|i| s_inv[(i, j)] == s_inv[(j, i)])),
+            "S⁻¹ must be exactly symmetric"
+        );
         let s_inv_cell = std::sync::OnceLock::new();
         s_inv_cell.get_or_init(|| s_inv);
         VariationalQ {

@@ -5,7 +5,8 @@
 use super::{chol_s_from_theta2, Coords, Parametrisation, Spare, VariationalQ};
 use crate::error::Result;
 use crate::linalg::{
-    cholesky_of_inverse_into, solve_lower_in_place, solve_lower_transpose_in_place, Scalar,
+    cholesky_of_inverse_into, mirror_lower_in_place, solve_lower_in_place,
+    solve_lower_transpose_in_place, symmetrise_in_place, Scalar,
 };
 use nalgebra::{DMatrix, DVector};
 
@@ -29,7 +30,8 @@ impl Parametrisation for Natural {
     /// q with S⁻¹ = −2θ₂ cached: the precision L was factored from, so the next KL gradient and
     /// θ(q) need no inverse.
     fn to_q(theta: &Coords) -> Result<VariationalQ> {
-        let s_inv = &theta.matrix * -2.0; // −2θ₂, as chol_s_from_theta2 forms it
+        let mut s_inv = &theta.matrix * -2.0; // −2θ₂, as chol_s_from_theta2 forms it
+        symmetrise_in_place(&mut s_inv);
         q_from_precision(s_inv, &theta.vector, &mut Spare::new())
     }
 
@@ -57,7 +59,8 @@ impl Parametrisation for Natural {
         Ok((theta, direction))
     }
 
-    /// As `to_q(θ + γ v)`, bit for bit: S⁻¹ = −2 (θ₂ + γ v₂) formed in one pass, and every M×M
+    /// As `to_q(θ + γ v)`, bit for bit when θ₂ and v₂ are exactly symmetric (as the trainer's
+    /// are): S⁻¹ = −2 (θ₂ + γ v₂) formed from their lower triangles and mirrored, and every M×M
     /// buffer (S⁻¹, the factorisation's scratch, L) from `spare`.
     fn to_q_at(
         theta: &Coords,
@@ -67,14 +70,14 @@ impl Parametrisation for Natural {
     ) -> Result<VariationalQ> {
         let n = theta.num_inducing();
         let mut s_inv = spare.matrix(n, n);
-        let entries = s_inv
-            .as_mut_slice()
-            .iter_mut()
-            .zip(theta.matrix.as_slice())
-            .zip(direction.matrix.as_slice());
-        for ((s, &t), &v) in entries {
-            *s = (t + v * gamma) * -2.0;
+        let columns = s_inv.as_mut_slice().chunks_exact_mut(n.max(1));
+        let from = theta.matrix.as_slice().chunks_exact(n.max(1));
+        let along = direction.matrix.as_slice().chunks_exact(n.max(1));
+        for (j, ((s, t), v)) in columns.zip(from).zip(along).enumerate() {
+            let lower = s[j..].iter_mut().zip(&t[j..]).zip(&v[j..]);
+            lower.for_each(|((s, &t), &v)| *s = (t + v * gamma) * -2.0);
         }
+        mirror_lower_in_place(&mut s_inv);
         let theta1 = theta
             .vector
             .zip_map(&direction.vector, |t, v| t + v * gamma);
