@@ -99,8 +99,8 @@ impl Scalar for f64 {
 
     fn solve_right_lower_in_place(l: &DMatrix<f64>, b: &mut DMatrix<f64>) {
         debug_assert_eq!(l.nrows(), b.ncols());
+        // X L = B is Lᵀ Xᵀ = Bᵀ, solved on the transposed view of B's buffer: no transposition
         let par = par_for(l.nrows() * l.nrows() * b.nrows()); // N²K flops
-                                                              // X L = B is Lᵀ Xᵀ = Bᵀ, solved on the transposed view of B's buffer: no transposition
         solve_upper_triangular_in_place(view(l).transpose(), view_mut(b).transpose_mut(), par);
         crate::simd::clear_upper_state();
     }
