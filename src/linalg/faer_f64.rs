@@ -22,6 +22,11 @@ pub(crate) const PARALLEL_MIN_FLOPS: usize = 50_000_000;
 /// faer's parallel factorisation only gains from N ≈ 1000 on two cores (BENCHMARKS.md).
 const CHOLESKY_PARALLEL_MIN_FLOPS: usize = 300_000_000;
 
+/// Triangular inverses of at least this many flops (N³/3: N ≥ 449) run on rayon's threads; in
+/// the iteration the parallel inverse gains about 2 % at N = 450–500 and loses 2–6 % at N ≤ 400
+/// (BENCHMARKS.md).
+const INVERSE_PARALLEL_MIN_FLOPS: usize = 30_000_000;
+
 /// faer's parallelism for an operation of `flops` whose crossover is `min_flops`: all of rayon's
 /// threads when it is large enough to gain from them, else sequential.
 fn par_from(flops: usize, min_flops: usize) -> Par {
@@ -176,7 +181,7 @@ impl Scalar for f64 {
         faer::linalg::triangular_inverse::invert_lower_triangular(
             view_mut(out),
             view(l),
-            par_for(l.nrows().pow(3) / 3),
+            par_from(l.nrows().pow(3) / 3, INVERSE_PARALLEL_MIN_FLOPS),
         );
         crate::simd::clear_upper_state();
         super::zero_upper_in_place(out);

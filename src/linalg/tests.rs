@@ -151,17 +151,23 @@ fn right_solves_and_inverse_congruences_leave_small_residuals() {
 
 #[test]
 fn inverses_from_factors() {
+    // n = 460 takes the parallel triangular inverse (N ≥ 449), n = 40 the sequential one.
+    for n in [40, 460] {
+        let a = spd(n, 4);
+        let l = cholesky(&a, "A").unwrap();
+        let inv = spd_inverse_from_factor(&l);
+        let eye = DMatrix::<f64>::identity(n, n);
+        assert!(max_abs(&(&inv * &a - &eye)) < 100.0 * n as f64 * f64::EPSILON);
+        assert_eq!(inv, inv.transpose());
+        // chol(P⁻¹) without forming P⁻¹: lower, positive diagonal, and (L Lᵀ) P = I.
+        let lc = cholesky_of_inverse(&a, "P").unwrap();
+        let lower = (1..n).all(|j| (0..j).all(|i| lc[(i, j)] == 0.0));
+        assert!(lower && (0..n).all(|i| lc[(i, i)] > 0.0), "n={n}");
+        let resid = max_abs(&(outer_factor(&lc) * &a - &eye));
+        assert!(resid < 100.0 * n as f64 * f64::EPSILON, "n={n}: {resid:e}");
+    }
     let n = 40;
     let a = spd(n, 4);
-    let l = cholesky(&a, "A").unwrap();
-    let inv = spd_inverse_from_factor(&l);
-    let eye = DMatrix::<f64>::identity(n, n);
-    assert!(max_abs(&(&inv * &a - &eye)) < 100.0 * n as f64 * f64::EPSILON);
-    assert_eq!(inv, inv.transpose());
-    // chol(P⁻¹) without forming P⁻¹: lower, positive diagonal, and (L Lᵀ) P = I.
-    let lc = cholesky_of_inverse(&a, "P").unwrap();
-    assert!((1..n).all(|j| (0..j).all(|i| lc[(i, j)] == 0.0)) && (0..n).all(|i| lc[(i, i)] > 0.0));
-    assert!(max_abs(&(outer_factor(&lc) * &a - &eye)) < 100.0 * n as f64 * f64::EPSILON);
     let mut bad = a.clone();
     bad[(n - 1, n - 1)] = -1.0;
     assert!(
