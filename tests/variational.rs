@@ -74,6 +74,25 @@ fn round_trips_lose_at_most_a_small_multiple_of_cond_eps_for_ill_conditioned_s()
 /// The KL against a direct formula with log|S| from the eigenvalues of S (not from L), and its
 /// gradients against central differences (abs 1e-6 + rel 1e-5, STYLE.md: truncation and rounding
 /// are both ~1e-11 at unit scale, so a lost factor 2 or sign is caught).
+/// The natural step's candidate built in buffers (`to_q_at`: S⁻¹ = −2 (θ₂ + γ v₂) from the lower
+/// triangles, then mirrored) is `to_q(θ + γ v)` bit for bit when θ₂ and v₂ are exactly symmetric,
+/// as they are in training (θ₂ from the exactly symmetric S⁻¹, v₂ from `symmetric`). The oracle
+/// is the plain map on the moved point: a missed mirror or a wrong triangle changes every bit.
+#[test]
+fn natural_candidate_in_buffers_is_to_q_of_the_moved_point() {
+    let mut rng = rng(29);
+    for n in [1, 7, 40] {
+        let q = random_q(&mut rng, n);
+        let theta = Natural::from_q(&q).unwrap();
+        let v = random_direction(&mut rng, n);
+        let gamma = 1e-3; // small enough that −2 (θ₂ + γ v₂) stays positive definite
+        let at = Natural::to_q_at(&theta, gamma, &v, &mut Spare::new()).unwrap();
+        let direct = Natural::to_q(&theta.add_scaled(gamma, &v)).unwrap();
+        assert_eq!((at.m(), at.l()), (direct.m(), direct.l()), "M={n}");
+        assert_ne!(at.l(), q.l(), "M={n}: the step moved q");
+    }
+}
+
 #[test]
 fn kl_matches_eigenvalue_formula_and_differences() {
     let mut rng = rng(11);

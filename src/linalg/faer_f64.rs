@@ -13,9 +13,9 @@ use faer::linalg::triangular_solve::{
 use faer::{Accum, MatMut, MatRef, Par};
 use nalgebra::DMatrix;
 
-/// Products, triangular solves and inverses of at least this many flops run on rayon's threads
-/// (faer's `Par::rayon`); smaller ones run on the calling thread, where they are faster
-/// (measured crossover, BENCHMARKS.md).
+/// Products and triangular solves of at least this many flops run on rayon's threads (faer's
+/// `Par::rayon`); smaller ones run on the calling thread, where they are faster (measured
+/// crossover, BENCHMARKS.md). Factorisations and inverses have their own crossovers below.
 pub(crate) const PARALLEL_MIN_FLOPS: usize = 50_000_000;
 
 /// Cholesky factorisations of at least this many flops (N³/3: N ≥ 966) run on rayon's threads;
@@ -37,7 +37,7 @@ fn par_from(flops: usize, min_flops: usize) -> Par {
     }
 }
 
-/// [`par_from`] at the crossover of products, solves and inverses.
+/// [`par_from`] at the crossover of products and triangular solves.
 fn par_for(flops: usize) -> Par {
     par_from(flops, PARALLEL_MIN_FLOPS)
 }

@@ -138,9 +138,10 @@ fn outer_into(out: &mut DMatrix<f64>, c: f64, (u, v): (&[f64], &[f64]), add: boo
     for (col, &vj) in out.as_mut_slice().chunks_exact_mut(rows).zip(v) {
         let cv = c * vj;
         let entries = col.iter_mut().zip(u);
-        match add {
-            true => entries.for_each(|(o, &ui)| *o += cv * ui),
-            false => entries.for_each(|(o, &ui)| *o = cv * ui),
+        if add {
+            entries.for_each(|(o, &ui)| *o += cv * ui);
+        } else {
+            entries.for_each(|(o, &ui)| *o = cv * ui);
         }
     }
 }
