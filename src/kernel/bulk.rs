@@ -23,6 +23,18 @@ pub(crate) const PARALLEL_MIN_ENTRIES: usize = 1 << 18;
 /// iteration (`optim::trainer`); below it, one after the other (BENCHMARKS.md).
 pub(crate) const JOIN_MIN_ENTRIES: usize = 1 << 15;
 
+/// From this many Kuf entries (2¹⁴) up to [`JOIN_MIN_ENTRIES`], joining the halves took about
+/// 0.82 and about 1.08 of the serial time on the same 2-vCPU guest, seconds to minutes apart
+/// (BENCHMARKS.md); there the trainer times both ways as it trains and joins them while that is
+/// the faster (`optim::join`). Results are bitwise the same either way.
+pub(crate) const JOIN_TUNED_MIN_ENTRIES: usize = 1 << 14;
+
+/// Whether a batch of `entries` = M·B Kuf entries (per kernel) has its halves joined: always
+/// from [`JOIN_MIN_ENTRIES`], and from [`JOIN_TUNED_MIN_ENTRIES`] when `tuned_join` says so.
+pub(crate) fn joins_halves(entries: usize, tuned_join: bool) -> bool {
+    entries >= JOIN_MIN_ENTRIES || (tuned_join && entries >= JOIN_TUNED_MIN_ENTRIES)
+}
+
 /// r²ᵢⱼ = Σ_d (x1ᵢd − x2ⱼd)²/ℓ_d² for the columns j0..j0 + cols and the rows r0..N1, written
 /// into those rows of `out` (N1×cols, column-major; rows above r0 are left as they are), by direct
 /// differences (no ‖x‖² + ‖z‖² − 2xzᵀ expansion, whose cancellation would

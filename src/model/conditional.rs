@@ -4,7 +4,7 @@
 //! the ELBO, the natural gradient and the hyperparameter gradients of a training iteration.
 
 use crate::error::Result;
-use crate::kernel::{Kernel, JOIN_MIN_ENTRIES};
+use crate::kernel::{joins_halves, Kernel};
 use crate::linalg::{
     cholesky_with_jitter_into, dot, lower_tr_mul_into, reshape_buffer, solve_lower_in_place,
 };
@@ -68,6 +68,20 @@ impl Conditional {
         x: &DMatrix<f64>,
         jitter: f64,
     ) -> Result<()> {
+        let join = joins_halves(z.nrows() * x.nrows(), false);
+        self.recompute_joined(kernel, z, x, jitter, join)
+    }
+
+    /// As [`Conditional::recompute`], with Kuu and its factorisation beside Kuf on two of
+    /// rayon's threads when `join` (bitwise the same results either way).
+    pub(crate) fn recompute_joined(
+        &mut self,
+        kernel: &dyn Kernel,
+        z: &DMatrix<f64>,
+        x: &DMatrix<f64>,
+        jitter: f64,
+        join: bool,
+    ) -> Result<()> {
         let (kuu, lz, kuf) = (&mut self.kuu, &mut self.lz, &mut self.kuf);
         let factor = move || {
             let (kuu, lz) = (kuu, lz); // moved in: the closure runs once
@@ -78,9 +92,8 @@ impl Conditional {
             let kuf = kuf;
             kernel.matrix_into(z, x, kuf) // M×B
         };
-        // Kuu and its factorisation run on one core and Kuf beside it, from the join threshold
-        // on.
-        let (factored, ()) = if z.nrows() * x.nrows() >= JOIN_MIN_ENTRIES {
+        // Kuu and its factorisation run on one core and Kuf beside it when joined.
+        let (factored, ()) = if join {
             rayon::join(factor, cross)
         } else {
             (factor(), cross())

@@ -6,7 +6,6 @@ use super::gram::{scaled_s_minus_i_into, GramAdjoint, GramLatent};
 use super::workspace::LatentMarginals;
 use super::{Conditional, Svgp};
 use crate::error::{check_shape, Result, Shape, SvgpError};
-use crate::kernel::JOIN_MIN_ENTRIES;
 use crate::likelihood::VarExp;
 use crate::linalg::{
     inverse_congruence_in_place, lower_mul_into, lower_of_matmul_nt_into, matmul,
@@ -73,6 +72,8 @@ pub(super) struct BatchView<'a> {
     pub scale: f64,
     /// W = A Aᵀ of each conditional when the batch is trained from its Gram matrix, else empty.
     pub grams: &'a [DMatrix<f64>],
+    /// Whether the K̄uf and K̄uu branches run joined on two of rayon's threads.
+    pub join: bool,
 }
 
 impl BatchView<'_> {
@@ -431,9 +432,9 @@ fn kernel_gradient(
         kuu_bar_in_place(&cond.lz, kuu_bar);
         kernel.vjp_given_matrix(z, z, &cond.kuu, kuu_bar)
     };
-    // The two branches are independent: one on each core when Kuf is large enough to pay
-    // for the hand-off (the join threshold; BENCHMARKS.md has the measurement).
-    let ((d_kuf, z_bar_uf), (d_kuu, z_bar_uu)) = if cond.kuf.len() >= JOIN_MIN_ENTRIES {
+    // The two branches are independent: one on each core when the batch joins its halves
+    // (from a size where that pays for the hand-off; BENCHMARKS.md has the measurements).
+    let ((d_kuf, z_bar_uf), (d_kuu, z_bar_uu)) = if batch.join {
         rayon::join(kuf_vjp, kuu_vjp)
     } else {
         (kuf_vjp(), kuu_vjp())

@@ -4,7 +4,7 @@
 
 use super::{Conditional, ElboGrad, GradScope, Marginals, Workspace};
 use crate::error::{check_shape, Result, Shape, SvgpError};
-use crate::kernel::Kernel;
+use crate::kernel::{joins_halves, Kernel};
 use crate::likelihood::Likelihood;
 use crate::variational::VariationalQ;
 use nalgebra::{DMatrix, DVector};
@@ -289,12 +289,13 @@ impl Svgp {
     /// `ShapeMismatch` if x is not B×D; `NotPositiveDefinite` for a Kuu.
     pub fn conditionals(&self, x: &DMatrix<f64>) -> Result<Vec<Conditional>> {
         let mut conds = Vec::new();
-        self.conditionals_into(x, &mut conds)?;
+        let join = joins_halves(self.num_inducing() * x.nrows(), false);
+        self.conditionals_into(x, &mut conds, join)?;
         Ok(conds)
     }
 
     /// As [`Svgp::conditionals`], in the buffers of `conds` (see [`Conditional::recompute`]),
-    /// which is resized to the number of kernels.
+    /// which is resized to the number of kernels; each kernel's Kuu beside its Kuf when `join`.
     ///
     /// # Errors
     /// As [`Svgp::conditionals`]; on error the contents of `conds` are unspecified.
@@ -302,6 +303,7 @@ impl Svgp {
         &self,
         x: &DMatrix<f64>,
         conds: &mut Vec<Conditional>,
+        join: bool,
     ) -> Result<()> {
         check_shape(
             "batch inputs",
@@ -310,7 +312,7 @@ impl Svgp {
         )?;
         conds.resize_with(self.kernels.len(), Conditional::empty);
         for (kernel, cond) in self.kernels.iter().zip(conds.iter_mut()) {
-            cond.recompute(kernel.as_ref(), &self.z, x, self.jitter)?;
+            cond.recompute_joined(kernel.as_ref(), &self.z, x, self.jitter, join)?;
         }
         Ok(())
     }

@@ -10,6 +10,7 @@ use super::grad::{data_terms, BatchView, GradBuffers};
 use super::gram::{gram_into, summed_variance, uses_gram};
 use super::{Conditional, DataTerms, ElboGrad, GradScope, Svgp};
 use crate::error::{check_shape, check_targets_shape, Result, Shape};
+use crate::kernel::joins_halves;
 use crate::likelihood::VarExp;
 use crate::linalg::reshape_buffer;
 use crate::variational::{prior_kl, Spare, VariationalQ};
@@ -38,6 +39,9 @@ pub struct Workspace {
     checked: Checked,
     buffers: GradBuffers,
     spare: Spare,
+    /// Whether batches in the tuned size range have their halves joined
+    /// ([`Workspace::set_tuned_join`]).
+    tuned_join: bool,
 }
 
 /// The batch and its conditionals.
@@ -53,6 +57,9 @@ struct BatchData {
     /// W = A Aᵀ (M×M) of each conditional when the batch is trained from its Gram matrix (a
     /// conjugate likelihood and B ≥ M, [`super::gram`]); empty otherwise.
     grams: Vec<DMatrix<f64>>,
+    /// Whether the batch's two halves run joined on two of rayon's threads
+    /// ([`crate::kernel::joins_halves`]).
+    join: bool,
 }
 
 impl BatchData {
@@ -63,6 +70,7 @@ impl BatchData {
             y: &self.y,
             scale: self.scale,
             grams: &self.grams,
+            join: self.join,
         }
     }
 
@@ -177,6 +185,7 @@ impl Workspace {
                 scale: 1.0,
                 conds: Vec::new(),
                 grams: Vec::new(),
+                join: false,
             },
             marg: LatentMarginals::empty(),
             checked: Checked {
@@ -185,6 +194,7 @@ impl Workspace {
             },
             buffers: GradBuffers::new(),
             spare: Spare::new(),
+            tuned_join: false,
         }
     }
 
@@ -207,7 +217,8 @@ impl Workspace {
         self.checked.vexp = None;
         let batch = &mut self.batch;
         (batch.y, batch.rows) = (DVector::zeros(0), 0); // no valid batch until the conditional is computed
-        if let Err(e) = model.conditionals_into(x, &mut batch.conds) {
+        batch.join = joins_halves(model.num_inducing() * x.nrows(), self.tuned_join);
+        if let Err(e) = model.conditionals_into(x, &mut batch.conds, batch.join) {
             batch.conds.clear(); // no batch: later evaluations are refused
             return Err(e);
         }
@@ -217,6 +228,13 @@ impl Workspace {
         batch.scale = scale;
         batch.set_grams(model);
         Ok(())
+    }
+
+    /// Whether the next batches set with M·B in the tuned range (2¹⁴ to 2¹⁵ Kuf entries) run
+    /// their two independent halves on two of rayon's threads (false at first); the trainer
+    /// chooses by timing. It changes the time an evaluation takes, never its results.
+    pub(crate) fn set_tuned_join(&mut self, join: bool) {
+        self.tuned_join = join;
     }
 
     /// Sets the batch's scale c (for a shard whose whole batch's size is known only after the

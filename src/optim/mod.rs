@@ -5,6 +5,7 @@
 mod adam;
 mod batch;
 mod evaluator;
+mod join;
 mod natgrad;
 mod observer;
 mod report;

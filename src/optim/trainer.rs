@@ -3,11 +3,13 @@
 //! with q held fixed. An Adam-only mode (Adam on m and L too) is there for comparison.
 
 use super::adam::AdamState;
+use super::join::JoinTuner;
 use super::{
     Adam, AdamConfig, BatchSource, Evaluator, InvalidStepPolicy, IterReport, LatentSteps, NatGrad,
     Observer, QUpdate, RunSummary, Schedule, StopReason, StopRules,
 };
 use crate::error::{Result, SvgpError};
+use crate::kernel::joins_halves;
 use crate::model::{total_kl, ElboGrad, GradScope, Marginals, Svgp, Workspace};
 use crate::variational::{
     Coords, Expectation, MeanCholesky, Natural, Parametrisation, Spare, VariationalQ,
@@ -143,6 +145,8 @@ pub struct Trainer {
     ascent_check: AscentCheck,
     pub(super) iteration: u64,
     ws: Workspace,
+    /// Whether iterations of the tuned size join their halves.
+    join: JoinTuner,
 }
 
 /// The q optimiser with its state.
@@ -181,6 +185,7 @@ impl Trainer {
             ascent_check: AscentCheck::On,
             iteration: 0,
             ws: Workspace::new(),
+            join: JoinTuner::default(),
         }
     }
 
@@ -217,15 +222,20 @@ impl Trainer {
     /// `NonFiniteTraining { iteration, quantity }` for a non-finite ELBO or gradient;
     /// `StepRejected` when the natural step cannot be made valid; shape and Kuu errors.
     pub fn step(&mut self, x: &DMatrix<f64>, y: &DVector<f64>, scale: f64) -> Result<IterReport> {
-        // An iteration with parallel parts (joined halves from 2¹⁵ Kuf entries, products of
-        // ≥ 5·10⁷ flops) runs on one of rayon's threads, so that those parts hand work to the
-        // other threads cheaply (from outside the pool each parallel call waits on a hand-off),
-        // and one more thread stays awake through it to take that work at once; one without
-        // them stays here.
+        // An iteration with parallel parts (joined halves, products of ≥ 5·10⁷ flops) runs on
+        // one of rayon's threads, so that those parts hand work to the other threads cheaply
+        // (from outside the pool each parallel call waits on a hand-off), and one more thread
+        // stays awake through it to take that work at once; one without them stays here. The
+        // halves are joined from 2¹⁵ Kuf entries, and from 2¹⁴ while the tuner finds that
+        // faster (`super::join`).
         let (m, b) = (self.model.num_inducing(), x.nrows());
-        let has_parallel_parts = m * b >= crate::kernel::JOIN_MIN_ENTRIES
+        let threads = rayon::current_num_threads() > 1;
+        let tuned_join = threads && self.join.choose(m * b);
+        self.ws.set_tuned_join(tuned_join);
+        let has_parallel_parts = joins_halves(m * b, tuned_join)
             || m * m * b.max(m) >= crate::linalg::PARALLEL_MIN_FLOPS;
-        if has_parallel_parts && rayon::current_num_threads() > 1 {
+        let start = Instant::now();
+        let report = if has_parallel_parts && threads {
             let awake = StayAwake::default();
             rayon::scope(|s| {
                 s.spawn(|_| awake.run());
@@ -234,7 +244,9 @@ impl Trainer {
             })
         } else {
             self.step_here(x, y, scale)
-        }
+        };
+        self.join.record(report.is_ok().then(|| start.elapsed()));
+        report
     }
 
     /// [`Trainer::step`] on the calling thread: the batch into the trainer's workspace, then
