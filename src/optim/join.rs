@@ -4,10 +4,11 @@
 //!
 //! At that size a joined iteration took about 0.82 of the serial time on a 2-vCPU guest and
 //! about 1.08 of it on the same guest seconds or minutes later, while the round trip between its
-//! two vCPUs varied from 43 to 473 ns (BENCHMARKS.md): no fixed threshold is right there. The tuner times a few iterations each way at the start and
-//! every [`PERIOD`] iterations after, and keeps the faster way in between. The choice changes
-//! only the time an iteration takes: the halves are independent, and the results are bitwise
-//! the same either way.
+//! two vCPUs varied from 43 to 473 ns (BENCHMARKS.md): no fixed threshold is right there. The
+//! tuner times some iterations each way at the start and every [`PERIOD`] iterations after (the
+//! first ones after each change of way left out), and keeps the faster way in between. The
+//! choice changes only the time an iteration takes: the halves are independent, and the results
+//! are bitwise the same either way.
 
 use crate::kernel::{JOIN_MIN_ENTRIES, JOIN_TUNED_MIN_ENTRIES};
 use std::time::Duration;
@@ -18,6 +19,9 @@ const WARMUP: u64 = 4;
 const PROBE_EACH: u64 = 16;
 /// Iterations per block of one way in a probe.
 const BLOCK: u64 = 8;
+/// The first iterations of each block, after a change of way, are not timed: the probe compares
+/// the two ways as they run between probes, each after the other.
+const SETTLE: u64 = 2;
 /// A probe starts every this many iterations: at 0.2–0.5 ms an iteration, several times a
 /// second. The slower way's share of the iterations is then at most 4 %.
 const PERIOD: u64 = 400;
@@ -31,7 +35,7 @@ pub(super) struct JoinTuner {
     seen: u64,
     /// The way kept between probes.
     joined: bool,
-    /// The way of the current iteration when it is a probe.
+    /// The way of the current iteration when it is a timed probe.
     probe: Option<bool>,
     /// The probe's iteration times in seconds: serial, joined.
     times: [Vec<f64>; 2],
@@ -59,7 +63,7 @@ impl JoinTuner {
         };
         if j < 2 * PROBE_EACH {
             let joined = (j / BLOCK) % 2 == 1;
-            self.probe = Some(joined);
+            self.probe = (j % BLOCK >= SETTLE).then_some(joined);
             return joined;
         }
         if j == 2 * PROBE_EACH {
@@ -69,7 +73,7 @@ impl JoinTuner {
     }
 
     /// Records the time of the iteration [`JoinTuner::choose`] was last asked about, when it was
-    /// a probe that finished (`None` for one that failed).
+    /// a timed probe that finished (`None` for one that failed).
     pub(super) fn record(&mut self, elapsed: Option<Duration>) {
         if let (Some(joined), Some(t)) = (self.probe.take(), elapsed) {
             self.times[usize::from(joined)].push(t.as_secs_f64());
@@ -159,6 +163,15 @@ mod tests {
         assert!(run(&mut tuner, TUNED + 2, WARMUP, (0.4, 0.3))
             .iter()
             .all(|&w| !w));
+    }
+
+    /// A probe times each way's iterations but the first [`SETTLE`] of each block.
+    #[test]
+    fn the_first_iterations_of_a_block_are_not_timed() {
+        let mut tuner = JoinTuner::default();
+        run(&mut tuner, TUNED, WARMUP + 2 * PROBE_EACH, (0.45, 0.38));
+        // Two blocks of 8 each way, the first 2 of each left out.
+        assert_eq!([tuner.times[0].len(), tuner.times[1].len()], [12, 12]);
     }
 
     #[test]
