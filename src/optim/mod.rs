@@ -3,6 +3,7 @@
 //! observers.
 
 mod adam;
+mod awake;
 mod batch;
 mod evaluator;
 mod join;

@@ -3,6 +3,7 @@
 //! with q held fixed. An Adam-only mode (Adam on m and L too) is there for comparison.
 
 use super::adam::AdamState;
+use super::awake::{Linger, StayAwake};
 use super::join::JoinTuner;
 use super::{
     Adam, AdamConfig, BatchSource, Evaluator, InvalidStepPolicy, IterReport, LatentSteps, NatGrad,
@@ -15,6 +16,7 @@ use crate::variational::{
     Coords, Expectation, MeanCholesky, Natural, Parametrisation, Spare, VariationalQ,
 };
 use nalgebra::{DMatrix, DVector};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// A natural-gradient step rule on the q(vₗ) of every latent (object-safe form of [`NatGrad`]).
@@ -147,6 +149,8 @@ pub struct Trainer {
     ws: Workspace,
     /// Whether iterations of the tuned size join their halves.
     join: JoinTuner,
+    /// A rayon thread spinning between iterations with parallel parts.
+    linger: Arc<Linger>,
 }
 
 /// The q optimiser with its state.
@@ -186,6 +190,7 @@ impl Trainer {
             iteration: 0,
             ws: Workspace::new(),
             join: JoinTuner::default(),
+            linger: Arc::default(),
         }
     }
 
@@ -225,9 +230,9 @@ impl Trainer {
         // An iteration with parallel parts (joined halves, products of ≥ 5·10⁷ flops) runs on
         // one of rayon's threads, so that those parts hand work to the other threads cheaply
         // (from outside the pool each parallel call waits on a hand-off), and one more thread
-        // stays awake through it to take that work at once; one without them stays here. The
-        // halves are joined from 2¹⁵ Kuf entries, and from 2¹⁴ while the tuner finds that
-        // faster (`super::join`).
+        // stays awake through it and for a moment after it to take that work at once
+        // (`super::awake`); one without them stays here. The halves are joined from 2¹⁵ Kuf
+        // entries, and from 2¹⁴ while the tuner finds that faster (`super::join`).
         let (m, b) = (self.model.num_inducing(), x.nrows());
         let threads = rayon::current_num_threads() > 1;
         let tuned_join = threads && self.join.choose(m * b);
@@ -246,6 +251,9 @@ impl Trainer {
             self.step_here(x, y, scale)
         };
         self.join.record(report.is_ok().then(|| start.elapsed()));
+        if has_parallel_parts && threads {
+            self.linger.extend(); // awake for the next iteration's hand-offs
+        }
         report
     }
 
@@ -551,37 +559,4 @@ fn adam_q_step(
         other => other,
     })?;
     Ok((qs, state))
-}
-
-/// Keeps one of rayon's threads busy for the length of an iteration, taking the work the
-/// iteration hands out (the other half of each `rayon::join`) as soon as it is there. Between two
-/// joins an idle thread would go to sleep, and waking a sleeping thread costs, on the 2-vCPU
-/// machine measured, much of what a join at M = 200 saves (BENCHMARKS.md). The thread spins only
-/// while the iteration runs.
-#[derive(Default)]
-struct StayAwake {
-    done: std::sync::atomic::AtomicBool,
-}
-
-impl StayAwake {
-    /// Runs rayon's pending work, or spins, until released.
-    fn run(&self) {
-        while !self.done.load(std::sync::atomic::Ordering::Acquire) {
-            if rayon::yield_now() != Some(rayon::Yield::Executed) {
-                std::hint::spin_loop();
-            }
-        }
-    }
-
-    /// A guard that releases [`StayAwake::run`] when dropped, on return or unwinding alike (the
-    /// scope waits for it).
-    fn release_on_drop(&self) -> impl Drop + '_ {
-        struct Release<'a>(&'a std::sync::atomic::AtomicBool);
-        impl Drop for Release<'_> {
-            fn drop(&mut self) {
-                self.0.store(true, std::sync::atomic::Ordering::Release);
-            }
-        }
-        Release(&self.done)
-    }
 }
