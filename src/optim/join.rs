@@ -80,21 +80,27 @@ impl JoinTuner {
         }
     }
 
-    /// Keeps the way whose probe iterations have the lower median, when both have some; the
-    /// probe's times are then dropped.
+    /// Keeps the way whose timed probe iterations have the smaller lower quartile (when both
+    /// have some), then drops the times. The host's interruptions only add time, and a joined
+    /// way kept for hundreds of iterations settled nearer its probe's faster iterations than
+    /// its median, so the quartile decides (BENCHMARKS.md).
     fn decide(&mut self) {
-        if let (Some(serial), Some(joined)) = (median(&self.times[0]), median(&self.times[1])) {
+        let quartiles = (
+            lower_quartile(&self.times[0]),
+            lower_quartile(&self.times[1]),
+        );
+        if let (Some(serial), Some(joined)) = quartiles {
             self.joined = joined < serial;
         }
         self.times.iter_mut().for_each(Vec::clear);
     }
 }
 
-/// The median of `v` (the upper one of an even count), `None` when empty.
-fn median(v: &[f64]) -> Option<f64> {
+/// The lower quartile of `v` (its ⌊n/4⌋-th smallest, from 0), `None` when empty.
+fn lower_quartile(v: &[f64]) -> Option<f64> {
     let mut sorted = v.to_vec();
     sorted.sort_by(f64::total_cmp);
-    sorted.get(sorted.len() / 2).copied()
+    sorted.get(sorted.len() / 4).copied()
 }
 
 #[cfg(test)]
@@ -165,6 +171,25 @@ mod tests {
             .all(|&w| !w));
     }
 
+    /// A joined way whose probe was half fast (0.35 ms) and half slow (0.47) is kept against a
+    /// steady 0.43 ms serial one: the lower quartiles decide, not the medians.
+    #[test]
+    fn the_lower_quartile_decides() {
+        let mut tuner = JoinTuner::default();
+        let mut joined_seen = 0;
+        for _ in 0..WARMUP + 2 * PROBE_EACH + 1 {
+            let ms = match tuner.choose(TUNED) {
+                true => {
+                    joined_seen += 1;
+                    [0.35, 0.47][joined_seen % 2]
+                }
+                false => 0.43,
+            };
+            tuner.record(Some(Duration::from_secs_f64(ms * 1e-3)));
+        }
+        assert!(tuner.joined);
+    }
+
     /// A probe times each way's iterations but the first [`SETTLE`] of each block.
     #[test]
     fn the_first_iterations_of_a_block_are_not_timed() {
@@ -175,9 +200,12 @@ mod tests {
     }
 
     #[test]
-    fn median_of_odd_even_and_empty() {
-        assert_eq!(median(&[3.0, 1.0, 2.0]), Some(2.0));
-        assert_eq!(median(&[4.0, 1.0, 3.0, 2.0]), Some(3.0));
-        assert_eq!(median(&[]), None);
+    fn lower_quartile_of_some_and_none() {
+        assert_eq!(lower_quartile(&[3.0, 1.0, 2.0]), Some(1.0));
+        assert_eq!(
+            lower_quartile(&[8.0, 1.0, 3.0, 2.0, 5.0, 4.0, 7.0, 6.0]),
+            Some(3.0)
+        );
+        assert_eq!(lower_quartile(&[]), None);
     }
 }
