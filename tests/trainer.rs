@@ -90,8 +90,7 @@ fn same_seed_gives_bitwise_identical_runs() {
 /// faer's parallel kernels (the chunk split is fixed and faer's parallel products and solves
 /// equal its sequential ones bit for bit), at M = 100, B = 400, where only the iteration's
 /// two halves are joined, beside the thread the trainer keeps awake, and at M = 100, B = 200,
-/// where the trainer's timing probe joins them in iterations 13–20 of 24 (and keeps whichever
-/// way was faster after that).
+/// where the trainer's timing probe joins them from iteration 17 of 24.
 #[test]
 fn thread_count_does_not_change_results() {
     let mut rng = rng(11);

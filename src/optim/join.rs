@@ -15,13 +15,16 @@ use std::time::Duration;
 
 /// Iterations of a new size run serially before the first probe (their buffers are allocated).
 const WARMUP: u64 = 4;
-/// A probe runs this many iterations each way, in alternating blocks of [`BLOCK`].
-const PROBE_EACH: u64 = 16;
-/// Iterations per block of one way in a probe.
-const BLOCK: u64 = 8;
-/// The first iterations of each block, after a change of way, are not timed: the probe compares
-/// the two ways as they run between probes, each after the other.
-const SETTLE: u64 = 2;
+/// A probe runs this many iterations serially, then [`JOINED_BLOCK`] joined.
+const SERIAL_BLOCK: u64 = 12;
+/// The joined iterations of a probe. The second thread takes a few iterations to come up to
+/// speed after a serial stretch (its core idled, BENCHMARKS.md), hence the longer block.
+const JOINED_BLOCK: u64 = 16;
+/// The last this many iterations of each block are timed: the probe compares the two ways as
+/// they run when kept.
+const TIMED: u64 = 8;
+/// The iterations of a probe.
+const PROBE: u64 = SERIAL_BLOCK + JOINED_BLOCK;
 /// A probe starts every this many iterations: at 0.2–0.5 ms an iteration, several times a
 /// second. The slower way's share of the iterations is then at most 4 %.
 const PERIOD: u64 = 400;
@@ -61,12 +64,15 @@ impl JoinTuner {
         let Some(j) = k.checked_sub(WARMUP).map(|k| k % PERIOD) else {
             return self.joined;
         };
-        if j < 2 * PROBE_EACH {
-            let joined = (j / BLOCK) % 2 == 1;
-            self.probe = (j % BLOCK >= SETTLE).then_some(joined);
+        if j < PROBE {
+            let (joined, block_end) = match j < SERIAL_BLOCK {
+                true => (false, SERIAL_BLOCK),
+                false => (true, PROBE),
+            };
+            self.probe = (j + TIMED >= block_end).then_some(joined);
             return joined;
         }
-        if j == 2 * PROBE_EACH {
+        if j == PROBE {
             self.decide();
         }
         self.joined
@@ -127,21 +133,19 @@ mod tests {
             .collect()
     }
 
-    /// After the warm-up, a probe of [`PROBE_EACH`] iterations each way; then the faster way
+    /// After the warm-up, a probe of both ways; then the faster way
     /// until the next probe, which follows a change of the host's speeds.
     #[test]
     fn keeps_the_faster_way_and_follows_a_change() {
         let mut tuner = JoinTuner::default();
         let ways = run(&mut tuner, TUNED, WARMUP + PERIOD, (0.45, 0.38));
         assert!(ways[..WARMUP as usize].iter().all(|&w| !w));
-        let probe = &ways[WARMUP as usize..(WARMUP + 2 * PROBE_EACH) as usize];
-        assert_eq!(probe.iter().filter(|&&w| w).count(), PROBE_EACH as usize);
-        assert!(ways[(WARMUP + 2 * PROBE_EACH) as usize..]
-            .iter()
-            .all(|&w| w));
+        let probe = &ways[WARMUP as usize..(WARMUP + PROBE) as usize];
+        assert_eq!(probe.iter().filter(|&&w| w).count(), JOINED_BLOCK as usize);
+        assert!(ways[(WARMUP + PROBE) as usize..].iter().all(|&w| w));
         // The joined way turns slower: after the next probe the tuner goes back to serial.
         let ways = run(&mut tuner, TUNED, PERIOD, (0.45, 0.50));
-        assert!(ways[2 * PROBE_EACH as usize..].iter().all(|&w| !w));
+        assert!(ways[PROBE as usize..].iter().all(|&w| !w));
     }
 
     /// Probes interrupted by failed iterations or by other sizes still decide from what they
@@ -160,7 +164,7 @@ mod tests {
         assert!(*ways.last().unwrap());
         // Without times for one way the tuner keeps its choice.
         let mut fresh = JoinTuner::default();
-        for _ in 0..WARMUP + 2 * PROBE_EACH + 1 {
+        for _ in 0..WARMUP + PROBE + 1 {
             fresh.choose(TUNED + 1);
             fresh.record(None);
         }
@@ -177,7 +181,7 @@ mod tests {
     fn the_lower_quartile_decides() {
         let mut tuner = JoinTuner::default();
         let mut joined_seen = 0;
-        for _ in 0..WARMUP + 2 * PROBE_EACH + 1 {
+        for _ in 0..WARMUP + PROBE + 1 {
             let ms = match tuner.choose(TUNED) {
                 true => {
                     joined_seen += 1;
@@ -190,13 +194,13 @@ mod tests {
         assert!(tuner.joined);
     }
 
-    /// A probe times each way's iterations but the first [`SETTLE`] of each block.
+    /// A probe times the last [`TIMED`] iterations of each way's block.
     #[test]
     fn the_first_iterations_of_a_block_are_not_timed() {
         let mut tuner = JoinTuner::default();
-        run(&mut tuner, TUNED, WARMUP + 2 * PROBE_EACH, (0.45, 0.38));
-        // Two blocks of 8 each way, the first 2 of each left out.
-        assert_eq!([tuner.times[0].len(), tuner.times[1].len()], [12, 12]);
+        run(&mut tuner, TUNED, WARMUP + PROBE, (0.45, 0.38));
+        // 12 serial and 16 joined iterations, the last 8 of each timed.
+        assert_eq!([tuner.times[0].len(), tuner.times[1].len()], [8, 8]);
     }
 
     #[test]
