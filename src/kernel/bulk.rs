@@ -35,6 +35,15 @@ pub(crate) fn joins_halves(entries: usize, tuned_join: bool) -> bool {
     entries >= JOIN_MIN_ENTRIES || (tuned_join && entries >= JOIN_TUNED_MIN_ENTRIES)
 }
 
+/// Whether a batch of B rows with M inducing points forms A = Lz⁻¹ Kuf and W = A Aᵀ in two
+/// halves of A's columns, which a joined batch runs side by side: from
+/// [`JOIN_TUNED_MIN_ENTRIES`] M·B, while the M²B flops of each stay below the crossover above
+/// which faer's parallel kernels split them. It depends on M and B only, so results never depend
+/// on the timing or the threads.
+pub(crate) fn splits_in_halves(m: usize, b: usize) -> bool {
+    m * b >= JOIN_TUNED_MIN_ENTRIES && m * m * b < crate::linalg::PARALLEL_MIN_FLOPS
+}
+
 /// r²ᵢⱼ = Σ_d (x1ᵢd − x2ⱼd)²/ℓ_d² for the columns j0..j0 + cols and the rows r0..N1, written
 /// into those rows of `out` (N1×cols, column-major; rows above r0 are left as they are), by direct
 /// differences (no ‖x‖² + ‖z‖² − 2xzᵀ expansion, whose cancellation would

@@ -9,7 +9,7 @@ mod combine;
 mod ops;
 mod stationary;
 
-pub(crate) use bulk::{joins_halves, JOIN_MIN_ENTRIES, JOIN_TUNED_MIN_ENTRIES};
+pub(crate) use bulk::{joins_halves, splits_in_halves, JOIN_MIN_ENTRIES, JOIN_TUNED_MIN_ENTRIES};
 pub use combine::{Product, Sum};
 pub use ops::KernelExpr;
 pub use stationary::{

@@ -191,3 +191,60 @@ impl Scalar for f64 {
         super::all_finite(xs)
     }
 }
+
+/// A ← L⁻¹ A (`l`: M×M lower triangular with non-zero diagonal, `a`: M×B) in two halves of A's
+/// columns, each sequential, side by side on two of rayon's threads when `join`: the same
+/// results either way.
+pub(crate) fn solve_lower_in_halves(l: &DMatrix<f64>, a: &mut DMatrix<f64>, join: bool) {
+    debug_assert_eq!(l.ncols(), a.nrows());
+    let half = a.ncols() / 2;
+    let (left, right) = view_mut(a).split_at_col_mut(half);
+    let solve = |half: MatMut<'_, f64>| {
+        solve_lower_triangular_in_place(view(l), half, Par::Seq);
+        crate::simd::clear_upper_state();
+    };
+    super::join_if(join, || solve(left), || solve(right));
+}
+
+/// The lower triangle of A Aᵀ (`a`: M×B) into `out` (M×M, reshaped if needed; strict upper
+/// triangle zero) as the sum of the products of A's two column halves, each sequential, side by
+/// side on two of rayon's threads when `join` (`scratch`: M×M, contents ignored): the same
+/// results either way.
+pub(crate) fn lower_gram_in_halves(
+    a: &DMatrix<f64>,
+    out: &mut DMatrix<f64>,
+    scratch: &mut DMatrix<f64>,
+    join: bool,
+) {
+    let m = a.nrows();
+    super::reshape_buffer(out, m, m);
+    super::reshape_buffer(scratch, m, m);
+    let (left, right) = view(a).split_at_col(a.ncols() / 2);
+    let lower_gram = |half: MatRef<'_, f64>, dst: &mut DMatrix<f64>| {
+        faer::linalg::matmul::triangular::matmul(
+            view_mut(dst),
+            BlockStructure::TriangularLower,
+            Accum::Replace,
+            half,
+            BlockStructure::Rectangular,
+            half.transpose(),
+            BlockStructure::Rectangular,
+            1.0,
+            Par::Seq,
+        );
+        crate::simd::clear_upper_state();
+    };
+    super::join_if(
+        join,
+        || lower_gram(left, out),
+        || lower_gram(right, scratch),
+    );
+    let columns = out.as_mut_slice().chunks_exact_mut(m.max(1));
+    for (j, (o, s)) in columns
+        .zip(scratch.as_slice().chunks_exact(m.max(1)))
+        .enumerate()
+    {
+        o[..j].fill(0.0); // faer writes the lower triangle only
+        o[j..].iter_mut().zip(&s[j..]).for_each(|(o, s)| *o += s);
+    }
+}

@@ -11,7 +11,7 @@
 mod dual;
 mod faer_f64;
 mod reduce;
-pub(crate) use faer_f64::PARALLEL_MIN_FLOPS;
+pub(crate) use faer_f64::{lower_gram_in_halves, solve_lower_in_halves, PARALLEL_MIN_FLOPS};
 pub(crate) use reduce::{all_finite, all_zero, dot};
 
 use crate::error::{Result, SvgpError};
@@ -325,6 +325,20 @@ pub fn lower_of_matmul_nt_into<T: Scalar>(a: &DMatrix<T>, b: &DMatrix<T>, out: &
 pub fn reshape_buffer<T: Scalar>(buf: &mut DMatrix<T>, r: usize, c: usize) {
     if buf.shape() != (r, c) {
         *buf = DMatrix::zeros(r, c);
+    }
+}
+
+/// `(a(), b())`, the two run side by side on two of rayon's threads when `join`
+/// (`rayon::join`), else one after the other on the calling thread.
+pub(crate) fn join_if<RA: Send, RB: Send>(
+    join: bool,
+    a: impl FnOnce() -> RA + Send,
+    b: impl FnOnce() -> RB + Send,
+) -> (RA, RB) {
+    if join {
+        rayon::join(a, b)
+    } else {
+        (a(), b())
     }
 }
 

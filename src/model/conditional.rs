@@ -4,9 +4,10 @@
 //! the ELBO, the natural gradient and the hyperparameter gradients of a training iteration.
 
 use crate::error::Result;
-use crate::kernel::{joins_halves, Kernel};
+use crate::kernel::{joins_halves, splits_in_halves, Kernel};
 use crate::linalg::{
-    cholesky_with_jitter_into, dot, lower_tr_mul_into, reshape_buffer, solve_lower_in_place,
+    cholesky_with_jitter_into, dot, join_if, lower_tr_mul_into, reshape_buffer,
+    solve_lower_in_halves, solve_lower_in_place,
 };
 use crate::variational::VariationalQ;
 use nalgebra::{DMatrix, DVector, DVectorViewMut};
@@ -93,15 +94,16 @@ impl Conditional {
             kernel.matrix_into(z, x, kuf) // M×B
         };
         // Kuu and its factorisation run on one core and Kuf beside it when joined.
-        let (factored, ()) = if join {
-            rayon::join(factor, cross)
-        } else {
-            (factor(), cross())
-        };
+        let (factored, ()) = join_if(join, factor, cross);
         factored?;
         reshape_buffer(&mut self.a, self.kuf.nrows(), self.kuf.ncols());
         self.a.copy_from(&self.kuf);
-        solve_lower_in_place(&self.lz, &mut self.a); // A = Lz⁻¹ Kuf
+        // A = Lz⁻¹ Kuf, in halves of its columns side by side when joined
+        if splits_in_halves(z.nrows(), x.nrows()) {
+            solve_lower_in_halves(&self.lz, &mut self.a, join);
+        } else {
+            solve_lower_in_place(&self.lz, &mut self.a);
+        }
         self.kff_diag = kernel.diag(x); // length B: small
         Ok(())
     }

@@ -8,7 +8,7 @@ use super::{Conditional, Svgp};
 use crate::error::{check_shape, Result, Shape, SvgpError};
 use crate::likelihood::VarExp;
 use crate::linalg::{
-    inverse_congruence_in_place, lower_mul_into, lower_of_matmul_nt_into, matmul,
+    inverse_congruence_in_place, join_if, lower_mul_into, lower_of_matmul_nt_into, matmul,
     mirror_lower_in_place, phi, reshape_buffer, solve_lower_transpose_in_place,
     zero_upper_in_place,
 };
@@ -434,11 +434,7 @@ fn kernel_gradient(
     };
     // The two branches are independent: one on each core when the batch joins its halves
     // (from a size where that pays for the hand-off; BENCHMARKS.md has the measurements).
-    let ((d_kuf, z_bar_uf), (d_kuu, z_bar_uu)) = if batch.join {
-        rayon::join(kuf_vjp, kuu_vjp)
-    } else {
-        (kuf_vjp(), kuu_vjp())
-    };
+    let ((d_kuf, z_bar_uf), (d_kuu, z_bar_uu)) = join_if(batch.join, kuf_vjp, kuu_vjp);
     let d_kernel = d_kuu + d_kuf + kernel.vjp_diag_params(x, &kff_bar);
     (d_kernel, z_bar_uu * 2.0 + z_bar_uf) // Kuu = k(Z, Z) is symmetric: twice its first-argument VJP
 }

@@ -9,8 +9,8 @@
 
 use super::Conditional;
 use crate::linalg::{
-    dot, lower_of_matmul_nt_into, matmul_add_into, mirror_lower_in_place, reshape_buffer,
-    solve_lower_transpose_in_place,
+    dot, lower_gram_in_halves, lower_of_matmul_nt_into, matmul_add_into, mirror_lower_in_place,
+    reshape_buffer, solve_lower_transpose_in_place,
 };
 use crate::variational::VariationalQ;
 use nalgebra::{DMatrix, DVector};
@@ -24,8 +24,18 @@ pub(super) fn uses_gram(m: usize, b: usize) -> bool {
 }
 
 /// W = A Aᵀ (M×M, exactly symmetric) of A (M×B) into `out`: the lower half, then mirrored.
-pub(super) fn gram_into(a: &DMatrix<f64>, out: &mut DMatrix<f64>) {
-    lower_of_matmul_nt_into(a, a, out);
+/// `halves`: `None` forms it in one product; `Some(join)` as the sum over A's two column halves
+/// ([`lower_gram_in_halves`], with `scratch`: M×M), side by side when `join`.
+pub(super) fn gram_into(
+    a: &DMatrix<f64>,
+    out: &mut DMatrix<f64>,
+    scratch: &mut DMatrix<f64>,
+    halves: Option<bool>,
+) {
+    match halves {
+        Some(join) => lower_gram_in_halves(a, out, scratch, join),
+        None => lower_of_matmul_nt_into(a, a, out),
+    }
     mirror_lower_in_place(out);
 }
 

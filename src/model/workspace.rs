@@ -10,7 +10,7 @@ use super::grad::{data_terms, BatchView, GradBuffers};
 use super::gram::{gram_into, summed_variance, uses_gram};
 use super::{Conditional, DataTerms, ElboGrad, GradScope, Svgp};
 use crate::error::{check_shape, check_targets_shape, Result, Shape};
-use crate::kernel::joins_halves;
+use crate::kernel::{joins_halves, splits_in_halves};
 use crate::likelihood::VarExp;
 use crate::linalg::reshape_buffer;
 use crate::variational::{prior_kl, Spare, VariationalQ};
@@ -60,6 +60,8 @@ struct BatchData {
     /// Whether the batch's two halves run joined on two of rayon's threads
     /// ([`crate::kernel::joins_halves`]).
     join: bool,
+    /// M×M scratch of the Gram matrices formed in halves.
+    gram_scratch: DMatrix<f64>,
 }
 
 impl BatchData {
@@ -78,12 +80,13 @@ impl BatchData {
     fn set_grams(&mut self, model: &Svgp) {
         let m = model.num_inducing();
         let wanted = model.likelihood().is_conjugate() && uses_gram(m, self.rows);
+        let halves = splits_in_halves(m, self.rows).then_some(self.join);
         self.grams
             .resize_with(if wanted { self.conds.len() } else { 0 }, || {
                 DMatrix::zeros(0, 0)
             });
         for (cond, gram) in self.conds.iter().zip(self.grams.iter_mut()) {
-            gram_into(&cond.a, gram);
+            gram_into(&cond.a, gram, &mut self.gram_scratch, halves);
         }
     }
 }
@@ -186,6 +189,7 @@ impl Workspace {
                 conds: Vec::new(),
                 grams: Vec::new(),
                 join: false,
+                gram_scratch: DMatrix::zeros(0, 0),
             },
             marg: LatentMarginals::empty(),
             checked: Checked {
