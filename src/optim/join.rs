@@ -4,11 +4,11 @@
 //!
 //! At that size a joined iteration took about 0.82 of the serial time on a 2-vCPU guest and
 //! about 1.08 of it on the same guest seconds or minutes later, while the round trip between its
-//! two vCPUs varied from 43 to 473 ns (BENCHMARKS.md): no fixed threshold is right there. The
-//! tuner times some iterations each way at the start and every [`PERIOD`] iterations after (the
-//! first ones after each change of way left out), and keeps the faster way in between. The
-//! choice changes only the time an iteration takes: the halves are independent, and the results
-//! are bitwise the same either way.
+//! two vCPUs varied from 43 to 473 ns (BENCHMARKS.md): no fixed threshold is right there. At
+//! the start and every [`PERIOD`] iterations after, the tuner runs a probe (some iterations
+//! serially, then some joined, the last ones of each timed) and keeps the faster way until the
+//! next. The choice changes only the time an iteration takes: the halves are independent, and
+//! the results are bitwise the same either way.
 
 use crate::kernel::{JOIN_MIN_ENTRIES, JOIN_TUNED_MIN_ENTRIES};
 use std::time::Duration;
