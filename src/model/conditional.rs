@@ -73,8 +73,9 @@ impl Conditional {
         self.recompute_joined(kernel, z, x, jitter, join)
     }
 
-    /// As [`Conditional::recompute`], with Kuu and its factorisation beside Kuf on two of
-    /// rayon's threads when `join` (bitwise the same results either way).
+    /// As [`Conditional::recompute`], with Kuu and its factorisation beside Kuf, and the two
+    /// column halves of A where its solve is split ([`crate::kernel::splits_in_halves`]), on two
+    /// of rayon's threads when `join` (bitwise the same results either way).
     pub(crate) fn recompute_joined(
         &mut self,
         kernel: &dyn Kernel,
