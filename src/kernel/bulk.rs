@@ -14,13 +14,14 @@ pub(crate) const CHUNK_COLS: usize = 32;
 /// Below this many entries N1·N2 (2¹⁸) the chunks run one after another on the calling thread:
 /// measured on the shared 2-core machine, handing smaller kernel matrices to a second thread was
 /// slower (M = 100, B = 256 up to M = 200, B = 1024; BENCHMARKS.md). Whether an iteration runs
-/// on rayon's pool is decided by [`JOIN_MIN_ENTRIES`] and the products' flop threshold.
+/// on rayon's pool is decided by [`joins_halves`] and the products' flop threshold.
 pub(crate) const PARALLEL_MIN_ENTRIES: usize = 1 << 18;
 
 /// From this many Kuf entries M·B (2¹⁵), an iteration's two independent halves — Kuu's
 /// factorisation beside Kuf, the K̄uf branch of the gradient beside the K̄uu one — run on two of
 /// rayon's threads (`rayon::join`), with the trainer keeping the second thread awake through the
-/// iteration (`optim::trainer`); below it, one after the other (BENCHMARKS.md).
+/// iteration (`optim::awake`); below it, down to [`JOIN_TUNED_MIN_ENTRIES`], as the trainer's
+/// timing decides, and below that one after the other (BENCHMARKS.md).
 pub(crate) const JOIN_MIN_ENTRIES: usize = 1 << 15;
 
 /// From this many Kuf entries (2¹⁴) up to [`JOIN_MIN_ENTRIES`], joining the halves took about

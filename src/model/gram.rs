@@ -161,7 +161,7 @@ mod tests {
     use super::*;
     use crate::kernel::{Kernel, Matern32, SquaredExponential};
     use crate::likelihood::{Gaussian, Likelihood, MultiGaussian, Poisson, PoissonLink};
-    use crate::model::{GradScope, Marginals, Svgp, Workspace};
+    use crate::model::{ElboGrad, GradScope, Marginals, Svgp, Workspace};
 
     /// Seeded M×N matrix with entries in [−1, 1).
     fn matrix(rows: usize, cols: usize, seed: u64) -> DMatrix<f64> {
@@ -177,9 +177,20 @@ mod tests {
     /// A model of `latents` Gaussian outputs (one Gaussian when 1) on seeded data with M = 6,
     /// D = 2, random q's, and a batch of `b` rows; one kernel per latent when `per_latent`.
     fn problem(latents: usize, per_latent: bool, b: usize) -> (Svgp, DMatrix<f64>, DVector<f64>) {
-        let (m, d) = (6, 2);
-        let z = matrix(m, d, 11) * 2.0;
-        let x = matrix(b, d, 12) * 2.5;
+        problem_with(latents, per_latent, 6, b)
+    }
+
+    /// As [`problem`] with M = `m`, Z and X spread over a square √(M/6) times wider (so that Kuu
+    /// stays as well conditioned as at M = 6).
+    fn problem_with(
+        latents: usize,
+        per_latent: bool,
+        m: usize,
+        b: usize,
+    ) -> (Svgp, DMatrix<f64>, DVector<f64>) {
+        let (d, spread) = (2, (m as f64 / 6.0).sqrt());
+        let z = matrix(m, d, 11) * (2.0 * spread);
+        let x = matrix(b, d, 12) * (2.5 * spread);
         let y = matrix(b * latents, 1, 13).column(0).into_owned();
         let kernel = |l: usize| -> Box<dyn Kernel> {
             let lengths = vec![0.9 + 0.2 * l as f64, 1.4];
@@ -225,35 +236,79 @@ mod tests {
     fn gram_path_equals_the_per_point_path() {
         for (latents, per_latent) in [(1, false), (3, false), (3, true)] {
             let (model, x, y) = problem(latents, per_latent, 20);
-            let mut ws = Workspace::new();
-            ws.set_batch(&model, &x, &y, 3.0).unwrap();
-            assert!(ws.uses_grams());
-            let gram = ws.grad(&model, GradScope::All, Marginals::Compute).unwrap();
-            ws.drop_grams();
-            let direct = ws.grad(&model, GradScope::All, Marginals::Compute).unwrap();
             let ctx = format!("{latents} latents, per-latent kernels {per_latent}");
-            assert!(
-                (gram.elbo - direct.elbo).abs() < 1e-11 * direct.elbo.abs(),
-                "{ctx}"
-            );
-            let (gh, dh) = (gram.d_hyper.unwrap(), direct.d_hyper.unwrap());
-            assert!(rel(gh.as_slice(), dh.as_slice()) < 1e-11, "{ctx}: hyper");
-            let pairs = [(gram.dl_dm, direct.dl_dm)];
-            for (a, b) in pairs
-                .iter()
-                .flat_map(|(a, b)| a.iter().flatten().zip(b.iter().flatten()))
-            {
-                assert!(rel(a.as_slice(), b.as_slice()) < 1e-11, "{ctx}: m");
-            }
-            let pairs = gram
-                .dl_dl
-                .iter()
-                .flatten()
-                .zip(direct.dl_dl.iter().flatten());
-            for (a, b) in pairs {
-                assert!(rel(a.as_slice(), b.as_slice()) < 1e-11, "{ctx}: L");
-            }
+            gram_against_per_point(&model, &x, &y, false, &ctx);
         }
+    }
+
+    /// At M = 64, B = 256 (2¹⁴ Kuf entries) A = Lz⁻¹ Kuf and W = A Aᵀ are formed in column
+    /// halves ([`crate::kernel::splits_in_halves`]). A equals nalgebra's own triangular solve
+    /// to 1e-12 relative (entries are O(1) with Lz well conditioned: ~100 × ε·M), the Gram path
+    /// still equals the per-point path (which never reads W) to 1e-11 as above, and the halves
+    /// joined on two threads give bitwise what they give one after the other.
+    #[test]
+    fn gram_path_in_halves_equals_the_per_point_path() {
+        let (m, b) = (64, 256);
+        assert!(crate::kernel::splits_in_halves(m, b));
+        for (latents, per_latent) in [(1, false), (3, true)] {
+            let (model, x, y) = problem_with(latents, per_latent, m, b);
+            for cond in model.conditionals(&x).unwrap() {
+                let direct = cond.lz.solve_lower_triangular(&cond.kuf).unwrap();
+                assert!(rel(cond.a.as_slice(), direct.as_slice()) < 1e-12, "A");
+            }
+            let ctx = format!("M = {m}, {latents} latents");
+            let serial = gram_against_per_point(&model, &x, &y, false, &ctx);
+            let joined = gram_against_per_point(&model, &x, &y, true, &ctx);
+            assert_eq!(serial.elbo.to_bits(), joined.elbo.to_bits(), "{ctx}");
+            assert_eq!(serial.d_hyper, joined.d_hyper, "{ctx}");
+            assert_eq!(serial.dl_dm, joined.dl_dm, "{ctx}");
+            assert_eq!(serial.dl_dl, joined.dl_dl, "{ctx}");
+        }
+    }
+
+    /// The ELBO and every gradient from the Gram path against the per-point path on one batch
+    /// (scale 3, the tuned sizes' halves joined when `tuned_join`), to 1e-11 relative; returns
+    /// the Gram path's.
+    fn gram_against_per_point(
+        model: &Svgp,
+        x: &DMatrix<f64>,
+        y: &DVector<f64>,
+        tuned_join: bool,
+        ctx: &str,
+    ) -> ElboGrad {
+        let mut ws = Workspace::new();
+        ws.set_tuned_join(tuned_join);
+        ws.set_batch(model, x, y, 3.0).unwrap();
+        assert!(ws.uses_grams());
+        let gram = ws.grad(model, GradScope::All, Marginals::Compute).unwrap();
+        ws.drop_grams();
+        let direct = ws.grad(model, GradScope::All, Marginals::Compute).unwrap();
+        assert!(
+            (gram.elbo - direct.elbo).abs() < 1e-11 * direct.elbo.abs(),
+            "{ctx}"
+        );
+        let (gh, dh) = (
+            gram.d_hyper.as_ref().unwrap(),
+            direct.d_hyper.as_ref().unwrap(),
+        );
+        assert!(rel(gh.as_slice(), dh.as_slice()) < 1e-11, "{ctx}: hyper");
+        let means = gram
+            .dl_dm
+            .iter()
+            .flatten()
+            .zip(direct.dl_dm.iter().flatten());
+        for (a, b) in means {
+            assert!(rel(a.as_slice(), b.as_slice()) < 1e-11, "{ctx}: m");
+        }
+        let factors = gram
+            .dl_dl
+            .iter()
+            .flatten()
+            .zip(direct.dl_dl.iter().flatten());
+        for (a, b) in factors {
+            assert!(rel(a.as_slice(), b.as_slice()) < 1e-11, "{ctx}: L");
+        }
+        gram
     }
 
     /// A batch smaller than M, or a likelihood that is not conjugate, is evaluated per point.
