@@ -6,11 +6,13 @@
 use pyo3::prelude::*;
 
 mod arrays;
+mod driver;
 mod errors;
 mod fit;
 mod fitted;
 mod shard;
 mod watch;
+mod wire;
 
 /// The module `svgp._svgp`.
 #[pymodule]
@@ -19,7 +21,7 @@ fn _svgp(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(fit::fit, m)?)?;
     m.add_class::<fitted::Fitted>()?;
     m.add_class::<shard::ShardWorker>()?;
-    m.add_class::<shard::ShardedTrainer>()?;
+    m.add_class::<driver::ShardedTrainer>()?;
     m.add_function(wrap_pyfunction!(shard::initial_model, m)?)?;
     m.add_function(wrap_pyfunction!(shard::read_table, m)?)?;
     m.add("NumericalError", py.get_type::<errors::NumericalError>())?;

@@ -1,136 +1,33 @@
 //! Data-parallel training: [`ShardWorker`] holds one shard of the training rows where it lives
-//! (a Ray actor, or the driver itself) and evaluates its part of each global minibatch;
-//! [`ShardedTrainer`] is the library's `Trainer` on the driver, whose every minibatch
-//! evaluation is the sum of the workers' `DataTerms` (`svgp::optim::Evaluator`). The maths is
-//! the single-process trainer's; only where the rows are differs.
+//! (a Ray actor, or the driver itself) and evaluates its part of each global minibatch, scaled
+//! by its own c_k = N_k / B_k (docs/MATH.md §7); `crate::driver::ShardedTrainer` is the
+//! library's `Trainer` on the driver, whose every minibatch evaluation is the sum of the
+//! workers' `DataTerms` (`svgp::optim::Evaluator`). The maths is the single-process trainer's;
+//! only where the rows are differs.
 
 use crate::arrays::{matrix_to_numpy, Matrix, Vector};
 use crate::errors::{to_py, value_error};
 use crate::fit::Settings;
-use crate::fitted::Fitted;
+use crate::wire::{scope_of, terms_to_tuple, unpack_qs, PackedQs, TermsTuple};
 use nalgebra::{DMatrix, DVector};
-use numpy::{PyArray1, PyArray2, PyReadonlyArray1, PyReadonlyArray2};
+use numpy::{PyArray1, PyArray2};
 use pyo3::prelude::*;
-use pyo3::types::PyList;
 use std::path::PathBuf;
 use svgp::data::Standardiser;
 use svgp::model::inducing::InducingInit;
-use svgp::model::{total_kl, DataTerms, GradScope, Marginals, Svgp, Workspace};
-use svgp::optim::{BatchPlan, Batches, CandidateTerm, Evaluator, IterReport, StopReason, Trainer};
-use svgp::tabular::{
-    build_trainer, classes_of, initial_kernel, settings_of, Checkpoint, SavedModel,
-};
-use svgp::variational::{Spare, VariationalQ};
-use svgp::SvgpError;
+use svgp::model::{Marginals, Svgp, Workspace};
+use svgp::optim::{BatchPlan, Batches, Evaluator};
+use svgp::tabular::{classes_of, initial_kernel, SavedModel};
 
 /// Rows per chunk of a shard's full-data term.
 const FULL_CHUNK: usize = 8192;
 
-/// q's as Python passes them: one (m: (M,), L: (M, M)) pair per latent.
-type QArrays<'py> = Vec<(PyReadonlyArray1<'py, f64>, PyReadonlyArray2<'py, f64>)>;
-
-/// The q's of Python's (m, L) pairs.
-fn qs_of(qs: &QArrays<'_>) -> PyResult<Vec<VariationalQ>> {
-    qs.iter()
-        .map(|(m, l)| {
-            let m = DVector::from_column_slice(m.as_slice()?);
-            let l = Matrix::F64(l.clone()).to_dmatrix();
-            VariationalQ::new(m, l).map_err(to_py)
-        })
-        .collect()
-}
-
-/// The q's as (m, L) numpy pairs.
-fn qs_to_py<'py>(py: Python<'py>, qs: &[VariationalQ]) -> PyResult<Bound<'py, PyList>> {
-    let pairs = qs.iter().map(|q| {
-        let m = PyArray1::from_slice(py, q.m().as_slice());
-        (m, matrix_to_numpy(py, q.l()))
-    });
-    PyList::new(py, pairs)
-}
-
-/// The scope's name as the workers receive it.
-fn scope_name(scope: GradScope) -> &'static str {
-    match scope {
-        GradScope::Eta => "eta",
-        GradScope::Q => "q",
-        GradScope::Hyper => "hyper",
-        GradScope::All => "all",
-    }
-}
-
-/// The scope named `name`.
-fn scope_of(name: &str) -> PyResult<GradScope> {
-    Ok(match name {
-        "eta" => GradScope::Eta,
-        "q" => GradScope::Q,
-        "hyper" => GradScope::Hyper,
-        "all" => GradScope::All,
-        _ => {
-            return Err(value_error(format!(
-                "scope {name:?}: expected eta, q, hyper or all"
-            )))
-        }
-    })
-}
-
-/// `DataTerms` as a worker returns them: (scope, c Σ ve, d_m list or None, d_s list or None,
-/// d_hyper or None).
-type TermsTuple = (
-    String,
-    f64,
-    Option<Vec<Vec<f64>>>,
-    Option<Vec<Vec<f64>>>,
-    Option<Vec<f64>>,
-);
-
-/// The terms as a tuple of plain lists (M×M matrices column-major).
-fn terms_to_tuple(t: DataTerms) -> TermsTuple {
-    let vectors = |v: Option<Vec<DVector<f64>>>| {
-        v.map(|v| v.into_iter().map(|x| x.as_slice().to_vec()).collect())
-    };
-    let matrices = |v: Option<Vec<DMatrix<f64>>>| {
-        v.map(|v| v.into_iter().map(|x| x.as_slice().to_vec()).collect())
-    };
-    (
-        scope_name(t.scope).to_string(),
-        t.ve,
-        vectors(t.d_m),
-        matrices(t.d_s),
-        t.d_hyper.map(|d| d.as_slice().to_vec()),
-    )
-}
-
-/// The terms of a tuple, for M inducing points.
-fn terms_of_tuple(t: TermsTuple, m: usize) -> PyResult<DataTerms> {
-    let sized = |v: &[f64], n: usize| match v.len() == n {
-        true => Ok(()),
-        false => Err(value_error(format!(
-            "a shard returned {} numbers, expected {n}",
-            v.len()
-        ))),
-    };
-    let d_m = t.2.map(|v| {
-        v.iter()
-            .map(|x| sized(x, m).map(|()| DVector::from_column_slice(x)))
-            .collect::<PyResult<Vec<_>>>()
-    });
-    let d_s = t.3.map(|v| {
-        v.iter()
-            .map(|x| sized(x, m * m).map(|()| DMatrix::from_column_slice(m, m, x)))
-            .collect::<PyResult<Vec<_>>>()
-    });
-    Ok(DataTerms {
-        scope: scope_of(&t.0)?,
-        ve: t.1,
-        d_m: d_m.transpose()?,
-        d_s: d_s.transpose()?,
-        d_hyper: t.4.map(DVector::from_vec),
-    })
-}
-
 /// One shard of the training rows (raw, standardised here with the model file's scalings), its
 /// seeded stream of parts of the global minibatches, and the model at the driver's state.
+///
+/// The driver names the q's it sends by a token; `evaluate` and `terms` without q's use the
+/// q's this worker holds under that token, and answer None when it holds others (a worker
+/// restarted since), for the driver to send them.
 #[pyclass(module = "svgp._svgp")]
 pub struct ShardWorker {
     x: DMatrix<f64>,
@@ -140,12 +37,17 @@ pub struct ShardWorker {
     rows: Vec<usize>,
     model: Svgp,
     ws: Workspace,
+    /// c_k = N_k / B_k, this shard's data term's scale.
+    scale: f64,
+    /// The token of the q's `model` holds, if the driver sent any.
+    held: Option<u64>,
 }
 
 #[pymethods]
 impl ShardWorker {
-    /// A worker for raw rows `x` (N×D) and `y` (N) of the model in `model_json` (the driver's
-    /// initial model file text), drawing `batch_size` rows per iteration with `seed`.
+    /// A worker for raw rows `x` (N_k×D) and `y` (N_k) of the model in `model_json` (the
+    /// driver's initial model file text), drawing `batch_size` rows B_k per iteration with
+    /// `seed` (all N_k rows when B_k ≥ N_k) and scaling its data term by N_k / B_k.
     #[new]
     fn new(
         model_json: &str,
@@ -168,6 +70,7 @@ impl ShardWorker {
         }
         let plan = BatchPlan::Seeded { batch_size, seed };
         let batches = Batches::new(plan, x.nrows()).map_err(to_py)?;
+        let scale = x.nrows() as f64 / batch_size.min(x.nrows()) as f64;
         Ok(ShardWorker {
             x,
             y,
@@ -176,60 +79,77 @@ impl ShardWorker {
             rows: Vec::new(),
             model: saved.model,
             ws: Workspace::new(),
+            scale,
+            held: None,
         })
     }
 
     /// Sets this shard's part of global batch `iteration` (1-based; earlier parts are drawn and
-    /// skipped, so a restarted worker catches up) at the driver's hyperparameters `hyper`, with
-    /// scale 1 until the driver sets the global one; returns the part's row count.
-    fn begin(&mut self, py: Python<'_>, iteration: u64, hyper: Vec<f64>) -> PyResult<usize> {
-        if iteration < self.drawn || iteration == 0 {
-            return Err(value_error(format!(
-                "batch {iteration} is before this shard's batch {}",
-                self.drawn
-            )));
-        }
-        while self.drawn < iteration {
-            self.rows = self.batches.next_batch().unwrap_or_default();
-            self.drawn += 1;
-        }
-        self.model.set_hyper_params(&hyper).map_err(to_py)?;
-        let x = self.x.select_rows(self.rows.iter());
-        let y = DVector::from_iterator(self.rows.len(), self.rows.iter().map(|&i| self.y[i]));
-        let (model, ws) = (&self.model, &mut self.ws);
-        py.detach(|| ws.set_batch(model, &x, &y, 1.0))
-            .map_err(to_py)?;
-        Ok(self.rows.len())
+    /// skipped, so a restarted worker catches up) at the driver's hyperparameters `hyper`, then
+    /// returns the terms `scope` asks for at the q's `qs` sent under `token` (or, with `qs`
+    /// None, at those held under `token`; None when this worker holds others).
+    #[pyo3(signature = (iteration, hyper, qs, token, scope))]
+    fn evaluate<'py>(
+        &mut self,
+        py: Python<'py>,
+        iteration: u64,
+        hyper: Vec<f64>,
+        qs: Option<PackedQs<'_>>,
+        token: u64,
+        scope: &str,
+    ) -> PyResult<Option<TermsTuple<'py>>> {
+        self.begin(py, iteration, hyper)?;
+        self.terms(py, qs, token, scope, false)
     }
 
-    /// This shard's data terms at q's `qs` that `scope` asks for, with the global scale.
-    fn data_terms(
+    /// The terms `scope` asks for on the batch set by `evaluate`, at the q's `qs` sent under
+    /// `token` (or, with `qs` None, at those held under `token`; None when this worker holds
+    /// others), from the last checked candidate's marginals if `last_checked`.
+    #[pyo3(signature = (qs, token, scope, last_checked))]
+    fn terms<'py>(
         &mut self,
-        py: Python<'_>,
-        qs: QArrays<'_>,
+        py: Python<'py>,
+        qs: Option<PackedQs<'_>>,
+        token: u64,
         scope: &str,
         last_checked: bool,
-        scale: f64,
-    ) -> PyResult<TermsTuple> {
+    ) -> PyResult<Option<TermsTuple<'py>>> {
         let scope = scope_of(scope)?;
-        self.model.set_qs(qs_of(&qs)?).map_err(to_py)?;
-        self.ws.set_scale(scale).map_err(to_py)?;
+        if !self.hold(qs, token)? {
+            return Ok(None);
+        }
         let marginals = match last_checked {
             true => Marginals::LastChecked,
             false => Marginals::Compute,
         };
         let (model, ws) = (&self.model, &mut self.ws);
         let terms = py.detach(|| ws.data_terms(model, scope, marginals));
-        Ok(terms_to_tuple(terms.map_err(to_py)?))
+        Ok(Some(terms_to_tuple(py, terms.map_err(to_py)?)))
     }
 
-    /// This shard's data term c Σ veᵢ at candidate q's `qs`, with the global scale.
-    fn data_term(&mut self, py: Python<'_>, qs: QArrays<'_>, scale: f64) -> PyResult<f64> {
-        let qs = qs_of(&qs)?;
-        self.ws.set_scale(scale).map_err(to_py)?;
+    /// This shard's data term c_k Σᵢ veᵢ at candidate q's `qs`, which it holds from then on
+    /// under `token`; with `with_hyper`, also its hyperparameter terms there (the Adam step's,
+    /// should the candidate be accepted).
+    fn check<'py>(
+        &mut self,
+        py: Python<'py>,
+        qs: PackedQs<'_>,
+        token: u64,
+        with_hyper: bool,
+    ) -> PyResult<(f64, Option<TermsTuple<'py>>)> {
+        let qs = unpack_qs(&qs, self.model.num_inducing())?;
         let (model, ws) = (&self.model, &mut self.ws);
-        py.detach(|| Evaluator::candidates(ws, model).0(&qs))
-            .map_err(to_py)
+        let value = py
+            .detach(|| Evaluator::candidates(ws, model).0(&qs))
+            .map_err(to_py)?;
+        self.held = None;
+        self.model.set_qs(qs).map_err(to_py)?;
+        self.held = Some(token);
+        let hyper = match with_hyper {
+            true => self.terms(py, None, token, "hyper", true)?,
+            false => None,
+        };
+        Ok((value, hyper))
     }
 
     /// Σᵢ veᵢ over every row of this shard (scale 1) at the driver's hyperparameters `hyper`
@@ -238,9 +158,9 @@ impl ShardWorker {
         &mut self,
         py: Python<'_>,
         hyper: Vec<f64>,
-        qs: QArrays<'_>,
+        qs: PackedQs<'_>,
     ) -> PyResult<f64> {
-        let qs = qs_of(&qs)?;
+        let qs = unpack_qs(&qs, self.model.num_inducing())?;
         let mut model = self.model.clone();
         model.set_hyper_params(&hyper).map_err(to_py)?;
         model.set_qs(qs).map_err(to_py)?;
@@ -267,215 +187,37 @@ impl ShardWorker {
     }
 }
 
-/// The driver's side of one global minibatch: a Python object whose `data_terms(qs, scope,
-/// last_checked, scale)` returns every shard's terms and `data_term(qs, scale)` every shard's
-/// data term, in shard order.
-struct Remote<'py> {
-    shards: Bound<'py, PyAny>,
-    scale: f64,
-    m: usize,
-    spare: Spare,
-    error: Option<PyErr>,
-}
-
-impl Remote<'_> {
-    /// `SvgpError::Shard` keeping the Python exception to raise.
-    fn fail(&mut self, e: PyErr) -> SvgpError {
-        let reason = e.to_string();
-        self.error = Some(e);
-        SvgpError::Shard { reason }
-    }
-
-    /// The sum of the shards' terms.
-    fn call_terms(&self, model: &Svgp, scope: GradScope, last: bool) -> PyResult<DataTerms> {
-        let py = self.shards.py();
-        let qs = qs_to_py(py, model.qs())?;
-        let args = (qs, scope_name(scope), last, self.scale);
-        let parts: Vec<TermsTuple> = self.shards.call_method1("data_terms", args)?.extract()?;
-        let mut parts = parts.into_iter().map(|t| terms_of_tuple(t, self.m));
-        let mut total = parts
-            .next()
-            .ok_or_else(|| value_error("no shard answered".into()))??;
-        for part in parts {
-            total.add(&part?).map_err(to_py)?;
-        }
-        let latents = total.d_m.as_ref().map_or(model.num_latent(), Vec::len);
-        if latents != model.num_latent() {
+impl ShardWorker {
+    /// Draws up to batch `iteration` and sets it at `hyper`, with this shard's scale.
+    fn begin(&mut self, py: Python<'_>, iteration: u64, hyper: Vec<f64>) -> PyResult<()> {
+        if iteration < self.drawn || iteration == 0 {
             return Err(value_error(format!(
-                "the shards returned terms for {latents} latents; the model has {}",
-                model.num_latent()
+                "batch {iteration} is before this shard's batch {}",
+                self.drawn
             )));
         }
-        Ok(total)
-    }
-}
-
-impl Evaluator for Remote<'_> {
-    fn data_terms(
-        &mut self,
-        model: &Svgp,
-        scope: GradScope,
-        marginals: Marginals,
-    ) -> svgp::Result<DataTerms> {
-        let last = marginals == Marginals::LastChecked;
-        self.call_terms(model, scope, last)
-            .map_err(|e| self.fail(e))
-    }
-
-    fn candidates<'a>(&'a mut self, _model: &'a Svgp) -> (CandidateTerm<'a>, &'a mut Spare) {
-        let Remote {
-            shards,
-            scale,
-            spare,
-            error,
-            ..
-        } = self;
-        let term = move |qs: &[VariationalQ]| {
-            let call = || -> PyResult<f64> {
-                let parts: Vec<f64> = shards
-                    .call_method1("data_term", (qs_to_py(shards.py(), qs)?, *scale))?
-                    .extract()?;
-                Ok(parts.iter().sum())
-            };
-            call().map_err(|e| {
-                let reason = e.to_string();
-                *error = Some(e);
-                SvgpError::Shard { reason }
-            })
-        };
-        (Box::new(term), spare)
-    }
-
-    fn spare(&mut self) -> &mut Spare {
-        &mut self.spare
-    }
-}
-
-/// The library's trainer on the driver, stepping on the sum of remote shards' terms.
-#[pyclass(module = "svgp._svgp")]
-pub struct ShardedTrainer {
-    trainer: Trainer,
-    saved: SavedModel,
-    reports: Vec<IterReport>,
-    /// The minibatch ELBOs of a resumed run's earlier iterations.
-    earlier: Vec<f64>,
-    num_data: u64,
-    settings: String,
-}
-
-#[pymethods]
-impl ShardedTrainer {
-    /// A trainer of the model in `model_json` (the initial model file text) with `settings`,
-    /// over `num_data` rows in all; continues from `resume` (a checkpoint it wrote) if given.
-    #[new]
-    #[pyo3(signature = (model_json, settings, num_data, resume=None))]
-    fn new(
-        model_json: &str,
-        settings: Settings,
-        num_data: u64,
-        resume: Option<PathBuf>,
-    ) -> PyResult<Self> {
-        let saved = SavedModel::from_json(model_json, std::path::Path::new("(initial model)"))
-            .map_err(to_py)?;
-        let options = settings.options(num_data as usize)?;
-        // A resumed run must start from the same initial model with the same settings.
-        let text = format!("{}\n{model_json}", settings_of(&options));
-        let mut trainer = build_trainer(&options, saved.model.clone(), num_data).map_err(to_py)?;
-        let mut earlier = Vec::new();
-        if let Some(path) = resume {
-            let checkpoint = Checkpoint::load(&path).map_err(to_py)?;
-            let columns = (saved.feature_names.clone(), saved.target_name.clone());
-            checkpoint
-                .check_matches(&text, &columns, num_data)
-                .map_err(to_py)?;
-            trainer.restore(&checkpoint.trainer).map_err(to_py)?;
-            earlier = checkpoint.elbo_trace;
+        while self.drawn < iteration {
+            self.rows = self.batches.next_batch().unwrap_or_default();
+            self.drawn += 1;
         }
-        Ok(ShardedTrainer {
-            trainer,
-            saved,
-            reports: Vec::new(),
-            earlier,
-            num_data,
-            settings: text,
-        })
+        self.model.set_hyper_params(&hyper).map_err(to_py)?;
+        let x = self.x.select_rows(self.rows.iter());
+        let y = DVector::from_iterator(self.rows.len(), self.rows.iter().map(|&i| self.y[i]));
+        let (model, ws, scale) = (&self.model, &mut self.ws, self.scale);
+        py.detach(|| ws.set_batch(model, &x, &y, scale))
+            .map_err(to_py)
     }
 
-    /// Iterations completed.
-    #[getter]
-    fn iteration(&self) -> u64 {
-        self.trainer.iteration()
-    }
-
-    /// The hyperparameters (kernel, likelihood, Z) the workers set their batch for.
-    fn hyper<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<f64>> {
-        PyArray1::from_slice(py, self.trainer.model.hyper_params().as_slice())
-    }
-
-    /// One iteration on the global batch whose shards `shards` evaluates (each set by its
-    /// worker's `begin` for this iteration), with the ELBO's scale N/B. Returns (minibatch
-    /// ELBO, γ or None, halvings). On failure the model and optimisers are unchanged, so the
-    /// iteration can be retried; the shards' exception is raised.
-    fn step(&mut self, shards: Bound<'_, PyAny>, scale: f64) -> PyResult<(f64, Option<f64>, u32)> {
-        let m = self.trainer.model.num_inducing();
-        let mut remote = Remote {
-            shards,
-            scale,
-            m,
-            spare: Spare::new(),
-            error: None,
+    /// Takes the q's `qs` under `token`, or (with `qs` None) whether those held are `token`'s.
+    fn hold(&mut self, qs: Option<PackedQs<'_>>, token: u64) -> PyResult<bool> {
+        let Some(qs) = qs else {
+            return Ok(self.held == Some(token));
         };
-        match self.trainer.step_with(&mut remote) {
-            Ok(report) => {
-                let out = (report.elbo, report.update.gamma(), report.update.halvings());
-                self.reports.push(report);
-                Ok(out)
-            }
-            Err(e) => Err(remote.error.take().unwrap_or_else(|| to_py(e))),
-        }
-    }
-
-    /// Writes a checkpoint (atomically) that `resume` continues from exactly.
-    fn save_checkpoint(&self, path: PathBuf) -> PyResult<()> {
-        let checkpoint = Checkpoint::new(
-            self.settings.clone(),
-            (
-                self.saved.feature_names.clone(),
-                self.saved.target_name.clone(),
-            ),
-            self.num_data,
-            self.trainer.state(),
-            self.earlier
-                .iter()
-                .copied()
-                .chain(self.reports.iter().map(|r| r.elbo))
-                .collect(),
-        );
-        checkpoint.save(&path).map_err(to_py)
-    }
-
-    /// The q's as (m, L) pairs, for the workers' full-data terms.
-    fn qs<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
-        qs_to_py(py, self.trainer.model.qs())
-    }
-
-    /// The trained model with the initial model's scalings, features and labels, and its
-    /// full-data ELBO in the targets' units from the shards' full-data terms `parts` (None
-    /// leaves it NaN, as for an interrupted fit).
-    #[pyo3(signature = (parts=None))]
-    fn fitted(&self, parts: Option<Vec<f64>>) -> Fitted {
-        let saved = SavedModel {
-            model: self.trainer.model.clone(),
-            ..self.saved.clone()
-        };
-        let log_scale = saved
-            .target_scaling
-            .as_ref()
-            .map_or(0.0, |s| s.scale[0].ln());
-        let elbo = parts.map_or(f64::NAN, |p| {
-            p.iter().sum::<f64>() - total_kl(saved.model.qs()) - self.num_data as f64 * log_scale
-        });
-        Fitted::trained(saved, self.reports.clone(), StopReason::Iterations, elbo)
+        let qs = unpack_qs(&qs, self.model.num_inducing())?;
+        self.held = None;
+        self.model.set_qs(qs).map_err(to_py)?;
+        self.held = Some(token);
+        Ok(true)
     }
 }
 

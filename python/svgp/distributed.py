@@ -3,12 +3,15 @@ an object in this process), which evaluates its part of every global minibatch.
 
 The ELBO is a sum over rows plus a KL term, so the data term's value and gradients (∂/∂m,
 ∂/∂S of every latent, the hyperparameter and Z gradient) add up over shards and have a fixed
-size, O(L M²), whatever a shard holds. Each iteration the driver sends the hyperparameters (H
-numbers) to the workers, which draw their part of the batch from their own seeded stream; the
-driver's trainer (the library's, the same code as single-process training) then asks for the
-sum of the shards' terms at the current q, at each candidate q of the natural step and at the
-new q for the Adam step, sending the q's (L (M + M²) numbers) each time. See the README's
-"Several machines" section for the cost and how to run it on a cluster.
+size, O(L M²), whatever a shard holds. A global batch of B rows is drawn as a stratified
+sample: shard k draws B_k ∝ N_k of its rows (its own seeded stream) and scales its part by
+N_k / B_k, so the sum is an unbiased estimate of the full-data term whatever the shards' sizes
+(docs/MATH.md §7). The driver's trainer (the library's, the same code as single-process
+training) asks the workers twice per iteration in the common case: the batch at the
+hyperparameters with the terms at the current q, then the natural step's candidate with the
+terms the Adam step needs there; q's travel once per iteration, packed, as one object-store
+entry all workers read. See the README's "Several machines" section for the cost and how to run
+it on a cluster.
 """
 
 from __future__ import annotations
@@ -35,6 +38,11 @@ RESTART_TIMEOUT = 120.0
 Source = Union[tuple[ArrayLike, ArrayLike], str, "os.PathLike[str]"]
 
 
+class WorkerLost(RuntimeError):
+    """A shard's worker died and cannot come back (its restart failed, or it did not answer
+    within ``restart_timeout`` seconds)."""
+
+
 class _Shard:
     """One shard's worker: the Rust ``ShardWorker`` over its rows, read from its source where
     the worker runs (the body of a Ray actor; a restarted actor reads them again)."""
@@ -45,14 +53,14 @@ class _Shard:
         X, y, _ = _load(source, k, columns)
         self.worker = _svgp.ShardWorker(model_json, X, y, batch_size, seed)
 
-    def begin(self, iteration: int, hyper: NDArray[np.float64]) -> int:
-        return int(self.worker.begin(iteration, list(hyper)))
+    def evaluate(self, t: int, hyper: NDArray[np.float64], qs: Any, token: int, scope: str) -> Any:
+        return self.worker.evaluate(t, list(hyper), qs, token, scope)
 
-    def data_terms(self, qs: Any, scope: str, last_checked: bool, scale: float) -> Any:
-        return self.worker.data_terms(qs, scope, last_checked, scale)
+    def terms(self, qs: Any, token: int, scope: str, last_checked: bool) -> Any:
+        return self.worker.terms(qs, token, scope, last_checked)
 
-    def data_term(self, qs: Any, scale: float) -> float:
-        return float(self.worker.data_term(qs, scale))
+    def check(self, qs: Any, token: int, with_hyper: bool) -> Any:
+        return self.worker.check(qs, token, with_hyper)
 
     def full_data_term(self, hyper: NDArray[np.float64], qs: Any) -> float:
         return float(self.worker.full_data_term(list(hyper), qs))
@@ -67,14 +75,16 @@ class _LocalShards:
     def __init__(self, shards: list[_Shard]) -> None:
         self.shards = shards
 
-    def begin(self, iteration: int, hyper: NDArray[np.float64]) -> list[int]:
-        return [s.begin(iteration, hyper) for s in self.shards]
+    def evaluate(
+        self, t: int, hyper: NDArray[np.float64], qs: Any, token: int, scope: str
+    ) -> list[Any]:
+        return [s.evaluate(t, hyper, qs, token, scope) for s in self.shards]
 
-    def data_terms(self, qs: Any, scope: str, last_checked: bool, scale: float) -> list[Any]:
-        return [s.data_terms(qs, scope, last_checked, scale) for s in self.shards]
+    def terms(self, qs: Any, token: int, scope: str, last_checked: bool) -> list[Any]:
+        return [s.terms(qs, token, scope, last_checked) for s in self.shards]
 
-    def data_term(self, qs: Any, scale: float) -> list[float]:
-        return [s.data_term(qs, scale) for s in self.shards]
+    def check(self, qs: Any, token: int, with_hyper: bool) -> list[Any]:
+        return [s.check(qs, token, with_hyper) for s in self.shards]
 
     def full_data_term(self, hyper: NDArray[np.float64], qs: Any) -> list[float]:
         return [s.full_data_term(hyper, qs) for s in self.shards]
@@ -84,44 +94,68 @@ class _LocalShards:
 
 
 class _RayShards:
-    """Shards in Ray actors, evaluated in parallel; the q's go to the object store once per
-    call. An actor that dies is restarted by Ray from its shard (``max_restarts``)."""
+    """Shards in Ray actors, evaluated in parallel: each call is one round trip to every actor,
+    and q's go to the object store once per call, one entry all actors read. An actor that dies
+    is restarted by Ray (``max_restarts``) from its constructor's arguments, which live in the
+    object store as long as this object (``refs``)."""
 
-    def __init__(self, actors: list[Any], data_refs: list[Any]) -> None:
+    def __init__(self, actors: list[Any], refs: list[Any]) -> None:
         import ray
 
         self.ray = ray
         self.actors = actors
-        # The shards' object-store entries live as long as the actors: a restart reads them.
-        self.data_refs = data_refs
+        self.refs = refs
+        #: Round trips and bytes of q's put in the object store, for reports.
+        self.calls = 0
+        self.q_bytes = 0
 
     def _all(self, method: str, *args: Any) -> list[Any]:
+        self.calls += 1
         refs = [getattr(a, method).remote(*args) for a in self.actors]
         result: list[Any] = self.ray.get(refs)
         return result
 
-    def begin(self, iteration: int, hyper: NDArray[np.float64]) -> list[int]:
-        return self._all("begin", iteration, hyper)
+    def _put(self, qs: Any) -> Any:
+        if qs is None:
+            return None
+        self.q_bytes += sum(q.nbytes for q in qs)
+        return self.ray.put(qs)
 
-    def data_terms(self, qs: Any, scope: str, last_checked: bool, scale: float) -> list[Any]:
-        return self._all("data_terms", self.ray.put(qs), scope, last_checked, scale)
+    def evaluate(
+        self, t: int, hyper: NDArray[np.float64], qs: Any, token: int, scope: str
+    ) -> list[Any]:
+        return self._all("evaluate", t, hyper, self._put(qs), token, scope)
 
-    def data_term(self, qs: Any, scale: float) -> list[float]:
-        return self._all("data_term", self.ray.put(qs), scale)
+    def terms(self, qs: Any, token: int, scope: str, last_checked: bool) -> list[Any]:
+        return self._all("terms", self._put(qs), token, scope, last_checked)
+
+    def check(self, qs: Any, token: int, with_hyper: bool) -> list[Any]:
+        return self._all("check", self._put(qs), token, with_hyper)
 
     def full_data_term(self, hyper: NDArray[np.float64], qs: Any) -> list[float]:
-        return self._all("full_data_term", hyper, self.ray.put(qs))
+        return self._all("full_data_term", hyper, self._put(qs))
 
     def wait_ready(self, timeout: float) -> None:
         """Waits until every actor answers (a restarted one has read its shard again), at most
-        ``timeout`` seconds; past that the next attempt fails as the last one did."""
+        ``timeout`` seconds; raises :class:`WorkerLost` naming the shard as soon as Ray reports
+        an actor dead for good (its restart's constructor failed) or when time is up."""
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                self.ray.get([a.ready.remote() for a in self.actors], timeout=10.0)
-                return
-            except (self.ray.exceptions.RayActorError, self.ray.exceptions.GetTimeoutError):
-                time.sleep(0.5)
+        errors = self.ray.exceptions
+        for k, actor in enumerate(self.actors):
+            while True:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise WorkerLost(f"shard {k}: its worker did not come back in {timeout:g} s")
+                try:
+                    self.ray.get(actor.ready.remote(), timeout=min(left, 5.0))
+                    break
+                except errors.ActorDiedError as e:
+                    if e.actor_init_failed:
+                        cause = str(e).strip().splitlines()[-1]  # the constructor's error
+                        raise WorkerLost(f"shard {k}: its worker cannot restart: {cause}") from e
+                    time.sleep(0.1)
+                except (errors.RayActorError, errors.GetTimeoutError):
+                    time.sleep(0.1)
 
 
 #: The columns a CSV shard is read with: (target, features), as ``svgp fit`` takes them.
@@ -241,19 +275,22 @@ def fit(
     CSV file (read with the columns ``target`` and ``features``, as ``svgp fit`` reads them) or
     of a binary ``.svgpb`` table, read where its worker runs (so the path must be valid there).
 
-    Every iteration each worker draws ``batch_size`` of its rows (its own seeded stream, seed
-    ``random_state + k`` for shard k), so a global batch has ``batch_size`` rows per shard and
-    the ELBO's scale is N/B over all of them. Inputs (and regression targets) are standardised
-    with the global moments; Z is placed by k-means++ on up to 4096 rows sampled from the
-    shards; multiclass likelihoods take class indices 0 … C−1 in y.
+    A global batch has ``batch_size`` rows B, as in one process, drawn as a stratified sample:
+    shard k draws B_k of its N_k rows each iteration (its own seeded stream, seed
+    ``random_state + k``), B_k ∝ N_k by largest remainders (at least one row, at most N_k), and
+    scales its part of the ELBO's data term by N_k / B_k, so that every row weighs the same
+    whatever the shards' sizes (docs/MATH.md §7). Inputs (and regression targets) are
+    standardised with the global moments; Z is placed by k-means++ on up to 4096 rows sampled
+    from the shards; multiclass likelihoods take class indices 0 … C−1 in y.
 
     ``checkpoint`` is written every ``checkpoint_every`` iterations (and when training stops on
     a failure); ``resume`` continues from one exactly, on the same shards and settings. A
     worker that dies is restarted by Ray from its shard and the iteration is retried (at most
     ``max_retries`` times in a row; the trainer is unchanged by a failed iteration, so the
-    result is that of an uninterrupted run; each retry waits up to ``restart_timeout`` seconds
-    for the restarted worker); beyond that training stops with a RuntimeError naming the
-    iteration and the checkpoint written.
+    result is that of an uninterrupted run). Each retry waits up to ``restart_timeout`` seconds
+    for the restarted worker; one that cannot come back (its restart fails, say because its
+    file is gone) stops training at once. Either way a :class:`WorkerLost` (a RuntimeError)
+    names the shard, the iteration and the checkpoint written.
     """
     if len(shards) == 0:
         raise ValueError("shards is empty: give at least one (X, y) pair or file")
@@ -273,16 +310,39 @@ def fit(
     settings = fit_settings(model, likelihood)
     columns: _Columns = (target, None if features is None else list(features))
     sources = _placed(backend, shards)
-    model_json, num_data = _initial_model(backend, sources, columns, settings, feature_names)
+    model_json, sizes = _initial_model(backend, sources, columns, settings, feature_names)
+    num_data = sum(sizes)
     resume_path = None if resume is None else os.fspath(resume)
     trainer = _svgp.ShardedTrainer(model_json, settings, num_data, resume_path)
     seed = settings["random_state"]
-    workers = _workers(backend, model_json, sources, columns, batch_size, seed)
+    parts = shares(sizes, batch_size)
+    workers = _workers(backend, model_json, sources, columns, parts, seed)
     retries = (max_retries, restart_timeout)
-    _train(trainer, workers, max_iter, num_data, checkpoint, checkpoint_every, retries, callback)
-    parts = workers.full_data_term(trainer.hyper(), trainer.qs())
-    model._fitted = trainer.fitted(parts)
+    _train(trainer, workers, max_iter, checkpoint, checkpoint_every, retries, callback)
+    terms = workers.full_data_term(trainer.hyper(), trainer.qs())
+    model._fitted = trainer.fitted(terms)
     return model
+
+
+def shares(sizes: Sequence[int], batch_size: int) -> list[int]:
+    """Each shard's part B_k of a global batch of ``batch_size`` rows over shards of ``sizes``
+    rows: B_k ∝ N_k by largest remainders (ties to the earlier shard); a shard given none
+    takes one row from the largest part, so that every shard draws (a batch has at least one
+    row per shard); the full batch (B_k = N_k) when ``batch_size`` ≥ ΣN_k."""
+    total = sum(sizes)
+    if batch_size >= total:
+        return list(sizes)
+    exact = [batch_size * n / total for n in sizes]
+    parts = [int(e) for e in exact]
+    by_remainder = sorted(range(len(sizes)), key=lambda k: (parts[k] - exact[k], k))
+    for k in by_remainder[: batch_size - sum(parts)]:
+        parts[k] += 1
+    for k in range(len(parts)):
+        if parts[k] == 0:
+            largest = max(range(len(parts)), key=lambda j: parts[j])
+            parts[largest] -= parts[largest] > 1
+            parts[k] = 1
+    return parts
 
 
 def _initial_model(
@@ -291,8 +351,8 @@ def _initial_model(
     columns: _Columns,
     settings: dict[str, Any],
     feature_names: Sequence[str] | None,
-) -> tuple[str, int]:
-    """The initial model file text and N, from the shards' summaries (map-reduced where the
+) -> tuple[str, list[int]]:
+    """The initial model file text and the shards' row counts N_k, from their summaries (map-reduced where the
     shards are): global moments for the scalings, pooled rows for Z, the feature names."""
     rows = max(SAMPLE_ROWS, settings["num_inducing"])
     summaries = _map(backend, _summary, sources, columns, rows, settings["random_state"])
@@ -307,7 +367,7 @@ def _initial_model(
     model_json = _svgp.initial_model(
         settings, sample_x, sample_y, (list(x_mean), list(x_sd)), (y_mean[0], y_sd[0]), names
     )
-    return model_json, sum(s["n"] for s in summaries)
+    return model_json, [s["n"] for s in summaries]
 
 
 def _placed(backend: str, shards: Sequence[Source]) -> list[Any]:
@@ -345,31 +405,33 @@ def _workers(
     model_json: str,
     sources: list[Any],
     columns: _Columns,
-    batch_size: int,
+    parts: list[int],
     seed: int,
 ) -> _LocalShards | _RayShards:
-    """The shards' workers on ``backend``."""
+    """The shards' workers on ``backend``, shard k drawing ``parts[k]`` rows per iteration.
+    On Ray the model text goes to the object store once, and its reference, like the shards',
+    lives as long as the workers: a restart at any model size reads them again."""
     if backend == "local":
         return _LocalShards(
             [
-                _Shard(model_json, source, k, columns, batch_size, seed + k)
+                _Shard(model_json, source, k, columns, parts[k], seed + k)
                 for k, source in enumerate(sources)
             ]
         )
     ray = _ray()
     actor = ray.remote(max_restarts=-1, max_task_retries=0)(_Shard)
+    text = ray.put(model_json)
     actors = [
-        actor.remote(model_json, source, k, columns, batch_size, seed + k)
+        actor.remote(text, source, k, columns, parts[k], seed + k)
         for k, source in enumerate(sources)
     ]
-    return _RayShards(actors, sources)
+    return _RayShards(actors, [text, *sources])
 
 
 def _train(
     trainer: Any,
     workers: _LocalShards | _RayShards,
     max_iter: int,
-    num_data: int,
     checkpoint: PathLike | None,
     every: int,
     retries: tuple[int, float],
@@ -378,7 +440,7 @@ def _train(
     """Iterations until ``max_iter``, each retried after a worker failure."""
     while trainer.iteration < max_iter:
         t = trainer.iteration + 1
-        elbo, gamma, halvings = _iteration(trainer, workers, t, num_data, retries, checkpoint)
+        elbo, gamma, halvings = _iteration(trainer, workers, t, retries, checkpoint)
         if checkpoint is not None and (t % every == 0 or t == max_iter):
             trainer.save_checkpoint(os.fspath(checkpoint))
         if callback is not None and callback(t, elbo, gamma, halvings) is False:
@@ -389,31 +451,37 @@ def _iteration(
     trainer: Any,
     workers: _LocalShards | _RayShards,
     t: int,
-    num_data: int,
     retries: tuple[int, float],
     checkpoint: PathLike | None,
 ) -> tuple[float, float | None, int]:
-    """Iteration ``t``: the workers set their parts of the batch, then the trainer steps on
-    their sum; after a worker failure (a Ray actor error) both are retried, at most
-    ``retries[0]`` times, each after waiting up to ``retries[1]`` seconds for the workers."""
+    """Iteration ``t``: the trainer steps on the sum of the workers' parts of the batch; after
+    a worker failure (a Ray actor error) it is retried, at most ``retries[0]`` times, each
+    after waiting up to ``retries[1]`` seconds for the workers. A worker that cannot come back,
+    or failures beyond that, raise :class:`WorkerLost` after writing the checkpoint."""
     max_retries, timeout = retries
     for attempt in range(max_retries + 1):
         try:
-            counts = workers.begin(t, trainer.hyper())
-            result: tuple[float, float | None, int] = trainer.step(workers, num_data / sum(counts))
+            result: tuple[float, float | None, int] = trainer.step(workers)
             return result
         except Exception as e:
-            if not _is_worker_failure(e) or attempt == max_retries:
-                if checkpoint is not None:
-                    trainer.save_checkpoint(os.fspath(checkpoint))
-                if _is_worker_failure(e):
-                    where = f"; checkpoint at {checkpoint}" if checkpoint is not None else ""
-                    raise RuntimeError(
-                        f"iteration {t}: a worker failed {max_retries + 1} times{where}"
-                    ) from e
+            if not _is_worker_failure(e):
+                _save(trainer, checkpoint)
                 raise
-            workers.wait_ready(timeout)
+            try:
+                if attempt == max_retries:
+                    raise WorkerLost(f"a worker failed {max_retries + 1} times") from e
+                workers.wait_ready(timeout)
+            except WorkerLost as lost:
+                _save(trainer, checkpoint)
+                where = f"; checkpoint at {checkpoint}" if checkpoint is not None else ""
+                raise WorkerLost(f"iteration {t}: {lost}{where}") from e
     raise AssertionError("unreachable")
+
+
+def _save(trainer: Any, checkpoint: PathLike | None) -> None:
+    """The checkpoint, when one is asked for."""
+    if checkpoint is not None:
+        trainer.save_checkpoint(os.fspath(checkpoint))
 
 
 def _is_worker_failure(e: BaseException) -> bool:

@@ -53,8 +53,9 @@ impl Evaluator for Workspace {
     }
 }
 
-/// A batch split into shards, each an [`Evaluator`] of its rows set with the whole batch's
-/// scale c = N/B; evaluations add the shards' data terms in shard order.
+/// A batch split into shards, each an [`Evaluator`] of its rows set with its own scale (c_k =
+/// N_k / B_k for a stratified batch, docs/MATH.md §7; N/B for parts of one uniform batch);
+/// evaluations add the shards' data terms in shard order.
 pub struct Shards<E> {
     shards: Vec<E>,
     spare: Spare,
