@@ -31,8 +31,8 @@ struct Link {
     held: Option<(u64, Vec<VariationalQ>)>,
     /// Tokens given out so far.
     tokens: u64,
-    /// The last checked candidate's q's, its data term, and the sum of the workers'
-    /// hyperparameter terms there.
+    /// This iteration's last checked candidate: its q's, its data term, and the sum of the
+    /// workers' hyperparameter terms there.
     checked: Option<(Vec<VariationalQ>, f64, Option<DataTerms>)>,
 }
 
@@ -256,6 +256,8 @@ impl ShardedTrainer {
     /// failure the model and optimisers are unchanged, so the iteration can be retried (the
     /// retry sends the q's again); the shards' exception is raised.
     fn step(&mut self, shards: Bound<'_, PyAny>) -> PyResult<(f64, Option<f64>, u32)> {
+        // What was checked belongs to the last iteration's batch.
+        self.link.checked = None;
         let mut remote = Remote {
             shards,
             iteration: self.trainer.iteration() + 1,
