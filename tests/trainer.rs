@@ -85,6 +85,51 @@ fn same_seed_gives_bitwise_identical_runs() {
     assert_ne!(elbos(&ta), elbos(&tc));
 }
 
+/// `rows` seeded rows of 3 inputs in U(−2, 2)³ with y = sin x₁ + x₂x₃ (no noise).
+fn smooth_rows(seed: u64, rows: usize) -> (DMatrix<f64>, DVector<f64>) {
+    let mut rng = rng(seed);
+    let x: DMatrix<f64> = DMatrix::from_fn(rows, 3, |_, _| rng.random_range(-2.0..2.0));
+    let y = DVector::from_fn(rows, |i, _| x[(i, 0)].sin() + x[(i, 1)] * x[(i, 2)]);
+    (x, y)
+}
+
+/// `steps` trainer steps (natural steps γ = 0.5, Adam on the hyperparameters and Z) on the
+/// first B rows of (x, y), scale 10, Z the first M rows, in a rayon pool of `threads`: each
+/// iteration's ELBO bits, the hyperparameters and q at the end.
+fn steps_on_threads(
+    (x, y): (&DMatrix<f64>, &DVector<f64>),
+    threads: usize,
+    (b, m, steps): (usize, usize, usize),
+) -> (Vec<u64>, DVector<f64>, VariationalQ) {
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .unwrap();
+    let (xb, yb) = (x.rows(0, b).into_owned(), y.rows(0, b).into_owned());
+    pool.install(|| {
+        let kernel = Matern52::new(1.0, vec![1.0; x.ncols()]).unwrap();
+        let model = Svgp::new(
+            Box::new(kernel),
+            Box::new(Gaussian::new(0.5).unwrap()),
+            x.rows(0, m).into_owned(),
+        )
+        .unwrap();
+        let mut trainer = Trainer::new(
+            model,
+            natgrad(0.5),
+            HyperTraining::Adam(AdamConfig::default()),
+        );
+        let elbos: Vec<u64> = (0..steps)
+            .map(|_| trainer.step(&xb, &yb, 10.0).unwrap().elbo.to_bits())
+            .collect();
+        (
+            elbos,
+            trainer.model.hyper_params(),
+            trainer.model.q().clone(),
+        )
+    })
+}
+
 /// One, two and three rayon threads give bitwise the same iterations: at M = 300, B = 900, where
 /// kernel matrices and VJPs run in chunks on rayon and the large products and solves run on
 /// faer's parallel kernels (the chunk split is fixed and faer's parallel products and solves
@@ -93,44 +138,32 @@ fn same_seed_gives_bitwise_identical_runs() {
 /// where the trainer's timing probe joins them from iteration 17 of 24.
 #[test]
 fn thread_count_does_not_change_results() {
-    let mut rng = rng(11);
-    let (n, d) = (900, 3);
-    let x: DMatrix<f64> = DMatrix::from_fn(n, d, |_, _| rng.random_range(-2.0..2.0));
-    let y = DVector::from_fn(n, |i, _| x[(i, 0)].sin() + x[(i, 1)] * x[(i, 2)]);
-    let run_with = |threads: usize, (b, m, steps): (usize, usize, usize)| {
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .build()
-            .unwrap();
-        let (x, y) = (x.rows(0, b).into_owned(), y.rows(0, b).into_owned());
-        pool.install(|| {
-            let kernel = Matern52::new(1.0, vec![1.0; d]).unwrap();
-            let model = Svgp::new(
-                Box::new(kernel),
-                Box::new(Gaussian::new(0.5).unwrap()),
-                x.rows(0, m).into_owned(),
-            )
-            .unwrap();
-            let mut trainer = Trainer::new(
-                model,
-                natgrad(0.5),
-                HyperTraining::Adam(AdamConfig::default()),
-            );
-            let elbos: Vec<u64> = (0..steps)
-                .map(|_| trainer.step(&x, &y, 10.0).unwrap().elbo.to_bits())
-                .collect();
-            (
-                elbos,
-                trainer.model.hyper_params(),
-                trainer.model.q().clone(),
-            )
-        })
-    };
+    let (x, y) = smooth_rows(11, 900);
     for case in [(900, 300, 3), (400, 100, 3), (200, 100, 24)] {
-        let one = run_with(1, case);
-        assert_eq!(one, run_with(2, case), "B, M, steps = {case:?}");
-        assert_eq!(one, run_with(3, case), "B, M, steps = {case:?}");
+        let one = steps_on_threads((&x, &y), 1, case);
+        assert_eq!(
+            one,
+            steps_on_threads((&x, &y), 2, case),
+            "B, M, steps = {case:?}"
+        );
+        assert_eq!(
+            one,
+            steps_on_threads((&x, &y), 3, case),
+            "B, M, steps = {case:?}"
+        );
     }
+}
+
+/// One and two rayon threads give bitwise the same iterations at M = 1000, B = 200: there the
+/// Cholesky factorisations (from M = 966) and the triangular inverses (from M = 449) run on
+/// faer's parallel kernels too, which must equal the sequential ones bit for bit. Two
+/// iterations, so that the second starts from a q the first natural step made (S⁻¹ known).
+#[test]
+fn thread_count_does_not_change_results_at_m_1000() {
+    let (x, y) = smooth_rows(12, 1000);
+    let case = (200, 1000, 2);
+    let one = steps_on_threads((&x, &y), 1, case);
+    assert_eq!(one, steps_on_threads((&x, &y), 2, case));
 }
 
 #[test]
