@@ -19,6 +19,7 @@ use svgp::tabular::SavedModel;
 use svgp::tabular::{self, Checkpointing, FitOptions, LikelihoodChoice, StreamOptions};
 use svgp_cli::reproduce::ReproduceOptions;
 
+mod cells;
 mod stop;
 
 #[derive(Parser)]
@@ -36,6 +37,11 @@ struct Cli {
 enum Command {
     /// Fit a model to a CSV file (header row; target column default `y` or the last), or stream
     /// a binary table written by `svgp convert`.
+    ///
+    /// Every cell read must be a number unless options say otherwise: a file with text or
+    /// missing cells is refused at the first one, with every text column and the rows with
+    /// missing cells of the whole file, and the options that read them (--categorical,
+    /// --missing drop, --target with --likelihood for class labels).
     Fit(FitArgs),
     /// Convert a CSV file to the binary table `svgp fit` streams (one row in memory at a time).
     Convert(ConvertArgs),
@@ -507,7 +513,7 @@ fn fit(args: FitArgs) -> Result<(), Box<dyn std::error::Error>> {
     if fit_options_likelihood(args.likelihood).is_multiclass() {
         csv.classes = ClassLabels::Auto; // labels as they are, classes in sorted order
     }
-    let table = csv.read(&args.data)?;
+    let table = (csv.read(&args.data)).map_err(|e| cells::explained(e, &csv, &args.data))?;
     let stop = stop::install()?;
     let options = fit_options(&args, &stop);
     let mut progress = progress(&args, args.iterations)?;

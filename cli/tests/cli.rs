@@ -250,9 +250,23 @@ fn bad_csv_files_are_refused_with_their_location() {
             &all,
         );
     };
-    fit("missing_value.csv", &["line 3, column 2", "missing value"]);
+    fit(
+        "missing_value.csv",
+        &[
+            "line 3, column 2",
+            "missing value",
+            "missing cells in 1 row, the first in \"x2\" (\"\", line 3, column 2): leave it out with --missing drop",
+        ],
+    );
     fit("blank_cell.csv", &["line 3, column 2", "missing value"]);
-    fit("non_numeric.csv", &["line 3, column 2", "not a number"]);
+    fit(
+        "non_numeric.csv",
+        &[
+            "line 3, column 2",
+            "not a number",
+            "numbers and text in column \"x2\" (\"abc\", line 3, column 2): correct the cell",
+        ],
+    );
     fit("quoted_text.csv", &["line 3, column 2", "not a number"]);
     fit("nan.csv", &["line 3, column 2", "not finite"]);
     fit("inf.csv", &["line 3, column 3", "not finite"]);
@@ -850,5 +864,65 @@ fn penguins_with_a_text_target_categorical_columns_and_missing_cells() {
             "atlantis.csv, line 4, column 2",
             "\"Atlantis\" of column \"island\" was not seen in training",
         ],
+    );
+}
+
+/// A first run on the penguins table as users have it, with no option: one message that locates
+/// the first text cell and names every option the whole file needs (each text column, the rows
+/// with missing cells, the target); the options it names then read the file.
+#[test]
+fn penguins_without_options_are_refused_naming_every_option_needed() {
+    let run = ["fit", "--data", "datasets/penguins.csv", "--inducing", "5"];
+    let fit = |extra: &[&str]| svgp(&[&run[..], extra, &["--iterations", "5"]].concat());
+    let first = fit(&[]);
+    let message = String::from_utf8_lossy(&first.stderr);
+    assert!(!first.status.success(), "fitted: {message}");
+    for fragment in [
+        "datasets/penguins.csv, line 2, column 1: \"Adelie\" is not a number (column \"species\")",
+        "text in columns \"species\" (\"Adelie\", line 2, column 1), \"island\" (\"Torgersen\", line 2, column 2), \"sex\" (\"male\", line 2, column 7)",
+        "--categorical species,island,sex (or --categorical auto)",
+        "missing cells in 11 rows, the first in \"bill_length_mm\" (\"NA\", line 5, column 3)",
+        "--missing drop",
+        "the target is \"year\"",
+        "--target",
+        "--likelihood softmax",
+    ] {
+        assert!(message.contains(fragment), "{fragment:?} not in {message}");
+    }
+    // The target named: its text is class labels, the other text columns categories.
+    let species = fit(&["--target", "species"]);
+    let message = String::from_utf8_lossy(&species.stderr);
+    for fragment in [
+        "line 2, column 2: \"Torgersen\" is not a number",
+        "text in the target column \"species\" (\"Adelie\", line 2, column 1)",
+        "--likelihood softmax (or robustmax)",
+        "--target species=Adelie --likelihood bernoulli",
+        "--categorical island,sex (or --categorical auto)",
+        "--missing drop",
+    ] {
+        assert!(message.contains(fragment), "{fragment:?} not in {message}");
+    }
+    assert!(!message.contains("the target is"), "{message}");
+    // The options the messages name read the file.
+    let categorical = message
+        .split("--categorical ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap();
+    let out = fit(&[
+        "--target",
+        "species",
+        "--likelihood",
+        "softmax",
+        "--categorical",
+        categorical,
+        "--missing",
+        "drop",
+        "--json",
+    ]);
+    let fitted = json(&out);
+    assert_eq!(
+        (fitted["target"].as_str(), fitted["rows_dropped"].as_u64()),
+        (Some("species"), Some(11))
     );
 }

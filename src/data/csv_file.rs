@@ -8,6 +8,7 @@
 use super::csv_categories::{expanded_features, resolve, Categorical, Column};
 use super::csv_classes::{ClassLabels, Classes};
 use super::csv_lines::{detect_delimiter, is_missing, line_breaks, LineCounter, Peeked};
+use super::csv_survey::{Cell, CellAt};
 use crate::error::{Result, SvgpError};
 use nalgebra::{DMatrix, DVector};
 use std::path::Path;
@@ -199,7 +200,7 @@ impl CsvOptions {
 
     /// [`CsvOptions::rows`], [`ClassLabels::Auto`] included (its indices are in order of first
     /// appearance until [`CsvRows::class_labels`]).
-    fn open_rows<R: std::io::Read>(&self, source: R, name: &str) -> Result<CsvRows<R>> {
+    pub(super) fn open_rows<R: std::io::Read>(&self, source: R, name: &str) -> Result<CsvRows<R>> {
         if let Some(d) = self.delimiter {
             if !d.is_ascii() || matches!(d, b'"' | b'\r' | b'\n') {
                 return Err(SvgpError::InvalidParameter {
@@ -543,6 +544,43 @@ impl<R: std::io::Read> CsvRows<R> {
             }
             return Ok(Some((target, line)));
         }
+    }
+
+    /// The next non-blank record's cells in the chosen columns, unchecked, in the order
+    /// [`CsvRows::next_row`] reads them (features, target, further targets; each column once);
+    /// `None` at the end of the file. A ragged row gives the cells it has.
+    ///
+    /// # Errors
+    /// `Csv { line }` for a record the CSV parser refuses.
+    pub(super) fn next_cells(&mut self) -> Result<Option<Vec<Cell>>> {
+        let Some(line) = self.next_record()? else {
+            return Ok(None);
+        };
+        let target = self.target_col.index();
+        let chosen = (self.feature_cols.iter())
+            .chain([&self.target_col])
+            .chain(&self.extra_cols);
+        let mut cells: Vec<Cell> = Vec::new();
+        for column in chosen {
+            let c = column.index();
+            let number =
+                matches!(column, Column::Number(_)) && !(c == target && self.classes.is_some());
+            if let Some(known) = cells.iter_mut().find(|cell| cell.at.column == c + 1) {
+                known.number |= number;
+            } else if c < self.record.len() {
+                cells.push(Cell {
+                    at: CellAt {
+                        name: self.header[c].clone(),
+                        text: self.record[c].trim().to_string(),
+                        line: line + self.breaks[c],
+                        column: c + 1,
+                    },
+                    number,
+                    target: c == target || self.extra_cols.iter().any(|e| e.index() == c),
+                });
+            }
+        }
+        Ok(Some(cells))
     }
 
     /// The further targets of the row [`CsvRows::next_row`] returned last, in column order.

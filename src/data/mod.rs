@@ -1,6 +1,7 @@
-//! Data readers: CSV loading with exact error locations, standardisation, seeded splits, the
-//! `.svgpb` binary table streamed in shuffled minibatches for data larger than memory, and atomic
-//! file writes.
+//! Data readers: CSV loading with exact error locations (and a survey of a whole file's text
+//! and missing cells, so that one message can name every option a file needs),
+//! standardisation, seeded splits, the `.svgpb` binary table streamed in shuffled minibatches
+//! for data larger than memory, and atomic file writes.
 
 mod atomic;
 mod binary;
@@ -8,6 +9,7 @@ mod csv_categories;
 mod csv_classes;
 mod csv_file;
 mod csv_lines;
+mod csv_survey;
 mod scale;
 mod stream;
 
@@ -20,6 +22,7 @@ pub use csv_categories::Categorical;
 pub use csv_classes::ClassLabels;
 pub use csv_file::{read_csv, read_csv_from, CsvOptions, CsvRows, Missing, Table};
 pub use csv_lines::is_missing;
+pub use csv_survey::{CellAt, CellSurvey, TextColumn};
 pub use scale::{train_test_split, Standardiser};
 pub use stream::{sample_rows, scan_rows, Batch, BatchStream, Holdout, RowSet, StreamConfig};
 
