@@ -31,7 +31,8 @@ pub struct SgprFit {
 /// yᵀ(Qff + σₙ²I)⁻¹y = (yᵀy − ‖L_B⁻¹ A y‖²/σₙ²)/σₙ² (Woodbury).
 ///
 /// # Errors
-/// `ShapeMismatch` for inconsistent shapes; `NotPositiveDefinite` for Kuu or B.
+/// `ShapeMismatch` for inconsistent shapes; `InvalidTarget` naming the row of the first
+/// non-finite target; `NotPositiveDefinite` for Kuu or B.
 pub fn sgpr_bound(
     kernel: &dyn Kernel,
     noise_variance: f64,
@@ -50,6 +51,7 @@ pub fn sgpr_bound(
         Shape::new(x.nrows(), z.ncols()),
         Shape::new(x.nrows(), x.ncols()),
     )?;
+    crate::likelihood::check_each(y, "Gaussian targets must be finite", f64::is_finite)?;
     let cond = Conditional::new(kernel, z, x, jitter)?;
     let (n, m) = (x.nrows() as f64, z.nrows());
     let a = &cond.a; // M×N

@@ -321,7 +321,8 @@ impl Svgp {
     /// Allocates its buffers; a training loop uses a [`Workspace`] instead.
     ///
     /// # Errors
-    /// As [`Svgp::conditionals`], and `ShapeMismatch` if y does not have B entries.
+    /// As [`Svgp::conditionals`]; `ShapeMismatch` if y does not have B entries;
+    /// `InvalidTarget` naming the row of the first target outside the likelihood's domain.
     pub fn elbo(&self, x: &DMatrix<f64>, y: &DVector<f64>, scale: f64) -> Result<f64> {
         let mut ws = Workspace::new();
         ws.set_batch(self, x, y, scale)?;

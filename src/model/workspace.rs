@@ -207,7 +207,9 @@ impl Workspace {
     ///
     /// # Errors
     /// `ShapeMismatch` if x is not B×D or y does not have B·P entries (P the likelihood's
-    /// outputs); `NotPositiveDefinite` for Kuu. On error the workspace holds no valid batch.
+    /// outputs); `InvalidTarget` naming the batch row of the first target outside the
+    /// likelihood's domain (a class index ≥ C, negative or fractional; a NaN);
+    /// `NotPositiveDefinite` for Kuu. On error the workspace holds no valid batch.
     pub fn set_batch(
         &mut self,
         model: &Svgp,
@@ -217,6 +219,8 @@ impl Workspace {
     ) -> Result<()> {
         let outputs = model.likelihood().num_outputs();
         check_targets_shape("batch targets", x.nrows(), outputs, y.len())?;
+        // The likelihoods index by class target: one outside 0..C−1 must never reach them.
+        model.likelihood().check_targets(y)?;
         check_scale(scale)?;
         self.checked.vexp = None;
         let batch = &mut self.batch;

@@ -225,7 +225,8 @@ impl Trainer {
     ///
     /// # Errors
     /// `NonFiniteTraining { iteration, quantity }` for a non-finite ELBO or gradient;
-    /// `StepRejected` when the natural step cannot be made valid; shape and Kuu errors.
+    /// `StepRejected` when the natural step cannot be made valid; `InvalidTarget` naming the
+    /// batch row of a target outside the likelihood's domain; shape and Kuu errors.
     pub fn step(&mut self, x: &DMatrix<f64>, y: &DVector<f64>, scale: f64) -> Result<IterReport> {
         // An iteration with parallel parts (joined halves, products of ≥ 5·10⁷ flops) runs on
         // one of rayon's threads, so that those parts hand work to the other threads cheaply

@@ -104,7 +104,8 @@ impl Figure for Calibration {
 ///
 /// # Errors
 /// `ShapeMismatch` for inconsistent shapes; `InvalidParameter` for `bins` = 0 or a model whose
-/// likelihood is not binary; `Plot`; model errors.
+/// likelihood is not binary; `InvalidTarget` naming the row of a label other than 0 and 1;
+/// `Plot`; model errors.
 pub fn calibration(
     path: impl AsRef<Path>,
     saved: &SavedModel,
@@ -132,6 +133,7 @@ pub fn calibration(
             "a calibration plot needs a binary-classification model",
         ));
     }
+    saved.model.likelihood().check_targets(y)?;
     let (p, _) = predict(saved, x)?;
     let figure = Calibration {
         bins: reliability_bins(p.as_slice(), y.as_slice(), bins),

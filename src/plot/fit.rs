@@ -325,7 +325,8 @@ impl Figure for Classification2d {
 /// black, the data coloured by class and the inducing inputs as crosses. `x` is N×2 raw inputs.
 ///
 /// # Errors
-/// `ShapeMismatch` unless the model has two inputs; `Plot`; model errors.
+/// `ShapeMismatch` unless the model has two inputs and `y` one label per row; `InvalidTarget`
+/// naming the row of a label outside the likelihood's domain; `Plot`; model errors.
 pub fn classification_2d(
     path: impl AsRef<Path>,
     saved: &SavedModel,
@@ -333,6 +334,12 @@ pub fn classification_2d(
     y: &DVector<f64>,
 ) -> Result<()> {
     check_inputs("2-D classification plot", saved, x, 2)?;
+    check_shape(
+        "classification plot labels",
+        Shape::new(x.nrows(), 1),
+        Shape::new(y.len(), 1),
+    )?;
+    saved.model.likelihood().check_targets(y)?;
     let grid = Grid2d::over(x, 120);
     let (p, _) = predict(saved, &grid.centres)?;
     let cells = (0..p.nrows())

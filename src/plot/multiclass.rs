@@ -178,7 +178,8 @@ impl Figure for ClassMap {
 ///
 /// # Errors
 /// `ShapeMismatch` unless the model and `x` have two inputs and `y` one entry per row;
-/// `InvalidParameter` for a model that is not a classifier; `Plot`; model errors.
+/// `InvalidTarget` naming the row of a label that is not a class index; `InvalidParameter` for
+/// a model that is not a classifier; `Plot`; model errors.
 pub fn classification_map_2d(
     path: impl AsRef<Path>,
     saved: &SavedModel,
@@ -196,6 +197,7 @@ fn class_map(saved: &SavedModel, x: &DMatrix<f64>, y: &DVector<f64>) -> Result<C
         Shape::new(x.nrows(), 1),
         Shape::new(y.len(), 1),
     )?;
+    saved.model.likelihood().check_targets(y)?;
     let grid = Grid2d::over(x, 150);
     let p = class_probabilities(saved, &grid.centres, "class map")?;
     let colours = cell_colours(&p, grid.n);

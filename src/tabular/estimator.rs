@@ -124,7 +124,7 @@ impl Estimator {
         }
         super::check_finite_rows("x", x)?;
         let classes = match options.likelihood.is_multiclass() {
-            true => super::classes_of(y),
+            true => super::check_class_indices(y).map(|()| super::classes_of(y))?,
             false => None,
         };
         options.likelihood.build(classes)?.check_targets(y)?;

@@ -67,10 +67,15 @@ pub(super) trait TrainingData {
 }
 
 /// The number of classes of a table: its labels' when read as labels, else from the targets.
-fn table_classes(table: &Table) -> Option<usize> {
+///
+/// # Errors
+/// `InvalidTarget`, located in the table, for a target that is not a class index.
+fn table_classes(table: &Table) -> Result<Option<usize>> {
     match &table.classes {
-        Some(labels) => Some(labels.len()),
-        None => super::classes_of(&table.y),
+        Some(labels) => Ok(Some(labels.len())),
+        None => super::check_class_indices(&table.y)
+            .map(|()| super::classes_of(&table.y))
+            .map_err(|e| table.locate(e)),
     }
 }
 
@@ -90,7 +95,7 @@ pub fn fit(
     observers: &mut [&mut dyn Observer],
 ) -> Result<FitReport> {
     let classes = match options.likelihood.is_multiclass() {
-        true => table_classes(table),
+        true => table_classes(table)?,
         false => None,
     };
     let likelihood = options.likelihood.build(classes)?;
@@ -434,7 +439,7 @@ impl TrainingData for MemoryData<'_> {
         super::evaluate(saved, &x, &y).map(Some)
     }
     fn num_classes(&self) -> Result<Option<usize>> {
-        Ok(table_classes(self.table))
+        table_classes(self.table)
     }
     fn class_labels(&self) -> Option<Vec<String>> {
         self.table.classes.clone()

@@ -138,13 +138,31 @@ pub(crate) fn classes_of_values(y: impl Iterator<Item = f64>) -> Option<usize> {
         .flatten()
 }
 
+/// Whether `v` can be a class index: an integer in 0..10⁹.
+fn is_class_index(v: f64) -> bool {
+    v >= 0.0 && v.fract() == 0.0 && v < 1e9
+}
+
+/// Checks that every target is a class index (an integer 0, 1, … below 10⁹), as a multiclass
+/// fit needs before it counts the classes with [`classes_of`].
+///
+/// # Errors
+/// `InvalidTarget` naming the first row that is not (negative, fractional, NaN, infinite).
+pub fn check_class_indices(y: &DVector<f64>) -> crate::Result<()> {
+    crate::likelihood::check_each(
+        y,
+        "class targets must be integers 0, 1, …, C − 1 (C = number of classes)",
+        is_class_index,
+    )
+}
+
 /// Adds each target to `seen`; false at the first that is not a class index.
 pub(crate) fn add_classes(
     seen: &mut std::collections::BTreeSet<u64>,
     y: impl Iterator<Item = f64>,
 ) -> bool {
     for v in y {
-        if !(v >= 0.0 && v.fract() == 0.0 && v < 1e9) {
+        if !is_class_index(v) {
             return false;
         }
         seen.insert(v as u64);
