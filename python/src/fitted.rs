@@ -6,6 +6,7 @@ use crate::arrays::{
     check_columns, check_finite, check_finite_vector, matrix_to_numpy, to_numpy, Matrix, Vector,
 };
 use crate::errors::{to_py, value_error};
+use crate::record::{reason_name, Record, RecordItems};
 use nalgebra::{DMatrix, DVector};
 use numpy::ndarray::Array2;
 use numpy::{IntoPyArray, PyArray1, PyArray2};
@@ -26,10 +27,7 @@ type MeanVar<'py> = (Bound<'py, PyArray2<f64>>, Bound<'py, PyArray2<f64>>);
 #[pyclass(module = "svgp._svgp", frozen)]
 pub struct Fitted {
     saved: SavedModel,
-    reports: Vec<IterReport>,
-    stop_reason: Option<StopReason>,
-    final_elbo: f64,
-    train_seconds: f64,
+    record: Record,
 }
 
 impl Fitted {
@@ -37,10 +35,12 @@ impl Fitted {
     pub fn new(report: FitReport, reports: Vec<IterReport>) -> Self {
         Fitted {
             saved: report.saved,
-            reports,
-            stop_reason: Some(report.stop_reason),
-            final_elbo: report.elbo,
-            train_seconds: report.train_seconds,
+            record: Record {
+                reports,
+                stop_reason: Some(report.stop_reason),
+                final_elbo: report.elbo,
+                train_seconds: report.train_seconds,
+            },
         }
     }
 
@@ -54,10 +54,12 @@ impl Fitted {
     ) -> Self {
         Fitted {
             saved,
-            reports,
-            stop_reason: Some(reason),
-            final_elbo,
-            train_seconds: 0.0,
+            record: Record {
+                reports,
+                stop_reason: Some(reason),
+                final_elbo,
+                train_seconds: 0.0,
+            },
         }
     }
 
@@ -65,10 +67,7 @@ impl Fitted {
     fn from_saved(saved: SavedModel) -> Self {
         Fitted {
             saved,
-            reports: Vec::new(),
-            stop_reason: None,
-            final_elbo: f64::NAN,
-            train_seconds: 0.0,
+            record: Record::loaded(),
         }
     }
 
@@ -107,18 +106,6 @@ impl Fitted {
             Some(s) => (xs, s.transform_vector(&y), s.log_scale_sum()),
             None => (xs, y, 0.0),
         })
-    }
-}
-
-/// The stop reason's name.
-fn reason_name(reason: Option<StopReason>) -> &'static str {
-    match reason {
-        None => "loaded",
-        Some(StopReason::Iterations) => "iterations",
-        Some(StopReason::ElboConverged) => "elbo_converged",
-        Some(StopReason::TimeLimit) => "time_limit",
-        Some(StopReason::BatchesExhausted) => "batches_exhausted",
-        Some(StopReason::Interrupted) => "interrupted",
     }
 }
 
@@ -202,12 +189,24 @@ impl Fitted {
         self.saved.to_json().map_err(to_py)
     }
 
-    /// A model from model-file text (`name` labels errors).
+    /// The training record (each iteration's ELBO, γ, halvings, update kind and elapsed
+    /// seconds; the stop reason, final ELBO and training time) as a dict of lists and numbers,
+    /// which `from_json` takes back: the model file holds the model alone.
+    fn record<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        self.record.to_dict(py)
+    }
+
+    /// A model from model-file text (`name` labels errors) with the training `record` that
+    /// `record()` gave (none: the record of a loaded model).
     #[staticmethod]
-    #[pyo3(signature = (text, name="(pickle)"))]
-    fn from_json(text: &str, name: &str) -> PyResult<Fitted> {
+    #[pyo3(signature = (text, name="(pickle)", record=None))]
+    fn from_json(text: &str, name: &str, record: Option<RecordItems>) -> PyResult<Fitted> {
         let saved = SavedModel::from_json(text, Path::new(name)).map_err(to_py)?;
-        Ok(Fitted::from_saved(saved))
+        let record = match record {
+            Some(items) => Record::from_items(items)?,
+            None => Record::loaded(),
+        };
+        Ok(Fitted { saved, record })
     }
 
     /// A model read from a model file, as `svgp fit --output` writes.
@@ -219,7 +218,7 @@ impl Fitted {
     /// The minibatch ELBO of each training iteration (in the model's standardised units).
     #[getter]
     fn elbo_trace<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<f64>> {
-        PyArray1::from_iter(py, self.reports.iter().map(|r| r.elbo))
+        PyArray1::from_iter(py, self.record.reports.iter().map(|r| r.elbo))
     }
 
     /// The natural step size γ of each iteration (NaN where q was kept).
@@ -227,7 +226,8 @@ impl Fitted {
     fn gamma_trace<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<f64>> {
         PyArray1::from_iter(
             py,
-            self.reports
+            self.record
+                .reports
                 .iter()
                 .map(|r| r.update.gamma().unwrap_or(f64::NAN)),
         )
@@ -236,32 +236,32 @@ impl Fitted {
     /// Times γ was halved in each iteration (0 when the step was taken as scheduled).
     #[getter]
     fn halvings_trace<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<u32>> {
-        PyArray1::from_iter(py, self.reports.iter().map(|r| r.update.halvings()))
+        PyArray1::from_iter(py, self.record.reports.iter().map(|r| r.update.halvings()))
     }
 
     /// Iterations run.
     #[getter]
     fn n_iter(&self) -> usize {
-        self.reports.len()
+        self.record.reports.len()
     }
 
     /// Why training stopped: iterations, interrupted, … ("loaded" for a model read from a file).
     #[getter]
     fn stop_reason(&self) -> &'static str {
-        reason_name(self.stop_reason)
+        reason_name(self.record.stop_reason)
     }
 
     /// The full training-set ELBO at the end, in the target's units (NaN when interrupted or
     /// loaded).
     #[getter]
     fn final_elbo(&self) -> f64 {
-        self.final_elbo
+        self.record.final_elbo
     }
 
     /// Wall time of the training loop, in seconds.
     #[getter]
     fn train_seconds(&self) -> f64 {
-        self.train_seconds
+        self.record.train_seconds
     }
 
     /// The input columns' names, in model order.
@@ -373,12 +373,13 @@ impl Fitted {
     /// `log_x`.
     #[pyo3(signature = (path, log_x=false))]
     fn plot_elbo(&self, path: PathBuf, log_x: bool) -> PyResult<()> {
-        if self.reports.is_empty() {
+        if self.record.reports.is_empty() {
             return Err(value_error(
                 "no training trace to plot (a loaded model)".into(),
             ));
         }
-        svgp::plot::elbo_traces(&path, &[("natgrad + Adam", &self.reports)], log_x).map_err(to_py)
+        svgp::plot::elbo_traces(&path, &[("natgrad + Adam", &self.record.reports)], log_x)
+            .map_err(to_py)
     }
 
     /// Writes the plot that applies to the model and raw (X, y), as the command line's

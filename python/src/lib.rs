@@ -10,6 +10,7 @@ mod driver;
 mod errors;
 mod fit;
 mod fitted;
+mod record;
 mod shard;
 mod watch;
 mod wire;

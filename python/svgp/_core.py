@@ -95,3 +95,15 @@ def fit_settings(source: Any, likelihood: str, classes: list[str] | None = None)
     settings["random_state"] = seed_of(source.random_state)
     settings["classes"] = classes
     return settings
+
+
+def fitted_state(fitted: _svgp.Fitted) -> dict[str, Any]:
+    """A trained model as pickled: the model file's text and the training record."""
+    return {"model": fitted.to_json(), "record": fitted.record()}
+
+
+def fitted_from_state(state: Any) -> _svgp.Fitted:
+    """The model :func:`fitted_state` gave (a model file's text alone: no record)."""
+    if isinstance(state, str):
+        return _svgp.Fitted.from_json(state)
+    return _svgp.Fitted.from_json(state["model"], record=state["record"])

@@ -19,6 +19,8 @@ from ._core import (
     as_float_array,
     feature_names_for,
     fit_settings,
+    fitted_from_state,
+    fitted_state,
     run_fit,
 )
 
@@ -143,13 +145,13 @@ class _SVGPBase(BaseEstimator):  # type: ignore[misc]
         state: dict[str, Any] = super().__getstate__()
         if "_model" in state:
             state = dict(state)
-            state["_model"] = state["_model"].to_json()
+            state["_model"] = fitted_state(state["_model"])
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         if "_model" in state:
             state = dict(state)
-            state["_model"] = _svgp.Fitted.from_json(state["_model"])
+            state["_model"] = fitted_from_state(state["_model"])
         super().__setstate__(state)
 
     def __sklearn_tags__(self) -> Any:

@@ -10,7 +10,14 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from . import _svgp
-from ._core import Callback, as_float_array, fit_settings, run_fit
+from ._core import (
+    Callback,
+    as_float_array,
+    fit_settings,
+    fitted_from_state,
+    fitted_state,
+    run_fit,
+)
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -216,13 +223,14 @@ class Model:
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
-        state["_fitted"] = None if self._fitted is None else self._fitted.to_json()
+        state["_fitted"] = None if self._fitted is None else fitted_state(self._fitted)
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        text = state.pop("_fitted", None)
+        state = dict(state)
+        fitted = state.pop("_fitted", None)
         self.__dict__.update(state)
-        self._fitted = None if text is None else _svgp.Fitted.from_json(text)
+        self._fitted = None if fitted is None else fitted_from_state(fitted)
 
     def __repr__(self) -> str:
         status = "not fitted" if self._fitted is None else f"M={self.fitted.num_inducing}"
