@@ -21,9 +21,15 @@ create_exception!(
     "A model file (or pickled model) that is not a valid svgp model of this format version."
 );
 
-/// The Python exception for a library error.
+/// The Python exception for a library error; a target outside the likelihood's domain is
+/// named as the argument `y` holds it ("y row 3 is 2.5: …").
 pub fn to_py(e: SvgpError) -> PyErr {
-    let message = e.to_string();
+    let message = match &e {
+        SvgpError::InvalidTarget { row, value, reason } => {
+            format!("y row {row} is {value}: {reason}")
+        }
+        _ => e.to_string(),
+    };
     match e {
         SvgpError::NotPositiveDefinite { .. }
         | SvgpError::NonFiniteValue { .. }

@@ -9,7 +9,7 @@ use pyo3::prelude::*;
 use svgp::data::Table;
 use svgp::kernel::KernelFamily;
 use svgp::optim::Xi;
-use svgp::tabular::{classes_of, FitOptions, LikelihoodChoice};
+use svgp::tabular::{check_class_indices, classes_of, FitOptions, LikelihoodChoice};
 
 /// The likelihood named `name`.
 pub fn likelihood_of(name: &str) -> PyResult<LikelihoodChoice> {
@@ -130,9 +130,12 @@ fn check_data(
         return likelihood.build_outputs(outputs).map(drop).map_err(to_py);
     }
     let classes = match likelihood.is_multiclass() {
-        true => Some(classes_of(y).ok_or_else(|| {
-            value_error("y must hold class indices 0..C−1, each class present".into())
-        })?),
+        true => {
+            check_class_indices(y).map_err(to_py)?;
+            Some(classes_of(y).ok_or_else(|| {
+                value_error("y must hold class indices 0..C−1, each class present".into())
+            })?)
+        }
         false => None,
     };
     likelihood

@@ -288,6 +288,12 @@ impl Fitted {
         self.saved.classes.clone()
     }
 
+    /// The number of target columns P (1 but for several Gaussian outputs).
+    #[getter]
+    fn num_outputs(&self) -> usize {
+        self.saved.model.likelihood().num_outputs()
+    }
+
     /// The number of latent GPs L.
     #[getter]
     fn num_latent(&self) -> usize {

@@ -2,21 +2,29 @@
 
 from __future__ import annotations
 
-from numbers import Integral, Real
+import os
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, ClassVar
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
 from . import _svgp
 from ._core import (
-    KERNELS,
-    PARAMETRISATIONS,
-    as_float_array,
+    PARAMETER_CONSTRAINTS,
+    as_numbers,
+    as_path,
+    check_finite,
+    check_flag,
+    check_labels,
+    check_targets,
+    encode_labels,
     feature_names_for,
     fit_settings,
     fitted_from_state,
@@ -54,17 +62,7 @@ _COMMON_DOC = """
 class _SVGPBase(BaseEstimator):  # type: ignore[misc]
     """What both estimators share: parameters, fitting through the Rust core, pickling."""
 
-    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
-        "num_inducing": [Interval(Integral, 1, None, closed="left")],
-        "kernel": [StrOptions(set(KERNELS))],
-        "batch_size": [Interval(Integral, 1, None, closed="left")],
-        "max_iter": [Interval(Integral, 0, None, closed="left")],
-        "parametrisation": [StrOptions(set(PARAMETRISATIONS))],
-        "gamma": [Interval(Real, 0, None, closed="neither"), None],
-        "adam_lr": [Interval(Real, 0, None, closed="neither")],
-        "random_state": ["random_state"],
-        "verbose": ["boolean"],
-    }
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = dict(PARAMETER_CONSTRAINTS)
 
     def __init__(
         self,
@@ -91,14 +89,26 @@ class _SVGPBase(BaseEstimator):  # type: ignore[misc]
     def _check_X(self, X: ArrayLike) -> NDArray[Any]:
         """Inputs for prediction, validated against the fit (count and names of features)."""
         check_is_fitted(self, "_model")
-        out: NDArray[Any] = validate_data(
-            self,
-            X,
-            reset=False,
-            dtype=[np.float64, np.float32],
-            ensure_all_finite=False,
-            order=None,
-        )
+        with _naming("X"):
+            out: NDArray[Any] = validate_data(
+                self,
+                X,
+                reset=False,
+                dtype=[np.float64, np.float32],
+                ensure_all_finite=False,
+                order=None,
+            )
+        check_finite(out, "X")
+        return out
+
+    def _check_fit_X(self, X: ArrayLike) -> NDArray[Any]:
+        """Training inputs checked (2-D, rows and columns, numbers, every entry finite) before
+        ``validate_data`` records them, each error naming X."""
+        with _naming("X"):
+            out: NDArray[Any] = check_array(
+                X, dtype=[np.float64, np.float32], ensure_all_finite=False, estimator=self
+            )
+        check_finite(out, "X")
         return out
 
     def _fit_model(
@@ -130,16 +140,16 @@ class _SVGPBase(BaseEstimator):  # type: ignore[misc]
         self.kernel_variance_ = hyper.get("kernel_variance")
         self.lengthscales_ = hyper.get("lengthscales")
 
-    def save(self, path: str) -> None:
+    def save(self, path: str | os.PathLike[str]) -> None:
         """Writes the model file (atomically), which ``svgp.load`` and the command line's
         ``svgp predict --model`` read."""
         check_is_fitted(self, "_model")
-        self._model.save(str(path))
+        self._model.save(as_path(path))
 
-    def plot_elbo(self, path: str, log_x: bool = False) -> None:
+    def plot_elbo(self, path: str | os.PathLike[str], log_x: bool = False) -> None:
         """Writes the ELBO trace of the fit as PNG or SVG (by the file's extension)."""
         check_is_fitted(self, "_model")
-        self._model.plot_elbo(str(path), log_x)
+        self._model.plot_elbo(as_path(path), check_flag(log_x, "log_x"))
 
     def __getstate__(self) -> dict[str, Any]:
         state: dict[str, Any] = super().__getstate__()
@@ -227,6 +237,9 @@ default="gaussian"
         Ctrl-C stops training at an iteration boundary: the model is kept at its last accepted
         state and KeyboardInterrupt raised."""
         self._validate_params()
+        rows = self._check_fit_X(X).shape[0]
+        if y is not None:  # None: scikit-learn's message that y is required
+            check_targets(y, rows, outputs=None)
         Xa, ya = validate_data(
             self,
             X,
@@ -237,9 +250,7 @@ default="gaussian"
             multi_output=True,
             order=None,
         )
-        ya = as_float_array(ya)
-        if ya.ndim == 2 and ya.shape[1] == 1:
-            ya = ya[:, 0]
+        ya = check_targets(ya, rows, outputs=None)
         self.n_outputs_ = ya.shape[1] if ya.ndim == 2 else 1
         self._fit_model(Xa, ya, self.likelihood)
         return self
@@ -272,16 +283,28 @@ default="gaussian"
         mean, var = self._model.predict_f(Xa)
         return self._columns(mean), self._columns(var)
 
+    def _check_y(self, y: ArrayLike, rows: int) -> NDArray[Any]:
+        """Targets of ``rows`` rows, one column per output of the fit, as the core takes them."""
+        return check_targets(y, rows, self.n_outputs_).ravel(order="F")
+
     def log_density(self, X: ArrayLike, y: ArrayLike) -> NDArray[np.float64]:
         """log p(y_i | data) per row, in the target's units (all P targets of the row)."""
         Xa = self._check_X(X)
-        return self._model.log_density(Xa, as_float_array(y).ravel(order="F"))
+        return self._model.log_density(Xa, self._check_y(y, Xa.shape[0]))
 
-    def plot_fit(self, path: str, X: ArrayLike, y: ArrayLike) -> str:
+    def score(self, X: ArrayLike, y: ArrayLike, sample_weight: ArrayLike | None = None) -> float:
+        """R² of :meth:`predict` on (X, y), as scikit-learn's ``RegressorMixin.score``."""
+        Xa = self._check_X(X)
+        self._check_y(y, Xa.shape[0])
+        _check_weights(sample_weight, Xa.shape[0])
+        return float(super().score(X, y, sample_weight=sample_weight))
+
+    def plot_fit(self, path: str | os.PathLike[str], X: ArrayLike, y: ArrayLike) -> str:
         """Writes the fit with ±2σ bands (one input; the noise band for "heteroscedastic") or
         predicted against observed (more inputs) as PNG or SVG; returns which."""
+        path = as_path(path)
         Xa = self._check_X(X)
-        return self._model.plot_fit(str(path), Xa, as_float_array(y).ravel(order="F"))
+        return self._model.plot_fit(path, Xa, self._check_y(y, Xa.shape[0]))
 
 
 class SVGPClassifier(ClassifierMixin, _SVGPBase):  # type: ignore[misc]
@@ -342,6 +365,9 @@ class SVGPClassifier(ClassifierMixin, _SVGPBase):  # type: ignore[misc]
         training at an iteration boundary: the model is kept at its last accepted state and
         KeyboardInterrupt raised."""
         self._validate_params()
+        rows = self._check_fit_X(X).shape[0]
+        if y is not None:  # None: scikit-learn's message that y is required
+            check_labels(y, rows)
         Xa, ya = validate_data(
             self, X, y, dtype=[np.float64, np.float32], ensure_all_finite=False, order=None
         )
@@ -381,16 +407,48 @@ class SVGPClassifier(ClassifierMixin, _SVGPBase):  # type: ignore[misc]
         labels: NDArray[Any] = self.classes_[np.argmax(proba, axis=1)]
         return labels
 
-    def plot_fit(self, path: str, X: ArrayLike, y: ArrayLike) -> str:
+    def score(self, X: ArrayLike, y: ArrayLike, sample_weight: ArrayLike | None = None) -> float:
+        """Accuracy of :meth:`predict` on (X, y), as scikit-learn's ``ClassifierMixin.score``;
+        every label must be one of ``classes_``."""
+        Xa = self._check_X(X)
+        check_is_fitted(self, "classes_")
+        encode_labels(y, self.classes_, Xa.shape[0])
+        _check_weights(sample_weight, Xa.shape[0])
+        return float(super().score(X, y, sample_weight=sample_weight))
+
+    def plot_fit(self, path: str | os.PathLike[str], X: ArrayLike, y: ArrayLike) -> str:
         """Writes the class-probability map (two inputs) or a calibration diagram (two
         classes) or confusion matrix (more) as PNG or SVG; returns which."""
+        path = as_path(path)
         Xa = self._check_X(X)
-        index = {c: k for k, c in enumerate(self.classes_)}
-        try:
-            encoded = np.array([index[c] for c in np.asarray(y).ravel()], dtype=np.float64)
-        except KeyError as e:
-            raise ValueError(f"y holds the label {e.args[0]!r}, not one of classes_") from e
-        return self._model.plot_fit(str(path), Xa, encoded)
+        encoded = encode_labels(y, self.classes_, Xa.shape[0])
+        return self._model.plot_fit(path, Xa, encoded)
+
+
+@contextmanager
+def _naming(name: str) -> Iterator[None]:
+    """Raises scikit-learn's ValueError or TypeError about the argument ``name`` again with the
+    argument named first when its message does not name it (its messages are kept: its
+    estimator checks match them)."""
+    try:
+        yield
+    except (ValueError, TypeError) as e:
+        if re.search(rf"\b{name}\b", str(e)):
+            raise
+        raise type(e)(f"{name}: {e}") from e
+
+
+def _check_weights(sample_weight: Any, rows: int) -> None:
+    """``sample_weight`` of a score: None, or N finite non-negative numbers."""
+    if sample_weight is None:
+        return
+    weights = as_numbers(sample_weight, "sample_weight")
+    if weights.shape != (rows,):
+        raise ValueError(f"sample_weight has shape {weights.shape}; expected ({rows},)")
+    check_finite(weights, "sample_weight")
+    if (weights < 0).any():
+        i = int(np.argmax(weights < 0))
+        raise ValueError(f"sample_weight row {i} is {weights[i]}: expected a non-negative weight")
 
 
 def _label_text(label: Any) -> str:

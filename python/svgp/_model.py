@@ -8,11 +8,20 @@ from typing import Any, Union
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
+from sklearn.utils._param_validation import StrOptions, validate_parameter_constraints
 
 from . import _svgp
 from ._core import (
+    PARAMETER_CONSTRAINTS,
+    TRAINING_PARAMETERS,
     Callback,
-    as_float_array,
+    as_path,
+    check_callback,
+    check_class_indices,
+    check_feature_names,
+    check_flag,
+    check_inputs,
+    check_targets,
     fit_settings,
     fitted_from_state,
     fitted_state,
@@ -30,6 +39,8 @@ LIKELIHOODS = (
     "robustmax",
     "softmax",
 )
+#: The likelihoods whose targets are class indices 0 … C−1.
+CLASS_LIKELIHOODS = ("bernoulli", "robustmax", "softmax")
 
 
 class Model:
@@ -81,8 +92,6 @@ class Model:
         random_state: int = 0,
         verbose: bool = False,
     ) -> None:
-        if likelihood not in LIKELIHOODS:
-            raise ValueError(f"likelihood {likelihood!r}: expected one of {LIKELIHOODS}")
         self.likelihood = likelihood
         self.kernel = kernel
         self.num_inducing = num_inducing
@@ -94,6 +103,16 @@ class Model:
         self.random_state = random_state
         self.verbose = verbose
         self._fitted: _svgp.Fitted | None = None
+        self._check_parameters()
+
+    def _check_parameters(self) -> None:
+        """ValueError/TypeError naming a training parameter outside its range (as the
+        estimators' scikit-learn parameter validation says it)."""
+        names = ("likelihood", *TRAINING_PARAMETERS, "random_state", "verbose")
+        constraints = {**PARAMETER_CONSTRAINTS, "likelihood": [StrOptions(set(LIKELIHOODS))]}
+        validate_parameter_constraints(
+            constraints, {n: getattr(self, n) for n in names}, caller_name="Model"
+        )
 
     def fit(
         self,
@@ -113,16 +132,22 @@ class Model:
         KeyboardInterrupt. ``feature_names`` name the columns in the model file (default
         ``x1`` … ``xD``).
         """
-        Xa = as_float_array(X)
-        if Xa.ndim != 2:
-            raise ValueError(f"X must be 2-D (N, D); it has shape {Xa.shape}")
+        self._check_parameters()
+        Xa = check_inputs(X, "X")
+        # several target columns (outputs) are for the Gaussian likelihood only
+        outputs = None if self.likelihood == "gaussian" else 1
+        ya = check_targets(y, Xa.shape[0], outputs)
+        if self.likelihood in CLASS_LIKELIHOODS:
+            check_class_indices(ya, 2 if self.likelihood == "bernoulli" else None)
+        d = Xa.shape[1]
         names = (
-            list(feature_names)
+            check_feature_names(feature_names, d)
             if feature_names is not None
-            else [f"x{j}" for j in range(1, Xa.shape[1] + 1)]
+            else [f"x{j}" for j in range(1, d + 1)]
         )
         settings = fit_settings(self, self.likelihood)
-        fitted, error = run_fit(Xa, _targets(y), settings, names, callback, self.verbose)
+        callback = check_callback(callback)
+        fitted, error = run_fit(Xa, ya, settings, names, callback, self.verbose)
         self._fitted = fitted
         if error is not None:
             raise error
@@ -139,25 +164,38 @@ class Model:
         """Mean and variance of the latent GPs at X: shape (N,) each for one latent, (N, L)
         for L latents. The first latent of a regression model is in the target's units, any
         other (the log noise scale of "heteroscedastic") in the model's standardised units."""
-        return _squeezed(self.fitted.predict_f(as_float_array(X)))
+        return _squeezed(self.fitted.predict_f(self._inputs(X)))
 
     def predict_y(self, X: ArrayLike) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
         """Predictive mean and variance of y at X: shape (N,) each for a scalar target (for
         Bernoulli p(y = 1) and p(1 − p)); (N, C) for C classes (the class probabilities)."""
-        return _squeezed(self.fitted.predict_y(as_float_array(X)))
+        return _squeezed(self.fitted.predict_y(self._inputs(X)))
 
     def predict_proba(self, X: ArrayLike) -> NDArray[np.float64]:
         """Class probabilities at X, (N, C) (two columns for Bernoulli); ValueError for a
         regression likelihood."""
-        return self.fitted.predict_proba(as_float_array(X))
+        return self.fitted.predict_proba(self._inputs(X))
 
     def predict_log_density(self, X: ArrayLike, y: ArrayLike) -> NDArray[np.float64]:
         """log p(y_i | data) per row, in the target's units."""
-        return self.fitted.log_density(as_float_array(X), _flat(y))
+        return self.fitted.log_density(*self._data(X, y))
 
     def elbo(self, X: ArrayLike, y: ArrayLike) -> float:
         """The ELBO on (X, y), all rows at scale 1, in the target's units."""
-        return float(self.fitted.elbo(as_float_array(X), _flat(y)))
+        return float(self.fitted.elbo(*self._data(X, y)))
+
+    def _inputs(self, X: ArrayLike) -> NDArray[Any]:
+        """Inputs checked against the fitted model (its number of columns, finite entries)."""
+        return check_inputs(X, "X", len(self.fitted.feature_names))
+
+    def _data(self, X: ArrayLike, y: ArrayLike) -> tuple[NDArray[Any], NDArray[Any]]:
+        """Inputs and targets checked against the fitted model: its columns, one target per
+        row and output, class indices 0 … C−1 for a classifier; y as the core takes it."""
+        Xa = self._inputs(X)
+        ya = check_targets(y, Xa.shape[0], self.fitted.num_outputs)
+        if self.fitted.num_classes is not None:
+            check_class_indices(ya, self.fitted.num_classes)
+        return Xa, ya.ravel(order="F")
 
     @property
     def elbo_history(self) -> NDArray[np.float64]:
@@ -209,17 +247,18 @@ class Model:
     def save(self, path: PathLike) -> None:
         """Writes the model file (atomically); the command line's ``svgp predict --model``
         and :func:`svgp.load` read it."""
-        self.fitted.save(os.fspath(path))
+        self.fitted.save(as_path(path))
 
     def plot_elbo(self, path: PathLike, log_x: bool = False) -> None:
         """Writes the ELBO trace as PNG or SVG (by the extension)."""
-        self.fitted.plot_elbo(os.fspath(path), log_x)
+        self.fitted.plot_elbo(as_path(path), check_flag(log_x, "log_x"))
 
     def plot_fit(self, path: PathLike, X: ArrayLike, y: ArrayLike) -> str:
         """Writes the plot that applies, as the command line's ``--plots``: the 1-D fit (or
         the heteroscedastic noise band), predicted against observed, the 2-D class map, a
         calibration diagram or a confusion matrix, as PNG or SVG; returns its name."""
-        return self.fitted.plot_fit(os.fspath(path), as_float_array(X), _flat(y))
+        path = as_path(path)
+        return self.fitted.plot_fit(path, *self._data(X, y))
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
@@ -247,25 +286,10 @@ def _squeezed(
     return mean, var
 
 
-def _targets(y: ArrayLike) -> NDArray[Any]:
-    """Targets as a 1-D float array (a column vector is accepted), or (N, P) for P outputs."""
-    arr = as_float_array(y)
-    if arr.ndim == 2 and arr.shape[1] == 1:
-        arr = arr[:, 0]
-    if arr.ndim not in (1, 2):
-        raise ValueError(f"y must be (N,) or (N, P); it has shape {arr.shape}")
-    return arr
-
-
-def _flat(y: ArrayLike) -> NDArray[Any]:
-    """Targets as the core takes them: (N,), or (N, P) column by column."""
-    return _targets(y).ravel(order="F")
-
-
 def load(path: PathLike) -> Model:
     """Reads a model file written by :meth:`Model.save`, an estimator's ``save`` or the
     command line's ``svgp fit --output``."""
-    fitted = _svgp.Fitted.load(os.fspath(path))
+    fitted = _svgp.Fitted.load(as_path(path))
     model = Model(num_inducing=fitted.num_inducing)
     model.likelihood = _likelihood_name(fitted.likelihood)
     model._fitted = fitted
@@ -283,4 +307,11 @@ def _likelihood_name(name: str) -> str:
 
 def save(model: Any, path: PathLike) -> None:
     """Writes ``model`` (a :class:`Model` or a fitted estimator) as a model file."""
+    from ._estimators import SVGPClassifier, SVGPRegressor
+
+    if not isinstance(model, (Model, SVGPClassifier, SVGPRegressor)):
+        raise TypeError(
+            f"model is {type(model).__name__}: expected an svgp.Model, SVGPRegressor or "
+            "SVGPClassifier"
+        )
     model.save(path)

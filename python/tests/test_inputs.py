@@ -74,7 +74,7 @@ def test_wrong_shapes() -> None:
     X, y = regression_data(n=40, d=2, seed=7)
     with pytest.raises(ValueError):
         svgp.SVGPRegressor(**SMALL).fit(X, y[:-1])
-    with pytest.raises(ValueError, match="y has 39 entries"):
+    with pytest.raises(ValueError, match="y has 39 rows but X has 40"):
         svgp.Model(max_iter=5).fit(X, y[:-1])
     with pytest.raises(ValueError, match="2-D"):
         svgp.Model(max_iter=5).fit(X[:, 0], y)
