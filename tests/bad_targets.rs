@@ -159,7 +159,7 @@ fn the_sgpr_bound_refuses_a_nan_target() {
 #[test]
 fn the_class_plots_refuse_labels_that_are_not_class_indices() {
     let x = inputs();
-    let path = std::env::temp_dir().join("svgp-bad-targets-never-written.png");
+    let path = std::env::temp_dir().join(format!("svgp-bad-targets-{}.png", std::process::id()));
     let three = Estimator::multiclass().inducing(4).iterations(2);
     let three = three.fit(&x, &labels_with(3, 0.0)).unwrap();
     let two = Estimator::classification().inducing(4).iterations(2);

@@ -180,8 +180,9 @@ fn training_improves_the_full_batch_elbo() {
         }));
 }
 
-/// A NaN target injected into one batch makes the ELBO non-finite: the step fails with the
-/// iteration and the quantity, and the model keeps its last finite state.
+/// A target whose square overflows (1e200) makes the ELBO non-finite: the step fails with the
+/// iteration and the quantity, and the model keeps its last finite state. A NaN target is
+/// refused before the step, naming its row.
 #[test]
 fn non_finite_values_stop_training_and_keep_the_last_state() {
     let (x, y, model) = problem(1);
@@ -196,6 +197,11 @@ fn non_finite_values_stop_training_and_keep_the_last_state() {
     let (q, hyper) = (trainer.model.q().clone(), trainer.model.hyper_params());
     let mut bad = yb.clone();
     bad[5] = f64::NAN;
+    match trainer.step(&xb, &bad, 120.0 / 32.0) {
+        Err(SvgpError::InvalidTarget { row: 5, .. }) => {}
+        other => panic!("expected InvalidTarget at row 5, got {other:?}"),
+    }
+    bad[5] = 1e200;
     match trainer.step(&xb, &bad, 120.0 / 32.0) {
         Err(SvgpError::NonFiniteTraining { iteration: 2, .. }) => {}
         other => panic!("expected NonFiniteTraining at iteration 2, got {other:?}"),
