@@ -225,8 +225,10 @@ impl ShardWorker {
 /// global column means and population standard deviations (`input_moments`, from every shard),
 /// targets too for a regression likelihood (`target_moments`), Z placed by k-means++ on the
 /// raw `sample_x` rows drawn from the shards, the initial kernel and likelihood of a
-/// single-process fit; `sample_y` holds class indices for a multiclass likelihood.
+/// single-process fit; `sample_y` holds class indices for a multiclass likelihood, whose C is
+/// `num_classes` (counted over every shard) or else that of the sample.
 #[pyfunction]
+#[pyo3(signature = (settings, sample_x, sample_y, input_moments, target_moments, feature_names, num_classes=None))]
 pub fn initial_model(
     settings: Settings,
     sample_x: Matrix<'_>,
@@ -234,6 +236,7 @@ pub fn initial_model(
     input_moments: (Vec<f64>, Vec<f64>),
     target_moments: (f64, f64),
     feature_names: Vec<String>,
+    num_classes: Option<usize>,
 ) -> PyResult<String> {
     let (x, y) = (sample_x.to_dmatrix(), sample_y.to_dvector());
     let options = settings.options(x.nrows())?;
@@ -247,7 +250,12 @@ pub fn initial_model(
         )));
     }
     let classes = match options.likelihood.is_multiclass() {
-        true => settings.classes.as_ref().map(Vec::len).or(classes_of(&y)),
+        true => settings
+            .classes
+            .as_ref()
+            .map(Vec::len)
+            .or(num_classes)
+            .or(classes_of(&y)),
         false => None,
     };
     let likelihood = options.likelihood.build(classes).map_err(to_py)?;

@@ -132,6 +132,7 @@ def initial_model(
     input_moments: tuple[Sequence[float], Sequence[float]],
     target_moments: tuple[float, float],
     feature_names: Sequence[str],
+    num_classes: int | None = None,
 ) -> str: ...
 def read_table(
     path: str, target: str | None = None, features: Sequence[str] | None = None

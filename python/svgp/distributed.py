@@ -25,8 +25,8 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from . import _svgp
-from ._core import as_float_array, fit_settings
-from ._model import Model, PathLike
+from ._core import check_class_indices, check_inputs, check_targets, fit_settings
+from ._model import CLASS_LIKELIHOODS, Model, PathLike
 
 #: Rows drawn from all shards together to place the inducing inputs by k-means++.
 SAMPLE_ROWS = 4096
@@ -162,26 +162,35 @@ class _RayShards:
 _Columns = tuple[str | None, Sequence[str] | None]
 
 
-def _load(source: Source, k: int, columns: _Columns) -> tuple[Any, Any, list[str] | None]:
+#: Which targets a likelihood takes: class indices (below a bound, 2 for Bernoulli, or any for
+#: C classes counted over every shard) or real numbers.
+_Labels = tuple[bool, int | None]
+
+
+def _labels_of(likelihood: str) -> _Labels:
+    """The targets ``likelihood`` takes (see :data:`_Labels`)."""
+    return likelihood in CLASS_LIKELIHOODS, 2 if likelihood == "bernoulli" else None
+
+
+def _load(
+    source: Source, k: int, columns: _Columns, labels: _Labels = (False, None)
+) -> tuple[Any, Any, list[str] | None]:
     """Shard k's rows as float arrays and, for a file, its feature names; arrays are checked
-    (2-D inputs with rows, one target per row, every entry finite; a ValueError names the
-    shard, row and column), files by the reader (naming the file, line and column)."""
+    (numbers, 2-D inputs with rows, one target per row, every entry finite), files by the
+    reader (naming the file, line and column), and class targets are checked to be class
+    indices; a ValueError or TypeError names the shard, the argument, row and column."""
     if isinstance(source, (str, os.PathLike)):
         target, features = columns
         X, y, names = _svgp.read_table(os.fspath(source), target, features)
-        return X, y, list(names)
-    X, y = _fetched(source)
-    Xa, ya = as_float_array(X), as_float_array(y).ravel()
-    if Xa.ndim != 2 or Xa.shape[0] == 0:
-        raise ValueError(f"shard {k}: X must be 2-D with rows; it has shape {Xa.shape}")
-    if ya.shape[0] != Xa.shape[0]:
-        raise ValueError(f"shard {k}: X has {Xa.shape[0]} rows but y {ya.shape[0]}")
-    bad = np.argwhere(~np.isfinite(Xa))
-    if len(bad):
-        raise ValueError(f"shard {k}: X row {bad[0][0]}, column {bad[0][1]} is not finite")
-    if not np.isfinite(ya).all():
-        raise ValueError(f"shard {k}: y row {int(np.argmin(np.isfinite(ya)))} is not finite")
-    return Xa, ya, None
+        found: list[str] | None = list(names)
+    else:
+        X, y = _fetched(source)
+        X = check_inputs(X, f"shard {k}: X")
+        y = check_targets(y, X.shape[0], 1, f"shard {k}: y")
+        found = None
+    if labels[0]:
+        check_class_indices(y, labels[1], f"shard {k}: y")
+    return X, y, found
 
 
 def _fetched(pair: tuple[Any, Any]) -> tuple[Any, Any]:
@@ -197,11 +206,14 @@ def _fetched(pair: tuple[Any, Any]) -> tuple[Any, Any]:
     return pair
 
 
-def _summary(source: Source, k: int, columns: _Columns, rows: int, seed: int) -> dict[str, Any]:
+def _summary(
+    source: Source, k: int, columns: _Columns, rows: int, seed: int, labels: _Labels
+) -> dict[str, Any]:
     """What the driver needs of shard k before training, computed where the shard is: its row
     count, column means and sums of squared deviations (inputs and target), up to ``rows``
-    rows drawn at random (seeded) for placing Z, and its feature names."""
-    X, y, names = _load(source, k, columns)
+    rows drawn at random (seeded) for placing Z, its feature names and, for class targets, the
+    classes it holds."""
+    X, y, names = _load(source, k, columns, labels)
     idx = np.random.default_rng([seed, k]).permutation(X.shape[0])[:rows]
     return {
         "n": X.shape[0],
@@ -209,7 +221,24 @@ def _summary(source: Source, k: int, columns: _Columns, rows: int, seed: int) ->
         "y": (np.array([y.mean()]), np.array([((y - y.mean()) ** 2).sum()])),
         "sample": (X[idx], y[idx]),
         "names": names,
+        "classes": np.unique(y) if labels[0] else None,
     }
+
+
+def _num_classes(summaries: list[dict[str, Any]]) -> int | None:
+    """C, for class targets: the classes 0 … C−1 the shards hold between them (ValueError
+    naming a class index no shard holds)."""
+    if summaries[0]["classes"] is None:
+        return None
+    held = np.unique(np.concatenate([s["classes"] for s in summaries]))
+    c = int(held[-1]) + 1
+    missing = sorted(set(range(c)) - {int(v) for v in held})
+    if missing:
+        raise ValueError(
+            f"y: no shard holds class {missing[0]}: the class indices must be 0 … {c - 1}, "
+            "each in some row"
+        )
+    return c
 
 
 def _combine(parts: list[tuple[int, NDArray[Any], NDArray[Any]]]) -> tuple[Any, Any]:
@@ -352,10 +381,13 @@ def _initial_model(
     settings: dict[str, Any],
     feature_names: Sequence[str] | None,
 ) -> tuple[str, list[int]]:
-    """The initial model file text and the shards' row counts N_k, from their summaries (map-reduced where the
-    shards are): global moments for the scalings, pooled rows for Z, the feature names."""
+    """The initial model file text and the shards' row counts N_k, from their summaries
+    (map-reduced where the shards are): global moments for the scalings, pooled rows for Z,
+    the feature names, the number of classes."""
     rows = max(SAMPLE_ROWS, settings["num_inducing"])
-    summaries = _map(backend, _summary, sources, columns, rows, settings["random_state"])
+    labels = _labels_of(settings["likelihood"])
+    seed = settings["random_state"]
+    summaries = _map(backend, _summary, sources, columns, rows, seed, labels)
     _check_columns(summaries)
     d = summaries[0]["sample"][0].shape[1]
     names = summaries[0]["names"] or [f"x{j + 1}" for j in range(d)]
@@ -365,7 +397,13 @@ def _initial_model(
     y_mean, y_sd = _combine([(s["n"], *s["y"]) for s in summaries])
     sample_x, sample_y = _pooled(summaries, rows)
     model_json = _svgp.initial_model(
-        settings, sample_x, sample_y, (list(x_mean), list(x_sd)), (y_mean[0], y_sd[0]), names
+        settings,
+        sample_x,
+        sample_y,
+        (list(x_mean), list(x_sd)),
+        (y_mean[0], y_sd[0]),
+        names,
+        _num_classes(summaries),
     )
     return model_json, [s["n"] for s in summaries]
 

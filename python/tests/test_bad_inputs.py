@@ -92,8 +92,6 @@ class Case:
     call: Callable[[dict[str, Any]], Any]
     error: type[BaseException] | tuple[type[BaseException], ...]
     match: str
-    #: Why the case fails today, for a known gap outside this package's reach (xfail, strict).
-    known_gap: str | None = None
 
 
 REFUSED = (ValueError, TypeError)
@@ -531,12 +529,6 @@ def file_cases() -> dict[str, list[Case]]:
     }
 
 
-#: Why svgp.distributed.fit's known gaps fail (it and python/src/shard.rs are outside the scope
-#: of these checks; the cases are strict xfails, so a fix shows as XPASS).
-ARRAY_GAP = "distributed._load converts a shard's arrays without naming X or y"
-CLASS_GAP = "shard.rs initial_model counts the classes without checking the labels by row"
-
-
 def distributed_cases() -> list[Case]:
     """svgp.distributed.fit on one shard in this process (backend="local")."""
 
@@ -558,14 +550,21 @@ def distributed_cases() -> list[Case]:
             ValueError,
             "X row 3",
         ),
-        Case("X no rows", lambda d: shard(d, d["X"][:0], d["y"][:0]), ValueError, "X must be 2-D"),
+        Case(
+            "X no rows",
+            lambda d: shard(d, d["X"][:0], d["y"][:0]),
+            ValueError,
+            "shard 0: X has shape",
+        ),
         Case(
             "y NaN",
             lambda d: shard(d, d["X"], with_entry(d["y"], (5,), np.nan)),
             ValueError,
             "y row 5",
         ),
-        Case("y short", lambda d: shard(d, d["X"], d["y"][:-1]), ValueError, r"but y"),
+        Case(
+            "y short", lambda d: shard(d, d["X"], d["y"][:-1]), ValueError, r"y has \d+ rows but X"
+        ),
         Case(
             "bernoulli 2", lambda d: labels(d, "y2", 2.0, "bernoulli"), ValueError, "y row 3 is 2"
         ),
@@ -574,24 +573,25 @@ def distributed_cases() -> list[Case]:
             lambda d: shard(d, with_entry(d["X"], (2, 1), "tall"), d["y"]),
             ValueError,
             "X row 2, column 1",
-            known_gap=ARRAY_GAP,
         ),
-        Case(
-            "y None", lambda d: shard(d, d["X"], None), TypeError, "y is None", known_gap=ARRAY_GAP
-        ),
+        Case("y None", lambda d: shard(d, d["X"], None), TypeError, "shard 0: y is None"),
         Case(
             "robustmax 2.5",
             lambda d: labels(d, "y3", 2.5, "robustmax"),
             ValueError,
             "y row 3",
-            known_gap=CLASS_GAP,
         ),
         Case(
             "robustmax -1",
             lambda d: labels(d, "y3", -1.0, "robustmax"),
             ValueError,
             "y row 3",
-            known_gap=CLASS_GAP,
+        ),
+        Case(
+            "robustmax gap",
+            lambda d: labels(d, "y3", 7.0, "robustmax"),
+            ValueError,
+            "y: no shard holds class 3",
         ),
     ]
 
@@ -626,15 +626,12 @@ def test_every_public_callable_has_bad_input_cases() -> None:
 
 
 def _params() -> list[Any]:
-    """One pytest parameter per case, a known gap marked xfail (strict, so a fix shows)."""
-    params = []
-    for name, cases in CASES.items():
-        for case in cases:
-            marks = (
-                [pytest.mark.xfail(strict=True, reason=case.known_gap)] if case.known_gap else []
-            )
-            params.append(pytest.param(case, id=f"{name}: {case.what}", marks=marks))
-    return params
+    """One pytest parameter per case."""
+    return [
+        pytest.param(case, id=f"{name}: {case.what}")
+        for name, cases in CASES.items()
+        for case in cases
+    ]
 
 
 @pytest.mark.parametrize("case", _params())

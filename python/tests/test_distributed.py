@@ -177,7 +177,9 @@ def test_bad_shards_are_refused() -> None:
         distributed.fit([(X, y), (X2[:, :2], y2)], backend="local")
     X2 = X2.copy()
     X2[5, 1] = np.nan
-    with pytest.raises(ValueError, match="shard 1: X row 5, column 1 is not finite"):
+    with pytest.raises(
+        ValueError, match="shard 1: X row 5, column 1 is NaN: every entry must be finite"
+    ):
         distributed.fit([(X, y), (X2, y2)], backend="local")
     labels = (y > 0).astype(float)
     labels[3] = 2.0
