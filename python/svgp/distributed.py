@@ -344,7 +344,7 @@ def fit(
     resume_path = None if resume is None else os.fspath(resume)
     trainer = _svgp.ShardedTrainer(model_json, settings, num_data, resume_path)
     seed = settings["random_state"]
-    parts = shares(sizes, batch_size)
+    parts = _shares(sizes, batch_size)
     workers = _workers(backend, model_json, sources, columns, parts, seed)
     retries = (max_retries, restart_timeout)
     _train(trainer, workers, max_iter, checkpoint, checkpoint_every, retries, callback)
@@ -353,7 +353,7 @@ def fit(
     return model
 
 
-def shares(sizes: Sequence[int], batch_size: int) -> list[int]:
+def _shares(sizes: Sequence[int], batch_size: int) -> list[int]:
     """Each shard's part B_k of a global batch of ``batch_size`` rows over shards of ``sizes``
     rows: B_k ∝ N_k by largest remainders (ties to the earlier shard); a shard given none
     takes one row from the largest part, so that every shard draws (a batch has at least one

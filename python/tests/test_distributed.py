@@ -79,11 +79,11 @@ def test_final_elbo_is_the_full_data_elbo() -> None:
 
 
 def test_shares_are_proportional_and_complete() -> None:
-    assert distributed.shares([100, 1900], 256) == [13, 243]
-    assert distributed.shares([300, 300], 64) == [32, 32]
-    assert distributed.shares([1, 5000], 100) == [1, 99]  # every shard draws at least one row
-    assert distributed.shares([30, 50], 500) == [30, 50]  # the full batch
-    assert sum(distributed.shares([7, 11, 13], 10)) == 10
+    assert distributed._shares([100, 1900], 256) == [13, 243]
+    assert distributed._shares([300, 300], 64) == [32, 32]
+    assert distributed._shares([1, 5000], 100) == [1, 99]  # every shard draws at least one row
+    assert distributed._shares([30, 50], 500) == [30, 50]  # the full batch
+    assert sum(distributed._shares([7, 11, 13], 10)) == 10
 
 
 def test_a_worker_scales_its_part_by_its_own_share() -> None:
