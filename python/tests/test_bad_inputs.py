@@ -215,7 +215,7 @@ def bad_labels(call: Callable[[dict[str, Any], Any], Any], c: int, key: str) -> 
             rf"y row 3 is -1: {expected}",
         ),
         Case(
-            "label 2.5",
+            "label 0.5",
             lambda d: call(d, labels(d, 0.5)),
             ValueError,
             rf"y row 3 is 0.5: {expected}",
