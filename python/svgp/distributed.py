@@ -92,6 +92,9 @@ class _LocalShards:
     def wait_ready(self, timeout: float) -> None:
         """Shards in this process are always ready."""
 
+    def close(self) -> None:
+        """Nothing to end: the shards go with this object."""
+
 
 class _RayShards:
     """Shards in Ray actors, evaluated in parallel: each call is one round trip to every actor,
@@ -134,6 +137,12 @@ class _RayShards:
 
     def full_data_term(self, hyper: NDArray[np.float64], qs: Any) -> list[float]:
         return self._all("full_data_term", hyper, self._put(qs))
+
+    def close(self) -> None:
+        """Ends the actors (also after a failure, so that none is left running or
+        restarting)."""
+        for actor in self.actors:
+            self.ray.kill(actor, no_restart=True)
 
     def wait_ready(self, timeout: float) -> None:
         """Waits until every actor answers (a restarted one has read its shard again), at most
@@ -347,8 +356,11 @@ def fit(
     parts = _shares(sizes, batch_size)
     workers = _workers(backend, model_json, sources, columns, parts, seed)
     retries = (max_retries, restart_timeout)
-    _train(trainer, workers, max_iter, checkpoint, checkpoint_every, retries, callback)
-    terms = workers.full_data_term(trainer.hyper(), trainer.qs())
+    try:
+        _train(trainer, workers, max_iter, checkpoint, checkpoint_every, retries, callback)
+        terms = workers.full_data_term(trainer.hyper(), trainer.qs())
+    finally:
+        workers.close()
     model._fitted = trainer.fitted(terms)
     return model
 

@@ -212,16 +212,22 @@ def test_ray_workers_train_the_local_model(ray_cluster: Any, tmp_path: Path) -> 
 
 
 def kill_one_worker() -> int:
-    """SIGKILLs one Ray worker process running a shard (its title is ``ray::_Shard…``)."""
-    for pid in os.listdir("/proc"):
+    """SIGKILLs the newest Ray worker process running a shard (its title is ``ray::_Shard…``):
+    one of the current run's, not one an earlier run's actors leave while they end."""
+    started = {}
+    for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
             title = Path(f"/proc/{pid}/cmdline").read_bytes()
+            stat = Path(f"/proc/{pid}/stat").read_text()
         except (OSError, ValueError):
             continue
-        if pid.isdigit() and title.startswith(b"ray::_Shard"):
-            os.kill(int(pid), signal.SIGKILL)
-            return int(pid)
-    raise AssertionError("no shard worker process found")
+        if title.startswith(b"ray::_Shard"):
+            started[int(pid)] = int(stat.rsplit(")", 1)[1].split()[19])  # field 22: start time
+    if not started:
+        raise AssertionError("no shard worker process found")
+    newest = max(started, key=lambda p: (started[p], p))
+    os.kill(newest, signal.SIGKILL)
+    return newest
 
 
 def killed_run(data: list[tuple[Any, Any]], at: int, **settings: Any) -> tuple[svgp.Model, int]:
