@@ -68,9 +68,12 @@ impl ShardWorker {
         if let Some(s) = &saved.target_scaling {
             y = s.transform_vector(&y);
         }
+        if x.nrows() == 0 {
+            return Err(value_error("a shard needs at least one row".into()));
+        }
         let plan = BatchPlan::Seeded { batch_size, seed };
         let batches = Batches::new(plan, x.nrows()).map_err(to_py)?;
-        let scale = x.nrows() as f64 / batch_size.min(x.nrows()) as f64;
+        let scale = shard_scale(x.nrows(), batch_size);
         Ok(ShardWorker {
             x,
             y,
@@ -185,6 +188,12 @@ impl ShardWorker {
     fn num_rows(&self) -> usize {
         self.x.nrows()
     }
+}
+
+/// c_k = N_k / B_k, the scale of a shard's part of a stratified batch (docs/MATH.md §7): its
+/// `rows` N_k ≥ 1 over the rows it draws, B_k = min(`batch_size`, N_k) ≥ 1.
+fn shard_scale(rows: usize, batch_size: usize) -> f64 {
+    rows as f64 / batch_size.clamp(1, rows) as f64
 }
 
 impl ShardWorker {

@@ -369,7 +369,8 @@ def _shares(sizes: Sequence[int], batch_size: int) -> list[int]:
     """Each shard's part B_k of a global batch of ``batch_size`` rows over shards of ``sizes``
     rows: B_k ∝ N_k by largest remainders (ties to the earlier shard); a shard given none
     takes one row from the largest part, so that every shard draws (a batch has at least one
-    row per shard); the full batch (B_k = N_k) when ``batch_size`` ≥ ΣN_k."""
+    row per shard); the full batch (B_k = N_k) when ``batch_size`` ≥ ΣN_k. Each shard scales
+    its part by N_k / B_k (docs/MATH.md §7)."""
     total = sum(sizes)
     if batch_size >= total:
         return list(sizes)

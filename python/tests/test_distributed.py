@@ -104,6 +104,32 @@ def test_a_worker_scales_its_part_by_its_own_share() -> None:
     assert np.mean(parts) == pytest.approx(full, rel=1e-12)
 
 
+def test_a_worker_that_lost_its_q_is_sent_it_again() -> None:
+    """A shard's worker replaced at iteration 20 by a fresh one (as Ray's restart between two
+    calls leaves it: its batches not drawn, no q held) answers the driver's token-only call
+    with None, is sent the q's and catches up: the run equals the uninterrupted one bit for
+    bit (a worker that evaluated at the q's it was built with would differ)."""
+    data, columns = shards(), (None, None)
+    settings = fit_settings(svgp.Model(**SETTINGS), "gaussian")
+    text, sizes = distributed._initial_model("local", list(data), columns, settings, None)
+    parts, seed = distributed._shares(sizes, SETTINGS["batch_size"]), settings["random_state"]
+
+    def run(restart_at: int) -> list[Any]:
+        trainer = _svgp.ShardedTrainer(text, settings, sum(sizes))
+        workers = distributed._workers("local", text, list(data), columns, parts, seed)
+        assert isinstance(workers, distributed._LocalShards)
+        for t in range(1, 41):
+            if t == restart_at:
+                workers.shards[1] = distributed._Shard(
+                    text, data[1], 1, columns, parts[1], seed + 1
+                )
+            trainer.step(workers)
+        return list(trainer.qs())
+
+    for a, b in zip(run(0), run(20), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
 def test_unequal_shards_train_the_objective_of_equal_ones() -> None:
     """A shard of 100 noisy rows (noise sd 0.5) beside one of 1900 quiet ones (0.1), against
     the same 2000 rows shuffled into two halves: the final full-data ELBOs within 50 nats
