@@ -1,6 +1,6 @@
-//! The crate's side of the peer harness (`benches/peers/run.py`, BENCHMARKS.md): trains an SVGP
-//! on the same task as the GPflow and GPyTorch scripts there and prints one JSON line with the
-//! time per iteration and the final test metrics.
+//! The crate's side of the peer harness (`benches/peers/run.py`; BENCHMARKS.md, How to run):
+//! trains an SVGP on the same task as the GPflow and GPyTorch scripts there and prints one JSON
+//! line with the time per iteration and the final test metrics.
 //!
 //! The setup is the peers': SE-ARD kernel with variance 1 and lengthscales 1 (softplus, no
 //! floor), Gaussian likelihood with noise variance 0.1 (softplus + 1e-6), whitened q(v) = N(0, I),

@@ -56,7 +56,8 @@ fn split(path: &str, seed: u64) -> (DMatrix<f64>, DVector<f64>, DMatrix<f64>, DV
 /// runs: Adam alone for 1000 iterations reaches some full-training ELBO; natgrad (default ramp) with
 /// Adam must reach it within 333 iterations (checked every 10), and after 1000 iterations
 /// classify the test set with accuracy ≥ 0.88. (With Adam at 0.01 the hyperparameters, not q,
-/// limit both runs and Adam alone catches up: measured numbers for both rates are in BENCHMARKS.md.)
+/// limit both runs and Adam alone catches up: `cargo run --release --example banana` reaches Adam
+/// alone's 1000-iteration ELBO after 20 natgrad iterations at 0.001 and after 640 at 0.01.)
 #[test]
 fn banana_natgrad_reaches_adams_objective_three_times_sooner() {
     let (xtr, ytr, xte, yte) = split("datasets/banana_5300.csv", 0);

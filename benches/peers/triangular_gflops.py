@@ -4,10 +4,10 @@
 An iteration's O(B·M²) work is triangular: Lᵀ A and L X (dtrmm), Lz⁻¹ Kuf and Lz⁻ᵀ Ā (dtrsm), and
 lower halves of A Bᵀ (timed here as the full dgemm, an upper bound on a dsyrk-like kernel). This
 times them through scipy.linalg.blas at M = 100, B = 256 and M = 500, B = 1024 (median and best of
-15, B·M² flops for dtrmm/dtrsm, 2·B·M² for dgemm), so that the crate's faer timings in
-BENCHMARKS.md can be set beside another library's. scipy's wrappers return new arrays, so the
-times include one output allocation. Threads and OpenBLAS's kernel choice come from the
-environment, set before the import:
+15, B·M² flops for dtrmm/dtrsm, 2·B·M² for dgemm), so that the crate's faer timings of the
+same shapes (`cargo bench --bench linalg`) can be set beside another library's. scipy's
+wrappers return new arrays, so the times include one output allocation. Threads and OpenBLAS's
+kernel choice come from the environment, set before the import:
 
     OPENBLAS_NUM_THREADS=2 OPENBLAS_CORETYPE=SkylakeX /tmp/peersvenv/bin/python triangular_gflops.py
 """
