@@ -419,3 +419,19 @@ pub fn with_flag_names(e: &(dyn std::error::Error + 'static)) -> String {
         _ => e.to_string(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::parse_delimiter;
+
+    #[test]
+    fn a_delimiter_is_one_ascii_character_or_a_name_for_tab() {
+        assert_eq!(parse_delimiter(";"), Ok(b';'));
+        for tab in ["tab", "\\t", "\t"] {
+            assert_eq!(parse_delimiter(tab), Ok(b'\t'));
+        }
+        for bad in ["", ";;", "é"] {
+            assert!(parse_delimiter(bad).is_err(), "{bad:?}");
+        }
+    }
+}

@@ -129,3 +129,26 @@ fn target_field(saved: &SavedModel) -> serde_json::Value {
 pub fn target_names(saved: &SavedModel) -> impl Iterator<Item = &String> {
     std::iter::once(&saved.target_name).chain(&saved.extra_targets)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::text_lines;
+    use serde_json::json;
+
+    #[test]
+    fn a_list_of_objects_is_one_line_per_object_with_its_target_first() {
+        let outputs = json!([{ "rmse": 1.5, "target": "y" }, { "nlpd": -1, "target": "a,b" }]);
+        assert_eq!(
+            text_lines(outputs),
+            ["target=y rmse=1.5", "target=a,b nlpd=-1"]
+        );
+    }
+
+    #[test]
+    fn strings_are_unquoted_other_lists_joined_by_commas_and_an_empty_list_prints_nothing() {
+        assert_eq!(text_lines(json!("y")), ["y"]);
+        assert_eq!(text_lines(json!(["x1", 2])), ["x1,2"]);
+        assert_eq!(text_lines(json!(0.5)), ["0.5"]);
+        assert!(text_lines(json!([])).is_empty());
+    }
+}
