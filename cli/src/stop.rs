@@ -4,6 +4,7 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use svgp::optim::StopReason;
 
 /// The flags the handlers set: any stop signal, and SIGTERM in particular.
 pub struct StopFlags {
@@ -28,11 +29,25 @@ pub fn install() -> std::io::Result<StopFlags> {
 
 impl StopFlags {
     /// The exit code for a fit the signals stopped: 143 after SIGTERM, else 130 (SIGINT).
-    pub fn exit_code(&self) -> u8 {
+    fn exit_code(&self) -> u8 {
         if self.term.load(Ordering::SeqCst) {
             143
         } else {
             130
+        }
+    }
+
+    /// `Ok` for a fit that stopped for `reason` other than a signal, else the exit code of the
+    /// signal's stop (the fit's files are written and its summary printed by then).
+    ///
+    /// # Errors
+    /// [`Interrupted`] for [`StopReason::Interrupted`].
+    pub fn outcome(&self, reason: StopReason) -> Result<(), Interrupted> {
+        match reason {
+            StopReason::Interrupted => Err(Interrupted {
+                code: self.exit_code(),
+            }),
+            _ => Ok(()),
         }
     }
 }
