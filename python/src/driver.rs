@@ -11,8 +11,8 @@
 //! next `evaluate` names them by their token instead of sending them again.
 
 use crate::errors::{to_py, value_error};
-use crate::fit::Settings;
 use crate::fitted::Fitted;
+use crate::settings::Settings;
 use crate::wire::{pack_qs, same_qs, scope_name, terms_of_tuple, TermsIn};
 use numpy::PyArray1;
 use pyo3::prelude::*;

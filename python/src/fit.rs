@@ -1,105 +1,14 @@
-//! `svgp._svgp.fit`: checks the data (naming the row and column of a bad entry), builds the
-//! library's `FitOptions` and trains through `svgp::tabular::fit` with the GIL released.
+//! `svgp._svgp.fit`: checks the data (naming the row and column of a bad entry), reads the
+//! settings into the library's `FitOptions` and trains through `svgp::tabular::fit` with the GIL released.
 
 use crate::arrays::{check_finite, check_finite_vector, Matrix, Vector};
 use crate::errors::{to_py, value_error};
 use crate::fitted::Fitted;
+use crate::settings::Settings;
 use crate::watch::{Flag, Watch};
 use pyo3::prelude::*;
 use svgp::data::Table;
-use svgp::kernel::KernelFamily;
-use svgp::optim::Xi;
 use svgp::tabular::{check_class_indices, classes_of, FitOptions, LikelihoodChoice};
-
-/// The likelihood named `name`.
-pub fn likelihood_of(name: &str) -> PyResult<LikelihoodChoice> {
-    Ok(match name {
-        "gaussian" => LikelihoodChoice::Gaussian,
-        "bernoulli" => LikelihoodChoice::Bernoulli,
-        "student_t" => LikelihoodChoice::StudentT,
-        "poisson" => LikelihoodChoice::Poisson,
-        "robustmax" => LikelihoodChoice::RobustMax,
-        "softmax" => LikelihoodChoice::Softmax,
-        "heteroscedastic" => LikelihoodChoice::Heteroscedastic,
-        _ => {
-            return Err(value_error(format!(
-                "likelihood {name:?}: expected 'gaussian', 'bernoulli', 'student_t', 'poisson', \
-                 'robustmax', 'softmax' or 'heteroscedastic'"
-            )))
-        }
-    })
-}
-
-/// The kernel family named `name`.
-pub fn kernel_of(name: &str) -> PyResult<KernelFamily> {
-    Ok(match name {
-        "se" | "rbf" => KernelFamily::SquaredExponential,
-        "matern12" => KernelFamily::Matern12,
-        "matern32" => KernelFamily::Matern32,
-        "matern52" => KernelFamily::Matern52,
-        _ => {
-            return Err(value_error(format!(
-                "kernel {name:?}: expected 'se' (or 'rbf'), 'matern12', 'matern32' or 'matern52'"
-            )))
-        }
-    })
-}
-
-/// The parametrisation ξ named `name`.
-fn xi_of(name: &str) -> PyResult<Xi> {
-    Ok(match name {
-        "natural" => Xi::Natural,
-        "expectation" => Xi::Expectation,
-        "meansqrt" => Xi::MeanCholesky,
-        _ => {
-            return Err(value_error(format!(
-                "parametrisation {name:?}: expected 'natural', 'expectation' or 'meansqrt'"
-            )))
-        }
-    })
-}
-
-/// The settings of a fit as Python passes them.
-#[derive(FromPyObject)]
-#[pyo3(from_item_all)]
-pub struct Settings {
-    likelihood: String,
-    kernel: String,
-    num_inducing: Option<usize>,
-    batch_size: usize,
-    max_iter: u64,
-    parametrisation: String,
-    gamma: Option<f64>,
-    adam_lr: f64,
-    random_state: u64,
-    /// The class labels of a classifier's targets 0..C−1 (kept in the model file).
-    pub classes: Option<Vec<String>>,
-}
-
-impl Settings {
-    /// The library's options for N rows (M defaults to min(50, N), as `svgp::Estimator`).
-    pub fn options(&self, n: usize) -> PyResult<FitOptions> {
-        if self.gamma.is_some_and(|g| !(g.is_finite() && g > 0.0)) {
-            return Err(value_error(format!(
-                "gamma = {}: must be finite and positive",
-                self.gamma.unwrap_or(f64::NAN)
-            )));
-        }
-        Ok(FitOptions {
-            likelihood: likelihood_of(&self.likelihood)?,
-            kernel: kernel_of(&self.kernel)?,
-            num_inducing: self.num_inducing.unwrap_or(n.min(50)),
-            batch_size: self.batch_size,
-            iterations: self.max_iter,
-            xi: xi_of(&self.parametrisation)?,
-            gamma: self.gamma,
-            adam_learning_rate: self.adam_lr,
-            seed: self.random_state,
-            test_fraction: 0.0,
-            ..FitOptions::default()
-        })
-    }
-}
 
 /// Checks raw (x, y) for a fit with `likelihood` and `outputs` target columns: rows, matching
 /// lengths, finite entries and targets in the likelihood's domain, each error naming the row

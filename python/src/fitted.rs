@@ -13,7 +13,7 @@ use numpy::{IntoPyArray, PyArray1, PyArray2};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use std::path::{Path, PathBuf};
-use svgp::kernel::{KernelFamily, KernelSpec};
+use svgp::kernel::KernelSpec;
 use svgp::likelihood::LikelihoodSpec;
 use svgp::optim::{IterReport, StopReason};
 use svgp::plot::DataPlot;
@@ -106,16 +106,6 @@ impl Fitted {
             Some(s) => (xs, s.transform_vector(&y), s.log_scale_sum()),
             None => (xs, y, 0.0),
         })
-    }
-}
-
-/// The kernel family's name as Python spells it.
-fn family_name(family: &KernelFamily) -> &'static str {
-    match family {
-        KernelFamily::SquaredExponential => "se",
-        KernelFamily::Matern12 => "matern12",
-        KernelFamily::Matern32 => "matern32",
-        KernelFamily::Matern52 => "matern52",
     }
 }
 
@@ -335,7 +325,7 @@ impl Fitted {
                 floor,
             } => {
                 let t = Positive::with_floor(floor);
-                out.set_item("kernel", family_name(&family))?;
+                out.set_item("kernel", family.to_string())?;
                 out.set_item("kernel_variance", t.forward(params[0]) * s * s)?;
                 let lengthscales: Vec<f64> = (1..params.len())
                     .map(|j| {

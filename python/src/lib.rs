@@ -11,6 +11,7 @@ mod errors;
 mod fit;
 mod fitted;
 mod record;
+mod settings;
 mod shard;
 mod watch;
 mod wire;
@@ -27,6 +28,7 @@ fn _svgp(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(shard::read_table, m)?)?;
     m.add("NumericalError", py.get_type::<errors::NumericalError>())?;
     m.add("ModelFileError", py.get_type::<errors::ModelFileError>())?;
+    settings::add_schema(m)?;
     m.add("MODEL_FORMAT_VERSION", svgp::tabular::FORMAT_VERSION)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())

@@ -7,7 +7,7 @@
 
 use crate::arrays::{matrix_to_numpy, Matrix, Vector};
 use crate::errors::{to_py, value_error};
-use crate::fit::Settings;
+use crate::settings::Settings;
 use crate::wire::{scope_of, terms_to_tuple, unpack_qs, PackedQs, TermsTuple};
 use nalgebra::{DMatrix, DVector};
 use numpy::{PyArray1, PyArray2};

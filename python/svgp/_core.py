@@ -1,4 +1,4 @@
-"""Shared plumbing of the estimators and :class:`svgp.Model`: settings, one fit, pickling, and
+"""Shared plumbing of the estimators and :class:`svgp.Model`: one fit, pickling, and
 the checks of every argument a user passes, each error naming the argument and what was
 expected (bad input is refused here, before the Rust core sees it)."""
 
@@ -7,45 +7,18 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Callable, Sequence
-from numbers import Integral, Real
+from numbers import Integral
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, StrOptions
 
 from . import _svgp
 
 #: What a per-iteration callback receives: iteration (1-based), minibatch ELBO, γ (None when
 #: q was kept) and the number of times γ was halved. Returning ``False`` stops training.
 Callback = Callable[[int, float, float | None, int], bool | None]
-
-KERNELS = ("se", "rbf", "matern12", "matern32", "matern52")
-#: The training parameters every front end passes to the Rust core by these names.
-TRAINING_PARAMETERS = (
-    "kernel",
-    "num_inducing",
-    "batch_size",
-    "max_iter",
-    "parametrisation",
-    "gamma",
-    "adam_lr",
-)
-PARAMETRISATIONS = ("natural", "expectation", "meansqrt")
-#: What each training parameter may be, as scikit-learn's parameter validation states it (the
-#: estimators' ``_parameter_constraints`` and :class:`svgp.Model`'s checks).
-PARAMETER_CONSTRAINTS: dict[str, list[Any]] = {
-    "num_inducing": [Interval(Integral, 1, None, closed="left")],
-    "kernel": [StrOptions(set(KERNELS))],
-    "batch_size": [Interval(Integral, 1, None, closed="left")],
-    "max_iter": [Interval(Integral, 0, None, closed="left")],
-    "parametrisation": [StrOptions(set(PARAMETRISATIONS))],
-    "gamma": [Interval(Real, 0, None, closed="neither"), None],
-    "adam_lr": [Interval(Real, 0, None, closed="neither")],
-    "random_state": ["random_state"],
-    "verbose": ["boolean"],
-}
 
 
 def seed_of(random_state: Any) -> int:
@@ -102,17 +75,6 @@ def feature_names_for(estimator: Any, n_features: int) -> list[str]:
     if names is not None:
         return [str(n) for n in names]
     return [f"x{j}" for j in range(1, n_features + 1)]
-
-
-def fit_settings(source: Any, likelihood: str, classes: list[str] | None = None) -> dict[str, Any]:
-    """The Rust core's settings: the training parameters read from ``source``'s attributes (an
-    estimator or a :class:`svgp.Model`), its ``random_state`` as the library's seed, the
-    likelihood and a classifier's class labels."""
-    settings = {name: getattr(source, name) for name in TRAINING_PARAMETERS}
-    settings["likelihood"] = likelihood
-    settings["random_state"] = seed_of(source.random_state)
-    settings["classes"] = classes
-    return settings
 
 
 def number_text(v: Any) -> str:

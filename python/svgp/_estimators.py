@@ -6,18 +6,16 @@ import os
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, ClassVar
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
-from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
 from . import _svgp
 from ._core import (
-    PARAMETER_CONSTRAINTS,
     as_numbers,
     as_path,
     check_finite,
@@ -26,65 +24,23 @@ from ._core import (
     check_targets,
     encode_labels,
     feature_names_for,
-    fit_settings,
     fitted_from_state,
     fitted_state,
     run_fit,
 )
-
-_COMMON_DOC = """
-    Parameters
-    ----------
-    num_inducing : int, default=50
-        M, the number of inducing inputs, placed by k-means++ on the standardised inputs;
-        clipped to the number of training rows.
-    kernel : {"se", "rbf", "matern12", "matern32", "matern52"}, default="se"
-        The stationary kernel, with one lengthscale per input (ARD); "rbf" is "se".
-    batch_size : int, default=256
-        B, the minibatch size (the full batch when B >= N).
-    max_iter : int, default=1000
-        Training iterations (one natural step on q and one Adam step each).
-    parametrisation : {"natural", "expectation", "meansqrt"}, default="natural"
-        ξ, the parametrisation of the natural-gradient step: θ, η or (m, L).
-    gamma : float or None, default=None
-        A constant natural step size; None for the likelihood's default (1 for a Gaussian
-        likelihood with full batches, where one step is exact; else a ramp 1e-4 → 0.1).
-    adam_lr : float, default=0.01
-        Adam's learning rate for the kernel, the likelihood and the inducing inputs.
-    random_state : int, RandomState or None, default=0
-        Seed of the inducing inputs and the minibatches. An int gives the numbers the Rust
-        library and the ``svgp`` command line give for that seed.
-    verbose : bool, default=False
-        Draw a progress line (iteration, ELBO, γ) on stderr.
-"""
+from ._settings import (
+    CLASS_LIKELIHOODS,
+    LIKELIHOODS,
+    TrainingParameters,
+    fit_settings,
+    library,
+    setting,
+)
 
 
-class _SVGPBase(BaseEstimator):  # type: ignore[misc]
-    """What both estimators share: parameters, fitting through the Rust core, pickling."""
-
-    _parameter_constraints: ClassVar[dict[str, list[Any]]] = dict(PARAMETER_CONSTRAINTS)
-
-    def __init__(
-        self,
-        num_inducing: int = 50,
-        kernel: str = "se",
-        batch_size: int = 256,
-        max_iter: int = 1000,
-        parametrisation: str = "natural",
-        gamma: float | None = None,
-        adam_lr: float = 0.01,
-        random_state: Any = 0,
-        verbose: bool = False,
-    ) -> None:
-        self.num_inducing = num_inducing
-        self.kernel = kernel
-        self.batch_size = batch_size
-        self.max_iter = max_iter
-        self.parametrisation = parametrisation
-        self.gamma = gamma
-        self.adam_lr = adam_lr
-        self.random_state = random_state
-        self.verbose = verbose
+class _SVGPBase(TrainingParameters, BaseEstimator):  # type: ignore[misc]
+    """What both estimators share: parameters (stored by ``__init__``, checked at ``fit``),
+    fitting through the Rust core, pickling."""
 
     def _check_X(self, X: ArrayLike) -> NDArray[Any]:
         """Inputs for prediction, validated against the fit (count and names of features)."""
@@ -172,17 +128,13 @@ class _SVGPBase(BaseEstimator):  # type: ignore[misc]
 
 
 class SVGPRegressor(RegressorMixin, _SVGPBase):  # type: ignore[misc]
-    __doc__ = (
-        """Sparse variational GP regression (Gaussian noise by default), trained by natural
+    """Sparse variational GP regression (Gaussian noise by default), trained by natural
     gradients on q(u) and Adam on the kernel, the noise and the inducing inputs. Inputs and
     targets are standardised inside; predictions are in the data's units.
-    """
-        + _COMMON_DOC
-        + """    likelihood : {"gaussian", "student_t", "poisson", "heteroscedastic"}, \
-default="gaussian"
-        Gaussian noise, Student-t noise (ν = 3, robust), Poisson counts (exp link) or
-        heteroscedastic Gaussian noise (a second latent GP for the log noise scale, so the
-        noise varies with the inputs).
+
+    Parameters
+    ----------
+    {parameters}
 
     Attributes
     ----------
@@ -199,38 +151,14 @@ default="gaussian"
     n_outputs_ : int, the target columns P (a 2-D y of P > 1 columns fits P Gaussian outputs,
         one latent GP each, sharing the kernel and the inducing inputs)
     """
+
+    likelihood: str = setting(
+        default=library("likelihood"),
+        choices=[name for name in LIKELIHOODS if name not in CLASS_LIKELIHOODS],
+        doc="Gaussian noise, Student-t noise (ν = 3, robust), Poisson counts (exp link) or "
+        "heteroscedastic Gaussian noise (a second latent GP for the log noise scale, so the "
+        "noise varies with the inputs).",
     )
-
-    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
-        **_SVGPBase._parameter_constraints,
-        "likelihood": [StrOptions({"gaussian", "student_t", "poisson", "heteroscedastic"})],
-    }
-
-    def __init__(
-        self,
-        num_inducing: int = 50,
-        kernel: str = "se",
-        batch_size: int = 256,
-        max_iter: int = 1000,
-        parametrisation: str = "natural",
-        gamma: float | None = None,
-        adam_lr: float = 0.01,
-        random_state: Any = 0,
-        verbose: bool = False,
-        likelihood: str = "gaussian",
-    ) -> None:
-        super().__init__(
-            num_inducing=num_inducing,
-            kernel=kernel,
-            batch_size=batch_size,
-            max_iter=max_iter,
-            parametrisation=parametrisation,
-            gamma=gamma,
-            adam_lr=adam_lr,
-            random_state=random_state,
-            verbose=verbose,
-        )
-        self.likelihood = likelihood
 
     def fit(self, X: ArrayLike, y: ArrayLike) -> SVGPRegressor:
         """Fits to inputs X (N, D) and targets y (N,), or (N, P) for P Gaussian outputs.
@@ -308,17 +236,14 @@ default="gaussian"
 
 
 class SVGPClassifier(ClassifierMixin, _SVGPBase):  # type: ignore[misc]
-    __doc__ = (
-        """Sparse variational GP classification, trained by natural gradients on q(u) and Adam
+    """Sparse variational GP classification, trained by natural gradients on q(u) and Adam
     on the kernel and the inducing inputs. Two classes are one latent GP with a Bernoulli
     likelihood (probit link; ``classes_[1]`` is the positive class); C > 2 classes are C latent
     GPs sharing the inducing inputs, with a robust-max likelihood (GPflow's MultiClass).
-    """
-        + _COMMON_DOC
-        + """    likelihood : {"auto", "bernoulli", "robustmax", "softmax"}, default="auto"
-        "auto" is "bernoulli" for two classes and "robustmax" for more; "robustmax" and
-        "softmax" (seeded Monte Carlo expectations) take any number of classes (one latent GP
-        each), "bernoulli" exactly two.
+
+    Parameters
+    ----------
+    {parameters}
 
     Attributes
     ----------
@@ -327,38 +252,14 @@ class SVGPClassifier(ClassifierMixin, _SVGPBase):  # type: ignore[misc]
     n_iter_, elbo_history_, gamma_history_, elbo_, inducing_points_, kernel_variance_,
     lengthscales_ : as :class:`SVGPRegressor` (the kernel is shared by the classes' latents)
     """
+
+    likelihood: str = setting(
+        default="auto",
+        choices=["auto", *CLASS_LIKELIHOODS],
+        doc='"auto" is "bernoulli" for two classes and "robustmax" for more; "robustmax" and '
+        '"softmax" (seeded Monte Carlo expectations) take any number of classes (one latent '
+        'GP each), "bernoulli" exactly two.',
     )
-
-    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
-        **_SVGPBase._parameter_constraints,
-        "likelihood": [StrOptions({"auto", "bernoulli", "robustmax", "softmax"})],
-    }
-
-    def __init__(
-        self,
-        num_inducing: int = 50,
-        kernel: str = "se",
-        batch_size: int = 256,
-        max_iter: int = 1000,
-        parametrisation: str = "natural",
-        gamma: float | None = None,
-        adam_lr: float = 0.01,
-        random_state: Any = 0,
-        verbose: bool = False,
-        likelihood: str = "auto",
-    ) -> None:
-        super().__init__(
-            num_inducing=num_inducing,
-            kernel=kernel,
-            batch_size=batch_size,
-            max_iter=max_iter,
-            parametrisation=parametrisation,
-            gamma=gamma,
-            adam_lr=adam_lr,
-            random_state=random_state,
-            verbose=verbose,
-        )
-        self.likelihood = likelihood
 
     def fit(self, X: ArrayLike, y: ArrayLike) -> SVGPClassifier:
         """Fits to inputs X (N, D) and labels y (N,) of two or more classes. Ctrl-C stops

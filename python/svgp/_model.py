@@ -8,12 +8,10 @@ from typing import Any, Union
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from sklearn.utils._param_validation import StrOptions, validate_parameter_constraints
+from sklearn.utils._param_validation import validate_parameter_constraints
 
 from . import _svgp
 from ._core import (
-    PARAMETER_CONSTRAINTS,
-    TRAINING_PARAMETERS,
     Callback,
     as_path,
     check_callback,
@@ -22,28 +20,23 @@ from ._core import (
     check_flag,
     check_inputs,
     check_targets,
-    fit_settings,
     fitted_from_state,
     fitted_state,
     run_fit,
 )
+from ._settings import (
+    CLASS_LIKELIHOODS,
+    LIKELIHOODS,
+    TrainingParameters,
+    fit_settings,
+    library,
+    setting,
+)
 
 PathLike = Union[str, "os.PathLike[str]"]
 
-LIKELIHOODS = (
-    "gaussian",
-    "bernoulli",
-    "student_t",
-    "poisson",
-    "heteroscedastic",
-    "robustmax",
-    "softmax",
-)
-#: The likelihoods whose targets are class indices 0 … C−1.
-CLASS_LIKELIHOODS = ("bernoulli", "robustmax", "softmax")
 
-
-class Model:
+class Model(TrainingParameters):
     """A sparse variational GP with every training control, for users who want more than the
     scikit-learn estimators: the likelihood, the parametrisation ξ of the natural step, the
     step size γ, Adam's learning rate, batches, and a callback after every iteration.
@@ -53,65 +46,31 @@ class Model:
 
     Parameters
     ----------
-    likelihood : {"gaussian", "bernoulli", "student_t", "poisson", "heteroscedastic", \
-"robustmax", "softmax"}, default="gaussian"
-        Gaussian noise; Bernoulli with probit link (labels 0 and 1); Student-t (ν = 3) noise;
-        Poisson counts with exp link; heteroscedastic Gaussian noise (two latent GPs, the mean
-        and the log noise scale); C classes with one latent GP each (labels 0 … C−1), robust-max
-        (GPflow's MultiClass, ε = 10⁻³) or softmax (seeded Monte Carlo expectations).
-    kernel : {"se", "rbf", "matern12", "matern32", "matern52"}, default="se"
-        The stationary kernel, ARD, initial variance 1 and lengthscales 1 (standardised units).
-    num_inducing : int, default=50
-        M, placed by k-means++; clipped to the number of rows.
-    batch_size : int, default=256
-        B (the full batch when B >= N).
-    max_iter : int, default=1000
-        Training iterations.
-    parametrisation : {"natural", "expectation", "meansqrt"}, default="natural"
-        ξ of the natural step: θ, η or (m, L).
-    gamma : float or None, default=None
-        Constant γ; None for the likelihood's default schedule.
-    adam_lr : float, default=0.01
-        Adam's learning rate for the hyperparameters and Z.
-    random_state : int, default=0
-        Seed of the inducing inputs and batches (the Rust library's and the CLI's ``--seed``).
-    verbose : bool, default=False
-        Progress line on stderr.
+    {parameters}
     """
 
-    def __init__(
-        self,
-        likelihood: str = "gaussian",
-        kernel: str = "se",
-        num_inducing: int = 50,
-        batch_size: int = 256,
-        max_iter: int = 1000,
-        parametrisation: str = "natural",
-        gamma: float | None = None,
-        adam_lr: float = 0.01,
-        random_state: int = 0,
-        verbose: bool = False,
-    ) -> None:
-        self.likelihood = likelihood
-        self.kernel = kernel
-        self.num_inducing = num_inducing
-        self.batch_size = batch_size
-        self.max_iter = max_iter
-        self.parametrisation = parametrisation
-        self.gamma = gamma
-        self.adam_lr = adam_lr
-        self.random_state = random_state
-        self.verbose = verbose
+    likelihood: str = setting(
+        default=library("likelihood"),
+        choices=LIKELIHOODS,
+        doc="Gaussian noise; Bernoulli with probit link (labels 0 and 1); Student-t (ν = 3) "
+        "noise; Poisson counts with exp link; heteroscedastic Gaussian noise (two latent GPs, "
+        "the mean and the log noise scale); C classes with one latent GP each (labels 0 … "
+        "C−1), robust-max (GPflow's MultiClass, ε = 10⁻³) or softmax (seeded Monte Carlo "
+        "expectations).",
+    )
+
+    def _after_init(self) -> None:
+        """No model yet; the parameters checked (ValueError/TypeError naming one outside its
+        range, as the estimators' scikit-learn parameter validation says it)."""
         self._fitted: _svgp.Fitted | None = None
         self._check_parameters()
 
     def _check_parameters(self) -> None:
-        """ValueError/TypeError naming a training parameter outside its range (as the
-        estimators' scikit-learn parameter validation says it)."""
-        names = ("likelihood", *TRAINING_PARAMETERS, "random_state", "verbose")
-        constraints = {**PARAMETER_CONSTRAINTS, "likelihood": [StrOptions(set(LIKELIHOODS))]}
+        """ValueError/TypeError naming a training parameter outside its range."""
         validate_parameter_constraints(
-            constraints, {n: getattr(self, n) for n in names}, caller_name="Model"
+            self._parameter_constraints,
+            {n: getattr(self, n) for n in self._settings},
+            caller_name="Model",
         )
 
     def fit(
@@ -145,7 +104,7 @@ class Model:
             if feature_names is not None
             else [f"x{j}" for j in range(1, d + 1)]
         )
-        settings = fit_settings(self, self.likelihood)
+        settings = fit_settings(self, self.likelihood, None)
         callback = check_callback(callback)
         fitted, error = run_fit(Xa, ya, settings, names, callback, self.verbose)
         self._fitted = fitted

@@ -11,6 +11,12 @@ _Floats1: TypeAlias = NDArray[np.float64] | NDArray[np.float32]
 
 __version__: str
 MODEL_FORMAT_VERSION: int
+#: The library's default fit settings (``FitOptions::default()``) as JSON, by field name.
+FIT_DEFAULTS: str
+#: Every name each named setting ("likelihood", "kernel", "parametrisation") accepts.
+SETTING_NAMES: dict[str, list[str]]
+#: The likelihoods whose targets are class indices.
+CLASS_LIKELIHOODS: list[str]
 
 class NumericalError(ArithmeticError):
     """A numerical failure: a matrix not positive definite, a non-finite ELBO or gradient, or a

@@ -25,8 +25,9 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from . import _svgp
-from ._core import check_class_indices, check_inputs, check_targets, fit_settings
-from ._model import CLASS_LIKELIHOODS, Model, PathLike
+from ._core import check_class_indices, check_inputs, check_targets
+from ._model import Model, PathLike
+from ._settings import CLASS_LIKELIHOODS, fit_settings, takes_parameters
 
 #: Rows drawn from all shards together to place the inducing inputs by k-means++.
 SAMPLE_ROWS = 4096
@@ -284,18 +285,10 @@ def _check_columns(summaries: list[dict[str, Any]]) -> None:
             raise ValueError(f"shard {k}: columns {s['names']} differ from shard 0's")
 
 
+@takes_parameters(Model, exclude=("verbose",))
 def fit(
     shards: Sequence[Source],
     *,
-    likelihood: str = "gaussian",
-    kernel: str = "se",
-    num_inducing: int = 50,
-    batch_size: int = 256,
-    max_iter: int = 1000,
-    parametrisation: str = "natural",
-    gamma: float | None = None,
-    adam_lr: float = 0.01,
-    random_state: int = 0,
     backend: str = "ray",
     feature_names: Sequence[str] | None = None,
     target: str | None = None,
@@ -306,6 +299,7 @@ def fit(
     max_retries: int = 3,
     restart_timeout: float = RESTART_TIMEOUT,
     callback: Callable[[int, float, float | None, int], bool | None] | None = None,
+    **settings: Any,
 ) -> Model:
     """Trains one model on rows split into ``shards``, each held by its own worker: a Ray
     actor (``backend="ray"``; ``ray.init()`` first, or a local cluster is started) or an object
@@ -329,30 +323,27 @@ def fit(
     for the restarted worker; one that cannot come back (its restart fails, say because its
     file is gone) stops training at once. Either way a :class:`WorkerLost` (a RuntimeError)
     names the shard, the iteration and the checkpoint written.
+
+    Training parameters (:class:`svgp.Model`'s but ``verbose``)
+    ------------------------------------------------------------
+    {parameters}
     """
     if len(shards) == 0:
         raise ValueError("shards is empty: give at least one (X, y) pair or file")
     if backend not in ("ray", "local"):
         raise ValueError(f"backend {backend!r}: expected 'ray' or 'local'")
-    model = Model(
-        likelihood=likelihood,
-        kernel=kernel,
-        num_inducing=num_inducing,
-        batch_size=batch_size,
-        max_iter=max_iter,
-        parametrisation=parametrisation,
-        gamma=gamma,
-        adam_lr=adam_lr,
-        random_state=random_state,
-    )
-    settings = fit_settings(model, likelihood)
+    if "verbose" in settings:
+        raise TypeError("fit() got an unexpected keyword argument 'verbose'")
+    model = Model(**settings)
+    batch_size, max_iter = model.batch_size, model.max_iter
+    core_settings = fit_settings(model, model.likelihood, None)
     columns: _Columns = (target, None if features is None else list(features))
     sources = _placed(backend, shards)
-    model_json, sizes = _initial_model(backend, sources, columns, settings, feature_names)
+    model_json, sizes = _initial_model(backend, sources, columns, core_settings, feature_names)
     num_data = sum(sizes)
     resume_path = None if resume is None else os.fspath(resume)
-    trainer = _svgp.ShardedTrainer(model_json, settings, num_data, resume_path)
-    seed = settings["random_state"]
+    trainer = _svgp.ShardedTrainer(model_json, core_settings, num_data, resume_path)
+    seed = core_settings["seed"]
     parts = _shares(sizes, batch_size)
     workers = _workers(backend, model_json, sources, columns, parts, seed)
     retries = (max_retries, restart_timeout)
@@ -399,7 +390,7 @@ def _initial_model(
     the feature names, the number of classes."""
     rows = max(SAMPLE_ROWS, settings["num_inducing"])
     labels = _labels_of(settings["likelihood"])
-    seed = settings["random_state"]
+    seed = settings["seed"]
     summaries = _map(backend, _summary, sources, columns, rows, seed, labels)
     _check_columns(summaries)
     d = summaries[0]["sample"][0].shape[1]

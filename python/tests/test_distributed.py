@@ -25,7 +25,7 @@ import pytest
 
 import svgp
 from svgp import _svgp, distributed
-from svgp._core import fit_settings
+from svgp._settings import fit_settings
 
 SETTINGS: dict[str, Any] = {"num_inducing": 15, "batch_size": 64, "max_iter": 40}
 
@@ -97,7 +97,7 @@ def test_a_worker_scales_its_part_by_its_own_share() -> None:
     X, y = data[0]
     b = 25  # N_0 = 100 rows: an epoch is 4 batches
     worker = _svgp.ShardWorker(text, X, y, b, 7)
-    trainer = _svgp.ShardedTrainer(text, fit_settings(model, "gaussian"), 2000)
+    trainer = _svgp.ShardedTrainer(text, fit_settings(model, "gaussian", None), 2000)
     hyper, qs = trainer.hyper(), trainer.qs()
     parts = [worker.evaluate(t, list(hyper), qs, 1, "eta")[1] for t in range(1, 5)]
     full = worker.full_data_term(list(hyper), qs)
@@ -110,9 +110,9 @@ def test_a_worker_that_lost_its_q_is_sent_it_again() -> None:
     with None, is sent the q's and catches up: the run equals the uninterrupted one bit for
     bit (a worker that evaluated at the q's it was built with would differ)."""
     data, columns = shards(), (None, None)
-    settings = fit_settings(svgp.Model(**SETTINGS), "gaussian")
+    settings = fit_settings(svgp.Model(**SETTINGS), "gaussian", None)
     text, sizes = distributed._initial_model("local", list(data), columns, settings, None)
-    parts, seed = distributed._shares(sizes, SETTINGS["batch_size"]), settings["random_state"]
+    parts, seed = distributed._shares(sizes, SETTINGS["batch_size"]), settings["seed"]
 
     def run(restart_at: int) -> list[Any]:
         trainer = _svgp.ShardedTrainer(text, settings, sum(sizes))

@@ -5,7 +5,7 @@
 //! position is the iteration count: a fresh stream with the same seed is advanced by that many
 //! batches. Versioned JSON, written atomically.
 
-use super::FitOptions;
+use super::settings::{Checkpointing, FitOptions};
 use crate::data::write_atomically;
 use crate::error::{Result, SvgpError};
 use crate::model::Svgp;
@@ -18,16 +18,7 @@ use std::path::{Path, PathBuf};
 /// The `format` field of every checkpoint file.
 pub const CHECKPOINT_FORMAT: &str = "svgp-checkpoint";
 /// The current checkpoint version; loading refuses any other.
-pub const CHECKPOINT_VERSION: u32 = 2;
-
-/// Where and how often a fit writes its checkpoint.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Checkpointing {
-    /// The checkpoint file (replaced atomically at each write).
-    pub path: PathBuf,
-    /// Write every this many iterations (≥ 1), and when training stops early.
-    pub every: u64,
-}
+pub const CHECKPOINT_VERSION: u32 = 3;
 
 /// A fit's state at an iteration boundary.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -46,31 +37,16 @@ pub struct Checkpoint {
     pub elbo_trace: Vec<f64>,
 }
 
-/// The settings a resumed fit must share with the checkpointed one, as text.
+/// The settings a resumed fit must share with the checkpointed one, as text: the options'
+/// JSON (every setting, named settings by name) without the iteration budget, which a resume
+/// may raise.
 pub fn settings_of(o: &FitOptions) -> String {
-    let FitOptions {
-        likelihood,
-        kernel,
-        kernel_per_latent,
-        num_inducing,
-        batch_size,
-        xi,
-        gamma,
-        adam_learning_rate,
-        seed,
-        test_fraction,
-        ..
-    } = o;
-    let per_latent = if *kernel_per_latent {
-        " per latent"
-    } else {
-        ""
+    let shared = FitOptions {
+        iterations: 0,
+        ..o.clone()
     };
-    format!(
-        "likelihood {likelihood:?}, kernel {kernel:?}{per_latent}, num_inducing {num_inducing}, \
-         batch_size {batch_size}, xi {xi:?}, gamma {gamma:?}, adam_learning_rate \
-         {adam_learning_rate:e}, seed {seed}, test_fraction {test_fraction:e}"
-    )
+    // Serialising plain numbers, booleans and strings cannot fail.
+    serde_json::to_string(&shared).unwrap_or_default()
 }
 
 impl Checkpoint {

@@ -199,9 +199,7 @@ fn likelihood_for(
     data: &dyn TrainingData,
     o: &FitOptions,
 ) -> Result<Box<dyn crate::likelihood::Likelihood>> {
-    let classifier =
-        o.likelihood.is_multiclass() || o.likelihood == super::LikelihoodChoice::Bernoulli;
-    if classifier && data.single_class() {
+    if o.likelihood.is_classifier() && data.single_class() {
         return Err(SvgpError::SingleClass {
             path: data.path().to_string(),
             column: data.target_column(),
@@ -327,9 +325,6 @@ fn check_options(o: &FitOptions) -> Result<()> {
     Ok(())
 }
 
-/// The trainer the options describe for `model` and N training rows: the natural step in ξ with
-/// γ (constant, or the likelihood's default for full or minibatches), and Adam on the
-/// hyperparameters and Z.
 /// The trainer the options ask for, for `model` on `n` training rows: natural steps in the
 /// options' ξ with γ constant or the likelihood's default schedule, Adam on the
 /// hyperparameters and Z at the options' learning rate.

@@ -3,17 +3,13 @@
 //! streamed from disk, both through one path (seeded hold-out, standardisation, inducing inputs
 //! by k-means++, one [`crate::optim::Trainer::run`], the full-data ELBO, test metrics);
 //! [`predict`] and [`evaluate`] work in the data's original units; [`SavedModel`] is the model
-//! file.
+//! file; [`FitOptions`] and the names of its choices ([`Named`]) are the one settings schema.
 
 use crate::data::{Batch, Standardiser};
 use crate::error::{check_shape, Result, Shape};
 use crate::kernel::{Kernel, KernelFamily, KernelSpec};
-use crate::likelihood::{
-    Bernoulli, BinaryLink, Gaussian, Heteroscedastic, Likelihood, MultiGaussian, NoiseLink,
-    Poisson, PoissonLink, RobustMax, Softmax, StudentT, DEFAULT_DF, DEFAULT_EPSILON,
-};
 use crate::model::Metrics;
-use crate::optim::{StopReason, Xi};
+use crate::optim::StopReason;
 use crate::transform::Positive;
 use nalgebra::{DMatrix, DVector};
 
@@ -22,106 +18,19 @@ mod estimator;
 mod file;
 mod fit;
 mod scan;
+mod settings;
 mod stream;
-pub use checkpoint::{
-    settings_of, Checkpoint, Checkpointing, CHECKPOINT_FORMAT, CHECKPOINT_VERSION,
-};
+pub use checkpoint::{settings_of, Checkpoint, CHECKPOINT_FORMAT, CHECKPOINT_VERSION};
 pub use estimator::{Estimator, Fitted};
 pub use file::{SavedModel, FORMAT, FORMAT_VERSION};
 pub use fit::{build_trainer, fit};
 pub use scan::{evaluate_csv, predict_csv};
+pub use settings::{
+    accepted_names, parse_name, Checkpointing, FitOptions, LikelihoodChoice, Named, UnknownName,
+};
 pub use stream::{
     evaluate_binary, fit_binary, planned_iterations, predict_binary, StreamOptions, StreamSource,
 };
-
-/// The likelihoods a table can be fitted with.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LikelihoodChoice {
-    /// Gaussian noise (regression; targets standardised).
-    Gaussian,
-    /// Bernoulli with probit link (classification, labels 0/1).
-    Bernoulli,
-    /// Student-t, ν = 3 fixed, learnable scale (robust regression; targets standardised).
-    StudentT,
-    /// Poisson with exp link (counts; targets kept as they are).
-    Poisson,
-    /// C classes, one latent GP each, robust-max with ε = 10⁻³ fixed (GPflow's `MultiClass`);
-    /// C comes from the data.
-    RobustMax,
-    /// C classes, one latent GP each, softmax (seeded Monte Carlo expectations); C comes from
-    /// the data.
-    Softmax,
-    /// Heteroscedastic Gaussian y ~ N(f, exp(g)²): two latent GPs, the mean and the log noise
-    /// scale (regression; targets standardised).
-    Heteroscedastic,
-}
-
-impl LikelihoodChoice {
-    /// Regression likelihoods have their targets standardised and report RMSE.
-    pub fn standardises_targets(self) -> bool {
-        matches!(
-            self,
-            LikelihoodChoice::Gaussian
-                | LikelihoodChoice::StudentT
-                | LikelihoodChoice::Heteroscedastic
-        )
-    }
-
-    /// Whether the number of classes C, and so the number of latents, comes from the data.
-    pub fn is_multiclass(self) -> bool {
-        matches!(
-            self,
-            LikelihoodChoice::RobustMax | LikelihoodChoice::Softmax
-        )
-    }
-
-    /// The likelihood with its initial parameters (Gaussian σₙ² = 0.1; Student-t scale 0.3,
-    /// ν = 3 fixed; probit; exp link; robust-max ε = 10⁻³ fixed; softmax with its default
-    /// sample; the exp noise link), for `num_classes` classes when [`Self::is_multiclass`].
-    ///
-    /// # Errors
-    /// `InvalidParameter { name: "num_classes" }` when a multiclass likelihood gets no class
-    /// count or fewer than 2.
-    pub fn build(self, num_classes: Option<usize>) -> Result<Box<dyn Likelihood>> {
-        let classes = || match num_classes {
-            Some(c) if c >= 2 => Ok(c),
-            _ => Err(crate::error::SvgpError::InvalidParameter {
-                name: "num_classes".into(),
-                value: num_classes.map_or(f64::NAN, |c| c as f64),
-                reason: "a multiclass likelihood needs targets 0..C−1, C ≥ 2, each class present",
-            }),
-        };
-        Ok(match self {
-            LikelihoodChoice::Gaussian => Box::new(Gaussian::new(0.1)?),
-            LikelihoodChoice::Bernoulli => Box::new(Bernoulli::new(BinaryLink::Probit)),
-            LikelihoodChoice::StudentT => Box::new(StudentT::new(0.3, DEFAULT_DF, false)?),
-            LikelihoodChoice::Poisson => Box::new(Poisson::new(PoissonLink::Exp)),
-            LikelihoodChoice::RobustMax => {
-                Box::new(RobustMax::new(classes()?, DEFAULT_EPSILON, false)?)
-            }
-            LikelihoodChoice::Softmax => Box::new(Softmax::new(classes()?)?),
-            LikelihoodChoice::Heteroscedastic => Box::new(Heteroscedastic::new(NoiseLink::Exp)),
-        })
-    }
-}
-
-impl LikelihoodChoice {
-    /// The likelihood for P ≥ 2 target columns (several outputs): Gaussian noise per output,
-    /// each variance starting at 0.1 as the single-output Gaussian's does.
-    ///
-    /// # Errors
-    /// `InvalidParameter { name: "likelihood" }` for any choice but Gaussian.
-    pub fn build_outputs(self, outputs: usize) -> Result<Box<dyn Likelihood>> {
-        match self {
-            LikelihoodChoice::Gaussian => Ok(Box::new(MultiGaussian::new(&vec![0.1; outputs])?)),
-            _ => Err(crate::error::SvgpError::InvalidParameter {
-                name: "likelihood".into(),
-                value: outputs as f64,
-                reason: "several target columns (outputs) need the Gaussian likelihood",
-            }),
-        }
-    }
-}
 
 /// The number of classes C of targets that are class indices 0..C−1, each present at least once
 /// (so a stray large index cannot ask for millions of latent GPs); `None` when there are no
@@ -193,66 +102,6 @@ pub fn initial_kernel(family: KernelFamily, d: usize) -> Result<Box<dyn Kernel>>
         floor: Positive::default().floor,
     }
     .build()
-}
-
-/// Everything a fit needs besides the data; the error for a bad value names the field.
-/// `Default` gives the command line's defaults.
-#[derive(Debug, Clone)]
-pub struct FitOptions {
-    /// The likelihood (default Gaussian).
-    pub likelihood: LikelihoodChoice,
-    /// The kernel family, ARD, initial variance 1 and lengthscales 1 on standardised inputs
-    /// (default squared exponential).
-    pub kernel: KernelFamily,
-    /// One kernel per latent GP, each of `kernel`'s family and initial values, instead of one
-    /// shared by all (default false; the same for a single latent).
-    pub kernel_per_latent: bool,
-    /// M (default 50; must not exceed the number of training rows).
-    pub num_inducing: usize,
-    /// B (default 256; the full batch when larger than N).
-    pub batch_size: usize,
-    /// Training iterations (default 1000).
-    pub iterations: u64,
-    /// ξ (default θ).
-    pub xi: Xi,
-    /// Constant γ; `None` for the default of the likelihood
-    /// ([`crate::optim::Schedule::default_for`]).
-    pub gamma: Option<f64>,
-    /// Adam's learning rate for hyperparameters and Z (default 0.01).
-    pub adam_learning_rate: f64,
-    /// Seed of the split, the inducing inputs and the batches (default 0).
-    pub seed: u64,
-    /// Fraction of rows held out for testing, in [0, 1) (default 0.1).
-    pub test_fraction: f64,
-    /// Write a checkpoint this often, and when training stops (default none).
-    pub checkpoint: Option<Checkpointing>,
-    /// Continue from this checkpoint, written by a fit with the same settings on the same data;
-    /// `iterations` counts from the start of the original fit (default none).
-    pub resume: Option<std::path::PathBuf>,
-    /// Stop at the next iteration boundary when this flag is set, e.g. by a signal handler
-    /// (default none); the checkpoint is then written and the full-data passes are skipped.
-    pub interrupt: Option<&'static std::sync::atomic::AtomicBool>,
-}
-
-impl Default for FitOptions {
-    fn default() -> Self {
-        FitOptions {
-            likelihood: LikelihoodChoice::Gaussian,
-            kernel: KernelFamily::SquaredExponential,
-            kernel_per_latent: false,
-            num_inducing: 50,
-            batch_size: 256,
-            iterations: 1000,
-            xi: Xi::Natural,
-            gamma: None,
-            adam_learning_rate: 0.01,
-            seed: 0,
-            test_fraction: 0.1,
-            checkpoint: None,
-            resume: None,
-            interrupt: None,
-        }
-    }
 }
 
 /// What a fit did.
