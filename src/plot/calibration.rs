@@ -2,7 +2,7 @@
 //! observed frequency of class 1 against the mean predicted p(y = 1) in equal-width bins.
 
 use super::legend::draw_legend;
-use super::{render, Figure};
+use super::{render, Figure, AXIS_NAME_FONT, TICK_FONT};
 use crate::error::{check_shape, Result, Shape, SvgpError};
 use crate::tabular::predict;
 use crate::tabular::SavedModel;
@@ -70,6 +70,8 @@ impl Figure for Calibration {
             .map_err(|x| err(&x))?;
         chart
             .configure_mesh()
+            .axis_desc_style(AXIS_NAME_FONT)
+            .label_style(TICK_FONT)
             .x_desc("mean predicted p(y = 1) in the bin")
             .y_desc("observed fraction with y = 1")
             .draw()

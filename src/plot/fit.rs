@@ -2,7 +2,7 @@
 
 use super::legend::{class_labels, draw_legend};
 use super::ticks::tick_label;
-use super::{padded_range, render, Figure};
+use super::{padded_range, render, Figure, AXIS_NAME_FONT, TICK_FONT};
 use crate::error::{check_shape, Result, Shape};
 use crate::tabular::predict;
 use crate::tabular::SavedModel;
@@ -135,6 +135,8 @@ impl Fit1d {
             .map_err(err)?;
         chart
             .configure_mesh()
+            .axis_desc_style(AXIS_NAME_FONT)
+            .label_style(TICK_FONT)
             .x_desc(&self.axes.0)
             .y_desc(&self.axes.1)
             .x_label_formatter(&|v| tick_label(*v))
@@ -341,6 +343,8 @@ impl Figure for Classification2d {
             .map_err(err)?;
         chart
             .configure_mesh()
+            .axis_desc_style(AXIS_NAME_FONT)
+            .label_style(TICK_FONT)
             .disable_mesh()
             .x_desc(&self.axes.0)
             .y_desc(&self.axes.1)
@@ -456,6 +460,8 @@ impl Figure for PredictedObserved {
             .map_err(err)?;
         chart
             .configure_mesh()
+            .axis_desc_style(AXIS_NAME_FONT)
+            .label_style(TICK_FONT)
             .x_desc(format!("observed {}", self.target))
             .y_desc(format!("predicted {}", self.target))
             .x_label_formatter(&|v| tick_label(*v))

@@ -4,7 +4,7 @@
 use super::fit::{err, Drawn};
 use super::legend::draw_legend;
 use super::ticks::tick_label;
-use super::{padded_range, render, Figure};
+use super::{padded_range, render, Figure, AXIS_NAME_FONT, TICK_FONT};
 use crate::error::Result;
 use plotters::coord::ranged1d::{Ranged, ValueFormatter};
 use plotters::coord::types::RangedCoordf64;
@@ -95,6 +95,8 @@ impl LineChart<'_> {
     {
         chart
             .configure_mesh()
+            .axis_desc_style(AXIS_NAME_FONT)
+            .label_style(TICK_FONT)
             .x_desc(self.x_label)
             .y_desc(self.y_label)
             .x_label_formatter(&|v| tick_label(*v))

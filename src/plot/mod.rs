@@ -32,6 +32,12 @@ use std::sync::Once;
 /// Plot size in pixels.
 pub const SIZE: (u32, u32) = (900, 600);
 
+/// Font of the axis names (plotters' default is 10 px at this size).
+const AXIS_NAME_FONT: (&str, u32) = ("sans-serif", 15);
+
+/// Font of the tick labels.
+const TICK_FONT: (&str, u32) = ("sans-serif", 12);
+
 static FONT: &[u8] = include_bytes!("../../assets/DejaVuSans.ttf");
 
 fn register_font() -> Result<()> {

@@ -6,7 +6,7 @@ use super::fit::{
 };
 use super::legend::{class_labels, draw_legend};
 use super::ticks::tick_label;
-use super::{render, Figure};
+use super::{render, Figure, AXIS_NAME_FONT, TICK_FONT};
 use crate::error::{check_shape, Result, Shape, SvgpError};
 use crate::tabular::{predict, SavedModel};
 use nalgebra::{DMatrix, DVector};
@@ -129,6 +129,8 @@ impl Figure for ClassMap {
             .map_err(err)?;
         chart
             .configure_mesh()
+            .axis_desc_style(AXIS_NAME_FONT)
+            .label_style(TICK_FONT)
             .disable_mesh()
             .x_desc(&self.axes.0)
             .y_desc(&self.axes.1)
@@ -281,6 +283,8 @@ impl Figure for Confusion {
             .map_err(err)?;
         chart
             .configure_mesh()
+            .axis_desc_style(AXIS_NAME_FONT)
+            .label_style(TICK_FONT)
             .disable_mesh()
             .x_labels(c)
             .y_labels(c)
