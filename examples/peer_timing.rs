@@ -26,7 +26,7 @@ use nalgebra::{DMatrix, DVector};
 use serde_json::json;
 use std::error::Error;
 use std::time::Instant;
-use svgp::data::read_csv;
+use svgp::data::{read_csv, Table};
 use svgp::kernel::SquaredExponential;
 use svgp::likelihood::Gaussian;
 use svgp::model::Svgp;
@@ -98,21 +98,21 @@ fn cpu_seconds() -> f64 {
     (ticks(11) + ticks(12)) / 100.0
 }
 
-fn main() -> Result<(), Box<dyn Error>> {
-    let args = Args::parse();
-    let train = read_csv(&args.train, None, None)?;
-    let test = read_csv(&args.test, None, None)?;
+/// The row indices of each minibatch, one batch per iteration.
+type Batches = Vec<Vec<usize>>;
+
+/// The inducing inputs (M×D) and the minibatches' row indices, read from the harness's files.
+fn read_z_and_batches(args: &Args, d: usize) -> Result<(DMatrix<f64>, Batches), Box<dyn Error>> {
     let z_rows: Vec<Vec<f64>> = std::fs::read_to_string(&args.z)?
         .lines()
         .skip(1)
         .map(|line| line.split(',').map(str::parse).collect())
         .collect::<Result<_, _>>()?;
-    let batches: Vec<Vec<usize>> = std::fs::read_to_string(&args.batches)?
+    let batches: Batches = std::fs::read_to_string(&args.batches)?
         .lines()
         .map(|line| line.split(',').map(str::parse).collect())
         .collect::<Result<_, _>>()?;
-    let (x, y) = (&train.x, &train.y);
-    let (n, d, m) = (x.nrows(), x.ncols(), z_rows.len());
+    let m = z_rows.len();
     let b = batches.first().map_or(0, Vec::len);
     if m == 0 || z_rows.iter().any(|r| r.len() != d) || b == 0 || batches.len() <= args.warmup {
         return Err(format!(
@@ -121,8 +121,12 @@ fn main() -> Result<(), Box<dyn Error>> {
         )
         .into());
     }
-    let z = DMatrix::from_fn(m, d, |i, j| z_rows[i][j]);
+    Ok((DMatrix::from_fn(m, d, |i, j| z_rows[i][j]), batches))
+}
 
+/// The peers' model and optimisers at inducing inputs `z`.
+fn peer_trainer(args: &Args, z: DMatrix<f64>) -> Result<Trainer, Box<dyn Error>> {
+    let d = z.ncols();
     let kernel = SquaredExponential::with_transform(1.0, vec![1.0; d], Positive::with_floor(0.0))?;
     let model = Svgp::new(Box::new(kernel), Box::new(Gaussian::new(0.1)?), z)?;
     let q_training = if args.adam_only {
@@ -138,29 +142,50 @@ fn main() -> Result<(), Box<dyn Error>> {
         epsilon: 1e-7,
         ..AdamConfig::default()
     };
-    let mut trainer = Trainer::new(model, q_training, HyperTraining::Adam(adam)).with_ascent_check(
-        if args.ascent_check {
-            AscentCheck::On
-        } else {
-            AscentCheck::Off
-        },
-    );
+    let ascent_check = if args.ascent_check {
+        AscentCheck::On
+    } else {
+        AscentCheck::Off
+    };
+    Ok(Trainer::new(model, q_training, HyperTraining::Adam(adam)).with_ascent_check(ascent_check))
+}
 
-    let max_iters = args.max_iters.unwrap_or(batches.len());
-    let mut iter_ms = Vec::with_capacity(max_iters.min(1 << 20));
-    let mut shortened_steps = 0;
-    // (iteration, training seconds, test NLPD, training CPU seconds), evaluated with the clocks
-    // stopped. The CPU clock (the process's, all threads) is read around what is left out.
-    let mut curve: Vec<(usize, f64, f64, f64)> = Vec::new();
-    let mut clock = 0.0;
+/// What the timed loop recorded.
+#[derive(Default)]
+struct Record {
+    /// Milliseconds of each iteration, the first included.
+    iter_ms: Vec<f64>,
+    /// Natural steps that were shortened.
+    shortened_steps: u32,
+    /// (iteration, training seconds, test NLPD, training CPU seconds), evaluated with the
+    /// clocks stopped.
+    curve: Vec<(usize, f64, f64, f64)>,
+    /// Training seconds on the clock (the first iteration left out).
+    clock: f64,
+    /// Why the run stopped early, if it failed.
+    error: Option<String>,
+    /// Whether an evaluation reached `--target-nlpd`.
+    reached_target: bool,
+}
+
+/// Runs the timed iterations over `batches` (started again when they run out), evaluating on
+/// `test` every `--eval-every` iterations with the clocks stopped, until `--max-iters`,
+/// `--max-seconds`, `--target-nlpd` or a failure.
+fn timed_loop(
+    args: &Args,
+    trainer: &mut Trainer,
+    (train, test): (&Table, &Table),
+    batches: &[Vec<usize>],
+) -> Result<Record, Box<dyn Error>> {
+    let (x, y, n) = (&train.x, &train.y, train.x.nrows());
+    let mut record = Record::default();
+    // The CPU clock (the process's, all threads) is read around what is left out.
     let (cpu_start, mut cpu_off) = (cpu_seconds(), 0.0);
-    let mut error = None;
-    let mut reached_target = false;
     if args.eval_every > 0 {
-        curve.push((0, 0.0, trainer.model.evaluate(&test.x, &test.y)?.nlpd, 0.0));
+        let nlpd = trainer.model.evaluate(&test.x, &test.y)?.nlpd;
+        record.curve.push((0, 0.0, nlpd, 0.0));
     }
-    let start = Instant::now();
-    for it in 0..max_iters {
+    for it in 0..args.max_iters.unwrap_or(batches.len()) {
         let rows = &batches[it % batches.len()];
         let (t0, c0) = (Instant::now(), cpu_seconds());
         let xb = x.select_rows(rows.iter());
@@ -168,7 +193,7 @@ fn main() -> Result<(), Box<dyn Error>> {
         let report = match trainer.step(&xb, &yb, n as f64 / rows.len() as f64) {
             Ok(report) => report,
             Err(e) => {
-                error = Some(format!("iteration {}: {e}", it + 1));
+                record.error = Some(format!("iteration {}: {e}", it + 1));
                 break;
             }
         };
@@ -176,60 +201,56 @@ fn main() -> Result<(), Box<dyn Error>> {
         if it > 0 {
             // The first iteration (warm-up) is reported (`first_iter_s`), not clocked, as the
             // peers' (whose first includes tracing).
-            clock += secs;
+            record.clock += secs;
         } else {
             cpu_off += cpu_seconds() - c0;
         }
-        iter_ms.push(secs * 1e3);
-        shortened_steps += u32::from(report.update.shortened());
+        record.iter_ms.push(secs * 1e3);
+        record.shortened_steps += u32::from(report.update.shortened());
         if args.eval_every > 0 && (it + 1) % args.eval_every == 0 {
             let c1 = cpu_seconds();
             let nlpd = trainer.model.evaluate(&test.x, &test.y)?.nlpd;
-            curve.push((it + 1, clock, nlpd, c1 - cpu_start - cpu_off));
+            let cpu = c1 - cpu_start - cpu_off;
+            record.curve.push((it + 1, record.clock, nlpd, cpu));
             cpu_off += cpu_seconds() - c1;
             if args.target_nlpd.is_some_and(|target| nlpd <= target) {
-                reached_target = true;
+                record.reached_target = true;
                 break;
             }
             if !nlpd.is_finite() {
-                error = Some(format!("iteration {}: test NLPD {nlpd}", it + 1));
+                record.error = Some(format!("iteration {}: test NLPD {nlpd}", it + 1));
                 break;
             }
         }
-        if args.max_seconds.is_some_and(|limit| clock >= limit) {
+        if args.max_seconds.is_some_and(|limit| record.clock >= limit) {
             break;
         }
     }
-    let train_s = start.elapsed().as_secs_f64();
-    if let Some(error) = error {
-        let line = json!({
-            "library": "svgp", "M": m, "B": b, "gamma": args.gamma, "adam_lr": args.adam_lr,
-            "adam_only": args.adam_only, "error": error, "iters": iter_ms.len(),
-            "train_clock_s": clock, "curve": curve,
-        });
-        println!("{line}");
-        return Err(error.into());
-    }
-    if iter_ms.len() <= args.warmup {
-        return Err(format!(
-            "only {} iterations ran, not more than --warmup",
-            iter_ms.len()
-        )
-        .into());
-    }
+    Ok(record)
+}
 
-    let mut timed = iter_ms[args.warmup..].to_vec();
+/// The JSON line of a finished run: timing quantiles past `--warmup`, the test metrics, the
+/// hyperparameters and the curve.
+fn summary(
+    args: &Args,
+    model: &Svgp,
+    (train, test): (&Table, &Table),
+    b: usize,
+    train_s: f64,
+    record: Record,
+) -> Result<serde_json::Value, Box<dyn Error>> {
+    let (n, d, m) = (train.x.nrows(), train.x.ncols(), model.z().nrows());
+    let mut timed = record.iter_ms[args.warmup..].to_vec();
     timed.sort_by(f64::total_cmp);
     let quantile = |p: f64| timed[((timed.len() - 1) as f64 * p).round() as usize];
-    let model = &trainer.model;
     let metrics = model.evaluate(&test.x, &test.y)?;
     let params = model.hyper_params();
     let kernel_param = |i: usize| Positive::with_floor(0.0).forward(params[i]);
-    let line = json!({
+    Ok(json!({
         "library": "svgp",
         "version": env!("CARGO_PKG_VERSION"),
         "N": n, "D": d, "M": m, "B": b,
-        "iters": iter_ms.len(),
+        "iters": record.iter_ms.len(),
         "gamma": args.gamma,
         "adam_lr": args.adam_lr,
         "adam_only": args.adam_only,
@@ -237,13 +258,13 @@ fn main() -> Result<(), Box<dyn Error>> {
         "ms_per_iter_median": quantile(0.5),
         "ms_per_iter_p10": quantile(0.1),
         "ms_per_iter_p90": quantile(0.9),
-        "first_iter_s": iter_ms[0] / 1e3,
+        "first_iter_s": record.iter_ms[0] / 1e3,
         "timed_iters": timed.len(),
         "train_s": train_s,
-        "train_clock_s": clock,
-        "reached_target": reached_target,
-        "shortened_steps": shortened_steps,
-        "final_elbo": model.elbo(x, y, 1.0)?,
+        "train_clock_s": record.clock,
+        "reached_target": record.reached_target,
+        "shortened_steps": record.shortened_steps,
+        "final_elbo": model.elbo(&train.x, &train.y, 1.0)?,
         "test_rmse": metrics.rmse,
         "test_nlpd": metrics.nlpd,
         "hyper": {
@@ -251,9 +272,38 @@ fn main() -> Result<(), Box<dyn Error>> {
             "lengthscales": (1..=d).map(kernel_param).collect::<Vec<_>>(),
             "noise_variance": Positive::default().forward(params[d + 1]),
         },
-        "curve": curve,
-        "iter_ms": if args.eval_every > 0 { Vec::new() } else { iter_ms },
-    });
+        "curve": record.curve,
+        "iter_ms": if args.eval_every > 0 { Vec::new() } else { record.iter_ms },
+    }))
+}
+
+fn main() -> Result<(), Box<dyn Error>> {
+    let args = Args::parse();
+    let train = read_csv(&args.train, None, None)?;
+    let test = read_csv(&args.test, None, None)?;
+    let (z, batches) = read_z_and_batches(&args, train.x.ncols())?;
+    let (m, b) = (z.nrows(), batches[0].len());
+    let mut trainer = peer_trainer(&args, z)?;
+    let start = Instant::now();
+    let record = timed_loop(&args, &mut trainer, (&train, &test), &batches)?;
+    let train_s = start.elapsed().as_secs_f64();
+    if let Some(error) = record.error {
+        let line = json!({
+            "library": "svgp", "M": m, "B": b, "gamma": args.gamma, "adam_lr": args.adam_lr,
+            "adam_only": args.adam_only, "error": error, "iters": record.iter_ms.len(),
+            "train_clock_s": record.clock, "curve": record.curve,
+        });
+        println!("{line}");
+        return Err(error.into());
+    }
+    if record.iter_ms.len() <= args.warmup {
+        return Err(format!(
+            "only {} iterations ran, not more than --warmup",
+            record.iter_ms.len()
+        )
+        .into());
+    }
+    let line = summary(&args, &trainer.model, (&train, &test), b, train_s, record)?;
     println!("{line}");
     Ok(())
 }

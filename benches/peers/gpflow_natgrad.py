@@ -166,6 +166,50 @@ def base_result(N, D):
     return pc.base_result(args, "gpflow", gpflow.__version__, backend, N, D)
 
 
+def emit_full_batch_step(model, natgrad, var_pair, Xtr, Ytr):
+    """--full-batch-step: times natural steps on the full data and emits the JSON line."""
+    N, D = Xtr.shape
+    Xf, Yf = tf.constant(Xtr), tf.constant(Ytr)
+
+    @tf.function
+    def ng_full():
+        natgrad.minimize(lambda: model.training_loss((Xf, Yf)), var_list=var_pair)
+        return model.q_mu[0, 0]
+
+    elbo0 = full_elbo(model, Xtr, Ytr)
+    res = base_result(N, D)
+    res.update(
+        **pc.time_full_batch_step(lambda: ng_full().numpy(), args.reps, N),
+        elbo_before=elbo0,
+        elbo_after=full_elbo(model, Xtr, Ytr),
+    )
+    pc.emit(res, args.out)
+
+
+def emit_success(model, data, elbo0, run):
+    """Emits the JSON line of a finished run: final ELBO, test metrics, hyperparameters."""
+    Xtr, Ytr, Xte, Yte = data
+    N, D = Xtr.shape
+    mu, var = model.predict_f(tf.constant(Xte))
+    mu, var = mu.numpy(), var.numpy()
+    native_nlpd = -float(
+        np.mean(model.predict_log_density((tf.constant(Xte), tf.constant(Yte))).numpy())
+    )
+    res = base_result(N, D)
+    res.update(
+        run.success(args),
+        elbo_init=elbo0,
+        final_elbo=full_elbo(model, Xtr, Ytr),
+        **pc.metrics(args.lik, mu, var, Yte, lik_params(model)),
+        native_test_nlpd=native_nlpd,
+        hyper=hyper_summary(model),
+    )
+    res["final_elbo_per_datum"] = res["final_elbo"] / N
+    if args.trace:
+        pc.write_trace(args.trace, "gpflow", args, run)
+    pc.emit(res, args.out)
+
+
 def main():
     Xtr, Ytr, Xte, Yte = pc.load(args.data)
     N, D = Xtr.shape
@@ -174,21 +218,7 @@ def main():
     var_pair = [(model.q_mu, model.q_sqrt)]
 
     if args.full_batch_step:
-        Xf, Yf = tf.constant(Xtr), tf.constant(Ytr)
-
-        @tf.function
-        def ng_full():
-            natgrad.minimize(lambda: model.training_loss((Xf, Yf)), var_list=var_pair)
-            return model.q_mu[0, 0]
-
-        elbo0 = full_elbo(model, Xtr, Ytr)
-        res = base_result(N, D)
-        res.update(
-            **pc.time_full_batch_step(lambda: ng_full().numpy(), args.reps, N),
-            elbo_before=elbo0,
-            elbo_after=full_elbo(model, Xtr, Ytr),
-        )
-        pc.emit(res, args.out)
+        emit_full_batch_step(model, natgrad, var_pair, Xtr, Ytr)
         return
 
     adam = tf_keras.optimizers.Adam(learning_rate=args.adam_lr)
@@ -233,25 +263,7 @@ def main():
         res.update(run.failure(args))
         pc.emit(res, args.out)
         return
-
-    mu, var = model.predict_f(tf.constant(Xte))
-    mu, var = mu.numpy(), var.numpy()
-    native_nlpd = -float(
-        np.mean(model.predict_log_density((tf.constant(Xte), tf.constant(Yte))).numpy())
-    )
-    res = base_result(N, D)
-    res.update(
-        run.success(args),
-        elbo_init=elbo0,
-        final_elbo=full_elbo(model, Xtr, Ytr),
-        **pc.metrics(args.lik, mu, var, Yte, lik_params(model)),
-        native_test_nlpd=native_nlpd,
-        hyper=hyper_summary(model),
-    )
-    res["final_elbo_per_datum"] = res["final_elbo"] / N
-    if args.trace:
-        pc.write_trace(args.trace, "gpflow", args, run)
-    pc.emit(res, args.out)
+    emit_success(model, (Xtr, Ytr, Xte, Yte), elbo0, run)
 
 
 if __name__ == "__main__":

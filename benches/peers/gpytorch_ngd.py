@@ -209,6 +209,60 @@ def set_grads(loss, params):
         p.grad = g
 
 
+def train_step(model, mll, ngd, ng_substep, var_params, hyp_params):
+    """The per-iteration step of --optimizer and --schedule: Adam on everything, or a natural step
+    on q then Adam on the rest (alternate), or both from one backward pass (joint)."""
+    adam_params = hyp_params if args.optimizer == "natgrad" else hyp_params + var_params
+    adam = torch.optim.Adam(adam_params, lr=args.adam_lr, eps=1e-7)  # eps as Keras/GPflow
+
+    def step_adam(xb, yb):
+        loss = -mll(model(xb), yb)
+        set_grads(loss, adam_params)
+        adam.step()
+        return loss
+
+    def step_alternate(xb, yb):
+        ng_substep(xb, yb)
+        loss = -mll(model(xb), yb)
+        set_grads(loss, hyp_params)
+        adam.step()
+        return loss
+
+    def step_joint(xb, yb):
+        ngd.zero_grad()
+        adam.zero_grad()
+        loss = -mll(model(xb), yb)
+        loss.backward()
+        ngd.step()
+        adam.step()
+        return loss
+
+    if args.optimizer == "adam":
+        return step_adam
+    return step_alternate if args.schedule == "alternate" else step_joint
+
+
+def emit_success(model, lik, data, elbo0, run):
+    """Emits the JSON line of a finished run: final ELBO, test metrics, hyperparameters."""
+    Xtr, ytr, Xte, yte, Yte_np = data
+    N, D = Xtr.shape
+    elbo_final = full_elbo(model, lik, Xtr, ytr)
+    mu, var, lm = predict(model, lik, Xte, yte)
+    res = base_result(N, D)
+    res.update(
+        run.success(args),
+        elbo_init=elbo0,
+        final_elbo=elbo_final,
+        **pc.metrics(args.lik, mu, var, Yte_np, lik_params(lik)),
+        native_test_nlpd=-float(np.mean(lm)),
+        hyper=hyper_summary(model, lik),
+    )
+    res["final_elbo_per_datum"] = res["final_elbo"] / N
+    if args.trace:
+        pc.write_trace(args.trace, "gpytorch", args, run)
+    pc.emit(res, args.out)
+
+
 def main():
     Xtr_np, Ytr_np, Xte_np, Yte_np = pc.load(args.data)
     N, D = Xtr_np.shape
@@ -242,34 +296,7 @@ def main():
         pc.emit(res, args.out)
         return
 
-    adam_params = hyp_params if args.optimizer == "natgrad" else hyp_params + var_params
-    adam = torch.optim.Adam(adam_params, lr=args.adam_lr, eps=1e-7)  # eps as Keras/GPflow
-
-    def step_adam(xb, yb):
-        loss = -mll(model(xb), yb)
-        set_grads(loss, adam_params)
-        adam.step()
-        return loss
-
-    def step_alternate(xb, yb):
-        ng_substep(xb, yb)
-        loss = -mll(model(xb), yb)
-        set_grads(loss, hyp_params)
-        adam.step()
-        return loss
-
-    def step_joint(xb, yb):
-        ngd.zero_grad()
-        adam.zero_grad()
-        loss = -mll(model(xb), yb)
-        loss.backward()
-        ngd.step()
-        adam.step()
-        return loss
-
-    step = step_alternate if args.schedule == "alternate" else step_joint
-    if args.optimizer == "adam":
-        step = step_adam
+    step = train_step(model, mll, ngd, ng_substep, var_params, hyp_params)
     stream = args.stream_epochs * (N // args.B) if args.stream_epochs else args.iters
     idx = pc.batch_indices(N, args.B, stream, args.seed)
 
@@ -292,22 +319,7 @@ def main():
         res.update(run.failure(args))
         pc.emit(res, args.out)
         return
-
-    elbo_final = full_elbo(model, lik, Xtr, ytr)
-    mu, var, lm = predict(model, lik, Xte, yte)
-    res = base_result(N, D)
-    res.update(
-        run.success(args),
-        elbo_init=elbo0,
-        final_elbo=elbo_final,
-        **pc.metrics(args.lik, mu, var, Yte_np, lik_params(lik)),
-        native_test_nlpd=-float(np.mean(lm)),
-        hyper=hyper_summary(model, lik),
-    )
-    res["final_elbo_per_datum"] = res["final_elbo"] / N
-    if args.trace:
-        pc.write_trace(args.trace, "gpytorch", args, run)
-    pc.emit(res, args.out)
+    emit_success(model, lik, (Xtr, ytr, Xte, yte, Yte_np), elbo0, run)
 
 
 if __name__ == "__main__":

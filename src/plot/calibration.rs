@@ -1,7 +1,8 @@
 //! Calibration (reliability) diagram for binary classification with any number of inputs: the
 //! observed frequency of class 1 against the mean predicted p(y = 1) in equal-width bins.
 
-use super::{render, Figure};
+use super::legend::draw_legend;
+use super::{render, Figure, AXIS_NAME_FONT, TICK_FONT};
 use crate::error::{check_shape, Result, Shape, SvgpError};
 use crate::tabular::predict;
 use crate::tabular::SavedModel;
@@ -40,6 +41,12 @@ fn reliability_bins(p: &[f64], y: &[f64], bins: usize) -> Vec<Bin> {
         .collect()
 }
 
+/// The legend entry of the diagonal.
+const DIAGONAL: &str = "perfect calibration";
+
+/// The legend entry of the model's line.
+const MODEL: &str = "model (marker size grows with the points in the bin)";
+
 struct Calibration {
     bins: Vec<Bin>,
 }
@@ -63,6 +70,8 @@ impl Figure for Calibration {
             .map_err(|x| err(&x))?;
         chart
             .configure_mesh()
+            .axis_desc_style(AXIS_NAME_FONT)
+            .label_style(TICK_FONT)
             .x_desc("mean predicted p(y = 1) in the bin")
             .y_desc("observed fraction with y = 1")
             .draw()
@@ -70,7 +79,7 @@ impl Figure for Calibration {
         chart
             .draw_series(LineSeries::new([(0.0, 0.0), (1.0, 1.0)], BLACK.mix(0.5)))
             .map_err(|x| err(&x))?
-            .label("perfect calibration")
+            .label(DIAGONAL)
             .legend(|(x, y)| PathElement::new([(x, y), (x + 20, y)], BLACK.mix(0.5)));
         chart
             .draw_series(LineSeries::new(
@@ -78,7 +87,7 @@ impl Figure for Calibration {
                 BLUE.stroke_width(2),
             ))
             .map_err(|x| err(&x))?
-            .label("model (marker size grows with the points in the bin)")
+            .label(MODEL)
             .legend(|(x, y)| PathElement::new([(x, y), (x + 20, y)], BLUE.stroke_width(2)));
         let largest = self.bins.iter().map(|b| b.count).max().unwrap_or(1) as f64;
         chart
@@ -87,13 +96,13 @@ impl Figure for Calibration {
                 Circle::new((b.predicted, b.observed), radius as i32, BLUE.filled())
             }))
             .map_err(|x| err(&x))?;
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperLeft)
-            .background_style(WHITE.mix(0.8))
-            .border_style(BLACK)
-            .draw()
-            .map_err(|x| err(&x))?;
+        let bins: Vec<(f64, f64)> = self
+            .bins
+            .iter()
+            .map(|b| (b.predicted, b.observed))
+            .collect();
+        let paths = [vec![(0.0, 0.0), (1.0, 1.0)], bins];
+        draw_legend(&mut chart, &paths, &[DIAGONAL, MODEL])?;
         root.present().map_err(|x| err(&x))
     }
 }
@@ -162,8 +171,9 @@ mod tests {
         assert_eq!(bins[2].observed, 1.0);
     }
 
-    /// The figure is not blank, and a miscalibrated bin at (0.1, 0.9) inks the upper-left
-    /// quarter of the plot more than one at (0.9, 0.1) does: the drawing follows the bins.
+    /// The figure is not blank, and a miscalibrated bin at (0.1, 0.9) puts more of the model's
+    /// blue in the upper-left quarter of the plot than one at (0.9, 0.1) does (whose legend,
+    /// with a short blue line, moves there): the drawing follows the bins.
     #[test]
     fn diagram_is_drawn_where_the_bins_are() {
         let (w, h) = (super::super::SIZE.0 as usize, super::super::SIZE.1 as usize);
@@ -176,17 +186,21 @@ mod tests {
                 }],
             };
             let pixels = super::super::render_to_buffer(&figure);
-            let inked = |x0: usize, x1: usize, y0: usize, y1: usize| {
+            let inked = |x0: usize, x1: usize, y0: usize, y1: usize, ink: Option<[u8; 3]>| {
                 (y0..y1)
                     .flat_map(|r| (x0..x1).map(move |c| 3 * (r * w + c)))
-                    .filter(|&k| pixels[k..k + 3] != [255, 255, 255])
+                    .filter(|&k| match ink {
+                        Some(colour) => pixels[k..k + 3] == colour,
+                        None => pixels[k..k + 3] != [255, 255, 255],
+                    })
                     .count()
             };
-            let total = inked(0, w, 0, h);
+            let total = inked(0, w, 0, h, None);
             assert!(total > 10_000, "{total}");
-            inked(w / 8, w / 3, h / 8, h / 3)
+            inked(w / 8, w / 3, h / 8, h / 3, Some([BLUE.0, BLUE.1, BLUE.2]))
         };
         let (near, far) = (upper_left_ink(0.1, 0.9), upper_left_ink(0.9, 0.1));
-        assert!(near > far + 100, "{near} vs {far}");
+        // the marker of 50 points has radius 12 px: about 450 px of blue
+        assert!(near > far + 300, "{near} vs {far}");
     }
 }

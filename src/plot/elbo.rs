@@ -1,83 +1,21 @@
-//! ELBO traces: several labelled runs on one figure, refused or shortened steps marked.
+//! ELBO traces: several labelled runs on one [`LineChart`], refused or shortened steps marked.
 
-use super::{padded_range, render, Figure};
+use super::lines::{line_chart, LineChart, Scale, Series};
 use crate::error::Result;
 use crate::optim::IterReport;
-use plotters::prelude::*;
 use std::path::Path;
 
-struct Traces<'a> {
-    runs: &'a [(&'a str, &'a [IterReport])],
-    log_x: bool,
-}
-
-impl Figure for Traces<'_> {
-    fn draw<DB: DrawingBackend>(
-        &self,
-        root: DrawingArea<DB, plotters::coord::Shift>,
-    ) -> std::result::Result<(), String> {
-        let e = |x: &dyn std::fmt::Debug| format!("{x:?}");
-        root.fill(&WHITE).map_err(|x| e(&x))?;
-        let max_iter = self
-            .runs
+/// The series of one run: (iteration, ELBO) per report, shortened or refused steps marked.
+fn trace(label: &str, reports: &[IterReport]) -> Series {
+    let point = |r: &IterReport| (r.iteration as f64, r.elbo);
+    Series {
+        label: label.to_string(),
+        points: reports.iter().map(point).collect(),
+        marked: reports
             .iter()
-            .flat_map(|(_, r)| r.last().map(|r| r.iteration))
-            .max()
-            .unwrap_or(1)
-            .max(2) as f64;
-        let (lo, hi) = padded_range(self.runs.iter().flat_map(|(_, r)| r.iter().map(|r| r.elbo)));
-        let mut builder = ChartBuilder::on(&root);
-        builder
-            .caption("ELBO", ("sans-serif", 24))
-            .margin(15)
-            .x_label_area_size(40)
-            .y_label_area_size(80);
-        let colours = [BLUE, RED, GREEN, MAGENTA, CYAN, BLACK];
-        macro_rules! body {
-            ($chart:expr) => {{
-                let mut chart = $chart;
-                chart
-                    .configure_mesh()
-                    .x_desc("iteration")
-                    .y_desc("ELBO")
-                    .draw()
-                    .map_err(|x| e(&x))?;
-                for (k, (label, reports)) in self.runs.iter().enumerate() {
-                    let colour = colours[k % colours.len()];
-                    let points: Vec<(f64, f64)> = reports
-                        .iter()
-                        .map(|r| (r.iteration as f64, r.elbo))
-                        .collect();
-                    chart
-                        .draw_series(LineSeries::new(points, colour.stroke_width(2)))
-                        .map_err(|x| e(&x))?
-                        .label(*label)
-                        .legend(move |(x, y)| {
-                            PathElement::new(vec![(x, y), (x + 20, y)], colour.stroke_width(2))
-                        });
-                    let marked = reports.iter().filter(|r| r.update.shortened()).map(|r| {
-                        Cross::new((r.iteration as f64, r.elbo), 5, colour.stroke_width(2))
-                    });
-                    chart.draw_series(marked).map_err(|x| e(&x))?;
-                }
-                chart
-                    .configure_series_labels()
-                    .background_style(WHITE.mix(0.8))
-                    .border_style(BLACK)
-                    .draw()
-                    .map_err(|x| e(&x))?;
-            }};
-        }
-        if self.log_x {
-            body!(builder
-                .build_cartesian_2d((1.0..max_iter).log_scale(), lo..hi)
-                .map_err(|x| e(&x))?);
-        } else {
-            body!(builder
-                .build_cartesian_2d(0.0..max_iter, lo..hi)
-                .map_err(|x| e(&x))?);
-        }
-        root.present().map_err(|x| e(&x))
+            .filter(|r| r.update.shortened())
+            .map(point)
+            .collect(),
     }
 }
 
@@ -92,7 +30,18 @@ pub fn elbo_traces(
     runs: &[(&str, &[IterReport])],
     log_x: bool,
 ) -> Result<()> {
-    render(path.as_ref(), &Traces { runs, log_x })
+    let series: Vec<Series> = runs
+        .iter()
+        .map(|(label, reports)| trace(label, reports))
+        .collect();
+    let chart = LineChart {
+        title: "ELBO",
+        x_label: "iteration",
+        y_label: "ELBO",
+        x_scale: if log_x { Scale::Log } else { Scale::Linear },
+        series: &series,
+    };
+    line_chart(path, &chart)
 }
 
 #[cfg(test)]
@@ -100,7 +49,7 @@ mod tests {
     use super::*;
     use std::time::Duration;
 
-    fn trace(scale: f64) -> Vec<IterReport> {
+    fn reports(scale: f64) -> Vec<IterReport> {
         (1..=100)
             .map(|t| IterReport {
                 iteration: t,
@@ -114,26 +63,26 @@ mod tests {
             .collect()
     }
 
-    /// The figure is not blank: the plot area's pixels differ between its left and right halves
-    /// and many are not white.
+    /// A run's series holds every iteration and marks exactly the shortened one (50).
     #[test]
-    fn traces_draw_something_in_png_and_svg() {
-        let (a, b) = (trace(100.0), trace(50.0));
+    fn trace_marks_the_shortened_steps() {
+        let series = trace("natgrad", &reports(100.0));
+        assert_eq!(series.points.len(), 100);
+        assert_eq!(series.points[0], (1.0, -100.0));
+        assert_eq!(series.marked, vec![(50.0, -2.0)]);
+    }
+
+    /// Both file types are written on either axis, and other extensions are refused.
+    #[test]
+    fn traces_are_written_as_png_and_svg() {
+        let (a, b) = (reports(100.0), reports(50.0));
         let runs = [("natgrad", a.as_slice()), ("adam", b.as_slice())];
-        let pixels = super::super::render_to_buffer(&Traces {
-            runs: &runs,
-            log_x: false,
-        });
-        let non_white = pixels.chunks(3).filter(|p| p != &[255, 255, 255]).count();
-        assert!(non_white > 5_000, "{non_white} non-white pixels");
         let dir = std::env::temp_dir().join(format!("svgp-plot-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
-        for name in ["elbo.png", "elbo.svg"] {
-            elbo_traces(dir.join(name), &runs, true).unwrap();
-            assert!(
-                std::fs::metadata(dir.join(name)).unwrap().len() > 5_000,
-                "{name} too small"
-            );
+        for (name, log_x) in [("elbo.png", false), ("elbo.svg", true)] {
+            elbo_traces(dir.join(name), &runs, log_x).unwrap();
+            let bytes = std::fs::metadata(dir.join(name)).unwrap().len();
+            assert!(bytes > 5_000, "{name}: {bytes} bytes");
         }
         assert!(elbo_traces(dir.join("elbo.txt"), &runs, false).is_err());
     }

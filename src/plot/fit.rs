@@ -1,6 +1,8 @@
 //! Plots of a fitted model against its data, in the data's original units.
 
-use super::{padded_range, render, Figure};
+use super::legend::{class_labels, draw_legend};
+use super::ticks::tick_label;
+use super::{padded_range, render, Figure, AXIS_NAME_FONT, TICK_FONT};
 use crate::error::{check_shape, Result, Shape};
 use crate::tabular::predict;
 use crate::tabular::SavedModel;
@@ -45,9 +47,21 @@ pub(super) fn inducing_inputs(saved: &SavedModel) -> DMatrix<f64> {
     }
 }
 
+/// The horizontal and vertical axis names of a plot of `saved` over its inputs: the two
+/// feature columns for two inputs, else the first feature and the target.
+pub(super) fn axis_names(saved: &SavedModel) -> (String, String) {
+    let feature = |j: usize| saved.feature_names.get(j).cloned().unwrap_or_default();
+    match saved.feature_names.len() {
+        2 => (feature(0), feature(1)),
+        _ => (feature(0), saved.target_name.clone()),
+    }
+}
+
 /// One panel of a 1-D fit: data, mean, ±2σ bands of f and y, inducing inputs.
 pub(super) struct Fit1d {
     caption: String,
+    /// The horizontal and vertical axis names (the feature and the target column).
+    axes: (String, String),
     x: Vec<f64>,
     y: Vec<f64>,
     grid: Vec<f64>,
@@ -121,8 +135,12 @@ impl Fit1d {
             .map_err(err)?;
         chart
             .configure_mesh()
-            .x_desc("x")
-            .y_desc("y")
+            .axis_desc_style(AXIS_NAME_FONT)
+            .label_style(TICK_FONT)
+            .x_desc(&self.axes.0)
+            .y_desc(&self.axes.1)
+            .x_label_formatter(&|v| tick_label(*v))
+            .y_label_formatter(&|v| tick_label(*v))
             .draw()
             .map_err(err)?;
         self.draw_bands(&mut chart)?;
@@ -153,12 +171,23 @@ impl Fit1d {
             .map_err(err)?
             .label("inducing inputs")
             .legend(|(x, y)| TriangleMarker::new((x + 10, y), 5, RED.filled()));
-        chart
-            .configure_series_labels()
-            .background_style(WHITE.mix(0.8))
-            .border_style(BLACK)
-            .draw()
-            .map_err(err)
+        let mut paths: Vec<Vec<(f64, f64)>> = self
+            .x
+            .iter()
+            .zip(&self.y)
+            .map(|(&x, &y)| vec![(x, y)])
+            .collect();
+        for k in [-2.0, 0.0, 2.0] {
+            paths.push(
+                self.grid
+                    .iter()
+                    .copied()
+                    .zip(self.band(k, &self.sd_y))
+                    .collect(),
+            );
+        }
+        let labels = ["y ± 2σ", "f ± 2σ", "mean", "data", "inducing inputs"];
+        draw_legend(&mut chart, &paths, &labels)
     }
 }
 
@@ -199,6 +228,7 @@ pub(super) fn fit_figure(
         .map_or(1.0, |s| s.scale[0].powi(2));
     Ok(Fit1d {
         caption,
+        axes: axis_names(saved),
         x: x.iter().copied().collect(),
         y: y.iter().copied().collect(),
         grid,
@@ -268,19 +298,36 @@ impl Grid2d {
     }
 }
 
+/// Which cells of an n×n grid (cell k at column k % n, row k / n) lie on a decision boundary:
+/// those whose class differs from the cell's right or upper neighbour's.
+pub(super) fn boundary_cells(class: &[usize], n: usize) -> Vec<bool> {
+    (0..class.len())
+        .map(|k| {
+            let right = k % n + 1 < n && class[k + 1] != class[k];
+            let above = k / n + 1 < n && k + n < class.len() && class[k + n] != class[k];
+            right || above
+        })
+        .collect()
+}
+
 /// The rows of an N×2 matrix as points.
 pub(super) fn points_2d(x: &DMatrix<f64>) -> Vec<(f64, f64)> {
     (0..x.nrows()).map(|i| (x[(i, 0)], x[(i, 1)])).collect()
 }
 
-/// A heat-map cell: lower-left corner, upper-right corner, p(y = 1) at its centre.
-type Cell = ((f64, f64), (f64, f64), f64);
+/// A heat-map cell: lower-left corner, upper-right corner, p(y = 1) at its centre, and whether
+/// it lies on the 0.5 boundary.
+type Cell = ((f64, f64), (f64, f64), f64, bool);
 
 struct Classification2d {
     cells: Vec<Cell>,
     points: Vec<(f64, f64, bool)>,
     z: Vec<(f64, f64)>,
     range: ((f64, f64), (f64, f64)),
+    /// The horizontal and vertical axis names (the two feature columns).
+    axes: (String, String),
+    /// The legend entries of classes 0 and 1.
+    labels: [String; 2],
 }
 
 impl Figure for Classification2d {
@@ -294,10 +341,20 @@ impl Figure for Classification2d {
             .y_label_area_size(60)
             .build_cartesian_2d(x0..x1, y0..y1)
             .map_err(err)?;
-        chart.configure_mesh().disable_mesh().draw().map_err(err)?;
         chart
-            .draw_series(self.cells.iter().map(|&(a, b, p)| {
-                let colour = if (p - 0.5).abs() < 0.03 {
+            .configure_mesh()
+            .axis_desc_style(AXIS_NAME_FONT)
+            .label_style(TICK_FONT)
+            .disable_mesh()
+            .x_desc(&self.axes.0)
+            .y_desc(&self.axes.1)
+            .x_label_formatter(&|v| tick_label(*v))
+            .y_label_formatter(&|v| tick_label(*v))
+            .draw()
+            .map_err(err)?;
+        chart
+            .draw_series(self.cells.iter().map(|&(a, b, p, boundary)| {
+                let colour = if boundary {
                     BLACK.to_rgba()
                 } else {
                     RGBColor((255.0 * p) as u8, 80, (255.0 * (1.0 - p)) as u8).mix(0.45)
@@ -305,24 +362,38 @@ impl Figure for Classification2d {
                 Rectangle::new([a, b], colour.filled())
             }))
             .map_err(err)?;
-        chart
-            .draw_series(self.points.iter().map(|&(x, y, one)| {
-                Circle::new((x, y), 3, if one { RED.filled() } else { BLUE.filled() })
-            }))
-            .map_err(err)?;
+        for (label, one, colour) in [(&self.labels[0], false, BLUE), (&self.labels[1], true, RED)] {
+            let of_class = self.points.iter().filter(|p| p.2 == one);
+            chart
+                .draw_series(of_class.map(|&(x, y, _)| Circle::new((x, y), 3, colour.filled())))
+                .map_err(err)?
+                .label(label)
+                .legend(move |(x, y)| Circle::new((x + 10, y), 3, colour.filled()));
+        }
         chart
             .draw_series(
                 self.z
                     .iter()
                     .map(|&(x, y)| Cross::new((x, y), 6, BLACK.stroke_width(2))),
             )
-            .map_err(err)?;
+            .map_err(err)?
+            .label("inducing inputs")
+            .legend(|(x, y)| Cross::new((x + 10, y), 5, BLACK.stroke_width(2)));
+        let paths: Vec<Vec<(f64, f64)>> = self
+            .points
+            .iter()
+            .map(|&(x, y, _)| vec![(x, y)])
+            .chain(self.z.iter().map(|&p| vec![p]))
+            .collect();
+        let labels = [self.labels[0].as_str(), &self.labels[1], "inducing inputs"];
+        draw_legend(&mut chart, &paths, &labels)?;
         root.present().map_err(err)
     }
 }
 
-/// Binary classification in 2-D: p(y = 1) as a heat map (blue 0 → red 1), the 0.5 boundary in
-/// black, the data coloured by class and the inducing inputs as crosses. `x` is N×2 raw inputs.
+/// Binary classification in 2-D: p(y = 1) as a heat map (blue 0 → red 1), the cells where it
+/// crosses 0.5 in black, the data coloured by class with the model's class labels in the legend, the inducing
+/// inputs as crosses, and the axes named after the feature columns. `x` is N×2 raw inputs.
 ///
 /// # Errors
 /// `ShapeMismatch` unless the model has two inputs and `y` one label per row; `InvalidTarget`
@@ -342,10 +413,12 @@ pub fn classification_2d(
     saved.model.likelihood().check_targets(y)?;
     let grid = Grid2d::over(x, 120);
     let (p, _) = predict(saved, &grid.centres)?;
+    let side: Vec<usize> = p.iter().map(|&v| usize::from(v >= 0.5)).collect();
+    let boundary = boundary_cells(&side, grid.n);
     let cells = (0..p.nrows())
         .map(|k| {
             let (a, b) = grid.corners(k);
-            (a, b, p[k])
+            (a, b, p[k], boundary[k])
         })
         .collect();
     let figure = Classification2d {
@@ -357,12 +430,17 @@ pub fn classification_2d(
             .collect(),
         z: points_2d(&inducing_inputs(saved)),
         range: grid.range,
+        axes: axis_names(saved),
+        labels: class_labels(saved, 2).try_into().unwrap_or_default(),
     };
     render(path.as_ref(), &figure)
 }
 
 struct PredictedObserved {
+    /// (observed, predicted mean, predicted sd of y) per row.
     rows: Vec<(f64, f64, f64)>,
+    /// The target columns' names.
+    target: String,
 }
 
 impl Figure for PredictedObserved {
@@ -382,8 +460,12 @@ impl Figure for PredictedObserved {
             .map_err(err)?;
         chart
             .configure_mesh()
-            .x_desc("observed")
-            .y_desc("predicted")
+            .axis_desc_style(AXIS_NAME_FONT)
+            .label_style(TICK_FONT)
+            .x_desc(format!("observed {}", self.target))
+            .y_desc(format!("predicted {}", self.target))
+            .x_label_formatter(&|v| tick_label(*v))
+            .y_label_formatter(&|v| tick_label(*v))
             .draw()
             .map_err(err)?;
         chart
@@ -415,7 +497,12 @@ pub fn predicted_vs_observed(
     let rows = (0..y.len().min(mean.len()))
         .map(|k| (y[k], mean[k], var[k].sqrt()))
         .collect();
-    render(path.as_ref(), &PredictedObserved { rows })
+    let target = [saved.target_name.as_str()]
+        .into_iter()
+        .chain(saved.extra_targets.iter().map(String::as_str))
+        .collect::<Vec<_>>()
+        .join(", ");
+    render(path.as_ref(), &PredictedObserved { rows, target })
 }
 
 #[cfg(test)]
@@ -444,6 +531,17 @@ mod tests {
         }
     }
 
+    /// Boundaries by hand on a 3×3 grid whose left column is class 0 and the rest class 1:
+    /// only the left column's cells, whose right neighbours differ, are on the boundary.
+    #[test]
+    fn boundary_cells_are_where_the_class_changes() {
+        let class = [0, 1, 1, 0, 1, 1, 0, 1, 1];
+        let boundary = boundary_cells(&class, 3);
+        let expected = [true, false, false, true, false, false, true, false, false];
+        assert_eq!(boundary, expected);
+        assert!(boundary_cells(&[1; 9], 3).iter().all(|&b| !b));
+    }
+
     /// The 1-D fit is not blank, and its left and right halves differ (data, bands and inducing
     /// markers are placed by value, not uniformly).
     #[test]
@@ -457,6 +555,7 @@ mod tests {
             .collect();
         let figure = Fit1d {
             caption: "SVGP fit".into(),
+            axes: ("x".into(), "y".into()),
             x: x.iter().copied().collect(),
             y: y.iter().copied().collect(),
             mean: grid.iter().map(|g| g.sin()).collect(),

@@ -1,7 +1,8 @@
 //! Plots (plotters): a 1-D fit (and a heteroscedastic one beside a homoscedastic one), 2-D
-//! classification probabilities (two classes) or class regions (C classes), ELBO traces,
-//! predicted vs observed values, a calibration diagram and a confusion matrix for classification;
-//! [`DataPlot`] picks the one that applies to a model. Each function writes PNG or SVG by the file
+//! classification probabilities (two classes) or class regions (C classes), ELBO traces and
+//! other line charts, predicted vs observed values, a calibration diagram and a confusion matrix
+//! for classification; [`DataPlot`] picks the one that applies to a model. Axes carry the
+//! model's column names, legends its class labels, placed in the corner that hides least data. Each function writes PNG or SVG by the file
 //! extension; text is drawn with the bundled DejaVu Sans (assets/, its licence beside
 //! it), so no system font is needed.
 
@@ -10,13 +11,17 @@ mod choose;
 mod elbo;
 mod fit;
 mod heteroscedastic;
+mod legend;
+mod lines;
 mod multiclass;
+mod ticks;
 
 pub use calibration::calibration;
 pub use choose::{DataPlot, CALIBRATION_BINS};
 pub use elbo::elbo_traces;
 pub use fit::{classification_2d, fit_1d, predicted_vs_observed};
 pub use heteroscedastic::heteroscedastic_1d;
+pub use lines::{line_chart, LineChart, Scale, Series};
 pub use multiclass::{classification_map_2d, confusion_matrix};
 
 use crate::error::{Result, SvgpError};
@@ -26,6 +31,12 @@ use std::sync::Once;
 
 /// Plot size in pixels.
 pub const SIZE: (u32, u32) = (900, 600);
+
+/// Font of the axis names (plotters' default is 10 px at this size).
+const AXIS_NAME_FONT: (&str, u32) = ("sans-serif", 15);
+
+/// Font of the tick labels.
+const TICK_FONT: (&str, u32) = ("sans-serif", 12);
 
 static FONT: &[u8] = include_bytes!("../../assets/DejaVuSans.ttf");
 

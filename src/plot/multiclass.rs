@@ -1,8 +1,12 @@
 //! Plots of a C-class classifier: the 2-D map of its most probable class with the confidence
 //! shown, and the confusion matrix of true against predicted classes.
 
-use super::fit::{check_inputs, err, inducing_inputs, points_2d, Drawn, Grid2d};
-use super::{render, Figure};
+use super::fit::{
+    axis_names, boundary_cells, check_inputs, err, inducing_inputs, points_2d, Drawn, Grid2d,
+};
+use super::legend::{class_labels, draw_legend};
+use super::ticks::tick_label;
+use super::{render, Figure, AXIS_NAME_FONT, TICK_FONT};
 use crate::error::{check_shape, Result, Shape, SvgpError};
 use crate::tabular::{predict, SavedModel};
 use nalgebra::{DMatrix, DVector};
@@ -34,15 +38,6 @@ fn class_colour(k: usize, weight: f64) -> RGBColor {
     let w = weight.clamp(0.0, 1.0);
     let mix = |c: u8| (255.0 - w * (255.0 - f64::from(c))).round() as u8;
     RGBColor(mix(r), mix(g), mix(b))
-}
-
-/// The labels of C classes: the model's saved labels, or the indices 0, …, C − 1.
-fn class_labels(saved: &SavedModel, c: usize) -> Vec<String> {
-    saved
-        .classes
-        .clone()
-        .filter(|labels| labels.len() == c)
-        .unwrap_or_else(|| (0..c).map(|k| k.to_string()).collect())
 }
 
 /// The class probabilities (N×C) of a classification model at raw inputs `x`; a binary
@@ -89,12 +84,12 @@ fn most_probable(p: &DMatrix<f64>) -> Vec<(usize, f64)> {
 fn cell_colours(p: &DMatrix<f64>, n: usize) -> Vec<RGBColor> {
     let best = most_probable(p);
     let chance = 1.0 / p.ncols() as f64;
-    (0..best.len())
-        .map(|k| {
-            let (class, top) = best[k];
-            let right = k % n + 1 < n && best[k + 1].0 != class;
-            let above = k / n + 1 < n && best[k + n].0 != class;
-            if right || above {
+    let classes: Vec<usize> = best.iter().map(|b| b.0).collect();
+    let boundary = boundary_cells(&classes, n);
+    best.iter()
+        .zip(boundary)
+        .map(|(&(class, top), on_boundary)| {
+            if on_boundary {
                 BOUNDARY
             } else {
                 class_colour(class, 0.15 + 0.6 * (top - chance) / (1.0 - chance))
@@ -112,7 +107,10 @@ struct ClassMap {
     points: Vec<(f64, f64, usize)>,
     z: Vec<(f64, f64)>,
     range: ((f64, f64), (f64, f64)),
+    /// The class labels, in class order.
     labels: Vec<String>,
+    /// The horizontal and vertical axis names (the two feature columns).
+    axes: (String, String),
 }
 
 impl Figure for ClassMap {
@@ -129,7 +127,17 @@ impl Figure for ClassMap {
             .y_label_area_size(60)
             .build_cartesian_2d(x0..x1, y0..y1)
             .map_err(err)?;
-        chart.configure_mesh().disable_mesh().draw().map_err(err)?;
+        chart
+            .configure_mesh()
+            .axis_desc_style(AXIS_NAME_FONT)
+            .label_style(TICK_FONT)
+            .disable_mesh()
+            .x_desc(&self.axes.0)
+            .y_desc(&self.axes.1)
+            .x_label_formatter(&|v| tick_label(*v))
+            .y_label_formatter(&|v| tick_label(*v))
+            .draw()
+            .map_err(err)?;
         chart
             .draw_series(
                 self.cells
@@ -160,12 +168,15 @@ impl Figure for ClassMap {
             .map_err(err)?
             .label("inducing inputs")
             .legend(|(x, y)| Cross::new((x + 10, y), 5, BLACK.stroke_width(2)));
-        chart
-            .configure_series_labels()
-            .background_style(WHITE.mix(0.8))
-            .border_style(BLACK)
-            .draw()
-            .map_err(err)?;
+        let paths: Vec<Vec<(f64, f64)>> = self
+            .points
+            .iter()
+            .map(|&(x, y, _)| vec![(x, y)])
+            .chain(self.z.iter().map(|&p| vec![p]))
+            .collect();
+        let mut labels: Vec<&str> = self.labels.iter().map(String::as_str).collect();
+        labels.push("inducing inputs");
+        draw_legend(&mut chart, &paths, &labels)?;
         root.present().map_err(err)
     }
 }
@@ -173,8 +184,9 @@ impl Figure for ClassMap {
 /// Classification with two inputs and C ≥ 2 classes: each cell of a grid over the data coloured
 /// by its most probable class (a qualitative palette; paler where the largest probability is
 /// nearer chance, 1/C), the decision boundaries in black, the data on top coloured by class
-/// (`y` holds class indices 0, …, C − 1), the inducing inputs as crosses, and a legend with the
-/// model's class labels (or the indices). `x` is N×2 raw inputs.
+/// (`y` holds class indices 0, …, C − 1), the inducing inputs as crosses, a legend with the
+/// model's class labels (or "⟨target⟩ = k") and the axes named after the feature columns. `x` is
+/// N×2 raw inputs.
 ///
 /// # Errors
 /// `ShapeMismatch` unless the model and `x` have two inputs and `y` one entry per row;
@@ -213,6 +225,7 @@ fn class_map(saved: &SavedModel, x: &DMatrix<f64>, y: &DVector<f64>) -> Result<C
         z: points_2d(&inducing_inputs(saved)),
         range: grid.range,
         labels: class_labels(saved, p.ncols()),
+        axes: axis_names(saved),
     })
 }
 
@@ -270,6 +283,8 @@ impl Figure for Confusion {
             .map_err(err)?;
         chart
             .configure_mesh()
+            .axis_desc_style(AXIS_NAME_FONT)
+            .label_style(TICK_FONT)
             .disable_mesh()
             .x_labels(c)
             .y_labels(c)
@@ -312,7 +327,7 @@ impl Figure for Confusion {
 /// Classification with any number of inputs and C ≥ 2 classes: the counts of true (rows, `y`
 /// holding class indices 0, …, C − 1) against predicted (columns, the most probable) class for
 /// raw inputs `x` (N×D), each cell shaded by its fraction of the row, the axes labelled with
-/// the model's class labels (or the indices), and the accuracy in the title.
+/// the model's class labels (or "⟨target⟩ = k"), and the accuracy in the title.
 ///
 /// # Errors
 /// `ShapeMismatch` for inconsistent shapes; `InvalidParameter` for a model that is not a
@@ -456,6 +471,7 @@ mod tests {
         let (x, y) = data();
         let figure = class_map(&saved, &x, &y).unwrap();
         assert_eq!(figure.labels, ["left", "right", "top"]);
+        assert_eq!(figure.axes, ("a".to_string(), "b".to_string()));
         let pixels = super::super::render_to_buffer(&figure);
         let width = super::super::SIZE.0 as usize;
         // plot area about 75..885 × 50..560 px for x and y in ±2.75: the centres at
@@ -474,6 +490,20 @@ mod tests {
         classification_map_2d(&path, &saved, &x, &y).unwrap();
         assert!(std::fs::metadata(&path).unwrap().len() > 10_000);
         assert!(classification_map_2d(&path, &saved, &x.columns(0, 1).into(), &y).is_err());
+    }
+
+    /// Legend labels are the model's class labels, in class order; a model without labels, or
+    /// with a number of them other than its classes, is labelled by target and class index.
+    #[test]
+    fn legend_labels_are_the_saved_class_labels_or_indices() {
+        let mut saved = three_classes();
+        assert_eq!(class_labels(&saved, 3), ["left", "right", "top"]);
+        assert_eq!(class_labels(&saved, 2), ["class = 0", "class = 1"]);
+        saved.classes = None;
+        assert_eq!(
+            class_labels(&saved, 3),
+            ["class = 0", "class = 1", "class = 2"]
+        );
     }
 
     /// Counts by hand: rows are true classes, columns predicted.

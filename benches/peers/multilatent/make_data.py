@@ -169,49 +169,28 @@ def standardise(name, regression):
     return (X - m) / s
 
 
-def main():
-    import shutil
+WINE_FEATURES = [
+    "alcohol",
+    "malic_acid",
+    "ash",
+    "alcalinity_of_ash",
+    "magnesium",
+    "total_phenols",
+    "flavanoids",
+    "nonflavanoid_phenols",
+    "proanthocyanins",
+    "color_intensity",
+    "hue",
+    "od280_od315_of_diluted_wines",
+    "proline",
+]
+PENGUIN_FEATURES = ["bill_length_mm", "bill_depth_mm", "flipper_length_mm", "body_mass_g", "year"]
 
-    import sklearn
+
+def inducing_and_batches():
+    """Writes each case's k-means inducing inputs (once per set and M) and minibatch indices."""
     from sklearn.cluster import KMeans
 
-    shutil.rmtree(os.path.join(cs.DATA, "batches"), ignore_errors=True)  # no stale streams
-    os.makedirs(os.path.join(cs.DATA, "batches"))
-    manifest = {
-        "numpy": np.__version__,
-        "scikit-learn": sklearn.__version__,
-        "sets": {},
-        "files": {},
-    }
-    classification_set(
-        "wine",
-        os.path.join(DATASETS, "wine_cultivars.csv"),
-        "cultivar",
-        [
-            "alcohol",
-            "malic_acid",
-            "ash",
-            "alcalinity_of_ash",
-            "magnesium",
-            "total_phenols",
-            "flavanoids",
-            "nonflavanoid_phenols",
-            "proanthocyanins",
-            "color_intensity",
-            "hue",
-            "od280_od315_of_diluted_wines",
-            "proline",
-        ],
-        manifest,
-    )
-    classification_set(
-        "penguins",
-        os.path.join(DATASETS, "penguins.csv"),
-        "species",
-        ["bill_length_mm", "bill_depth_mm", "flipper_length_mm", "body_mass_g", "year"],
-        manifest,
-    )
-    hetero1d(manifest)
     done = set()
     for case in cs.CASES.values():
         d = case["data"]
@@ -237,6 +216,10 @@ def main():
             continue
         idx = pc.batch_indices(Xs.shape[0], case["B"], case["iters"], cs.BATCH_SEED)
         np.savetxt(cs.batches_file(d, case["B"], case["iters"]), idx, fmt="%d", delimiter=",")
+
+
+def write_manifest(manifest):
+    """Adds every data file's size and sha256 to `manifest`, writes MANIFEST.json, prints sets."""
     for root, _, files in os.walk(cs.DATA):
         for f in sorted(files):
             if f == "MANIFEST.json":
@@ -259,6 +242,28 @@ def main():
                 if f in v
             },
         )
+
+
+def main():
+    import shutil
+
+    import sklearn
+
+    shutil.rmtree(os.path.join(cs.DATA, "batches"), ignore_errors=True)  # no stale streams
+    os.makedirs(os.path.join(cs.DATA, "batches"))
+    manifest = {
+        "numpy": np.__version__,
+        "scikit-learn": sklearn.__version__,
+        "sets": {},
+        "files": {},
+    }
+    wine = os.path.join(DATASETS, "wine_cultivars.csv")
+    classification_set("wine", wine, "cultivar", WINE_FEATURES, manifest)
+    penguins = os.path.join(DATASETS, "penguins.csv")
+    classification_set("penguins", penguins, "species", PENGUIN_FEATURES, manifest)
+    hetero1d(manifest)
+    inducing_and_batches()
+    write_manifest(manifest)
 
 
 if __name__ == "__main__":

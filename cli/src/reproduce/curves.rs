@@ -129,40 +129,7 @@ pub(super) fn train_observed(
     extra: Option<&mut dyn Observer>,
 ) -> Result<Run> {
     let (x, y) = (&case.split.x, &case.split.y);
-    let z = InducingInit::default().choose(x, case.m, seed)?;
-    let likelihood: Box<dyn Likelihood> = match case.noise_variance {
-        // a floor well below the set variance, so that Adam may move the noise either way
-        Some(v) => Box::new(Gaussian::with_transform(v, Positive::with_floor(v * 1e-3))?),
-        None => case
-            .likelihood
-            .build(svgp::tabular::classes_of(y).filter(|_| case.likelihood.is_multiclass()))?,
-    };
-    let kernel = initial_kernel(KernelFamily::SquaredExponential, x.ncols())?;
-    let model = Svgp::new(kernel, likelihood, z)?;
-    let full_batch = case.b >= x.nrows();
-    let (q_training, ascent_check) = match method {
-        Method::Adam { .. } => (QTraining::Adam, AscentCheck::On),
-        Method::NatGrad {
-            xi,
-            gamma,
-            ascent_check,
-        } => {
-            let schedule = gamma.map_or_else(
-                || Schedule::default_for(model.likelihood(), full_batch),
-                Schedule::Constant,
-            );
-            (QTraining::natural(xi, schedule), ascent_check)
-        }
-    };
-    let adam = AdamConfig {
-        learning_rate: match method {
-            Method::Adam { learning_rate } => learning_rate,
-            Method::NatGrad { .. } => ADAM_LEARNING_RATE,
-        },
-        ..AdamConfig::default()
-    };
-    let mut trainer =
-        Trainer::new(model, q_training, HyperTraining::Adam(adam)).with_ascent_check(ascent_check);
+    let mut trainer = trainer(initial_model(case, seed)?, method, case.b >= x.nrows());
     // No checkpoints: only the last iteration is recorded.
     let (first, every) = match case.checkpoints {
         0 => (0, case.iterations.max(1)),
@@ -211,6 +178,53 @@ pub(super) fn train_observed(
         test,
         optimal_s_condition,
     })
+}
+
+/// The model a run of `case` starts from: SE-ARD (variance 1, lengthscales 1), the case's
+/// likelihood (or a Gaussian at its set noise variance), q = N(0, I), k-means++ inducing
+/// inputs seeded by `seed`.
+///
+/// # Errors
+/// As the inducing-input choice and the model's construction.
+fn initial_model(case: &Case, seed: u64) -> Result<Svgp> {
+    let (x, y) = (&case.split.x, &case.split.y);
+    let z = InducingInit::default().choose(x, case.m, seed)?;
+    let likelihood: Box<dyn Likelihood> = match case.noise_variance {
+        // a floor well below the set variance, so that Adam may move the noise either way
+        Some(v) => Box::new(Gaussian::with_transform(v, Positive::with_floor(v * 1e-3))?),
+        None => case
+            .likelihood
+            .build(svgp::tabular::classes_of(y).filter(|_| case.likelihood.is_multiclass()))?,
+    };
+    let kernel = initial_kernel(KernelFamily::SquaredExponential, x.ncols())?;
+    Svgp::new(kernel, likelihood, z)
+}
+
+/// The trainer of `model` by `method`: Adam on everything, or natural steps on q (the
+/// likelihood's default schedule for `full_batch` or a constant γ) with Adam on the rest.
+fn trainer(model: Svgp, method: Method, full_batch: bool) -> Trainer {
+    let (q_training, ascent_check) = match method {
+        Method::Adam { .. } => (QTraining::Adam, AscentCheck::On),
+        Method::NatGrad {
+            xi,
+            gamma,
+            ascent_check,
+        } => {
+            let schedule = gamma.map_or_else(
+                || Schedule::default_for(model.likelihood(), full_batch),
+                Schedule::Constant,
+            );
+            (QTraining::natural(xi, schedule), ascent_check)
+        }
+    };
+    let adam = AdamConfig {
+        learning_rate: match method {
+            Method::Adam { learning_rate } => learning_rate,
+            Method::NatGrad { .. } => ADAM_LEARNING_RATE,
+        },
+        ..AdamConfig::default()
+    };
+    Trainer::new(model, q_training, HyperTraining::Adam(adam)).with_ascent_check(ascent_check)
 }
 
 /// λ_max / λ_min of a symmetric positive-definite matrix.

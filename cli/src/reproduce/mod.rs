@@ -18,7 +18,6 @@ mod curves;
 mod exactness;
 mod report;
 mod sets;
-mod svg;
 mod timing;
 
 use curves::{Case, Method, Run};
@@ -155,62 +154,22 @@ pub fn reproduce(
         return write_timing(opts, &budget, progress);
     }
 
-    progress("(a) one-step exactness on the regression sets");
-    let mut exact = Vec::new();
-    for name in sets::REGRESSION_SETS {
-        let split = sets::load(
-            &opts.datasets_dir,
-            name,
-            budget.exact_rows,
-            0.0,
-            true,
-            opts.seed,
-        )?;
-        exact.push(exactness::check(name, &split, budget.exact_m, opts.seed)?);
-    }
-
-    let mut figures = Vec::new();
-    let mut curves = Vec::new();
-    for case in cases(opts, &budget)? {
-        progress(&format!("(b) ELBO against iterations: {}", case.title));
-        let adam = Method::Adam {
-            learning_rate: curves::ADAM_LEARNING_RATE,
-        };
-        let mut runs = vec![curves::train(&case, adam, opts.seed)?];
-        for xi in exactness::XIS {
-            let method = Method::NatGrad {
-                xi,
-                gamma: None,
-                ascent_check: AscentCheck::On,
-            };
-            runs.push(curves::train(&case, method, opts.seed)?);
-        }
-        let figure = elbo_figure(opts, case.key, &runs)?;
-        figures.push(opts.out_dir.join(&figure));
-        curves.push(CaseResult { case, runs, figure });
-    }
-
-    let mut stability = Vec::new();
-    for result in curves.iter().filter(|r| {
-        matches!(
-            r.case.key,
-            "bernoulli" | "student_t" | "multiclass" | "heteroscedastic"
-        )
-    }) {
-        progress(&format!("(c) stability over γ: {}", result.case.title));
-        stability.push(stability_grid(&result.case, &budget, opts.seed)?);
-    }
-
+    let exact = exactness_rows(opts, &budget, progress)?;
+    let curves = elbo_curves(opts, &budget, progress)?;
+    let stability = stability_grids(&curves, &budget, opts.seed, progress)?;
     progress("(e) an ill-conditioned posterior");
     let ill = ill_conditioned(opts, &budget)?;
-    figures.push(opts.out_dir.join(&ill.figure));
-
     let banana = banana::discrepancy(&opts.datasets_dir, &budget.banana, opts.seed, &mut |row| {
         progress(&format!("(g) the banana discrepancy: {row}"))
     })?;
     let banana_figure = banana_figure(opts, &banana)?;
-    figures.push(opts.out_dir.join(&banana_figure));
-
+    let figures = curves
+        .iter()
+        .chain([&ill])
+        .map(|r| r.figure.as_str())
+        .chain([banana_figure.as_str()])
+        .map(|f| opts.out_dir.join(f))
+        .collect();
     let parts = report::Parts {
         exact: &exact,
         curves: &curves,
@@ -230,6 +189,85 @@ pub fn reproduce(
         figures,
         worst_exactness_gap: worst_gap(&exact),
     })
+}
+
+/// Part (a): one γ = 1 step against the SGPR bound on every shipped regression set.
+///
+/// # Errors
+/// A missing or malformed dataset; model errors before training.
+fn exactness_rows(
+    opts: &ReproduceOptions,
+    budget: &Budget,
+    progress: &mut dyn FnMut(&str),
+) -> Result<Vec<ExactRow>> {
+    progress("(a) one-step exactness on the regression sets");
+    let mut exact = Vec::new();
+    for name in sets::REGRESSION_SETS {
+        let split = sets::load(
+            &opts.datasets_dir,
+            name,
+            budget.exact_rows,
+            0.0,
+            true,
+            opts.seed,
+        )?;
+        exact.push(exactness::check(name, &split, budget.exact_m, opts.seed)?);
+    }
+    Ok(exact)
+}
+
+/// Part (b): each case trained by Adam alone and by natural steps in each ξ, with its figure.
+///
+/// # Errors
+/// A missing or malformed dataset; a plot error.
+fn elbo_curves(
+    opts: &ReproduceOptions,
+    budget: &Budget,
+    progress: &mut dyn FnMut(&str),
+) -> Result<Vec<CaseResult>> {
+    let mut curves = Vec::new();
+    for case in cases(opts, budget)? {
+        progress(&format!("(b) ELBO against iterations: {}", case.title));
+        let adam = Method::Adam {
+            learning_rate: curves::ADAM_LEARNING_RATE,
+        };
+        let mut runs = vec![curves::train(&case, adam, opts.seed)?];
+        for xi in exactness::XIS {
+            let method = Method::NatGrad {
+                xi,
+                gamma: None,
+                ascent_check: AscentCheck::On,
+            };
+            runs.push(curves::train(&case, method, opts.seed)?);
+        }
+        let figure = elbo_figure(opts, case.key, &runs)?;
+        curves.push(CaseResult { case, runs, figure });
+    }
+    Ok(curves)
+}
+
+/// Part (c) on the non-conjugate cases of part (b).
+///
+/// # Errors
+/// As [`stability_grid`].
+fn stability_grids(
+    curves: &[CaseResult],
+    budget: &Budget,
+    seed: u64,
+    progress: &mut dyn FnMut(&str),
+) -> Result<Vec<StabilityResult>> {
+    let non_conjugate = |r: &&CaseResult| {
+        matches!(
+            r.case.key,
+            "bernoulli" | "student_t" | "multiclass" | "heteroscedastic"
+        )
+    };
+    let mut stability = Vec::new();
+    for result in curves.iter().filter(non_conjugate) {
+        progress(&format!("(c) stability over γ: {}", result.case.title));
+        stability.push(stability_grid(&result.case, budget, seed)?);
+    }
+    Ok(stability)
 }
 
 /// Writes `elbo_<key>.png` (full-data ELBO against iterations of each run) and returns its name.
@@ -299,91 +337,87 @@ fn worst_gap(rows: &[ExactRow]) -> f64 {
         .fold(0.0, f64::max)
 }
 
-/// The cases of part (b).
-fn cases(opts: &ReproduceOptions, budget: &Budget) -> Result<Vec<Case>> {
+/// Each case of part (b) but its data: key, likelihood, description and the largest M.
+const CASES: [(&str, LikelihoodChoice, &str, usize); 6] = [
+    (
+        "gaussian",
+        LikelihoodChoice::Gaussian,
+        "Gaussian likelihood, kin40k",
+        usize::MAX,
+    ),
+    (
+        "student_t",
+        LikelihoodChoice::StudentT,
+        "Student-t likelihood (ν = 3), concrete",
+        usize::MAX,
+    ),
+    (
+        "bernoulli",
+        LikelihoodChoice::Bernoulli,
+        "Bernoulli likelihood (probit), banana_5300",
+        usize::MAX,
+    ),
+    (
+        "poisson",
+        LikelihoodChoice::Poisson,
+        "Poisson likelihood (exp link), synthetic counts y ~ Poisson(exp(1 + sin 2x))",
+        50,
+    ),
+    (
+        "multiclass",
+        LikelihoodChoice::RobustMax,
+        "Robust-max likelihood (3 classes, ε = 10⁻³), penguins species from 4 measurements",
+        50,
+    ),
+    (
+        "heteroscedastic",
+        LikelihoodChoice::Heteroscedastic,
+        "Heteroscedastic Gaussian y ~ N(f, exp(g)²), synthetic y = sin 1.5x + 0.3x + noise \
+         whose sd grows tenfold over x ∈ [−5, 5]",
+        50,
+    ),
+];
+
+/// The data of the cases of part (b), in the order of [`CASES`].
+///
+/// # Errors
+/// A missing or malformed dataset, naming the file.
+fn case_splits(opts: &ReproduceOptions, budget: &Budget) -> Result<[sets::Split; 6]> {
     let dir = &opts.datasets_dir;
     let [rows_gauss, rows_t, rows_bern, rows_pois, rows_classes, rows_hetero] = budget.case_rows;
-    let make = |key, title: String, split, likelihood, m: usize| Case {
+    Ok([
+        sets::load(dir, "kin40k", rows_gauss, 0.1, true, opts.seed)?,
+        sets::load(dir, "concrete", rows_t, 0.1, true, opts.seed)?,
+        sets::load(dir, "banana_5300", rows_bern, 0.1, false, opts.seed)?,
+        sets::synthetic_counts(rows_pois, opts.seed),
+        sets::load_classes(dir, "penguins", "species", rows_classes, opts.seed)?,
+        sets::synthetic_heteroscedastic(rows_hetero, opts.seed),
+    ])
+}
+
+/// The cases of part (b).
+///
+/// # Errors
+/// As [`case_splits`].
+fn cases(opts: &ReproduceOptions, budget: &Budget) -> Result<Vec<Case>> {
+    let splits = case_splits(opts, budget)?;
+    let case = |((key, likelihood, what, max_m), split): (_, sets::Split)| Case {
         key,
-        title,
+        title: format!(
+            "{what} (N = {} training / {} test rows, D = {})",
+            split.x.nrows(),
+            split.x_test.nrows(),
+            split.x.ncols()
+        ),
         split,
         likelihood,
-        m,
+        m: budget.case_m.min(max_m),
         b: budget.case_b,
         iterations: budget.case_iterations,
         checkpoints: budget.case_checkpoints,
         noise_variance: None,
     };
-    let m = budget.case_m;
-    let describe = |what: &str, split: &sets::Split| {
-        format!(
-            "{what} (N = {} training / {} test rows, D = {})",
-            split.x.nrows(),
-            split.x_test.nrows(),
-            split.x.ncols()
-        )
-    };
-    let gauss = sets::load(dir, "kin40k", rows_gauss, 0.1, true, opts.seed)?;
-    let student = sets::load(dir, "concrete", rows_t, 0.1, true, opts.seed)?;
-    let banana = sets::load(dir, "banana_5300", rows_bern, 0.1, false, opts.seed)?;
-    let counts = sets::synthetic_counts(rows_pois, opts.seed);
-    let penguins = sets::load_classes(dir, "penguins", "species", rows_classes, opts.seed)?;
-    let hetero = sets::synthetic_heteroscedastic(rows_hetero, opts.seed);
-    Ok(vec![
-        make(
-            "gaussian",
-            describe("Gaussian likelihood, kin40k", &gauss),
-            gauss,
-            LikelihoodChoice::Gaussian,
-            m,
-        ),
-        make(
-            "student_t",
-            describe("Student-t likelihood (ν = 3), concrete", &student),
-            student,
-            LikelihoodChoice::StudentT,
-            m,
-        ),
-        make(
-            "bernoulli",
-            describe("Bernoulli likelihood (probit), banana_5300", &banana),
-            banana,
-            LikelihoodChoice::Bernoulli,
-            m,
-        ),
-        make(
-            "poisson",
-            describe(
-                "Poisson likelihood (exp link), synthetic counts y ~ Poisson(exp(1 + sin 2x))",
-                &counts,
-            ),
-            counts,
-            LikelihoodChoice::Poisson,
-            m.min(50),
-        ),
-        make(
-            "multiclass",
-            describe(
-                "Robust-max likelihood (3 classes, ε = 10⁻³), penguins species from 4 \
-                 measurements",
-                &penguins,
-            ),
-            penguins,
-            LikelihoodChoice::RobustMax,
-            m.min(50),
-        ),
-        make(
-            "heteroscedastic",
-            describe(
-                "Heteroscedastic Gaussian y ~ N(f, exp(g)²), synthetic y = sin 1.5x + 0.3x + \
-                 noise whose sd grows tenfold over x ∈ [−5, 5]",
-                &hetero,
-            ),
-            hetero,
-            LikelihoodChoice::Heteroscedastic,
-            m.min(50),
-        ),
-    ])
+    Ok(CASES.into_iter().zip(splits).map(case).collect())
 }
 
 /// Part (c) on one case: constant γ over the grid, each ξ, without and with the ascent check.

@@ -3,7 +3,6 @@
 //! figures. Wall-clock time varies by machine and by run, so none of it enters REPORT.md.
 
 use super::curves::{self, Case, Method, Run};
-use super::svg;
 use nalgebra::{DMatrix, DVector};
 use std::fmt::Write;
 use std::path::Path;
@@ -11,6 +10,7 @@ use std::time::{Duration, Instant};
 use svgp::error::Result;
 use svgp::model::Svgp;
 use svgp::optim::{AscentCheck, IterReport, Observer, Xi};
+use svgp::plot::{line_chart, LineChart, Scale, Series};
 
 /// Full-data ELBO evaluations per timed run, besides each of the first ten iterations.
 const TIMED_POINTS: u64 = 200;
@@ -115,16 +115,22 @@ pub(super) fn time_case(
         runs.push(TimedRun { run, points });
     }
     let figure = format!("timing_{}.svg", case.key);
-    let series: Vec<(String, Vec<(f64, f64)>)> = runs
+    let series: Vec<Series> = runs
         .iter()
-        .map(|r| (r.run.method.label(), r.points.clone()))
+        .map(|r| Series {
+            label: r.run.method.label(),
+            points: r.points.clone(),
+            marked: Vec::new(),
+        })
         .collect();
-    svg::write_lines(
-        &out.join(&figure),
-        "training seconds",
-        "full-data ELBO",
-        &series,
-    )?;
+    let chart = LineChart {
+        title: &format!("{}: ELBO against training seconds", case.key),
+        x_label: "training seconds",
+        y_label: "full-data ELBO",
+        x_scale: Scale::Linear,
+        series: &series,
+    };
+    line_chart(out.join(&figure), &chart)?;
     Ok(TimedCase {
         case: case.clone(),
         runs,
