@@ -373,8 +373,8 @@ fn iterations_item(out: &mut String, curves: &[CaseResult], banana: &[Comparison
     let _ = writeln!(
         out,
         ". A ratio near 1 means q was not what limited Adam alone: the hyperparameters were. \
-         The banana example (BENCHMARKS.md) shows the same dependence on Adam's learning rate \
-         (natgrad + Adam reaches Adam-alone's 1000-iteration ELBO after 20 iterations at 0.001, \
+         The banana example (`cargo run --release --example banana`) shows the same \
+         dependence on Adam's learning rate (natgrad + Adam reaches Adam-alone's 1000-iteration ELBO after 20 iterations at 0.001, \
          after 640 at 0.01). The paper's experiments use other datasets and budgets, so the \
          ratios are comparable in direction, not in value. {}{} For the ill-conditioned case, \
          where Adam alone fails outright, see (e).",
