@@ -1,82 +1,25 @@
-//! The flags of every command: clap argument groups, the value types of names the command line
-//! reads (likelihood, kernel, ξ, missing cells, delimiter), their mapping to the library's
-//! options, and the flag behind each library parameter for error messages. The commands read
+//! The flags of every command: clap argument groups; the settings the library names
+//! (likelihood, kernel, ξ) read with its parser and defaults (`tabular::FitOptions`); the
+//! command line's own value types (missing cells, delimiter) and their mapping to the library's
+//! options; and the flag behind each library parameter for error messages. The commands read
 //! their settings only through this file.
 
+use clap::builder::{PossibleValuesParser, TypedValueParser};
 use clap::ValueEnum;
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 use svgp::data::{Categorical, ClassLabels, CsvOptions, Missing};
 use svgp::kernel::KernelFamily;
 use svgp::optim::Xi;
-use svgp::tabular::{Checkpointing, FitOptions, LikelihoodChoice, SavedModel};
+use svgp::tabular::{
+    accepted_names, parse_name, Checkpointing, FitOptions, LikelihoodChoice, Named, SavedModel,
+};
 use svgp_cli::reproduce::ReproduceOptions;
 
-/// `--likelihood`: the likelihood of a fit.
-#[derive(Clone, Copy, ValueEnum)]
-pub enum LikelihoodArg {
-    Gaussian,
-    Bernoulli,
-    StudentT,
-    Poisson,
-    /// C classes (from the data), one latent GP each, robust-max (GPflow's MultiClass).
-    Robustmax,
-    /// C classes (from the data), one latent GP each, softmax.
-    Softmax,
-    /// Gaussian noise whose scale is a second latent GP: y ~ N(f, exp(g)²).
-    Heteroscedastic,
-}
-
-impl From<LikelihoodArg> for LikelihoodChoice {
-    fn from(arg: LikelihoodArg) -> Self {
-        match arg {
-            LikelihoodArg::Gaussian => Self::Gaussian,
-            LikelihoodArg::Bernoulli => Self::Bernoulli,
-            LikelihoodArg::StudentT => Self::StudentT,
-            LikelihoodArg::Poisson => Self::Poisson,
-            LikelihoodArg::Robustmax => Self::RobustMax,
-            LikelihoodArg::Softmax => Self::Softmax,
-            LikelihoodArg::Heteroscedastic => Self::Heteroscedastic,
-        }
-    }
-}
-
-/// `--kernel`: the kernel family of a fit.
-#[derive(Clone, Copy, ValueEnum)]
-pub enum KernelArg {
-    Se,
-    Matern12,
-    Matern32,
-    Matern52,
-}
-
-impl From<KernelArg> for KernelFamily {
-    fn from(arg: KernelArg) -> Self {
-        match arg {
-            KernelArg::Se => Self::SquaredExponential,
-            KernelArg::Matern12 => Self::Matern12,
-            KernelArg::Matern32 => Self::Matern32,
-            KernelArg::Matern52 => Self::Matern52,
-        }
-    }
-}
-
-/// `--parametrisation`: the ξ of the natural-gradient step.
-#[derive(Clone, Copy, ValueEnum)]
-pub enum XiArg {
-    Natural,
-    Expectation,
-    Meansqrt,
-}
-
-impl From<XiArg> for Xi {
-    fn from(arg: XiArg) -> Self {
-        match arg {
-            XiArg::Natural => Self::Natural,
-            XiArg::Expectation => Self::Expectation,
-            XiArg::Meansqrt => Self::MeanCholesky,
-        }
-    }
+/// The value parser of a setting the library chooses by name: reads with [`parse_name`], and the
+/// help and a refusal list [`accepted_names`] (the names, then their aliases).
+fn named<T: Named + Send + Sync>() -> impl TypedValueParser<Value = T> {
+    PossibleValuesParser::new(accepted_names::<T>()).try_map(|name| parse_name::<T>(&name))
 }
 
 /// `--missing`: what to do with rows that have a missing cell.
@@ -174,39 +117,42 @@ pub struct FitArgs {
     pub data: PathBuf,
     #[command(flatten)]
     pub columns: Columns,
-    #[arg(long, value_enum, default_value = "gaussian")]
-    pub likelihood: LikelihoodArg,
-    #[arg(long, value_enum, default_value = "se")]
-    pub kernel: KernelArg,
+    /// The likelihood: `robustmax` and `softmax` fit C classes (from the data), one latent GP
+    /// each, robust-max (GPflow's MultiClass) or softmax; `heteroscedastic` is Gaussian noise
+    /// whose scale is a second latent GP, y ~ N(f, exp(g)²).
+    #[arg(long, value_parser = named::<LikelihoodChoice>(), default_value_t = FitOptions::default().likelihood)]
+    pub likelihood: LikelihoodChoice,
+    #[arg(long, value_parser = named::<KernelFamily>(), default_value_t = FitOptions::default().kernel)]
+    pub kernel: KernelFamily,
     /// One kernel per latent GP (each class, the heteroscedastic mean and noise, each output)
     /// instead of one shared by all.
     #[arg(long)]
     pub kernel_per_latent: bool,
     /// Number of inducing inputs M (k-means++ on the training inputs).
-    #[arg(long, default_value_t = 50)]
+    #[arg(long, default_value_t = FitOptions::default().num_inducing)]
     pub inducing: usize,
     /// Minibatch size B (the full batch when ≥ N).
-    #[arg(long, default_value_t = 256)]
+    #[arg(long, default_value_t = FitOptions::default().batch_size)]
     pub batch_size: usize,
-    #[arg(long, default_value_t = 1000)]
+    #[arg(long, default_value_t = FitOptions::default().iterations)]
     pub iterations: u64,
     /// Binary tables only: train for this many passes over the training rows instead of
     /// `--iterations`.
     #[arg(long)]
     pub epochs: Option<u64>,
     /// Parametrisation of the natural-gradient step.
-    #[arg(long, value_enum, default_value = "natural")]
-    pub parametrisation: XiArg,
+    #[arg(long, value_parser = named::<Xi>(), default_value_t = FitOptions::default().xi)]
+    pub parametrisation: Xi,
     /// Constant natural-gradient step size (default: 1 for Gaussian full batch, else a ramp 1e-4 → 0.1).
     #[arg(long)]
     pub gamma: Option<f64>,
     /// Adam learning rate for the hyperparameters and Z.
-    #[arg(long, default_value_t = 0.01)]
+    #[arg(long, default_value_t = FitOptions::default().adam_learning_rate)]
     pub adam_lr: f64,
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = FitOptions::default().seed)]
     pub seed: u64,
     /// Fraction of rows held out for test metrics.
-    #[arg(long, default_value_t = 0.1)]
+    #[arg(long, default_value_t = FitOptions::default().test_fraction)]
     pub test_fraction: f64,
     /// Write plots here (PNG): the ELBO trace, and the fit (1-D), the class probabilities (2-D
     /// classification), a calibration diagram (classification with other input counts) or
@@ -239,13 +185,13 @@ impl FitArgs {
     /// The library's options, stopping at the iteration boundary after `interrupt` is set.
     pub fn options(&self, interrupt: &'static AtomicBool) -> FitOptions {
         FitOptions {
-            likelihood: self.likelihood.into(),
-            kernel: self.kernel.into(),
+            likelihood: self.likelihood,
+            kernel: self.kernel,
             kernel_per_latent: self.kernel_per_latent,
             num_inducing: self.inducing,
             batch_size: self.batch_size,
             iterations: self.iterations,
-            xi: self.parametrisation.into(),
+            xi: self.parametrisation,
             gamma: self.gamma,
             adam_learning_rate: self.adam_lr,
             seed: self.seed,
@@ -263,7 +209,7 @@ impl FitArgs {
     /// in sorted order) for a C-class likelihood.
     pub fn csv_options(&self) -> CsvOptions {
         let mut csv = self.columns.options();
-        if LikelihoodChoice::from(self.likelihood).is_multiclass() {
+        if self.likelihood.is_multiclass() {
             csv.classes = ClassLabels::Auto;
         }
         csv
