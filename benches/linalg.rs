@@ -20,7 +20,11 @@ fn bench_cholesky(c: &mut Criterion) {
     for n in [100, 500] {
         let a = spd(n);
         group.bench_with_input(BenchmarkId::new("svgp_faer", n), &n, |b, _| {
-            b.iter(|| black_box(svgp::linalg::cholesky(&a, "A").expect("SPD")))
+            b.iter(|| {
+                black_box(
+                    svgp::linalg::cholesky(&a, "A", svgp::Parallelism::default()).expect("SPD"),
+                )
+            })
         });
         group.bench_with_input(BenchmarkId::new("nalgebra", n), &n, |b, _| {
             b.iter(|| black_box(a.clone().cholesky().expect("SPD")))
@@ -33,13 +37,13 @@ fn bench_triangular_solve(c: &mut Criterion) {
     let mut group = c.benchmark_group("solve_lower_500xB");
     group.sample_size(20);
     let n = 500;
-    let l = svgp::linalg::cholesky(&spd(n), "A").expect("SPD");
+    let l = svgp::linalg::cholesky(&spd(n), "A", svgp::Parallelism::default()).expect("SPD");
     for cols in [256, 1024] {
         let rhs = normal_matrix(&mut rng(7), n, cols);
         group.bench_with_input(BenchmarkId::new("svgp_faer", cols), &cols, |b, _| {
             b.iter(|| {
                 let mut x = rhs.clone();
-                svgp::linalg::solve_lower_in_place(&l, &mut x);
+                svgp::linalg::solve_lower_in_place(&l, &mut x, svgp::Parallelism::default());
                 black_box(x)
             })
         });

@@ -77,7 +77,7 @@ impl Conjugate {
     pub fn d_eta(&self, q: &VariationalQ) -> Coords {
         let n = q.num_inducing();
         let dl_dm = &self.a * (&self.y - self.a.tr_mul(q.m())) / self.noise - q.m();
-        let s_inv = svgp::linalg::spd_inverse_from_factor(q.l());
+        let s_inv = svgp::linalg::spd_inverse_from_factor(q.l(), svgp::Parallelism::default());
         let dl_ds =
             (&self.a * self.a.transpose() / self.noise + DMatrix::identity(n, n) - s_inv) * -0.5;
         eta_gradient(&dl_dm, dl_ds, q.m())
@@ -87,8 +87,8 @@ impl Conjugate {
     pub fn optimum(&self) -> Result<(DVector<f64>, DMatrix<f64>), Box<dyn Error>> {
         let n = self.a.nrows();
         let precision = DMatrix::identity(n, n) + &self.a * self.a.transpose() / self.noise;
-        let l = svgp::linalg::cholesky(&precision, "I + A Aᵀ/σ²")?;
-        let s = svgp::linalg::spd_inverse_from_factor(&l);
+        let l = svgp::linalg::cholesky(&precision, "I + A Aᵀ/σ²", svgp::Parallelism::default())?;
+        let s = svgp::linalg::spd_inverse_from_factor(&l, svgp::Parallelism::default());
         let m = &s * &self.a * &self.y / self.noise;
         Ok((m, s))
     }

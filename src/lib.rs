@@ -4,7 +4,9 @@
 //! Layers, each using only those before it: the mathematics ([`linalg`], [`kernel`],
 //! [`likelihood`], [`variational`]), the model ([`model`]), training ([`optim`]), data readers
 //! ([`data`]) and the tabular layer ([`tabular`]: raw tables in, fitted models with their
-//! scalings out). [`prelude`] gathers what a user fitting a model needs.
+//! scalings out). [`prelude`] gathers what a user fitting a model needs. How work is spread
+//! over threads is one value, [`Parallelism`] ([`parallel`]), given to the model or the
+//! trainer and passed down; results are bitwise the same under every policy.
 #![warn(missing_docs)]
 
 pub mod data;
@@ -14,6 +16,7 @@ pub mod likelihood;
 pub mod linalg;
 pub mod model;
 pub mod optim;
+pub mod parallel;
 #[cfg(feature = "plot")]
 pub mod plot;
 pub mod prelude;
@@ -23,6 +26,7 @@ pub mod transform;
 pub mod variational;
 
 pub use error::{Result, SvgpError};
+pub use parallel::Parallelism;
 
 /// The README's Rust examples, compiled and run as doc tests.
 #[cfg(doctest)]

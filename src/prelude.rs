@@ -18,4 +18,5 @@ pub use crate::optim::{
     AdamConfig, AscentCheck, BatchPlan, BatchSource, HyperTraining, InMemory, IterReport, Observer,
     QTraining, QUpdate, Schedule, StopReason, StopRules, Trace, Trainer, Xi,
 };
+pub use crate::parallel::Parallelism;
 pub use crate::tabular::{Estimator, FitOptions, Fitted, LikelihoodChoice, SavedModel};

@@ -389,7 +389,8 @@ fn vjp_given_matrix_agrees_with_vjp() {
             let k_bar = uniform_matrix(&mut rng, n1, n2);
             let k = kernel.matrix(&x1, &x2);
             let (p_ref, x_ref) = kernel.vjp(&x1, &x2, &k_bar);
-            let (p, x) = kernel.vjp_given_matrix(&x1, &x2, &k, &k_bar);
+            let (p, x) =
+                kernel.vjp_given_matrix(&x1, &x2, &k, &k_bar, svgp::Parallelism::default());
             let close = |a: &[f64], b: &[f64], what: &str| {
                 let scale = b.iter().fold(0.0f64, |s, v| s.max(v.abs()));
                 for (u, v) in a.iter().zip(b) {

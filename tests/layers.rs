@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 /// The layers, lowest first; a module may use any module of an earlier entry.
 const LAYERS: &[&[&str]] = &[
-    &["error", "simd"],
+    &["error", "simd", "parallel"],
     &["transform", "linalg", "data"],
     &["kernel", "likelihood", "variational"],
     &["model"],

@@ -99,8 +99,8 @@ fn shard_terms_add_up_to_the_whole_batch() {
     assert!(diff < 1e-12, "shards against the whole batch: {diff:e}");
     // The KL terms are added once, after the sum: the ELBO and every gradient agree too.
     let (a, b) = (
-        whole.into_elbo_grad(model.qs()),
-        summed.into_elbo_grad(model.qs()),
+        whole.into_elbo_grad(model.qs(), model.parallelism()),
+        summed.into_elbo_grad(model.qs(), model.parallelism()),
     );
     assert!((a.elbo - b.elbo).abs() < 1e-12 * a.elbo.abs());
     let d_eta = |g: &svgp::model::ElboGrad| -> Vec<f64> {

@@ -48,7 +48,7 @@ fn ill_conditioned_q(rng: &mut rand::rngs::StdRng, n: usize) -> VariationalQ {
     let lambda = DVector::from_fn(n, |i, _| 10f64.powf(-8.0 * i as f64 / (n - 1) as f64));
     let mut s = &u * DMatrix::from_diagonal(&lambda) * u.transpose();
     svgp::linalg::symmetrise_in_place(&mut s);
-    let l = svgp::linalg::cholesky(&s, "S").unwrap();
+    let l = svgp::linalg::cholesky(&s, "S", svgp::Parallelism::default()).unwrap();
     VariationalQ::new(normal_vector(rng, n), l).unwrap()
 }
 

@@ -9,7 +9,6 @@ mod combine;
 mod ops;
 mod stationary;
 
-pub(crate) use bulk::{joins_halves, splits_in_halves, JOIN_MIN_ENTRIES, JOIN_TUNED_MIN_ENTRIES};
 pub use combine::{Product, Sum};
 pub use ops::KernelExpr;
 pub use stationary::{
@@ -18,6 +17,7 @@ pub use stationary::{
 };
 
 use crate::error::Result;
+use crate::parallel::Parallelism;
 use crate::transform::Positive;
 use nalgebra::{DMatrix, DVector};
 
@@ -40,11 +40,19 @@ pub trait Kernel: std::fmt::Debug + Send + Sync {
     /// `ShapeMismatch` for a wrong length, `InvalidParameter` for a non-finite value; on error the
     /// kernel is unchanged.
     fn set_params(&mut self, params: &[f64]) -> Result<()>;
-    /// K = k(x1, x2), N1×N2.
+    /// K = k(x1, x2), N1×N2, under the default [`Parallelism`].
     fn matrix(&self, x1: &DMatrix<f64>, x2: &DMatrix<f64>) -> DMatrix<f64>;
     /// K = k(x1, x2) into `out`, reshaped to N1×N2 if needed, else its buffer is reused (no
-    /// allocation). Default: [`Kernel::matrix`], then moved into `out`.
-    fn matrix_into(&self, x1: &DMatrix<f64>, x2: &DMatrix<f64>, out: &mut DMatrix<f64>) {
+    /// allocation), its work spread over threads as `par` says (the same bits under every
+    /// policy). Default: [`Kernel::matrix`], then moved into `out`.
+    fn matrix_into(
+        &self,
+        x1: &DMatrix<f64>,
+        x2: &DMatrix<f64>,
+        out: &mut DMatrix<f64>,
+        par: Parallelism,
+    ) {
+        let _ = par;
         *out = self.matrix(x1, x2);
     }
     /// diag k(x, x), length N.
@@ -73,15 +81,17 @@ pub trait Kernel: std::fmt::Debug + Send + Sync {
     }
     /// As [`Kernel::vjp`], given `k` = k(x1, x2) (N1×N2) as `matrix` computed it at the current
     /// parameters: a kernel whose derivatives follow from K skips recomputing distances and
-    /// exponentials. Default: ignores `k`.
+    /// exponentials. Its work is spread over threads as `par` says (the same bits under every
+    /// policy). Default: ignores `k` and `par`.
     fn vjp_given_matrix(
         &self,
         x1: &DMatrix<f64>,
         x2: &DMatrix<f64>,
         k: &DMatrix<f64>,
         k_bar: &DMatrix<f64>,
+        par: Parallelism,
     ) -> (DVector<f64>, DMatrix<f64>) {
-        let _ = k;
+        let _ = (k, par);
         self.vjp(x1, x2, k_bar)
     }
     /// A boxed copy, so kernels can be cloned behind `Box<dyn Kernel>`.

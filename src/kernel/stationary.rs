@@ -6,6 +6,7 @@
 
 use super::{bulk, Kernel, KernelFamily, KernelSpec};
 use crate::error::{check_shape, Result, Shape, SvgpError};
+use crate::parallel::Parallelism;
 use crate::transform::{check_finite, Positive};
 use nalgebra::{DMatrix, DVector};
 use std::fmt::Debug;
@@ -244,6 +245,7 @@ impl<P: Profile> Stationary<P> {
         x2: &DMatrix<f64>,
         k: Option<&DMatrix<f64>>,
         k_bar: &DMatrix<f64>,
+        par: Parallelism,
     ) -> (DVector<f64>, DMatrix<f64>) {
         debug_assert_eq!(
             k_bar.shape(),
@@ -268,7 +270,7 @@ impl<P: Profile> Stationary<P> {
             k,
             k_bar,
         };
-        let partials = bulk::map_chunks(n1, x2.nrows(), |j0, cols| {
+        let partials = bulk::map_chunks(n1, x2.nrows(), par, |j0, cols| {
             crate::simd::dispatch(
                 #[inline(always)]
                 || Self::vjp_chunk(&inputs, j0, cols),
@@ -442,19 +444,25 @@ impl<P: Profile> Kernel for Stationary<P> {
 
     fn matrix(&self, x1: &DMatrix<f64>, x2: &DMatrix<f64>) -> DMatrix<f64> {
         let mut k = DMatrix::zeros(x1.nrows(), x2.nrows()); // N1×N2
-        self.matrix_into(x1, x2, &mut k);
+        self.matrix_into(x1, x2, &mut k, Parallelism::default());
         k
     }
 
     /// k(X, X) (`x1` and `x2` the same matrix) is formed from its lower triangle, mirrored: the
     /// same bits, since (a − b)² = (b − a)² exactly.
-    fn matrix_into(&self, x1: &DMatrix<f64>, x2: &DMatrix<f64>, k: &mut DMatrix<f64>) {
+    fn matrix_into(
+        &self,
+        x1: &DMatrix<f64>,
+        x2: &DMatrix<f64>,
+        k: &mut DMatrix<f64>,
+        par: Parallelism,
+    ) {
         let var = self.variance();
         let ls = self.lengthscales();
         let n1 = x1.nrows();
         let symmetric = std::ptr::eq(x1, x2);
         crate::linalg::reshape_buffer(k, n1, x2.nrows()); // N1×N2
-        bulk::fill_chunks(k.as_mut_slice(), n1, |j0, block| {
+        bulk::fill_chunks(k.as_mut_slice(), n1, par, |j0, block| {
             let r0 = if symmetric { j0 } else { 0 }; // rows above the chunk are mirrored
             crate::simd::dispatch(
                 #[inline(always)]
@@ -481,7 +489,7 @@ impl<P: Profile> Kernel for Stationary<P> {
         x2: &DMatrix<f64>,
         k_bar: &DMatrix<f64>,
     ) -> DVector<f64> {
-        self.vjp_both(x1, x2, None, k_bar).0
+        self.vjp_both(x1, x2, None, k_bar, Parallelism::default()).0
     }
 
     fn vjp_diag_params(&self, x: &DMatrix<f64>, diag_bar: &DVector<f64>) -> DVector<f64> {
@@ -493,7 +501,7 @@ impl<P: Profile> Kernel for Stationary<P> {
     }
 
     fn vjp_x1(&self, x1: &DMatrix<f64>, x2: &DMatrix<f64>, k_bar: &DMatrix<f64>) -> DMatrix<f64> {
-        self.vjp_both(x1, x2, None, k_bar).1
+        self.vjp_both(x1, x2, None, k_bar, Parallelism::default()).1
     }
 
     fn vjp(
@@ -502,7 +510,7 @@ impl<P: Profile> Kernel for Stationary<P> {
         x2: &DMatrix<f64>,
         k_bar: &DMatrix<f64>,
     ) -> (DVector<f64>, DMatrix<f64>) {
-        self.vjp_both(x1, x2, None, k_bar)
+        self.vjp_both(x1, x2, None, k_bar, Parallelism::default())
     }
 
     fn vjp_given_matrix(
@@ -511,8 +519,9 @@ impl<P: Profile> Kernel for Stationary<P> {
         x2: &DMatrix<f64>,
         k: &DMatrix<f64>,
         k_bar: &DMatrix<f64>,
+        par: Parallelism,
     ) -> (DVector<f64>, DMatrix<f64>) {
-        self.vjp_both(x1, x2, Some(k), k_bar)
+        self.vjp_both(x1, x2, Some(k), k_bar, par)
     }
 
     fn box_clone(&self) -> Box<dyn Kernel> {

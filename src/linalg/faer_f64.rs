@@ -1,9 +1,11 @@
 //! The `f64` primitives of [`Scalar`](super::Scalar) through faer, on zero-copy views of
 //! nalgebra's column-major storage. Every faer call is followed by
 //! [`crate::simd::clear_upper_state`]: faer's AVX-512 kernels leave the vector registers' upper
-//! halves dirty, which slows every later SSE instruction.
+//! halves dirty, which slows every later SSE instruction. Each primitive runs on faer's parallel
+//! kernels as the [`Parallelism`] it is given decides ([`crate::parallel`]).
 
 use super::{Factor, Op, Part, Scalar, Stored};
+use crate::parallel::{FaerOp, Parallelism};
 use faer::dyn_stack::{MemBuffer, MemStack};
 use faer::linalg::cholesky::llt::factor::{cholesky_in_place, cholesky_in_place_scratch, LltError};
 use faer::linalg::matmul::triangular::BlockStructure;
@@ -12,35 +14,6 @@ use faer::linalg::triangular_solve::{
 };
 use faer::{Accum, MatMut, MatRef, Par};
 use nalgebra::DMatrix;
-
-/// Products and triangular solves of at least this many flops run on rayon's threads (faer's
-/// `Par::rayon`); smaller ones run on the calling thread, where they are faster (measured
-/// crossover, BENCHMARKS.md). Factorisations and inverses have their own crossovers below.
-pub(crate) const PARALLEL_MIN_FLOPS: usize = 50_000_000;
-
-/// Cholesky factorisations of at least this many flops (N³/3: N ≥ 966) run on rayon's threads;
-/// faer's parallel factorisation only gains from N ≈ 1000 on two cores (BENCHMARKS.md).
-const CHOLESKY_PARALLEL_MIN_FLOPS: usize = 300_000_000;
-
-/// Triangular inverses of at least this many flops (N³/3: N ≥ 449) run on rayon's threads; in
-/// the iteration the parallel inverse gains about 2 % at N = 450–500 and loses 2–6 % at N ≤ 400
-/// (BENCHMARKS.md).
-const INVERSE_PARALLEL_MIN_FLOPS: usize = 30_000_000;
-
-/// faer's parallelism for an operation of `flops` whose crossover is `min_flops`: all of rayon's
-/// threads when it is large enough to gain from them, else sequential.
-fn par_from(flops: usize, min_flops: usize) -> Par {
-    if flops >= min_flops && rayon::current_num_threads() > 1 {
-        Par::rayon(0)
-    } else {
-        Par::Seq
-    }
-}
-
-/// [`par_from`] at the crossover of products and triangular solves.
-fn par_for(flops: usize) -> Par {
-    par_from(flops, PARALLEL_MIN_FLOPS)
-}
 
 /// A zero-copy faer view of a nalgebra matrix.
 pub(crate) fn view(a: &DMatrix<f64>) -> MatRef<'_, f64> {
@@ -62,7 +35,7 @@ pub(crate) fn view_mut(a: &mut DMatrix<f64>) -> MatMut<'_, f64> {
 }
 
 impl Scalar for f64 {
-    fn cholesky_in_place(a: &mut DMatrix<f64>) -> Result<(), usize> {
+    fn cholesky_in_place(a: &mut DMatrix<f64>, par: Parallelism) -> Result<(), usize> {
         let n = a.nrows();
         // faer tests pivots for positivity; a NaN or ±inf below the diagonal would pass through
         // into a non-finite factor, so refuse it first, naming its column.
@@ -73,7 +46,7 @@ impl Scalar for f64 {
         {
             return Err(col);
         }
-        let par = par_from(n * n * n / 3, CHOLESKY_PARALLEL_MIN_FLOPS);
+        let par = par.faer(FaerOp::Cholesky, n * n * n / 3);
         let req = cholesky_in_place_scratch::<f64>(n, par, Default::default());
         let mut mem = MemBuffer::new(req);
         let stack = MemStack::new(&mut mem);
@@ -90,9 +63,9 @@ impl Scalar for f64 {
         Ok(())
     }
 
-    fn solve_lower_in_place(l: &DMatrix<f64>, b: &mut DMatrix<f64>, op: Op) {
+    fn solve_lower_in_place(l: &DMatrix<f64>, b: &mut DMatrix<f64>, op: Op, par: Parallelism) {
         debug_assert_eq!(l.ncols(), b.nrows());
-        let par = par_for(l.nrows() * l.nrows() * b.ncols()); // N²K flops
+        let par = par.faer(FaerOp::Product, l.nrows() * l.nrows() * b.ncols()); // N²K flops
         match op {
             Op::Transposed => {
                 solve_upper_triangular_in_place(view(l).transpose(), view_mut(b), par)
@@ -102,30 +75,41 @@ impl Scalar for f64 {
         crate::simd::clear_upper_state();
     }
 
-    fn solve_right_lower_in_place(l: &DMatrix<f64>, b: &mut DMatrix<f64>) {
+    fn solve_right_lower_in_place(l: &DMatrix<f64>, b: &mut DMatrix<f64>, par: Parallelism) {
         debug_assert_eq!(l.nrows(), b.ncols());
         // X L = B is Lᵀ Xᵀ = Bᵀ, solved on the transposed view of B's buffer: no transposition
-        let par = par_for(l.nrows() * l.nrows() * b.nrows()); // N²K flops
+        let par = par.faer(FaerOp::Product, l.nrows() * l.nrows() * b.nrows()); // N²K flops
         solve_upper_triangular_in_place(view(l).transpose(), view_mut(b).transpose_mut(), par);
         crate::simd::clear_upper_state();
     }
 
-    fn matmul(a: &DMatrix<f64>, op_a: Op, b: &DMatrix<f64>, op_b: Op) -> DMatrix<f64> {
+    fn matmul(
+        a: &DMatrix<f64>,
+        op_a: Op,
+        b: &DMatrix<f64>,
+        op_b: Op,
+        par: Parallelism,
+    ) -> DMatrix<f64> {
         let (lhs, rhs) = (op_view(a, op_a), op_view(b, op_b));
         debug_assert_eq!(lhs.ncols(), rhs.nrows());
         let mut out = DMatrix::zeros(lhs.nrows(), rhs.ncols());
-        let par = par_for(2 * lhs.nrows() * lhs.ncols() * rhs.ncols());
+        let par = par.faer(FaerOp::Product, 2 * lhs.nrows() * lhs.ncols() * rhs.ncols());
         faer::linalg::matmul::matmul(view_mut(&mut out), Accum::Replace, lhs, rhs, 1.0, par);
         crate::simd::clear_upper_state();
         out
     }
 
-    fn matmul_add_into(a: &DMatrix<f64>, b: &DMatrix<f64>, out: &mut DMatrix<f64>) {
+    fn matmul_add_into(
+        a: &DMatrix<f64>,
+        b: &DMatrix<f64>,
+        out: &mut DMatrix<f64>,
+        par: Parallelism,
+    ) {
         debug_assert_eq!(
             (a.ncols(), a.nrows(), b.ncols()),
             (b.nrows(), out.nrows(), out.ncols())
         );
-        let par = par_for(2 * a.nrows() * a.ncols() * b.ncols());
+        let par = par.faer(FaerOp::Product, 2 * a.nrows() * a.ncols() * b.ncols());
         faer::linalg::matmul::matmul(view_mut(out), Accum::Add, view(a), view(b), 1.0, par);
         crate::simd::clear_upper_state();
     }
@@ -135,6 +119,7 @@ impl Scalar for f64 {
         b: Factor<'_, f64>,
         part: Part,
         out: &mut DMatrix<f64>,
+        par: Parallelism,
     ) {
         // The structure of op(X): a lower-triangular X is upper triangular once transposed.
         let structure = |f: &Factor<'_, f64>| match (f.stored, f.op) {
@@ -148,11 +133,14 @@ impl Scalar for f64 {
         // A triangular operand or result halves the dense 2·R·K·C flops.
         let dense = 2 * lhs.nrows() * lhs.ncols() * rhs.ncols();
         let structured = a.stored == Stored::Lower || b.stored == Stored::Lower;
-        let par = par_for(if structured || part == Part::Lower {
-            dense / 2
-        } else {
-            dense
-        });
+        let par = par.faer(
+            FaerOp::Product,
+            if structured || part == Part::Lower {
+                dense / 2
+            } else {
+                dense
+            },
+        );
         let dst = match part {
             Part::Lower => BlockStructure::TriangularLower,
             Part::Full => BlockStructure::Rectangular,
@@ -175,13 +163,13 @@ impl Scalar for f64 {
         }
     }
 
-    fn invert_lower_into(l: &DMatrix<f64>, out: &mut DMatrix<f64>) {
+    fn invert_lower_into(l: &DMatrix<f64>, out: &mut DMatrix<f64>, par: Parallelism) {
         super::reshape_buffer(out, l.nrows(), l.ncols());
         // Writes the lower triangle only; a reused buffer's upper triangle is cleared after.
         faer::linalg::triangular_inverse::invert_lower_triangular(
             view_mut(out),
             view(l),
-            par_from(l.nrows().pow(3) / 3, INVERSE_PARALLEL_MIN_FLOPS),
+            par.faer(FaerOp::Inverse, l.nrows().pow(3) / 3),
         );
         crate::simd::clear_upper_state();
         super::zero_upper_in_place(out);
@@ -195,7 +183,7 @@ impl Scalar for f64 {
 /// A ← L⁻¹ A (`l`: M×M lower triangular with non-zero diagonal, `a`: M×B) in two halves of A's
 /// columns, each sequential, side by side on two of rayon's threads when `join`: the same
 /// results either way.
-pub(crate) fn solve_lower_in_halves(l: &DMatrix<f64>, a: &mut DMatrix<f64>, join: bool) {
+pub(crate) fn solve_lower_in_column_halves(l: &DMatrix<f64>, a: &mut DMatrix<f64>, join: bool) {
     debug_assert_eq!(l.ncols(), a.nrows());
     let half = a.ncols() / 2;
     let (left, right) = view_mut(a).split_at_col_mut(half);
@@ -203,14 +191,14 @@ pub(crate) fn solve_lower_in_halves(l: &DMatrix<f64>, a: &mut DMatrix<f64>, join
         solve_lower_triangular_in_place(view(l), half, Par::Seq);
         crate::simd::clear_upper_state();
     };
-    super::join_if(join, || solve(left), || solve(right));
+    Parallelism::join(join, || solve(left), || solve(right));
 }
 
 /// The lower triangle of A Aᵀ (`a`: M×B) into `out` (M×M, reshaped if needed; strict upper
 /// triangle zero) as the sum of the products of A's two column halves, each sequential, side by
 /// side on two of rayon's threads when `join` (`scratch`: M×M, contents ignored): the same
 /// results either way.
-pub(crate) fn lower_gram_in_halves(
+pub(crate) fn lower_gram_in_column_halves(
     a: &DMatrix<f64>,
     out: &mut DMatrix<f64>,
     scratch: &mut DMatrix<f64>,
@@ -234,7 +222,7 @@ pub(crate) fn lower_gram_in_halves(
         );
         crate::simd::clear_upper_state();
     };
-    super::join_if(
+    Parallelism::join(
         join,
         || lower_gram(left, out),
         || lower_gram(right, scratch),

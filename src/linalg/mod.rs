@@ -7,14 +7,19 @@
 //! faer on zero-copy views of nalgebra's column-major storage (measured 4–6× faster than
 //! nalgebra's own, `benches/linalg.rs`); for duals through a plain generic implementation.
 //! Products use nalgebra, which is as fast as faer here for f64.
+//!
+//! Every routine that reaches a primitive takes a [`Parallelism`] as its last argument: the f64
+//! primitives run on faer's parallel kernels where it decides so ([`crate::parallel`]), duals
+//! always on the calling thread. The results are bitwise the same under every policy.
 
 mod dual;
 mod faer_f64;
 mod reduce;
-pub(crate) use faer_f64::{lower_gram_in_halves, solve_lower_in_halves, PARALLEL_MIN_FLOPS};
+pub(crate) use faer_f64::{lower_gram_in_column_halves, solve_lower_in_column_halves};
 pub(crate) use reduce::{all_finite, all_zero, dot};
 
 use crate::error::{Result, SvgpError};
+use crate::parallel::Parallelism;
 use nalgebra::{DMatrix, RealField};
 
 /// A real scalar the crate's generic maps run on: `f64`, or `num_dual::Dual64` for forward mode.
@@ -26,22 +31,29 @@ pub trait Scalar: RealField + Copy {
     ///
     /// # Errors
     /// `Err(pivot)`: the 0-based index of the first pivot that is not positive (or not finite).
-    fn cholesky_in_place(a: &mut DMatrix<Self>) -> std::result::Result<(), usize>;
+    fn cholesky_in_place(a: &mut DMatrix<Self>, par: Parallelism)
+        -> std::result::Result<(), usize>;
 
     /// Solves op(L) X = B in place (L X = B or Lᵀ X = B); `l` is N×N lower triangular with
     /// non-zero diagonal, `b` is N×K and is overwritten by X.
-    fn solve_lower_in_place(l: &DMatrix<Self>, b: &mut DMatrix<Self>, op: Op);
+    fn solve_lower_in_place(l: &DMatrix<Self>, b: &mut DMatrix<Self>, op: Op, par: Parallelism);
 
     /// Solves X L = B in place: `l` is N×N lower triangular with non-zero diagonal, `b` is K×N
     /// and is overwritten by X = B L⁻¹. Default: Lᵀ Xᵀ = Bᵀ between two transpositions.
-    fn solve_right_lower_in_place(l: &DMatrix<Self>, b: &mut DMatrix<Self>) {
+    fn solve_right_lower_in_place(l: &DMatrix<Self>, b: &mut DMatrix<Self>, par: Parallelism) {
         let mut bt = b.transpose();
-        Self::solve_lower_in_place(l, &mut bt, Op::Transposed);
+        Self::solve_lower_in_place(l, &mut bt, Op::Transposed, par);
         *b = bt.transpose();
     }
 
     /// op(A) op(B); shapes must agree.
-    fn matmul(a: &DMatrix<Self>, op_a: Op, b: &DMatrix<Self>, op_b: Op) -> DMatrix<Self>;
+    fn matmul(
+        a: &DMatrix<Self>,
+        op_a: Op,
+        b: &DMatrix<Self>,
+        op_b: Op,
+        par: Parallelism,
+    ) -> DMatrix<Self>;
 
     /// op(A) op(B) into `out`, using the structure the factors vouch for (a factor stored
     /// [`Stored::Lower`] is square lower triangular: its strict upper triangle is zero and may
@@ -53,24 +65,30 @@ pub trait Scalar: RealField + Copy {
         b: Factor<'_, Self>,
         part: Part,
         out: &mut DMatrix<Self>,
+        par: Parallelism,
     ) {
-        *out = Self::matmul(a.matrix, a.op, b.matrix, b.op);
+        *out = Self::matmul(a.matrix, a.op, b.matrix, b.op, par);
         if part == Part::Lower {
             zero_upper_in_place(out);
         }
     }
 
     /// `out` += A B (A: R×K, B: K×C, `out`: R×C). Default: the plain product, added.
-    fn matmul_add_into(a: &DMatrix<Self>, b: &DMatrix<Self>, out: &mut DMatrix<Self>) {
-        *out += Self::matmul(a, Op::AsIs, b, Op::AsIs);
+    fn matmul_add_into(
+        a: &DMatrix<Self>,
+        b: &DMatrix<Self>,
+        out: &mut DMatrix<Self>,
+        par: Parallelism,
+    ) {
+        *out += Self::matmul(a, Op::AsIs, b, Op::AsIs, par);
     }
 
     /// L⁻¹ for a lower-triangular `l` (N×N, non-zero diagonal) into `out` (reshaped to N×N if
     /// needed, else its buffer is reused); lower triangular, strict upper triangle zero.
     /// Default: N triangular solves against the identity.
-    fn invert_lower_into(l: &DMatrix<Self>, out: &mut DMatrix<Self>) {
+    fn invert_lower_into(l: &DMatrix<Self>, out: &mut DMatrix<Self>, par: Parallelism) {
         *out = DMatrix::identity(l.nrows(), l.ncols());
-        Self::solve_lower_in_place(l, out, Op::AsIs);
+        Self::solve_lower_in_place(l, out, Op::AsIs, par);
         zero_upper_in_place(out);
     }
 
@@ -151,18 +169,18 @@ impl<'a, T: Scalar> Factor<'a, T> {
 }
 
 /// A B (A: R×K, B: K×C).
-pub fn matmul<T: Scalar>(a: &DMatrix<T>, b: &DMatrix<T>) -> DMatrix<T> {
-    T::matmul(a, Op::AsIs, b, Op::AsIs)
+pub fn matmul<T: Scalar>(a: &DMatrix<T>, b: &DMatrix<T>, par: Parallelism) -> DMatrix<T> {
+    T::matmul(a, Op::AsIs, b, Op::AsIs, par)
 }
 
 /// Aᵀ B (A: K×R, B: K×C).
-pub fn matmul_tn<T: Scalar>(a: &DMatrix<T>, b: &DMatrix<T>) -> DMatrix<T> {
-    T::matmul(a, Op::Transposed, b, Op::AsIs)
+pub fn matmul_tn<T: Scalar>(a: &DMatrix<T>, b: &DMatrix<T>, par: Parallelism) -> DMatrix<T> {
+    T::matmul(a, Op::Transposed, b, Op::AsIs, par)
 }
 
 /// A Bᵀ (A: R×K, B: C×K).
-pub fn matmul_nt<T: Scalar>(a: &DMatrix<T>, b: &DMatrix<T>) -> DMatrix<T> {
-    T::matmul(a, Op::AsIs, b, Op::Transposed)
+pub fn matmul_nt<T: Scalar>(a: &DMatrix<T>, b: &DMatrix<T>, par: Parallelism) -> DMatrix<T> {
+    T::matmul(a, Op::AsIs, b, Op::Transposed, par)
 }
 
 /// Lower Cholesky factor L of `a` (N×N, symmetric; only its lower triangle is read), L Lᵀ = a.
@@ -171,8 +189,12 @@ pub fn matmul_nt<T: Scalar>(a: &DMatrix<T>, b: &DMatrix<T>) -> DMatrix<T> {
 ///
 /// # Errors
 /// `NotPositiveDefinite { matrix, pivot, jitter: 0 }` at the first non-positive pivot.
-pub fn cholesky<T: Scalar>(a: &DMatrix<T>, matrix: &'static str) -> Result<DMatrix<T>> {
-    cholesky_with_jitter(a, 0.0, matrix)
+pub fn cholesky<T: Scalar>(
+    a: &DMatrix<T>,
+    matrix: &'static str,
+    par: Parallelism,
+) -> Result<DMatrix<T>> {
+    cholesky_with_jitter(a, 0.0, matrix, par)
 }
 
 /// Lower Cholesky factor of `a + jitter·I` (N×N). The jitter (≥ 0) is the caller's explicit
@@ -184,9 +206,10 @@ pub fn cholesky_with_jitter<T: Scalar>(
     a: &DMatrix<T>,
     jitter: f64,
     matrix: &'static str,
+    par: Parallelism,
 ) -> Result<DMatrix<T>> {
     let mut l = DMatrix::zeros(0, 0);
-    cholesky_with_jitter_into(a, jitter, matrix, &mut l)?;
+    cholesky_with_jitter_into(a, jitter, matrix, &mut l, par)?;
     Ok(l)
 }
 
@@ -200,6 +223,7 @@ pub fn cholesky_with_jitter_into<T: Scalar>(
     jitter: f64,
     matrix: &'static str,
     out: &mut DMatrix<T>,
+    par: Parallelism,
 ) -> Result<()> {
     debug_assert!(a.is_square());
     reshape_buffer(out, a.nrows(), a.ncols());
@@ -207,7 +231,7 @@ pub fn cholesky_with_jitter_into<T: Scalar>(
     for i in 0..out.nrows() {
         out[(i, i)] += nalgebra::convert::<f64, T>(jitter);
     }
-    T::cholesky_in_place(out).map_err(|pivot| SvgpError::NotPositiveDefinite {
+    T::cholesky_in_place(out, par).map_err(|pivot| SvgpError::NotPositiveDefinite {
         matrix,
         pivot,
         jitter,
@@ -215,109 +239,162 @@ pub fn cholesky_with_jitter_into<T: Scalar>(
 }
 
 /// Solves L X = B in place (`l`: N×N lower triangular, `b`: N×K, overwritten by X).
-pub fn solve_lower_in_place<T: Scalar>(l: &DMatrix<T>, b: &mut DMatrix<T>) {
-    T::solve_lower_in_place(l, b, Op::AsIs);
+pub fn solve_lower_in_place<T: Scalar>(l: &DMatrix<T>, b: &mut DMatrix<T>, par: Parallelism) {
+    T::solve_lower_in_place(l, b, Op::AsIs, par);
 }
 
 /// Solves Lᵀ X = B in place (`l`: N×N lower triangular, `b`: N×K, overwritten by X).
-pub fn solve_lower_transpose_in_place<T: Scalar>(l: &DMatrix<T>, b: &mut DMatrix<T>) {
-    T::solve_lower_in_place(l, b, Op::Transposed);
+pub fn solve_lower_transpose_in_place<T: Scalar>(
+    l: &DMatrix<T>,
+    b: &mut DMatrix<T>,
+    par: Parallelism,
+) {
+    T::solve_lower_in_place(l, b, Op::Transposed, par);
 }
 
 /// Solves X L = B in place (`l`: N×N lower triangular, `b`: K×N, overwritten by X = B L⁻¹).
-pub fn solve_right_lower_in_place<T: Scalar>(l: &DMatrix<T>, b: &mut DMatrix<T>) {
-    T::solve_right_lower_in_place(l, b);
+pub fn solve_right_lower_in_place<T: Scalar>(l: &DMatrix<T>, b: &mut DMatrix<T>, par: Parallelism) {
+    T::solve_right_lower_in_place(l, b, par);
 }
 
 /// X ← ½ (Y + Yᵀ) with Y = L⁻ᵀ X L⁻¹ (`l`: N×N lower triangular with non-zero diagonal, `x`:
 /// N×N): two triangular solves, the second on the transposed view of the first's result, then
 /// the exact symmetrisation.
-pub fn inverse_congruence_in_place<T: Scalar>(l: &DMatrix<T>, x: &mut DMatrix<T>) {
-    solve_lower_transpose_in_place(l, x); // L⁻ᵀ X
-    solve_right_lower_in_place(l, x); // (L⁻ᵀ X) L⁻¹
+pub fn inverse_congruence_in_place<T: Scalar>(
+    l: &DMatrix<T>,
+    x: &mut DMatrix<T>,
+    par: Parallelism,
+) {
+    solve_lower_transpose_in_place(l, x, par); // L⁻ᵀ X
+    solve_right_lower_in_place(l, x, par); // (L⁻ᵀ X) L⁻¹
     symmetrise_in_place(x);
 }
 
 /// L⁻¹ for a lower-triangular `l` (N×N) with non-zero diagonal; the result is lower triangular.
-pub fn lower_inverse<T: Scalar>(l: &DMatrix<T>) -> DMatrix<T> {
+pub fn lower_inverse<T: Scalar>(l: &DMatrix<T>, par: Parallelism) -> DMatrix<T> {
     let mut out = DMatrix::zeros(0, 0);
-    T::invert_lower_into(l, &mut out);
+    T::invert_lower_into(l, &mut out, par);
     out
 }
 
 /// (L Lᵀ)⁻¹ = L⁻ᵀ L⁻¹ from a lower Cholesky factor `l` (N×N); the result is exactly symmetric.
 /// One triangular inverse and one triangular product of which only the lower half is formed.
-pub fn spd_inverse_from_factor<T: Scalar>(l: &DMatrix<T>) -> DMatrix<T> {
-    let linv = lower_inverse(l);
+pub fn spd_inverse_from_factor<T: Scalar>(l: &DMatrix<T>, par: Parallelism) -> DMatrix<T> {
+    let linv = lower_inverse(l, par);
     let mut out = DMatrix::zeros(0, 0);
     let linv_f = Factor::lower(&linv);
-    T::matmul_structured_into(linv_f.t(), linv_f, Part::Lower, &mut out);
+    T::matmul_structured_into(linv_f.t(), linv_f, Part::Lower, &mut out, par);
     mirror_lower_in_place(&mut out);
     out
 }
 
 /// S = L Lᵀ for a lower-triangular `l` (N×N); the result is exactly symmetric (lower half
 /// formed, then mirrored).
-pub fn outer_factor<T: Scalar>(l: &DMatrix<T>) -> DMatrix<T> {
+pub fn outer_factor<T: Scalar>(l: &DMatrix<T>, par: Parallelism) -> DMatrix<T> {
     let mut s = DMatrix::zeros(0, 0);
-    outer_factor_into(l, &mut s);
+    outer_factor_into(l, &mut s, par);
     s
 }
 
 /// As [`outer_factor`], into `out` (reshaped to N×N if needed, else its buffer is reused).
-pub fn outer_factor_into<T: Scalar>(l: &DMatrix<T>, out: &mut DMatrix<T>) {
-    lower_of_outer_factor_into(l, out);
+pub fn outer_factor_into<T: Scalar>(l: &DMatrix<T>, out: &mut DMatrix<T>, par: Parallelism) {
+    lower_of_outer_factor_into(l, out, par);
     mirror_lower_in_place(out);
 }
 
 /// The lower triangle of S = L Lᵀ for a lower-triangular `l` (N×N) into `out` (strict upper
 /// triangle zero; reshaped to N×N if needed): a third of the flops of a dense product.
-pub fn lower_of_outer_factor_into<T: Scalar>(l: &DMatrix<T>, out: &mut DMatrix<T>) {
-    T::matmul_structured_into(Factor::lower(l), Factor::lower(l).t(), Part::Lower, out);
+pub fn lower_of_outer_factor_into<T: Scalar>(
+    l: &DMatrix<T>,
+    out: &mut DMatrix<T>,
+    par: Parallelism,
+) {
+    T::matmul_structured_into(
+        Factor::lower(l),
+        Factor::lower(l).t(),
+        Part::Lower,
+        out,
+        par,
+    );
 }
 
 /// A B into `out` (A: R×K, B: K×C; `out` reshaped to R×C if needed, else its buffer reused).
-pub fn matmul_into<T: Scalar>(a: &DMatrix<T>, b: &DMatrix<T>, out: &mut DMatrix<T>) {
-    T::matmul_structured_into(Factor::dense(a), Factor::dense(b), Part::Full, out);
+pub fn matmul_into<T: Scalar>(
+    a: &DMatrix<T>,
+    b: &DMatrix<T>,
+    out: &mut DMatrix<T>,
+    par: Parallelism,
+) {
+    T::matmul_structured_into(Factor::dense(a), Factor::dense(b), Part::Full, out, par);
 }
 
 /// `out` += A B (A: R×K, B: K×C, `out`: R×C): the product accumulated in `out`'s buffer, no
 /// temporary.
-pub fn matmul_add_into<T: Scalar>(a: &DMatrix<T>, b: &DMatrix<T>, out: &mut DMatrix<T>) {
-    T::matmul_add_into(a, b, out);
+pub fn matmul_add_into<T: Scalar>(
+    a: &DMatrix<T>,
+    b: &DMatrix<T>,
+    out: &mut DMatrix<T>,
+    par: Parallelism,
+) {
+    T::matmul_add_into(a, b, out, par);
 }
 
 /// Lᵀ B for a lower-triangular `l` (N×N) and any `b` (N×K): a triangular product, half the
 /// flops of a dense one.
-pub fn lower_tr_mul<T: Scalar>(l: &DMatrix<T>, b: &DMatrix<T>) -> DMatrix<T> {
+pub fn lower_tr_mul<T: Scalar>(l: &DMatrix<T>, b: &DMatrix<T>, par: Parallelism) -> DMatrix<T> {
     let mut out = DMatrix::zeros(0, 0);
-    lower_tr_mul_into(l, b, &mut out);
+    lower_tr_mul_into(l, b, &mut out, par);
     out
 }
 
 /// As [`lower_tr_mul`], into `out` (reshaped to N×K if needed, else its buffer is reused).
-pub fn lower_tr_mul_into<T: Scalar>(l: &DMatrix<T>, b: &DMatrix<T>, out: &mut DMatrix<T>) {
-    T::matmul_structured_into(Factor::lower(l).t(), Factor::dense(b), Part::Full, out);
+pub fn lower_tr_mul_into<T: Scalar>(
+    l: &DMatrix<T>,
+    b: &DMatrix<T>,
+    out: &mut DMatrix<T>,
+    par: Parallelism,
+) {
+    T::matmul_structured_into(Factor::lower(l).t(), Factor::dense(b), Part::Full, out, par);
 }
 
 /// L B for a lower-triangular `l` (N×N) and any `b` (N×K), into `out` (reshaped to N×K if
 /// needed, else its buffer is reused).
-pub fn lower_mul_into<T: Scalar>(l: &DMatrix<T>, b: &DMatrix<T>, out: &mut DMatrix<T>) {
-    T::matmul_structured_into(Factor::lower(l), Factor::dense(b), Part::Full, out);
+pub fn lower_mul_into<T: Scalar>(
+    l: &DMatrix<T>,
+    b: &DMatrix<T>,
+    out: &mut DMatrix<T>,
+    par: Parallelism,
+) {
+    T::matmul_structured_into(Factor::lower(l), Factor::dense(b), Part::Full, out, par);
 }
 
 /// tril(A Bᵀ) for A, B both N×K: only the lower triangle (diagonal included) of the N×N product
 /// is computed, the strict upper triangle is zero. With B = A diag(w) and then
 /// [`mirror_lower_in_place`] it is the symmetric rank-K update A diag(w) Aᵀ at half the flops.
-pub fn lower_of_matmul_nt<T: Scalar>(a: &DMatrix<T>, b: &DMatrix<T>) -> DMatrix<T> {
+pub fn lower_of_matmul_nt<T: Scalar>(
+    a: &DMatrix<T>,
+    b: &DMatrix<T>,
+    par: Parallelism,
+) -> DMatrix<T> {
     let mut out = DMatrix::zeros(0, 0);
-    lower_of_matmul_nt_into(a, b, &mut out);
+    lower_of_matmul_nt_into(a, b, &mut out, par);
     out
 }
 
 /// As [`lower_of_matmul_nt`], into `out` (reshaped to N×N if needed, else its buffer is reused).
-pub fn lower_of_matmul_nt_into<T: Scalar>(a: &DMatrix<T>, b: &DMatrix<T>, out: &mut DMatrix<T>) {
-    T::matmul_structured_into(Factor::dense(a), Factor::dense(b).t(), Part::Lower, out);
+pub fn lower_of_matmul_nt_into<T: Scalar>(
+    a: &DMatrix<T>,
+    b: &DMatrix<T>,
+    out: &mut DMatrix<T>,
+    par: Parallelism,
+) {
+    T::matmul_structured_into(
+        Factor::dense(a),
+        Factor::dense(b).t(),
+        Part::Lower,
+        out,
+        par,
+    );
 }
 
 /// Gives `buf` the shape R×C: kept as it is (contents unspecified) when it already has it, else
@@ -325,20 +402,6 @@ pub fn lower_of_matmul_nt_into<T: Scalar>(a: &DMatrix<T>, b: &DMatrix<T>, out: &
 pub fn reshape_buffer<T: Scalar>(buf: &mut DMatrix<T>, r: usize, c: usize) {
     if buf.shape() != (r, c) {
         *buf = DMatrix::zeros(r, c);
-    }
-}
-
-/// `(a(), b())`, the two run side by side on two of rayon's threads when `join`
-/// (`rayon::join`), else one after the other on the calling thread.
-pub(crate) fn join_if<RA: Send, RB: Send>(
-    join: bool,
-    a: impl FnOnce() -> RA + Send,
-    b: impl FnOnce() -> RB + Send,
-) -> (RA, RB) {
-    if join {
-        rayon::join(a, b)
-    } else {
-        (a(), b())
     }
 }
 
@@ -380,9 +443,13 @@ fn for_mirror_pairs<T: Scalar>(a: &mut DMatrix<T>, mut f: impl FnMut(&mut [T], u
 ///
 /// # Errors
 /// `NotPositiveDefinite { matrix, pivot }`, with `pivot` an index of `p` itself.
-pub fn cholesky_of_inverse<T: Scalar>(p: &DMatrix<T>, matrix: &'static str) -> Result<DMatrix<T>> {
+pub fn cholesky_of_inverse<T: Scalar>(
+    p: &DMatrix<T>,
+    matrix: &'static str,
+    par: Parallelism,
+) -> Result<DMatrix<T>> {
     let (mut work, mut out) = (DMatrix::zeros(0, 0), DMatrix::zeros(0, 0));
-    cholesky_of_inverse_into(p, matrix, &mut work, &mut out)?;
+    cholesky_of_inverse_into(p, matrix, &mut work, &mut out, par)?;
     Ok(out)
 }
 
@@ -396,6 +463,7 @@ pub fn cholesky_of_inverse_into<T: Scalar>(
     matrix: &'static str,
     work: &mut DMatrix<T>,
     out: &mut DMatrix<T>,
+    par: Parallelism,
 ) -> Result<()> {
     let n = p.nrows();
     // J X J reverses both indices, which reverses a square column-major buffer.
@@ -405,13 +473,13 @@ pub fn cholesky_of_inverse_into<T: Scalar>(
         .iter_mut()
         .zip(p.as_slice().iter().rev());
     reversed.for_each(|(w, &v)| *w = v);
-    T::cholesky_in_place(work).map_err(|pivot| SvgpError::NotPositiveDefinite {
+    T::cholesky_in_place(work, par).map_err(|pivot| SvgpError::NotPositiveDefinite {
         matrix,
         pivot: n - 1 - pivot,
         jitter: 0.0,
     })?;
     // U⁻ᵀ = (J L′ᵀ J)⁻¹ = J (L′⁻¹)ᵀ J: invert L′, transpose, reverse.
-    T::invert_lower_into(work, out);
+    T::invert_lower_into(work, out, par);
     transpose_in_place(out);
     out.as_mut_slice().reverse();
     Ok(())

@@ -30,7 +30,7 @@ fn cholesky_reconstructs_and_is_lower_triangular() {
     // n = 1000 takes faer's parallel factorisation (N ≥ 966) wherever rayon has two threads.
     for n in [1, 2, 7, 64, 300, 1000] {
         let a = spd(n, n as u64);
-        let l = cholesky(&a, "A").unwrap();
+        let l = cholesky(&a, "A", Parallelism::default()).unwrap();
         let resid = max_abs(&(&l * l.transpose() - &a));
         assert!(
             resid <= 8.0 * n as f64 * f64::EPSILON * max_abs(&a),
@@ -46,7 +46,7 @@ fn cholesky_names_the_failing_pivot_and_the_jitter() {
     let mut a = DMatrix::identity(4, 4);
     a[(2, 2)] = -1.0;
     assert_eq!(
-        cholesky(&a, "Kuu"),
+        cholesky(&a, "Kuu", Parallelism::default()),
         Err(SvgpError::NotPositiveDefinite {
             matrix: "Kuu",
             pivot: 2,
@@ -56,23 +56,23 @@ fn cholesky_names_the_failing_pivot_and_the_jitter() {
     a[(2, 2)] = 1.0;
     a[(3, 1)] = f64::NAN;
     assert!(matches!(
-        cholesky(&a, "Kuu"),
+        cholesky(&a, "Kuu", Parallelism::default()),
         Err(SvgpError::NotPositiveDefinite { pivot: 1, .. })
     ));
     // A rank-one PSD matrix fails bare and succeeds with the jitter the caller asks for.
     let v = DMatrix::from_column_slice(3, 1, &[1.0, 2.0, 3.0]);
     let singular = &v * v.transpose();
     assert!(matches!(
-        cholesky(&singular, "K"),
+        cholesky(&singular, "K", Parallelism::default()),
         Err(SvgpError::NotPositiveDefinite { pivot: 1, .. })
     ));
-    let l = cholesky_with_jitter(&singular, 1e-6, "K").unwrap();
+    let l = cholesky_with_jitter(&singular, 1e-6, "K", Parallelism::default()).unwrap();
     let expected = singular + DMatrix::identity(3, 3) * 1e-6;
     assert!(max_abs(&(&l * l.transpose() - expected)) < 1e-13);
     let mut negative = DMatrix::identity(2, 2);
     negative[(1, 1)] = -1.0;
     assert_eq!(
-        cholesky_with_jitter(&negative, 1e-6, "K"),
+        cholesky_with_jitter(&negative, 1e-6, "K", Parallelism::default()),
         Err(SvgpError::NotPositiveDefinite {
             matrix: "K",
             pivot: 1,
@@ -84,14 +84,14 @@ fn cholesky_names_the_failing_pivot_and_the_jitter() {
 #[test]
 fn triangular_solves_leave_small_residuals() {
     let n = 50;
-    let l = cholesky(&spd(n, 9), "A").unwrap();
+    let l = cholesky(&spd(n, 9), "A", Parallelism::default()).unwrap();
     let b = DMatrix::from_fn(n, 13, |i, j| ((i * 7 + j * 3) % 11) as f64 - 5.0);
     let mut x = b.clone();
-    solve_lower_in_place(&l, &mut x);
+    solve_lower_in_place(&l, &mut x, Parallelism::default());
     let bound = 8.0 * n as f64 * f64::EPSILON * max_abs(&l) * max_abs(&x);
     assert!(max_abs(&(&l * &x - &b)) <= bound);
     let mut y = b.clone();
-    solve_lower_transpose_in_place(&l, &mut y);
+    solve_lower_transpose_in_place(&l, &mut y, Parallelism::default());
     assert!(
         max_abs(&(l.transpose() * &y - &b))
             <= 8.0 * n as f64 * f64::EPSILON * max_abs(&l) * max_abs(&y)
@@ -107,12 +107,17 @@ fn accumulated_products_match_the_plain_sum() {
     for (r, k, c) in [(20, 30, 7), (300, 400, 300)] {
         let (a, b, c0) = (dense(r, k, 1), dense(k, c, 2), dense(r, c, 3));
         let mut out = c0.clone();
-        matmul_add_into(&a, &b, &mut out);
+        matmul_add_into(&a, &b, &mut out, Parallelism::default());
         let direct = &c0 + &a * &b;
         let bound = 8.0 * k as f64 * f64::EPSILON * (1.0 + 0.25 * k as f64);
         assert!(max_abs(&(&out - &direct)) <= bound, "{r}×{k}×{c}");
         let mut dual = c0.map(Dual64::from);
-        matmul_add_into(&a.map(Dual64::from), &b.map(Dual64::from), &mut dual);
+        matmul_add_into(
+            &a.map(Dual64::from),
+            &b.map(Dual64::from),
+            &mut dual,
+            Parallelism::default(),
+        );
         assert!(
             max_abs(&(dual.map(|d| d.re) - &direct)) <= bound,
             "{r}×{k}×{c}, dual"
@@ -126,20 +131,20 @@ fn accumulated_products_match_the_plain_sum() {
 #[test]
 fn right_solves_and_inverse_congruences_leave_small_residuals() {
     for (n, k) in [(50, 13), (400, 400)] {
-        let l = cholesky(&spd(n, 9), "A").unwrap();
+        let l = cholesky(&spd(n, 9), "A", Parallelism::default()).unwrap();
         let b = dense(k, n, 3);
         let mut x = b.clone();
-        solve_right_lower_in_place(&l, &mut x);
+        solve_right_lower_in_place(&l, &mut x, Parallelism::default());
         let bound = 8.0 * n as f64 * f64::EPSILON * max_abs(&l) * max_abs(&x);
         assert!(max_abs(&(&x * &l - &b)) <= bound, "N = {n}");
         let mut xd = b.map(Dual64::from);
-        solve_right_lower_in_place(&l.map(Dual64::from), &mut xd);
+        solve_right_lower_in_place(&l.map(Dual64::from), &mut xd, Parallelism::default());
         assert!(max_abs(&(xd.map(|d| d.re) - &x)) <= bound, "N = {n}, dual");
 
         let sym = spd(n, 4);
         let mut c = sym.clone();
-        inverse_congruence_in_place(&l, &mut c);
-        let linv = lower_inverse(&l);
+        inverse_congruence_in_place(&l, &mut c, Parallelism::default());
+        let linv = lower_inverse(&l, Parallelism::default());
         let direct = linv.transpose() * &sym * &linv;
         let scale = max_abs(&linv).powi(2) * max_abs(&sym);
         assert!(
@@ -156,16 +161,16 @@ fn inverses_from_factors() {
     // n = 40 the sequential one.
     for n in [40, 460] {
         let a = spd(n, 4);
-        let l = cholesky(&a, "A").unwrap();
-        let inv = spd_inverse_from_factor(&l);
+        let l = cholesky(&a, "A", Parallelism::default()).unwrap();
+        let inv = spd_inverse_from_factor(&l, Parallelism::default());
         let eye = DMatrix::<f64>::identity(n, n);
         assert!(max_abs(&(&inv * &a - &eye)) < 100.0 * n as f64 * f64::EPSILON);
         assert_eq!(inv, inv.transpose());
         // chol(P⁻¹) without forming P⁻¹: lower, positive diagonal, and (L Lᵀ) P = I.
-        let lc = cholesky_of_inverse(&a, "P").unwrap();
+        let lc = cholesky_of_inverse(&a, "P", Parallelism::default()).unwrap();
         let lower = (1..n).all(|j| (0..j).all(|i| lc[(i, j)] == 0.0));
         assert!(lower && (0..n).all(|i| lc[(i, i)] > 0.0), "n={n}");
-        let resid = max_abs(&(outer_factor(&lc) * &a - &eye));
+        let resid = max_abs(&(outer_factor(&lc, Parallelism::default()) * &a - &eye));
         assert!(resid < 100.0 * n as f64 * f64::EPSILON, "n={n}: {resid:e}");
     }
     let n = 40;
@@ -173,7 +178,7 @@ fn inverses_from_factors() {
     let mut bad = a.clone();
     bad[(n - 1, n - 1)] = -1.0;
     assert!(
-        matches!(cholesky_of_inverse(&bad, "P"), Err(SvgpError::NotPositiveDefinite { pivot, .. }) if pivot == n - 1)
+        matches!(cholesky_of_inverse(&bad, "P", Parallelism::default()), Err(SvgpError::NotPositiveDefinite { pivot, .. }) if pivot == n - 1)
     );
 }
 
@@ -185,7 +190,7 @@ fn phi_log_det_and_symmetrise() {
         DMatrix::from_row_slice(2, 2, &[1.0, 0.0, 4.0, 3.0])
     );
     let a = spd(6, 2);
-    let l = cholesky(&a, "A").unwrap();
+    let l = cholesky(&a, "A", Parallelism::default()).unwrap();
     let from_eigen: f64 = a
         .clone()
         .symmetric_eigen()
@@ -208,11 +213,11 @@ fn dual_cholesky_matches_faer_and_the_tangent_rule() {
     let mut v = spd(n, 6) - DMatrix::identity(n, n) * 3.0;
     symmetrise_in_place(&mut v);
     let dual = a.zip_map(&v, Dual64::new);
-    let ld = cholesky(&dual, "A").unwrap();
-    let l = cholesky(&a, "A").unwrap();
+    let ld = cholesky(&dual, "A", Parallelism::default()).unwrap();
+    let l = cholesky(&a, "A", Parallelism::default()).unwrap();
     let re = ld.map(|d| d.re);
     assert!(max_abs(&(&re - &l)) < 1e-13 * max_abs(&l));
-    let linv = lower_inverse(&l);
+    let linv = lower_inverse(&l, Parallelism::default());
     let dl = &l * phi(&linv * &v * linv.transpose());
     let eps = ld.map(|d| d.eps);
     assert!(
@@ -224,7 +229,7 @@ fn dual_cholesky_matches_faer_and_the_tangent_rule() {
     let mut bad = dual.clone();
     bad[(3, 3)] = Dual64::from(-1.0);
     assert!(matches!(
-        cholesky(&bad, "A"),
+        cholesky(&bad, "A", Parallelism::default()),
         Err(SvgpError::NotPositiveDefinite { pivot: 3, .. })
     ));
 }
@@ -255,34 +260,37 @@ fn structured_products_match_dense_formulas() {
         let w = dense(k, 1, 4).column(0).into_owned();
         let close = |x: &DMatrix<f64>, y: &DMatrix<f64>| max_abs(&(x - y)) <= tol;
         assert!(
-            close(&lower_tr_mul(&l, &b), &(l.transpose() * &b)),
+            close(
+                &lower_tr_mul(&l, &b, Parallelism::default()),
+                &(l.transpose() * &b)
+            ),
             "n={n}: Lᵀ B"
         );
         // the `_into` forms into buffers of stale entries (as reused buffers hold) and of a wrong
         // shape: the same result as into fresh ones, the stale upper triangle cleared
         let mut stale = DMatrix::from_element(n, k, f64::NAN);
-        lower_mul_into(&l, &b, &mut stale);
+        lower_mul_into(&l, &b, &mut stale, Parallelism::default());
         assert!(close(&stale, &(&l * &b)), "n={n}: L B");
         let mut lower = DMatrix::from_element(n, n, f64::NAN);
-        lower_of_matmul_nt_into(&b, &c, &mut lower);
+        lower_of_matmul_nt_into(&b, &c, &mut lower, Parallelism::default());
         assert_eq!(
             lower,
-            lower_of_matmul_nt(&b, &c),
+            lower_of_matmul_nt(&b, &c, Parallelism::default()),
             "n={n}: tril(B Cᵀ) into a reused buffer"
         );
         let mut full = &b * c.transpose();
         zero_upper_in_place(&mut full);
         assert!(close(&lower, &full), "n={n}: tril(B Cᵀ)");
         let mut wrong_shape = DMatrix::from_element(2, 3, f64::NAN);
-        lower_tr_mul_into(&l, &b, &mut wrong_shape);
+        lower_tr_mul_into(&l, &b, &mut wrong_shape, Parallelism::default());
         assert_eq!(
             wrong_shape,
-            lower_tr_mul(&l, &b),
+            lower_tr_mul(&l, &b, Parallelism::default()),
             "n={n}: Lᵀ B into a buffer of another shape"
         );
         // the symmetric rank-k update B diag(w) Bᵀ: lower half, then mirrored
         let bw = DMatrix::from_fn(n, k, |i, j| b[(i, j)] * w[j]);
-        let mut syrk = lower_of_matmul_nt(&bw, &b);
+        let mut syrk = lower_of_matmul_nt(&bw, &b, Parallelism::default());
         mirror_lower_in_place(&mut syrk);
         assert_eq!(
             syrk,
@@ -294,15 +302,18 @@ fn structured_products_match_dense_formulas() {
             "n={n}: syrk"
         );
         assert!(
-            close(&outer_factor(&l), &(&l * l.transpose())),
+            close(
+                &outer_factor(&l, Parallelism::default()),
+                &(&l * l.transpose())
+            ),
             "n={n}: L Lᵀ"
         );
         // the generic (dual-number) default gives the same products
         let ld = l.map(Dual64::from);
         let bd = b.map(Dual64::from);
-        let generic = lower_tr_mul(&ld, &bd).map(|d| d.re);
+        let generic = lower_tr_mul(&ld, &bd, Parallelism::default()).map(|d| d.re);
         assert!(
-            close(&generic, &lower_tr_mul(&l, &b)),
+            close(&generic, &lower_tr_mul(&l, &b, Parallelism::default())),
             "n={n}: dual default"
         );
     }
@@ -313,7 +324,7 @@ fn structured_products_match_dense_formulas() {
         for i in 0..n {
             l[(i, i)] = 1.0 + l[(i, i)].abs();
         }
-        let inv = lower_inverse(&l);
+        let inv = lower_inverse(&l, Parallelism::default());
         assert!((1..n).all(|j| (0..j).all(|i| inv[(i, j)] == 0.0)));
         let eye = DMatrix::<f64>::identity(n, n);
         assert!(
@@ -350,9 +361,12 @@ fn tiled_in_place_ops_match_plain_transposes() {
     }
     let (n, eye) = (70, DMatrix::<f64>::identity(70, 70));
     let a = spd(n, 9);
-    let lc = cholesky_of_inverse(&a, "P").unwrap();
+    let lc = cholesky_of_inverse(&a, "P", Parallelism::default()).unwrap();
     assert!((1..n).all(|j| (0..j).all(|i| lc[(i, j)] == 0.0)));
-    assert!(max_abs(&(outer_factor(&lc) * &a - &eye)) < 100.0 * n as f64 * f64::EPSILON);
+    assert!(
+        max_abs(&(outer_factor(&lc, Parallelism::default()) * &a - &eye))
+            < 100.0 * n as f64 * f64::EPSILON
+    );
 }
 
 /// The solve and the Gram product in two column halves: the unsplit solve's and product's
@@ -362,22 +376,22 @@ fn tiled_in_place_ops_match_plain_transposes() {
 #[test]
 fn halves_match_the_whole_and_do_not_depend_on_joining() {
     for (m, b) in [(30, 64), (30, 65), (7, 1), (5, 0)] {
-        let l = cholesky(&spd(m, 9), "A").unwrap();
+        let l = cholesky(&spd(m, 9), "A", Parallelism::default()).unwrap();
         let a = dense(m, b, 3);
         let mut whole = a.clone();
-        solve_lower_in_place(&l, &mut whole);
+        solve_lower_in_place(&l, &mut whole, Parallelism::default());
         let mut parts = [a.clone(), a.clone()];
         for (p, join) in parts.iter_mut().zip([false, true]) {
-            solve_lower_in_halves(&l, p, join);
+            solve_lower_in_column_halves(&l, p, join);
         }
         assert_eq!(parts[0], parts[1], "M = {m}, B = {b}");
         let tol = 8.0 * m as f64 * f64::EPSILON * max_abs(&whole).max(1.0);
         assert!(max_abs(&(&parts[0] - &whole)) <= tol, "M = {m}, B = {b}");
-        let direct = lower_of_matmul_nt(&whole, &whole);
+        let direct = lower_of_matmul_nt(&whole, &whole, Parallelism::default());
         let mut grams = [DMatrix::from_element(m, m, 7.0), DMatrix::zeros(1, 1)];
         for (g, join) in grams.iter_mut().zip([false, true]) {
             let mut scratch = DMatrix::from_element(m, m, -3.0);
-            lower_gram_in_halves(&whole, g, &mut scratch, join);
+            lower_gram_in_column_halves(&whole, g, &mut scratch, join);
         }
         assert_eq!(grams[0], grams[1], "M = {m}, B = {b}");
         let tol = 8.0 * b.max(1) as f64 * f64::EPSILON * max_abs(&direct).max(1.0);

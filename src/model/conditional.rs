@@ -4,11 +4,12 @@
 //! the ELBO, the natural gradient and the hyperparameter gradients of a training iteration.
 
 use crate::error::Result;
-use crate::kernel::{joins_halves, splits_in_halves, Kernel};
+use crate::kernel::Kernel;
 use crate::linalg::{
-    cholesky_with_jitter_into, dot, join_if, lower_tr_mul_into, reshape_buffer,
-    solve_lower_in_halves, solve_lower_in_place,
+    cholesky_with_jitter_into, dot, lower_tr_mul_into, reshape_buffer,
+    solve_lower_in_column_halves, solve_lower_in_place,
 };
+use crate::parallel::{splits_columns, Parallelism};
 use crate::variational::VariationalQ;
 use nalgebra::{DMatrix, DVector, DVectorViewMut};
 
@@ -26,10 +27,13 @@ pub struct Conditional {
     pub a: DMatrix<f64>,
     /// diag k(X, X) (B).
     pub kff_diag: DVector<f64>,
+    /// The policy these were computed under, which the marginals at this batch follow too.
+    pub(super) par: Parallelism,
 }
 
 impl Conditional {
-    /// One Cholesky of Kuu and one triangular solve for A. `z`: M×D, `x`: B×D.
+    /// One Cholesky of Kuu and one triangular solve for A. `z`: M×D, `x`: B×D; the work is
+    /// spread over threads as `par` says (the same bits under every policy).
     ///
     /// # Errors
     /// `NotPositiveDefinite { matrix: "Kuu", pivot, jitter }` if Kuu + jitter·I is not positive
@@ -39,9 +43,10 @@ impl Conditional {
         z: &DMatrix<f64>,
         x: &DMatrix<f64>,
         jitter: f64,
+        par: Parallelism,
     ) -> Result<Self> {
         let mut cond = Conditional::empty();
-        cond.recompute(kernel, z, x, jitter)?;
+        cond.recompute(kernel, z, x, jitter, par)?;
         Ok(cond)
     }
 
@@ -54,11 +59,14 @@ impl Conditional {
             lz: DMatrix::zeros(0, 0),
             a: DMatrix::zeros(0, 0),
             kff_diag: DVector::zeros(0),
+            par: Parallelism::default(),
         }
     }
 
     /// As [`Conditional::new`], in this conditional's buffers: no allocation when they already
     /// have the shapes of `z` (M×D) and `x` (B×D), as in a training loop with a fixed batch size.
+    /// Kuu and its factorisation run beside Kuf, and the two column halves of A side by side
+    /// where its solve is split ([`splits_columns`]), when `par` joins the batch's branches.
     ///
     /// # Errors
     /// As [`Conditional::new`]; on error the contents are unspecified (recompute before use).
@@ -68,42 +76,31 @@ impl Conditional {
         z: &DMatrix<f64>,
         x: &DMatrix<f64>,
         jitter: f64,
+        par: Parallelism,
     ) -> Result<()> {
-        let join = joins_halves(z.nrows() * x.nrows(), false);
-        self.recompute_joined(kernel, z, x, jitter, join)
-    }
-
-    /// As [`Conditional::recompute`], with Kuu and its factorisation beside Kuf, and the two
-    /// column halves of A where its solve is split ([`crate::kernel::splits_in_halves`]), on two
-    /// of rayon's threads when `join` (bitwise the same results either way).
-    pub(crate) fn recompute_joined(
-        &mut self,
-        kernel: &dyn Kernel,
-        z: &DMatrix<f64>,
-        x: &DMatrix<f64>,
-        jitter: f64,
-        join: bool,
-    ) -> Result<()> {
+        let (m, b) = (z.nrows(), x.nrows());
+        let join = par.joins_branches(m, b);
+        self.par = par;
         let (kuu, lz, kuf) = (&mut self.kuu, &mut self.lz, &mut self.kuf);
         let factor = move || {
             let (kuu, lz) = (kuu, lz); // moved in: the closure runs once
-            kernel.matrix_into(z, z, kuu); // M×M
-            cholesky_with_jitter_into(kuu, jitter, "Kuu", lz)
+            kernel.matrix_into(z, z, kuu, par); // M×M
+            cholesky_with_jitter_into(kuu, jitter, "Kuu", lz, par)
         };
         let cross = move || {
             let kuf = kuf;
-            kernel.matrix_into(z, x, kuf) // M×B
+            kernel.matrix_into(z, x, kuf, par) // M×B
         };
         // Kuu and its factorisation run on one core and Kuf beside it when joined.
-        let (factored, ()) = join_if(join, factor, cross);
+        let (factored, ()) = Parallelism::join(join, factor, cross);
         factored?;
         reshape_buffer(&mut self.a, self.kuf.nrows(), self.kuf.ncols());
         self.a.copy_from(&self.kuf);
         // A = Lz⁻¹ Kuf, in halves of its columns side by side when joined
-        if splits_in_halves(z.nrows(), x.nrows()) {
-            solve_lower_in_halves(&self.lz, &mut self.a, join);
+        if splits_columns(m, b) {
+            solve_lower_in_column_halves(&self.lz, &mut self.a, join);
         } else {
-            solve_lower_in_place(&self.lz, &mut self.a);
+            solve_lower_in_place(&self.lz, &mut self.a, par);
         }
         self.kff_diag = kernel.diag(x); // length B: small
         Ok(())
@@ -145,22 +142,22 @@ impl Conditional {
         var: DVectorViewMut<f64>,
         lta: &mut DMatrix<f64>,
     ) {
-        whitened_marginals_into(&self.a, &self.kff_diag, q, mu, var, lta);
+        whitened_marginals_into(&self.a, &self.kff_diag, q, (mu, var, lta), self.par);
     }
 }
 
 /// μ = Aᵀ m into `mu` and σ²ᵢ = kffᵢ − ‖aᵢ‖² + ‖Lᵀaᵢ‖² (clamped at 0 against rounding) into
-/// `var` (length B each) from A = Lz⁻¹ Kuf (M×B) and kff (B); Lᵀ A (M×B) into `lta`.
+/// `var` (length B each) from A = Lz⁻¹ Kuf (M×B) and kff (B); Lᵀ A (M×B) into `lta`, under
+/// `par`.
 pub(crate) fn whitened_marginals_into(
     a: &DMatrix<f64>,
     kff_diag: &DVector<f64>,
     q: &VariationalQ,
-    mut mu: DVectorViewMut<f64>,
-    mut var: DVectorViewMut<f64>,
-    lta: &mut DMatrix<f64>,
+    (mut mu, mut var, lta): (DVectorViewMut<f64>, DVectorViewMut<f64>, &mut DMatrix<f64>),
+    par: Parallelism,
 ) {
     a.tr_mul_to(q.m(), &mut mu); // Aᵀ m
-    lower_tr_mul_into(q.l(), a, lta); // Lᵀ A, M×B (triangular product)
+    lower_tr_mul_into(q.l(), a, lta, par); // Lᵀ A, M×B (triangular product)
     for (i, v) in var.iter_mut().enumerate() {
         let (a_i, lta_i) = (a.column(i), lta.column(i));
         let (a_i, lta_i) = (a_i.as_slice(), lta_i.as_slice());

@@ -2,22 +2,22 @@
 //! reverse mode through A, Lz, Kuu, Kuf and kff, to every kernel and likelihood parameter and
 //! every entry of Z (§4). Reached through [`super::Workspace::grad`].
 
+use super::batch::{BatchView, LatentMarginals};
 use super::gram::{scaled_s_minus_i_into, GramAdjoint, GramLatent};
-use super::workspace::LatentMarginals;
 use super::{Conditional, Svgp};
 use crate::error::{check_shape, Result, Shape, SvgpError};
 use crate::likelihood::VarExp;
 use crate::linalg::{
-    inverse_congruence_in_place, join_if, lower_mul_into, lower_of_matmul_nt_into, matmul,
+    inverse_congruence_in_place, lower_mul_into, lower_of_matmul_nt_into, matmul,
     mirror_lower_in_place, phi, reshape_buffer, solve_lower_transpose_in_place,
     zero_upper_in_place,
 };
+use crate::parallel::Parallelism;
 use crate::variational::{
-    eta_gradient, prior_kl_grad_l, sub_prior_kl_grad_s, Coords, Spare, VariationalQ,
+    eta_gradient, prior_kl, prior_kl_grad_l, sub_prior_kl_grad_s, Coords, Spare, VariationalQ,
 };
 use nalgebra::allocator::Allocator;
 use nalgebra::{DMatrix, DVector, DefaultAllocator, Dim, Dyn, OMatrix};
-use std::ops::Range;
 
 /// Which gradients an evaluation computes; what is not asked for is `None` in [`ElboGrad`] and
 /// its O(M³) work is skipped.
@@ -61,44 +61,6 @@ pub struct ElboGrad {
     pub dl_dl: Option<Vec<DMatrix<f64>>>,
     /// ∂L/∂(hyperparameters), in the order of [`Svgp::hyper_params`]; scopes `Hyper` and `All`.
     pub d_hyper: Option<DVector<f64>>,
-}
-
-/// One batch as the gradients see it: its conditionals at the model's hyperparameters (one per
-/// kernel), inputs (B×D), targets (B×P column-major, length B·P) and scale c = N/B.
-pub(super) struct BatchView<'a> {
-    pub conds: &'a [Conditional],
-    pub x: &'a DMatrix<f64>,
-    pub y: &'a DVector<f64>,
-    pub scale: f64,
-    /// W = A Aᵀ of each conditional when the batch is trained from its Gram matrix, else empty.
-    pub grams: &'a [DMatrix<f64>],
-    /// Whether the K̄uf and K̄uu branches run joined on two of rayon's threads.
-    pub join: bool,
-}
-
-impl BatchView<'_> {
-    /// Latent l's conditional: the only one with a shared kernel, else the l-th.
-    pub fn cond(&self, l: usize) -> &Conditional {
-        &self.conds[if self.conds.len() == 1 { 0 } else { l }]
-    }
-
-    /// Latent l's Gram matrix when the batch is trained from it ([`super::gram`]).
-    pub fn gram(&self, l: usize) -> Option<&DMatrix<f64>> {
-        match self.grams.len() {
-            0 => None,
-            1 => Some(&self.grams[0]),
-            _ => Some(&self.grams[l]),
-        }
-    }
-
-    /// The latents whose kernel is kernel k (all of them with a shared kernel), of `latents`.
-    fn latents_of(&self, k: usize, latents: usize) -> Range<usize> {
-        if self.conds.len() == 1 {
-            0..latents
-        } else {
-            k..k + 1
-        }
-    }
 }
 
 /// Column l of a column-major matrix, as a slice.
@@ -192,9 +154,10 @@ impl DataTerms {
     /// ½ Sₗ⁻¹, ∇_ηₗ L from them, ∂L/∂Lₗ = 2 (∂L/∂Sₗ)_data Lₗ − (Lₗ − Lₗ⁻ᵀ) (MATH.md §2).
     ///
     /// `qs` must be the q's the terms were evaluated at (one per latent, each with the terms'
-    /// M); [`super::Workspace::grad`] and the trainer pass exactly those.
-    pub fn into_elbo_grad(self, qs: &[VariationalQ]) -> ElboGrad {
-        let elbo = self.ve - super::workspace::total_kl(qs);
+    /// M); [`super::Workspace::grad`] and the trainer pass exactly those. `par`: the model's
+    /// policy, for the M×M products.
+    pub fn into_elbo_grad(self, qs: &[VariationalQ], par: Parallelism) -> ElboGrad {
+        let elbo = self.ve - total_kl(qs);
         let (mut d_eta, mut dl_dm, mut dl_dl) = (Vec::new(), Vec::new(), Vec::new());
         let latents = self
             .d_m
@@ -203,7 +166,7 @@ impl DataTerms {
             .zip(self.d_s.into_iter().flatten());
         for (q, (d_m, mut d_s)) in qs.iter().zip(latents) {
             if self.scope.wants_dl_dl() {
-                let mut dl = matmul(&d_s, q.l()) * 2.0; // 2 (∂L/∂S)_data L
+                let mut dl = matmul(&d_s, q.l(), par) * 2.0; // 2 (∂L/∂S)_data L
                 zero_upper_in_place(&mut dl);
                 dl_dl.push(dl - prior_kl_grad_l(q));
             }
@@ -307,6 +270,11 @@ struct LatentGrad<'a> {
     g_var: &'a [f64],
 }
 
+/// Σₗ KL[q(vₗ) ‖ N(0, I)] of one q per latent.
+pub fn total_kl(qs: &[VariationalQ]) -> f64 {
+    qs.iter().map(prior_kl).sum()
+}
+
 /// One latent's data terms c A g_μ (M) and c A diag(g_σ) Aᵀ (M×M, from `spare`); `a_gvar` is an
 /// M×B buffer.
 fn q_data_terms(
@@ -321,7 +289,7 @@ fn q_data_terms(
     a_gvar.copy_from(&cond.a);
     scale_columns(a_gvar, g.g_var); // A diag(g_σ), M×B
     let mut d_s = spare.matrix(m, m);
-    lower_of_matmul_nt_into(a_gvar, &cond.a, &mut d_s);
+    lower_of_matmul_nt_into(a_gvar, &cond.a, &mut d_s, cond.par);
     d_s *= scale;
     mirror_lower_in_place(&mut d_s);
     let g_mu = DVector::from_column_slice(g.g_mu);
@@ -414,27 +382,27 @@ fn kernel_gradient(
             (per_point_bars(model, batch, k, (marg, vexp), bars), None)
         }
     };
-    let (kernel, z) = (model.kernels()[k].as_ref(), model.z());
+    let (kernel, z, par) = (model.kernels()[k].as_ref(), model.z(), model.parallelism());
     let gram = gram.as_ref();
     let kuf_vjp = move || {
         let kuf_bar = kuf_bar; // moved in: the closure runs once
         match gram {
             Some(adjoint) => adjoint.kuf_bar_into(u, kuf_bar),
-            None => solve_lower_transpose_in_place(&cond.lz, kuf_bar), // Lz⁻ᵀ Ā
+            None => solve_lower_transpose_in_place(&cond.lz, kuf_bar, par), // Lz⁻ᵀ Ā
         }
-        kernel.vjp_given_matrix(z, x, &cond.kuf, kuf_bar)
+        kernel.vjp_given_matrix(z, x, &cond.kuf, kuf_bar, par)
     };
     let kuu_vjp = move || {
         let kuu_bar = kuu_bar;
         if let Some(adjoint) = gram {
             adjoint.g_lower_into(kuu_bar);
         }
-        kuu_bar_in_place(&cond.lz, kuu_bar);
-        kernel.vjp_given_matrix(z, z, &cond.kuu, kuu_bar)
+        kuu_bar_in_place(&cond.lz, kuu_bar, par);
+        kernel.vjp_given_matrix(z, z, &cond.kuu, kuu_bar, par)
     };
-    // The two branches are independent: one on each core when the batch joins its halves
-    // (from a size where that pays for the hand-off; BENCHMARKS.md has the measurements).
-    let ((d_kuf, z_bar_uf), (d_kuu, z_bar_uu)) = join_if(batch.join, kuf_vjp, kuu_vjp);
+    // The two branches are independent: side by side when the policy joins the batch's
+    // branches (crate::parallel).
+    let ((d_kuf, z_bar_uf), (d_kuu, z_bar_uu)) = Parallelism::join(batch.join, kuf_vjp, kuu_vjp);
     let d_kernel = d_kuu + d_kuf + kernel.vjp_diag_params(x, &kff_bar);
     (d_kernel, z_bar_uu * 2.0 + z_bar_uf) // Kuu = k(Z, Z) is symmetric: twice its first-argument VJP
 }
@@ -462,7 +430,7 @@ fn per_point_bars(
         kff_bar += DVector::from_column_slice(g.g_var) * batch.scale;
     }
     // K̄uu from G = tril(Ā Aᵀ), taken before Ā becomes K̄uf (see kuu_bar_in_place)
-    lower_of_matmul_nt_into(a_bar, &cond.a, kuu_bar);
+    lower_of_matmul_nt_into(a_bar, &cond.a, kuu_bar, cond.par);
     kff_bar
 }
 
@@ -487,7 +455,7 @@ fn a_bar_add(
     };
     let per_point = g.g_mu.iter().zip(g.g_var);
     if first {
-        lower_mul_into(q.l(), lta, a_bar); // S A diag(g_σ), then Ā in place
+        lower_mul_into(q.l(), lta, a_bar, g.cond.par); // S A diag(g_σ), then Ā in place
         let columns = a_bar.as_mut_slice().chunks_exact_mut(rows).zip(a);
         for ((col, a_j), (&g_mu_j, &g_var_j)) in columns.zip(per_point) {
             for ((v, &mi), &aij) in col.iter_mut().zip(m).zip(a_j) {
@@ -495,7 +463,7 @@ fn a_bar_add(
             }
         }
     } else {
-        lower_mul_into(q.l(), lta, product);
+        lower_mul_into(q.l(), lta, product, g.cond.par);
         let sums = a_bar.as_mut_slice().chunks_exact_mut(rows);
         let columns = sums.zip(product.as_slice().chunks_exact(rows)).zip(a);
         for (((col, p_j), a_j), (&g_mu_j, &g_var_j)) in columns.zip(per_point) {
@@ -521,8 +489,8 @@ fn scale_columns(a: &mut DMatrix<f64>, w: &[f64]) {
 /// Lzᵀ tril(Lz⁻ᵀ G) = G − Lzᵀ striu(Lz⁻ᵀ G) and Lzᵀ times a strictly upper triangular matrix
 /// is strictly upper triangular, the lower triangle of Lzᵀ L̄z is that of −G: P = −Φ(G), and
 /// neither L̄z nor the M³ product Lzᵀ L̄z is formed.
-fn kuu_bar_in_place(lz: &DMatrix<f64>, w: &mut DMatrix<f64>) {
+fn kuu_bar_in_place(lz: &DMatrix<f64>, w: &mut DMatrix<f64>, par: Parallelism) {
     *w = phi(std::mem::replace(w, DMatrix::zeros(0, 0))); // Φ(G), in its buffer
     w.as_mut_slice().iter_mut().for_each(|v| *v = -*v); // P = Φ(Lzᵀ L̄z) = −Φ(G)
-    inverse_congruence_in_place(lz, w); // ½ (W + Wᵀ), W = Lz⁻ᵀ P Lz⁻¹
+    inverse_congruence_in_place(lz, w, par); // ½ (W + Wᵀ), W = Lz⁻ᵀ P Lz⁻¹
 }

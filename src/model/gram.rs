@@ -9,32 +9,35 @@
 
 use super::Conditional;
 use crate::linalg::{
-    dot, lower_gram_in_halves, lower_of_matmul_nt_into, matmul_add_into, mirror_lower_in_place,
-    reshape_buffer, solve_lower_transpose_in_place,
+    dot, lower_gram_in_column_halves, lower_of_matmul_nt_into, matmul_add_into,
+    mirror_lower_in_place, reshape_buffer, solve_lower_transpose_in_place,
 };
+use crate::parallel::Parallelism;
 use crate::variational::VariationalQ;
 use nalgebra::{DMatrix, DVector};
 
 /// Whether a batch of `b` rows with `m` inducing points is trained from its Gram matrix (for a
 /// conjugate likelihood): when B ≥ M. The Gram path trades ≈ 3·M²B flops of per-point
 /// products for ≈ 3·M³ of M×M ones, which run at a lower rate; measured side by side, the two
-/// are level at B ≈ 0.8 M and the Gram path is faster from B ≈ M (BENCHMARKS.md).
+/// are level at B ≈ 0.8 M and the Gram path is faster from B ≈ M (`cargo bench --bench step`).
 pub(super) fn uses_gram(m: usize, b: usize) -> bool {
     b >= m
 }
 
 /// W = A Aᵀ (M×M, exactly symmetric) of A (M×B) into `out`: the lower half, then mirrored.
-/// `halves`: `None` forms it in one product; `Some(join)` as the sum over A's two column halves
-/// ([`lower_gram_in_halves`], with `scratch`: M×M), side by side when `join`.
+/// `column_halves`: `None` forms it in one product; `Some(join)` as the sum over A's two column
+/// halves ([`lower_gram_in_column_halves`], with `scratch`: M×M), side by side when `join`;
+/// the one product under `par`.
 pub(super) fn gram_into(
     a: &DMatrix<f64>,
     out: &mut DMatrix<f64>,
     scratch: &mut DMatrix<f64>,
-    halves: Option<bool>,
+    column_halves: Option<bool>,
+    par: Parallelism,
 ) {
-    match halves {
-        Some(join) => lower_gram_in_halves(a, out, scratch, join),
-        None => lower_of_matmul_nt_into(a, a, out),
+    match column_halves {
+        Some(join) => lower_gram_in_column_halves(a, out, scratch, join),
+        None => lower_of_matmul_nt_into(a, a, out, par),
     }
     mirror_lower_in_place(out);
 }
@@ -85,21 +88,21 @@ impl GramAdjoint<'_> {
         );
         reshape_buffer(work, m, m);
         work.copy_from(self.t);
-        solve_lower_transpose_in_place(&cond.lz, work); // U = Lz⁻ᵀ T
+        solve_lower_transpose_in_place(&cond.lz, work, cond.par); // U = Lz⁻ᵀ T
         reshape_buffer(kuf_bar, m, cond.a.ncols());
         for (l, latent) in self.latents.iter().enumerate() {
             let mut alpha = DMatrix::from_column_slice(m, 1, latent.q.m().as_slice());
-            solve_lower_transpose_in_place(&cond.lz, &mut alpha); // Lz⁻ᵀ m
+            solve_lower_transpose_in_place(&cond.lz, &mut alpha, cond.par); // Lz⁻ᵀ m
             let (u, v) = (alpha.as_slice(), latent.g_mu);
             outer_into(kuf_bar, self.scale, (u, v), l > 0); // the first latent's is written
         }
-        matmul_add_into(work, &cond.a, kuf_bar); // + U A, M×B
+        matmul_add_into(work, &cond.a, kuf_bar, cond.par); // + U A, M×B
     }
 
     /// G = tril(Ā Aᵀ) = tril(T W + c Σₗ mₗ (A g_μ,ₗ)ᵀ) into `g_lower` (M×M, strict upper
     /// triangle zero).
     pub fn g_lower_into(&self, g_lower: &mut DMatrix<f64>) {
-        lower_of_matmul_nt_into(self.t, self.gram, g_lower); // tril(T W): W = Wᵀ
+        lower_of_matmul_nt_into(self.t, self.gram, g_lower, self.cond.par); // tril(T W): W = Wᵀ
         for latent in self.latents {
             let a_g_mu = &self.cond.a * DVector::from_column_slice(latent.g_mu); // A g_μ, M
             add_lower_outer(g_lower, self.scale, latent.q.m(), &a_g_mu);
@@ -237,19 +240,19 @@ mod tests {
         for (latents, per_latent) in [(1, false), (3, false), (3, true)] {
             let (model, x, y) = problem(latents, per_latent, 20);
             let ctx = format!("{latents} latents, per-latent kernels {per_latent}");
-            gram_against_per_point(&model, &x, &y, false, &ctx);
+            gram_against_per_point(&model, &x, &y, &ctx);
         }
     }
 
-    /// At M = 64, B = 256 (2¹⁴ Kuf entries) A = Lz⁻¹ Kuf and W = A Aᵀ are formed in column
-    /// halves ([`crate::kernel::splits_in_halves`]). A equals nalgebra's own triangular solve
+    /// At M = 64, B = 512 (2¹⁵ Kuf entries) A = Lz⁻¹ Kuf and W = A Aᵀ are formed in column
+    /// halves ([`crate::parallel::splits_columns`]). A equals nalgebra's own triangular solve
     /// to 1e-12 relative (entries are O(1) with Lz well conditioned: ~100 × ε·M), the Gram path
     /// still equals the per-point path (which never reads W) to 1e-11 as above, and the halves
-    /// joined on two threads give bitwise what they give one after the other.
+    /// side by side on two threads give bitwise what they give one after the other.
     #[test]
     fn gram_path_in_halves_equals_the_per_point_path() {
-        let (m, b) = (64, 256);
-        assert!(crate::kernel::splits_in_halves(m, b));
+        let (m, b) = (64, 512);
+        assert!(crate::parallel::splits_columns(m, b));
         for (latents, per_latent) in [(1, false), (3, true)] {
             let (model, x, y) = problem_with(latents, per_latent, m, b);
             for cond in model.conditionals(&x).unwrap() {
@@ -257,8 +260,15 @@ mod tests {
                 assert!(rel(cond.a.as_slice(), direct.as_slice()) < 1e-12, "A");
             }
             let ctx = format!("M = {m}, {latents} latents");
-            let serial = gram_against_per_point(&model, &x, &y, false, &ctx);
-            let joined = gram_against_per_point(&model, &x, &y, true, &ctx);
+            let model = model.with_parallelism(Parallelism::Sequential);
+            let serial = gram_against_per_point(&model, &x, &y, &ctx);
+            let two = rayon::ThreadPoolBuilder::new()
+                .num_threads(2)
+                .build()
+                .unwrap();
+            let model = model.with_parallelism(Parallelism::Threads);
+            assert!(two.install(|| model.parallelism().joins_branches(m, b)));
+            let joined = two.install(|| gram_against_per_point(&model, &x, &y, &ctx));
             assert_eq!(serial.elbo.to_bits(), joined.elbo.to_bits(), "{ctx}");
             assert_eq!(serial.d_hyper, joined.d_hyper, "{ctx}");
             assert_eq!(serial.dl_dm, joined.dl_dm, "{ctx}");
@@ -267,17 +277,14 @@ mod tests {
     }
 
     /// The ELBO and every gradient from the Gram path against the per-point path on one batch
-    /// (scale 3, the tuned sizes' halves joined when `tuned_join`), to 1e-11 relative; returns
-    /// the Gram path's.
+    /// (scale 3), to 1e-11 relative; returns the Gram path's.
     fn gram_against_per_point(
         model: &Svgp,
         x: &DMatrix<f64>,
         y: &DVector<f64>,
-        tuned_join: bool,
         ctx: &str,
     ) -> ElboGrad {
         let mut ws = Workspace::new();
-        ws.set_tuned_join(tuned_join);
         ws.set_batch(model, x, y, 3.0).unwrap();
         assert!(ws.uses_grams());
         let gram = ws.grad(model, GradScope::All, Marginals::Compute).unwrap();

@@ -2,6 +2,7 @@
 //! reusable [`Workspace`]), the collapsed SGPR bound used as its reference, predictions, metrics
 //! and the choice of inducing inputs.
 
+mod batch;
 mod conditional;
 mod grad;
 mod gram;
@@ -14,9 +15,9 @@ mod svgp;
 mod workspace;
 
 pub use conditional::{BatchMarginals, Conditional};
-pub use grad::{DataTerms, ElboGrad, GradScope};
+pub use grad::{total_kl, DataTerms, ElboGrad, GradScope};
 pub use metrics::{Metrics, OutputMetrics};
 pub use predict::PREDICT_CHUNK;
 pub use sgpr::{sgpr_bound, SgprFit};
 pub use svgp::{Svgp, DEFAULT_JITTER};
-pub use workspace::{total_kl, Candidates, Marginals, Workspace};
+pub use workspace::{Candidates, Marginals, Workspace};

@@ -14,7 +14,8 @@ impl Svgp {
     /// Mean and variance of q(f*ₗ) at `x_new` (N*×D) for each latent l: N*×L each.
     ///
     /// Kuu is factorised once per kernel; the inputs are then taken in chunks of
-    /// [`PREDICT_CHUNK`] rows.
+    /// [`PREDICT_CHUNK`] rows. The kernel matrices spread their work over threads as the
+    /// model's [`crate::Parallelism`] says.
     ///
     /// # Errors
     /// `ShapeMismatch` if x_new is not N*×D; `NotPositiveDefinite` for a Kuu.
@@ -26,7 +27,7 @@ impl Svgp {
         )?;
         let lzs = self.kuu_factors()?;
         let predictors: Vec<_> = (self.qs().iter().enumerate())
-            .map(|(l, q)| LatentPredictor::new(&lzs[self.kernel_index(l)], q))
+            .map(|(l, q)| LatentPredictor::new(&lzs[self.kernel_index(l)], q, self.parallelism()))
             .collect();
         let (n, latents) = (x_new.nrows(), self.num_latent());
         let mut mean = DMatrix::zeros(n, latents);
@@ -38,7 +39,7 @@ impl Svgp {
             let chunk = x_new.rows(start, len).into_owned();
             let mut kff_diags = Vec::with_capacity(kufs.len());
             for (kernel, kuf) in self.kernels().iter().zip(kufs.iter_mut()) {
-                kernel.matrix_into(self.z(), &chunk, kuf); // M×len
+                kernel.matrix_into(self.z(), &chunk, kuf, self.parallelism()); // M×len
                 kff_diags.push(kernel.diag(&chunk));
             }
             for (l, predictor) in predictors.iter().enumerate() {
@@ -54,9 +55,12 @@ impl Svgp {
 
     /// Lz = chol(Kuu + jitter·I) (M×M) for each kernel.
     fn kuu_factors(&self) -> Result<Vec<DMatrix<f64>>> {
-        let kuus = self.kernels().iter().map(|k| k.matrix(self.z(), self.z()));
-        kuus.map(|kuu| cholesky_with_jitter(&kuu, self.jitter(), "Kuu"))
-            .collect()
+        let mut kuu = DMatrix::zeros(0, 0);
+        let mut factor = |kernel: &dyn crate::kernel::Kernel| {
+            kernel.matrix_into(self.z(), self.z(), &mut kuu, self.parallelism()); // M×M
+            cholesky_with_jitter(&kuu, self.jitter(), "Kuu", self.parallelism())
+        };
+        self.kernels().iter().map(|k| factor(k.as_ref())).collect()
     }
 
     /// Mean and variance of the predictive distribution of y* at `x_new` (N*×D), from the
@@ -97,12 +101,14 @@ impl Svgp {
         )?;
         let k = self.kernel_index(latent);
         let kernel = self.kernels()[k].as_ref();
-        let cond = super::Conditional::new(kernel, self.z(), x_new, self.jitter())?;
+        let par = self.parallelism();
+        let cond = super::Conditional::new(kernel, self.z(), x_new, self.jitter(), par)?;
         let q = &self.qs()[latent];
         let mean = cond.a.tr_mul(q.m());
-        let lta = matmul_tn(q.l(), &cond.a); // Lᵀ A
-        let mut cov =
-            kernel.matrix(x_new, x_new) - matmul_tn(&cond.a, &cond.a) + matmul_tn(&lta, &lta);
+        let lta = matmul_tn(q.l(), &cond.a, par); // Lᵀ A
+        let mut cov = DMatrix::zeros(0, 0);
+        kernel.matrix_into(x_new, x_new, &mut cov, par); // K**
+        cov += matmul_tn(&lta, &lta, par) - matmul_tn(&cond.a, &cond.a, par);
         symmetrise_in_place(&mut cov);
         Ok((mean, cov))
     }

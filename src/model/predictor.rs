@@ -19,6 +19,7 @@ use crate::linalg::{
     inverse_congruence_in_place, lower_inverse, lower_mul_into, phi, solve_lower_in_place,
     solve_lower_transpose_in_place,
 };
+use crate::parallel::Parallelism;
 use crate::variational::VariationalQ;
 use nalgebra::{DMatrix, DVector, DVectorViewMut};
 
@@ -39,6 +40,8 @@ pub(crate) struct LatentPredictor<'a> {
     phi_q: DMatrix<f64>,
     /// Whether the rounding estimates are within [`QUADRATIC_FORM_TOL`] (see the module docs).
     quadratic: bool,
+    /// The model's policy, for the products and solves.
+    par: Parallelism,
 }
 
 /// Buffers for [`LatentPredictor::marginals_into`], reused across chunks.
@@ -51,17 +54,18 @@ pub(crate) struct PredictWork {
 }
 
 impl<'a> LatentPredictor<'a> {
-    /// From the factor `lz` (M×M) of the latent's Kuu and its q (M inducing points).
-    pub(crate) fn new(lz: &'a DMatrix<f64>, q: &'a VariationalQ) -> Self {
+    /// From the factor `lz` (M×M) of the latent's Kuu and its q (M inducing points), its
+    /// products and solves under `par`.
+    pub(crate) fn new(lz: &'a DMatrix<f64>, q: &'a VariationalQ, par: Parallelism) -> Self {
         let num_inducing = q.num_inducing();
         let mut alpha = DMatrix::from_column_slice(num_inducing, 1, q.m().as_slice());
-        solve_lower_transpose_in_place(lz, &mut alpha);
+        solve_lower_transpose_in_place(lz, &mut alpha, par);
         // I − S is formed before Lz⁻¹ amplifies it, so that directions where S ≈ I cancel in
         // whitened coordinates rather than in Kuu⁻¹ − Lz⁻ᵀ S Lz⁻¹.
         let mut q_mat = DMatrix::identity(num_inducing, num_inducing) - q.s();
-        inverse_congruence_in_place(lz, &mut q_mat); // Lz⁻ᵀ (I − S) Lz⁻¹
+        inverse_congruence_in_place(lz, &mut q_mat, par); // Lz⁻ᵀ (I − S) Lz⁻¹
         let eps_m = f64::EPSILON * (num_inducing as f64).sqrt();
-        let kuu_cond = lower_inverse(lz).norm_squared() * lz.norm_squared();
+        let kuu_cond = lower_inverse(lz, par).norm_squared() * lz.norm_squared();
         let var_err = eps_m * kuu_cond * (1.0 + q.s().norm());
         let mean_err = eps_m * alpha.norm() * lz.norm();
         LatentPredictor {
@@ -70,6 +74,7 @@ impl<'a> LatentPredictor<'a> {
             alpha,
             phi_q: phi(q_mat),
             quadratic: var_err <= QUADRATIC_FORM_TOL && mean_err <= QUADRATIC_FORM_TOL,
+            par,
         }
     }
 
@@ -86,12 +91,13 @@ impl<'a> LatentPredictor<'a> {
     ) {
         if !self.quadratic {
             work.a.clone_from(kuf);
-            solve_lower_in_place(self.lz, &mut work.a); // A = Lz⁻¹ Kuf
-            whitened_marginals_into(&work.a, kff_diag, self.q, mu, var, &mut work.product);
+            solve_lower_in_place(self.lz, &mut work.a, self.par); // A = Lz⁻¹ Kuf
+            let outputs = (mu, var, &mut work.product);
+            whitened_marginals_into(&work.a, kff_diag, self.q, outputs, self.par);
             return;
         }
         kuf.tr_mul_to(&self.alpha.column(0), &mut mu); // Kufᵀ α
-        lower_mul_into(&self.phi_q, kuf, &mut work.product); // Φ(Q) Kuf
+        lower_mul_into(&self.phi_q, kuf, &mut work.product, self.par); // Φ(Q) Kuf
         for (i, v) in var.iter_mut().enumerate() {
             let quad = kuf.column(i).dot(&work.product.column(i));
             *v = (kff_diag[i] - 2.0 * quad).max(0.0);
@@ -152,8 +158,9 @@ mod tests {
             );
         }
         let kuu = model.kernel().matrix(model.z(), model.z());
-        let lz = cholesky_with_jitter(&kuu, model.jitter(), "Kuu").unwrap();
-        LatentPredictor::new(&lz, model.q()).quadratic
+        let lz =
+            cholesky_with_jitter(&kuu, model.jitter(), "Kuu", Parallelism::Sequential).unwrap();
+        LatentPredictor::new(&lz, model.q(), Parallelism::Sequential).quadratic
     }
 
     /// Well-spread inducing inputs (M = 200 in [−3, 3]³, lengthscale 1) take the quadratic form;

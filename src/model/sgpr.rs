@@ -11,6 +11,7 @@ use crate::linalg::{
     cholesky, cholesky_of_inverse, log_det_from_factor, matmul_nt, solve_lower_in_place,
     solve_lower_transpose_in_place,
 };
+use crate::parallel::Parallelism;
 use crate::variational::VariationalQ;
 use nalgebra::{DMatrix, DVector};
 use std::f64::consts::PI;
@@ -52,13 +53,14 @@ pub fn sgpr_bound(
         Shape::new(x.nrows(), x.ncols()),
     )?;
     crate::likelihood::check_each(y, "Gaussian targets must be finite", f64::is_finite)?;
-    let cond = Conditional::new(kernel, z, x, jitter)?;
+    let par = Parallelism::default(); // a reference computation: the default policy
+    let cond = Conditional::new(kernel, z, x, jitter, par)?;
     let (n, m) = (x.nrows() as f64, z.nrows());
     let a = &cond.a; // M×N
-    let b = DMatrix::identity(m, m) + matmul_nt(a, a) / noise_variance; // I + A Aᵀ/σₙ²
-    let lb = cholesky(&b, "B = I + A Aᵀ/σₙ²")?;
+    let b = DMatrix::identity(m, m) + matmul_nt(a, a, par) / noise_variance; // I + A Aᵀ/σₙ²
+    let lb = cholesky(&b, "B = I + A Aᵀ/σₙ²", par)?;
     let mut c = DMatrix::from_column_slice(m, 1, (a * y).as_slice()); // A y
-    solve_lower_in_place(&lb, &mut c); // L_B⁻¹ A y
+    solve_lower_in_place(&lb, &mut c, par); // L_B⁻¹ A y
     let c_norm2 = c.norm_squared();
     let log_det = n * noise_variance.ln() + log_det_from_factor(&lb);
     let quad = (y.norm_squared() - c_norm2 / noise_variance) / noise_variance;
@@ -66,9 +68,9 @@ pub fn sgpr_bound(
     let bound = -0.5 * (n * (2.0 * PI).ln() + log_det + quad) - 0.5 * trace / noise_variance;
 
     // S* = B⁻¹ = L_B⁻ᵀ L_B⁻¹: its Cholesky factor is chol(B⁻¹), and m* = L_B⁻ᵀ (L_B⁻¹ A y)/σₙ².
-    let l_opt = cholesky_of_inverse(&b, "B = I + A Aᵀ/σₙ²")?;
+    let l_opt = cholesky_of_inverse(&b, "B = I + A Aᵀ/σₙ²", par)?;
     let mut m_opt = c / noise_variance;
-    solve_lower_transpose_in_place(&lb, &mut m_opt);
+    solve_lower_transpose_in_place(&lb, &mut m_opt, par);
     let q = VariationalQ::new(m_opt.column(0).into_owned(), l_opt)?;
     Ok(SgprFit { bound, q })
 }

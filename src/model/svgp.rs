@@ -4,8 +4,9 @@
 
 use super::{Conditional, ElboGrad, GradScope, Marginals, Workspace};
 use crate::error::{check_shape, Result, Shape, SvgpError};
-use crate::kernel::{joins_halves, Kernel};
+use crate::kernel::Kernel;
 use crate::likelihood::Likelihood;
+use crate::parallel::Parallelism;
 use crate::variational::VariationalQ;
 use nalgebra::{DMatrix, DVector};
 
@@ -19,7 +20,9 @@ pub const DEFAULT_JITTER: f64 = 1e-6;
 /// latents or one per latent; L = the likelihood's `num_latent()` q's, each with M inducing
 /// points; all finite. The hyperparameter vector (see [`Svgp::hyper_params`]) is each kernel's
 /// unconstrained parameters in turn, then the likelihood's, then Z column by column (all M
-/// entries of dimension 0, …).
+/// entries of dimension 0, …). Its evaluations (conditionals, ELBO, gradients, predictions)
+/// spread their work over threads as its [`Parallelism`] says, with the same results under
+/// every policy.
 #[derive(Debug, Clone)]
 pub struct Svgp {
     kernels: Vec<Box<dyn Kernel>>,
@@ -27,6 +30,7 @@ pub struct Svgp {
     z: DMatrix<f64>,
     qs: Vec<VariationalQ>,
     jitter: f64,
+    parallelism: Parallelism,
 }
 
 impl Svgp {
@@ -109,7 +113,25 @@ impl Svgp {
             z,
             qs,
             jitter,
+            parallelism: Parallelism::default(),
         })
+    }
+
+    /// The same model, its evaluations spread over threads as `par` says (default:
+    /// [`Parallelism::Threads`]).
+    pub fn with_parallelism(mut self, par: Parallelism) -> Self {
+        self.parallelism = par;
+        self
+    }
+
+    /// How the model's evaluations spread their work over threads.
+    pub fn parallelism(&self) -> Parallelism {
+        self.parallelism
+    }
+
+    /// Sets how the model's evaluations spread their work over threads.
+    pub fn set_parallelism(&mut self, par: Parallelism) {
+        self.parallelism = par;
     }
 
     /// The first kernel: the one shared by every latent, or latent 0's.
@@ -191,6 +213,7 @@ impl Svgp {
             z: self.z.clone(),
             qs,
             jitter: self.jitter,
+            parallelism: self.parallelism,
         })
     }
 
@@ -289,13 +312,12 @@ impl Svgp {
     /// `ShapeMismatch` if x is not B×D; `NotPositiveDefinite` for a Kuu.
     pub fn conditionals(&self, x: &DMatrix<f64>) -> Result<Vec<Conditional>> {
         let mut conds = Vec::new();
-        let join = joins_halves(self.num_inducing() * x.nrows(), false);
-        self.conditionals_into(x, &mut conds, join)?;
+        self.conditionals_into(x, &mut conds)?;
         Ok(conds)
     }
 
     /// As [`Svgp::conditionals`], in the buffers of `conds` (see [`Conditional::recompute`]),
-    /// which is resized to the number of kernels; each kernel's Kuu beside its Kuf when `join`.
+    /// which is resized to the number of kernels.
     ///
     /// # Errors
     /// As [`Svgp::conditionals`]; on error the contents of `conds` are unspecified.
@@ -303,7 +325,6 @@ impl Svgp {
         &self,
         x: &DMatrix<f64>,
         conds: &mut Vec<Conditional>,
-        join: bool,
     ) -> Result<()> {
         check_shape(
             "batch inputs",
@@ -312,7 +333,7 @@ impl Svgp {
         )?;
         conds.resize_with(self.kernels.len(), Conditional::empty);
         for (kernel, cond) in self.kernels.iter().zip(conds.iter_mut()) {
-            cond.recompute_joined(kernel.as_ref(), &self.z, x, self.jitter, join)?;
+            cond.recompute(kernel.as_ref(), &self.z, x, self.jitter, self.parallelism)?;
         }
         Ok(())
     }

@@ -6,14 +6,15 @@
 //! per batch; the rest runs in buffers kept between iterations, so a steady-state iteration with
 //! a fixed batch size allocates no O(M·B) or O(M²) matrix but the returned gradients.
 
-use super::grad::{data_terms, BatchView, GradBuffers};
-use super::gram::{gram_into, summed_variance, uses_gram};
+use super::batch::{BatchView, LatentMarginals};
+use super::grad::{data_terms, total_kl, GradBuffers};
+use super::gram::{gram_into, uses_gram};
 use super::{Conditional, DataTerms, ElboGrad, GradScope, Svgp};
 use crate::error::{check_shape, check_targets_shape, Result, Shape};
-use crate::kernel::{joins_halves, splits_in_halves};
 use crate::likelihood::VarExp;
 use crate::linalg::reshape_buffer;
-use crate::variational::{prior_kl, Spare, VariationalQ};
+use crate::parallel::splits_columns;
+use crate::variational::{Spare, VariationalQ};
 use nalgebra::{DMatrix, DVector};
 
 /// Which batch marginals [`Workspace::grad`] starts from.
@@ -39,9 +40,6 @@ pub struct Workspace {
     checked: Checked,
     buffers: GradBuffers,
     spare: Spare,
-    /// Whether batches in the tuned size range have their halves joined
-    /// ([`Workspace::set_tuned_join`]).
-    tuned_join: bool,
 }
 
 /// The batch and its conditionals.
@@ -57,10 +55,10 @@ struct BatchData {
     /// W = A Aᵀ (M×M) of each conditional when the batch is trained from its Gram matrix (a
     /// conjugate likelihood and B ≥ M, [`super::gram`]); empty otherwise.
     grams: Vec<DMatrix<f64>>,
-    /// Whether the batch's two halves run joined on two of rayon's threads
-    /// ([`crate::kernel::joins_halves`]).
+    /// Whether the batch's two independent branches run side by side on two threads, as the
+    /// model's policy decides ([`crate::Parallelism::joins_branches`]).
     join: bool,
-    /// M×M scratch of the Gram matrices formed in halves.
+    /// M×M scratch of the Gram matrices formed in column halves.
     gram_scratch: DMatrix<f64>,
 }
 
@@ -80,55 +78,19 @@ impl BatchData {
     fn set_grams(&mut self, model: &Svgp) {
         let m = model.num_inducing();
         let wanted = model.likelihood().is_conjugate() && uses_gram(m, self.rows);
-        let halves = splits_in_halves(m, self.rows).then_some(self.join);
+        let column_halves = splits_columns(m, self.rows).then_some(self.join);
         self.grams
             .resize_with(if wanted { self.conds.len() } else { 0 }, || {
                 DMatrix::zeros(0, 0)
             });
         for (cond, gram) in self.conds.iter().zip(self.grams.iter_mut()) {
-            gram_into(&cond.a, gram, &mut self.gram_scratch, halves);
-        }
-    }
-}
-
-/// The marginals of every latent's q at one batch, with the products they came from.
-#[derive(Debug, Clone)]
-pub(super) struct LatentMarginals {
-    /// μ, B×L: column l is Aₗᵀ mₗ.
-    pub mu: DMatrix<f64>,
-    /// σ², B×L: σ²ᵢₗ = kffᵢ − ‖aᵢ‖² + ‖Lₗᵀaᵢ‖²; from a Gram matrix, every row holds the
-    /// batch mean (1/B) Σᵢ σ²ᵢₗ, all a likelihood affine in σ² needs ([`super::gram`]).
-    pub var: DMatrix<f64>,
-    /// Lₗᵀ Aₗ (M×B) for each latent l; not computed from a Gram matrix.
-    pub lta: Vec<DMatrix<f64>>,
-}
-
-impl LatentMarginals {
-    fn empty() -> Self {
-        LatentMarginals {
-            mu: DMatrix::zeros(0, 0),
-            var: DMatrix::zeros(0, 0),
-            lta: Vec::new(),
-        }
-    }
-
-    /// The marginals of each of `qs` at the batch, in these buffers.
-    fn compute(&mut self, batch: &BatchView, qs: &[VariationalQ]) {
-        let (b, latents) = (batch.x.nrows(), qs.len());
-        reshape_buffer(&mut self.mu, b, latents);
-        reshape_buffer(&mut self.var, b, latents);
-        self.lta.resize_with(latents, || DMatrix::zeros(0, 0));
-        for (l, (q, lta)) in qs.iter().zip(self.lta.iter_mut()).enumerate() {
-            let (cond, mut mu, mut var) =
-                (batch.cond(l), self.mu.column_mut(l), self.var.column_mut(l));
-            match batch.gram(l) {
-                Some(gram) => {
-                    cond.a.tr_mul_to(q.m(), &mut mu); // Aᵀ m
-                    let total = summed_variance(cond, gram, q);
-                    var.fill((total / b.max(1) as f64).max(0.0));
-                }
-                None => cond.marginals_into(q, mu, var, lta),
-            }
+            gram_into(
+                &cond.a,
+                gram,
+                &mut self.gram_scratch,
+                column_halves,
+                cond.par,
+            );
         }
     }
 }
@@ -198,12 +160,12 @@ impl Workspace {
             },
             buffers: GradBuffers::new(),
             spare: Spare::new(),
-            tuned_join: false,
         }
     }
 
     /// Takes a copy of the batch (`x`: B×D, `y`: B×P column-major, `scale` c = N/B) and computes
-    /// its conditionals at `model`'s hyperparameters.
+    /// its conditionals at `model`'s hyperparameters, its work (and that of the evaluations
+    /// that follow) spread over threads as the model's [`crate::Parallelism`] says.
     ///
     /// # Errors
     /// `ShapeMismatch` if x is not B×D or y does not have B·P entries (P the likelihood's
@@ -225,8 +187,10 @@ impl Workspace {
         self.checked.vexp = None;
         let batch = &mut self.batch;
         (batch.y, batch.rows) = (DVector::zeros(0), 0); // no valid batch until the conditional is computed
-        batch.join = joins_halves(model.num_inducing() * x.nrows(), self.tuned_join);
-        if let Err(e) = model.conditionals_into(x, &mut batch.conds, batch.join) {
+        batch.join = model
+            .parallelism()
+            .joins_branches(model.num_inducing(), x.nrows());
+        if let Err(e) = model.conditionals_into(x, &mut batch.conds) {
             batch.conds.clear(); // no batch: later evaluations are refused
             return Err(e);
         }
@@ -236,13 +200,6 @@ impl Workspace {
         batch.scale = scale;
         batch.set_grams(model);
         Ok(())
-    }
-
-    /// Whether the next batches set with M·B in the tuned range (2¹⁴ to 2¹⁵ Kuf entries) run
-    /// their two independent halves on two of rayon's threads (false at first); the trainer
-    /// chooses by timing. It changes the time an evaluation takes, never its results.
-    pub(crate) fn set_tuned_join(&mut self, join: bool) {
-        self.tuned_join = join;
     }
 
     /// Sets the batch's scale c (for a shard whose whole batch's size is known only after the
@@ -299,7 +256,7 @@ impl Workspace {
     ) -> Result<ElboGrad> {
         Ok(self
             .data_terms(model, scope, marginals)?
-            .into_elbo_grad(model.qs()))
+            .into_elbo_grad(model.qs(), model.parallelism()))
     }
 
     /// The data term c Σᵢ veᵢ at the model's q's and its gradients `scope` asks for, starting
@@ -396,11 +353,6 @@ fn check_qs(batch: &BatchView, model: &Svgp, qs: &[VariationalQ]) -> Result<()> 
         )?;
     }
     Ok(())
-}
-
-/// Σₗ KL[q(vₗ) ‖ N(0, I)] of one q per latent.
-pub fn total_kl(qs: &[VariationalQ]) -> f64 {
-    qs.iter().map(prior_kl).sum()
 }
 
 /// The data term c Σᵢ veᵢ at `qs` with the batch's conditionals, the marginals written into

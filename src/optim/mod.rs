@@ -3,10 +3,8 @@
 //! observers.
 
 mod adam;
-mod awake;
 mod batch;
 mod evaluator;
-mod join;
 mod natgrad;
 mod observer;
 mod report;

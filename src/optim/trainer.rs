@@ -3,20 +3,17 @@
 //! with q held fixed. An Adam-only mode (Adam on m and L too) is there for comparison.
 
 use super::adam::AdamState;
-use super::awake::{Linger, StayAwake};
-use super::join::JoinTuner;
 use super::{
     Adam, AdamConfig, BatchSource, Evaluator, InvalidStepPolicy, IterReport, LatentSteps, NatGrad,
     Observer, QUpdate, RunSummary, Schedule, StopReason, StopRules,
 };
 use crate::error::{Result, SvgpError};
-use crate::kernel::joins_halves;
 use crate::model::{total_kl, ElboGrad, GradScope, Marginals, Svgp, Workspace};
+use crate::parallel::Parallelism;
 use crate::variational::{
     Coords, Expectation, MeanCholesky, Natural, Parametrisation, Spare, VariationalQ,
 };
 use nalgebra::{DMatrix, DVector};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// A natural-gradient step rule on the q(vₗ) of every latent (object-safe form of [`NatGrad`]).
@@ -138,7 +135,9 @@ pub enum AscentCheck {
 }
 
 /// Trains an [`Svgp`]: one [`Trainer::step`] per minibatch, or [`Trainer::run`] over a
-/// [`BatchSource`].
+/// [`BatchSource`]. Every iteration spreads its work over threads as the model's
+/// [`Parallelism`] says ([`Trainer::with_parallelism`]), whichever way it is entered, and
+/// leaves no thread working when it returns.
 pub struct Trainer {
     /// The model being trained.
     pub model: Svgp,
@@ -147,10 +146,6 @@ pub struct Trainer {
     ascent_check: AscentCheck,
     pub(super) iteration: u64,
     ws: Workspace,
-    /// Whether iterations of the tuned size join their halves.
-    join: JoinTuner,
-    /// A rayon thread spinning between iterations with parallel parts.
-    linger: Arc<Linger>,
 }
 
 /// The q optimiser with its state.
@@ -189,9 +184,20 @@ impl Trainer {
             ascent_check: AscentCheck::On,
             iteration: 0,
             ws: Workspace::new(),
-            join: JoinTuner::default(),
-            linger: Arc::default(),
         }
+    }
+
+    /// Sets how the model's evaluations, and so every iteration, spread their work over
+    /// threads (default [`Parallelism::Threads`]; [`Parallelism::Sequential`] beside a caller's
+    /// own parallel work). Results are bitwise the same under every policy.
+    pub fn with_parallelism(mut self, par: Parallelism) -> Self {
+        self.model.set_parallelism(par);
+        self
+    }
+
+    /// How the iterations spread their work over threads: the model's policy.
+    pub fn parallelism(&self) -> Parallelism {
+        self.model.parallelism()
     }
 
     /// Sets the ascent check of the natural step (see [`AscentCheck`]).
@@ -228,34 +234,15 @@ impl Trainer {
     /// `StepRejected` when the natural step cannot be made valid; `InvalidTarget` naming the
     /// batch row of a target outside the likelihood's domain; shape and Kuu errors.
     pub fn step(&mut self, x: &DMatrix<f64>, y: &DVector<f64>, scale: f64) -> Result<IterReport> {
-        // An iteration with parallel parts (joined halves, products of ≥ 5·10⁷ flops) runs on
-        // one of rayon's threads, so that those parts hand work to the other threads cheaply
-        // (from outside the pool each parallel call waits on a hand-off), and one more thread
-        // stays awake through it and for a moment after it to take that work at once
-        // (`super::awake`); one without them stays here. The halves are joined from 2¹⁵ Kuf
-        // entries, and from 2¹⁴ while the tuner finds that faster (`super::join`).
+        // An iteration that hands work to other threads runs on one of the pool's threads, so
+        // that its hand-offs stay inside the pool (from outside it each parallel call waits on
+        // a hand-off into the pool); one without runs here.
         let (m, b) = (self.model.num_inducing(), x.nrows());
-        let threads = rayon::current_num_threads() > 1;
-        let tuned_join = threads && self.join.choose(m * b);
-        self.ws.set_tuned_join(tuned_join);
-        let has_parallel_parts = joins_halves(m * b, tuned_join)
-            || m * m * b.max(m) >= crate::linalg::PARALLEL_MIN_FLOPS;
-        let start = Instant::now();
-        let report = if has_parallel_parts && threads {
-            let awake = StayAwake::default();
-            rayon::scope(|s| {
-                s.spawn(|_| awake.run());
-                let _release = awake.release_on_drop();
-                self.step_here(x, y, scale)
-            })
+        if self.parallelism().hands_off_work(m, b) {
+            rayon::scope(|_| self.step_here(x, y, scale))
         } else {
             self.step_here(x, y, scale)
-        };
-        self.join.record(report.is_ok().then(|| start.elapsed()));
-        if has_parallel_parts && threads {
-            self.linger.extend(); // awake for the next iteration's hand-offs
         }
-        report
     }
 
     /// [`Trainer::step`] on the calling thread: the batch into the trainer's workspace, then
@@ -272,7 +259,8 @@ impl Trainer {
     /// One iteration on the batch `eval` holds, set for the model's current hyperparameters and
     /// Z (a [`Workspace`], or the shards of a batch spread over workers): the q step, then the
     /// hyperparameter step at the new q with the same conditional, then the commit. On error the
-    /// model and the optimiser states are unchanged.
+    /// model and the optimiser states are unchanged. A workspace spreads its work as the model
+    /// it was set for says: the trainer's policy when it was set for [`Trainer::model`].
     ///
     /// # Errors
     /// As [`Trainer::step`], and the evaluator's.
@@ -284,7 +272,7 @@ impl Trainer {
         };
         let before = eval
             .data_terms(&self.model, scope, Marginals::Compute)?
-            .into_elbo_grad(self.model.qs());
+            .into_elbo_grad(self.model.qs(), self.model.parallelism());
         let d_eta_finite = |d: &Vec<Coords>| d.iter().all(Coords::is_finite);
         if !before.elbo.is_finite() || !before.d_eta.as_ref().is_some_and(d_eta_finite) {
             return Err(nonfinite(t, "ELBO or its gradient with respect to q"));
@@ -381,7 +369,7 @@ impl Trainer {
         };
         let after = eval
             .data_terms(candidate, GradScope::Hyper, marginals)?
-            .into_elbo_grad(candidate.qs());
+            .into_elbo_grad(candidate.qs(), candidate.parallelism());
         finite(t, after.elbo, "ELBO")?;
         let d_hyper = after
             .d_hyper

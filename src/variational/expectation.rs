@@ -14,7 +14,7 @@ impl Parametrisation for Expectation {
     /// S = (−2θ₂)⁻¹, m = S θ₁, η = (m, S + m mᵀ).
     fn from_theta<T: Scalar>(theta: &Coords<T>) -> Result<Coords<T>> {
         let l = chol_s_from_theta2(&theta.matrix)?;
-        let s = outer_factor(&l);
+        let s = outer_factor(&l, super::Q_MAPS);
         let m = &s * &theta.vector;
         let eta2 = s + &m * m.transpose();
         Ok(Coords {
@@ -27,7 +27,7 @@ impl Parametrisation for Expectation {
     fn to_mean_chol<T: Scalar>(eta: &Coords<T>) -> Result<Coords<T>> {
         let mut s = &eta.matrix - &eta.vector * eta.vector.transpose();
         symmetrise_in_place(&mut s);
-        let l = cholesky(&s, "S = η₂ − η₁η₁ᵀ")?;
+        let l = cholesky(&s, "S = η₂ − η₁η₁ᵀ", super::Q_MAPS)?;
         Ok(Coords {
             vector: eta.vector.clone(),
             matrix: l,
@@ -46,8 +46,8 @@ impl Parametrisation for Expectation {
     /// dη₂ = dS + dm mᵀ + m dmᵀ.
     fn natural_gradient(q: &VariationalQ, d_eta: &Coords) -> Result<Coords> {
         let s = q.s();
-        let sv2 = matmul(s, &d_eta.matrix); // M×M, S v₂
-        let mut ds = matmul(&sv2, s) * 2.0;
+        let sv2 = matmul(s, &d_eta.matrix, super::Q_MAPS); // M×M, S v₂
+        let mut ds = matmul(&sv2, s, super::Q_MAPS) * 2.0;
         symmetrise_in_place(&mut ds);
         let dm = &sv2 * q.m() * 2.0 + s * &d_eta.vector;
         let cross = &dm * q.m().transpose(); // dm mᵀ

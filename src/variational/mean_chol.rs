@@ -50,8 +50,8 @@ impl Parametrisation for MeanCholesky {
         let l = q.l();
         let s = q.s();
         let dm = s * (&d_eta.matrix * q.m() * 2.0 + &d_eta.vector);
-        let inner = matmul_tn(l, &matmul(&d_eta.matrix, l)) * 2.0; // 2 Lᵀ v₂ L, M×M
-        let dl = matmul(l, &phi(inner));
+        let inner = matmul_tn(l, &matmul(&d_eta.matrix, l, super::Q_MAPS), super::Q_MAPS) * 2.0; // 2 Lᵀ v₂ L, M×M
+        let dl = matmul(l, &phi(inner), super::Q_MAPS);
         Ok(Coords {
             vector: dm,
             matrix: dl,

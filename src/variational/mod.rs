@@ -24,6 +24,11 @@ use crate::linalg::{all_finite, all_zero, Scalar};
 use nalgebra::{DMatrix, DVector};
 use num_dual::Dual64;
 
+/// The parallelism of the maps on q (θ ↦ (m, L), S, S⁻¹, the natural step's solves): they
+/// are reached through [`Parametrisation`] and [`VariationalQ`], whose methods take no policy,
+/// so they follow the default one (the same bits under every policy).
+pub(crate) const Q_MAPS: crate::parallel::Parallelism = crate::parallel::Parallelism::Threads;
+
 /// Two-part coordinates of q(v): a vector part (length M) and a square matrix part (M×M).
 ///
 /// θ = (θ₁, θ₂), η = (η₁, η₂), (m, L), their tangents, ∇_η L = (∂L/∂η₁, ∂L/∂η₂) and any
@@ -224,7 +229,7 @@ impl VariationalQ {
     pub fn s(&self) -> &DMatrix<f64> {
         self.s.get_or_init(|| {
             let mut s = self.s_buffer.take();
-            crate::linalg::outer_factor_into(&self.l, &mut s);
+            crate::linalg::outer_factor_into(&self.l, &mut s, Q_MAPS);
             s
         })
     }
@@ -232,7 +237,7 @@ impl VariationalQ {
     /// S⁻¹ = L⁻ᵀ L⁻¹, M×M, exactly symmetric.
     pub fn s_inv(&self) -> &DMatrix<f64> {
         self.s_inv
-            .get_or_init(|| crate::linalg::spd_inverse_from_factor(&self.l))
+            .get_or_init(|| crate::linalg::spd_inverse_from_factor(&self.l, Q_MAPS))
     }
 
     /// M, the number of inducing points.
@@ -368,5 +373,5 @@ pub fn natural_gradient_dual<P: Parametrisation + ?Sized>(
 /// `NotPositiveDefinite { matrix: "-2θ₂" }`.
 pub fn chol_s_from_theta2<T: Scalar>(theta2: &DMatrix<T>) -> Result<DMatrix<T>> {
     let minus_two: T = nalgebra::convert(-2.0);
-    crate::linalg::cholesky_of_inverse(&(theta2 * minus_two), "-2θ₂")
+    crate::linalg::cholesky_of_inverse(&(theta2 * minus_two), "-2θ₂", Q_MAPS)
 }

@@ -88,8 +88,8 @@ impl Parametrisation for Natural {
 /// θ at q with θ₂ = −½ S⁻¹ written into `theta2` (M×M, contents ignored) and θ₁ = L⁻ᵀ (L⁻¹ m).
 fn theta_in(q: &VariationalQ, mut theta2: DMatrix<f64>) -> Coords {
     let mut theta1 = DMatrix::from_column_slice(q.num_inducing(), 1, q.m().as_slice());
-    solve_lower_in_place(q.l(), &mut theta1);
-    solve_lower_transpose_in_place(q.l(), &mut theta1);
+    solve_lower_in_place(q.l(), &mut theta1, super::Q_MAPS);
+    solve_lower_transpose_in_place(q.l(), &mut theta1, super::Q_MAPS);
     let entries = theta2.as_mut_slice().iter_mut().zip(q.s_inv().as_slice());
     entries.for_each(|(t, &s)| *t = s * -0.5); // S⁻¹ shared with the KL gradient of this q
     Coords {
@@ -110,7 +110,7 @@ fn q_from_precision(
 ) -> Result<VariationalQ> {
     let n = s_inv.nrows();
     let (mut work, mut l) = (spare.matrix(n, n), spare.matrix(n, n));
-    let factored = cholesky_of_inverse_into(&s_inv, "-2θ₂", &mut work, &mut l);
+    let factored = cholesky_of_inverse_into(&s_inv, "-2θ₂", &mut work, &mut l, super::Q_MAPS);
     spare.keep_matrix(work);
     if let Err(e) = factored {
         spare.keep_matrix(s_inv);
