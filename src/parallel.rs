@@ -9,9 +9,9 @@
 //! fixed order, and faer's parallel products, solves and factorisations equal its sequential
 //! ones bit for bit. Results are therefore bitwise the same under every policy and thread count.
 //!
-//! The thresholds are fixed, measured on a 2-vCPU AMD EPYC with AVX2 (`cargo bench --bench
-//! step`, run with `RAYON_NUM_THREADS=1` and without): below each, handing the work to a second
-//! thread cost more than it saved. None depends on timing the running process: an idle thread
+//! The thresholds are fixed, measured on 2-vCPU guests (an Intel Xeon and an AMD EPYC:
+//! BENCHMARKS.md, Thresholds): below each, handing the work to a second thread cost more than
+//! it saved. None depends on timing the running process: an idle thread
 //! of the pool sleeps, and waking it costs a few microseconds, which is why small work stays
 //! on the calling thread.
 
@@ -34,8 +34,7 @@ pub enum Parallelism {
 pub const CHUNK_COLS: usize = 32;
 
 /// Kernel matrices and VJPs of at least this many entries N1·N2 (2¹⁸) run their chunks on the
-/// pool; smaller ones were slower handed to a second thread (M = 100, B = 256 up to M = 200,
-/// B = 1024).
+/// pool; from 2¹³ instead, M = 50 to 200 ran 2–12 % slower (M = 500 the same).
 pub const CHUNK_MIN_ENTRIES: usize = 1 << 18;
 
 /// From this many Kuf entries M·B (2¹⁵), an evaluation's two independent branches — Kuu's
