@@ -28,7 +28,7 @@ pub use checkpoint::{
 };
 pub use estimator::{Estimator, Fitted};
 pub use file::{SavedModel, FORMAT, FORMAT_VERSION};
-pub use fit::{build_trainer, fit};
+pub use fit::{build_trainer, fit, fit_data, TrainingData};
 pub use scan::{evaluate_csv, predict_csv};
 pub use stream::{
     evaluate_binary, fit_binary, planned_iterations, predict_binary, StreamOptions, StreamSource,
@@ -414,9 +414,11 @@ pub(crate) fn check_finite_rows(what: &str, x: &DMatrix<f64>) -> Result<()> {
 
 /// The scalings of a fit: inputs always, targets for regression likelihoods.
 #[derive(Debug, Clone)]
-struct Scalings {
-    inputs: Standardiser,
-    targets: Option<Standardiser>,
+pub struct Scalings {
+    /// The inputs' map (D columns).
+    pub inputs: Standardiser,
+    /// The targets' map (P columns), for a likelihood that standardises them.
+    pub targets: Option<Standardiser>,
 }
 
 impl Scalings {
