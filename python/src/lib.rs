@@ -23,8 +23,9 @@ fn _svgp(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(fit::fit, m)?)?;
     m.add_class::<fitted::Fitted>()?;
     m.add_class::<shard::ShardWorker>()?;
-    m.add_class::<driver::ShardedTrainer>()?;
-    m.add_function(wrap_pyfunction!(shard::initial_model, m)?)?;
+    m.add_function(wrap_pyfunction!(driver::fit_sharded, m)?)?;
+    m.add_function(wrap_pyfunction!(shard::column_moments, m)?)?;
+    m.add_function(wrap_pyfunction!(wire::model_state, m)?)?;
     m.add_function(wrap_pyfunction!(shard::read_table, m)?)?;
     m.add("NumericalError", py.get_type::<errors::NumericalError>())?;
     m.add("ModelFileError", py.get_type::<errors::ModelFileError>())?;

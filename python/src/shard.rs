@@ -1,23 +1,21 @@
 //! Data-parallel training: [`ShardWorker`] holds one shard of the training rows where it lives
 //! (a Ray actor, or the driver itself) and evaluates its part of each global minibatch, scaled
-//! by its own c_k = N_k / B_k (docs/MATH.md §7); `crate::driver::ShardedTrainer` is the
-//! library's `Trainer` on the driver, whose every minibatch evaluation is the sum of the
+//! by its own c_k = N_k / B_k (docs/MATH.md §7); `crate::driver::fit_sharded` trains through
+//! the library's fitting path on the driver, whose every minibatch evaluation is the sum of the
 //! workers' `DataTerms` (`svgp::optim::Evaluator`). The maths is the single-process trainer's;
 //! only where the rows are differs.
 
 use crate::arrays::{matrix_to_numpy, Matrix, Vector};
 use crate::errors::{to_py, value_error};
-use crate::settings::Settings;
 use crate::wire::{scope_of, terms_to_tuple, unpack_qs, PackedQs, TermsTuple};
 use nalgebra::{DMatrix, DVector};
 use numpy::{PyArray1, PyArray2};
 use pyo3::prelude::*;
 use std::path::PathBuf;
-use svgp::data::Standardiser;
-use svgp::model::inducing::InducingInit;
+use svgp::data::Moments;
 use svgp::model::{Marginals, Svgp, Workspace};
 use svgp::optim::{BatchPlan, Batches, Evaluator};
-use svgp::tabular::{classes_of, initial_kernel, SavedModel};
+use svgp::tabular::SavedModel;
 
 /// Rows per chunk of a shard's full-data term.
 const FULL_CHUNK: usize = 8192;
@@ -88,8 +86,28 @@ impl ShardWorker {
     }
 
     /// Sets this shard's part of global batch `iteration` (1-based; earlier parts are drawn and
-    /// skipped, so a restarted worker catches up) at the driver's hyperparameters `hyper`, then
-    /// returns the terms `scope` asks for at the q's `qs` sent under `token` (or, with `qs`
+    /// skipped, so a restarted worker catches up) at the driver's hyperparameters `hyper`, with
+    /// this shard's scale.
+    fn begin(&mut self, py: Python<'_>, iteration: u64, hyper: Vec<f64>) -> PyResult<()> {
+        if iteration < self.drawn || iteration == 0 {
+            return Err(value_error(format!(
+                "batch {iteration} is before this shard's batch {}",
+                self.drawn
+            )));
+        }
+        while self.drawn < iteration {
+            self.rows = self.batches.next_batch().unwrap_or_default();
+            self.drawn += 1;
+        }
+        self.model.set_hyper_params(&hyper).map_err(to_py)?;
+        let x = self.x.select_rows(self.rows.iter());
+        let y = DVector::from_iterator(self.rows.len(), self.rows.iter().map(|&i| self.y[i]));
+        let (model, ws, scale) = (&self.model, &mut self.ws, self.scale);
+        py.detach(|| ws.set_batch(model, &x, &y, scale))
+            .map_err(to_py)
+    }
+
+    /// [`ShardWorker::begin`], then returns the terms `scope` asks for at the q's `qs` sent under `token` (or, with `qs`
     /// None, at those held under `token`; None when this worker holds others).
     #[pyo3(signature = (iteration, hyper, qs, token, scope))]
     fn evaluate<'py>(
@@ -197,26 +215,6 @@ fn shard_scale(rows: usize, batch_size: usize) -> f64 {
 }
 
 impl ShardWorker {
-    /// Draws up to batch `iteration` and sets it at `hyper`, with this shard's scale.
-    fn begin(&mut self, py: Python<'_>, iteration: u64, hyper: Vec<f64>) -> PyResult<()> {
-        if iteration < self.drawn || iteration == 0 {
-            return Err(value_error(format!(
-                "batch {iteration} is before this shard's batch {}",
-                self.drawn
-            )));
-        }
-        while self.drawn < iteration {
-            self.rows = self.batches.next_batch().unwrap_or_default();
-            self.drawn += 1;
-        }
-        self.model.set_hyper_params(&hyper).map_err(to_py)?;
-        let x = self.x.select_rows(self.rows.iter());
-        let y = DVector::from_iterator(self.rows.len(), self.rows.iter().map(|&i| self.y[i]));
-        let (model, ws, scale) = (&self.model, &mut self.ws, self.scale);
-        py.detach(|| ws.set_batch(model, &x, &y, scale))
-            .map_err(to_py)
-    }
-
     /// Takes the q's `qs` under `token`, or (with `qs` None) whether those held are `token`'s.
     fn hold(&mut self, qs: Option<PackedQs<'_>>, token: u64) -> PyResult<bool> {
         let Some(qs) = qs else {
@@ -230,62 +228,16 @@ impl ShardWorker {
     }
 }
 
-/// The initial model file text of a sharded fit with `settings`: inputs standardised by the
-/// global column means and population standard deviations (`input_moments`, from every shard),
-/// targets too for a regression likelihood (`target_moments`), Z placed by k-means++ on the
-/// raw `sample_x` rows drawn from the shards, the initial kernel and likelihood of a
-/// single-process fit; `sample_y` holds class indices for a multiclass likelihood, whose C is
-/// `num_classes` (counted over every shard) or else that of the sample.
+/// The column moments of `x` (N×D) for the driver to merge (`svgp::data::Moments`): N, the
+/// means and the sums of squared deviations.
 #[pyfunction]
-#[pyo3(signature = (settings, sample_x, sample_y, input_moments, target_moments, feature_names, num_classes=None))]
-pub fn initial_model(
-    settings: Settings,
-    sample_x: Matrix<'_>,
-    sample_y: Vector<'_>,
-    input_moments: (Vec<f64>, Vec<f64>),
-    target_moments: (f64, f64),
-    feature_names: Vec<String>,
-    num_classes: Option<usize>,
-) -> PyResult<String> {
-    let (x, y) = (sample_x.to_dmatrix(), sample_y.to_dvector());
-    let options = settings.options(x.nrows())?;
-    let inputs = Standardiser::from_moments(&input_moments.0, &input_moments.1);
-    if inputs.mean.len() != x.ncols() || feature_names.len() != x.ncols() {
-        return Err(value_error(format!(
-            "{} input moments and {} feature names for {} columns",
-            inputs.mean.len(),
-            feature_names.len(),
-            x.ncols()
-        )));
-    }
-    let classes = match options.likelihood.is_multiclass() {
-        true => settings
-            .classes
-            .as_ref()
-            .map(Vec::len)
-            .or(num_classes)
-            .or(classes_of(&y)),
-        false => None,
-    };
-    let likelihood = options.likelihood.build(classes).map_err(to_py)?;
-    let xs = inputs.transform(&x);
-    let z = InducingInit::default()
-        .choose(&xs, options.num_inducing, options.seed)
-        .map_err(to_py)?;
-    let kernel = initial_kernel(options.kernel, x.ncols()).map_err(to_py)?;
-    let model = Svgp::new(kernel, likelihood, z).map_err(to_py)?;
-    let targets = options.likelihood.standardises_targets();
-    let saved = SavedModel {
-        model,
-        feature_names,
-        target_name: "y".into(),
-        extra_targets: Vec::new(),
-        input_scaling: Some(inputs),
-        target_scaling: targets
-            .then(|| Standardiser::from_moments(&[target_moments.0], &[target_moments.1])),
-        classes: settings.classes.clone(),
-    };
-    saved.to_json().map_err(to_py)
+pub fn column_moments(x: Matrix<'_>) -> (u64, Vec<f64>, Vec<f64>) {
+    let moments = Moments::of(&x.to_dmatrix());
+    (
+        moments.count,
+        moments.mean.as_slice().to_vec(),
+        moments.m2.as_slice().to_vec(),
+    )
 }
 
 /// A table as numpy arrays: X (N×D), y (N) and the feature names.

@@ -33,6 +33,19 @@ pub fn pack_qs<'py>(py: Python<'py>, qs: &[VariationalQ]) -> PyResult<Bound<'py,
     PyList::new(py, arrays)
 }
 
+/// The hyperparameters and packed q's of the model in `model_json` (a model file's text), as
+/// the driver sends them to the workers: to ask a `ShardWorker` about a model on its own.
+#[pyfunction]
+pub fn model_state<'py>(
+    py: Python<'py>,
+    model_json: &str,
+) -> PyResult<(Vec<f64>, Bound<'py, PyList>)> {
+    let saved = svgp::tabular::SavedModel::from_json(model_json, std::path::Path::new("(model)"))
+        .map_err(to_py)?;
+    let hyper = saved.model.hyper_params().as_slice().to_vec();
+    Ok((hyper, pack_qs(py, saved.model.qs())?))
+}
+
 /// The q's of packed arrays, for M inducing points (L's upper triangle is zero).
 pub fn unpack_qs(qs: &PackedQs<'_>, m: usize) -> PyResult<Vec<VariationalQ>> {
     qs.iter()

@@ -6,8 +6,10 @@ The ELBO is a sum over rows plus a KL term, so the data term's value and gradien
 size, O(L M²), whatever a shard holds. A global batch of B rows is drawn as a stratified
 sample: shard k draws B_k ∝ N_k of its rows (its own seeded stream) and scales its part by
 N_k / B_k, so the sum is an unbiased estimate of the full-data term whatever the shards' sizes
-(docs/MATH.md §7). The driver's trainer (the library's, the same code as single-process
-training) asks the workers twice per iteration in the common case: the batch at the
+(docs/MATH.md §7). Training runs in the Rust core through the library's one fitting path, the
+same code as a single-process fit (scalings, Z, the run loop with its callback, stop rules and
+checkpoints, the full-data ELBO); this module only places the shards and moves bytes. The
+trainer asks the workers twice per iteration in the common case: the batch at the
 hyperparameters with the terms at the current q, then the natural step's candidate with the
 terms the Adam step needs there; q's travel once per iteration, packed, as one object-store
 entry all workers read. See the README's "Several machines" section for the cost and how to run
@@ -22,10 +24,10 @@ from collections.abc import Callable, Sequence
 from typing import Any, Union
 
 import numpy as np
-from numpy.typing import ArrayLike, NDArray
+from numpy.typing import ArrayLike
 
 from . import _svgp
-from ._core import check_class_indices, check_inputs, check_targets
+from ._core import check_callback, check_class_indices, check_inputs, check_targets
 from ._model import Model, PathLike
 from ._settings import CLASS_LIKELIHOODS, fit_settings, takes_parameters
 
@@ -54,8 +56,11 @@ class _Shard:
         X, y, _ = _load(source, k, columns)
         self.worker = _svgp.ShardWorker(model_json, X, y, batch_size, seed)
 
-    def evaluate(self, t: int, hyper: NDArray[np.float64], qs: Any, token: int, scope: str) -> Any:
-        return self.worker.evaluate(t, list(hyper), qs, token, scope)
+    def begin(self, t: int, hyper: list[float]) -> None:
+        self.worker.begin(t, hyper)
+
+    def evaluate(self, t: int, hyper: list[float], qs: Any, token: int, scope: str) -> Any:
+        return self.worker.evaluate(t, hyper, qs, token, scope)
 
     def terms(self, qs: Any, token: int, scope: str, last_checked: bool) -> Any:
         return self.worker.terms(qs, token, scope, last_checked)
@@ -63,22 +68,37 @@ class _Shard:
     def check(self, qs: Any, token: int, with_hyper: bool) -> Any:
         return self.worker.check(qs, token, with_hyper)
 
-    def full_data_term(self, hyper: NDArray[np.float64], qs: Any) -> float:
-        return float(self.worker.full_data_term(list(hyper), qs))
+    def full_data_term(self, hyper: list[float], qs: Any) -> float:
+        return float(self.worker.full_data_term(hyper, qs))
 
     def ready(self) -> bool:
         return True
 
 
 class _LocalShards:
-    """Shards in this process, evaluated in turn."""
+    """Shards in this process, evaluated in turn. The Rust driver calls these methods: ``start``
+    once, then each iteration ``evaluate``, ``terms`` and ``check`` (``begin`` after a
+    restart), and ``full_data_term`` at the end; each answers for every shard, in order."""
 
-    def __init__(self, shards: list[_Shard]) -> None:
-        self.shards = shards
+    def __init__(self, sources: list[Any], columns: _Columns, sizes: list[int]) -> None:
+        self.sources, self.columns, self.sizes = sources, columns, sizes
+        self.shards: list[_Shard] = []
 
-    def evaluate(
-        self, t: int, hyper: NDArray[np.float64], qs: Any, token: int, scope: str
-    ) -> list[Any]:
+    def start(self, model_json: str, batch_size: int, seed: int) -> list[int]:
+        """Builds the workers of the model in ``model_json``, shard k drawing B_k of every
+        global batch of ``batch_size`` rows with seed ``seed + k``; returns the B_k."""
+        parts = _shares(self.sizes, batch_size)
+        self.shards = [
+            _Shard(model_json, source, k, self.columns, parts[k], seed + k)
+            for k, source in enumerate(self.sources)
+        ]
+        return parts
+
+    def begin(self, t: int, hyper: list[float]) -> None:
+        for s in self.shards:
+            s.begin(t, hyper)
+
+    def evaluate(self, t: int, hyper: list[float], qs: Any, token: int, scope: str) -> list[Any]:
         return [s.evaluate(t, hyper, qs, token, scope) for s in self.shards]
 
     def terms(self, qs: Any, token: int, scope: str, last_checked: bool) -> list[Any]:
@@ -87,7 +107,7 @@ class _LocalShards:
     def check(self, qs: Any, token: int, with_hyper: bool) -> list[Any]:
         return [s.check(qs, token, with_hyper) for s in self.shards]
 
-    def full_data_term(self, hyper: NDArray[np.float64], qs: Any) -> list[float]:
+    def full_data_term(self, hyper: list[float], qs: Any) -> list[float]:
         return [s.full_data_term(hyper, qs) for s in self.shards]
 
     def wait_ready(self, timeout: float) -> None:
@@ -98,20 +118,34 @@ class _LocalShards:
 
 
 class _RayShards:
-    """Shards in Ray actors, evaluated in parallel: each call is one round trip to every actor,
-    and q's go to the object store once per call, one entry all actors read. An actor that dies
-    is restarted by Ray (``max_restarts``) from its constructor's arguments, which live in the
-    object store as long as this object (``refs``)."""
+    """Shards in Ray actors, evaluated in parallel (the methods of :class:`_LocalShards`): each
+    call is one round trip to every actor, and q's go to the object store once per call, one
+    entry all actors read. An actor that dies is restarted by Ray (``max_restarts``) from its
+    constructor's arguments, which live in the object store as long as this object
+    (``refs``)."""
 
-    def __init__(self, actors: list[Any], refs: list[Any]) -> None:
-        import ray
-
-        self.ray = ray
-        self.actors = actors
-        self.refs = refs
+    def __init__(self, sources: list[Any], columns: _Columns, sizes: list[int]) -> None:
+        self.ray = _ray()
+        self.sources, self.columns, self.sizes = sources, columns, sizes
+        self.actors: list[Any] = []
+        self.refs: list[Any] = list(sources)
         #: Round trips and bytes of q's put in the object store, for reports.
         self.calls = 0
         self.q_bytes = 0
+
+    def start(self, model_json: str, batch_size: int, seed: int) -> list[int]:
+        """The actors of :meth:`_LocalShards.start`. The model text goes to the object store
+        once, and its reference, like the shards', lives as long as the actors: a restart at
+        any model size reads them again."""
+        parts = _shares(self.sizes, batch_size)
+        actor = self.ray.remote(max_restarts=-1, max_task_retries=0)(_Shard)
+        text = self.ray.put(model_json)
+        self.refs.append(text)
+        self.actors = [
+            actor.remote(text, source, k, self.columns, parts[k], seed + k)
+            for k, source in enumerate(self.sources)
+        ]
+        return parts
 
     def _all(self, method: str, *args: Any) -> list[Any]:
         self.calls += 1
@@ -125,9 +159,10 @@ class _RayShards:
         self.q_bytes += sum(q.nbytes for q in qs)
         return self.ray.put(qs)
 
-    def evaluate(
-        self, t: int, hyper: NDArray[np.float64], qs: Any, token: int, scope: str
-    ) -> list[Any]:
+    def begin(self, t: int, hyper: list[float]) -> None:
+        self._all("begin", t, hyper)
+
+    def evaluate(self, t: int, hyper: list[float], qs: Any, token: int, scope: str) -> list[Any]:
         return self._all("evaluate", t, hyper, self._put(qs), token, scope)
 
     def terms(self, qs: Any, token: int, scope: str, last_checked: bool) -> list[Any]:
@@ -136,7 +171,7 @@ class _RayShards:
     def check(self, qs: Any, token: int, with_hyper: bool) -> list[Any]:
         return self._all("check", self._put(qs), token, with_hyper)
 
-    def full_data_term(self, hyper: NDArray[np.float64], qs: Any) -> list[float]:
+    def full_data_term(self, hyper: list[float], qs: Any) -> list[float]:
         return self._all("full_data_term", hyper, self._put(qs))
 
     def close(self) -> None:
@@ -219,27 +254,26 @@ def _fetched(pair: tuple[Any, Any]) -> tuple[Any, Any]:
 def _summary(
     source: Source, k: int, columns: _Columns, rows: int, seed: int, labels: _Labels
 ) -> dict[str, Any]:
-    """What the driver needs of shard k before training, computed where the shard is: its row
-    count, column means and sums of squared deviations (inputs and target), up to ``rows``
-    rows drawn at random (seeded) for placing Z, its feature names and, for class targets, the
-    classes it holds."""
+    """What the driver needs of shard k before training, computed where the shard is: the
+    moments of its inputs' and target's columns (rows, means, sums of squared deviations, which
+    the driver merges), up to ``rows`` rows drawn at random (seeded, kept in shard order) for
+    placing Z, its feature names and, for class targets, the classes it holds."""
     X, y, names = _load(source, k, columns, labels)
-    idx = np.random.default_rng([seed, k]).permutation(X.shape[0])[:rows]
+    idx = np.sort(np.random.default_rng([seed, k]).permutation(X.shape[0])[:rows])
     return {
-        "n": X.shape[0],
-        "x": (X.mean(axis=0), ((X - X.mean(axis=0)) ** 2).sum(axis=0)),
-        "y": (np.array([y.mean()]), np.array([((y - y.mean()) ** 2).sum()])),
-        "sample": (X[idx], y[idx]),
+        "x": _svgp.column_moments(X),
+        "y": _svgp.column_moments(np.asarray(y, dtype=np.float64).reshape(-1, 1)),
+        "sample": X[idx],
         "names": names,
         "classes": np.unique(y) if labels[0] else None,
     }
 
 
-def _num_classes(summaries: list[dict[str, Any]]) -> int | None:
+def _num_classes(summaries: list[dict[str, Any]]) -> tuple[int | None, bool]:
     """C, for class targets: the classes 0 … C−1 the shards hold between them (ValueError
-    naming a class index no shard holds)."""
+    naming a class index no shard holds); and whether they hold one class only."""
     if summaries[0]["classes"] is None:
-        return None
+        return None, False
     held = np.unique(np.concatenate([s["classes"] for s in summaries]))
     c = int(held[-1]) + 1
     missing = sorted(set(range(c)) - {int(v) for v in held})
@@ -248,37 +282,25 @@ def _num_classes(summaries: list[dict[str, Any]]) -> int | None:
             f"y: no shard holds class {missing[0]}: the class indices must be 0 … {c - 1}, "
             "each in some row"
         )
-    return c
+    return c, len(held) == 1
 
 
-def _combine(parts: list[tuple[int, NDArray[Any], NDArray[Any]]]) -> tuple[Any, Any]:
-    """Global means and population standard deviations from each shard's (count, mean, sum of
-    squared deviations), by the pairwise update of Chan, Golub & LeVeque."""
-    n, mean, m2 = parts[0]
-    for nk, mk, m2k in parts[1:]:
-        delta, total = mk - mean, n + nk
-        mean = mean + delta * nk / total
-        m2 = m2 + m2k + delta**2 * n * nk / total
-        n = total
-    return mean, np.sqrt(m2 / n)
-
-
-def _pooled(summaries: list[dict[str, Any]], rows: int) -> tuple[Any, Any]:
-    """Up to ``rows`` of the shards' drawn rows, each shard in proportion to its size."""
-    total = sum(s["n"] for s in summaries)
-    xs, ys = [], []
+def _pooled(summaries: list[dict[str, Any]], rows: int) -> Any:
+    """Up to ``rows`` of the shards' drawn rows (inputs), each shard in proportion to its
+    size."""
+    total = sum(s["x"][0] for s in summaries)
+    xs = []
     for s in summaries:
-        take = max(1, int(np.ceil(rows * s["n"] / total)))
-        xs.append(s["sample"][0][:take])
-        ys.append(s["sample"][1][:take])
-    return np.vstack(xs), np.concatenate(ys)
+        take = max(1, int(np.ceil(rows * s["x"][0] / total)))
+        xs.append(s["sample"][:take])
+    return np.vstack(xs)
 
 
 def _check_columns(summaries: list[dict[str, Any]]) -> None:
     """ValueError unless every shard has shard 0's number of columns (and names, for files)."""
-    d0 = summaries[0]["sample"][0].shape[1]
+    d0 = summaries[0]["sample"].shape[1]
     for k, s in enumerate(summaries):
-        d = s["sample"][0].shape[1]
+        d = s["sample"].shape[1]
         if d != d0:
             raise ValueError(f"shard {k}: X has {d} columns, shard 0 has {d0}")
         if s["names"] is not None and summaries[0]["names"] not in (None, s["names"]):
@@ -335,24 +357,26 @@ def fit(
     if "verbose" in settings:
         raise TypeError("fit() got an unexpected keyword argument 'verbose'")
     model = Model(**settings)
-    batch_size, max_iter = model.batch_size, model.max_iter
     core_settings = fit_settings(model, model.likelihood, None)
+    callback = check_callback(callback)
     columns: _Columns = (target, None if features is None else list(features))
     sources = _placed(backend, shards)
-    model_json, sizes = _initial_model(backend, sources, columns, core_settings, feature_names)
-    num_data = sum(sizes)
-    resume_path = None if resume is None else os.fspath(resume)
-    trainer = _svgp.ShardedTrainer(model_json, core_settings, num_data, resume_path)
-    seed = core_settings["seed"]
-    parts = _shares(sizes, batch_size)
-    workers = _workers(backend, model_json, sources, columns, parts, seed)
-    retries = (max_retries, restart_timeout)
+    summary, sizes = _summarise(backend, sources, columns, core_settings, feature_names)
+    run = {
+        "checkpoint": None if checkpoint is None else os.fspath(checkpoint),
+        "checkpoint_every": checkpoint_every,
+        "resume": None if resume is None else os.fspath(resume),
+        "max_retries": max_retries,
+        "restart_timeout": restart_timeout,
+    }
+    workers = _workers(backend, sources, columns, sizes)
     try:
-        _train(trainer, workers, max_iter, checkpoint, checkpoint_every, retries, callback)
-        terms = workers.full_data_term(trainer.hyper(), trainer.qs())
+        fitted, error = _svgp.fit_sharded(workers, summary, core_settings, run, callback)
     finally:
         workers.close()
-    model._fitted = trainer.fitted(terms)
+    model._fitted = fitted
+    if error is not None:
+        raise error
     return model
 
 
@@ -378,38 +402,35 @@ def _shares(sizes: Sequence[int], batch_size: int) -> list[int]:
     return parts
 
 
-def _initial_model(
+def _summarise(
     backend: str,
     sources: list[Any],
     columns: _Columns,
     settings: dict[str, Any],
     feature_names: Sequence[str] | None,
-) -> tuple[str, list[int]]:
-    """The initial model file text and the shards' row counts N_k, from their summaries
-    (map-reduced where the shards are): global moments for the scalings, pooled rows for Z,
-    the feature names, the number of classes."""
+) -> tuple[dict[str, Any], list[int]]:
+    """What the driver needs of the shards (their summaries, map-reduced where they are): each
+    shard's column moments, pooled rows for Z, the feature names, the number of classes; and
+    the shards' row counts N_k."""
     rows = max(SAMPLE_ROWS, settings["num_inducing"])
     labels = _labels_of(settings["likelihood"])
     seed = settings["seed"]
     summaries = _map(backend, _summary, sources, columns, rows, seed, labels)
     _check_columns(summaries)
-    d = summaries[0]["sample"][0].shape[1]
+    d = summaries[0]["sample"].shape[1]
     names = summaries[0]["names"] or [f"x{j + 1}" for j in range(d)]
     if feature_names is not None:
         names = list(feature_names)
-    x_mean, x_sd = _combine([(s["n"], *s["x"]) for s in summaries])
-    y_mean, y_sd = _combine([(s["n"], *s["y"]) for s in summaries])
-    sample_x, sample_y = _pooled(summaries, rows)
-    model_json = _svgp.initial_model(
-        settings,
-        sample_x,
-        sample_y,
-        (list(x_mean), list(x_sd)),
-        (y_mean[0], y_sd[0]),
-        names,
-        _num_classes(summaries),
-    )
-    return model_json, [s["n"] for s in summaries]
+    num_classes, single_class = _num_classes(summaries)
+    summary = {
+        "x_moments": [s["x"] for s in summaries],
+        "y_moments": [s["y"] for s in summaries],
+        "sample": _pooled(summaries, rows),
+        "feature_names": names,
+        "num_classes": num_classes,
+        "single_class": single_class,
+    }
+    return summary, [s["x"][0] for s in summaries]
 
 
 def _placed(backend: str, shards: Sequence[Source]) -> list[Any]:
@@ -443,93 +464,10 @@ def _ray() -> Any:
 
 
 def _workers(
-    backend: str,
-    model_json: str,
-    sources: list[Any],
-    columns: _Columns,
-    parts: list[int],
-    seed: int,
+    backend: str, sources: list[Any], columns: _Columns, sizes: list[int]
 ) -> _LocalShards | _RayShards:
-    """The shards' workers on ``backend``, shard k drawing ``parts[k]`` rows per iteration.
-    On Ray the model text goes to the object store once, and its reference, like the shards',
-    lives as long as the workers: a restart at any model size reads them again."""
+    """The shards' workers on ``backend``, not yet started (the driver starts them with the
+    model it trains)."""
     if backend == "local":
-        return _LocalShards(
-            [
-                _Shard(model_json, source, k, columns, parts[k], seed + k)
-                for k, source in enumerate(sources)
-            ]
-        )
-    ray = _ray()
-    actor = ray.remote(max_restarts=-1, max_task_retries=0)(_Shard)
-    text = ray.put(model_json)
-    actors = [
-        actor.remote(text, source, k, columns, parts[k], seed + k)
-        for k, source in enumerate(sources)
-    ]
-    return _RayShards(actors, [text, *sources])
-
-
-def _train(
-    trainer: Any,
-    workers: _LocalShards | _RayShards,
-    max_iter: int,
-    checkpoint: PathLike | None,
-    every: int,
-    retries: tuple[int, float],
-    callback: Callable[[int, float, float | None, int], bool | None] | None,
-) -> None:
-    """Iterations until ``max_iter``, each retried after a worker failure."""
-    while trainer.iteration < max_iter:
-        t = trainer.iteration + 1
-        elbo, gamma, halvings = _iteration(trainer, workers, t, retries, checkpoint)
-        if checkpoint is not None and (t % every == 0 or t == max_iter):
-            trainer.save_checkpoint(os.fspath(checkpoint))
-        if callback is not None and callback(t, elbo, gamma, halvings) is False:
-            break
-
-
-def _iteration(
-    trainer: Any,
-    workers: _LocalShards | _RayShards,
-    t: int,
-    retries: tuple[int, float],
-    checkpoint: PathLike | None,
-) -> tuple[float, float | None, int]:
-    """Iteration ``t``: the trainer steps on the sum of the workers' parts of the batch; after
-    a worker failure (a Ray actor error) it is retried, at most ``retries[0]`` times, each
-    after waiting up to ``retries[1]`` seconds for the workers. A worker that cannot come back,
-    or failures beyond that, raise :class:`WorkerLost` after writing the checkpoint."""
-    max_retries, timeout = retries
-    for attempt in range(max_retries + 1):
-        try:
-            result: tuple[float, float | None, int] = trainer.step(workers)
-            return result
-        except Exception as e:
-            if not _is_worker_failure(e):
-                _save(trainer, checkpoint)
-                raise
-            try:
-                if attempt == max_retries:
-                    raise WorkerLost(f"a worker failed {max_retries + 1} times") from e
-                workers.wait_ready(timeout)
-            except WorkerLost as lost:
-                _save(trainer, checkpoint)
-                where = f"; checkpoint at {checkpoint}" if checkpoint is not None else ""
-                raise WorkerLost(f"iteration {t}: {lost}{where}") from e
-    raise AssertionError("unreachable")
-
-
-def _save(trainer: Any, checkpoint: PathLike | None) -> None:
-    """The checkpoint, when one is asked for."""
-    if checkpoint is not None:
-        trainer.save_checkpoint(os.fspath(checkpoint))
-
-
-def _is_worker_failure(e: BaseException) -> bool:
-    """Whether ``e`` is a Ray worker's death (the actor is restarted; the step can be retried)."""
-    try:
-        from ray.exceptions import RayActorError
-    except ImportError:
-        return False
-    return isinstance(e, RayActorError)
+        return _LocalShards(sources, columns, sizes)
+    return _RayShards(sources, columns, sizes)

@@ -1,6 +1,8 @@
 """Data-parallel training (svgp.distributed): shards in this process and in Ray actors train
 the same model as each other (bit for bit here: the same sums in the same order) — and, by
 tests/shards.rs, the model a single workspace trains on the same batches to 1e-10 relative;
+one shard trains the model `svgp.Model.fit` trains on its rows bit for bit, through the same
+loop (callback, stop and checkpoint rules alike);
 shards of unequal size weigh every row the same (a worker's scale N_k / B_k, checked against
 its full-data term); a checkpointed run resumes exactly; a worker killed mid-training is
 restarted and the run ends where an uninterrupted one does, at M = 15 and M = 100, with equal
@@ -25,7 +27,6 @@ import pytest
 
 import svgp
 from svgp import _svgp, distributed
-from svgp._settings import fit_settings
 
 SETTINGS: dict[str, Any] = {"num_inducing": 15, "batch_size": 64, "max_iter": 40}
 
@@ -97,37 +98,92 @@ def test_a_worker_scales_its_part_by_its_own_share() -> None:
     X, y = data[0]
     b = 25  # N_0 = 100 rows: an epoch is 4 batches
     worker = _svgp.ShardWorker(text, X, y, b, 7)
-    trainer = _svgp.ShardedTrainer(text, fit_settings(model, "gaussian", None), 2000)
-    hyper, qs = trainer.hyper(), trainer.qs()
-    parts = [worker.evaluate(t, list(hyper), qs, 1, "eta")[1] for t in range(1, 5)]
-    full = worker.full_data_term(list(hyper), qs)
+    hyper, qs = _svgp.model_state(text)
+    answers = [worker.evaluate(t, hyper, qs, 1, "eta") for t in range(1, 5)]
+    parts = [a[1] for a in answers if a is not None]
+    assert len(parts) == 4
+    full = worker.full_data_term(hyper, qs)
     assert np.mean(parts) == pytest.approx(full, rel=1e-12)
 
 
-def test_a_worker_that_lost_its_q_is_sent_it_again() -> None:
-    """A shard's worker replaced at iteration 20 by a fresh one (as Ray's restart between two
-    calls leaves it: its batches not drawn, no q held) answers the driver's token-only call
+def test_a_worker_that_lost_its_q_is_sent_it_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A shard's worker replaced after iteration 19 by a fresh one (as Ray's restart between
+    two calls leaves it: its batches not drawn, no q held) answers the driver's token-only call
     with None, is sent the q's and catches up: the run equals the uninterrupted one bit for
     bit (a worker that evaluated at the q's it was built with would differ)."""
-    data, columns = shards(), (None, None)
-    settings = fit_settings(svgp.Model(**SETTINGS), "gaussian", None)
-    text, sizes = distributed._initial_model("local", list(data), columns, settings, None)
-    parts, seed = distributed._shares(sizes, SETTINGS["batch_size"]), settings["seed"]
+    data, X = shards(), shards()[0][0]
+    whole = distributed.fit(data, backend="local", **SETTINGS)
+    started: list[tuple[distributed._LocalShards, tuple[str, int, int]]] = []
+    start = distributed._LocalShards.start
 
-    def run(restart_at: int) -> list[Any]:
-        trainer = _svgp.ShardedTrainer(text, settings, sum(sizes))
-        workers = distributed._workers("local", text, list(data), columns, parts, seed)
-        assert isinstance(workers, distributed._LocalShards)
-        for t in range(1, 41):
-            if t == restart_at:
-                workers.shards[1] = distributed._Shard(
-                    text, data[1], 1, columns, parts[1], seed + 1
-                )
-            trainer.step(workers)
-        return list(trainer.qs())
+    def recorded(self: distributed._LocalShards, *args: Any) -> list[int]:
+        started.append((self, args))
+        return start(self, *args)
 
-    for a, b in zip(run(0), run(20), strict=True):
-        np.testing.assert_array_equal(a, b)
+    def replace_shard_1(t: int, *_: Any) -> None:
+        if t == 19:
+            workers, (text, batch_size, seed) = started[0]
+            part = distributed._shares(workers.sizes, batch_size)[1]
+            fresh = distributed._Shard(text, data[1], 1, workers.columns, part, seed + 1)
+            workers.shards[1] = fresh
+
+    monkeypatch.setattr(distributed._LocalShards, "start", recorded)
+    replaced = distributed.fit(data, backend="local", callback=replace_shard_1, **SETTINGS)
+    assert len(started) == 1
+    np.testing.assert_array_equal(numbers(replaced, X), numbers(whole, X))
+
+
+def test_one_shard_trains_the_single_process_model() -> None:
+    """One shard and `svgp.Model.fit` on the same rows: the same scalings (merged moments of
+    one shard are its own), Z, batches and sums, so the same model and ELBO trace bit for bit.
+    The final full-data ELBO is summed by another routine (the worker's chunked terms against
+    the model's ELBO), so it agrees to 1e-12 relative."""
+    ((X, y),) = shards(1)
+    one = distributed.fit([(X, y)], backend="local", **SETTINGS)
+    single = svgp.Model(**SETTINGS).fit(X, y)
+    np.testing.assert_array_equal(numbers(one, X), numbers(single, X))
+    assert one.n_iter == single.n_iter == SETTINGS["max_iter"]
+    assert one.final_elbo == pytest.approx(single.final_elbo, rel=1e-12)
+
+
+def test_callback_and_checkpoints_follow_the_single_process_rules(tmp_path: Path) -> None:
+    """The callback's arguments and its False as in `svgp.Model.fit` (training stops there,
+    interrupted: no full-data ELBO); the checkpoint written every `checkpoint_every` iterations
+    (after the callback has seen the iteration) and when training stops."""
+    ((X, y),) = shards(1)
+    path = tmp_path / "run.ckpt"
+
+    def seen(log: list[tuple[Any, ...]], checkpointed: bool) -> Any:
+        def callback(t: int, elbo: float, gamma: float | None, halvings: int) -> bool:
+            written = json.loads(path.read_text())["trainer"]["iteration"] if path.exists() else 0
+            log.append((t, elbo, gamma, halvings, written if checkpointed else 0))
+            return t < 25
+
+        return callback
+
+    one: list[tuple[Any, ...]] = []
+    single: list[tuple[Any, ...]] = []
+    stopped = distributed.fit(
+        [(X, y)],
+        backend="local",
+        checkpoint=path,
+        checkpoint_every=10,
+        callback=seen(one, True),
+        **SETTINGS,
+    )
+    model = svgp.Model(**SETTINGS).fit(X, y, callback=seen(single, False))
+    assert [r[:4] for r in one] == [r[:4] for r in single] and len(one) == 25
+    assert [r[4] for r in one] == [0] * 10 + [10] * 10 + [20] * 5
+    assert json.loads(path.read_text())["trainer"]["iteration"] == 25
+    assert stopped.n_iter == model.n_iter == 25
+    assert stopped.stop_reason == model.stop_reason == "interrupted"
+    assert np.isnan(stopped.final_elbo) and np.isnan(model.final_elbo)
+
+    def fails(*_: Any) -> bool:
+        raise ZeroDivisionError("from the callback")
+
+    with pytest.raises(ZeroDivisionError, match="from the callback"):
+        distributed.fit([(X, y)], backend="local", callback=fails, **SETTINGS)
 
 
 def test_unequal_shards_train_the_objective_of_equal_ones() -> None:

@@ -23,7 +23,7 @@ pub use csv_classes::ClassLabels;
 pub use csv_file::{read_csv, read_csv_from, CsvOptions, CsvRows, Missing, Table};
 pub use csv_lines::is_missing;
 pub use csv_survey::{CellAt, CellSurvey, TextColumn};
-pub use scale::{train_test_split, Standardiser};
+pub use scale::{train_test_split, Moments, Standardiser};
 pub use stream::{sample_rows, scan_rows, Batch, BatchStream, Holdout, RowSet, StreamConfig};
 
 /// Rows `rows` of the N×P targets `y` (column-major, length N·P), as B×P column-major.

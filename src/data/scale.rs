@@ -1,6 +1,7 @@
 //! Standardisation of columns (z-scores), fitted on training data and stored with a model, and a
 //! seeded train/test split.
 
+use crate::error::{Result, Shape, SvgpError};
 use nalgebra::{DMatrix, DVector};
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
@@ -19,19 +20,7 @@ pub struct Standardiser {
 impl Standardiser {
     /// Fits the means and standard deviations of the columns of `x` (N×D, N ≥ 1).
     pub fn fit(x: &DMatrix<f64>) -> Self {
-        let n = x.nrows().max(1) as f64;
-        let mean: Vec<f64> = (0..x.ncols()).map(|j| x.column(j).sum() / n).collect();
-        let sd: Vec<f64> = (0..x.ncols())
-            .map(|j| {
-                (x.column(j)
-                    .iter()
-                    .map(|v| (v - mean[j]).powi(2))
-                    .sum::<f64>()
-                    / n)
-                    .sqrt()
-            })
-            .collect();
-        Self::from_moments(&mean, &sd)
+        Moments::of(x).standardiser()
     }
 
     /// The map for columns with these means and population standard deviations (equal
@@ -90,6 +79,72 @@ impl Standardiser {
     }
 }
 
+/// The moments of the columns of some rows: their count n, means and sums of squared
+/// deviations M2 (length D each). Moments of disjoint sets of rows merge into those of their
+/// union (Chan, Golub & LeVeque's pairwise update), so shards held apart standardise with the
+/// moments of all their rows.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Moments {
+    /// n, the rows.
+    pub count: u64,
+    /// Column means, length D.
+    pub mean: DVector<f64>,
+    /// Column sums of squared deviations from the mean, length D.
+    pub m2: DVector<f64>,
+}
+
+impl Moments {
+    /// The moments of the columns of `x` (N×D): two passes, the means then the squared
+    /// deviations.
+    pub fn of(x: &DMatrix<f64>) -> Self {
+        let n = x.nrows().max(1) as f64;
+        let mean = DVector::from_fn(x.ncols(), |j, _| x.column(j).sum() / n);
+        let m2 = DVector::from_fn(x.ncols(), |j, _| {
+            x.column(j).iter().map(|v| (v - mean[j]).powi(2)).sum()
+        });
+        Moments {
+            count: x.nrows() as u64,
+            mean,
+            m2,
+        }
+    }
+
+    /// The moments of the union of these rows and `other`'s (same D): for δ = mean_b − mean_a,
+    /// mean = mean_a + δ·n_b/n and M2 = M2_a + M2_b + δ²·n_a·n_b/n, n = n_a + n_b.
+    ///
+    /// # Errors
+    /// `ShapeMismatch` when the column counts differ.
+    pub fn merge(&self, other: &Moments) -> Result<Moments> {
+        if other.mean.len() != self.mean.len() || other.m2.len() != self.mean.len() {
+            return Err(SvgpError::ShapeMismatch {
+                what: "column moments",
+                expected: Shape::new(1, self.mean.len()),
+                found: Shape::new(1, other.mean.len()),
+            });
+        }
+        let (na, nb) = (self.count as f64, other.count as f64);
+        let n = na + nb;
+        let delta = &other.mean - &self.mean;
+        let mean = DVector::from_fn(delta.len(), |j, _| self.mean[j] + delta[j] * nb / n);
+        let m2 = DVector::from_fn(delta.len(), |j, _| {
+            self.m2[j] + other.m2[j] + delta[j].powi(2) * na * nb / n
+        });
+        Ok(Moments {
+            count: self.count + other.count,
+            mean,
+            m2,
+        })
+    }
+
+    /// The standardiser of these columns: their means and population standard deviations
+    /// √(M2/n) (see [`Standardiser::from_moments`] for constant columns).
+    pub fn standardiser(&self) -> Standardiser {
+        let n = self.count.max(1) as f64;
+        let sd: Vec<f64> = self.m2.iter().map(|m2| (m2 / n).sqrt()).collect();
+        Standardiser::from_moments(self.mean.as_slice(), &sd)
+    }
+}
+
 /// A seeded random split of rows 0..n into (train, test) with round(n·test_fraction) test rows,
 /// both in ascending order. `test_fraction` is clamped to [0, 1].
 pub fn train_test_split(n: usize, test_fraction: f64, seed: u64) -> (Vec<usize>, Vec<usize>) {
@@ -130,6 +185,32 @@ mod tests {
         assert!((z.rows(0, 3) - sy.transform_vector(&y)).amax() < 1e-14);
         assert!(z.rows(3, 3).sum().abs() < 1e-14);
         assert!((s2.log_scale_sum() - s2.scale.map(f64::ln).sum()).abs() < 1e-15);
+    }
+
+    #[test]
+    fn merged_moments_are_those_of_the_whole_and_one_part_is_exact() {
+        // Seeded rows in three parts of unequal size; the oracle is the two-pass fit on all of
+        // them at once. 1e-12 relative is rounding (the update reorders the sums).
+        let mut rng = StdRng::seed_from_u64(5);
+        let x = DMatrix::from_fn(50, 3, |_, j| {
+            rand::RngExt::random_range(&mut rng, -1.0..1.0) * (j + 1) as f64 + 10.0 * j as f64
+        });
+        let parts = [x.rows(0, 7), x.rows(7, 30), x.rows(37, 13)];
+        let moments = parts.map(|p| Moments::of(&p.into_owned()));
+        let merged = moments[0].merge(&moments[1]).unwrap();
+        let merged = merged.merge(&moments[2]).unwrap();
+        let whole = Standardiser::fit(&x);
+        let from_parts = merged.standardiser();
+        assert_eq!(merged.count, 50);
+        for j in 0..3 {
+            let close = |a: f64, b: f64| (a - b).abs() <= 1e-12 * b.abs().max(1.0);
+            assert!(close(from_parts.mean[j], whole.mean[j]), "mean {j}");
+            assert!(close(from_parts.scale[j], whole.scale[j]), "scale {j}");
+        }
+        // One part is its own moments, bit for bit: a single shard standardises as one process.
+        assert_eq!(Moments::of(&x).standardiser(), whole);
+        let narrow = Moments::of(&x.columns(0, 2).into_owned());
+        assert!(moments[0].merge(&narrow).is_err());
     }
 
     #[test]

@@ -1,5 +1,5 @@
 //! Where training batches come from: a [`BatchSource`] yields minibatches with their row numbers,
-//! so one training loop ([`super::Trainer::run`]) serves tables in memory ([`InMemory`]) and
+//! so one training loop ([`super::Trainer::run`], through [`super::BatchSteps`]) serves tables in memory ([`InMemory`]) and
 //! tables streamed from disk (the tabular layer's streamed source) alike.
 
 use super::{BatchPlan, Batches};
@@ -37,6 +37,36 @@ pub trait BatchSource {
     /// source's row number) rewritten to name where that row comes from. Default: unchanged.
     fn locate(&self, error: SvgpError) -> SvgpError {
         error
+    }
+}
+
+impl<S: BatchSource + ?Sized> BatchSource for &mut S {
+    fn num_data(&self) -> u64 {
+        (**self).num_data()
+    }
+    fn next_batch(&mut self) -> Result<Option<Batch>> {
+        (**self).next_batch()
+    }
+    fn skip(&mut self, batches: u64) -> Result<()> {
+        (**self).skip(batches)
+    }
+    fn locate(&self, error: SvgpError) -> SvgpError {
+        (**self).locate(error)
+    }
+}
+
+impl<S: BatchSource + ?Sized> BatchSource for Box<S> {
+    fn num_data(&self) -> u64 {
+        (**self).num_data()
+    }
+    fn next_batch(&mut self) -> Result<Option<Batch>> {
+        (**self).next_batch()
+    }
+    fn skip(&mut self, batches: u64) -> Result<()> {
+        (**self).skip(batches)
+    }
+    fn locate(&self, error: SvgpError) -> SvgpError {
+        (**self).locate(error)
     }
 }
 

@@ -4,8 +4,8 @@
 
 use super::adam::AdamState;
 use super::{
-    Adam, AdamConfig, BatchSource, Evaluator, InvalidStepPolicy, IterReport, LatentSteps, NatGrad,
-    Observer, QUpdate, RunSummary, Schedule, StopReason, StopRules,
+    Adam, AdamConfig, Evaluator, InvalidStepPolicy, IterReport, LatentSteps, NatGrad, QUpdate,
+    Schedule,
 };
 use crate::error::{Result, SvgpError};
 use crate::model::{total_kl, ElboGrad, GradScope, Marginals, Svgp, Workspace};
@@ -14,7 +14,7 @@ use crate::variational::{
     Coords, Expectation, MeanCholesky, Natural, Parametrisation, Spare, VariationalQ,
 };
 use nalgebra::{DMatrix, DVector};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// A natural-gradient step rule on the q(vₗ) of every latent (object-safe form of [`NatGrad`]).
 pub trait QStep: Send + Sync {
@@ -135,9 +135,10 @@ pub enum AscentCheck {
 }
 
 /// Trains an [`Svgp`]: one [`Trainer::step`] per minibatch, or [`Trainer::run`] over a
-/// [`BatchSource`]. Every iteration spreads its work over threads as the model's
-/// [`Parallelism`] says ([`Trainer::with_parallelism`]), whichever way it is entered, and
-/// leaves no thread working when it returns.
+/// [`super::BatchSource`] ([`Trainer::run_steps`] over any [`super::Steps`]). Every iteration
+/// spreads its work over threads as the model's [`Parallelism`] says
+/// ([`Trainer::with_parallelism`]), whichever way it is entered, and leaves no thread working
+/// when it returns.
 pub struct Trainer {
     /// The model being trained.
     pub model: Svgp,
@@ -407,88 +408,6 @@ impl Trainer {
             adam.commit(state);
         }
         self.iteration += 1;
-    }
-
-    /// Trains for at most `iterations` on the batches of `source`, until a stop rule fires or
-    /// the source runs out; observers see every iteration. Each batch's targets are checked
-    /// against the likelihood first.
-    ///
-    /// # Errors
-    /// Any error of [`Trainer::step`], of the source or of an observer; `InvalidTarget` (as
-    /// the source locates it) for a target outside the likelihood's domain. The model keeps its
-    /// last good state.
-    pub fn run(
-        &mut self,
-        source: &mut dyn BatchSource,
-        iterations: u64,
-        rules: StopRules,
-        observers: &mut [&mut dyn Observer],
-    ) -> Result<RunSummary> {
-        for o in observers.iter_mut() {
-            o.on_start(&self.model)?;
-        }
-        let start = Instant::now();
-        let mut elbos = Vec::new();
-        let (mut shortened_steps, mut rows_trained) = (0, 0);
-        let mut reason = StopReason::Iterations;
-        for _ in 0..iterations {
-            if rules.interrupted() {
-                reason = StopReason::Interrupted;
-                break;
-            }
-            let Some(batch) = source.next_batch()? else {
-                reason = StopReason::BatchesExhausted;
-                break;
-            };
-            self.check_batch_targets(source, &batch)?;
-            let scale = source.num_data() as f64 / batch.x.nrows() as f64;
-            let mut report = self.step(&batch.x, &batch.y, scale)?;
-            report.elapsed = start.elapsed();
-            elbos.push(report.elbo);
-            shortened_steps += u64::from(report.update.shortened());
-            rows_trained += batch.x.nrows() as u64;
-            for o in observers.iter_mut() {
-                o.on_iter(&self.model, &report)?;
-                o.on_trainer(self)?;
-            }
-            if let Some(r) = rules.check(&elbos, report.elapsed) {
-                reason = r;
-                break;
-            }
-        }
-        for o in observers.iter_mut() {
-            o.on_finish(&self.model, reason)?;
-        }
-        Ok(RunSummary {
-            reason,
-            iterations: elbos.len() as u64,
-            last_elbo: elbos.last().copied().unwrap_or(f64::NAN),
-            elapsed: start.elapsed(),
-            shortened_steps,
-            rows_trained,
-        })
-    }
-
-    /// `InvalidTarget` with the source's row number, as the source locates it, for the first
-    /// target of `batch` outside the likelihood's domain.
-    fn check_batch_targets(
-        &self,
-        source: &dyn BatchSource,
-        batch: &crate::data::Batch,
-    ) -> Result<()> {
-        self.model
-            .likelihood()
-            .check_targets(&batch.y)
-            .map_err(|e| match e {
-                SvgpError::InvalidTarget { row, value, reason } => {
-                    source.locate(SvgpError::InvalidTarget {
-                        row: batch.rows[row] as usize,
-                        value,
-                        reason,
-                    })
-                }
-                other => other,
-            })
     }
 }
 

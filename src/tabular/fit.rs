@@ -1,8 +1,9 @@
-//! The one fitting path of the tabular layer, over a [`TrainingData`]: a table in memory
-//! ([`fit`]) or a binary table streamed from disk ([`super::fit_binary`]). Options are checked,
-//! the target's classes and the inducing count against the data, the scalings and k-means++
-//! inducing inputs built, one [`Trainer::run`] trains, and the full-data ELBO and the test
-//! metrics are accumulated chunk by chunk.
+//! The one fitting path of the tabular layer, [`fit_data`] over a [`TrainingData`]: a table in
+//! memory ([`fit`]), a binary table streamed from disk ([`super::fit_binary`]), or rows held by
+//! workers elsewhere (a data-parallel fit, whose iterations sum the workers' terms). Options
+//! are checked, the target's classes and the inducing count against the data, the scalings and
+//! k-means++ inducing inputs built, one run of the trainer's loop trains (with the checkpoint
+//! writer among its observers), and the full-data ELBO and the test metrics are accumulated.
 
 use super::checkpoint::{settings_of, Checkpoint, CheckpointWriter};
 use super::{FitOptions, FitReport, SavedModel, Scalings};
@@ -11,8 +12,8 @@ use crate::error::{Result, SvgpError};
 use crate::model::inducing::InducingInit;
 use crate::model::{Metrics, Svgp};
 use crate::optim::{
-    AdamConfig, BatchPlan, BatchSource, HyperTraining, InMemory, Observer, QTraining, Schedule,
-    StopReason, StopRules, Trainer,
+    AdamConfig, BatchPlan, BatchSource, BatchSteps, HyperTraining, InMemory, Observer, QTraining,
+    Schedule, Steps, StopReason, StopRules, Trainer,
 };
 use nalgebra::{DMatrix, DVector};
 use std::time::Instant;
@@ -20,9 +21,11 @@ use std::time::Instant;
 /// A visitor of chunks of rows: inputs (b×D) and targets (b×P column-major).
 pub(super) type ChunkFn<'a> = dyn FnMut(&DMatrix<f64>, &DVector<f64>) -> Result<()> + 'a;
 
-/// The rows a model is fitted to and tested on, wherever they live. Inputs and targets given
-/// to the closures and batch sources are in the model's (standardised) units unless stated.
-pub(super) trait TrainingData {
+/// The rows a model is fitted to and tested on, wherever they live: read here (a table in
+/// memory, a binary table streamed from disk) or held by workers elsewhere (the shards of a
+/// data-parallel fit). Inputs and targets are in the model's (standardised) units unless
+/// stated.
+pub trait TrainingData {
     /// The file, for messages.
     fn path(&self) -> &str;
     /// Feature names (D) and the target's name.
@@ -41,29 +44,88 @@ pub(super) trait TrainingData {
     fn scalings(&self) -> &Scalings;
     /// Standardised training inputs (at least `count` rows when there are) to place the
     /// inducing inputs among.
+    ///
+    /// # Errors
+    /// Reading the rows.
     fn inducing_candidates(&self, count: usize, seed: u64) -> Result<DMatrix<f64>>;
-    /// The training batches.
-    fn batches(&self, batch_size: usize, seed: u64) -> Result<Box<dyn BatchSource + '_>>;
-    /// Calls `f` on the training rows, standardised, a chunk at a time.
-    fn train_chunks(&self, f: &mut ChunkFn) -> Result<()>;
+    /// The iterations of training `model` (its structure and scalings: the trainer sends its
+    /// state each iteration) after the first `done`, on seeded minibatches of `batch_size` rows
+    /// (N/B-scaled, or stratified over shards: docs/MATH.md §7).
+    ///
+    /// # Errors
+    /// Reading the rows; an invalid batch size; starting the workers.
+    fn steps(
+        &self,
+        model: &Svgp,
+        batch_size: usize,
+        seed: u64,
+        done: u64,
+    ) -> Result<Box<dyn Steps + '_>>;
+    /// The ELBO of `model` over every training row (scale 1), in the model's units: Σᵢ veᵢ − KL.
+    ///
+    /// # Errors
+    /// Reading the rows; evaluation errors.
+    fn elbo(&self, model: &Svgp) -> Result<f64>;
     /// Metrics of `saved` on the held-out rows (`None` without a hold-out).
+    ///
+    /// # Errors
+    /// Reading the rows; prediction errors.
     fn test_metrics(&self, saved: &SavedModel) -> Result<Option<Metrics>>;
     /// The number of classes C of class-index targets 0..C−1, each present (`None` otherwise, see
-    /// [`super::classes_of`]): by default from one pass over the training rows.
-    fn num_classes(&self) -> Result<Option<usize>> {
-        let (mut seen, mut all_classes) = (std::collections::BTreeSet::new(), true);
-        self.train_chunks(&mut |_, y| {
-            all_classes &= super::add_classes(&mut seen, y.iter().copied());
-            Ok(())
-        })?;
-        Ok(all_classes
-            .then(|| super::contiguous_count(&seen))
-            .flatten())
-    }
+    /// [`super::classes_of`]).
+    ///
+    /// # Errors
+    /// Reading the rows; a target that is not a class index (where it is checked).
+    fn num_classes(&self) -> Result<Option<usize>>;
     /// The label of each class, in class order, when the targets were read as labels.
     fn class_labels(&self) -> Option<Vec<String>> {
         None
     }
+}
+
+/// Training rows read in this process: seeded batches drawn here, and chunks of all the rows.
+pub(super) trait LocalRows {
+    /// The training batches.
+    fn batches(&self, batch_size: usize, seed: u64) -> Result<Box<dyn BatchSource + '_>>;
+    /// Calls `f` on the training rows, standardised, a chunk at a time.
+    fn train_chunks(&self, f: &mut ChunkFn) -> Result<()>;
+}
+
+/// [`TrainingData::steps`] of rows read here: their batches, the first `done` skipped.
+pub(super) fn local_steps<'a>(
+    rows: &'a dyn LocalRows,
+    batch_size: usize,
+    seed: u64,
+    done: u64,
+) -> Result<Box<dyn Steps + 'a>> {
+    let mut source = rows.batches(batch_size, seed)?;
+    source.skip(done)?;
+    Ok(Box::new(BatchSteps(source)))
+}
+
+/// [`TrainingData::num_classes`] of rows read here, from one pass over them.
+pub(super) fn local_classes(rows: &dyn LocalRows) -> Result<Option<usize>> {
+    let (mut seen, mut all_classes) = (std::collections::BTreeSet::new(), true);
+    rows.train_chunks(&mut |_, y| {
+        all_classes &= super::add_classes(&mut seen, y.iter().copied());
+        Ok(())
+    })?;
+    Ok(all_classes
+        .then(|| super::contiguous_count(&seen))
+        .flatten())
+}
+
+/// [`TrainingData::elbo`] of the `n` rows read here: Σ_chunks (b/N)·ELBO(chunk, scale N/b),
+/// each term its chunk's expected log likelihood minus (b/N)·KL, so the sum is exact.
+pub(super) fn local_elbo(rows: &dyn LocalRows, n: u64, model: &Svgp) -> Result<f64> {
+    let n = n as f64;
+    let mut elbo = 0.0;
+    rows.train_chunks(&mut |x, y| {
+        let b = x.nrows() as f64;
+        elbo += b / n * model.elbo(x, y, n / b)?;
+        Ok(())
+    })?;
+    Ok(elbo)
 }
 
 /// The number of classes of a table: its labels' when read as labels, else from the targets.
@@ -115,9 +177,14 @@ pub(super) fn fit_memory(
     fit_data(&data, options, options.iterations, observers)
 }
 
-/// The shared path of [`fit`] and [`super::fit_binary`]: `iterations` training iterations on
-/// `data`.
-pub(super) fn fit_data(
+/// The one fitting path of [`fit`], [`super::fit_binary`] and data-parallel fits: at most
+/// `iterations` training iterations in all on `data` (a resumed fit counts the checkpoint's),
+/// then the full-data ELBO and the test metrics. With `o.checkpoint`, the checkpoint is written
+/// every `every` iterations, when training stops, and when it fails (the last good state).
+///
+/// # Errors
+/// As [`fit`]; the data's own (reading rows, reaching workers).
+pub fn fit_data(
     data: &dyn TrainingData,
     o: &FitOptions,
     iterations: u64,
@@ -139,19 +206,26 @@ pub(super) fn fit_data(
     }
     let (mut trainer, mut writer) = start_trainer(data, o, likelihood)?;
     let start = Instant::now();
-    let mut source = data.batches(o.batch_size, o.seed)?;
-    source.skip(trainer.iteration())?;
+    let done = trainer.iteration();
+    let mut steps = data.steps(&trainer.model, o.batch_size, o.seed, done)?;
     let rules = StopRules {
         interrupt: o.interrupt,
         ..StopRules::default()
     };
     let remaining = iterations.saturating_sub(trainer.iteration());
-    let summary = trainer.run(
-        source.as_mut(),
+    let run = trainer.run_steps(
+        steps.as_mut(),
         remaining,
         rules,
         &mut with_writer(observers, &mut writer),
-    )?;
+    );
+    let summary = match run {
+        Ok(summary) => summary,
+        Err(e) => {
+            writer.write(&trainer)?;
+            return Err(e);
+        }
+    };
     let train_seconds = start.elapsed().as_secs_f64();
     let checkpoint = writer.write(&trainer)?;
     let completed = trainer.iteration();
@@ -275,23 +349,16 @@ fn initial(
         .collect()
 }
 
-/// The full training-set ELBO in the targets' original units: Σ_chunks (b/N)·ELBO(chunk, scale
-/// N/b), each term its chunk's expected log likelihood minus (b/N)·KL, so the sum is exact;
-/// then the Jacobian of the target scaling, −N Σₚ log sₚ.
+/// The full training-set ELBO in the targets' original units: the data's ELBO in the model's
+/// units, then the Jacobian of the target scaling, −N Σₚ log sₚ.
 fn full_elbo(data: &dyn TrainingData, model: &Svgp) -> Result<f64> {
     let n = data.num_train() as f64;
-    let mut elbo = 0.0;
-    data.train_chunks(&mut |x, y| {
-        let b = x.nrows() as f64;
-        elbo += b / n * model.elbo(x, y, n / b)?;
-        Ok(())
-    })?;
     let log_scale = data
         .scalings()
         .targets
         .as_ref()
         .map_or(0.0, Standardiser::log_scale_sum);
-    Ok(elbo - n * log_scale)
+    Ok(data.elbo(model)? - n * log_scale)
 }
 
 /// `InvalidParameter` naming a field of [`FitOptions`].
@@ -419,12 +486,17 @@ impl TrainingData for MemoryData<'_> {
     fn inducing_candidates(&self, _count: usize, _seed: u64) -> Result<DMatrix<f64>> {
         Ok(self.x.clone())
     }
-    fn batches(&self, batch_size: usize, seed: u64) -> Result<Box<dyn BatchSource + '_>> {
-        let plan = BatchPlan::Seeded { batch_size, seed };
-        Ok(Box::new(InMemory::new(&self.x, &self.y, plan)?))
+    fn steps(
+        &self,
+        _model: &Svgp,
+        batch_size: usize,
+        seed: u64,
+        done: u64,
+    ) -> Result<Box<dyn Steps + '_>> {
+        local_steps(self, batch_size, seed, done)
     }
-    fn train_chunks(&self, f: &mut ChunkFn) -> Result<()> {
-        f(&self.x, &self.y)
+    fn elbo(&self, model: &Svgp) -> Result<f64> {
+        local_elbo(self, self.num_train(), model)
     }
     fn test_metrics(&self, saved: &SavedModel) -> Result<Option<Metrics>> {
         if self.test_rows.is_empty() {
@@ -438,5 +510,15 @@ impl TrainingData for MemoryData<'_> {
     }
     fn class_labels(&self) -> Option<Vec<String>> {
         self.table.classes.clone()
+    }
+}
+
+impl LocalRows for MemoryData<'_> {
+    fn batches(&self, batch_size: usize, seed: u64) -> Result<Box<dyn BatchSource + '_>> {
+        let plan = BatchPlan::Seeded { batch_size, seed };
+        Ok(Box::new(InMemory::new(&self.x, &self.y, plan)?))
+    }
+    fn train_chunks(&self, f: &mut ChunkFn) -> Result<()> {
+        f(&self.x, &self.y)
     }
 }

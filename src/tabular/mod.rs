@@ -23,7 +23,7 @@ mod stream;
 pub use checkpoint::{settings_of, Checkpoint, CHECKPOINT_FORMAT, CHECKPOINT_VERSION};
 pub use estimator::{Estimator, Fitted};
 pub use file::{SavedModel, FORMAT, FORMAT_VERSION};
-pub use fit::{build_trainer, fit};
+pub use fit::{build_trainer, fit, fit_data, TrainingData};
 pub use scan::{evaluate_csv, predict_csv};
 pub use settings::{
     accepted_names, parse_name, Checkpointing, FitOptions, LikelihoodChoice, Named, UnknownName,
@@ -263,9 +263,11 @@ pub(crate) fn check_finite_rows(what: &str, x: &DMatrix<f64>) -> Result<()> {
 
 /// The scalings of a fit: inputs always, targets for regression likelihoods.
 #[derive(Debug, Clone)]
-struct Scalings {
-    inputs: Standardiser,
-    targets: Option<Standardiser>,
+pub struct Scalings {
+    /// The inputs' map (D columns).
+    pub inputs: Standardiser,
+    /// The targets' map (P columns), for a likelihood that standardises them.
+    pub targets: Option<Standardiser>,
 }
 
 impl Scalings {

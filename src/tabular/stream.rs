@@ -3,15 +3,17 @@
 //! reads, standardised on the fly with the header's column moments); Z is k-means++ on a seeded
 //! sample of rows; the final ELBO and the test metrics are accumulated over sequential chunks.
 
-use super::fit::{fit_data, ChunkFn, TrainingData};
+use super::fit::{
+    fit_data, local_classes, local_elbo, local_steps, ChunkFn, LocalRows, TrainingData,
+};
 use super::{evaluate, FitOptions, FitReport, SavedModel, Scalings};
 use crate::data::{
     sample_rows, scan_rows, Batch, BatchStream, BinaryFile, Holdout, RowSet, Standardiser,
     StreamConfig,
 };
 use crate::error::{Result, SvgpError};
-use crate::model::Metrics;
-use crate::optim::{BatchSource, Observer};
+use crate::model::{Metrics, Svgp};
+use crate::optim::{BatchSource, Observer, Steps};
 use nalgebra::DMatrix;
 
 /// How a binary table is streamed. `Default` gives the command line's defaults.
@@ -137,16 +139,20 @@ impl TrainingData for StreamData<'_> {
         let sample = sample_rows(self.file, self.train, size, seed)?;
         Ok(self.scalings.inputs.transform(&sample.x))
     }
-    fn batches(&self, batch_size: usize, seed: u64) -> Result<Box<dyn BatchSource + '_>> {
-        let stream = BatchStream::new(self.file, self.train, batch_size, self.stream.config, seed)?;
-        let Scalings { inputs, targets } = self.scalings.clone();
-        Ok(Box::new(StreamSource::new(stream, inputs, targets)))
+    fn steps(
+        &self,
+        _model: &Svgp,
+        batch_size: usize,
+        seed: u64,
+        done: u64,
+    ) -> Result<Box<dyn Steps + '_>> {
+        local_steps(self, batch_size, seed, done)
     }
-    fn train_chunks(&self, f: &mut ChunkFn) -> Result<()> {
-        scan_rows(self.file, self.train, self.stream.chunk_rows, |batch| {
-            let batch = self.scalings.apply(batch);
-            f(&batch.x, &batch.y)
-        })
+    fn elbo(&self, model: &Svgp) -> Result<f64> {
+        local_elbo(self, self.num_train, model)
+    }
+    fn num_classes(&self) -> Result<Option<usize>> {
+        local_classes(self)
     }
     fn test_metrics(&self, saved: &SavedModel) -> Result<Option<Metrics>> {
         let Some(test) = self.test else {
@@ -160,6 +166,20 @@ impl TrainingData for StreamData<'_> {
             Ok(())
         })?;
         Ok(Metrics::pool(&parts))
+    }
+}
+
+impl LocalRows for StreamData<'_> {
+    fn batches(&self, batch_size: usize, seed: u64) -> Result<Box<dyn BatchSource + '_>> {
+        let stream = BatchStream::new(self.file, self.train, batch_size, self.stream.config, seed)?;
+        let Scalings { inputs, targets } = self.scalings.clone();
+        Ok(Box::new(StreamSource::new(stream, inputs, targets)))
+    }
+    fn train_chunks(&self, f: &mut ChunkFn) -> Result<()> {
+        scan_rows(self.file, self.train, self.stream.chunk_rows, |batch| {
+            let batch = self.scalings.apply(batch);
+            f(&batch.x, &batch.y)
+        })
     }
 }
 
