@@ -44,8 +44,8 @@ class _Counted(distributed._RayShards):
 
     last: _Counted | None = None
 
-    def __init__(self, actors: list[Any], refs: list[Any]) -> None:
-        super().__init__(actors, refs)
+    def __init__(self, sources: list[Any], columns: Any, sizes: list[int]) -> None:
+        super().__init__(sources, columns, sizes)
         _Counted.last = self
 
 
