@@ -2,9 +2,7 @@
 //! factorised without losing the last good state, every step refused by the ascent check,
 //! bitwise repeatability for a seed, and the Adam-only comparison mode.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use nalgebra::{DMatrix, DVector};
 use rand::RngExt;
 use std::sync::atomic::{AtomicBool, Ordering};
