@@ -1,6 +1,6 @@
 """Data-parallel training (svgp.distributed): shards in this process and in Ray actors train
 the same model as each other (bit for bit here: the same sums in the same order) — and, by
-tests/shards.rs, the model a single workspace trains on the same batches to 1e-10 relative;
+tests/it/shards.rs, the model a single workspace trains on the same batches to 1e-10 relative;
 shards of unequal size weigh every row the same (a worker's scale N_k / B_k, checked against
 its full-data term); a checkpointed run resumes exactly; a worker killed mid-training is
 restarted and the run ends where an uninterrupted one does, at M = 15 and M = 100, with equal
