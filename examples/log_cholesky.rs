@@ -7,8 +7,8 @@
 //! prints the distance to the optimum per step, and checks two claims, failing if either does
 //! not hold: 40 steps of γ = 0.3 reach the optimum (within [`OPTIMUM_TOL`]), and the natural
 //! gradient by dual numbers equals the built-in (m, L) tangent rule mapped through the log
-//! (within [`GRADIENT_TOL`]). `tests/log_cholesky.rs` compiles this file as a module and asserts
-//! the same claims, and checks the natural gradient against an independent Fisher solve.
+//! (within [`GRADIENT_TOL`]). `tests/it/log_cholesky.rs` compiles this file as a module,
+//! asserts the same claims, and checks the natural gradient against an independent Fisher solve.
 //!
 //! Run: `cargo run --release --example log_cholesky`
 

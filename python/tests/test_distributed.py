@@ -1,6 +1,6 @@
 """Data-parallel training (svgp.distributed): shards in this process and in Ray actors train
 the same model as each other (bit for bit here: the same sums in the same order) — and, by
-tests/shards.rs, the model a single workspace trains on the same batches to 1e-10 relative;
+tests/it/shards.rs, the model a single workspace trains on the same batches to 1e-10 relative;
 one shard trains the model `svgp.Model.fit` trains on its rows bit for bit, through the same
 loop (callback, stop and checkpoint rules alike);
 shards of unequal size weigh every row the same (a worker's scale N_k / B_k, checked against

@@ -20,8 +20,8 @@
 //!
 //! The file's length must be exactly H + 8N(D+1); every value is finite.
 
-use super::write_atomically;
-use crate::data::CsvOptions;
+use super::atomic::write_atomically;
+use super::csv_options::{Categorical, CsvOptions};
 use crate::error::{Result, SvgpError};
 use std::fs::File;
 use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
@@ -535,7 +535,7 @@ impl CsvOptions {
     /// `InvalidParameter { name: "classes" }` for `ClassLabels::Auto` (the class order needs the
     /// whole file: give the labels).
     pub fn convert(&self, csv: impl AsRef<Path>, out: impl AsRef<Path>) -> Result<Converted> {
-        if self.categorical != crate::data::Categorical::None {
+        if self.categorical != Categorical::None {
             return Err(SvgpError::InvalidParameter {
                 name: "categorical".into(),
                 value: 1.0,

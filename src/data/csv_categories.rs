@@ -3,23 +3,10 @@
 //! what a saved model keeps, so prediction encodes a file as training did, and refuses a level
 //! training never saw. A target named `column=level` is the 0/1 label "cell is `level`".
 
-use super::csv_file::CsvOptions;
 use super::csv_lines::{detect_delimiter, is_missing};
+use super::csv_options::{Categorical, CsvOptions};
 use crate::error::{Result, SvgpError};
 use std::collections::BTreeSet;
-
-/// Which feature columns are one-hot encoded when a table is read into memory.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub enum Categorical {
-    /// None: every feature cell must be a number (the default).
-    #[default]
-    None,
-    /// Every feature column with at least one non-missing cell and no cell that reads as a
-    /// number.
-    Auto,
-    /// The named columns.
-    Columns(Vec<String>),
-}
 
 /// A column as the reader uses it: a number, or the indicator of one level of a text column.
 #[derive(Debug, Clone, PartialEq, Eq)]

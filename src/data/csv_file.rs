@@ -5,9 +5,10 @@
 //! of class labels is read as classes 0..C−1, the labels found in a file ordered numerically
 //! when every one is a number (`2` < `10`), else byte-lexicographically ([`ClassLabels`]).
 
-use super::csv_categories::{expanded_features, resolve, Categorical, Column};
+use super::csv_categories::{expanded_features, resolve, Column};
 use super::csv_classes::{ClassLabels, Classes};
 use super::csv_lines::{detect_delimiter, is_missing, line_breaks, LineCounter, Peeked};
+use super::csv_options::{Categorical, CsvOptions, Missing};
 use super::csv_survey::{Cell, CellAt};
 use crate::error::{Result, SvgpError};
 use nalgebra::{DMatrix, DVector};
@@ -59,56 +60,7 @@ impl Table {
     }
 }
 
-/// What to do with a row holding a missing cell (empty, `NA`, `N/A`, `NaN` or `?`) in a chosen
-/// column.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Missing {
-    /// Refuse the file, naming the line and column of the first missing cell (the default).
-    #[default]
-    Refuse,
-    /// Leave the row out and count it ([`Table::rows_dropped`]).
-    Drop,
-}
-
-/// How a CSV file is read: which columns, which delimiter, what to do with missing cells.
-/// `Default` reads as [`read_csv`] with no column named: target `y` (else the last column),
-/// every other column a feature, the delimiter detected, missing cells refused.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct CsvOptions {
-    /// The target column (default: `y` if present, else the last column).
-    pub target: Option<String>,
-    /// Further target columns, read as numbers after `target` (several outputs, in memory only;
-    /// default none).
-    pub extra_targets: Vec<String>,
-    /// The feature columns, in order (default: every column but the target).
-    pub features: Option<Vec<String>>,
-    /// The field delimiter, one ASCII byte other than `"`, `\r` and `\n`. `None` detects it
-    /// from the header line: `;` or tab when the header splits into two or more fields on that
-    /// byte alone among `,`, `;` and tab; `,` otherwise.
-    pub delimiter: Option<u8>,
-    /// Missing cells: refused (default) or their rows dropped.
-    pub missing: Missing,
-    /// Feature columns one-hot encoded (default none), when reading into memory
-    /// ([`CsvOptions::read`]): each becomes one indicator column `column=level` per level, in
-    /// sorted order. A feature or target named `column=level` reads as that indicator in any
-    /// case (how a saved model's features are read for prediction; a level not among a
-    /// column's indicator features is an error).
-    pub categorical: Categorical,
-    /// Whether the target is a number (default) or a class label read as its class 0..C−1:
-    /// labels found in the file ([`ClassLabels::Auto`], in memory only) or given in class order.
-    pub classes: ClassLabels,
-}
-
 impl CsvOptions {
-    /// Options choosing `target` and `features` (as [`read_csv`] takes them), the rest default.
-    pub fn columns(target: Option<&str>, features: Option<&[&str]>) -> Self {
-        CsvOptions {
-            target: target.map(str::to_string),
-            features: features.map(|f| f.iter().map(|s| s.to_string()).collect()),
-            ..CsvOptions::default()
-        }
-    }
-
     /// Reads the table at `path`.
     ///
     /// # Errors

@@ -3,9 +3,8 @@
 //! cell; the survey lets one message name every option a file needs (a command line's
 //! categorical columns, its dropping of rows with missing cells, a target of class labels).
 
-use super::csv_categories::Categorical;
-use super::csv_file::{CsvOptions, Missing};
 use super::csv_lines::is_missing;
+use super::csv_options::{Categorical, CsvOptions, Missing};
 use crate::error::{Result, SvgpError};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;

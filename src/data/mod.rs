@@ -9,6 +9,7 @@ mod csv_categories;
 mod csv_classes;
 mod csv_file;
 mod csv_lines;
+mod csv_options;
 mod csv_survey;
 mod scale;
 mod stream;
@@ -18,10 +19,10 @@ pub use binary::{
     convert_csv, is_binary_file, write_binary_file, BinaryFile, BinaryHeader, BinaryWriter,
     Converted, BINARY_VERSION, MAGIC,
 };
-pub use csv_categories::Categorical;
 pub use csv_classes::ClassLabels;
-pub use csv_file::{read_csv, read_csv_from, CsvOptions, CsvRows, Missing, Table};
+pub use csv_file::{read_csv, read_csv_from, CsvRows, Table};
 pub use csv_lines::is_missing;
+pub use csv_options::{Categorical, CsvOptions, Missing};
 pub use csv_survey::{CellAt, CellSurvey, TextColumn};
 pub use scale::{train_test_split, Moments, Standardiser};
 pub use stream::{sample_rows, scan_rows, Batch, BatchStream, Holdout, RowSet, StreamConfig};

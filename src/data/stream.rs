@@ -5,7 +5,7 @@
 //! the last batch of an epoch holds the N mod B rows left over (so it may be shorter than B).
 //! Also: a seeded row-level hold-out, sequential scans and seeded row samples.
 
-use super::BinaryFile;
+use super::binary::BinaryFile;
 use crate::error::{Result, SvgpError};
 use nalgebra::{DMatrix, DVector};
 use rand::rngs::StdRng;

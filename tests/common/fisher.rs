@@ -2,8 +2,8 @@
 //! built from the maps ξ → θ and ξ → η by dual numbers, then F_ξ x = ∇_ξ L solved by LU. The
 //! maps ξ → (m, S) here are written from the definitions, independently of the crate's: the three
 //! built-in ξ and the log-Cholesky ξ of examples/log_cholesky.rs. Shared by
-//! tests/natgrad_oracle.rs, tests/log_cholesky.rs and benches/natgrad.rs (as the explicit-Fisher
-//! baseline).
+//! tests/it/natgrad_oracle.rs, tests/it/log_cholesky.rs and benches/natgrad.rs (as the
+//! explicit-Fisher baseline).
 #![allow(dead_code)] // each user takes what it needs
 
 use nalgebra::{DMatrix, DVector};

@@ -6,10 +6,8 @@
 //! The likelihood here is a closed-form test double of L latents, y ~ N(Σₗ wₗ fₗ, σ²), whose
 //! expectations are exact, so every tolerance below measures the model's gradients alone.
 
-mod common;
-
-use common::fisher::{fisher_solve, reduce, reduced_point, Xi};
-use common::*;
+use crate::common::fisher::{fisher_solve, reduce, reduced_point, Xi};
+use crate::common::*;
 use nalgebra::{DMatrix, DVector};
 use rand::RngExt;
 use svgp::kernel::{Kernel, Matern32, SquaredExponential};
@@ -264,7 +262,7 @@ fn eta_gradients_match_central_differences_in_eta() {
 /// The joint natural step (one γ for every latent) is each latent's own step, bit for bit (the
 /// Fisher matrix is block-diagonal over latents), and each latent's natural gradient in θ equals
 /// the Fisher-solve oracle for its ∇_ηₗ L to 1e-8 relative (the oracle's LU solve is exact up to
-/// rounding at these condition numbers, tests/natgrad_oracle.rs).
+/// rounding at these condition numbers, tests/it/natgrad_oracle.rs).
 #[test]
 fn joint_natural_step_is_per_latent_and_matches_the_fisher_oracle() {
     let (x, y) = batch(8, 10);

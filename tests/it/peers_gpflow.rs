@@ -5,9 +5,7 @@
 //! iteration's minibatch ELBO against GPflow's recorded trace (tests/data/README.md), and the
 //! final full-data ELBO.
 
-mod common;
-
-use common::read_xy;
+use crate::common::read_xy;
 use nalgebra::{DMatrix, DVector};
 use svgp::kernel::SquaredExponential;
 use svgp::likelihood::{Bernoulli, BinaryLink, Gaussian, Likelihood};

@@ -4,10 +4,9 @@
 //! relative (both float64, different operation order); we allow 1e-9 relative to the largest
 //! entry of each quantity, far below any modelling error (a lost factor shows at O(1)).
 
-mod common;
-use common::all_grads;
+use crate::common::all_grads;
 
-use common::rel_diff;
+use crate::common::rel_diff;
 use nalgebra::{DMatrix, DVector};
 use serde_json::Value;
 use svgp::kernel::SquaredExponential;

@@ -1,10 +1,8 @@
 //! The natural gradient of every built-in ξ against an independent Fisher-solve oracle, and the
 //! fast tangent rules against the generic dual-number path (MATH.md §3).
 
-mod common;
-
-use common::fisher::*;
-use common::*;
+use crate::common::fisher::*;
+use crate::common::*;
 use svgp::variational::{
     natural_gradient_dual, Coords, Expectation, MeanCholesky, Natural, Parametrisation,
     VariationalQ,

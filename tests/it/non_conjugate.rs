@@ -3,9 +3,7 @@
 //! intensity recovery; the safeguard where GPflow and GPyTorch fail; no refused steps with the
 //! default schedule on four classification sets.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use nalgebra::{DMatrix, DVector};
 use rand::RngExt;
 use svgp::data::{read_csv, train_test_split, Standardiser};

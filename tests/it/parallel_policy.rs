@@ -1,9 +1,7 @@
 //! The trainer's parallelism policy: it changes how an iteration is spread over threads, never
 //! its results, and nothing keeps running once training returns.
 
-mod common;
-
-use common::rng;
+use crate::common::rng;
 use nalgebra::{DMatrix, DVector};
 use rand::RngExt;
 use std::time::Duration;

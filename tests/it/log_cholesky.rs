@@ -2,14 +2,12 @@
 //! gradient comes from the library's generic dual-number pass (MATH.md §3). That pass against
 //! the independent Fisher-solve oracle (tests/common/fisher.rs), and the example's two claims.
 
-mod common;
-
 #[allow(dead_code)] // the example's `main` and printing constants are not called here
-#[path = "../examples/log_cholesky.rs"]
+#[path = "../../examples/log_cholesky.rs"]
 mod example;
 
-use common::fisher::{fisher_solve, fisher_solve_with, log_cholesky_mean_cov, reduce, Xi};
-use common::*;
+use crate::common::fisher::{fisher_solve, fisher_solve_with, log_cholesky_mean_cov, reduce, Xi};
+use crate::common::*;
 use example::LogCholesky;
 use nalgebra::DVector;
 use svgp::variational::{natural_gradient_dual, Coords, Parametrisation, VariationalQ};
@@ -27,7 +25,7 @@ fn log_cholesky_point(q: &VariationalQ) -> DVector<f64> {
 /// The natural gradient `LogCholesky` gets by default (one dual-number pass through its
 /// θ ↦ ξ) equals F_ξ⁻¹ ∇_ξ L by the oracle, which builds F_ξ from its own map ξ ↦ (m, S).
 /// Coordinates: (m, lower entries of log-Cholesky L). M = 1, 2, 3, six seeded (q, v) each.
-/// Tolerance 1e-8 relative, as for the built-in ξ (tests/natgrad_oracle.rs): the oracle is exact
+/// Tolerance 1e-8 relative, as for the built-in ξ (tests/it/natgrad_oracle.rs): the oracle is exact
 /// up to rounding in one LU solve of a Fisher matrix with condition number ≲ 1e4 for these q, so
 /// rounding stays below 1e-11 while a wrong term shows at O(1).
 #[test]

@@ -151,7 +151,12 @@ fn timing_writes_its_own_file() {
     assert_eq!(summary.figures.len(), 7);
     for figure in &summary.figures {
         let svg = std::fs::read_to_string(figure).unwrap();
-        assert!(svg.starts_with("<svg") && svg.matches("<polyline").count() >= 2);
+        // a chart of training seconds with the two methods' series drawn (not grid lines only)
+        assert!(svg.starts_with("<svg") && svg.contains("training seconds"));
+        for colour in ["#0000FF", "#FF0000"] {
+            let series = format!("stroke=\"{colour}\" stroke-width=\"2\"");
+            assert!(svg.contains(&series), "{colour} series missing");
+        }
         let name = figure.file_name().unwrap().to_str().unwrap();
         assert!(text.contains(&format!("]({name})")), "{name} not linked");
     }

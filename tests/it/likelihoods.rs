@@ -2,9 +2,7 @@
 //! differences, Monte Carlo and closed forms; the σ² → 0 limit; parameter gradients; target
 //! checks; and the SVGP's hyperparameter and Z gradients with each likelihood (MATH.md §5).
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use nalgebra::{DMatrix, DVector};
 use rand::RngExt;
 use rand_distr::StandardNormal;

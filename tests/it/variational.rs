@@ -1,9 +1,7 @@
 //! q(v) parametrisations: round trips, the KL to the whitened prior and its gradients, and the
 //! checked natural-gradient step (MATH.md §1–3, §6).
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use nalgebra::{DMatrix, DVector};
 use svgp::optim::{InvalidStepPolicy, NatGrad};
 use svgp::variational::{

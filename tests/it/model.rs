@@ -2,9 +2,7 @@
 //! reaches the same optimum, all gradients match central differences, the minibatch ELBO is
 //! unbiased, Z = X recovers the exact GP (MATH.md §1–4).
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use nalgebra::{DMatrix, DVector};
 use rand::rngs::StdRng;
 use rand::RngExt;

@@ -2,9 +2,7 @@
 //! factorised without losing the last good state, every step refused by the ascent check,
 //! bitwise repeatability for a seed, and the Adam-only comparison mode.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use nalgebra::{DMatrix, DVector};
 use rand::RngExt;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -134,8 +132,8 @@ fn steps_on_threads(
 /// kernel matrices and VJPs run in chunks on rayon and the large products and solves run on
 /// faer's parallel kernels (the chunk split is fixed and faer's parallel products and solves
 /// equal its sequential ones bit for bit), at M = 100, B = 400, where only the iteration's
-/// two halves are joined, beside the thread the trainer keeps awake, and at M = 100, B = 200,
-/// where the trainer's timing probe joins them from iteration 17 of 24.
+/// two branches are joined (`parallel::BRANCH_JOIN_MIN_ENTRIES`), and at M = 100, B = 200,
+/// where A's columns are split in two but no branch is joined.
 #[test]
 fn thread_count_does_not_change_results() {
     let (x, y) = smooth_rows(11, 900);

@@ -5,9 +5,7 @@
 //! the tolerances are rounding-level: 1e-12 relative for one evaluation, 1e-10 after 40
 //! iterations (the bound for distributed training).
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use nalgebra::{DMatrix, DVector};
 use rand::RngExt;
 use svgp::kernel::Matern52;

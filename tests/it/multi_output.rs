@@ -2,9 +2,7 @@
 //! natural step in θ reaches each output's collapsed SGPR bound, minibatches carry all P targets
 //! of their rows, training learns each output's noise, and metrics are reported per output.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use nalgebra::{DMatrix, DVector};
 use rand::RngExt;
 use svgp::kernel::{Kernel, Matern32, SquaredExponential};
