@@ -2,7 +2,7 @@
 
 use super::legend::{class_labels, draw_legend};
 use super::ticks::tick_label;
-use super::{padded_range, render, Figure, AXIS_NAME_FONT, TICK_FONT};
+use super::{err, padded_range, render, Drawn, Figure, AXIS_NAME_FONT, TICK_FONT};
 use crate::error::{check_shape, Result, Shape};
 use crate::tabular::predict;
 use crate::tabular::SavedModel;
@@ -10,12 +10,6 @@ use nalgebra::{DMatrix, DVector};
 use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 use std::path::Path;
-
-pub(super) type Drawn = std::result::Result<(), String>;
-
-pub(super) fn err(x: impl std::fmt::Debug) -> String {
-    format!("{x:?}")
-}
 
 /// `ShapeMismatch` unless both the model and `x` have exactly `d` input columns.
 pub(super) fn check_inputs(

@@ -1,7 +1,8 @@
 //! A 1-D heteroscedastic fit, its noise band varying with the input, beside a homoscedastic fit
 //! of the same data on the same vertical scale.
 
-use super::fit::{err, fit_figure, Drawn, Fit1d};
+use super::fit::{fit_figure, Fit1d};
+use super::{err, Drawn};
 use super::{render, Figure, SIZE};
 use crate::error::Result;
 use crate::tabular::{evaluate, SavedModel};

@@ -1,7 +1,7 @@
 //! Where a legend goes: the corner of the plotting area that covers the fewest drawn points and
 //! lines, so the legend hides as little data as it can.
 
-use super::fit::{err, Drawn};
+use super::{err, Drawn};
 use crate::tabular::SavedModel;
 use plotters::coord::ranged1d::Ranged;
 use plotters::element::MultiLineText;

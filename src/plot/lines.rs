@@ -1,9 +1,9 @@
 //! Line charts: labelled series on shared axes, the horizontal one linear or logarithmic, with
 //! crosses on marked points and short tick labels; the ELBO traces are drawn with it.
 
-use super::fit::{err, Drawn};
 use super::legend::draw_legend;
 use super::ticks::tick_label;
+use super::{err, Drawn};
 use super::{padded_range, render, Figure, AXIS_NAME_FONT, TICK_FONT};
 use crate::error::Result;
 use plotters::coord::ranged1d::{Ranged, ValueFormatter};

@@ -38,6 +38,15 @@ const AXIS_NAME_FONT: (&str, u32) = ("sans-serif", 15);
 /// Font of the tick labels.
 const TICK_FONT: (&str, u32) = ("sans-serif", 12);
 
+/// What drawing on a plotters area returns: its error as text (plotters' errors are generic
+/// over the backend), turned into [`SvgpError::Plot`] with the file's path by [`render`].
+type Drawn = std::result::Result<(), String>;
+
+/// A plotters error as text, for [`Drawn`].
+fn err(x: impl std::fmt::Debug) -> String {
+    format!("{x:?}")
+}
+
 static FONT: &[u8] = include_bytes!("../../assets/DejaVuSans.ttf");
 
 fn register_font() -> Result<()> {

@@ -1,12 +1,10 @@
 //! Plots of a C-class classifier: the 2-D map of its most probable class with the confidence
 //! shown, and the confusion matrix of true against predicted classes.
 
-use super::fit::{
-    axis_names, boundary_cells, check_inputs, err, inducing_inputs, points_2d, Drawn, Grid2d,
-};
+use super::fit::{axis_names, boundary_cells, check_inputs, inducing_inputs, points_2d, Grid2d};
 use super::legend::{class_labels, draw_legend};
 use super::ticks::tick_label;
-use super::{render, Figure, AXIS_NAME_FONT, TICK_FONT};
+use super::{err, render, Drawn, Figure, AXIS_NAME_FONT, TICK_FONT};
 use crate::error::{check_shape, Result, Shape, SvgpError};
 use crate::tabular::{predict, SavedModel};
 use nalgebra::{DMatrix, DVector};
