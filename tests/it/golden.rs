@@ -13,7 +13,9 @@ use svgp::kernel::SquaredExponential;
 use svgp::likelihood::Gaussian;
 use svgp::model::{sgpr_bound, Svgp};
 use svgp::transform::Positive;
-use svgp::variational::{Expectation, MeanCholesky, Natural, Parametrisation, VariationalQ};
+use svgp::variational::{
+    Coords, Expectation, MeanCholesky, Natural, Parametrisation, VariationalQ,
+};
 
 const TOL: f64 = 1e-9;
 
@@ -120,8 +122,13 @@ fn minibatch_quantities_match_golden_values() {
         matrix(&mb["dL_deta2"]).as_slice(),
     );
 
-    let q = s.model.q();
-    let nat = Natural::natural_gradient(q, &grad.d_eta).unwrap();
+    check_natural_gradients(s.model.q(), &grad.d_eta, mb);
+    check_hyper_gradients(&s.model, &grad.d_hyper, mb);
+}
+
+/// The three natural gradients at q from the q-gradient `d_eta` against the golden minibatch `mb`.
+fn check_natural_gradients(q: &VariationalQ, d_eta: &Coords, mb: &Value) {
+    let nat = Natural::natural_gradient(q, d_eta).unwrap();
     check(
         "natgrad θ₁",
         nat.vector.as_slice(),
@@ -132,7 +139,7 @@ fn minibatch_quantities_match_golden_values() {
         nat.matrix.as_slice(),
         matrix(&mb["natgrad_natural"]["theta2"]).as_slice(),
     );
-    let exp = Expectation::natural_gradient(q, &grad.d_eta).unwrap();
+    let exp = Expectation::natural_gradient(q, d_eta).unwrap();
     check(
         "natgrad η₁",
         exp.vector.as_slice(),
@@ -143,7 +150,7 @@ fn minibatch_quantities_match_golden_values() {
         exp.matrix.as_slice(),
         matrix(&mb["natgrad_expectation"]["eta2"]).as_slice(),
     );
-    let mc = MeanCholesky::natural_gradient(q, &grad.d_eta).unwrap();
+    let mc = MeanCholesky::natural_gradient(q, d_eta).unwrap();
     check(
         "natgrad m",
         mc.vector.as_slice(),
@@ -154,13 +161,16 @@ fn minibatch_quantities_match_golden_values() {
         mc.matrix.as_slice(),
         matrix(&mb["natgrad_meansqrt"]["L"]).as_slice(),
     );
+}
 
+/// The kernel, noise and Z gradients `d` (kernel params, likelihood params, then Z column-major)
+/// against the golden minibatch `mb`.
+fn check_hyper_gradients(model: &Svgp, d: &DVector<f64>, mb: &Value) {
     // Hyperparameters: ours are with respect to unconstrained p, v = floor + softplus(p), so
     // ∂L/∂v = (∂L/∂p) / sigmoid(p).
     let t = Positive::default();
-    let kp = s.model.kernel().params();
-    let lp = s.model.likelihood().params();
-    let d = &grad.d_hyper;
+    let kp = model.kernel().params();
+    let lp = model.likelihood().params();
     let to_constrained = |i: usize, p: f64| d[i] / t.derivative(p);
     check(
         "dL/dvariance",

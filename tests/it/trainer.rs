@@ -12,7 +12,8 @@ use svgp::likelihood::Gaussian;
 use svgp::model::Svgp;
 use svgp::optim::{
     AdamConfig, BatchPlan, ElboCheckpoints, HyperTraining, InMemory, IterReport, LatentSteps,
-    NatGrad, Observer, QStep, QTraining, QUpdate, Schedule, StopReason, StopRules, Trace, Trainer,
+    NatGrad, Observer, QStep, QTraining, QUpdate, RunSummary, Schedule, StopReason, StopRules,
+    Trace, Trainer,
 };
 use svgp::variational::{Coords, Expectation, Natural, Spare, VariationalQ};
 use svgp::SvgpError;
@@ -230,83 +231,63 @@ fn non_finite_values_stop_training_and_keep_the_last_state() {
     );
 }
 
+/// Runs `t` on seeded minibatches of `batch_size` (seed 0) for at most `iterations`.
+fn run_seeded(
+    t: &mut Trainer,
+    (x, y): (&DMatrix<f64>, &DVector<f64>),
+    batch_size: usize,
+    iterations: u64,
+    rules: StopRules,
+    observers: &mut [&mut dyn Observer],
+) -> RunSummary {
+    let plan = BatchPlan::Seeded {
+        batch_size,
+        seed: 0,
+    };
+    let mut source = InMemory::new(x, y, plan).unwrap();
+    t.run(&mut source, iterations, rules, observers).unwrap()
+}
+
+fn adam_trainer(model: Svgp) -> Trainer {
+    Trainer::new(
+        model,
+        natgrad(0.1),
+        HyperTraining::Adam(AdamConfig::default()),
+    )
+}
+
 #[test]
-fn stop_rules_end_training_with_their_reason() {
+fn elbo_tolerance_stops_a_converged_run() {
     let (x, y, model) = problem(1);
     // Full batch, γ = 1, hyperparameters frozen: the first step reaches the optimum, so the ELBO
     // stops changing at once.
-    let mut t = Trainer::new(model.clone(), natgrad(1.0), HyperTraining::Frozen);
+    let mut t = Trainer::new(model, natgrad(1.0), HyperTraining::Frozen);
     let rules = StopRules {
         elbo_tolerance: Some((1e-9, 2)),
         ..StopRules::default()
     };
-    let s = t
-        .run(
-            &mut InMemory::new(
-                &x,
-                &y,
-                BatchPlan::Seeded {
-                    batch_size: 1000,
-                    seed: 0,
-                },
-            )
-            .unwrap(),
-            100,
-            rules,
-            &mut [],
-        )
-        .unwrap();
+    let s = run_seeded(&mut t, (&x, &y), 1000, 100, rules, &mut []);
     assert_eq!(s.reason, StopReason::ElboConverged);
     assert!(s.iterations <= 6, "{} iterations", s.iterations);
+}
 
-    let mut t = Trainer::new(
-        model.clone(),
-        natgrad(0.1),
-        HyperTraining::Adam(AdamConfig::default()),
-    );
+#[test]
+fn a_zero_time_limit_stops_after_one_iteration() {
+    let (x, y, model) = problem(1);
+    let mut t = adam_trainer(model);
     let rules = StopRules {
         time_limit: Some(Duration::ZERO),
         ..StopRules::default()
     };
-    let s = t
-        .run(
-            &mut InMemory::new(
-                &x,
-                &y,
-                BatchPlan::Seeded {
-                    batch_size: 16,
-                    seed: 0,
-                },
-            )
-            .unwrap(),
-            100,
-            rules,
-            &mut [],
-        )
-        .unwrap();
+    let s = run_seeded(&mut t, (&x, &y), 16, 100, rules, &mut []);
     assert_eq!((s.reason, s.iterations), (StopReason::TimeLimit, 1));
+}
 
-    let mut t = Trainer::new(
-        model,
-        natgrad(0.1),
-        HyperTraining::Adam(AdamConfig::default()),
-    );
-    let s = t
-        .run(
-            &mut InMemory::new(
-                &x,
-                &y,
-                BatchPlan::Seeded {
-                    batch_size: 16,
-                    seed: 0,
-                },
-            )
-            .unwrap(),
-            7,
-            StopRules::default(),
-            &mut [],
-        )
-        .unwrap();
+#[test]
+fn iteration_count_and_interrupt_end_training_with_their_reason() {
+    let (x, y, model) = problem(1);
+    let mut t = adam_trainer(model);
+    let s = run_seeded(&mut t, (&x, &y), 16, 7, StopRules::default(), &mut []);
     assert_eq!((s.reason, s.iterations), (StopReason::Iterations, 7));
 
     // The interrupt flag, set by an observer at the run's third iteration (the trainer's tenth),
@@ -323,14 +304,7 @@ fn stop_rules_end_training_with_their_reason() {
         interrupt: Some(&STOP),
         ..StopRules::default()
     };
-    let plan = BatchPlan::Seeded {
-        batch_size: 16,
-        seed: 0,
-    };
-    let mut source = InMemory::new(&x, &y, plan).unwrap();
-    let s = t
-        .run(&mut source, 100, rules, &mut [&mut SetAtTen])
-        .unwrap();
+    let s = run_seeded(&mut t, (&x, &y), 16, 100, rules, &mut [&mut SetAtTen]);
     assert_eq!(
         (s.reason, s.iterations, t.iteration()),
         (StopReason::Interrupted, 3, 10)

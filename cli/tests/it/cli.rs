@@ -231,26 +231,28 @@ fn bad(name: &str) -> String {
     format!("tests/data/bad/{name}")
 }
 
+/// `svgp fit` on the bad CSV `file` with M = 2 is refused naming the file and every fragment.
+fn refused_csv(file: &str, fragments: &[&str]) {
+    let path = bad(file);
+    let mut all = vec![file];
+    all.extend_from_slice(fragments);
+    refused(
+        &[
+            "fit",
+            "--data",
+            &path,
+            "--inducing",
+            "2",
+            "--iterations",
+            "3",
+        ],
+        &all,
+    );
+}
+
 #[test]
 fn bad_csv_files_are_refused_with_their_location() {
-    let fit = |file: &str, fragments: &[&str]| {
-        let path = bad(file);
-        let mut all = vec![file];
-        all.extend_from_slice(fragments);
-        refused(
-            &[
-                "fit",
-                "--data",
-                &path,
-                "--inducing",
-                "2",
-                "--iterations",
-                "3",
-            ],
-            &all,
-        );
-    };
-    fit(
+    refused_csv(
         "missing_value.csv",
         &[
             "line 3, column 2",
@@ -258,8 +260,8 @@ fn bad_csv_files_are_refused_with_their_location() {
             "missing cells in 1 row, the first in \"x2\" (\"\", line 3, column 2): leave it out with --missing drop",
         ],
     );
-    fit("blank_cell.csv", &["line 3, column 2", "missing value"]);
-    fit(
+    refused_csv("blank_cell.csv", &["line 3, column 2", "missing value"]);
+    refused_csv(
         "non_numeric.csv",
         &[
             "line 3, column 2",
@@ -267,28 +269,32 @@ fn bad_csv_files_are_refused_with_their_location() {
             "numbers and text in column \"x2\" (\"abc\", line 3, column 2): correct the cell",
         ],
     );
-    fit("quoted_text.csv", &["line 3, column 2", "not a number"]);
-    fit("nan.csv", &["line 3, column 2", "not finite"]);
-    fit("inf.csv", &["line 3, column 3", "not finite"]);
-    fit("neg_inf.csv", &["line 3, column 2", "not finite"]);
-    fit("exponent_overflow.csv", &["line 3, column 1", "not finite"]);
-    fit("nan_target.csv", &["line 3, column 2", "not finite"]);
-    fit("very_long_line.csv", &["line 3, column 1", "not finite"]);
-    fit("ragged.csv", &["line 3", "expected 3 cells, found 2"]);
-    fit("ragged_long.csv", &["line 3", "expected 3 cells, found 4"]);
-    fit("empty.csv", &["no data rows"]);
-    fit("only_newline.csv", &["no data rows"]);
-    fit("header_only.csv", &["no data rows"]);
-    fit("bom_header_only.csv", &["no data rows"]);
-    fit(
+    refused_csv("quoted_text.csv", &["line 3, column 2", "not a number"]);
+    refused_csv("nan.csv", &["line 3, column 2", "not finite"]);
+    refused_csv("inf.csv", &["line 3, column 3", "not finite"]);
+    refused_csv("neg_inf.csv", &["line 3, column 2", "not finite"]);
+    refused_csv("exponent_overflow.csv", &["line 3, column 1", "not finite"]);
+    refused_csv("nan_target.csv", &["line 3, column 2", "not finite"]);
+    refused_csv("very_long_line.csv", &["line 3, column 1", "not finite"]);
+    refused_csv("ragged.csv", &["line 3", "expected 3 cells, found 2"]);
+    refused_csv("ragged_long.csv", &["line 3", "expected 3 cells, found 4"]);
+    refused_csv("empty.csv", &["no data rows"]);
+    refused_csv("only_newline.csv", &["no data rows"]);
+    refused_csv("header_only.csv", &["no data rows"]);
+    refused_csv("bom_header_only.csv", &["no data rows"]);
+    refused_csv(
         "duplicate_columns.csv",
         &["line 1, column 2", "duplicate column name"],
     );
-    fit(
+    refused_csv(
         "empty_column_name.csv",
         &["line 1, column 2", "empty column name"],
     );
-    fit("invalid_utf8.csv", &["line 3"]);
+    refused_csv("invalid_utf8.csv", &["line 3"]);
+}
+
+#[test]
+fn missing_columns_and_paths_are_refused_naming_them() {
     refused(
         &[
             "fit",
@@ -421,31 +427,7 @@ fn bad_model_files_are_refused_naming_the_fault() {
     .success());
     let original: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&model).unwrap()).unwrap();
-    let mut cases: Vec<(serde_json::Value, &str)> = Vec::new();
-    let mut v = original.clone();
-    v["latents"][0]["m"].as_array_mut().unwrap().pop();
-    cases.push((v, "latent 0: m has 3 entries"));
-    let mut v = original.clone();
-    v["latents"][0]["l"][0][0] = (-1.0).into();
-    cases.push((v, "latent 0 q(v)"));
-    let mut v = original.clone();
-    v["latents"] = serde_json::json!([]);
-    cases.push((v, "q(v), one per latent"));
-    let mut v = original.clone();
-    v["classes"] = serde_json::json!(["a", "b"]);
-    cases.push((v, "2 class labels for a likelihood of no classes"));
-    let mut v = original.clone();
-    v["jitter"] = (-1.0).into();
-    cases.push((v, "jitter"));
-    let mut v = original.clone();
-    v["z"][1] = serde_json::json!([1.0, 2.0]);
-    cases.push((v, "z row 1 has 2 entries"));
-    let mut v = original.clone();
-    v["feature_names"] = serde_json::json!(["x", "w"]);
-    cases.push((v, "z row 0 has 1 entries, expected 2"));
-    let mut v = original.clone();
-    v["input_scaling"]["scale"] = serde_json::json!([0.0]);
-    cases.push((v, "input_scaling"));
+    let cases = broken_models(&original);
     for (k, (value, fragment)) in cases.into_iter().enumerate() {
         let path = scratch(&format!("broken{k}.json"));
         std::fs::write(&path, value.to_string()).unwrap();
@@ -471,6 +453,37 @@ fn bad_model_files_are_refused_naming_the_fault() {
         ],
         &["no column named \"x\""],
     );
+}
+
+/// Copies of the saved model `original`, each altered in one field, with the fragment its refusal
+/// names.
+fn broken_models(original: &serde_json::Value) -> Vec<(serde_json::Value, &'static str)> {
+    let mut cases: Vec<(serde_json::Value, &'static str)> = Vec::new();
+    let mut v = original.clone();
+    v["latents"][0]["m"].as_array_mut().unwrap().pop();
+    cases.push((v, "latent 0: m has 3 entries"));
+    let mut v = original.clone();
+    v["latents"][0]["l"][0][0] = (-1.0).into();
+    cases.push((v, "latent 0 q(v)"));
+    let mut v = original.clone();
+    v["latents"] = serde_json::json!([]);
+    cases.push((v, "q(v), one per latent"));
+    let mut v = original.clone();
+    v["classes"] = serde_json::json!(["a", "b"]);
+    cases.push((v, "2 class labels for a likelihood of no classes"));
+    let mut v = original.clone();
+    v["jitter"] = (-1.0).into();
+    cases.push((v, "jitter"));
+    let mut v = original.clone();
+    v["z"][1] = serde_json::json!([1.0, 2.0]);
+    cases.push((v, "z row 1 has 2 entries"));
+    let mut v = original.clone();
+    v["feature_names"] = serde_json::json!(["x", "w"]);
+    cases.push((v, "z row 0 has 1 entries, expected 2"));
+    let mut v = original.clone();
+    v["input_scaling"]["scale"] = serde_json::json!([0.0]);
+    cases.push((v, "input_scaling"));
+    cases
 }
 
 /// `--plots DIR` writes the ELBO trace and the plot that applies: the 1-D fit for Snelson, the
@@ -613,9 +626,9 @@ fn the_fit_summary_names_the_columns_used() {
 }
 
 /// `--delimiter` reads a file whose delimiter is not detected, and is refused when it cannot be
-/// one; `--missing drop` leaves out (and counts) the rows with a missing cell.
+/// one.
 #[test]
-fn delimiter_and_missing_options() {
+fn delimiter_option() {
     let pipe = scratch("pipe.csv");
     std::fs::write(&pipe, "x|y\n0|0\n1|1\n2|4\n3|9\n").unwrap();
     let p = pipe.to_str().unwrap();
@@ -655,6 +668,12 @@ fn delimiter_and_missing_options() {
         "--json",
     ]);
     assert_eq!(json(&out)["features"], serde_json::json!(["x1", "x2"]));
+}
+
+/// `--missing drop` leaves out (and counts) the rows with a missing cell, in `fit` and `convert`;
+/// without it a missing cell is refused with its location.
+#[test]
+fn missing_option() {
     let missing = "tests/data/good/missing_cells.csv";
     refused(
         &["fit", "--data", missing, "--inducing", "2"],
@@ -781,28 +800,7 @@ fn the_whole_bad_corpus_is_refused_without_a_panic() {
 fn penguins_with_a_text_target_categorical_columns_and_missing_cells() {
     let model = scratch("penguins.json");
     let m = model.to_str().unwrap();
-    let fit = json(&svgp(&[
-        "fit",
-        "--data",
-        "datasets/penguins.csv",
-        "--target",
-        "species=Gentoo",
-        "--likelihood",
-        "bernoulli",
-        "--categorical",
-        "island,sex",
-        "--missing",
-        "drop",
-        "--inducing",
-        "20",
-        "--iterations",
-        "200",
-        "--test-fraction",
-        "0.25",
-        "--output",
-        m,
-        "--json",
-    ]));
+    let fit = fit_gentoo(m);
     assert_eq!(fit["target"], "species=Gentoo");
     let features: Vec<&str> = fit["features"]
         .as_array()
@@ -847,6 +845,38 @@ fn penguins_with_a_text_target_categorical_columns_and_missing_cells() {
     ]));
     assert_eq!(eval["rows_dropped"].as_u64(), Some(11));
     assert!(eval["test_accuracy"].as_f64().unwrap() > 0.95, "{eval}");
+    refuses_an_unseen_island(m);
+}
+
+/// Fits Gentoo against the other penguins, the island and sex one-hot encoded, to `model`;
+/// returns the `--json` summary.
+fn fit_gentoo(model: &str) -> serde_json::Value {
+    json(&svgp(&[
+        "fit",
+        "--data",
+        "datasets/penguins.csv",
+        "--target",
+        "species=Gentoo",
+        "--likelihood",
+        "bernoulli",
+        "--categorical",
+        "island,sex",
+        "--missing",
+        "drop",
+        "--inducing",
+        "20",
+        "--iterations",
+        "200",
+        "--test-fraction",
+        "0.25",
+        "--output",
+        model,
+        "--json",
+    ]))
+}
+
+/// `predict` with the penguins `model` refuses a row from an island it never saw, naming the cell.
+fn refuses_an_unseen_island(model: &str) {
     let atlantis = scratch("atlantis.csv");
     let text = std::fs::read_to_string("../datasets/penguins.csv").unwrap();
     let mut lines: Vec<&str> = text.lines().take(3).collect();
@@ -856,7 +886,7 @@ fn penguins_with_a_text_target_categorical_columns_and_missing_cells() {
         &[
             "predict",
             "--model",
-            m,
+            model,
             "--data",
             atlantis.to_str().unwrap(),
         ],

@@ -103,33 +103,40 @@ fn ten_class_digits_with_constant_columns() {
     }
 }
 
-/// Two real targets of the penguins (body mass and flipper length from the bill, species and
-/// sex): each output's test RMSE is well below its spread (sd ≈ 800 g and 14 mm; the fit reaches
-/// ≈ 300 g and ≈ 5 mm), `evaluate` reports both outputs in their units, `predict` writes
-/// `<target>_mean,<target>_variance` per output, the plot is predicted against observed,
-/// `--kernel-per-latent` gives each output its own kernel, and a non-Gaussian likelihood or a
-/// binary table with two targets is refused with a message.
+/// The penguins with two real targets (body mass and flipper length from the bill, species and
+/// sex), the rows with a missing cell dropped.
+const TWO_TARGETS: [&str; 10] = [
+    "--data",
+    "datasets/penguins.csv",
+    "--target",
+    "body_mass_g,flipper_length_mm",
+    "--features",
+    "bill_length_mm,bill_depth_mm,species,sex",
+    "--categorical",
+    "species,sex",
+    "--missing",
+    "drop",
+];
+
+/// Two real targets of the penguins: each output's test RMSE is well below its spread (sd ≈ 800 g
+/// and 14 mm; the fit reaches ≈ 300 g and ≈ 5 mm), `evaluate` reports both outputs in their units,
+/// `predict` writes `<target>_mean,<target>_variance` per output, and the plot is predicted
+/// against observed.
 #[test]
 fn two_outputs_penguins() {
     let model = scratch("penguins_outputs.json");
-    let plots = scratch("penguins_plots");
     let m = model.to_str().unwrap();
-    let common = [
-        "--data",
-        "datasets/penguins.csv",
-        "--target",
-        "body_mass_g,flipper_length_mm",
-        "--features",
-        "bill_length_mm,bill_depth_mm,species,sex",
-        "--categorical",
-        "species,sex",
-        "--missing",
-        "drop",
-    ];
+    fit_two_outputs(m);
+    evaluate_and_predict_two_outputs(m);
+}
+
+/// Fits the two-target penguins to `model` and checks the per-output test figures and the plot.
+fn fit_two_outputs(model: &str) {
+    let plots = scratch("penguins_plots");
     let mut args = vec!["fit"];
-    args.extend(common);
+    args.extend(TWO_TARGETS);
     args.extend(["--inducing", "40", "--iterations", "400", "--seed", "1"]);
-    args.extend(["--test-fraction", "0.25", "--output", m, "--json"]);
+    args.extend(["--test-fraction", "0.25", "--output", model, "--json"]);
     args.extend(["--plots", plots.to_str().unwrap()]);
     let fit = json(&svgp(&args));
     assert_eq!(
@@ -148,11 +155,14 @@ fn two_outputs_penguins() {
         finite(o, "nlpd");
     }
     assert!(plots.join("predicted_vs_observed.png").exists());
+}
 
+/// `evaluate` and `predict` with the two-output `model`: both outputs, one mean/variance pair each.
+fn evaluate_and_predict_two_outputs(model: &str) {
     let eval = json(&svgp(&[
         "evaluate",
         "--model",
-        m,
+        model,
         "--data",
         "datasets/penguins.csv",
         "--missing",
@@ -160,14 +170,24 @@ fn two_outputs_penguins() {
         "--json",
     ]));
     assert_eq!(eval["test_outputs"].as_array().unwrap().len(), 2);
-    let out = svgp(&["predict", "--model", m, "--data", "datasets/penguins.csv"]);
+    let out = svgp(&[
+        "predict",
+        "--model",
+        model,
+        "--data",
+        "datasets/penguins.csv",
+    ]);
     let text = String::from_utf8(out.stdout).unwrap();
     let header = text.lines().next().unwrap();
     assert_eq!(
         header,
         "body_mass_g_mean,body_mass_g_variance,flipper_length_mm_mean,flipper_length_mm_variance"
     );
+}
 
+/// `--kernel-per-latent` gives each of the two penguin outputs its own kernel.
+#[test]
+fn two_outputs_penguins_kernel_per_latent() {
     let per_output = scratch("penguins_per_output.json");
     let mut args = vec![
         "fit",
@@ -177,7 +197,7 @@ fn two_outputs_penguins() {
         "--inducing",
         "20",
     ];
-    args.extend(common);
+    args.extend(TWO_TARGETS);
     args.extend(["--output", per_output.to_str().unwrap(), "--json"]);
     json(&svgp(&args));
     let file: serde_json::Value =
@@ -187,9 +207,14 @@ fn two_outputs_penguins() {
         2,
         "one kernel per output"
     );
+}
 
+/// Two targets with a non-Gaussian likelihood, or converted to a binary table, are refused with a
+/// message.
+#[test]
+fn two_outputs_penguins_refusals() {
     let mut args = vec!["fit", "--likelihood", "student-t"];
-    args.extend(common);
+    args.extend(TWO_TARGETS);
     let refused = svgp(&args);
     let message = String::from_utf8_lossy(&refused.stderr);
     assert!(
@@ -198,7 +223,7 @@ fn two_outputs_penguins() {
     );
     let binary = scratch("penguins.svgpb");
     let mut args = vec!["convert", "--out", binary.to_str().unwrap()];
-    args.extend(common[..4].iter().copied());
+    args.extend(TWO_TARGETS[..4].iter().copied());
     let refused = svgp(&args);
     let message = String::from_utf8_lossy(&refused.stderr);
     assert!(

@@ -35,6 +35,16 @@ fn quick_reproduction_is_exact_complete_and_repeatable() {
         "two runs with seed 0 wrote different reports"
     );
 
+    check_sections_and_rows(&text);
+    check_ill_conditioned_section(&text);
+    check_figures(&text, &first.figures);
+    let _ = std::fs::remove_dir_all(&first_opts.out_dir);
+    let _ = std::fs::remove_dir_all(&second_opts.out_dir);
+}
+
+/// Every section of REPORT.md `text` is present, with its exactness, per-method and one-factor
+/// rows.
+fn check_sections_and_rows(text: &str) {
     for heading in [
         "## (a) One natural step",
         "## (b) ELBO against iterations",
@@ -72,6 +82,15 @@ fn quick_reproduction_is_exact_complete_and_repeatable() {
             "{method}: one row per likelihood case (and in (e) for Adam at 0.01 and θ)"
         );
     }
+    // (g): a row per setting of the one-factor table, each base and 2 × 9 changes.
+    let g = &text[text.find("## (g)").unwrap()..];
+    for base in ["published setting", "report's setting"] {
+        assert_eq!(g.matches(&format!("\n| {base}")).count(), 10, "{base}");
+    }
+}
+
+/// Section (e) of REPORT.md `text`: the natural-gradient run ends far above every Adam run.
+fn check_ill_conditioned_section(text: &str) {
     // (e): at the quick budget already, the natural-gradient run ends far above every Adam run
     // (measured −5.8e4 against ≤ −1.2e7).
     let section = &text[text.find("## (e)").unwrap()..];
@@ -90,15 +109,14 @@ fn quick_reproduction_is_exact_complete_and_repeatable() {
             final_elbo(adam)
         );
     }
-    // The figures exist, are PNGs, and are not blank.
-    // (g): a row per setting of the one-factor table, each base and 2 × 9 changes.
-    let g = &text[text.find("## (g)").unwrap()..];
-    for base in ["published setting", "report's setting"] {
-        assert_eq!(g.matches(&format!("\n| {base}")).count(), 10, "{base}");
-    }
+}
+
+/// The report's `figures` are linked from `text`, and no timing figure is in it.
+fn check_figures(text: &str, figures: &[PathBuf]) {
     assert!(!text.contains("seconds"), "no timing in REPORT.md");
-    assert_eq!(first.figures.len(), 8);
-    for figure in &first.figures {
+    // The figures exist, are PNGs, and are not blank.
+    assert_eq!(figures.len(), 8);
+    for figure in figures {
         let bytes = std::fs::read(figure).unwrap();
         assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n", "{}", figure.display());
         assert!(
@@ -110,8 +128,6 @@ fn quick_reproduction_is_exact_complete_and_repeatable() {
         let name = figure.file_name().unwrap().to_str().unwrap();
         assert!(text.contains(&format!("]({name})")), "{name} not linked");
     }
-    let _ = std::fs::remove_dir_all(&first_opts.out_dir);
-    let _ = std::fs::remove_dir_all(&second_opts.out_dir);
 }
 
 /// A missing datasets directory is an error naming the file, not a panic, and writes no report.
