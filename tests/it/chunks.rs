@@ -47,7 +47,10 @@ fn chunked_elbo_is_the_one_batch_elbo() {
     let cases: Vec<(&str, Box<dyn Likelihood>)> = vec![
         ("gaussian", Box::new(Gaussian::new(0.3).unwrap())),
         ("bernoulli", Box::new(Bernoulli::new(BinaryLink::Probit))),
-        ("two outputs", Box::new(MultiGaussian::new(&[0.2, 0.5]).unwrap())),
+        (
+            "two outputs",
+            Box::new(MultiGaussian::new(&[0.2, 0.5]).unwrap()),
+        ),
     ];
     for (seed, (name, likelihood)) in cases.into_iter().enumerate() {
         let (model, x) = model_and_inputs(seed as u64, likelihood);
@@ -66,7 +69,10 @@ fn chunked_elbo_is_the_one_batch_elbo() {
             let chunked = model.elbo(&x, &y, scale).unwrap();
             let whole = one_batch_elbo(&model, &x, &y, scale);
             let rel = (chunked - whole).abs() / whole.abs();
-            assert!(rel <= 1e-12, "{name}, c = {scale}: {chunked} vs {whole} ({rel:e})");
+            assert!(
+                rel <= 1e-12,
+                "{name}, c = {scale}: {chunked} vs {whole} ({rel:e})"
+            );
         }
     }
 }
@@ -97,8 +103,15 @@ fn chunked_predictions_and_metrics_match_one_batch() {
     let (rmse, nlpd) = ((squared / N as f64).sqrt(), nll / N as f64);
     assert_eq!(metrics.num_points, N);
     let got_rmse = metrics.rmse.unwrap();
-    assert!((got_rmse - rmse).abs() <= 1e-10 * rmse, "{got_rmse} vs {rmse}");
-    assert!((metrics.nlpd - nlpd).abs() <= 1e-10 * nlpd.abs(), "{} vs {nlpd}", metrics.nlpd);
+    assert!(
+        (got_rmse - rmse).abs() <= 1e-10 * rmse,
+        "{got_rmse} vs {rmse}"
+    );
+    assert!(
+        (metrics.nlpd - nlpd).abs() <= 1e-10 * nlpd.abs(),
+        "{} vs {nlpd}",
+        metrics.nlpd
+    );
 }
 
 /// A target outside the likelihood's domain in the last chunk is named by its row among all
@@ -130,7 +143,10 @@ fn chunk_rows_fit_the_byte_bound() {
         let per_row = 8 * (k * (2 * m + 1) + l * (m + 5) + d + p);
         let rows = chunk_rows(m, d, k, l, p);
         assert!(rows * per_row <= CHUNK_BYTES, "M = {m}: {rows} rows");
-        assert!((rows + 1) * per_row > CHUNK_BYTES, "M = {m}: {rows} rows is not the most");
+        assert!(
+            (rows + 1) * per_row > CHUNK_BYTES,
+            "M = {m}: {rows} rows is not the most"
+        );
     }
     assert_eq!(chunk_rows(10_000_000, 8, 1, 1, 1), 1);
 }
