@@ -56,19 +56,27 @@ impl Standardiser {
 
     /// (x − mean)/scale column-wise; `x` must have D columns.
     pub fn transform(&self, x: &DMatrix<f64>) -> DMatrix<f64> {
-        DMatrix::from_fn(x.nrows(), x.ncols(), |i, j| {
-            (x[(i, j)] - self.mean[j]) / self.scale[j]
-        })
+        let mut out = x.clone();
+        self.transform_in_place(out.as_mut_slice());
+        out
     }
 
     /// (y − mean)/scale for `y` holding the D columns of an N×D matrix column-major (length N·D;
     /// a target vector for D = 1).
     pub fn transform_vector(&self, y: &DVector<f64>) -> DVector<f64> {
-        let n = y.len() / self.mean.len().max(1);
-        DVector::from_fn(y.len(), |k, _| {
-            let j = k / n.max(1);
-            (y[k] - self.mean[j]) / self.scale[j]
-        })
+        let mut out = y.clone();
+        self.transform_in_place(out.as_mut_slice());
+        out
+    }
+
+    /// (y − mean)/scale in place for `values` holding the D columns of an N×D matrix
+    /// column-major (length N·D), as [`Standardiser::transform_vector`] without a copy.
+    pub fn transform_in_place(&self, values: &mut [f64]) {
+        let n = values.len() / self.mean.len().max(1);
+        for (j, column) in values.chunks_mut(n.max(1)).enumerate() {
+            let (mean, scale) = (self.mean[j], self.scale[j]);
+            column.iter_mut().for_each(|v| *v = (*v - mean) / scale);
+        }
     }
 
     /// mean + scale·v column-wise (predictive means back in units); `v` must have D columns.

@@ -3,7 +3,7 @@
 //! outputs.
 
 use super::Svgp;
-use crate::error::Result;
+use crate::error::{check_targets_shape, Result};
 use nalgebra::{DMatrix, DVector};
 
 /// Metrics of a model on a labelled set. Regression fills `rmse`; classification fills
@@ -37,33 +37,52 @@ pub struct OutputMetrics {
 }
 
 impl Svgp {
-    /// Metrics on (`x`: N×D, `y`: N×P column-major), N ≥ 1: accuracy and Brier score for a
+    /// Metrics on (`x`: N×D, `y`: N×P column-major): accuracy and Brier score for a
     /// classifier (the binary Brier score (p(yᵢ = 1) − yᵢ)² for a one-probability binary
     /// likelihood, the sum over classes Σ_c (p_c − [yᵢ = c])² for a C-class one), RMSE of the
-    /// predictive mean otherwise, and each output's RMSE and NLPD for P > 1.
+    /// predictive mean otherwise, and each output's RMSE and NLPD for P > 1. Computed
+    /// [`Svgp::chunk_rows`] rows at a time and pooled ([`Metrics::pool`]): memory is a
+    /// chunk's, whatever N is.
     ///
     /// # Errors
     /// As [`Svgp::log_predictive_density`].
     pub fn evaluate(&self, x: &DMatrix<f64>, y: &DVector<f64>) -> Result<Metrics> {
-        let lpd = self.log_predictive_density(x, y)?;
-        let n = x.nrows().max(1) as f64;
-        let (mean, var) = self.predict_y(x)?;
+        let (n, outputs) = (x.nrows(), self.likelihood().num_outputs());
+        check_targets_shape("test targets", n, outputs, y.len())?;
+        self.likelihood().check_targets(y)?;
+        let mut parts = Vec::new();
+        self.predict_chunks(x, self.chunk_rows(), |start, mu, var| {
+            let yc = super::chunks::target_rows(y, n, start, mu.nrows());
+            parts.push(self.chunk_metrics(&yc, mu, var));
+            Ok(())
+        })?;
+        let empty = || DMatrix::zeros(0, self.num_latent());
+        Ok(Metrics::pool(&parts).unwrap_or_else(|| self.chunk_metrics(y, &empty(), &empty())))
+    }
+
+    /// Metrics of one chunk of b rows from its targets `y` (b×P column-major) and the latent
+    /// marginals there (`mu`, `var`: b×L).
+    fn chunk_metrics(&self, y: &DVector<f64>, mu: &DMatrix<f64>, var: &DMatrix<f64>) -> Metrics {
+        let likelihood = self.likelihood();
+        let lpd = likelihood.log_predictive_density(y, mu, var);
+        let (rows, n) = (mu.nrows(), mu.nrows().max(1) as f64);
+        let (mean, var) = likelihood.predict_y(mu, var);
         let mut metrics = Metrics {
-            num_points: x.nrows(),
+            num_points: rows,
             nlpd: -lpd.sum() / n,
             rmse: None,
             accuracy: None,
             brier: None,
             outputs: Vec::new(),
         };
-        if self.likelihood().num_classes().is_some() {
+        if likelihood.num_classes().is_some() {
             let (correct, squared) = classification_counts(&mean, y);
             metrics.accuracy = Some(correct as f64 / n);
             metrics.brier = Some(squared / n);
-            return Ok(metrics);
+            return metrics;
         }
-        let outputs = self.likelihood().num_outputs();
-        let truth = DMatrix::from_column_slice(x.nrows(), outputs, y.as_slice());
+        let outputs = likelihood.num_outputs();
+        let truth = DMatrix::from_column_slice(rows, outputs, y.as_slice());
         let squared = (&truth - &mean).norm_squared();
         metrics.rmse = Some((squared / (n * outputs as f64)).sqrt());
         if outputs > 1 {
@@ -71,7 +90,7 @@ impl Svgp {
                 .map(|p| output_metrics(truth.column(p), mean.column(p), var.column(p)))
                 .collect();
         }
-        Ok(metrics)
+        metrics
     }
 }
 

@@ -3,6 +3,7 @@
 //! and the choice of inducing inputs.
 
 mod batch;
+mod chunks;
 mod conditional;
 mod grad;
 mod gram;
@@ -14,10 +15,10 @@ mod sgpr;
 mod svgp;
 mod workspace;
 
+pub use chunks::{chunk_rows, ElboSum, CHUNK_BYTES};
 pub use conditional::{BatchMarginals, Conditional};
 pub use grad::{total_kl, DataTerms, ElboGrad, GradScope};
 pub use metrics::{Metrics, OutputMetrics};
-pub use predict::PREDICT_CHUNK;
 pub use sgpr::{sgpr_bound, SgprFit};
 pub use svgp::{Svgp, DEFAULT_JITTER};
 pub use workspace::{Candidates, Marginals, Workspace};

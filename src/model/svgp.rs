@@ -338,16 +338,20 @@ impl Svgp {
         Ok(())
     }
 
-    /// The minibatch ELBO c Σᵢ veᵢ − Σₗ KLₗ at the batch (`x`: B×D, `y`: B), `scale` c = N/B.
-    /// Allocates its buffers; a training loop uses a [`Workspace`] instead.
+    /// The ELBO c Σᵢ veᵢ − Σₗ KLₗ at the rows `x` (B×D) with targets `y` (B×P column-major),
+    /// `scale` c = N/B (1 for all the rows), summed over chunks of [`Svgp::chunk_rows`] rows
+    /// ([`super::ElboSum`]): its memory is bounded by a chunk, not by B·M. Allocates its
+    /// buffers; a training loop uses a [`Workspace`] instead.
     ///
     /// # Errors
-    /// As [`Svgp::conditionals`]; `ShapeMismatch` if y does not have B entries;
-    /// `InvalidTarget` naming the row of the first target outside the likelihood's domain.
+    /// `InvalidParameter { name: "scale" }` unless c is finite and positive; as
+    /// [`Svgp::conditionals`]; `ShapeMismatch` if y does not have B·P entries; `InvalidTarget`
+    /// naming the row of the first target outside the likelihood's domain.
     pub fn elbo(&self, x: &DMatrix<f64>, y: &DVector<f64>, scale: f64) -> Result<f64> {
-        let mut ws = Workspace::new();
-        ws.set_batch(self, x, y, scale)?;
-        ws.elbo(self)
+        super::workspace::check_scale(scale)?;
+        let mut sum = super::ElboSum::new(self);
+        sum.add(x, y)?;
+        sum.elbo(scale)
     }
 
     /// The ELBO and the gradients `scope` asks for at the batch (`x`: B×D, `y`: B), scale

@@ -237,10 +237,18 @@ impl Workspace {
     /// `ShapeMismatch` if no batch was set, or the model's M or kernels differ from those it was
     /// set for.
     pub fn elbo(&mut self, model: &Svgp) -> Result<f64> {
+        Ok(self.data_term(model)? - total_kl(model.qs()))
+    }
+
+    /// The data term c Σᵢ veᵢ at the model's q's: the batch's share of an ELBO summed over
+    /// chunks of rows ([`super::ElboSum`]).
+    ///
+    /// # Errors
+    /// As [`Workspace::elbo`].
+    pub fn data_term(&mut self, model: &Svgp) -> Result<f64> {
         let batch = self.batch.view();
         check_qs(&batch, model, model.qs())?;
-        let ve = data_term_into(model, &batch, model.qs(), &mut self.marg).0;
-        Ok(ve - total_kl(model.qs()))
+        Ok(data_term_into(model, &batch, model.qs(), &mut self.marg).0)
     }
 
     /// The ELBO at the model's q's and the gradients `scope` asks for, starting from `marginals`:
@@ -311,7 +319,7 @@ impl Workspace {
 }
 
 /// `InvalidParameter { name: "scale" }` unless the ELBO's scale c = N/B is finite and positive.
-fn check_scale(scale: f64) -> Result<()> {
+pub(super) fn check_scale(scale: f64) -> Result<()> {
     if !(scale.is_finite() && scale > 0.0) {
         return Err(crate::error::SvgpError::InvalidParameter {
             name: "scale".into(),

@@ -10,12 +10,13 @@ use super::{FitOptions, FitReport, SavedModel, Scalings};
 use crate::data::{select_target_rows, train_test_split, Standardiser, Table};
 use crate::error::{Result, SvgpError};
 use crate::model::inducing::InducingInit;
-use crate::model::{Metrics, Svgp};
+use crate::model::{ElboSum, Metrics, Svgp};
 use crate::optim::{
     AdamConfig, BatchPlan, BatchSource, BatchSteps, HyperTraining, InMemory, Observer, QTraining,
     Schedule, Steps, StopReason, StopRules, Trainer,
 };
 use nalgebra::{DMatrix, DVector};
+use rand::SeedableRng;
 use std::time::Instant;
 
 /// A visitor of chunks of rows: inputs (b×D) and targets (b×P column-major).
@@ -115,17 +116,12 @@ pub(super) fn local_classes(rows: &dyn LocalRows) -> Result<Option<usize>> {
         .flatten())
 }
 
-/// [`TrainingData::elbo`] of the `n` rows read here: Σ_chunks (b/N)·ELBO(chunk, scale N/b),
-/// each term its chunk's expected log likelihood minus (b/N)·KL, so the sum is exact.
-pub(super) fn local_elbo(rows: &dyn LocalRows, n: u64, model: &Svgp) -> Result<f64> {
-    let n = n as f64;
-    let mut elbo = 0.0;
-    rows.train_chunks(&mut |x, y| {
-        let b = x.nrows() as f64;
-        elbo += b / n * model.elbo(x, y, n / b)?;
-        Ok(())
-    })?;
-    Ok(elbo)
+/// [`TrainingData::elbo`] of the rows read here: Σᵢ veᵢ accumulated over the chunks (each
+/// split further into the model's chunks, [`ElboSum`]), minus the KL once.
+pub(super) fn local_elbo(rows: &dyn LocalRows, model: &Svgp) -> Result<f64> {
+    let mut sum = ElboSum::new(model);
+    rows.train_chunks(&mut |x, y| sum.add(x, y))?;
+    sum.elbo(1.0)
 }
 
 /// The number of classes of a table: its labels' when read as labels, else from the targets.
@@ -427,19 +423,18 @@ struct MemoryData<'a> {
 impl<'a> MemoryData<'a> {
     fn new(table: &'a Table, o: &FitOptions) -> Self {
         let (train, test_rows) = train_test_split(table.x.nrows(), o.test_fraction, o.seed);
-        let (x_raw, y_raw) = pick(table, &train);
+        let (mut x, mut y) = pick(table, &train);
         let scalings = Scalings {
-            inputs: Standardiser::fit(&x_raw),
+            inputs: Standardiser::fit(&x),
             targets: o
                 .likelihood
                 .standardises_targets()
-                .then(|| Standardiser::fit_columns(&y_raw, table.extra_targets.len() + 1)),
+                .then(|| Standardiser::fit_columns(&y, table.extra_targets.len() + 1)),
         };
-        let x = scalings.inputs.transform(&x_raw);
-        let y = scalings
-            .targets
-            .as_ref()
-            .map_or(y_raw.clone(), |s| s.transform_vector(&y_raw));
+        scalings.inputs.transform_in_place(x.as_mut_slice());
+        if let Some(s) = &scalings.targets {
+            s.transform_in_place(y.as_mut_slice());
+        }
         MemoryData {
             table,
             test_rows,
@@ -483,8 +478,16 @@ impl TrainingData for MemoryData<'_> {
     fn scalings(&self) -> &Scalings {
         &self.scalings
     }
-    fn inducing_candidates(&self, _count: usize, _seed: u64) -> Result<DMatrix<f64>> {
-        Ok(self.x.clone())
+    fn inducing_candidates(&self, count: usize, seed: u64) -> Result<DMatrix<f64>> {
+        let n = self.x.nrows();
+        let size = super::INDUCING_SAMPLE.max(count);
+        if n <= size {
+            return Ok(self.x.clone());
+        }
+        let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+        let mut rows = rand::seq::index::sample(&mut rng, n, size).into_vec();
+        rows.sort_unstable();
+        Ok(self.x.select_rows(rows.iter()))
     }
     fn steps(
         &self,
@@ -496,7 +499,7 @@ impl TrainingData for MemoryData<'_> {
         local_steps(self, batch_size, seed, done)
     }
     fn elbo(&self, model: &Svgp) -> Result<f64> {
-        local_elbo(self, self.num_train(), model)
+        local_elbo(self, model)
     }
     fn test_metrics(&self, saved: &SavedModel) -> Result<Option<Metrics>> {
         if self.test_rows.is_empty() {

@@ -32,6 +32,12 @@ pub use stream::{
     evaluate_binary, fit_binary, planned_iterations, predict_binary, StreamOptions, StreamSource,
 };
 
+/// The rows (at least M) among which a fit places its inducing inputs by k-means++: a seeded
+/// sample of the training rows when there are more, all of them otherwise. 20 000 rows give
+/// M ≤ 2000 inducing inputs ≥ 10 rows each, and keep k-means++ and its Lloyd steps (O(N·M·D)
+/// each) a small part of a fit however many rows it has.
+pub const INDUCING_SAMPLE: usize = 20_000;
+
 /// The number of classes C of targets that are class indices 0..C−1, each present at least once
 /// (so a stray large index cannot ask for millions of latent GPs); `None` when there are no
 /// targets, a target is not a non-negative integer, or a class below the largest has no row.

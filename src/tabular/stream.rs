@@ -24,8 +24,8 @@ pub struct StreamOptions {
     pub epochs: Option<u64>,
     /// Block sizes of the batch stream (default 65 536-row blocks, 4 shuffled together).
     pub config: StreamConfig,
-    /// Rows sampled (seeded) for k-means++ of the inducing inputs (default 20 000; all the
-    /// training rows when there are fewer).
+    /// Rows sampled (seeded) for k-means++ of the inducing inputs (default
+    /// [`super::INDUCING_SAMPLE`]; all the training rows when there are fewer).
     pub inducing_sample: usize,
     /// Rows per chunk of the final ELBO and the test metrics (default 8192).
     pub chunk_rows: usize,
@@ -36,7 +36,7 @@ impl Default for StreamOptions {
         StreamOptions {
             epochs: None,
             config: StreamConfig::default(),
-            inducing_sample: 20_000,
+            inducing_sample: super::INDUCING_SAMPLE,
             chunk_rows: 8192,
         }
     }
@@ -149,7 +149,7 @@ impl TrainingData for StreamData<'_> {
         local_steps(self, batch_size, seed, done)
     }
     fn elbo(&self, model: &Svgp) -> Result<f64> {
-        local_elbo(self, self.num_train, model)
+        local_elbo(self, model)
     }
     fn num_classes(&self) -> Result<Option<usize>> {
         local_classes(self)

@@ -11,6 +11,7 @@ mod common;
 
 mod bad_targets;
 mod checkpoint;
+mod chunks;
 mod class_labels;
 mod csv;
 mod estimator;
