@@ -142,6 +142,7 @@ impl Observer for ElboCheckpoints<'_> {
             self.points.push(IterReport {
                 iteration: t,
                 elbo: model.elbo(self.x, self.y, 1.0)?,
+                log_prior: report.log_prior,
                 update: report
                     .update
                     .with_halvings(std::mem::take(&mut self.halvings)),
