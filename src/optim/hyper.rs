@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Priors and fixed hyperparameters, keyed by the names of [`Svgp::hyper_param_names`]
-/// (`kernel.variance`, `kernel.sum[1].lengthscale[0]`, `likelihood.variance`, `z[i,d]`, …).
+/// (`kernel.variance`, `kernel.sum[1].lengthscale[0]`, `likelihood.noise_variance`, `z[i,d]`, …).
 /// `Default` has neither: plain maximum-ELBO training of every hyperparameter.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct HyperSettings {

@@ -280,7 +280,7 @@ pub struct FitOptions {
     pub test_fraction: f64,
     /// A prior on the constrained value of each named hyperparameter, names as
     /// [`crate::model::Svgp::hyper_param_names`] gives them (`kernel.variance`,
-    /// `likelihood.variance`, …): MAP training of those (default none; not written when empty).
+    /// `likelihood.noise_variance`, …): MAP training of those (default none; not written when empty).
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub priors: BTreeMap<String, Prior>,
     /// Hyperparameters kept at their initial values, by name, Z entries (`z[i,d]`) included
@@ -429,7 +429,7 @@ mod tests {
             },
         );
         o.priors.insert(
-            "likelihood.variance".into(),
+            "likelihood.noise_variance".into(),
             Prior::HalfNormal { sigma: 0.3 },
         );
         o.fixed.insert("z[0,1]".into());
