@@ -169,6 +169,18 @@ pub enum SvgpError {
         /// What the shard's evaluation reported.
         reason: String,
     },
+    /// A setting (a prior, a fixed parameter) names a hyperparameter the model does not have.
+    #[error("{setting}: the model has no hyperparameter {name:?}{}; it has {accepted}", match closest.is_empty() { true => String::new(), false => format!(" (closest: {})", closest.join(", ")) })]
+    UnknownHyperparameter {
+        /// The setting ("priors", "fixed").
+        setting: &'static str,
+        /// The name given.
+        name: String,
+        /// The model's names nearest to it (at most three, nearest first; may be empty).
+        closest: Vec<String>,
+        /// The names the model accepts, Z's as a pattern (`z[i,d] for i < M, d < D`).
+        accepted: String,
+    },
     /// A natural-gradient step was refused at every step size allowed.
     ///
     /// `gamma` is the last step size tried; `attempts` how many were tried in all; `pivot` the

@@ -1,7 +1,8 @@
 //! Positive parameters kept unconstrained: v = floor + softplus(p) (MATH.md §4, STYLE.md).
 //!
 //! Every positive hyperparameter (kernel variance and lengthscales, likelihood scales) is stored
-//! as the unconstrained p and read as v. Gradients pass through dv/dp = sigmoid(p).
+//! as the unconstrained p and read as v. Gradients pass through dv/dp = sigmoid(p). [`Constraint`]
+//! names the map of each kind of hyperparameter, with its log-Jacobian for priors.
 
 use crate::error::{Result, SvgpError};
 
@@ -58,6 +59,56 @@ impl Positive {
     }
 }
 
+/// How a hyperparameter's unconstrained p maps to its constrained value θ, with the log of
+/// the map's Jacobian that a prior on θ needs once carried to p (docs/MATH.md §8).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Constraint {
+    /// θ = floor + softplus(p) ([`Positive`]), in (floor, ∞).
+    Positive(Positive),
+    /// θ = sigmoid(p), in (0, 1).
+    UnitInterval,
+    /// θ = p (an inducing input).
+    Identity,
+}
+
+impl Constraint {
+    /// θ at `p`.
+    pub fn forward(&self, p: f64) -> f64 {
+        match self {
+            Constraint::Positive(t) => t.forward(p),
+            Constraint::UnitInterval => sigmoid(p),
+            Constraint::Identity => p,
+        }
+    }
+
+    /// dθ/dp at `p`: sigmoid(p), sigmoid(p)·sigmoid(−p) or 1.
+    pub fn derivative(&self, p: f64) -> f64 {
+        match self {
+            Constraint::Positive(t) => t.derivative(p),
+            Constraint::UnitInterval => sigmoid(p) * sigmoid(-p),
+            Constraint::Identity => 1.0,
+        }
+    }
+
+    /// log|dθ/dp| at `p`, without underflow: −softplus(−p), −softplus(−p) − softplus(p), or 0.
+    pub fn log_jacobian(&self, p: f64) -> f64 {
+        match self {
+            Constraint::Positive(_) => -softplus(-p),
+            Constraint::UnitInterval => -softplus(-p) - softplus(p),
+            Constraint::Identity => 0.0,
+        }
+    }
+
+    /// d log|dθ/dp| / dp at `p`: sigmoid(−p), sigmoid(−p) − sigmoid(p), or 0.
+    pub fn d_log_jacobian(&self, p: f64) -> f64 {
+        match self {
+            Constraint::Positive(_) => sigmoid(-p),
+            Constraint::UnitInterval => sigmoid(-p) - sigmoid(p),
+            Constraint::Identity => 0.0,
+        }
+    }
+}
+
 /// sigmoid(p) = 1/(1 + e⁻ᵖ), stable for large |p|.
 pub fn sigmoid(p: f64) -> f64 {
     if p >= 0.0 {
@@ -107,6 +158,31 @@ mod tests {
             let fd = (t.forward(p + h) - t.forward(p - h)) / (2.0 * h);
             assert!((fd - t.derivative(p)).abs() < 1e-8, "v = {v}");
         }
+    }
+
+    /// For each constraint, dθ/dp and d log|dθ/dp|/dp against central differences (h = 1e-5,
+    /// both truncation and rounding below 1e-9 at unit scale), and log|dθ/dp| against the log
+    /// of dθ/dp (where it does not underflow; 1e-12 for a few ulps).
+    #[test]
+    fn constraint_jacobians_match_differences() {
+        let constraints = [
+            Constraint::Positive(Positive::with_floor(0.25)),
+            Constraint::UnitInterval,
+            Constraint::Identity,
+        ];
+        let h = 1e-5;
+        for c in constraints {
+            for p in [-4.0, -0.7, 0.0, 0.3, 2.5, 9.0] {
+                let fd = (c.forward(p + h) - c.forward(p - h)) / (2.0 * h);
+                assert!((fd - c.derivative(p)).abs() < 1e-9, "{c:?} at {p}");
+                let lj = c.log_jacobian(p);
+                assert!((lj - c.derivative(p).ln()).abs() < 1e-12, "{c:?} at {p}");
+                let fd = (c.log_jacobian(p + h) - c.log_jacobian(p - h)) / (2.0 * h);
+                assert!((fd - c.d_log_jacobian(p)).abs() < 1e-9, "{c:?} at {p}");
+            }
+        }
+        // far in the tail the log stays finite where dθ/dp underflows
+        assert!((Constraint::UnitInterval.log_jacobian(800.0) + 800.0).abs() < 1e-9);
     }
 
     #[test]

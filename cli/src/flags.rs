@@ -202,6 +202,7 @@ impl FitArgs {
             }),
             resume: self.resume.clone(),
             interrupt: Some(interrupt),
+            ..FitOptions::default()
         }
     }
 

@@ -40,8 +40,8 @@ pub fn write(
 }
 
 /// The trace of the whole fit from the trace of this run: after a resume, the iterations before
-/// it come from the checkpoint's ELBO trace (their step sizes are not kept, so none is marked
-/// as shortened).
+/// it come from the checkpoint's ELBO trace (their step sizes and log priors are not kept, so
+/// none is marked as shortened and their log priors are NaN).
 pub fn whole_trace(report: &FitReport, resumed: Trace) -> Trace {
     let first = resumed
         .reports
@@ -56,6 +56,7 @@ pub fn whole_trace(report: &FitReport, resumed: Trace) -> Trace {
         .map(|(i, &elbo)| IterReport {
             iteration: i as u64 + 1,
             elbo,
+            log_prior: f64::NAN,
             update: QUpdate::Natural {
                 gamma: f64::NAN,
                 halvings: 0,

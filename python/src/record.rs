@@ -144,6 +144,8 @@ impl Record {
                 Ok(IterReport {
                     iteration: items.iteration[i],
                     elbo: items.elbo[i],
+                    // the Python fits set no priors: each iteration's log prior is 0
+                    log_prior: 0.0,
                     update: update_of(&items.update[i], items.gamma[i], items.halvings[i])?,
                     elapsed,
                 })

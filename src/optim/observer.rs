@@ -90,8 +90,8 @@ impl<O: Observer> Observer for Every<O> {
 
 /// Records the full-data ELBO (scale 1) on (`x`: N×D, `y`: N) at checkpoints of a run of
 /// `total` iterations: each of the first `first` iterations, every `every`-th, and the last.
-/// Each recorded report carries the halvings since the previous checkpoint and a zero
-/// `elapsed`, so a seeded run records the same values every time.
+/// Each recorded report carries the halvings since the previous checkpoint, the iteration's
+/// own log prior and a zero `elapsed`, so a seeded run records the same values every time.
 #[derive(Debug, Clone)]
 pub struct ElboCheckpoints<'a> {
     x: &'a DMatrix<f64>,
@@ -142,6 +142,7 @@ impl Observer for ElboCheckpoints<'_> {
             self.points.push(IterReport {
                 iteration: t,
                 elbo: model.elbo(self.x, self.y, 1.0)?,
+                log_prior: report.log_prior,
                 update: report
                     .update
                     .with_halvings(std::mem::take(&mut self.halvings)),

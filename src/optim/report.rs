@@ -63,6 +63,9 @@ pub struct IterReport {
     pub iteration: u64,
     /// Minibatch ELBO after the q step, at the hyperparameters Adam then moves from.
     pub elbo: f64,
+    /// The log prior Σ [log p(θ) + log|dθ/dp|] at those hyperparameters (0 without priors):
+    /// `elbo + log_prior` is the MAP objective the Adam step ascends.
+    pub log_prior: f64,
     /// What happened to q.
     pub update: QUpdate,
     /// Wall time since training started (zero from [`super::Trainer::step`] alone).
@@ -138,6 +141,8 @@ pub struct RunSummary {
     pub iterations: u64,
     /// The last iteration's minibatch ELBO (NaN if none ran).
     pub last_elbo: f64,
+    /// The last iteration's log prior (NaN if none ran; 0 without priors).
+    pub last_log_prior: f64,
     /// Wall time of the loop.
     pub elapsed: Duration,
     /// Iterations whose natural step was shortened (γ halved at least once).

@@ -73,6 +73,7 @@ impl Trainer {
         }
         let start = Instant::now();
         let mut elbos = Vec::new();
+        let mut last_log_prior = f64::NAN;
         let (mut shortened_steps, mut rows_trained) = (0, 0);
         let mut reason = StopReason::Iterations;
         for _ in 0..iterations {
@@ -86,6 +87,7 @@ impl Trainer {
             };
             report.elapsed = start.elapsed();
             elbos.push(report.elbo);
+            last_log_prior = report.log_prior;
             shortened_steps += u64::from(report.update.shortened());
             rows_trained += rows;
             for o in observers.iter_mut() {
@@ -104,6 +106,7 @@ impl Trainer {
             reason,
             iterations: elbos.len() as u64,
             last_elbo: elbos.last().copied().unwrap_or(f64::NAN),
+            last_log_prior,
             elapsed: start.elapsed(),
             shortened_steps,
             rows_trained,

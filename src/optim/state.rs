@@ -133,11 +133,13 @@ impl Trainer {
     }
 
     /// Continues from `state`: the model, the Adam moments and the iteration are replaced; the
-    /// step rule, schedule, Adam constants and ascent check stay this trainer's. On error the
-    /// trainer is unchanged.
+    /// step rule, schedule, Adam constants, priors, fixed hyperparameters and ascent check stay
+    /// this trainer's (a tabular checkpoint stores them in its settings). On error the trainer
+    /// is unchanged.
     ///
     /// # Errors
-    /// As [`TrainerState::model`]; `InvalidParameter { name: "saved trainer" }` when the state
+    /// As [`TrainerState::model`]; as [`Trainer::with_hyper_settings`] for the restored model;
+    /// `InvalidParameter { name: "saved trainer" }` when the state
     /// has Adam moments this trainer has no optimiser for, or lacks ones it has; as
     /// [`super::Adam::restore`].
     pub fn restore(&mut self, state: &TrainerState) -> Result<()> {
@@ -170,8 +172,12 @@ impl Trainer {
                 Shape::new(model.hyper_params().len(), 1),
             )?;
         }
+        // The settings are this trainer's, resolved again against the restored model.
+        let settings = self.hyper_settings().clone();
+        let resolved = super::hyper::resolve(&settings, &model)?;
         self.model = model;
         self.hyper = hyper;
+        self.set_resolved(resolved);
         self.set_q_adam(q_adam);
         self.iteration = state.iteration;
         Ok(())

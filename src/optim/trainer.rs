@@ -3,6 +3,7 @@
 //! with q held fixed. An Adam-only mode (Adam on m and L too) is there for comparison.
 
 use super::adam::AdamState;
+use super::hyper::{resolve, HyperSettings, LogPrior};
 use super::{
     Adam, AdamConfig, Evaluator, InvalidStepPolicy, IterReport, LatentSteps, NatGrad, QUpdate,
     Schedule,
@@ -144,6 +145,9 @@ pub struct Trainer {
     pub model: Svgp,
     q_rule: QRule,
     pub(super) hyper: Option<Adam>,
+    settings: HyperSettings,
+    log_prior: LogPrior,
+    fixed: Vec<usize>,
     ascent_check: AscentCheck,
     pub(super) iteration: u64,
     ws: Workspace,
@@ -182,6 +186,9 @@ impl Trainer {
             model,
             q_rule,
             hyper,
+            settings: HyperSettings::default(),
+            log_prior: LogPrior::default(),
+            fixed: Vec::new(),
             ascent_check: AscentCheck::On,
             iteration: 0,
             ws: Workspace::new(),
@@ -205,6 +212,67 @@ impl Trainer {
     pub fn with_ascent_check(mut self, check: AscentCheck) -> Self {
         self.ascent_check = check;
         self
+    }
+
+    /// Sets the priors and the fixed hyperparameters (default: none). With priors, the Adam step
+    /// ascends the MAP objective ELBO + Σ [log p(θ) + log|dθ/dp|] ([`LogPrior`]); fixed
+    /// hyperparameters keep their values bit for bit (their gradient entries are zeroed, so
+    /// their Adam moments stay zero). Reports keep the ELBO and give the log prior beside it.
+    /// The natural step's ascent check compares ELBOs at the same hyperparameters, where the log
+    /// prior is a constant, so it checks the MAP objective too.
+    ///
+    /// # Errors
+    /// As [`LogPrior::new`] and [`super::fixed_positions`]: an unknown name (with the closest ones),
+    /// a prior on a Z entry or with bad parameters.
+    pub fn with_hyper_settings(mut self, settings: HyperSettings) -> Result<Self> {
+        let resolved = resolve(&settings, &self.model)?;
+        self.settings = settings;
+        self.set_resolved(resolved);
+        Ok(self)
+    }
+
+    /// Adopts a resolution of this trainer's settings.
+    pub(super) fn set_resolved(&mut self, (log_prior, fixed): (LogPrior, Vec<usize>)) {
+        self.log_prior = log_prior;
+        self.fixed = fixed;
+    }
+
+    /// The priors and fixed hyperparameters (see [`Trainer::with_hyper_settings`]).
+    pub fn hyper_settings(&self) -> &HyperSettings {
+        &self.settings
+    }
+
+    /// The log prior Σ [log p(θ) + log|dθ/dp|] at the model's hyperparameters (0 without
+    /// priors).
+    pub fn log_prior(&self) -> f64 {
+        self.log_prior.value(self.model.hyper_params().as_slice())
+    }
+
+    /// The objective the hyperparameter step ascends at the batch (`x`: B×D, `y`: B, scale
+    /// c = N/B) and the model's current state: (ELBO, log prior, ∇ of their sum with respect
+    /// to the unconstrained hyperparameters in [`Svgp::hyper_params`] order, fixed ones
+    /// included).
+    ///
+    /// # Errors
+    /// As [`Svgp::elbo_grad`].
+    pub fn map_objective(
+        &self,
+        x: &DMatrix<f64>,
+        y: &DVector<f64>,
+        scale: f64,
+    ) -> Result<(f64, f64, DVector<f64>)> {
+        let g = self.model.elbo_grad(x, y, scale, GradScope::Hyper)?;
+        let d_hyper = g
+            .d_hyper
+            .expect("scope Hyper computes the hyperparameter gradient");
+        let (log_prior, grad) = self.map_gradient(&self.model.hyper_params(), d_hyper);
+        Ok((g.elbo, log_prior, grad))
+    }
+
+    /// The log prior at `params` and ∇(ELBO + log prior) from the ELBO's gradient `d_elbo`.
+    fn map_gradient(&self, params: &DVector<f64>, d_elbo: DVector<f64>) -> (f64, DVector<f64>) {
+        let (log_prior, grad) = self.log_prior.value_and_grad(params.as_slice());
+        (log_prior, d_elbo + grad)
     }
 
     /// Iterations completed so far.
@@ -285,11 +353,13 @@ impl Trainer {
             (QUpdate::Natural { .. }, AscentCheck::On) => Marginals::LastChecked,
             _ => Marginals::Compute,
         };
-        let (elbo, hyper_state) = self.propose_hyper(t, &mut candidate, marginals, eval)?;
+        let (elbo, log_prior, hyper_state) =
+            self.propose_hyper(t, &mut candidate, marginals, eval)?;
         self.commit(candidate, before, hyper_state, proposal.adam_state, eval);
         Ok(IterReport {
             iteration: t,
             elbo,
+            log_prior,
             update: proposal.update,
             elapsed: Duration::ZERO,
         })
@@ -355,34 +425,45 @@ impl Trainer {
     }
 
     /// The hyperparameter step of iteration `t` at the candidate's new q, applied to the
-    /// candidate; returns the minibatch ELBO before it and Adam's uncommitted state.
+    /// candidate: Adam up the MAP objective's gradient, fixed entries held. Returns the
+    /// minibatch ELBO and the log prior before it, and Adam's uncommitted state.
     fn propose_hyper(
         &mut self,
         t: u64,
         candidate: &mut Svgp,
         marginals: Marginals,
         eval: &mut dyn Evaluator,
-    ) -> Result<(f64, Option<AdamState>)> {
+    ) -> Result<(f64, f64, Option<AdamState>)> {
+        let params = candidate.hyper_params();
         let Some(adam) = &self.hyper else {
             // With the hyperparameters frozen only the new ELBO is needed.
             let ve = eval.candidates(&self.model).0(candidate.qs())?;
-            return finite(t, ve - total_kl(candidate.qs()), "ELBO").map(|e| (e, None));
+            let elbo = finite(t, ve - total_kl(candidate.qs()), "ELBO")?;
+            return Ok((elbo, self.log_prior.value(params.as_slice()), None));
         };
         let after = eval
             .data_terms(candidate, GradScope::Hyper, marginals)?
             .into_elbo_grad(candidate.qs(), candidate.parallelism());
         finite(t, after.elbo, "ELBO")?;
-        let d_hyper = after
+        let d_elbo = after
             .d_hyper
             .expect("scope Hyper computes the hyperparameter gradient");
+        let (log_prior, mut d_hyper) = self.map_gradient(&params, d_elbo);
+        finite(t, log_prior, "log prior")?;
         if !d_hyper.iter().all(|g| g.is_finite()) {
             return Err(nonfinite(t, "hyperparameter gradient"));
         }
-        let (params, state) = adam.propose(&candidate.hyper_params(), &d_hyper)?;
+        for &i in &self.fixed {
+            d_hyper[i] = 0.0;
+        }
+        let (mut new, state) = adam.propose(&params, &d_hyper)?;
+        for &i in &self.fixed {
+            new[i] = params[i];
+        }
         candidate
-            .set_hyper_params(params.as_slice())
+            .set_hyper_params(new.as_slice())
             .map_err(|_| nonfinite(t, "hyperparameters after the Adam step"))?;
-        Ok((after.elbo, Some(state)))
+        Ok((after.elbo, log_prior, Some(state)))
     }
 
     /// Makes the candidate the model and commits the optimisers' states; the old q's and the q

@@ -54,6 +54,7 @@ mod tests {
             .map(|t| IterReport {
                 iteration: t,
                 elbo: -scale / t as f64,
+                log_prior: 0.0,
                 update: crate::optim::QUpdate::Natural {
                     gamma: 0.1,
                     halvings: u32::from(t == 50),

@@ -225,6 +225,7 @@ pub fn fit_data(
     let train_seconds = start.elapsed().as_secs_f64();
     let checkpoint = writer.write(&trainer)?;
     let completed = trainer.iteration();
+    let log_prior = trainer.log_prior();
     let interrupted = summary.reason == StopReason::Interrupted;
     // An interrupted fit skips the passes over all the data: the user is waiting.
     let elbo = match interrupted {
@@ -246,6 +247,7 @@ pub fn fit_data(
         iterations: completed,
         stop_reason: summary.reason,
         elbo,
+        log_prior,
         train_seconds,
         num_data: n as usize,
         rows_trained: summary.rows_trained,
@@ -390,10 +392,12 @@ fn check_options(o: &FitOptions) -> Result<()> {
 
 /// The trainer the options ask for, for `model` on `n` training rows: natural steps in the
 /// options' ξ with γ constant or the likelihood's default schedule, Adam on the
-/// hyperparameters and Z at the options' learning rate.
+/// hyperparameters and Z at the options' learning rate, with the options' priors and fixed
+/// hyperparameters.
 ///
 /// # Errors
-/// `InvalidParameter` for a schedule that is not valid (a non-positive γ).
+/// `InvalidParameter` for a schedule that is not valid (a non-positive γ); as
+/// [`Trainer::with_hyper_settings`] for the priors and fixed names.
 pub fn build_trainer(o: &FitOptions, model: Svgp, n: u64) -> Result<Trainer> {
     let schedule = match o.gamma {
         Some(g) => Schedule::Constant(g),
@@ -404,11 +408,12 @@ pub fn build_trainer(o: &FitOptions, model: Svgp, n: u64) -> Result<Trainer> {
         learning_rate: o.adam_learning_rate,
         ..AdamConfig::default()
     };
-    Ok(Trainer::new(
+    Trainer::new(
         model,
         QTraining::natural(o.xi, schedule),
         HyperTraining::Adam(adam),
-    ))
+    )
+    .with_hyper_settings(o.hyper_settings())
 }
 
 /// A table in memory split into training and test rows, the training rows standardised.

@@ -122,6 +122,10 @@ pub struct FitReport {
     /// Full training-set ELBO at the end, in the targets' original units (NaN when training was
     /// interrupted: the pass over all the data is skipped).
     pub elbo: f64,
+    /// The log prior Σ [log p(θ) + log|dθ/dp|] of the options' priors at the final
+    /// hyperparameters, in the model's units (0 without priors); the fit ascended the
+    /// minibatch ELBO plus this.
+    pub log_prior: f64,
     /// Wall time of the training loop alone.
     pub train_seconds: f64,
     /// Training rows N.

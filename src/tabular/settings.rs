@@ -10,8 +10,10 @@ use crate::likelihood::{
     Bernoulli, BinaryLink, Gaussian, Heteroscedastic, Likelihood, MultiGaussian, NoiseLink,
     Poisson, PoissonLink, RobustMax, Softmax, StudentT, DEFAULT_DF, DEFAULT_EPSILON,
 };
-use crate::optim::Xi;
+use crate::optim::{HyperSettings, Xi};
+use crate::prior::Prior;
 use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
 /// An enumerated setting chosen by name.
@@ -276,6 +278,15 @@ pub struct FitOptions {
     pub seed: u64,
     /// Fraction of rows held out for testing, in [0, 1) (default 0.1).
     pub test_fraction: f64,
+    /// A prior on the constrained value of each named hyperparameter, names as
+    /// [`crate::model::Svgp::hyper_param_names`] gives them (`kernel.variance`,
+    /// `likelihood.noise_variance`, …): MAP training of those (default none; not written when empty).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub priors: BTreeMap<String, Prior>,
+    /// Hyperparameters kept at their initial values, by name, Z entries (`z[i,d]`) included
+    /// (default none; not written when empty).
+    #[serde(skip_serializing_if = "BTreeSet::is_empty")]
+    pub fixed: BTreeSet<String>,
     /// Write a checkpoint this often, and when training stops (default none).
     #[serde(skip)]
     pub checkpoint: Option<Checkpointing>,
@@ -303,9 +314,21 @@ impl Default for FitOptions {
             adam_learning_rate: 0.01,
             seed: 0,
             test_fraction: 0.1,
+            priors: BTreeMap::new(),
+            fixed: BTreeSet::new(),
             checkpoint: None,
             resume: None,
             interrupt: None,
+        }
+    }
+}
+
+impl FitOptions {
+    /// The priors and fixed hyperparameters, as the trainer takes them.
+    pub fn hyper_settings(&self) -> HyperSettings {
+        HyperSettings {
+            priors: self.priors.clone(),
+            fixed: self.fixed.clone(),
         }
     }
 }
@@ -386,6 +409,45 @@ mod tests {
         assert!(json.contains(r#""xi":"meansqrt""#), "{json}");
         let back: FitOptions = serde_json::from_str(&json).unwrap();
         assert_eq!(serde_json::to_string(&back).unwrap(), json);
+    }
+
+    /// Priors and fixed names round-trip through the JSON; without them the JSON has neither
+    /// field, as before they existed (so earlier checkpoints' settings still match).
+    #[test]
+    fn priors_and_fixed_names_round_trip_and_are_omitted_when_empty() {
+        let plain = serde_json::to_string(&FitOptions::default()).unwrap();
+        assert!(
+            !plain.contains("priors") && !plain.contains("fixed"),
+            "{plain}"
+        );
+        let mut o = FitOptions::default();
+        o.priors.insert(
+            "kernel.variance".into(),
+            Prior::LogNormal {
+                mu: 0.5,
+                sigma: 0.25,
+            },
+        );
+        o.priors.insert(
+            "likelihood.noise_variance".into(),
+            Prior::HalfNormal { sigma: 0.3 },
+        );
+        o.fixed.insert("z[0,1]".into());
+        o.fixed.insert("kernel.lengthscale[0]".into());
+        let json = serde_json::to_string(&o).unwrap();
+        assert!(
+            json.contains(r#""kernel.variance":{"family":"log_normal","mu":0.5,"sigma":0.25}"#),
+            "{json}"
+        );
+        assert!(
+            json.contains(r#""fixed":["kernel.lengthscale[0]","z[0,1]"]"#),
+            "{json}"
+        );
+        let back: FitOptions = serde_json::from_str(&json).unwrap();
+        assert_eq!(back.hyper_settings(), o.hyper_settings());
+        assert_eq!(serde_json::to_string(&back).unwrap(), json);
+        let bad = r#"{"priors": {"kernel.variance": {"family": "cauchy", "scale": 1}}}"#;
+        assert!(serde_json::from_str::<FitOptions>(bad).is_err());
     }
 
     #[test]

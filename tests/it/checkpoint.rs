@@ -16,7 +16,7 @@ use svgp::optim::DEFAULT_RAMP_STEPS;
 use svgp::prelude::*;
 use svgp::tabular::{self, Checkpointing, StreamOptions};
 
-fn scratch(name: &str) -> PathBuf {
+pub(crate) fn scratch(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("svgp-checkpoint-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     dir.join(name)
@@ -24,7 +24,7 @@ fn scratch(name: &str) -> PathBuf {
 
 /// 400 seeded rows: x ∈ U(−2, 2)², y = sin x₁ + x₂/2 + noise, with a few outliers (so the
 /// Student-t case has something to do).
-fn table(seed: u64) -> Table {
+pub(crate) fn table(seed: u64) -> Table {
     let mut rng = StdRng::seed_from_u64(seed);
     let n = 400;
     let x: DMatrix<f64> = DMatrix::from_fn(n, 2, |_, _| rng.random_range(-2.0..2.0));
@@ -77,7 +77,7 @@ fn table_of(x: DMatrix<f64>, y: DVector<f64>) -> Table {
     }
 }
 
-fn options(likelihood: LikelihoodChoice, xi: Xi, iterations: u64) -> FitOptions {
+pub(crate) fn options(likelihood: LikelihoodChoice, xi: Xi, iterations: u64) -> FitOptions {
     FitOptions {
         likelihood,
         xi,
@@ -91,7 +91,7 @@ fn options(likelihood: LikelihoodChoice, xi: Xi, iterations: u64) -> FitOptions 
 
 /// Fits straight and in two parts through `fit` (the first part of `split` iterations, writing
 /// its checkpoint every `split / 2` and when it stops), returning both model files' bytes.
-fn straight_and_resumed(
+pub(crate) fn straight_and_resumed(
     tag: &str,
     fit: &dyn Fn(&FitOptions) -> tabular::FitReport,
     base: &FitOptions,

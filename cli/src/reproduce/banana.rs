@@ -137,6 +137,7 @@ impl BananaRun {
             .map(|(i, &elbo)| svgp::optim::IterReport {
                 iteration: i as u64 + 1,
                 elbo,
+                log_prior: 0.0,
                 update: svgp::optim::QUpdate::Adam,
                 elapsed: std::time::Duration::ZERO,
             })
