@@ -7,6 +7,7 @@ mod conditional;
 mod grad;
 mod gram;
 pub mod inducing;
+mod joint;
 mod metrics;
 mod predict;
 mod predictor;
@@ -16,6 +17,7 @@ mod workspace;
 
 pub use conditional::{BatchMarginals, Conditional};
 pub use grad::{total_kl, DataTerms, ElboGrad, GradScope};
+pub use joint::{JointOf, SAMPLE_JITTER};
 pub use metrics::{Metrics, OutputMetrics};
 pub use predict::PREDICT_CHUNK;
 pub use sgpr::{sgpr_bound, SgprFit};

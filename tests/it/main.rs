@@ -28,6 +28,7 @@ mod natgrad_oracle;
 mod non_conjugate;
 mod parallel_policy;
 mod peers_gpflow;
+mod predictive;
 mod scan;
 mod shards;
 mod snelson;
