@@ -13,7 +13,7 @@ pub use crate::likelihood::{
     Bernoulli, BinaryLink, Gaussian, Likelihood, Poisson, PoissonLink, StudentT,
 };
 pub use crate::model::inducing::InducingInit;
-pub use crate::model::{ElboGrad, GradScope, Marginals, Metrics, Svgp, Workspace};
+pub use crate::model::{ElboGrad, GradScope, JointOf, Marginals, Metrics, Svgp, Workspace};
 pub use crate::optim::{
     AdamConfig, AscentCheck, BatchPlan, BatchSource, HyperTraining, InMemory, IterReport, Observer,
     QTraining, QUpdate, Schedule, StopReason, StopRules, Trace, Trainer, Xi,

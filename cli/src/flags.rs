@@ -245,6 +245,16 @@ pub struct PredictArgs {
     /// Write predictions here instead of standard output.
     #[arg(long)]
     pub output: Option<PathBuf>,
+    /// Also write K joint samples of y (Gaussian likelihoods), drawn from the full predictive
+    /// covariance over all rows (noise included): columns sample_1 … sample_K, or
+    /// <target>_sample_1 … per output, after the other columns. Every row is then read into
+    /// memory and each output's N×N covariance takes 8·N² bytes (3.2 GB at the limit of
+    /// 20 000 rows); more rows, or K·N·P above 20 000², are refused.
+    #[arg(long, value_name = "K")]
+    pub samples: Option<usize>,
+    /// Seed of the samples: the same seed writes the same samples.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
     #[command(flatten)]
     pub format: CsvFormat,
 }

@@ -18,6 +18,7 @@ mod plots;
 mod predict;
 mod progress;
 mod reproduce_command;
+mod samples;
 mod stop;
 mod stream_fit;
 

@@ -4,46 +4,84 @@
 use crate::data_file::{DataFormat, CHUNK_ROWS};
 use crate::flags::PredictArgs;
 use crate::output::target_names;
+use crate::samples::Sampling;
 use nalgebra::DMatrix;
 use std::error::Error;
 use std::io::Write;
 use svgp::data::BinaryFile;
 use svgp::tabular::{self, SavedModel};
 
+/// One chunk of predictions: means and variances (b×P) and, with `--samples`, each output's
+/// joint samples (b×K each; none otherwise).
+struct Chunk<'a> {
+    mean: &'a DMatrix<f64>,
+    var: &'a DMatrix<f64>,
+    samples: &'a [DMatrix<f64>],
+}
+
 /// The predictions a model makes for a data file, handed to a sink a chunk at a time.
-type PredictionSink<'a> = dyn FnMut(&DMatrix<f64>, &DMatrix<f64>) -> svgp::Result<()> + 'a;
+type PredictionSink<'a> = dyn FnMut(&Chunk) -> svgp::Result<()> + 'a;
 
 /// Reads the data (a binary table, or CSV with the model's feature columns) a chunk at a time
 /// and writes rows as they are made: `mean,variance` (regression), `probability,variance`
 /// (binary), one probability column per class headed by its label and the most probable label
-/// (C classes), or `<target>_mean,<target>_variance` per output. A file `--output` is removed
-/// when writing it fails.
+/// (C classes), or `<target>_mean,<target>_variance` per output; with `--samples K`, every row
+/// is read first and K joint samples of y per output follow ([`Sampling::header`]). A file
+/// `--output` is removed when writing it fails.
 ///
 /// # Errors
-/// The model file's, the data's and the library's errors; a failed write.
+/// The model file's, the data's and the library's errors; a bad `--samples`; a failed write.
 pub fn run(args: PredictArgs) -> Result<(), Box<dyn Error>> {
     let saved = SavedModel::load(&args.model)?;
     let format = DataFormat::of(&args.data)?;
-    let options = args.csv_options();
-    let produce = |sink: &mut PredictionSink| match format {
-        DataFormat::BinaryTable => {
-            let file = BinaryFile::open(&args.data)?;
-            tabular::predict_binary(&saved, &file, CHUNK_ROWS, sink)
+    let sampling = (args.samples)
+        .map(|k| Sampling::new(&saved, k, args.seed))
+        .transpose()?;
+    let mut header = vec![PredictionLayout::of(&saved).header()];
+    let sampled = match &sampling {
+        Some(s) => {
+            header.extend(s.header(&saved).iter().map(|name| csv_field(name)));
+            Some(s.predict(&saved, &args, &format)?)
         }
-        DataFormat::Csv => tabular::predict_csv(&saved, &options, &args.data, CHUNK_ROWS, sink),
+        None => None,
+    };
+    let options = args.csv_options();
+    let produce = |sink: &mut PredictionSink| match (&sampled, format) {
+        (Some((mean, var, samples)), _) => sink(&Chunk { mean, var, samples }),
+        (None, DataFormat::BinaryTable) => {
+            let file = BinaryFile::open(&args.data)?;
+            tabular::predict_binary(&saved, &file, CHUNK_ROWS, |mean, var| {
+                sink(&Chunk {
+                    mean,
+                    var,
+                    samples: &[],
+                })
+            })
+        }
+        (None, DataFormat::Csv) => {
+            tabular::predict_csv(&saved, &options, &args.data, CHUNK_ROWS, |mean, var| {
+                sink(&Chunk {
+                    mean,
+                    var,
+                    samples: &[],
+                })
+            })
+        }
     };
     let layout = PredictionLayout::of(&saved);
+    let header = header.join(",");
     match &args.output {
         Some(path) => {
             let file =
                 std::fs::File::create(path).map_err(|e| format!("{}: {e}", path.display()))?;
-            let written = write_predictions(std::io::BufWriter::new(file), &layout, produce);
+            let out = std::io::BufWriter::new(file);
+            let written = write_predictions(out, &header, &layout, produce);
             if written.is_err() {
                 let _ = std::fs::remove_file(path); // no partial predictions left behind
             }
             written
         }
-        None => write_predictions(std::io::stdout().lock(), &layout, produce),
+        None => write_predictions(std::io::stdout().lock(), &header, &layout, produce),
     }
 }
 
@@ -123,18 +161,25 @@ fn csv_field(text: &str) -> String {
     }
 }
 
-/// Writes the layout's header, then one line per prediction `produce` hands over. A write error
-/// stops `produce` and is returned as it is (a closed pipe ends quietly).
+/// Writes `header`, then one line per prediction `produce` hands over: the layout's columns,
+/// then the chunk's samples (output by output, sample by sample). A write error stops
+/// `produce` and is returned as it is (a closed pipe ends quietly).
 fn write_predictions(
     mut out: impl Write,
+    header: &str,
     layout: &PredictionLayout,
     produce: impl FnOnce(&mut PredictionSink) -> svgp::Result<()>,
 ) -> Result<(), Box<dyn Error>> {
-    writeln!(out, "{}", layout.header())?;
+    writeln!(out, "{header}")?;
     let mut failed: Option<std::io::Error> = None;
-    let produced = produce(&mut |mean, var| {
-        let written =
-            (0..mean.nrows()).try_for_each(|i| writeln!(out, "{}", layout.row(mean, var, i)));
+    let produced = produce(&mut |chunk| {
+        let written = (0..chunk.mean.nrows()).try_for_each(|i| {
+            write!(out, "{}", layout.row(chunk.mean, chunk.var, i))?;
+            for draws in chunk.samples {
+                draws.row(i).iter().try_for_each(|v| write!(out, ",{v}"))?;
+            }
+            writeln!(out)
+        });
         written.map_err(|e| {
             let stop = svgp::SvgpError::Io {
                 path: "the predictions".into(),

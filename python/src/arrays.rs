@@ -3,9 +3,12 @@
 
 use crate::errors::value_error;
 use nalgebra::{DMatrix, DVector};
-use numpy::ndarray::Array2;
-use numpy::{Element, IntoPyArray, PyArray1, PyArray2, PyReadonlyArray1, PyReadonlyArray2};
+use numpy::ndarray::{Array2, Array3};
+use numpy::{
+    Element, IntoPyArray, PyArray1, PyArray2, PyArray3, PyReadonlyArray1, PyReadonlyArray2,
+};
 use pyo3::prelude::*;
+use svgp::model::JointOf;
 
 /// A 2-D float array from Python.
 #[derive(FromPyObject)]
@@ -69,6 +72,31 @@ pub fn to_numpy<'py>(py: Python<'py>, v: &DVector<f64>) -> Bound<'py, PyArray1<f
 /// A matrix as a new (C-ordered) numpy array of the same shape.
 pub fn matrix_to_numpy<'py>(py: Python<'py>, m: &DMatrix<f64>) -> Bound<'py, PyArray2<f64>> {
     Array2::from_shape_fn((m.nrows(), m.ncols()), |(i, j)| m[(i, j)]).into_pyarray(py)
+}
+
+/// K matrices of one shape R×C as a new K×R×C numpy array (covariances: L×N×N).
+pub fn stack_to_numpy<'py>(py: Python<'py>, ms: &[DMatrix<f64>]) -> Bound<'py, PyArray3<f64>> {
+    let (r, c) = ms.first().map_or((0, 0), |m| m.shape());
+    Array3::from_shape_fn((ms.len(), r, c), |(k, i, j)| ms[k][(i, j)]).into_pyarray(py)
+}
+
+/// L sample matrices N×S (one per latent, a draw a column) as a new S×N×L numpy array, the
+/// layout of GPflow's `predict_f_samples`.
+pub fn samples_to_numpy<'py>(py: Python<'py>, ms: &[DMatrix<f64>]) -> Bound<'py, PyArray3<f64>> {
+    let (n, s) = ms.first().map_or((0, 0), |m| m.shape());
+    Array3::from_shape_fn((s, n, ms.len()), |(k, i, l)| ms[l][(i, k)]).into_pyarray(py)
+}
+
+/// What a joint prediction is of: "f" (the latent GPs) or "y" (Gaussian outputs); else a
+/// `ValueError` naming `of`.
+pub fn joint_of(name: &str) -> PyResult<JointOf> {
+    match name {
+        "f" => Ok(JointOf::F),
+        "y" => Ok(JointOf::Y),
+        _ => Err(value_error(format!(
+            "of = {name:?}: expected \"f\" or \"y\""
+        ))),
+    }
 }
 
 /// `ValueError` naming the row and column (0-based) of the first non-finite entry of `x`.

@@ -3,13 +3,14 @@
 //! command line reads, and writes the library's PNG/SVG plots.
 
 use crate::arrays::{
-    check_columns, check_finite, check_finite_vector, matrix_to_numpy, to_numpy, Matrix, Vector,
+    check_columns, check_finite, check_finite_vector, joint_of, matrix_to_numpy, samples_to_numpy,
+    stack_to_numpy, to_numpy, Matrix, Vector,
 };
 use crate::errors::{to_py, value_error};
 use crate::record::{reason_name, Record, RecordItems};
 use nalgebra::{DMatrix, DVector};
 use numpy::ndarray::Array2;
-use numpy::{IntoPyArray, PyArray1, PyArray2};
+use numpy::{IntoPyArray, PyArray1, PyArray2, PyArray3};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use std::path::{Path, PathBuf};
@@ -144,6 +145,41 @@ impl Fitted {
             .detach(|| svgp::tabular::predict_latent(&self.saved, &x))
             .map_err(to_py)?;
         Ok((matrix_to_numpy(py, &mean), matrix_to_numpy(py, &var)))
+    }
+
+    /// Means and full covariances of the L latent GPs (`of` = "f") or of y for Gaussian
+    /// outputs (`of` = "y": each output's latent plus its noise) at raw inputs X (N×D), in the
+    /// units of `predict_f`: means N×L (or N×P) and covariances L×N×N (or P×N×N).
+    #[pyo3(signature = (x, of="f"))]
+    fn predict_full_cov<'py>(
+        &self,
+        py: Python<'py>,
+        x: Matrix<'_>,
+        of: &str,
+    ) -> PyResult<(Bound<'py, PyArray2<f64>>, Bound<'py, PyArray3<f64>>)> {
+        let (x, of) = (self.raw_inputs(&x)?, joint_of(of)?);
+        let (mean, covs) = py
+            .detach(|| svgp::tabular::predict_joint(&self.saved, &x, of))
+            .map_err(to_py)?;
+        Ok((matrix_to_numpy(py, &mean), stack_to_numpy(py, &covs)))
+    }
+
+    /// `num_samples` joint samples of f or y (`of` as in `predict_full_cov`) at raw inputs X
+    /// (N×D), drawn from `seed` (the same seed gives the same samples): S×N×L (or S×N×P).
+    #[pyo3(signature = (x, num_samples, seed, of="f"))]
+    fn predict_samples<'py>(
+        &self,
+        py: Python<'py>,
+        x: Matrix<'_>,
+        num_samples: usize,
+        seed: u64,
+        of: &str,
+    ) -> PyResult<Bound<'py, PyArray3<f64>>> {
+        let (x, of) = (self.raw_inputs(&x)?, joint_of(of)?);
+        let samples = py
+            .detach(|| svgp::tabular::sample_joint(&self.saved, &x, of, num_samples, seed))
+            .map_err(to_py)?;
+        Ok(samples_to_numpy(py, &samples))
     }
 
     /// log p(y*ᵢ | data) per row at raw X and y, in the target's units.
@@ -285,6 +321,15 @@ impl Fitted {
     }
 
     /// The number of latent GPs L.
+    /// Whether each output is its latent plus Gaussian noise, so that y has a joint Gaussian
+    /// law (`of` = "y" in `predict_full_cov` and `predict_samples`).
+    #[getter]
+    fn gaussian_outputs(&self) -> bool {
+        (self.saved.model.likelihood())
+            .additive_noise_variances()
+            .is_some()
+    }
+
     #[getter]
     fn num_latent(&self) -> usize {
         self.saved.model.num_latent()

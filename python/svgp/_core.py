@@ -21,13 +21,13 @@ from . import _svgp
 Callback = Callable[[int, float, float | None, int], bool | None]
 
 
-def seed_of(random_state: Any) -> int:
+def seed_of(random_state: Any, name: str = "random_state") -> int:
     """The library's seed for a scikit-learn ``random_state``: an int is used as it is (so a
     seed gives the numbers the Rust library and the command line give for it), ``None`` or a
-    ``RandomState`` draws one."""
+    ``RandomState`` draws one; ``name`` labels the error for a negative int."""
     if isinstance(random_state, Integral) and not isinstance(random_state, bool):
         if random_state < 0:
-            raise ValueError(f"random_state = {random_state}: must be non-negative")
+            raise ValueError(f"{name} = {random_state}: must be non-negative")
         return int(random_state)
     return int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
 
@@ -241,6 +241,16 @@ def check_flag(value: Any, name: str) -> bool:
     if not isinstance(value, (bool, np.bool_)):
         raise TypeError(f"{name} is {value!r}: expected True or False")
     return bool(value)
+
+
+def check_count(value: Any, name: str) -> int:
+    """``value`` as a positive int; TypeError unless it is an integer (not a bool), ValueError
+    below 1."""
+    if not isinstance(value, Integral) or isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} is {value!r}: expected a positive integer")
+    if value < 1:
+        raise ValueError(f"{name} = {value}: must be at least 1")
+    return int(value)
 
 
 def check_callback(callback: Any) -> Callback | None:

@@ -18,6 +18,7 @@ from . import _svgp
 from ._core import (
     as_numbers,
     as_path,
+    check_count,
     check_finite,
     check_flag,
     check_labels,
@@ -27,6 +28,7 @@ from ._core import (
     fitted_from_state,
     fitted_state,
     run_fit,
+    seed_of,
 )
 from ._settings import (
     CLASS_LIKELIHOODS,
@@ -196,13 +198,50 @@ class SVGPRegressor(RegressorMixin, _SVGPBase):  # type: ignore[misc]
         tags.target_tags.multi_output = True
         return tags
 
-    def predict(self, X: ArrayLike, return_std: bool = False) -> Any:
-        """The predictive mean of y at X; with ``return_std`` also its standard deviation
-        (noise included; :meth:`predict_f` gives the latent function's)."""
+    def predict(self, X: ArrayLike, return_std: bool = False, return_cov: bool = False) -> Any:
+        """The predictive mean of y at X, (N,) for one target or (N, P) for several; with
+        ``return_std`` also its standard deviation (same shape), with ``return_cov`` instead
+        its covariance over the N rows, (N, N) or (N, N, P), as scikit-learn's
+        ``GaussianProcessRegressor``. Both are of y, the noise included (as scikit-learn's
+        with a ``WhiteKernel`` in its kernel), so the covariance's diagonal is the standard
+        deviation squared; :meth:`predict_f` gives the latent function's variance.
+        ``return_cov`` takes N² floats per output and needs the Gaussian likelihood
+        (ValueError for the others); asking for both raises RuntimeError, as scikit-learn."""
+        std, cov = check_flag(return_std, "return_std"), check_flag(return_cov, "return_cov")
+        if std and cov:
+            raise RuntimeError("At most one of return_std or return_cov can be requested.")
         Xa = self._check_X(X)
+        if cov:
+            self._check_gaussian("return_cov")
+            mean, covs = self._model.predict_full_cov(Xa, "y")
+            return self._columns(mean), covs[0] if self.n_outputs_ == 1 else covs.transpose(1, 2, 0)
         mean, var = self._model.predict_y(Xa)
         mean, sd = self._columns(mean), np.sqrt(self._columns(var))
-        return (mean, sd) if return_std else mean
+        return (mean, sd) if std else mean
+
+    def sample_y(
+        self, X: ArrayLike, n_samples: int = 1, random_state: Any = 0
+    ) -> NDArray[np.float64]:
+        """Joint samples of y at X (noise included), (N, n_samples) for one target or
+        (N, P, n_samples) for several, as scikit-learn's ``GaussianProcessRegressor``: each
+        sample is drawn from the covariance of :meth:`predict` with ``return_cov`` (N² floats
+        per output; Gaussian likelihood only), factored with a jitter of 1e-10 times its
+        largest variance. An int ``random_state`` gives the same samples every time."""
+        Xa = self._check_X(X)
+        count = check_count(n_samples, "n_samples")
+        self._check_gaussian("sample_y")
+        samples = self._model.predict_samples(Xa, count, seed_of(random_state), "y")
+        if self.n_outputs_ == 1:
+            return np.ascontiguousarray(samples[:, :, 0].T)
+        return np.ascontiguousarray(samples.transpose(1, 2, 0))
+
+    def _check_gaussian(self, what: str) -> None:
+        """ValueError naming ``what`` unless the fitted likelihood adds Gaussian noise to f."""
+        if not self._model.gaussian_outputs:
+            raise ValueError(
+                f"{what} needs likelihood='gaussian' (the joint law of y is Gaussian only "
+                f"there); this model was fitted with {self._model.likelihood!r}"
+            )
 
     def predict_f(self, X: ArrayLike) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
         """Mean and variance of the latent function f at X, in the target's units (for

@@ -16,6 +16,7 @@ from ._core import (
     as_path,
     check_callback,
     check_class_indices,
+    check_count,
     check_feature_names,
     check_flag,
     check_inputs,
@@ -23,6 +24,7 @@ from ._core import (
     fitted_from_state,
     fitted_state,
     run_fit,
+    seed_of,
 )
 from ._settings import (
     CLASS_LIKELIHOODS,
@@ -119,11 +121,30 @@ class Model(TrainingParameters):
             raise ValueError("this Model is not fitted: call fit(X, y) or svgp.load(path)")
         return self._fitted
 
-    def predict_f(self, X: ArrayLike) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    def predict_f(
+        self, X: ArrayLike, full_cov: bool = False
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
         """Mean and variance of the latent GPs at X: shape (N,) each for one latent, (N, L)
         for L latents. The first latent of a regression model is in the target's units, any
-        other (the log noise scale of "heteroscedastic") in the model's standardised units."""
-        return _squeezed(self.fitted.predict_f(self._inputs(X)))
+        other (the log noise scale of "heteroscedastic") in the model's standardised units.
+
+        With ``full_cov=True``, as GPflow's: the means (N, L) and each latent's full
+        covariance over the N rows, (L, N, N), which takes L·N² floats."""
+        Xa = self._inputs(X)
+        if check_flag(full_cov, "full_cov"):
+            return self.fitted.predict_full_cov(Xa, "f")
+        return _squeezed(self.fitted.predict_f(Xa))
+
+    def predict_f_samples(
+        self, X: ArrayLike, num_samples: int = 1, seed: int = 0
+    ) -> NDArray[np.float64]:
+        """Joint samples of the latent GPs at X, (num_samples, N, L) as GPflow's, in the units
+        of :meth:`predict_f`: each draw is from the full covariance over the N rows (factored
+        with a jitter of 1e-10 times its largest variance), so it takes N² floats per latent.
+        The same ``seed`` gives the same samples."""
+        Xa = self._inputs(X)
+        count = check_count(num_samples, "num_samples")
+        return self.fitted.predict_samples(Xa, count, seed_of(seed, "seed"), "f")
 
     def predict_y(self, X: ArrayLike) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
         """Predictive mean and variance of y at X: shape (N,) each for a scalar target (for

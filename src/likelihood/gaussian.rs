@@ -112,6 +112,10 @@ impl LikelihoodBase for Gaussian {
         Some(self.noise_variance())
     }
 
+    fn additive_noise_variances(&self) -> Option<Vec<f64>> {
+        Some(vec![self.noise_variance()])
+    }
+
     fn spec(&self) -> super::LikelihoodSpec {
         let NoiseSpec {
             raw_variance,

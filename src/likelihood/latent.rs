@@ -66,6 +66,12 @@ pub trait LikelihoodBase: std::fmt::Debug + Send + Sync {
     fn is_conjugate(&self) -> bool {
         self.gaussian_noise_variance().is_some()
     }
+    /// σₚ² for each output p if every output is its own latent plus independent Gaussian noise,
+    /// yₚ = fₚ + εₚ with εₚ ~ N(0, σₚ²) (so L = P), else `None`: then the joint law of y at
+    /// several points is that of f with σₚ² added to each diagonal.
+    fn additive_noise_variances(&self) -> Option<Vec<f64>> {
+        None
+    }
 }
 
 /// An observation model of L ≥ 1 latent GPs, as the model evaluates it.

@@ -115,6 +115,10 @@ impl LikelihoodBase for MultiGaussian {
         true
     }
 
+    fn additive_noise_variances(&self) -> Option<Vec<f64>> {
+        Some(self.noise_variances())
+    }
+
     fn spec(&self) -> LikelihoodSpec {
         LikelihoodSpec::MultiGaussian {
             outputs: self.outputs.iter().map(Gaussian::noise_spec).collect(),

@@ -36,13 +36,13 @@
 //! points above, test `predictions_match_long_monte_carlo`).
 
 use super::multi::{check_classes, debug_check_shapes, row};
+use super::special::standard_normal;
 use super::LIMIT_BELOW_SD;
 use super::{Likelihood, LikelihoodBase, LikelihoodSpec, VarExp};
 use crate::error::{check_shape, Result, Shape, SvgpError};
 use nalgebra::{DMatrix, DVector};
 use rand::rngs::StdRng;
-use rand::{RngExt, SeedableRng};
-use std::f64::consts::PI;
+use rand::SeedableRng;
 
 /// Default S = 256 draws (128 antithetic pairs) for the training expectations.
 pub const DEFAULT_NUM_SAMPLES: usize = 256;
@@ -94,10 +94,7 @@ impl SoftmaxSpec {
 /// (Box–Muller on `StdRng::seed_from_u64(seed)`).
 fn antithetic_normals(seed: u64, pairs: usize, l: usize) -> Vec<f64> {
     let mut rng = StdRng::seed_from_u64(seed);
-    let mut normal = || {
-        let r = (-2.0 * (1.0 - rng.random::<f64>()).ln()).sqrt(); // 1 − u ∈ (0, 1]
-        r * (2.0 * PI * rng.random::<f64>()).cos()
-    };
+    let mut normal = || standard_normal(&mut rng);
     let mut out = Vec::with_capacity(2 * pairs * l);
     for _ in 0..pairs {
         let row: Vec<f64> = (0..l).map(|_| normal()).collect();

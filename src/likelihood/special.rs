@@ -4,6 +4,14 @@
 use statrs::function::erf::erfc;
 use std::f64::consts::{FRAC_1_SQRT_2, PI};
 
+/// One standard normal draw by Box–Muller from two uniforms of `rng` (the cosine branch):
+/// √(−2 log(1 − u₁)) cos(2π u₂), with 1 − u₁ ∈ (0, 1] so the log is finite.
+pub fn standard_normal<R: rand::Rng + ?Sized>(rng: &mut R) -> f64 {
+    use rand::RngExt;
+    let r = (-2.0 * (1.0 - rng.random::<f64>()).ln()).sqrt();
+    r * (2.0 * PI * rng.random::<f64>()).cos()
+}
+
 /// log φ(z), the standard normal log density.
 pub fn log_normal_pdf(z: f64) -> f64 {
     -0.5 * z * z - 0.5 * (2.0 * PI).ln()

@@ -4,8 +4,8 @@
 
 use super::predictor::{LatentPredictor, PredictWork};
 use super::Svgp;
-use crate::error::{check_shape, check_targets_shape, Result, Shape};
-use crate::linalg::{cholesky_with_jitter, matmul_tn, reshape_buffer, symmetrise_in_place};
+use crate::error::{check_targets_shape, Result};
+use crate::linalg::{cholesky_with_jitter, reshape_buffer};
 use nalgebra::{DMatrix, DVector};
 
 impl Svgp {
@@ -40,11 +40,7 @@ impl Svgp {
         rows: usize,
         mut f: impl FnMut(usize, &DMatrix<f64>, &DMatrix<f64>) -> Result<()>,
     ) -> Result<()> {
-        check_shape(
-            "prediction inputs",
-            Shape::new(x_new.nrows(), self.input_dim()),
-            Shape::new(x_new.nrows(), x_new.ncols()),
-        )?;
+        self.check_prediction_inputs(x_new)?;
         let lzs = self.kuu_factors()?;
         let predictors: Vec<_> = (self.qs().iter().enumerate())
             .map(|(l, q)| LatentPredictor::new(&lzs[self.kernel_index(l)], q, self.parallelism()))
@@ -92,45 +88,6 @@ impl Svgp {
     pub fn predict_y(&self, x_new: &DMatrix<f64>) -> Result<(DMatrix<f64>, DMatrix<f64>)> {
         let (mu, var) = self.predict_f(x_new)?;
         Ok(self.likelihood().predict_y(&mu, &var))
-    }
-}
-
-impl Svgp {
-    /// Mean (N*) and full covariance (N*×N*) of latent l's q(f*ₗ) at `x_new`:
-    /// Σ* = K** − Aᵀ A + Aᵀ S A, A = Lz⁻¹ K(Z, X*). Needs O(N*²) memory; use [`Svgp::predict_f`]
-    /// for marginals of large test sets.
-    ///
-    /// # Errors
-    /// As [`Svgp::predict_f`]; `InvalidParameter { name: "latent" }` for a latent index ≥ L.
-    pub fn predict_f_full_cov(
-        &self,
-        x_new: &DMatrix<f64>,
-        latent: usize,
-    ) -> Result<(DVector<f64>, DMatrix<f64>)> {
-        if latent >= self.num_latent() {
-            return Err(crate::error::SvgpError::InvalidParameter {
-                name: "latent".into(),
-                value: latent as f64,
-                reason: "must be below the model's number of latents",
-            });
-        }
-        check_shape(
-            "prediction inputs",
-            Shape::new(x_new.nrows(), self.input_dim()),
-            Shape::new(x_new.nrows(), x_new.ncols()),
-        )?;
-        let k = self.kernel_index(latent);
-        let kernel = self.kernels()[k].as_ref();
-        let par = self.parallelism();
-        let cond = super::Conditional::new(kernel, self.z(), x_new, self.jitter(), par)?;
-        let q = &self.qs()[latent];
-        let mean = cond.a.tr_mul(q.m());
-        let lta = matmul_tn(q.l(), &cond.a, par); // Lᵀ A
-        let mut cov = DMatrix::zeros(0, 0);
-        kernel.matrix_into(x_new, x_new, &mut cov, par); // K**
-        cov += matmul_tn(&lta, &lta, par) - matmul_tn(&cond.a, &cond.a, par);
-        symmetrise_in_place(&mut cov);
-        Ok((mean, cov))
     }
 
     /// log p(y*ᵢ | data) = log ∫ p(y*ᵢ | f) q(f*ᵢ) df per point (`x_new`: N*×D, `y`: N*).

@@ -17,6 +17,7 @@ mod checkpoint;
 mod estimator;
 mod file;
 mod fit;
+mod joint;
 mod scan;
 mod settings;
 mod stream;
@@ -24,12 +25,14 @@ pub use checkpoint::{settings_of, Checkpoint, CHECKPOINT_FORMAT, CHECKPOINT_VERS
 pub use estimator::{Estimator, Fitted};
 pub use file::{SavedModel, FORMAT, FORMAT_VERSION};
 pub use fit::{build_trainer, fit, fit_data, TrainingData};
-pub use scan::{evaluate_csv, predict_csv};
+pub use joint::{predict_joint, sample_joint};
+pub use scan::{evaluate_csv, inputs_csv, predict_csv};
 pub use settings::{
     accepted_names, parse_name, Checkpointing, FitOptions, LikelihoodChoice, Named, UnknownName,
 };
 pub use stream::{
-    evaluate_binary, fit_binary, planned_iterations, predict_binary, StreamOptions, StreamSource,
+    evaluate_binary, fit_binary, inputs_binary, planned_iterations, predict_binary, StreamOptions,
+    StreamSource,
 };
 
 /// The rows (at least M) among which a fit places its inducing inputs by k-means++: a seeded

@@ -126,13 +126,32 @@ pub fn evaluate_csv(
 /// order, handed to `sink` `chunk_rows` rows at a time.
 ///
 /// # Errors
-/// As the CSV reader; `EmptyFile` for no data rows; `sink`'s errors.
+/// As [`inputs_csv`]; `sink`'s errors.
 pub fn predict_csv(
     saved: &SavedModel,
     options: &CsvOptions,
     path: &Path,
     chunk_rows: usize,
     mut sink: impl FnMut(&DMatrix<f64>, &DMatrix<f64>) -> Result<()>,
+) -> Result<()> {
+    inputs_csv(saved, options, path, chunk_rows, |x| {
+        let (mean, var) = predict(saved, x)?;
+        sink(&mean, &var)
+    })
+}
+
+/// The model's feature columns (b×D, raw units, in `feature_names` order) of every row of the
+/// CSV file at `path` (found by name; other columns ignored), in file order, handed to `sink`
+/// `chunk_rows` rows at a time.
+///
+/// # Errors
+/// As the CSV reader; `EmptyFile` for no data rows; `sink`'s errors.
+pub fn inputs_csv(
+    saved: &SavedModel,
+    options: &CsvOptions,
+    path: &Path,
+    chunk_rows: usize,
+    mut sink: impl FnMut(&DMatrix<f64>) -> Result<()>,
 ) -> Result<()> {
     let mut rows = open_rows(saved, options, path, false)?;
     let d = saved.feature_names.len();
@@ -142,8 +161,7 @@ pub fn predict_csv(
             0 => first[i],
             _ => rest[(i, j - 1)],
         });
-        let (mean, var) = predict(saved, &x)?;
-        sink(&mean, &var)
+        sink(&x)
     })?;
     if read == 0 {
         return Err(SvgpError::EmptyFile {

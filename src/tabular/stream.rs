@@ -290,16 +290,30 @@ pub fn evaluate_binary(
 /// the binary table `file`, in file order, handed to `sink` `chunk_rows` rows at a time.
 ///
 /// # Errors
-/// `InvalidBinaryFile` naming the file for other feature columns; read errors; `sink`'s.
+/// As [`inputs_binary`].
 pub fn predict_binary(
     saved: &SavedModel,
     file: &BinaryFile,
     chunk_rows: usize,
     mut sink: impl FnMut(&DMatrix<f64>, &DMatrix<f64>) -> Result<()>,
 ) -> Result<()> {
-    check_columns(saved, file)?;
-    scan_rows(file, RowSet::All, chunk_rows, |batch| {
-        let (mean, var) = super::predict(saved, &batch.x)?;
+    inputs_binary(saved, file, chunk_rows, |x| {
+        let (mean, var) = super::predict(saved, x)?;
         sink(&mean, &var)
     })
+}
+
+/// The inputs (b×D, raw units) of every row of the binary table `file`, checked to be the
+/// model's feature columns, in file order, handed to `sink` `chunk_rows` rows at a time.
+///
+/// # Errors
+/// `InvalidBinaryFile` naming the file for other feature columns; read errors; `sink`'s.
+pub fn inputs_binary(
+    saved: &SavedModel,
+    file: &BinaryFile,
+    chunk_rows: usize,
+    mut sink: impl FnMut(&DMatrix<f64>) -> Result<()>,
+) -> Result<()> {
+    check_columns(saved, file)?;
+    scan_rows(file, RowSet::All, chunk_rows, |batch| sink(&batch.x))
 }

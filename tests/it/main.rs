@@ -29,6 +29,7 @@ mod natgrad_oracle;
 mod non_conjugate;
 mod parallel_policy;
 mod peers_gpflow;
+mod predictive;
 mod priors;
 mod scan;
 mod shards;

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::process::{Command, Output};
 
 /// Runs the binary from the workspace root, where `datasets/` and `tests/data/` are.
-fn svgp(args: &[&str]) -> Output {
+pub(crate) fn svgp(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_svgp"))
         .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
         .args(args)
@@ -14,7 +14,7 @@ fn svgp(args: &[&str]) -> Output {
         .expect("the binary runs")
 }
 
-fn scratch(name: &str) -> PathBuf {
+pub(crate) fn scratch(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("svgp-cli-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     dir.join(name)
@@ -217,7 +217,7 @@ fn crlf_line_endings_and_a_utf8_bom_are_read() {
 }
 
 /// Runs `svgp` and checks: non-zero exit, no panic, and every fragment in the message.
-fn refused(args: &[&str], fragments: &[&str]) {
+pub(crate) fn refused(args: &[&str], fragments: &[&str]) {
     let out = svgp(args);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "{args:?} succeeded");

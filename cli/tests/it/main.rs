@@ -7,4 +7,5 @@ mod interrupt;
 mod multiclass;
 mod multilatent_plots;
 mod reproduce;
+mod samples;
 mod stream_cli;
