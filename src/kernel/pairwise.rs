@@ -291,6 +291,7 @@ impl<F: Form> Kernel for Leaf<F> {
             (LeafKind::White, _) => KernelSpec::White { dim, params, floor },
             (LeafKind::Cosine, _) => KernelSpec::Cosine { dim, params, floor },
             (LeafKind::Categorical, _) => KernelSpec::Categorical { dim, params, floor },
+            // the polynomial form (linear at degree 1) is the only form left
             (_, degree) => KernelSpec::Polynomial {
                 dim,
                 degree: degree.unwrap_or(1),

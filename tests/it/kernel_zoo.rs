@@ -6,7 +6,6 @@
 use crate::common::exactness::assert_one_step_exact;
 use crate::common::*;
 use nalgebra::{DMatrix, DVector};
-use rand::rngs::StdRng;
 use rand::RngExt;
 use std::f64::consts::PI;
 use svgp::kernel::{Active, Kernel, KernelSpec, LeafDescription, LeafKind, Product, Sum};

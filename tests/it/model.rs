@@ -8,7 +8,6 @@ use nalgebra::{DMatrix, DVector};
 use rand::rngs::StdRng;
 use rand::RngExt;
 use svgp::kernel::{Kernel, SquaredExponential};
-use svgp::likelihood::Gaussian;
 use svgp::model::{sgpr_bound, GradScope, Marginals, Svgp, Workspace};
 use svgp::optim::{InvalidStepPolicy, NatGrad};
 use svgp::variational::{Expectation, MeanCholesky, Natural, Parametrisation, VariationalQ};
