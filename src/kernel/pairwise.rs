@@ -28,7 +28,7 @@ pub(crate) trait Form: Debug + Clone + Send + Sync + 'static {
     }
     /// k(x, y).
     fn value(&self, vals: &[f64], x: &[f64], y: &[f64]) -> f64;
-    /// Adds k̄ ∂k/∂vals into `vals_bar` and k̄ ∂k(x, y)/∂x into `x_bar` (D).
+    /// Adds k̄ ∂k/∂vals into `g.vals` and k̄ ∂k(x, y)/∂x into `g.x` (D).
     fn grad(&self, vals: &[f64], x: &[f64], y: &[f64], k_bar: f64, g: Grads);
     /// k(x, x) on the diagonal of K_ff (default: `value(x, x)`).
     fn diag_value(&self, vals: &[f64], x: &[f64]) -> f64 {

@@ -108,17 +108,12 @@ fn leaf_case(kind: LeafKind, columns: &[usize], input_dim: usize) -> Case {
         move |x: &[f64]| columns.iter().map(|&c| x[c]).collect::<Vec<_>>()
     };
     let (p2, v2) = (pick.clone(), v.clone());
-    let diag_value = if kind == LeafKind::White {
-        v[0]
-    } else {
-        f64::NAN
-    };
     Case {
         name: format!("{} on {columns:?} of {input_dim}", kind.name()),
         kernel,
         reference: Box::new(move |x, y| formula(kind, &v, &pick(x), &pick(y))),
         diag: Box::new(move |x, _| match kind {
-            LeafKind::White => diag_value,
+            LeafKind::White => v2[0],
             _ => formula(kind, &v2, &p2(x), &p2(x)),
         }),
     }
