@@ -169,6 +169,21 @@ pub enum SvgpError {
         /// What the shard's evaluation reported.
         reason: String,
     },
+    /// A kernel expression does not parse, or names a kernel, parameter, column or prior that
+    /// does not exist; `column` is the 1-based character column in `expression`.
+    #[error(
+        "kernel expression {expression:?}, column {column}: expected {expected}, found {found}"
+    )]
+    KernelExpression {
+        /// The expression as given.
+        expression: String,
+        /// 1-based character column of the problem.
+        column: usize,
+        /// What was expected there.
+        expected: String,
+        /// What was found.
+        found: String,
+    },
     /// A natural-gradient step was refused at every step size allowed.
     ///
     /// `gamma` is the last step size tried; `attempts` how many were tried in all; `pivot` the

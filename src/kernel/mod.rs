@@ -6,6 +6,7 @@
 
 mod bulk;
 mod combine;
+pub mod language;
 mod ops;
 mod stationary;
 
