@@ -3,15 +3,33 @@
 //! Inputs are matrices with one point per row (N×D). Every kernel computes whole matrices in
 //! bulk; no virtual call is made per entry. Parameters are unconstrained (see [`Positive`]) and
 //! kept in a fixed order that `param_names`, `params`, `set_params` and every `vjp_*` share.
+//!
+//! Leaves: the stationary kernels ([`Stationary`]: squared exponential, Matérn ½ ³⁄₂ ⁵⁄₂, ARD),
+//! and, built by [`LeafKind::build`], periodic, rational quadratic, linear, polynomial, constant,
+//! white, cosine and categorical (each documented with its formula and parameter order in its
+//! module). [`Active`] restricts any kernel to some input columns; [`Sum`] and [`Product`]
+//! combine kernels of one input width.
 
+mod active;
 mod bulk;
+mod categorical;
 mod combine;
+mod constant;
+mod dot;
 pub mod language;
+mod leaf;
 mod ops;
+mod pairwise;
+mod periodic;
+mod rq;
+mod spec;
 mod stationary;
 
+pub use active::Active;
 pub use combine::{Product, Sum};
+pub use leaf::{LeafDescription, LeafKind};
 pub use ops::KernelExpr;
+pub use spec::KernelSpec;
 pub use stationary::{
     Matern12, Matern12Profile, Matern32, Matern32Profile, Matern52, Matern52Profile, Profile,
     SeProfile, SquaredExponential, Stationary,
@@ -113,83 +131,6 @@ pub enum KernelFamily {
     Matern32,
     /// Matérn ⁵⁄₂.
     Matern52,
-}
-
-/// A kernel as data: what model files store.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum KernelSpec {
-    /// A stationary kernel with its unconstrained parameters (variance, then D lengthscales) and
-    /// the floor of its softplus transform.
-    Stationary {
-        /// The family.
-        family: KernelFamily,
-        /// Unconstrained parameters, 1 + D.
-        params: Vec<f64>,
-        /// The positive floor.
-        floor: f64,
-    },
-    /// A sum of kernels.
-    Sum(Vec<KernelSpec>),
-    /// An elementwise product of kernels.
-    Product(Vec<KernelSpec>),
-}
-
-impl KernelSpec {
-    /// The kernel described.
-    ///
-    /// # Errors
-    /// `InvalidParameter` for fewer than 2 stationary parameters, a bad floor or non-finite
-    /// values; `ShapeMismatch` for parts of different input dimensions or an empty combination.
-    pub fn build(&self) -> Result<Box<dyn Kernel>> {
-        match self {
-            KernelSpec::Stationary {
-                family,
-                params,
-                floor,
-            } => {
-                if params.len() < 2 {
-                    return Err(crate::SvgpError::InvalidParameter {
-                        name: "kernel params".into(),
-                        value: params.len() as f64,
-                        reason: "a stationary kernel needs a variance and at least one lengthscale",
-                    });
-                }
-                let d = params.len() - 1;
-                let transform = Positive::with_floor(*floor);
-                // Build with placeholder constrained values, then set the stored unconstrained ones.
-                let ones = vec![1.0 + floor.abs(); d];
-                let mut k: Box<dyn Kernel> = match family {
-                    KernelFamily::SquaredExponential => Box::new(
-                        SquaredExponential::with_transform(1.0 + floor.abs(), ones, transform)?,
-                    ),
-                    KernelFamily::Matern12 => Box::new(Matern12::with_transform(
-                        1.0 + floor.abs(),
-                        ones,
-                        transform,
-                    )?),
-                    KernelFamily::Matern32 => Box::new(Matern32::with_transform(
-                        1.0 + floor.abs(),
-                        ones,
-                        transform,
-                    )?),
-                    KernelFamily::Matern52 => Box::new(Matern52::with_transform(
-                        1.0 + floor.abs(),
-                        ones,
-                        transform,
-                    )?),
-                };
-                k.set_params(params)?;
-                Ok(k)
-            }
-            KernelSpec::Sum(parts) => Ok(Box::new(Sum::new(
-                parts.iter().map(KernelSpec::build).collect::<Result<_>>()?,
-            )?)),
-            KernelSpec::Product(parts) => Ok(Box::new(Product::new(
-                parts.iter().map(KernelSpec::build).collect::<Result<_>>()?,
-            )?)),
-        }
-    }
 }
 
 impl Clone for Box<dyn Kernel> {

@@ -103,6 +103,7 @@ macro_rules! kernel_ops {
 kernel_ops!(Stationary<P>, P: Profile);
 kernel_ops!(Sum);
 kernel_ops!(Product);
+kernel_ops!(super::Active);
 
 impl<R: Into<KernelExpr>> Add<R> for Box<dyn Kernel> {
     type Output = KernelExpr;

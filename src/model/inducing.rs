@@ -68,6 +68,50 @@ impl InducingInit {
             InducingInit::Given(z) => z.clone(), // returned above, after its shape check
         })
     }
+
+    /// As [`InducingInit::choose`], then each of the listed `code_columns` of Z snapped to the
+    /// nearest value present in that column of `x` (ties to the smaller), so columns of category
+    /// codes hold valid codes although k-means averages rows. Columns not listed are unchanged.
+    ///
+    /// # Errors
+    /// As [`InducingInit::choose`]; `InvalidParameter { name: "code_columns" }` naming a column
+    /// ≥ D (the value is the column).
+    pub fn choose_keeping_codes(
+        &self,
+        x: &DMatrix<f64>,
+        num_inducing: usize,
+        seed: u64,
+        code_columns: &[usize],
+    ) -> Result<DMatrix<f64>> {
+        if let Some(&c) = code_columns.iter().find(|&&c| c >= x.ncols()) {
+            return Err(SvgpError::InvalidParameter {
+                name: "code_columns".into(),
+                value: c as f64,
+                reason: "a code column must be below the input dimension D",
+            });
+        }
+        let mut z = self.choose(x, num_inducing, seed)?;
+        for &c in code_columns {
+            let mut codes: Vec<f64> = x.column(c).iter().copied().collect();
+            codes.sort_by(f64::total_cmp);
+            codes.dedup();
+            z.column_mut(c)
+                .iter_mut()
+                .for_each(|v| *v = nearest_code(&codes, *v));
+        }
+        Ok(z)
+    }
+}
+
+/// The entry of `codes` (sorted, distinct, non-empty) nearest to `v`, the smaller on a tie.
+fn nearest_code(codes: &[f64], v: f64) -> f64 {
+    let above = codes.partition_point(|&c| c < v);
+    match (above.checked_sub(1).map(|i| codes[i]), codes.get(above)) {
+        (Some(lo), Some(&hi)) if hi - v < v - lo => hi,
+        (Some(lo), _) => lo,
+        (None, Some(&hi)) => hi,
+        (None, None) => v,
+    }
 }
 
 fn sq_dist(x: &DMatrix<f64>, i: usize, z: &DMatrix<f64>, j: usize) -> f64 {
@@ -164,6 +208,48 @@ mod tests {
                 assert!(hit, "seed {seed}: centre {c:?} missing from {z}");
             }
         }
+    }
+
+    /// Column 1 holds codes {0, 1, 5} (here scaled by 0.5: {0, 0.5, 2.5}); k-means centres
+    /// average them, the kept columns are snapped back to codes present in the data while
+    /// column 0 keeps its means; a column ≥ D is refused.
+    #[test]
+    fn code_columns_stay_codes() {
+        let codes = [0.0, 0.5, 2.5];
+        let x = DMatrix::from_fn(30, 2, |i, j| {
+            if j == 0 {
+                (i as f64 * 0.37).sin()
+            } else {
+                codes[i % 3]
+            }
+        });
+        let init = InducingInit::default();
+        let plain = init.choose(&x, 4, 3).unwrap();
+        assert!(
+            plain.column(1).iter().any(|v| !codes.contains(v)),
+            "k-means must average codes for this test to mean anything: {plain}"
+        );
+        let kept = init.choose_keeping_codes(&x, 4, 3, &[1]).unwrap();
+        assert!(kept.column(1).iter().all(|v| codes.contains(v)), "{kept}");
+        assert_eq!(kept.column(0), plain.column(0));
+        for (k, p) in kept.column(1).iter().zip(plain.column(1).iter()) {
+            let best = codes
+                .iter()
+                .map(|c| (c - p).abs())
+                .fold(f64::INFINITY, f64::min);
+            assert_eq!((k - p).abs(), best, "{p} snapped to {k}");
+        }
+        let e = init.choose_keeping_codes(&x, 4, 3, &[2]).unwrap_err();
+        assert!(
+            matches!(&e, SvgpError::InvalidParameter { name, value, .. }
+                if name == "code_columns" && *value == 2.0),
+            "{e:?}"
+        );
+        assert_eq!(
+            nearest_code(&[0.0, 1.0], 0.5),
+            0.0,
+            "a tie goes to the smaller"
+        );
     }
 
     #[test]

@@ -172,6 +172,23 @@ pub struct AdamState {
 mod tests {
     use super::*;
 
+    /// A coordinate whose gradient is exactly 0 at every step keeps its value bit for bit
+    /// (m = v = 0, so its step is 0/(0 + ε) = 0) while the others move: how Adam leaves Z's
+    /// category-code columns, whose kernel derivative is zero, where they are.
+    #[test]
+    fn a_coordinate_with_zero_gradient_never_moves() {
+        let mut adam = Adam::new(AdamConfig::default(), 3);
+        let mut p = DVector::from_vec(vec![0.3, 2.0, -1.7]);
+        for t in 0..50 {
+            let g = DVector::from_vec(vec![(t as f64).sin(), 0.0, 1.0 - p[2]]);
+            let (next, state) = adam.propose(&p, &g).unwrap();
+            adam.commit(state);
+            p = next;
+        }
+        assert_eq!(p[1], 2.0);
+        assert!(p[0] != 0.3 && p[2] != -1.7, "{p}");
+    }
+
     /// First step from zero moments moves each parameter by α·sign(g) (m̂ = g, v̂ = g²; the ε
     /// term changes it by a relative 1e-7/|g|); a second identical gradient again by about α.
     #[test]

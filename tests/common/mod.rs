@@ -1,6 +1,7 @@
 //! Helpers shared by the integration tests: seeded random matrices and q, relative differences.
 #![allow(dead_code)] // each test binary uses its own subset
 
+pub mod exactness;
 pub mod fisher;
 
 use nalgebra::{DMatrix, DVector};

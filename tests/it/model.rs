@@ -2,6 +2,7 @@
 //! reaches the same optimum, all gradients match central differences, the minibatch ELBO is
 //! unbiased, Z = X recovers the exact GP (MATH.md §1–4).
 
+use crate::common::exactness::{assert_one_step_exact, gaussian_model};
 use crate::common::*;
 use nalgebra::{DMatrix, DVector};
 use rand::rngs::StdRng;
@@ -23,63 +24,17 @@ fn data(rng: &mut StdRng, n: usize, d: usize) -> (DMatrix<f64>, DVector<f64>) {
     (x, y)
 }
 
-fn gaussian_model(
-    kernel: Box<dyn Kernel>,
-    z: DMatrix<f64>,
-    q: VariationalQ,
-    noise: f64,
-    jitter: f64,
-) -> Svgp {
-    Svgp::with_q(
-        kernel,
-        Box::new(Gaussian::new(noise).unwrap()),
-        z,
-        q,
-        jitter,
-    )
-    .unwrap()
-}
-
 fn se(d: usize) -> Box<dyn Kernel> {
     Box::new(SquaredExponential::new(1.2, vec![0.9; d]).unwrap())
 }
 
-/// MATH.md §3 exactness check: one γ = 1 step in θ from three random q lands on the SGPR bound
-/// (1e-9 relative: both sides are O(M³) computations of the same closed form, rounding ~1e-13)
-/// and on the closed-form optimum q; a second step changes nothing.
+/// MATH.md §3 exactness check (see `common::exactness`) with the SE kernel on D = 2.
 #[test]
 fn one_natural_step_reaches_the_sgpr_bound_and_optimum() {
     let mut rng = rng(1);
     let (x, y) = data(&mut rng, 60, 2);
     let z = x.rows(0, 12).into_owned();
-    let noise = 0.1;
-    let fit = sgpr_bound(se(2).as_ref(), noise, &z, &x, &y, 1e-6).unwrap();
-    for trial in 0..3 {
-        let q0 = random_q(&mut rng, 12);
-        let model = gaussian_model(se(2), z.clone(), q0, noise, 1e-6);
-        let before = all_grads(&model, &x, &y, 1.0);
-        assert!(
-            (before.elbo - fit.bound).abs() > 1.0,
-            "trial {trial}: start must differ from the optimum"
-        );
-        let ng = NatGrad::<Natural>::new(InvalidStepPolicy::Refuse);
-        let step = ng.step(model.q(), &before.d_eta, 1.0).unwrap();
-        let mut after = model.clone();
-        after.set_q(step.q).unwrap();
-        let elbo = after.elbo(&x, &y, 1.0).unwrap();
-        assert!(
-            (elbo - fit.bound).abs() < 1e-9 * fit.bound.abs(),
-            "trial {trial}: {elbo} vs {}",
-            fit.bound
-        );
-        assert!(rel_diff(after.q().m().as_slice(), fit.q.m().as_slice()) < 1e-8);
-        assert!(rel_diff(after.q().s().as_slice(), fit.q.s().as_slice()) < 1e-8);
-        let again = ng
-            .step(after.q(), &all_grads(&after, &x, &y, 1.0).d_eta, 1.0)
-            .unwrap();
-        assert!(rel_diff(again.q.m().as_slice(), after.q().m().as_slice()) < 1e-9);
-        assert!(rel_diff(again.q.s().as_slice(), after.q().s().as_slice()) < 1e-9);
-    }
+    assert_one_step_exact("SE", &|| se(2), &x, &y, &z, 0.1, 1e-6, &mut rng);
 }
 
 /// η and (m, L) are first-order in θ, so they need many small steps: with γ = 0.05 the error in θ
