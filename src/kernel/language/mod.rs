@@ -3,13 +3,19 @@
 //! `linear(year) + se(year) * periodic(year, period=fixed(1))`.
 //!
 //! [`parse`] turns text into an [`Expr`]; printing an [`Expr`] gives canonical text that parses
-//! back to the same tree.
+//! back to the same tree. [`resolve`] builds the kernel an [`Expr`] denotes over named columns,
+//! with its fixed parameters and priors; [`describe`] writes a kernel back as an [`Expr`] with
+//! its current values.
 
+mod describe;
 mod lex;
 mod parse;
+mod resolve;
 mod syntax;
 
+pub use describe::describe;
 pub use parse::parse;
+pub use resolve::{resolve, Resolved};
 pub use syntax::{Arg, Call, Column, Expr, PriorCall};
 
 use std::fmt;
