@@ -181,6 +181,21 @@ pub enum SvgpError {
         /// The names the model accepts, Z's as a pattern (`z[i,d] for i < M, d < D`).
         accepted: String,
     },
+    /// A kernel expression does not parse, or names a kernel, parameter, column or prior that
+    /// does not exist; `column` is the 1-based character column in `expression`.
+    #[error(
+        "kernel expression {expression:?}, column {column}: expected {expected}, found {found}"
+    )]
+    KernelExpression {
+        /// The expression as given.
+        expression: String,
+        /// 1-based character column of the problem.
+        column: usize,
+        /// What was expected there.
+        expected: String,
+        /// What was found.
+        found: String,
+    },
     /// A natural-gradient step was refused at every step size allowed.
     ///
     /// `gamma` is the last step size tried; `attempts` how many were tried in all; `pivot` the

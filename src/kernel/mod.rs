@@ -16,6 +16,7 @@ mod categorical;
 mod combine;
 mod constant;
 mod dot;
+pub mod language;
 mod leaf;
 mod ops;
 mod pairwise;

@@ -16,6 +16,7 @@ mod class_labels;
 mod csv;
 mod estimator;
 mod golden;
+mod kernel_language;
 mod kernel_zoo;
 mod kernels;
 mod layers;
