@@ -14,6 +14,9 @@ use svgp::SvgpError;
 /// The most rows `--samples` takes: each output's N×N covariance is then 3.2 GB.
 pub const MAX_SAMPLE_ROWS: usize = 20_000;
 
+/// Predictive means and variances (N×P) and each output's joint samples (N×K).
+pub type Sampled = (DMatrix<f64>, DMatrix<f64>, Vec<DMatrix<f64>>);
+
 /// Joint samples asked for on the command line: K ≥ 1 of them from a seed, for a model whose
 /// outputs are their latents plus Gaussian noise.
 pub struct Sampling {
@@ -72,7 +75,7 @@ impl Sampling {
         saved: &SavedModel,
         args: &PredictArgs,
         format: &DataFormat,
-    ) -> Result<(DMatrix<f64>, DMatrix<f64>, Vec<DMatrix<f64>>), Box<dyn Error>> {
+    ) -> Result<Sampled, Box<dyn Error>> {
         let x = read_inputs(saved, args, format)?;
         let (n, outputs) = (x.nrows(), saved.model.likelihood().num_outputs());
         let values = self.count.saturating_mul(n).saturating_mul(outputs);

@@ -24,6 +24,9 @@ use svgp::transform::Positive;
 /// A mean and a variance per row, as numpy arrays.
 type MeanVar<'py> = (Bound<'py, PyArray2<f64>>, Bound<'py, PyArray2<f64>>);
 
+/// Means (N×L) and one covariance per latent (L×N×N), as numpy arrays.
+type MeanCov<'py> = (Bound<'py, PyArray2<f64>>, Bound<'py, PyArray3<f64>>);
+
 /// A trained model: predictions in original units, the training trace, the model file.
 #[pyclass(module = "svgp._svgp", frozen)]
 pub struct Fitted {
@@ -156,7 +159,7 @@ impl Fitted {
         py: Python<'py>,
         x: Matrix<'_>,
         of: &str,
-    ) -> PyResult<(Bound<'py, PyArray2<f64>>, Bound<'py, PyArray3<f64>>)> {
+    ) -> PyResult<MeanCov<'py>> {
         let (x, of) = (self.raw_inputs(&x)?, joint_of(of)?);
         let (mean, covs) = py
             .detach(|| svgp::tabular::predict_joint(&self.saved, &x, of))

@@ -22,10 +22,10 @@ pub fn predict_joint(
     let xs = standardised_inputs(saved, x)?;
     let (mut mean, mut covs) = saved.model.predict_full_covs(&xs, of)?;
     if let Some(s) = &saved.target_scaling {
-        for p in 0..s.mean.len() {
+        for (p, cov) in covs.iter_mut().enumerate().take(s.mean.len()) {
             let (shift, scale) = (s.mean[p], s.scale[p]);
             mean.column_mut(p).apply(|t| *t = shift + scale * *t);
-            covs[p] *= scale * scale;
+            *cov *= scale * scale;
         }
     }
     Ok((mean, covs))
@@ -50,9 +50,9 @@ pub fn sample_joint(
         JointOf::Y => saved.model.predict_y_samples(&xs, num_samples, seed)?,
     };
     if let Some(s) = &saved.target_scaling {
-        for p in 0..s.mean.len() {
+        for (p, draws) in samples.iter_mut().enumerate().take(s.mean.len()) {
             let (shift, scale) = (s.mean[p], s.scale[p]);
-            samples[p].apply(|t| *t = shift + scale * *t);
+            draws.apply(|t| *t = shift + scale * *t);
         }
     }
     Ok(samples)
