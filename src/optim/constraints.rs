@@ -39,12 +39,22 @@ pub fn hyper_constraints(model: &Svgp) -> Result<Vec<Constraint>> {
 
 /// The constraints of a kernel's parameters in its `param_names` order, appended to `out`.
 fn kernel_constraints(spec: &KernelSpec, out: &mut Vec<Constraint>) {
+    use KernelSpec as S;
+    let positive = |floor: f64| Constraint::Positive(Positive::with_floor(floor));
     match spec {
-        KernelSpec::Stationary { params, floor, .. } => {
-            let c = Constraint::Positive(Positive::with_floor(*floor));
-            out.extend(std::iter::repeat_n(c, params.len()));
+        S::Stationary { params, floor, .. }
+        | S::Periodic { params, floor, .. }
+        | S::RationalQuadratic { params, floor, .. }
+        | S::Polynomial { params, floor, .. }
+        | S::Constant { params, floor, .. }
+        | S::White { params, floor, .. }
+        | S::Cosine { params, floor, .. } => {
+            out.extend(std::iter::repeat_n(positive(*floor), params.len()));
         }
-        KernelSpec::Sum(parts) | KernelSpec::Product(parts) => {
+        // variance, then ρ by a sigmoid
+        S::Categorical { floor, .. } => out.extend([positive(*floor), Constraint::UnitInterval]),
+        S::Active { inner, .. } => kernel_constraints(inner, out),
+        S::Sum(parts) | S::Product(parts) => {
             for part in parts {
                 kernel_constraints(part, out);
             }
