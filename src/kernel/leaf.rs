@@ -363,8 +363,11 @@ impl LeafDescription {
     }
 }
 
-/// (kind, columns, unconstrained params, floor, degree) of a leaf spec; `None` otherwise.
-fn leaf_parts(spec: &KernelSpec) -> Option<(LeafKind, usize, &[f64], f64, Option<u32>)> {
+/// (kind, columns, unconstrained params, floor, degree) of a leaf spec.
+type LeafParts<'a> = (LeafKind, usize, &'a [f64], f64, Option<u32>);
+
+/// The [`LeafParts`] of a leaf spec; `None` otherwise.
+fn leaf_parts(spec: &KernelSpec) -> Option<LeafParts<'_>> {
     use KernelSpec as S;
     Some(match spec {
         S::Stationary {
