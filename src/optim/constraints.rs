@@ -138,4 +138,32 @@ mod tests {
         assert!((c[12].forward(p[12]) - 0.1).abs() < 1e-12);
         assert!((c[13].forward(p[13]) - 0.4).abs() < 1e-12);
     }
+
+    /// Every leaf kind, each on its own column of D = 2 (the categorical on a code column):
+    /// the maps give back the constrained values each leaf reports (1e-12 relative: softplus
+    /// and its inverse round trip to a few ulps; the sigmoid's ρ likewise).
+    #[test]
+    fn every_leaf_kind_gets_the_maps_its_code_applies() {
+        use crate::kernel::{Kernel, LeafDescription, LeafKind, Sum};
+        let leaves: Vec<Box<dyn Kernel>> = LeafKind::ALL
+            .iter()
+            .map(|kind| kind.build_on(&[1], 2, &[("variance", 0.7)], None).unwrap())
+            .collect();
+        let expected: Vec<f64> = leaves
+            .iter()
+            .flat_map(|k| LeafDescription::of(k.as_ref()).unwrap().values)
+            .map(|(_, v)| v)
+            .collect();
+        let kernel: Box<dyn Kernel> = Box::new(Sum::new(leaves).unwrap());
+        let z = DMatrix::from_fn(3, 2, |i, j| (i + 2 * j) as f64);
+        let model = Svgp::new(kernel, Box::new(Gaussian::new(0.2).unwrap()), z).unwrap();
+        let (p, c) = (model.hyper_params(), hyper_constraints(&model).unwrap());
+        for (k, e) in expected.iter().enumerate() {
+            let t = c[k].forward(p[k]);
+            assert!(
+                (t - e).abs() <= 1e-12 * e.abs(),
+                "parameter {k}: {t} vs {e}"
+            );
+        }
+    }
 }
