@@ -6,7 +6,7 @@ use crate::parallel::Parallelism;
 use nalgebra::{DMatrix, DVector};
 use std::borrow::Cow;
 
-/// k(x, x′) = inner(x[columns], x′[columns]) on N×D inputs: the inner kernel sees only the
+/// k(x, x′) = inner(x\[columns\], x′\[columns\]) on N×D inputs: the inner kernel sees only the
 /// listed columns, in the listed order. Its input dimension is the full D, so it enters [`Sum`]
 /// and [`Product`] with kernels of other columns; X̄₁ (N1×D) holds the inner kernel's
 /// derivative in the listed columns and zeros elsewhere. Parameters and their names are the

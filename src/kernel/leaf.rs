@@ -17,17 +17,17 @@ use crate::transform::Positive;
 /// `alpha`, `offset`, `rho`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum LeafKind {
-    /// Squared exponential, ARD: variance, lengthscale[d].
+    /// Squared exponential, ARD: variance, `lengthscale[d]`.
     Se,
-    /// Matérn ½, ARD: variance, lengthscale[d].
+    /// Matérn ½, ARD: variance, `lengthscale[d]`.
     Matern12,
-    /// Matérn ³⁄₂, ARD: variance, lengthscale[d].
+    /// Matérn ³⁄₂, ARD: variance, `lengthscale[d]`.
     Matern32,
-    /// Matérn ⁵⁄₂, ARD: variance, lengthscale[d].
+    /// Matérn ⁵⁄₂, ARD: variance, `lengthscale[d]`.
     Matern52,
     /// Periodic (exp-sine-squared, GPflow's convention): variance, period, lengthscale.
     Periodic,
-    /// Rational quadratic, ARD: variance, lengthscale[d], alpha.
+    /// Rational quadratic, ARD: variance, `lengthscale[d]`, alpha.
     Rq,
     /// Linear σ² xᵀx′ + c: variance, offset.
     Linear,
@@ -37,7 +37,7 @@ pub enum LeafKind {
     Constant,
     /// White noise σ² δ, on the diagonal of K_ff only: variance.
     White,
-    /// Cosine σ² cos(2π Σ_d δ_d/p_d): variance, period[d].
+    /// Cosine σ² cos(2π Σ_d δ_d/p_d): variance, `period[d]`.
     Cosine,
     /// Categorical (exchangeable) over code columns: variance, rho.
     Categorical,

@@ -13,7 +13,7 @@ use nalgebra::DMatrix;
 /// latent stays in the model's units. Memory: L·N² f64 for the result.
 ///
 /// # Errors
-/// `ShapeMismatch` for a wrong number of columns; as [`crate::Svgp::predict_full_covs`].
+/// `ShapeMismatch` for a wrong number of columns; as [`crate::model::Svgp::predict_full_covs`].
 pub fn predict_joint(
     saved: &SavedModel,
     x: &DMatrix<f64>,
@@ -33,10 +33,10 @@ pub fn predict_joint(
 
 /// `num_samples` joint samples of f or y at raw inputs `x` (N×D): one N×S matrix per latent
 /// (or output), in the units of [`predict_joint`], from the seeded draws of
-/// [`crate::Svgp::predict_f_samples`] (the same seed gives the same bits).
+/// [`crate::model::Svgp::predict_f_samples`] (the same seed gives the same bits).
 ///
 /// # Errors
-/// `ShapeMismatch` for a wrong number of columns; as [`crate::Svgp::predict_f_samples`].
+/// `ShapeMismatch` for a wrong number of columns; as [`crate::model::Svgp::predict_f_samples`].
 pub fn sample_joint(
     saved: &SavedModel,
     x: &DMatrix<f64>,
