@@ -3,7 +3,7 @@
 //! derivative d log p/dθ, each in closed form. Every family has support θ > 0.
 //!
 //! Training adds log p(θ) + log|dθ/dp| to the ELBO, the prior carried to the unconstrained p
-//! that Adam moves ([`crate::optim::LogPrior`]), as GPflow 1's `Parameter` did.
+//! that Adam moves (`optim::LogPrior`), as GPflow 1's `Parameter` did.
 
 use crate::error::{Result, SvgpError};
 use serde::{Deserialize, Serialize};

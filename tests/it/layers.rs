@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 /// The layers, lowest first; a module may use any module of an earlier entry.
 const LAYERS: &[&[&str]] = &[
     &["error", "simd", "parallel"],
-    &["transform", "linalg", "data"],
+    &["transform", "linalg", "data", "prior"],
     &["kernel", "likelihood", "variational"],
     &["model"],
     &["optim"],
