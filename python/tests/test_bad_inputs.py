@@ -345,6 +345,16 @@ def model_label_cases(method: str) -> list[Case]:
     return out
 
 
+def count_and_seed_cases(call: Callable[..., Any], count: str, seed: str) -> list[Case]:
+    """A sample count that is not a positive integer, and a negative seed, for ``call(d, **kw)``."""
+    return [
+        Case(f"{count}=0", lambda d: call(d, **{count: 0}), ValueError, count),
+        Case(f"{count}=1.5", lambda d: call(d, **{count: 1.5}), TypeError, count),
+        Case(f"{count}=True", lambda d: call(d, **{count: True}), TypeError, count),
+        Case(f"{seed}=-1", lambda d: call(d, **{seed: -1}), ValueError, seed),
+    ]
+
+
 def model_cases() -> dict[str, list[Case]]:
     """svgp.Model and its methods."""
     fresh, gaussian = svgp.Model, "gaussian"
@@ -372,6 +382,15 @@ def model_cases() -> dict[str, list[Case]]:
         ],
         "Model.predict_f": bad_X(lambda d, X: d[gaussian].predict_f(X)),
         "Model.predict_y": bad_X(lambda d, X: d[gaussian].predict_y(X)),
+        "Model.predict_f_samples": [
+            *bad_X(lambda d, X: d[gaussian].predict_f_samples(X, 2)),
+            *count_and_seed_cases(
+                lambda d, **kw: d[gaussian].predict_f_samples(d["X"], **kw),
+                "num_samples",
+                "seed",
+            ),
+            not_fitted(lambda m: m.predict_f_samples(np.zeros((2, 2))), fresh),
+        ],
     }
     for method in ("predict_f", "predict_y", "predict_proba"):
         call = lambda model, m=method: getattr(model, m)(np.zeros((2, 2)))
@@ -492,6 +511,12 @@ def estimator_cases(name: str) -> dict[str, list[Case]]:
     }
     if regression:
         cases[f"{name}.predict_f"] = predict_cases("predict_f")
+        cases[f"{name}.sample_y"] = [
+            *predict_cases("sample_y"),
+            *count_and_seed_cases(
+                lambda d, **kw: d[key].sample_y(d["X"], **kw), "n_samples", "random_state"
+            ),
+        ]
         cases[f"{name}.log_density"] = [
             *bad_X(lambda d, x: d[key].log_density(x, d["y"])),
             *bad_regression_y(lambda d, t: d[key].log_density(d["X"], t)),
