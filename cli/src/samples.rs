@@ -11,8 +11,9 @@ use svgp::model::JointOf;
 use svgp::tabular::{self, SavedModel};
 use svgp::SvgpError;
 
-/// The most rows `--samples` takes: each output's N×N covariance is then 3.2 GB.
-pub const MAX_SAMPLE_ROWS: usize = 20_000;
+/// The most rows `--samples` takes, the library's bound on joint predictions: each output's N×N
+/// covariance is then 3.2 GB. Checked here while the rows are read, before they are all held.
+pub const MAX_SAMPLE_ROWS: usize = svgp::model::MAX_JOINT_ROWS;
 
 /// Predictive means and variances (N×P) and each output's joint samples (N×K).
 pub type Sampled = (DMatrix<f64>, DMatrix<f64>, Vec<DMatrix<f64>>);

@@ -17,6 +17,12 @@ use rand::SeedableRng;
 /// largest one.
 pub const SAMPLE_JITTER: f64 = 1e-10;
 
+/// The most rows a joint prediction takes: each latent's N×N covariance is then 3.2 GB, and
+/// N·S sampled values at most this number squared. Above it the front doors would ask for tens
+/// of gigabytes, which an allocator cannot refuse gracefully (the process aborts), so the
+/// request is refused instead; [`Svgp::predict_f`] gives marginals of any number of rows.
+pub const MAX_JOINT_ROWS: usize = 20_000;
+
 /// What a joint prediction is of.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum JointOf {
@@ -48,7 +54,7 @@ impl Svgp {
                 reason: "must be below the model's number of latents",
             });
         }
-        self.check_prediction_inputs(x_new)?;
+        self.check_joint_inputs(x_new, 1)?;
         self.latent_full_cov(x_new, latent)
     }
 
@@ -64,7 +70,7 @@ impl Svgp {
         x_new: &DMatrix<f64>,
         of: JointOf,
     ) -> Result<(DMatrix<f64>, Vec<DMatrix<f64>>)> {
-        self.check_prediction_inputs(x_new)?;
+        self.check_joint_inputs(x_new, 1)?;
         let noise = self.joint_noise(of)?;
         let mut mean = DMatrix::zeros(x_new.nrows(), self.num_latent());
         let mut covs = Vec::with_capacity(self.num_latent());
@@ -117,6 +123,31 @@ impl Svgp {
             Shape::new(x_new.nrows(), self.input_dim()),
             Shape::new(x_new.nrows(), x_new.ncols()),
         )
+    }
+
+    /// As [`Svgp::check_prediction_inputs`], and `InvalidParameter` for more than
+    /// [`MAX_JOINT_ROWS`] rows (`prediction rows`) or N·`num_samples` above its square
+    /// (`num_samples`).
+    fn check_joint_inputs(&self, x_new: &DMatrix<f64>, num_samples: usize) -> Result<()> {
+        self.check_prediction_inputs(x_new)?;
+        let rows = x_new.nrows();
+        if rows > MAX_JOINT_ROWS {
+            return Err(SvgpError::InvalidParameter {
+                name: "prediction rows".into(),
+                value: rows as f64,
+                reason: "a joint prediction holds an N×N covariance per latent (8·N² bytes): at \
+                         most model::MAX_JOINT_ROWS = 20000 rows; predict_f gives marginals",
+            });
+        }
+        if rows.saturating_mul(num_samples) > MAX_JOINT_ROWS * MAX_JOINT_ROWS {
+            return Err(SvgpError::InvalidParameter {
+                name: "num_samples".into(),
+                value: num_samples as f64,
+                reason: "N·num_samples sampled values must be at most model::MAX_JOINT_ROWS² \
+                         (4e8, 3.2 GB per latent)",
+            });
+        }
+        Ok(())
     }
 
     /// The variance added to each latent's diagonal: zeros for f, σₚ² for y.
@@ -185,7 +216,7 @@ impl Svgp {
                 reason: "must be at least 1",
             });
         }
-        self.check_prediction_inputs(x_new)?;
+        self.check_joint_inputs(x_new, num_samples)?;
         let noise = self.joint_noise(of)?;
         let mut rng = StdRng::seed_from_u64(seed);
         let mut samples = Vec::with_capacity(self.num_latent());

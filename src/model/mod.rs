@@ -19,7 +19,7 @@ mod workspace;
 pub use chunks::{chunk_rows, ElboSum, CHUNK_BYTES};
 pub use conditional::{BatchMarginals, Conditional};
 pub use grad::{total_kl, DataTerms, ElboGrad, GradScope};
-pub use joint::{JointOf, SAMPLE_JITTER};
+pub use joint::{JointOf, MAX_JOINT_ROWS, SAMPLE_JITTER};
 pub use metrics::{Metrics, OutputMetrics};
 pub use sgpr::{sgpr_bound, SgprFit};
 pub use svgp::{Svgp, DEFAULT_JITTER};

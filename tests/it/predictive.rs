@@ -8,7 +8,7 @@ use rand::rngs::StdRng;
 use rand::RngExt;
 use svgp::kernel::{Kernel, Matern52, SquaredExponential};
 use svgp::likelihood::{Bernoulli, BinaryLink, Gaussian, Likelihood, MultiGaussian};
-use svgp::model::{JointOf, Svgp};
+use svgp::model::{JointOf, Svgp, MAX_JOINT_ROWS};
 use svgp::SvgpError;
 
 /// Kuu jitter of the models here, as the crate's default.
@@ -244,6 +244,21 @@ fn bad_requests_are_errors_naming_the_parameter() {
         "num_samples",
     );
     named(gaussian.predict_f_full_cov(&x, 1).unwrap_err(), "latent");
+    // refused before any N×N allocation: one row over the bound, and N·S over its square
+    let tall = DMatrix::zeros(MAX_JOINT_ROWS + 1, 2);
+    named(
+        gaussian.predict_full_covs(&tall, JointOf::F).unwrap_err(),
+        "prediction rows",
+    );
+    named(
+        gaussian.predict_f_full_cov(&tall, 0).unwrap_err(),
+        "prediction rows",
+    );
+    let many = MAX_JOINT_ROWS * MAX_JOINT_ROWS / 5 + 1;
+    named(
+        gaussian.predict_y_samples(&x, many, 1).unwrap_err(),
+        "num_samples",
+    );
     let wide = DMatrix::zeros(5, 3);
     let e = gaussian.predict_full_covs(&wide, JointOf::F).unwrap_err();
     assert!(matches!(e, SvgpError::ShapeMismatch { .. }), "{e}");

@@ -27,15 +27,22 @@ pub fn parse(text: &str) -> Result<Expr, ExprError> {
     let mut parser = Parser {
         tokens: tokens(text)?,
         at: 0,
+        depth: 0,
     };
     let expr = parser.expr()?;
     parser.expect_end()?;
     Ok(expr)
 }
 
+/// The deepest nesting of brackets accepted: far beyond any kernel a user writes, and shallow
+/// enough that the recursive descent cannot exhaust the stack on hostile text.
+const MAX_DEPTH: usize = 64;
+
 struct Parser {
     tokens: Vec<(Token, usize)>,
     at: usize,
+    /// Brackets open at the current token.
+    depth: usize,
 }
 
 impl Parser {
@@ -107,9 +114,14 @@ impl Parser {
     }
 
     fn factor(&mut self) -> Result<Expr, ExprError> {
+        if self.depth == MAX_DEPTH && *self.peek() == Token::Punct('(') {
+            return Err(self.error("at most 64 nested brackets: a kernel name"));
+        }
         if self.eat('(') {
+            self.depth += 1;
             let inner = self.expr()?;
             self.expect(')', "')' closing the bracket, '+' or '*'")?;
+            self.depth -= 1;
             return Ok(inner);
         }
         let position = self.column();

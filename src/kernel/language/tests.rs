@@ -111,6 +111,7 @@ fn brackets_group_and_nested_chains_flatten() {
 /// Each error names the 1-based column of the offending token and what was expected there.
 #[test]
 fn errors_name_the_column_and_what_was_expected() {
+    let deep = format!("{}se", "(".repeat(65));
     let cases: &[(&str, usize, &str)] = &[
         ("se(x) +", 8, "a kernel name"),
         ("se(x", 5, "',' or ')'"),
@@ -129,6 +130,8 @@ fn errors_name_the_column_and_what_was_expected() {
         ("se(1.5)", 4, "a column"),
         ("(se(x)", 7, "')' closing the bracket"),
         ("", 1, "a kernel name"),
+        // 65 brackets: refused at the 65th instead of recursing until the stack overflows
+        (&deep, 65, "at most 64 nested brackets"),
     ];
     for &(text, column, expected) in cases {
         let e = parse(text).expect_err(text);
